@@ -1,0 +1,43 @@
+//! The command line: global flags and the subcommands. Each subcommand's
+//! own arguments live beside its `run` in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+const EXIT_CODES: &str = "\
+EXIT CODES:
+  0  success
+  1  the command ran and failed (doctor: a check failed)
+  2  rejected before any change: bad usage, bad input, not initialised";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vaultnet",
+    version,
+    about = "Secure access to one Vault or OpenBao server for many rootless-container tenants on one host",
+    long_about = "vaultnet gives each Unix user on this host, running rootless containers in its own \
+NAT network, mutual-TLS access to one Vault or OpenBao server: a CA, the Vault listener, a host \
+forwarder, and per tenant a client certificate, a least-privilege policy, an AppRole and an agent \
+sidecar bundle.",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the CA, the Vault listener and the host forwarder, and bootstrap Vault
+    Init(Box<commands::init::Args>),
+    /// Print a shell completion script
+    Completions(commands::completions::Args),
+}

@@ -1,0 +1,60 @@
+//! What this host's network looks like: the address of the default-route
+//! interface (the proposed `--host-ip`) and whether an address is still on
+//! one of this host's interfaces. Reads `/proc/net/route` and getifaddrs;
+//! sends nothing.
+
+use std::net::IpAddr;
+
+/// The interface of the IPv4 default route, from `/proc/net/route`.
+fn default_route_interface() -> Option<String> {
+    let table = std::fs::read_to_string("/proc/net/route").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() > 2 && f[1] == "00000000").then(|| f[0].to_string())
+    })
+}
+
+fn addresses() -> Vec<(String, IpAddr)> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    addrs
+        .filter_map(|a| {
+            let sa = a.address?;
+            let ip = if let Some(v4) = sa.as_sockaddr_in() {
+                IpAddr::V4(v4.ip())
+            } else if let Some(v6) = sa.as_sockaddr_in6() {
+                IpAddr::V6(v6.ip())
+            } else {
+                return None;
+            };
+            Some((a.interface_name, ip))
+        })
+        .collect()
+}
+
+/// The first IPv4 address of the default-route interface.
+pub fn default_host_ip() -> Option<IpAddr> {
+    let iface = default_route_interface()?;
+    addresses()
+        .into_iter()
+        .find(|(name, ip)| *name == iface && ip.is_ipv4())
+        .map(|(_, ip)| ip)
+}
+
+/// The interface carrying `ip`, if any.
+pub fn interface_of(ip: IpAddr) -> Option<String> {
+    addresses()
+        .into_iter()
+        .find(|(_, a)| *a == ip)
+        .map(|(name, _)| name)
+}
+
+/// This host's name, for the CA's subject.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

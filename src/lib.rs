@@ -1,0 +1,32 @@
+//! vaultnet: secure access to one Vault/OpenBao server for many tenants on
+//! one Linux host, each running rootless containers in its own NAT network.
+//!
+//! The binary is a thin shell over these modules; pure modules (`pki`,
+//! `render`, `config`, `profile`) do no printing, no environment reads and
+//! no network I/O.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod fsx;
+pub mod hostnet;
+pub mod layout;
+pub mod pki;
+pub mod profile;
+pub mod provision;
+pub mod render;
+pub mod ui;
+pub mod vault;
+
+use config::Env;
+use error::Result;
+
+/// Runs a parsed command line; the exit code is chosen by the caller.
+pub fn run(cli: cli::Cli) -> Result<u8> {
+    let env = Env::capture();
+    match cli.command {
+        cli::Command::Init(args) => commands::init::run(&env, cli.dir.as_deref(), *args),
+        cli::Command::Completions(args) => commands::completions::run(args),
+    }
+}

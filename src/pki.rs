@@ -1,0 +1,397 @@
+//! The vaultnet CA and the certificates it issues — the Vault server's
+//! (serverAuth only), the operator's and each tenant's (clientAuth only) —
+//! plus PEM parsing and the checks doctor and the tests rely on. No I/O.
+//!
+//! Every certificate gets a random serial (rcgen's default is derived from
+//! the public key), and no leaf outlives its CA (PROMISES T2).
+
+use std::net::IpAddr;
+
+use ::time::{Duration, OffsetDateTime};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+};
+use x509_parser::prelude::{FromDer, GeneralName, Pem, X509Certificate};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+pub const CA_DAYS: i64 = 3650;
+/// Leaves start a little in the past so a container whose clock lags the
+/// host's by a few minutes still accepts them.
+const BACKDATE: Duration = Duration::minutes(5);
+
+/// A freshly issued certificate and its private key (zeroised on drop).
+pub struct Issued {
+    pub cert_pem: String,
+    pub key_pem: Zeroizing<String>,
+    pub not_after: OffsetDateTime,
+    pub serial: String,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("serial", &self.serial)
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A loaded CA, able to issue leaves.
+pub struct Ca {
+    pub cert_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+    not_after: OffsetDateTime,
+}
+
+fn pki_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::failed(format!("{what}: {e}"))
+}
+
+fn random_serial() -> (SerialNumber, String) {
+    let mut bytes: [u8; 16] = rand::random();
+    // Positive and exactly 16 bytes in DER: clear the top bit, set the next.
+    bytes[0] = (bytes[0] & 0x7f) | 0x40;
+    let hex = hex(&bytes);
+    (SerialNumber::from_slice(&bytes), hex)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Ca {
+    /// Creates a new CA: ECDSA P-256, 10 years, path length 0, a subject
+    /// unique to this install.
+    pub fn generate(now: OffsetDateTime, host_label: &str) -> Result<(Ca, Issued)> {
+        let key = KeyPair::generate().map_err(|e| pki_err("cannot generate CA key", e))?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        let unique: [u8; 6] = rand::random();
+        dn.push(DnType::OrganizationName, "vaultnet");
+        dn.push(
+            DnType::CommonName,
+            format!("vaultnet CA {host_label} {}", hex(&unique)),
+        );
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.not_before = now - BACKDATE;
+        params.not_after = now + Duration::days(CA_DAYS);
+        let (serial, serial_hex) = random_serial();
+        params.serial_number = Some(serial);
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| pki_err("cannot sign CA certificate", e))?;
+        let issued = Issued {
+            cert_pem: cert.pem(),
+            key_pem: Zeroizing::new(key.serialize_pem()),
+            not_after: params.not_after,
+            serial: serial_hex,
+        };
+        let ca = Ca {
+            cert_pem: issued.cert_pem.clone(),
+            not_after: params.not_after,
+            issuer: Issuer::new(params, key),
+        };
+        Ok((ca, issued))
+    }
+
+    /// Loads a CA from its certificate and key, checking that they belong
+    /// together and that the certificate is a CA (PROMISES T4).
+    pub fn load(cert_pem: &str, key_pem: &str) -> Result<Ca> {
+        let info = CertInfo::parse(cert_pem)?;
+        if !info.is_ca {
+            return Err(Error::failed(
+                "the CA certificate is not a CA (basicConstraints)",
+            ));
+        }
+        if !key_matches(cert_pem, key_pem)? {
+            return Err(Error::failed("the CA key does not match the CA certificate")
+                .hint("restore `pki/ca-key.pem` from a backup, or run `vaultnet init --force` to start a new CA"));
+        }
+        let key = KeyPair::from_pem(key_pem).map_err(|e| pki_err("cannot read the CA key", e))?;
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
+            .map_err(|e| pki_err("cannot read the CA certificate", e))?;
+        Ok(Ca {
+            cert_pem: cert_pem.to_string(),
+            issuer,
+            not_after: info.not_after,
+        })
+    }
+
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.not_after
+    }
+
+    fn leaf(
+        &self,
+        cn: &str,
+        sans: Vec<SanType>,
+        eku: ExtendedKeyUsagePurpose,
+        days: u32,
+        now: OffsetDateTime,
+    ) -> Result<Issued> {
+        let key = KeyPair::generate().map_err(|e| pki_err("cannot generate key", e))?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::OrganizationName, "vaultnet");
+        dn.push(DnType::CommonName, cn);
+        params.distinguished_name = dn;
+        params.subject_alt_names = sans;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![eku];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = now - BACKDATE;
+        params.not_after = (now + Duration::days(i64::from(days))).min(self.not_after);
+        if params.not_after <= now {
+            return Err(Error::failed("the vaultnet CA has expired")
+                .hint("run `vaultnet init --force` to create a new CA, then re-add every tenant"));
+        }
+        let (serial, serial_hex) = random_serial();
+        params.serial_number = Some(serial);
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .map_err(|e| pki_err("cannot sign certificate", e))?;
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: Zeroizing::new(key.serialize_pem()),
+            not_after: params.not_after,
+            serial: serial_hex,
+        })
+    }
+
+    /// The Vault server certificate: serverAuth only, exactly these SANs.
+    pub fn issue_server(
+        &self,
+        dns_names: &[String],
+        ips: &[IpAddr],
+        days: u32,
+        now: OffsetDateTime,
+    ) -> Result<Issued> {
+        let mut sans = Vec::new();
+        for d in dns_names {
+            sans.push(SanType::DnsName(
+                d.clone()
+                    .try_into()
+                    .map_err(|e| pki_err("invalid DNS name", e))?,
+            ));
+        }
+        sans.extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
+        let cn = dns_names.first().map(String::as_str).unwrap_or("vault");
+        self.leaf(cn, sans, ExtendedKeyUsagePurpose::ServerAuth, days, now)
+    }
+
+    /// A client certificate (operator or tenant): clientAuth only, CN = name.
+    pub fn issue_client(&self, cn: &str, days: u32, now: OffsetDateTime) -> Result<Issued> {
+        self.leaf(
+            cn,
+            Vec::new(),
+            ExtendedKeyUsagePurpose::ClientAuth,
+            days,
+            now,
+        )
+    }
+}
+
+/// What vaultnet needs to know about a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub common_name: Option<String>,
+    pub serial: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub dns_sans: Vec<String>,
+    pub ip_sans: Vec<IpAddr>,
+    pub server_auth: bool,
+    pub client_auth: bool,
+    pub any_eku: bool,
+    pub is_ca: bool,
+    pub path_len: Option<u32>,
+    /// The raw subject public key, to match keys and compare certificates.
+    pub public_key: Vec<u8>,
+    pub der: Vec<u8>,
+}
+
+impl CertInfo {
+    pub fn parse(pem: &str) -> Result<CertInfo> {
+        let der = first_pem_der(pem, "CERTIFICATE")?;
+        Self::from_der(&der)
+    }
+
+    pub fn from_der(der: &[u8]) -> Result<CertInfo> {
+        let (_, cert) = X509Certificate::from_der(der)
+            .map_err(|e| pki_err("not a valid X.509 certificate", e))?;
+        let mut info = CertInfo {
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            common_name: cert
+                .subject()
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map(str::to_string),
+            serial: hex(cert.raw_serial()),
+            not_before: cert.validity().not_before.to_datetime(),
+            not_after: cert.validity().not_after.to_datetime(),
+            dns_sans: Vec::new(),
+            ip_sans: Vec::new(),
+            server_auth: false,
+            client_auth: false,
+            any_eku: false,
+            is_ca: false,
+            path_len: None,
+            public_key: cert.public_key().subject_public_key.data.to_vec(),
+            der: der.to_vec(),
+        };
+        if let Ok(Some(bc)) = cert.basic_constraints() {
+            info.is_ca = bc.value.ca;
+            info.path_len = bc.value.path_len_constraint;
+        }
+        if let Ok(Some(eku)) = cert.extended_key_usage() {
+            info.server_auth = eku.value.server_auth;
+            info.client_auth = eku.value.client_auth;
+            info.any_eku = eku.value.any;
+        }
+        if let Ok(Some(san)) = cert.subject_alternative_name() {
+            for name in &san.value.general_names {
+                match name {
+                    GeneralName::DNSName(d) => info.dns_sans.push(d.to_string()),
+                    GeneralName::IPAddress(b) => {
+                        if let Ok(a) = <[u8; 4]>::try_from(*b) {
+                            info.ip_sans.push(IpAddr::from(a));
+                        } else if let Ok(a) = <[u8; 16]>::try_from(*b) {
+                            info.ip_sans.push(IpAddr::from(a));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(info)
+    }
+
+    pub fn days_left(&self, now: OffsetDateTime) -> i64 {
+        (self.not_after - now).whole_days()
+    }
+}
+
+/// The DER of the first PEM block with this label.
+pub fn first_pem_der(pem: &str, label: &str) -> Result<Vec<u8>> {
+    for block in Pem::iter_from_buffer(pem.as_bytes()) {
+        let block = block.map_err(|e| pki_err("malformed PEM", e))?;
+        if block.label == label {
+            return Ok(block.contents);
+        }
+    }
+    Err(Error::failed(format!("no `{label}` block in PEM data")))
+}
+
+/// Whether `key_pem` is the private key of `cert_pem` (PROMISES T4).
+pub fn key_matches(cert_pem: &str, key_pem: &str) -> Result<bool> {
+    let info = CertInfo::parse(cert_pem)?;
+    let key = KeyPair::from_pem(key_pem).map_err(|e| pki_err("cannot read private key", e))?;
+    Ok(key.public_key_raw() == info.public_key.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    #[test]
+    fn ca_is_path_length_zero_ten_years_with_a_unique_subject() {
+        let (_, a) = Ca::generate(now(), "host").unwrap();
+        let (_, b) = Ca::generate(now(), "host").unwrap();
+        let ia = CertInfo::parse(&a.cert_pem).unwrap();
+        let ib = CertInfo::parse(&b.cert_pem).unwrap();
+        assert!(ia.is_ca);
+        assert_eq!(ia.path_len, Some(0));
+        assert_ne!(ia.subject, ib.subject);
+        assert_ne!(ia.serial, ib.serial);
+        let days = (ia.not_after - ia.not_before).whole_days();
+        assert!((3650..=3651).contains(&days), "{days}");
+    }
+
+    #[test]
+    fn server_cert_is_server_auth_only_with_exact_sans() {
+        let (ca, _) = Ca::generate(now(), "h").unwrap();
+        let s = ca
+            .issue_server(
+                &["vault.lan".into(), "localhost".into()],
+                &["10.1.2.3".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+                365,
+                now(),
+            )
+            .unwrap();
+        let i = CertInfo::parse(&s.cert_pem).unwrap();
+        assert!(i.server_auth && !i.client_auth && !i.any_eku && !i.is_ca);
+        assert_eq!(i.dns_sans, ["vault.lan", "localhost"]);
+        assert_eq!(
+            i.ip_sans,
+            [
+                "10.1.2.3".parse::<IpAddr>().unwrap(),
+                "127.0.0.1".parse().unwrap()
+            ]
+        );
+        assert!(key_matches(&s.cert_pem, &s.key_pem).unwrap());
+    }
+
+    #[test]
+    fn client_cert_is_client_auth_only_and_serials_are_random() {
+        let (ca, _) = Ca::generate(now(), "h").unwrap();
+        let a = ca.issue_client("alice", 90, now()).unwrap();
+        let b = ca.issue_client("alice", 90, now()).unwrap();
+        let ia = CertInfo::parse(&a.cert_pem).unwrap();
+        assert!(ia.client_auth && !ia.server_auth);
+        assert_eq!(ia.common_name.as_deref(), Some("alice"));
+        assert_ne!(ia.serial, CertInfo::parse(&b.cert_pem).unwrap().serial);
+        assert_eq!(ia.serial.len(), 32);
+    }
+
+    #[test]
+    fn leaf_validity_never_exceeds_the_ca() {
+        let (ca, issued) = Ca::generate(now(), "h").unwrap();
+        let ca_end = CertInfo::parse(&issued.cert_pem).unwrap().not_after;
+        let leaf = ca.issue_client("bob", 3650 * 2, now()).unwrap();
+        assert_eq!(CertInfo::parse(&leaf.cert_pem).unwrap().not_after, ca_end);
+    }
+
+    #[test]
+    fn a_key_from_another_pair_does_not_match() {
+        let (ca, _) = Ca::generate(now(), "h").unwrap();
+        let a = ca.issue_client("a", 1, now()).unwrap();
+        let b = ca.issue_client("b", 1, now()).unwrap();
+        assert!(!key_matches(&a.cert_pem, &b.key_pem).unwrap());
+    }
+
+    #[test]
+    fn loaded_ca_refuses_a_mismatched_key_and_issues_with_a_matching_one() {
+        let (_, one) = Ca::generate(now(), "h").unwrap();
+        let (_, two) = Ca::generate(now(), "h").unwrap();
+        assert!(Ca::load(&one.cert_pem, &two.key_pem).is_err());
+        let ca = Ca::load(&one.cert_pem, &one.key_pem).unwrap();
+        let leaf = ca.issue_client("c", 1, now()).unwrap();
+        let info = CertInfo::parse(&leaf.cert_pem).unwrap();
+        assert_eq!(info.issuer, CertInfo::parse(&one.cert_pem).unwrap().subject);
+    }
+
+    #[test]
+    fn debug_of_an_issued_pair_shows_no_key() {
+        let (_, ca) = Ca::generate(now(), "h").unwrap();
+        let shown = format!("{ca:?}");
+        assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+    }
+}

@@ -1,0 +1,313 @@
+//! The L1 host forwarder: listens on the host address and passes TCP to
+//! Vault's loopback listener. TLS stays end to end — no forwarder here ever
+//! terminates it, so mutual TLS is still enforced by Vault itself.
+//!
+//! Only typed values (addresses and ports) reach these files, so nothing
+//! needs escaping.
+
+use std::net::SocketAddr;
+
+use super::Rendered;
+use crate::config::Forwarder;
+
+pub const UNIT: &str = "vaultnet-forwarder";
+pub const SOCKET_PROXYD: &str = "/usr/lib/systemd/systemd-socket-proxyd";
+
+/// Everything a forwarder needs to know.
+pub struct ForwarderSpec {
+    pub listen: SocketAddr,
+    pub upstream: SocketAddr,
+}
+
+/// The forwarder's files and the commands that enable it.
+#[derive(Debug, Clone)]
+pub struct ForwarderFiles {
+    pub files: Vec<Rendered>,
+    pub enable: Vec<String>,
+}
+
+pub fn render(kind: Forwarder, spec: &ForwarderSpec) -> ForwarderFiles {
+    match kind {
+        Forwarder::Socat => socat(spec),
+        Forwarder::Nginx => nginx(spec),
+        Forwarder::Haproxy => haproxy(spec),
+        Forwarder::SocketProxyd => socket_proxyd(spec),
+    }
+}
+
+fn describe(spec: &ForwarderSpec) -> String {
+    format!(
+        "vaultnet forwarder {} -> Vault {} (TLS passes through)",
+        spec.listen, spec.upstream
+    )
+}
+
+/// Hardening shared by the systemd services: the forwarder needs no
+/// privilege, no files and only IP sockets.
+const HARDENING: &str = "\
+DynamicUser=yes
+NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictNamespaces=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+SystemCallArchitectures=native
+";
+
+fn socat_addr(prefix: &str, a: SocketAddr) -> (String, String) {
+    match a {
+        SocketAddr::V4(v4) => (format!("{prefix}4"), v4.ip().to_string()),
+        SocketAddr::V6(v6) => (format!("{prefix}6"), format!("[{}]", v6.ip())),
+    }
+}
+
+fn socat(spec: &ForwarderSpec) -> ForwarderFiles {
+    let (listen_kind, bind) = socat_addr("TCP", spec.listen);
+    let (up_kind, up_host) = socat_addr("TCP", spec.upstream);
+    let unit = format!(
+        "# {desc}\n\
+         # Install: /etc/systemd/system/{UNIT}.service\n\
+         [Unit]\n\
+         Description={desc}\n\
+         Documentation=man:socat(1)\n\
+         After=network-online.target\n\
+         Wants=network-online.target\n\
+         \n\
+         [Service]\n\
+         ExecStart=/usr/bin/socat {listen_kind}-LISTEN:{port},bind={bind},reuseaddr,fork {up_kind}:{up_host}:{up_port}\n\
+         Restart=on-failure\n\
+         RestartSec=2\n\
+         {HARDENING}\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        desc = describe(spec),
+        port = spec.listen.port(),
+        up_port = spec.upstream.port(),
+    );
+    ForwarderFiles {
+        files: vec![Rendered {
+            name: format!("{UNIT}.service"),
+            contents: unit,
+            install_to: Some(format!("/etc/systemd/system/{UNIT}.service")),
+        }],
+        enable: vec![
+            format!("install -m 0644 forwarder/{UNIT}.service /etc/systemd/system/"),
+            "systemctl daemon-reload".into(),
+            format!("systemctl enable --now {UNIT}.service"),
+        ],
+    }
+}
+
+fn nginx(spec: &ForwarderSpec) -> ForwarderFiles {
+    let conf = format!(
+        "# {desc}\n\
+         # Needs the stream module (Debian: libnginx-mod-stream). Include this file at\n\
+         # the top level of nginx.conf, outside `http {{}}`:\n\
+         #   include /etc/nginx/vaultnet-stream.conf;\n\
+         # If nginx.conf already has a `stream {{}}` block, put the `server` below in it.\n\
+         stream {{\n\
+         \x20   server {{\n\
+         \x20       listen {listen};\n\
+         \x20       proxy_pass {upstream};\n\
+         \x20       proxy_connect_timeout 5s;\n\
+         \x20       # Agents keep connections open; do not cut long requests.\n\
+         \x20       proxy_timeout 1h;\n\
+         \x20   }}\n\
+         }}\n",
+        desc = describe(spec),
+        listen = spec.listen,
+        upstream = spec.upstream,
+    );
+    ForwarderFiles {
+        files: vec![Rendered {
+            name: "vaultnet-stream.conf".into(),
+            contents: conf,
+            install_to: Some("/etc/nginx/vaultnet-stream.conf".into()),
+        }],
+        enable: vec![
+            "install -m 0644 forwarder/vaultnet-stream.conf /etc/nginx/".into(),
+            "grep -q vaultnet-stream.conf /etc/nginx/nginx.conf || echo 'include /etc/nginx/vaultnet-stream.conf;' >> /etc/nginx/nginx.conf".into(),
+            "nginx -t && systemctl reload nginx".into(),
+        ],
+    }
+}
+
+fn haproxy(spec: &ForwarderSpec) -> ForwarderFiles {
+    let conf = format!(
+        "# {desc}\n\
+         # Append to /etc/haproxy/haproxy.cfg, or pass as an extra `-f` file.\n\
+         frontend vaultnet_vault\n\
+         \x20   mode tcp\n\
+         \x20   bind {listen}\n\
+         \x20   timeout client 1h\n\
+         \x20   default_backend vaultnet_vault\n\
+         \n\
+         backend vaultnet_vault\n\
+         \x20   mode tcp\n\
+         \x20   timeout connect 5s\n\
+         \x20   timeout server 1h\n\
+         \x20   server vault {upstream}\n",
+        desc = describe(spec),
+        listen = spec.listen,
+        upstream = spec.upstream,
+    );
+    ForwarderFiles {
+        files: vec![Rendered {
+            name: "vaultnet-haproxy.cfg".into(),
+            contents: conf,
+            install_to: Some("/etc/haproxy/haproxy.cfg".into()),
+        }],
+        enable: vec![
+            "cat forwarder/vaultnet-haproxy.cfg >> /etc/haproxy/haproxy.cfg".into(),
+            "haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy".into(),
+        ],
+    }
+}
+
+fn socket_proxyd(spec: &ForwarderSpec) -> ForwarderFiles {
+    let socket = format!(
+        "# {desc}\n\
+         # Install: /etc/systemd/system/{UNIT}.socket\n\
+         [Unit]\n\
+         Description={desc}\n\
+         \n\
+         [Socket]\n\
+         ListenStream={listen}\n\
+         # Start even before the host address is configured.\n\
+         FreeBind=yes\n\
+         \n\
+         [Install]\n\
+         WantedBy=sockets.target\n",
+        desc = describe(spec),
+        listen = spec.listen,
+    );
+    let service = format!(
+        "# {desc}\n\
+         # Install: /etc/systemd/system/{UNIT}.service (started by {UNIT}.socket)\n\
+         [Unit]\n\
+         Description={desc}\n\
+         Documentation=man:systemd-socket-proxyd(8)\n\
+         Requires={UNIT}.socket\n\
+         After={UNIT}.socket\n\
+         \n\
+         [Service]\n\
+         ExecStart={SOCKET_PROXYD} {upstream}\n\
+         {HARDENING}",
+        desc = describe(spec),
+        upstream = spec.upstream,
+    );
+    ForwarderFiles {
+        files: vec![
+            Rendered {
+                name: format!("{UNIT}.socket"),
+                contents: socket,
+                install_to: Some(format!("/etc/systemd/system/{UNIT}.socket")),
+            },
+            Rendered {
+                name: format!("{UNIT}.service"),
+                contents: service,
+                install_to: Some(format!("/etc/systemd/system/{UNIT}.service")),
+            },
+        ],
+        enable: vec![
+            format!(
+                "install -m 0644 forwarder/{UNIT}.socket forwarder/{UNIT}.service /etc/systemd/system/"
+            ),
+            "systemctl daemon-reload".into(),
+            format!("systemctl enable --now {UNIT}.socket"),
+        ],
+    }
+}
+
+/// The `ExecStart=` command line of a systemd unit, split on spaces (the
+/// units vaultnet writes have no quoting).
+pub fn exec_start(unit: &str) -> Option<Vec<String>> {
+    unit.lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .map(|cmd| cmd.split_whitespace().map(str::to_string).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ForwarderSpec {
+        ForwarderSpec {
+            listen: "10.9.0.1:22300".parse().unwrap(),
+            upstream: "127.0.0.1:8200".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn socat_unit_listens_on_the_host_address_and_forwards_to_vault() {
+        let f = render(Forwarder::Socat, &spec());
+        assert_eq!(f.files.len(), 1);
+        let cmd = exec_start(&f.files[0].contents).unwrap();
+        assert_eq!(
+            cmd,
+            [
+                "/usr/bin/socat",
+                "TCP4-LISTEN:22300,bind=10.9.0.1,reuseaddr,fork",
+                "TCP4:127.0.0.1:8200"
+            ]
+        );
+        assert!(f.files[0].contents.contains("DynamicUser=yes"));
+    }
+
+    #[test]
+    fn socat_speaks_ipv6_with_brackets() {
+        let f = render(
+            Forwarder::Socat,
+            &ForwarderSpec {
+                listen: "[fd00::1]:22300".parse().unwrap(),
+                upstream: "[::1]:8200".parse().unwrap(),
+            },
+        );
+        let cmd = exec_start(&f.files[0].contents).unwrap();
+        assert_eq!(cmd[1], "TCP6-LISTEN:22300,bind=[fd00::1],reuseaddr,fork");
+        assert_eq!(cmd[2], "TCP6:[::1]:8200");
+    }
+
+    #[test]
+    fn nginx_is_a_stream_server_not_http() {
+        let f = render(Forwarder::Nginx, &spec());
+        let c = &f.files[0].contents;
+        assert!(c.contains("stream {"));
+        assert!(c.contains("listen 10.9.0.1:22300;"));
+        assert!(c.contains("proxy_pass 127.0.0.1:8200;"));
+        assert!(!c.contains("ssl"), "TLS must pass through: {c}");
+    }
+
+    #[test]
+    fn haproxy_is_tcp_mode_both_ends() {
+        let c = &render(Forwarder::Haproxy, &spec()).files[0].contents;
+        assert_eq!(c.matches("mode tcp").count(), 2);
+        assert!(c.contains("bind 10.9.0.1:22300"));
+        assert!(c.contains("server vault 127.0.0.1:8200"));
+    }
+
+    #[test]
+    fn socket_proxyd_is_a_socket_and_a_service() {
+        let f = render(Forwarder::SocketProxyd, &spec());
+        let names: Vec<_> = f.files.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["vaultnet-forwarder.socket", "vaultnet-forwarder.service"]
+        );
+        assert!(f.files[0].contents.contains("ListenStream=10.9.0.1:22300"));
+        assert_eq!(
+            exec_start(&f.files[1].contents).unwrap(),
+            [SOCKET_PROXYD, "127.0.0.1:8200"]
+        );
+    }
+}
