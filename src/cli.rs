@@ -38,6 +38,12 @@ pub struct Cli {
 pub enum Command {
     /// Create the CA, the Vault listener and the host forwarder, and bootstrap Vault
     Init(Box<commands::init::Args>),
+    /// Give tenants a certificate, policy, AppRole and agent bundle
+    AddUser(Box<commands::add_user::Args>),
+    /// Take tenants' access away and remove their bundles
+    RemoveUser(commands::remove_user::Args),
+    /// List tenants with certificate and secret_id expiry
+    List(commands::list::Args),
     /// Print a shell completion script
     Completions(commands::completions::Args),
 }

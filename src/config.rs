@@ -149,16 +149,24 @@ impl Site {
     }
 }
 
-/// What vaultnet remembers about a tenant (no secrets).
+/// What vaultnet remembers about a tenant (no secrets: a secret_id's
+/// accessor identifies it without granting anything).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
+    /// The Unix user's uid; `None` with `--no-unix-user`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
+    pub cert_days: u32,
     pub cert_serial: String,
+    /// RFC 3339.
     pub cert_not_after: String,
+    pub limits: crate::tenant::Limits,
+    #[serde(default)]
+    pub wrapped_secret_id: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_id_accessor: Option<String>,
+    /// RFC 3339; `None` when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_id_expires: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -215,9 +215,15 @@ impl Lock {
                 Ok(Lock { _file: file })
             }
             Err(fs::TryLockError::WouldBlock) => {
+                // The pid in the file is the last vaultnet run's: right when
+                // the holder is vaultnet, stale when it is `flock(1)` or any
+                // other tool. The kernel knows the real holder.
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
+                let holder = match flock_holder(&file) {
+                    Some(pid) => pid.to_string(),
+                    None => holder.trim().to_string(),
+                };
                 let who = if holder.is_empty() {
                     "another vaultnet process".to_string()
                 } else {
@@ -232,4 +238,178 @@ impl Lock {
             Err(fs::TryLockError::Error(e)) => Err(Error::io("lock", &path, e)),
         }
     }
+}
+
+/// The pid holding an `flock` on `file`, from `/proc/locks`, whose lines
+/// read `1: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE 0 EOF` (waiters have a
+/// `->` after the index and do not match).
+fn flock_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata().ok()?;
+    let id = format!(
+        "{:02x}:{:02x}:{}",
+        rustix::fs::major(m.dev()),
+        rustix::fs::minor(m.dev()),
+        m.ino()
+    );
+    fs::read_to_string("/proc/locks")
+        .ok()?
+        .lines()
+        .find_map(
+            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                [_, "FLOCK", _, _, pid, file_id, ..] if file_id == id => {
+                    pid.parse().ok().filter(|p| *p > 0)
+                }
+                _ => None,
+            },
+        )
+}
+
+/// A file to place in a tenant's home.
+pub struct HomeFile<'a> {
+    pub name: &'a str,
+    pub contents: &'a [u8],
+    pub mode: u32,
+}
+
+fn errno_io(e: rustix::io::Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+/// Opens (creating when missing) the directory `rel` under `home`, one
+/// component at a time, never following a symbolic link, and makes sure
+/// each component belongs to `uid` (PROMISES S4). Returns the last one.
+fn open_home_dir(
+    home: &Path,
+    rel: &Path,
+    uid: u32,
+    gid: u32,
+    create: bool,
+) -> Result<Option<std::os::fd::OwnedFd>> {
+    use rustix::fs::{CWD, Mode, OFlags, mkdirat, openat};
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let refuse = |p: &Path, why: &str| {
+        Error::failed(format!("refusing to write into `{}`: {why}", p.display()))
+            .hint("remove the link or fix the owner, then run the command again")
+    };
+    let mut fd = openat(CWD, home, dir_flags, Mode::empty())
+        .map_err(|e| Error::io("open home directory", home, errno_io(e)))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", home, errno_io(e)))?;
+    if st.st_uid != uid {
+        return Err(refuse(
+            home,
+            &format!("it belongs to uid {}, not {uid}", st.st_uid),
+        ));
+    }
+    let mut path = home.to_path_buf();
+    for comp in rel.components() {
+        let name = comp.as_os_str();
+        path.push(name);
+        let created = if create {
+            match mkdirat(&fd, name, Mode::from_raw_mode(0o700)) {
+                Ok(()) => true,
+                Err(rustix::io::Errno::EXIST) => false,
+                Err(e) => return Err(Error::io("create directory", &path, errno_io(e))),
+            }
+        } else {
+            false
+        };
+        let next = match openat(&fd, name, dir_flags, Mode::empty()) {
+            Ok(f) => f,
+            Err(rustix::io::Errno::NOENT) if !create => return Ok(None),
+            Err(rustix::io::Errno::LOOP) | Err(rustix::io::Errno::NOTDIR) => {
+                return Err(refuse(&path, "it is a symbolic link or not a directory"));
+            }
+            Err(e) => return Err(Error::io("open", &path, errno_io(e))),
+        };
+        let st = rustix::fs::fstat(&next).map_err(|e| Error::io("inspect", &path, errno_io(e)))?;
+        if created {
+            rustix::fs::fchown(
+                &next,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )
+            .map_err(|e| Error::io("set owner of", &path, errno_io(e)))?;
+        } else if st.st_uid != uid {
+            return Err(refuse(
+                &path,
+                &format!("it belongs to uid {}, not {uid}", st.st_uid),
+            ));
+        }
+        fd = next;
+    }
+    Ok(Some(fd))
+}
+
+/// Writes `files` into `home/rel` as the tenant would own them: each file
+/// is a new inode (created `O_EXCL|O_NOFOLLOW` on a temporary name,
+/// `fchown`ed and `fchmod`ed on the open descriptor, fsynced, renamed over
+/// the old name), so neither a symbolic link nor a hard link the tenant
+/// planted is ever written through.
+pub fn install_into_home(
+    home: &Path,
+    rel: &Path,
+    uid: u32,
+    gid: u32,
+    files: &[HomeFile<'_>],
+) -> Result<PathBuf> {
+    use rustix::fs::{Mode, OFlags, openat, renameat};
+    let dir = open_home_dir(home, rel, uid, gid, true)?.expect("created");
+    let target = home.join(rel);
+    rustix::fs::fchmod(&dir, Mode::from_raw_mode(PRIVATE_DIR))
+        .map_err(|e| Error::io("set mode of", &target, errno_io(e)))?;
+    for f in files {
+        let tmp = format!(
+            ".{}.tmp-{}-{:08x}",
+            f.name,
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let path = target.join(f.name);
+        let fd = openat(
+            &dir,
+            tmp.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| Error::io("create", &path, errno_io(e)))?;
+        let result = (|| {
+            rustix::fs::fchown(
+                &fd,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )
+            .map_err(errno_io)?;
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(f.mode)).map_err(errno_io)?;
+            let mut file = File::from(fd);
+            file.write_all(f.contents)?;
+            file.sync_all()?;
+            renameat(&dir, tmp.as_str(), &dir, f.name).map_err(errno_io)
+        })();
+        if let Err(e) = result {
+            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), rustix::fs::AtFlags::empty());
+            return Err(Error::io("write", &path, e));
+        }
+    }
+    rustix::fs::fsync(&dir).map_err(|e| Error::io("sync directory", &target, errno_io(e)))?;
+    Ok(target)
+}
+
+/// Removes the named files from `home/rel` (no link followed), then the
+/// directory if it is empty. Missing files are fine.
+pub fn remove_from_home(home: &Path, rel: &Path, uid: u32, names: &[&str]) -> Result<bool> {
+    use rustix::fs::AtFlags;
+    let Some(dir) = open_home_dir(home, rel, uid, 0, false)? else {
+        return Ok(false);
+    };
+    let target = home.join(rel);
+    for name in names {
+        match rustix::fs::unlinkat(&dir, *name, AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => return Err(Error::io("remove", &target.join(name), errno_io(e))),
+        }
+    }
+    drop(dir);
+    let _ = fs::remove_dir(&target);
+    Ok(true)
 }

@@ -16,7 +16,9 @@ pub mod pki;
 pub mod profile;
 pub mod provision;
 pub mod render;
+pub mod tenant;
 pub mod ui;
+pub mod users;
 pub mod vault;
 
 use config::Env;
@@ -27,6 +29,11 @@ pub fn run(cli: cli::Cli) -> Result<u8> {
     let env = Env::capture();
     match cli.command {
         cli::Command::Init(args) => commands::init::run(&env, cli.dir.as_deref(), *args),
+        cli::Command::AddUser(args) => commands::add_user::run(&env, cli.dir.as_deref(), *args),
+        cli::Command::RemoveUser(args) => {
+            commands::remove_user::run(&env, cli.dir.as_deref(), args)
+        }
+        cli::Command::List(args) => commands::list::run(&env, cli.dir.as_deref(), args),
         cli::Command::Completions(args) => commands::completions::run(args),
     }
 }

@@ -1,5 +1,6 @@
 //! The Vault objects vaultnet owns, made to converge: the AppRole auth
-//! method and the KV v2 mount (init). Each function says what it changed.
+//! method and the KV v2 mount (init); each tenant's policy, role and
+//! secret_ids (add-user, remove-user). Each function says what it changed.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use crate::config::{Secret, Site};
 use crate::error::{Error, IoContext, Result};
 use crate::fsx;
 use crate::layout::Layout;
+use crate::tenant::{self, Limits};
 use crate::vault::{Client, Target};
 
 /// What a converging step did.
@@ -109,4 +111,275 @@ pub fn ensure_kv2(c: &Client, mount: &str) -> Result<Step> {
         &json!({"type": "kv", "options": {"version": "2"}, "description": "vaultnet tenant secrets"}),
     )?;
     Ok(Step::Changed(format!("KV v2 at `{key}`: enabled")))
+}
+
+/// Writes the tenant's policy unless Vault already holds exactly that text;
+/// a drifted policy is repaired and its diff reported.
+pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Step> {
+    let name = tenant::policy_name(tenant);
+    let want = tenant::policy_text(site, tenant);
+    let path = format!("sys/policies/acl/{name}");
+    let live = c.get_opt(&path)?.and_then(|v| {
+        v.get("data")
+            .and_then(|d| d.get("policy"))
+            .or_else(|| v.get("policy"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    match live {
+        Some(l) if l == want => Ok(Step::Unchanged(format!("policy `{name}`: as expected"))),
+        Some(l) => {
+            c.call(
+                reqwest::Method::PUT,
+                &path,
+                Some(&json!({ "policy": want })),
+            )?;
+            let diff = tenant::text_diff(&l, &want).join("\n    ");
+            Ok(Step::Changed(format!(
+                "policy `{name}` had drifted and was repaired:\n    {diff}"
+            )))
+        }
+        None => {
+            c.call(
+                reqwest::Method::PUT,
+                &path,
+                Some(&json!({ "policy": want })),
+            )?;
+            Ok(Step::Changed(format!("policy `{name}`: created")))
+        }
+    }
+}
+
+/// Creates the tenant's AppRole role or repairs the fields that drifted.
+pub fn ensure_role(c: &Client, tenant: &str, limits: &Limits) -> Result<Step> {
+    let path = tenant::role_path(tenant);
+    let live = c.get_opt(&path)?;
+    let body = tenant::role_body(tenant, limits);
+    match live {
+        Some(l) => {
+            let drift = tenant::role_drift(&l, tenant, limits);
+            if drift.is_empty() {
+                return Ok(Step::Unchanged(format!(
+                    "AppRole role `{tenant}`: as expected"
+                )));
+            }
+            c.post(&path, &body)?;
+            Ok(Step::Changed(format!(
+                "AppRole role `{tenant}` had drifted and was repaired: {}",
+                drift.join(", ")
+            )))
+        }
+        None => {
+            c.post(&path, &body)?;
+            Ok(Step::Changed(format!("AppRole role `{tenant}`: created")))
+        }
+    }
+}
+
+pub fn role_id(c: &Client, tenant: &str) -> Result<String> {
+    let v = c.get(&format!("{}/role-id", tenant::role_path(tenant)))?;
+    v.pointer("/data/role_id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| Error::failed(format!("no role_id in Vault's answer for `{tenant}`")))
+}
+
+/// A secret_id as Vault describes it (no secret in here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretIdInfo {
+    pub accessor: String,
+    /// RFC 3339, or `None` for a secret_id that never expires.
+    pub expires: Option<String>,
+}
+
+fn secret_id_info(v: &Value) -> Option<SecretIdInfo> {
+    let d = v.get("data")?;
+    let accessor = d.get("secret_id_accessor")?.as_str()?.to_string();
+    let expires = d
+        .get("expiration_time")
+        .and_then(Value::as_str)
+        .filter(|s| !s.starts_with("0001-01-01"))
+        .map(str::to_string);
+    Some(SecretIdInfo { accessor, expires })
+}
+
+/// Looks up a secret_id by its value; `None` when Vault does not know it.
+pub fn lookup_secret_id(
+    c: &Client,
+    tenant: &str,
+    secret_id: &Secret,
+) -> Result<Option<SecretIdInfo>> {
+    let path = format!("{}/secret-id/lookup", tenant::role_path(tenant));
+    let r = c.raw(
+        reqwest::Method::POST,
+        &path,
+        Some(&json!({ "secret_id": secret_id.expose() })),
+        None,
+    )?;
+    match r.status {
+        200 => Ok(secret_id_info(&r.body)),
+        204 | 404 => Ok(None),
+        // Vault answers 400/500 for unknown ids on some versions.
+        400 | 500 if r.body.to_string().contains("failed to find") => Ok(None),
+        _ => c.check(reqwest::Method::POST, &path, r).map(|_| None),
+    }
+}
+
+/// Looks up a secret_id by accessor; `None` when it is gone.
+pub fn lookup_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<Option<SecretIdInfo>> {
+    let path = format!("{}/secret-id-accessor/lookup", tenant::role_path(tenant));
+    let r = c.raw(
+        reqwest::Method::POST,
+        &path,
+        Some(&json!({ "secret_id_accessor": accessor })),
+        None,
+    )?;
+    match r.status {
+        200 => Ok(secret_id_info(&r.body)),
+        204 | 404 => Ok(None),
+        400 | 500 => Ok(None),
+        _ => c.check(reqwest::Method::POST, &path, r).map(|_| None),
+    }
+}
+
+/// A new secret_id, plain or response-wrapped (PROMISES V5).
+pub struct NewSecretId {
+    /// The secret_id, or the wrapping token when wrapped.
+    pub value: Secret,
+    pub accessor: String,
+}
+
+pub fn create_secret_id(c: &Client, tenant: &str, wrap_ttl: Option<u64>) -> Result<NewSecretId> {
+    let path = format!("{}/secret-id", tenant::role_path(tenant));
+    let body = json!({ "metadata": json!({ "vaultnet_tenant": tenant }).to_string() });
+    let ttl = wrap_ttl.map(|t| format!("{t}s"));
+    let r = c.raw(reqwest::Method::POST, &path, Some(&body), ttl.as_deref())?;
+    let v = c.check(reqwest::Method::POST, &path, r)?;
+    let malformed = || Error::failed(format!("malformed answer to POST {path}"));
+    if wrap_ttl.is_some() {
+        let w = v.get("wrap_info").ok_or_else(malformed)?;
+        Ok(NewSecretId {
+            value: Secret::new(
+                w.get("token")
+                    .and_then(Value::as_str)
+                    .ok_or_else(malformed)?
+                    .to_string(),
+            ),
+            accessor: w
+                .get("wrapped_accessor")
+                .and_then(Value::as_str)
+                .ok_or_else(malformed)?
+                .to_string(),
+        })
+    } else {
+        let d = v.get("data").ok_or_else(malformed)?;
+        Ok(NewSecretId {
+            value: Secret::new(
+                d.get("secret_id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(malformed)?
+                    .to_string(),
+            ),
+            accessor: d
+                .get("secret_id_accessor")
+                .and_then(Value::as_str)
+                .ok_or_else(malformed)?
+                .to_string(),
+        })
+    }
+}
+
+/// Accessors of every secret_id of the role (none when the role is gone).
+pub fn list_secret_id_accessors(c: &Client, tenant: &str) -> Result<Vec<String>> {
+    let path = format!("{}/secret-id?list=true", tenant::role_path(tenant));
+    let Some(v) = c.get_opt(&path)? else {
+        return Ok(Vec::new());
+    };
+    Ok(v.pointer("/data/keys")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+pub fn destroy_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<()> {
+    let path = format!("{}/secret-id-accessor/destroy", tenant::role_path(tenant));
+    let r = c.raw(
+        reqwest::Method::POST,
+        &path,
+        Some(&json!({ "secret_id_accessor": accessor })),
+        None,
+    )?;
+    if r.status == 404 || (200..300).contains(&r.status) {
+        return Ok(());
+    }
+    c.check(reqwest::Method::POST, &path, r).map(drop)
+}
+
+/// Whether a response-wrapping token is still unused.
+pub fn wrapping_token_valid(c: &Client, token: &Secret) -> Result<bool> {
+    let r = c.raw(
+        reqwest::Method::POST,
+        "sys/wrapping/lookup",
+        Some(&json!({ "token": token.expose() })),
+        None,
+    )?;
+    Ok(r.status == 200)
+}
+
+/// Revokes every live token an AppRole login as `tenant` produced
+/// (PROMISES V4): deleting a role or policy does not revoke them, and a
+/// policy of the same name re-created later would give them access again.
+pub fn revoke_tenant_tokens(c: &Client, tenant: &str) -> Result<usize> {
+    let Some(v) = c.get_opt("auth/token/accessors?list=true")? else {
+        return Ok(0);
+    };
+    let accessors: Vec<String> = v
+        .pointer("/data/keys")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let policy = tenant::policy_name(tenant);
+    let mut revoked = 0;
+    for a in accessors {
+        let r = c.raw(
+            reqwest::Method::POST,
+            "auth/token/lookup-accessor",
+            Some(&json!({ "accessor": a })),
+            None,
+        )?;
+        if r.status != 200 {
+            continue;
+        }
+        let d = &r.body["data"];
+        let by_role = d.pointer("/meta/role_name").and_then(Value::as_str) == Some(tenant)
+            && d.get("path")
+                .and_then(Value::as_str)
+                .is_some_and(|p| p.starts_with("auth/approle/login"));
+        let by_policy = d
+            .get("policies")
+            .and_then(Value::as_array)
+            .is_some_and(|p| p.iter().any(|x| x.as_str() == Some(policy.as_str())));
+        if by_role || by_policy {
+            c.post("auth/token/revoke-accessor", &json!({ "accessor": a }))?;
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
+}
+
+/// Deletes the role and the policy (both idempotent in Vault).
+pub fn delete_tenant_objects(c: &Client, tenant: &str) -> Result<()> {
+    c.delete(&tenant::role_path(tenant))?;
+    c.delete(&format!("sys/policies/acl/{}", tenant::policy_name(tenant)))?;
+    Ok(())
 }

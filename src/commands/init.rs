@@ -97,7 +97,18 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     };
     let site = resolve_site(&parsed, previous.as_ref().map(|s| &s.site), &args)?;
 
-    fsx::private_dir(&dir)?;
+    // Creating the state directory is the first write; when it fails
+    // nothing changed, so it is a rejection like any unwritable directory.
+    // (`check_writable` cannot catch it all: as root, `access(2)` allows
+    // /proc and /sys, where mkdir still fails.)
+    fsx::private_dir(&dir).map_err(|e| {
+        if dir.is_dir() {
+            e
+        } else {
+            Error::usage(e.message().to_string())
+                .hint("choose a writable directory with `--dir DIR` (or `VAULTNET_DIR`)")
+        }
+    })?;
     let _lock = fsx::Lock::acquire(&dir)?;
     // Re-read under the lock: another run may have finished meanwhile.
     let previous = State::load(&dir)?;

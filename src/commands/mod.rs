@@ -1,4 +1,167 @@
-//! One module per subcommand: its arguments, then `run`.
+//! One module per subcommand: its arguments, then `run`. What several
+//! commands share — opening an initialised state, the operator's client,
+//! the nft gate — lives here.
 
+pub mod add_user;
 pub mod completions;
 pub mod init;
+pub mod list;
+pub mod remove_user;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::{Env, State};
+use crate::error::{Error, Result};
+use crate::fsx::{self, Change};
+use crate::layout::Layout;
+use crate::provision;
+use crate::render::nft::{self, NftSpec};
+use crate::vault::{Client, Health};
+
+/// `--output` of reporting commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+/// An initialised state directory, read under the writer lock.
+pub struct Opened {
+    pub layout: Layout,
+    pub state: State,
+    _lock: Option<fsx::Lock>,
+}
+
+pub fn not_initialised(dir: &Path) -> Error {
+    Error::usage(format!(
+        "vaultnet is not initialised in `{}`",
+        dir.display()
+    ))
+    .hint("run `vaultnet init` first, or pass the right `--dir`")
+}
+
+/// Opens the state; `lock` for commands that change it.
+pub fn open(env: &Env, dir_flag: Option<&Path>, lock: bool) -> Result<Opened> {
+    let dir = env.state_dir(dir_flag)?;
+    if !dir.join(crate::config::STATE_FILE).exists() {
+        return Err(not_initialised(&dir));
+    }
+    let lock = if lock {
+        Some(fsx::Lock::acquire(&dir)?)
+    } else {
+        None
+    };
+    let state = State::load(&dir)?.ok_or_else(|| not_initialised(&dir))?;
+    Ok(Opened {
+        layout: Layout::new(dir),
+        state,
+        _lock: lock,
+    })
+}
+
+/// The operator's client with a token, checked to be talking to an
+/// unsealed, active server before anything is changed.
+pub fn operator(
+    env: &Env,
+    opened: &Opened,
+    token_file: Option<&Path>,
+    timeout: Duration,
+) -> Result<Client> {
+    let site = &opened.state.site;
+    let prefix = site.flavor.env_prefix();
+    let token = env.operator_token(token_file)?.ok_or_else(|| {
+        Error::usage("no operator token").hint(format!(
+            "set `{prefix}_TOKEN`, pass `--token-file FILE`, or log in so `~/.vault-token` exists"
+        ))
+    })?;
+    let c = provision::operator_client(&opened.layout, site, Some(token), timeout)?;
+    let cli = site.flavor.binary();
+    match c.health()?.0 {
+        Health::Active => Ok(c),
+        Health::Sealed => Err(Error::failed(format!(
+            "{} at {} is sealed",
+            site.flavor.display_name(),
+            site.vault_url()
+        ))
+        .hint(format!("unseal it: `{cli} operator unseal`"))),
+        Health::NotInitialized => Err(Error::failed(format!(
+            "{} at {} is not initialised",
+            site.flavor.display_name(),
+            site.vault_url()
+        ))
+        .hint(format!("`{cli} operator init`, then `vaultnet init` again"))),
+        other => Err(Error::failed(format!(
+            "{} at {} is not active ({other:?})",
+            site.flavor.display_name(),
+            site.vault_url()
+        ))
+        .hint("point `--vault-addr` at the active node (`vaultnet init --vault-addr …`)")),
+    }
+}
+
+/// Rewrites `forwarder/vaultnet.nft` from the tenants' uids.
+pub fn write_nft(layout: &Layout, state: &State) -> Result<(PathBuf, Change)> {
+    let mut uids: Vec<u32> = state.tenants.values().filter_map(|t| t.uid).collect();
+    uids.sort_unstable();
+    uids.dedup();
+    let text = nft::render(&NftSpec {
+        forwarder: state.site.forwarder_addr(),
+        vault: state.site.vault_addr,
+        tenant_uids: &uids,
+    });
+    let path = layout.forwarder().join("vaultnet.nft");
+    let change = fsx::write_if_changed(&path, text.as_bytes(), fsx::PUBLIC)?;
+    Ok((path, change))
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+/// Names from the command line and `--from FILE` (one a line; blank lines
+/// and `#` comments skipped), in order, without repeats — all validated
+/// before anything changes.
+pub fn collect_names(names: &[String], from: Option<&Path>) -> Result<Vec<String>> {
+    let mut all: Vec<String> = names.to_vec();
+    if let Some(f) = from {
+        let bytes = fsx::read_limited(f, 1 << 20)?.ok_or_else(|| {
+            Error::usage(format!("`{}` does not exist", f.display()))
+                .hint("pass a file with one tenant name a line")
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::usage(format!("`{}` is not UTF-8 text", f.display()))
+                .hint("pass a file with one tenant name a line")
+        })?;
+        for line in text.lines() {
+            let t = line.trim_end_matches('\r');
+            if t.trim().is_empty() || t.trim_start().starts_with('#') {
+                continue;
+            }
+            all.push(t.to_string());
+        }
+    }
+    let mut out = Vec::new();
+    for n in all {
+        crate::config::validate::tenant_name(&n)?;
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::usage("no tenant name given")
+            .hint("pass one or more names, e.g. `vaultnet add-user alice`, or `--from FILE`"));
+    }
+    Ok(out)
+}

@@ -2,8 +2,11 @@
 //! that reach a config language go through a serializer (JSON, which Vault's
 //! HCL parser reads natively) or an escaping function — never pasted raw.
 
+pub mod bundle;
 pub mod forwarder;
 pub mod listener;
+pub mod nft;
+pub mod yaml;
 
 /// A file vaultnet writes, with where the operator installs it.
 #[derive(Debug, Clone, PartialEq, Eq)]

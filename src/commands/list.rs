@@ -1,0 +1,116 @@
+//! `vaultnet list`: the tenants, when their certificate and secret_id
+//! expire, and whether their bundle is installed. Reads the state only.
+
+use std::path::Path;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::Output;
+use crate::config::Env;
+use crate::error::Result;
+use crate::ui;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "EXAMPLES:\n  vaultnet list\n  vaultnet list --output json | jq '.[] | select(.cert_days_left < 30)'"
+)]
+pub struct Args {
+    /// Report format
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub name: String,
+    pub uid: Option<u32>,
+    pub cert_not_after: String,
+    pub cert_days_left: Option<i64>,
+    pub secret_id_expires: Option<String>,
+    pub secret_id_days_left: Option<i64>,
+    pub wrapped_secret_id: bool,
+    pub installed: bool,
+    pub installed_to: Option<String>,
+}
+
+pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
+    let opened = super::open(env, dir_flag, false)?;
+    let now = OffsetDateTime::now_utc();
+    let left = |s: &str| super::parse_rfc3339(s).map(|t| (t - now).whole_days());
+    let rows: Vec<Row> = opened
+        .state
+        .tenants
+        .iter()
+        .map(|(name, t)| Row {
+            name: name.clone(),
+            uid: t.uid,
+            cert_not_after: t.cert_not_after.clone(),
+            cert_days_left: left(&t.cert_not_after),
+            secret_id_expires: t.secret_id_expires.clone(),
+            secret_id_days_left: t.secret_id_expires.as_deref().and_then(left),
+            wrapped_secret_id: t.wrapped_secret_id,
+            installed: t.installed_to.is_some(),
+            installed_to: t.installed_to.as_ref().map(|p| p.display().to_string()),
+        })
+        .collect();
+    if args.output == Output::Json {
+        ui::out(serde_json::to_string_pretty(&rows).expect("rows serialise"));
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        ui::out("no tenants yet: add one with `vaultnet add-user NAME`");
+        return Ok(0);
+    }
+    let date = |s: &str| s.get(..10).unwrap_or(s).to_string();
+    let days = |d: Option<i64>| d.map(|d| format!(" ({d}d)")).unwrap_or_default();
+    let table: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.uid.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
+                format!("{}{}", date(&r.cert_not_after), days(r.cert_days_left)),
+                r.secret_id_expires
+                    .as_deref()
+                    .map(|s| format!("{}{}", date(s), days(r.secret_id_days_left)))
+                    .unwrap_or_else(|| "never".into()),
+                r.installed_to.clone().unwrap_or_else(|| "no".into()),
+            ]
+        })
+        .collect();
+    let head = [
+        "TENANT",
+        "UID",
+        "CERT EXPIRES",
+        "SECRET_ID EXPIRES",
+        "INSTALLED",
+    ];
+    let mut w = [0usize; 5];
+    for row in std::iter::once(&head.map(String::from)).chain(table.iter()) {
+        for (i, c) in row.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |r: &[String; 5]| {
+        format!(
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        )
+        .trim_end()
+        .to_string()
+    };
+    ui::out(line(&head.map(String::from)));
+    for r in &table {
+        ui::out(line(r));
+    }
+    Ok(0)
+}

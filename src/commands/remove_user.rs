@@ -1,0 +1,114 @@
+//! `vaultnet remove-user NAME...`: takes a tenant's access away for good —
+//! secret_ids destroyed, role deleted, live tokens revoked, policy deleted,
+//! bundle removed (PROMISES V4). Safe to run twice.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::Env;
+use crate::error::{Error, Result};
+use crate::fsx::{self, Change};
+use crate::provision;
+use crate::ui;
+
+const EXAMPLES: &str = "\
+EXAMPLES:
+  vaultnet remove-user alice
+  vaultnet remove-user alice bob --purge     # also the copy installed in their homes
+
+EXIT CODES:
+  0  removed (or already gone)
+  1  Vault refused or failed a step
+  2  bad name, not initialised; nothing was changed";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Tenant names
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Read more names from FILE, one a line
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Also remove the bundle installed in the tenant's home
+    #[arg(long)]
+    pub purge: bool,
+    /// File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Seconds to wait for Vault
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub timeout: u64,
+}
+
+pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
+    let names = super::collect_names(&args.names, args.from.as_deref())?;
+    let mut opened = super::open(env, dir_flag, true)?;
+    let c = super::operator(
+        env,
+        &opened,
+        args.token_file.as_deref(),
+        Duration::from_secs(args.timeout),
+    )?;
+    for name in &names {
+        let record = opened.state.tenants.get(name).cloned();
+        let mut done = Vec::new();
+        // No new logins first: secret_ids, then the role itself.
+        let accessors = provision::list_secret_id_accessors(&c, name)?;
+        for a in &accessors {
+            provision::destroy_accessor(&c, name, a)?;
+        }
+        if !accessors.is_empty() {
+            done.push(format!("destroyed {} secret_id(s)", accessors.len()));
+        }
+        let had_role = c.get_opt(&crate::tenant::role_path(name))?.is_some();
+        let revoked = provision::revoke_tenant_tokens(&c, name)?;
+        provision::delete_tenant_objects(&c, name)?;
+        if had_role {
+            done.push("deleted role and policy".into());
+        }
+        if revoked > 0 {
+            done.push(format!("revoked {revoked} token(s)"));
+        }
+        let bundle = opened.layout.tenant(name);
+        if bundle.exists() {
+            std::fs::remove_dir_all(&bundle).map_err(|e| Error::io("remove", &bundle, e))?;
+            done.push(format!("removed `{}`", opened.layout.rel(&bundle)));
+        }
+        if let (true, Some(rec)) = (args.purge, &record) {
+            if let (Some(dir), Some(uid)) = (&rec.installed_to, rec.uid) {
+                let user = crate::users::lookup(name)?;
+                if let Some(u) = user.filter(|u| u.uid == uid) {
+                    let rel = dir.strip_prefix(&u.home).unwrap_or(dir);
+                    let names = super::add_user::bundle_file_names(name);
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    if fsx::remove_from_home(&u.home, rel, uid, &names)? {
+                        done.push(format!("removed the copy in `{}`", dir.display()));
+                    }
+                }
+            }
+        } else if let Some(dir) = record.as_ref().and_then(|r| r.installed_to.as_ref()) {
+            ui::status(format!(
+                "{name}: the copy in `{}` is left in place (its credentials no longer work); `--purge` removes it",
+                dir.display()
+            ));
+        }
+        if opened.state.tenants.remove(name).is_some() {
+            opened.state.save(&opened.layout.root)?;
+        }
+        if done.is_empty() {
+            ui::out(format!("tenant {name} was not there: nothing to remove"));
+        } else {
+            ui::out(format!("removed tenant {name}: {}", done.join(", ")));
+        }
+    }
+    let (nft, change) = super::write_nft(&opened.layout, &opened.state)?;
+    if change != Change::Unchanged {
+        ui::status(format!(
+            "wrote `{}`: load it with `nft -f {}`",
+            opened.layout.rel(&nft),
+            nft.display()
+        ));
+    }
+    Ok(0)
+}

@@ -1,0 +1,463 @@
+//! The tenant bundle: the agent config, the compose override, the Quadlet
+//! unit and the tenant's README. Everything a tenant's containers need to
+//! read the tenant's own secrets, and nothing else.
+//!
+//! In-container paths: the bundle is mounted read-only at [`BUNDLE_MOUNT`],
+//! the agent keeps its token on a private tmpfs at [`AGENT_DIR`], and
+//! rendered secrets land on a tmpfs-backed volume at [`SECRETS_DIR`], shared
+//! read-only with the app.
+
+use serde_json::json;
+
+use crate::config::{HostMapping, Site};
+
+pub const BUNDLE_MOUNT: &str = "/vaultnet";
+pub const AGENT_DIR: &str = "/agent";
+pub const SECRETS_DIR: &str = "/secrets";
+/// The example secret's name under the tenant's prefix, and its file.
+pub const EXAMPLE_SECRET: &str = "app";
+/// The compose service of the agent sidecar.
+pub const AGENT_SERVICE: &str = "vault-agent";
+/// The example app service the override extends.
+pub const APP_SERVICE: &str = "app";
+/// The `*_FILE` variable the example app reads.
+pub const APP_SECRET_VAR: &str = "APP_SECRET_FILE";
+
+pub struct BundleSpec<'a> {
+    pub tenant: &'a str,
+    pub site: &'a Site,
+    /// `Some(path)` when secret_id is response-wrapped: the creation path
+    /// the agent validates (PROMISES V5).
+    pub wrapped_secret_id_path: Option<String>,
+    /// Where the bundle lives on the host when installed (compose default).
+    pub installed_at: Option<String>,
+}
+
+impl BundleSpec<'_> {
+    /// The KV v2 API path of the example secret.
+    pub fn example_secret_path(&self) -> String {
+        format!(
+            "{}/data/{}/{}/{EXAMPLE_SECRET}",
+            self.site.kv_mount, self.site.tenant_prefix, self.tenant
+        )
+    }
+
+    /// The path the tenant uses with `kv put` / `kv get`.
+    pub fn example_kv_path(&self) -> String {
+        format!(
+            "{}/{}/{}/{EXAMPLE_SECRET}",
+            self.site.kv_mount, self.site.tenant_prefix, self.tenant
+        )
+    }
+
+    /// What `extra_hosts` maps the DNS name to.
+    pub fn host_target(&self) -> String {
+        match self.site.host_mapping {
+            HostMapping::Ip => self.site.host_ip.to_string(),
+            HostMapping::HostGateway => "host-gateway".into(),
+        }
+    }
+
+    pub fn extra_host(&self) -> String {
+        format!("{}:{}", self.site.dns_name, self.host_target())
+    }
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).expect("serialises");
+    s.push('\n');
+    s
+}
+
+/// The agent config, as JSON (Vault's HCL parser reads it natively).
+pub fn agent(spec: &BundleSpec<'_>) -> String {
+    let mut approle = json!({
+        "role_id_file_path": format!("{BUNDLE_MOUNT}/role_id"),
+        "secret_id_file_path": format!("{BUNDLE_MOUNT}/secret_id"),
+        // The bundle is read-only and the agent must log in again after a
+        // restart with the same secret_id.
+        "remove_secret_id_file_after_reading": false,
+    });
+    if let Some(p) = &spec.wrapped_secret_id_path {
+        approle["secret_id_response_wrapping_path"] = json!(p);
+    }
+    let template = format!(
+        "{{{{ with secret \"{}\" }}}}{{{{ .Data.data.value }}}}{{{{ end }}}}",
+        spec.example_secret_path()
+    );
+    json_text(&json!({
+        "vault": {
+            "address": spec.site.tenant_url(),
+            "ca_cert": format!("{BUNDLE_MOUNT}/ca.pem"),
+            "client_cert": format!("{BUNDLE_MOUNT}/client.pem"),
+            "client_key": format!("{BUNDLE_MOUNT}/client-key.pem"),
+        },
+        "auto_auth": {
+            "method": [{
+                "type": "approle",
+                "mount_path": "auth/approle",
+                "config": approle,
+            }],
+            "sink": [{
+                "type": "file",
+                // 0600 (JSON has no octal literals).
+                "config": { "path": format!("{AGENT_DIR}/token"), "mode": 0o600 },
+            }],
+        },
+        "template_config": {
+            "static_secret_render_interval": "5m",
+        },
+        "template": [{
+            "contents": template,
+            "destination": format!("{SECRETS_DIR}/{EXAMPLE_SECRET}"),
+            "perms": "0400",
+            "backup": false,
+            "error_on_missing_key": true,
+        }],
+    }))
+}
+
+/// Characters compose would interpolate are doubled so they reach the
+/// container literally; everything else is quoted by the YAML writer.
+fn compose_literal(s: &str) -> String {
+    s.replace('$', "$$")
+}
+
+/// The compose override: the agent sidecar, and additions to the app.
+pub fn compose(spec: &BundleSpec<'_>) -> String {
+    let site = spec.site;
+    let default_dir = spec
+        .installed_at
+        .as_deref()
+        .map(compose_literal)
+        .unwrap_or_else(|| "./vaultnet".into());
+    let bundle_src = format!("${{VAULTNET_BUNDLE:-{default_dir}}}");
+    let bin = site.flavor.image_binary_path();
+    let doc = json!({
+        "services": {
+            AGENT_SERVICE: {
+                "image": site.agent_image,
+                "entrypoint": [bin],
+                "command": ["agent", format!("-config={BUNDLE_MOUNT}/agent.json")],
+                // Container root is the tenant's own uid under rootless
+                // Podman; the bundle files it reads are the tenant's.
+                "user": "0:0",
+                "read_only": true,
+                "security_opt": ["no-new-privileges:true"],
+                "cap_drop": ["ALL"],
+                "extra_hosts": [spec.extra_host()],
+                "volumes": [
+                    format!("{bundle_src}:{BUNDLE_MOUNT}:ro"),
+                    format!("vaultnet-secrets:{SECRETS_DIR}"),
+                ],
+                "tmpfs": [format!("{AGENT_DIR}:mode=0700")],
+                "environment": {
+                    format!("{}_ADDR", site.flavor.env_prefix()): site.tenant_url(),
+                    "SKIP_SETCAP": "true",
+                    "SKIP_CHOWN": "true",
+                },
+                "restart": "unless-stopped",
+            },
+            APP_SERVICE: {
+                "environment": { APP_SECRET_VAR: format!("{SECRETS_DIR}/{EXAMPLE_SECRET}") },
+                "volumes": [format!("vaultnet-secrets:{SECRETS_DIR}:ro")],
+                "depends_on": [AGENT_SERVICE],
+            },
+        },
+        "volumes": {
+            // Rendered secrets live in memory only.
+            "vaultnet-secrets": {
+                "driver_opts": { "type": "tmpfs", "device": "tmpfs" },
+            },
+        },
+    });
+    let yaml = super::yaml::to_string(&doc);
+    format!(
+        "# vaultnet bundle for tenant `{tenant}`: a compose override file.\n\
+         #   podman-compose -f compose.yaml -f vaultnet/compose.yaml up\n\
+         # The `{AGENT_SERVICE}` sidecar logs in to {url} with this bundle's client\n\
+         # certificate and AppRole and renders `{kv}` to\n\
+         # {SECRETS_DIR}/{EXAMPLE_SECRET} (mode 0400); your `{APP_SERVICE}` service reads it through\n\
+         # ${APP_SECRET_VAR}. Set VAULTNET_BUNDLE if the bundle is not at {default_dir}.\n{yaml}",
+        tenant = spec.tenant,
+        url = site.tenant_url(),
+        kv = spec.example_kv_path(),
+    )
+}
+
+/// Quadlet keys take the rest of the line; refuse line breaks outright.
+fn quadlet_value(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
+/// A Quadlet `.container` unit for the agent (Podman ≥ 4.4).
+pub fn quadlet(spec: &BundleSpec<'_>) -> String {
+    let site = spec.site;
+    let dir = spec
+        .installed_at
+        .clone()
+        .unwrap_or_else(|| "%h/.config/vaultnet".into());
+    format!(
+        "# vaultnet agent for tenant `{t}`. Install as\n\
+         #   ~/.config/containers/systemd/{t}-vault-agent.container\n\
+         # then: systemctl --user daemon-reload && systemctl --user start {t}-vault-agent\n\
+         [Unit]\n\
+         Description=vaultnet {name} agent for {t}\n\
+         \n\
+         [Container]\n\
+         ContainerName={t}-vault-agent\n\
+         Image={image}\n\
+         Entrypoint={bin}\n\
+         Exec=agent -config={BUNDLE_MOUNT}/agent.json\n\
+         User=0:0\n\
+         ReadOnly=true\n\
+         NoNewPrivileges=true\n\
+         DropCapability=all\n\
+         AddHost={host}\n\
+         Volume={dir}:{BUNDLE_MOUNT}:ro\n\
+         Volume={t}-vaultnet-secrets:{SECRETS_DIR}\n\
+         Tmpfs={AGENT_DIR}:mode=0700\n\
+         Environment={prefix}_ADDR={url}\n\
+         \n\
+         [Service]\n\
+         Restart=on-failure\n\
+         \n\
+         [Install]\n\
+         WantedBy=default.target\n",
+        t = spec.tenant,
+        name = site.flavor.display_name(),
+        image = quadlet_value(&site.agent_image),
+        bin = site.flavor.image_binary_path(),
+        host = quadlet_value(&spec.extra_host()),
+        dir = quadlet_value(&dir),
+        prefix = site.flavor.env_prefix(),
+        url = site.tenant_url(),
+    )
+}
+
+/// The tenant's README: what is in the bundle and how to start it.
+pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
+    let site = spec.site;
+    let cli = site.flavor.binary();
+    let prefix = site.flavor.env_prefix();
+    let wrapped = if spec.wrapped_secret_id_path.is_some() {
+        "\n`secret_id` holds a response-wrapping token: the agent unwraps it once at\n\
+         its first login. Ask the operator for a new one (`vaultnet add-user --rotate`)\n\
+         if the agent must start again from scratch.\n"
+    } else {
+        ""
+    };
+    format!(
+        "# vaultnet bundle for `{t}`\n\
+         \n\
+         Your containers reach {name} at `{url}` with mutual TLS. This folder holds\n\
+         everything they need:\n\
+         \n\
+         | file | what |\n\
+         |---|---|\n\
+         | `ca.pem` | the CA that signed {name}'s certificate (and yours) |\n\
+         | `client.pem`, `client-key.pem` | your client certificate (expires {cert_expires}) and its key — secret |\n\
+         | `role_id`, `secret_id` | your AppRole login — secret |\n\
+         | `agent.json` | the {name} agent config: logs in, renders secrets as 0400 files |\n\
+         | `compose.yaml` | a compose override adding the agent sidecar to your project |\n\
+         | `{t}-vault-agent.container` | the same agent as a Quadlet unit |\n\
+         {wrapped}\n\
+         ## Start it\n\
+         \n\
+         Put this folder in your project as `vaultnet/` (or set `VAULTNET_BUNDLE` to\n\
+         where it is), name your service `{APP_SERVICE}`, and read the secret from the\n\
+         file named by `${APP_SECRET_VAR}` — never from an environment variable:\n\
+         \n\
+         ```sh\n\
+         podman-compose -f compose.yaml -f vaultnet/compose.yaml up\n\
+         ```\n\
+         \n\
+         ## Your secrets\n\
+         \n\
+         You may read everything under `{mount}/{prefix_path}/{t}/`. The example\n\
+         template renders the `value` field of `{kv}` to\n\
+         `{SECRETS_DIR}/{EXAMPLE_SECRET}`:\n\
+         \n\
+         ```sh\n\
+         {cli} kv put -mount={mount} {prefix_path}/{t}/{EXAMPLE_SECRET} value=…   # done by the operator\n\
+         ```\n\
+         \n\
+         Add templates to `agent.json` for more secrets; keep `perms` and `backup = false`.\n\
+         Set `{prefix}_ADDR={url}` to use the `{cli}` CLI with this bundle's certificate.\n",
+        t = spec.tenant,
+        name = site.flavor.display_name(),
+        url = site.tenant_url(),
+        mount = site.kv_mount,
+        prefix_path = site.tenant_prefix,
+        kv = spec.example_kv_path(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Flavor, Forwarder, Site};
+
+    fn site(mapping: HostMapping) -> Site {
+        Site {
+            profile: "l1".into(),
+            dns_name: "vault.lan".into(),
+            host_ip: "10.9.0.1".parse().unwrap(),
+            port: 22300,
+            vault_addr: "127.0.0.1:8200".parse().unwrap(),
+            forwarder: Forwarder::Socat,
+            flavor: Flavor::Openbao,
+            agent_image: "localhost/bao:test".into(),
+            host_mapping: mapping,
+            kv_mount: "secret".into(),
+            tenant_prefix: "tenants".into(),
+            server_cert_days: 365,
+        }
+    }
+
+    fn spec(site: &Site) -> BundleSpec<'_> {
+        BundleSpec {
+            tenant: "alice",
+            site,
+            wrapped_secret_id_path: None,
+            installed_at: None,
+        }
+    }
+
+    #[test]
+    fn agent_config_uses_mtls_approle_and_a_0400_template_without_backup() {
+        let s = site(HostMapping::Ip);
+        let v: serde_json::Value = serde_json::from_str(&agent(&spec(&s))).unwrap();
+        assert_eq!(v["vault"]["address"], "https://vault.lan:22300");
+        assert_eq!(v["vault"]["client_cert"], "/vaultnet/client.pem");
+        let m = &v["auto_auth"]["method"][0];
+        assert_eq!(m["type"], "approle");
+        assert_eq!(m["config"]["remove_secret_id_file_after_reading"], false);
+        assert!(
+            m["config"]
+                .get("secret_id_response_wrapping_path")
+                .is_none()
+        );
+        assert_eq!(v["auto_auth"]["sink"][0]["config"]["mode"], 0o600);
+        let t = &v["template"][0];
+        assert_eq!(t["perms"], "0400");
+        assert_eq!(t["backup"], false);
+        assert!(
+            t["contents"]
+                .as_str()
+                .unwrap()
+                .contains("secret/data/tenants/alice/app")
+        );
+    }
+
+    #[test]
+    fn wrapped_secret_id_sets_the_creation_path_the_agent_validates() {
+        let s = site(HostMapping::Ip);
+        let mut sp = spec(&s);
+        sp.wrapped_secret_id_path = Some("auth/approle/role/alice/secret-id".into());
+        let v: serde_json::Value = serde_json::from_str(&agent(&sp)).unwrap();
+        assert_eq!(
+            v["auto_auth"]["method"][0]["config"]["secret_id_response_wrapping_path"],
+            "auth/approle/role/alice/secret-id"
+        );
+    }
+
+    #[test]
+    fn compose_agent_is_hardened_and_maps_the_name_to_the_host_ip() {
+        let s = site(HostMapping::Ip);
+        let y: serde_json::Value = serde_saphyr::from_str(&compose(&spec(&s))).unwrap();
+        let a = &y["services"]["vault-agent"];
+        assert_eq!(a["read_only"], true);
+        assert_eq!(a["cap_drop"][0], "ALL");
+        assert_eq!(a["security_opt"][0], "no-new-privileges:true");
+        assert_eq!(a["extra_hosts"][0], "vault.lan:10.9.0.1");
+        assert_eq!(a["image"], "localhost/bao:test");
+        assert_eq!(
+            a["volumes"][0],
+            "${VAULTNET_BUNDLE:-./vaultnet}:/vaultnet:ro"
+        );
+        assert_eq!(
+            y["services"]["app"]["environment"]["APP_SECRET_FILE"],
+            "/secrets/app"
+        );
+        assert_eq!(
+            y["services"]["app"]["volumes"][0],
+            "vaultnet-secrets:/secrets:ro"
+        );
+        assert_eq!(
+            y["volumes"]["vaultnet-secrets"]["driver_opts"]["type"],
+            "tmpfs"
+        );
+        assert!(
+            y["services"]["app"].get("image").is_none(),
+            "must not override the app's image"
+        );
+    }
+
+    #[test]
+    fn host_gateway_mapping_is_rendered_for_pasta() {
+        let s = site(HostMapping::HostGateway);
+        let y: serde_json::Value = serde_saphyr::from_str(&compose(&spec(&s))).unwrap();
+        assert_eq!(
+            y["services"]["vault-agent"]["extra_hosts"][0],
+            "vault.lan:host-gateway"
+        );
+        assert!(quadlet(&spec(&s)).contains("\nAddHost=vault.lan:host-gateway\n"));
+    }
+
+    #[test]
+    fn installed_bundle_path_with_a_dollar_is_not_interpolated() {
+        let s = site(HostMapping::Ip);
+        let mut sp = spec(&s);
+        sp.installed_at = Some("/home/a$b/.config/vaultnet".into());
+        let y: serde_json::Value = serde_saphyr::from_str(&compose(&sp)).unwrap();
+        assert_eq!(
+            y["services"]["vault-agent"]["volumes"][0],
+            "${VAULTNET_BUNDLE:-/home/a$$b/.config/vaultnet}:/vaultnet:ro"
+        );
+    }
+
+    /// Quadlet keys Podman documents for `[Container]` (podman-systemd.unit(5)).
+    const QUADLET_KEYS: &[&str] = &[
+        "ContainerName",
+        "Image",
+        "Entrypoint",
+        "Exec",
+        "User",
+        "ReadOnly",
+        "NoNewPrivileges",
+        "DropCapability",
+        "AddHost",
+        "Volume",
+        "Tmpfs",
+        "Environment",
+    ];
+
+    #[test]
+    fn quadlet_uses_only_documented_keys_and_hardens_the_agent() {
+        let s = site(HostMapping::Ip);
+        let q = quadlet(&spec(&s));
+        let mut section = "";
+        for line in q.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            if line.starts_with('[') {
+                section = line;
+                continue;
+            }
+            let key = line.split_once('=').unwrap().0;
+            if section == "[Container]" {
+                assert!(QUADLET_KEYS.contains(&key), "undocumented key {key}");
+            }
+        }
+        for want in [
+            "ReadOnly=true",
+            "NoNewPrivileges=true",
+            "DropCapability=all",
+            "AddHost=vault.lan:10.9.0.1",
+            "Volume=%h/.config/vaultnet:/vaultnet:ro",
+            "Tmpfs=/agent:mode=0700",
+            "Environment=BAO_ADDR=https://vault.lan:22300",
+        ] {
+            assert!(q.lines().any(|l| l == want), "missing {want}:\n{q}");
+        }
+    }
+}
