@@ -43,6 +43,8 @@ pub struct Target<'a> {
 pub struct Response {
     pub status: u16,
     pub body: Value,
+    /// The server's leaf certificate (DER), as seen on this connection.
+    pub peer_cert: Option<Vec<u8>>,
 }
 
 /// `sys/health`, as Vault encodes it in the status code.
@@ -142,6 +144,11 @@ impl Client {
         }
         let resp = req.send().map_err(|e| self.transport_error(&e))?;
         let status = resp.status().as_u16();
+        let peer_cert = resp
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+            .map(<[u8]>::to_vec);
         let bytes = resp.bytes().map_err(|e| self.transport_error(&e))?;
         let body = if bytes.is_empty() {
             Value::Null
@@ -154,7 +161,11 @@ impl Client {
                 .hint("check that `--vault-addr` points at Vault or OpenBao, not another server")
             })?
         };
-        Ok(Response { status, body })
+        Ok(Response {
+            status,
+            body,
+            peer_cert,
+        })
     }
 
     /// A request that must succeed (2xx); anything else is a one-line error with a hint.

@@ -1,2 +1,5 @@
+mod forwarders;
 mod harness_selftest;
+mod init_cli;
+mod init_e2e;
 mod support;

@@ -7,7 +7,9 @@
 //! helpers used by the submodules: [`cmd`] runs programs (the `vaultnet`
 //! binary above all) in a scrubbed environment, [`netns`] builds network
 //! namespaces playing the host and its tenants, and [`openbao`] starts,
-//! initialises and unseals a real OpenBao server.
+//! initialises and unseals a real OpenBao server. [`site`] gives a test its
+//! own vaultnet state directory, `init` command line and OpenBao, and
+//! snapshots a state directory to prove a run changed nothing.
 
 // Not every test uses every helper, and each test file only sees the ones
 // it calls: without this, every unused helper would warn.
@@ -16,6 +18,7 @@
 pub mod cmd;
 pub mod netns;
 pub mod openbao;
+pub mod site;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,319 @@
+//! The four L1 forwarders, started for real from the files `vaultnet init`
+//! wrote in `forwarder/` (gated by `VAULTNET_E2E=1`). Each test makes a
+//! namespace playing the host, runs `init --forwarder KIND` there, starts
+//! OpenBao from the listener file, then the forwarder — socat from its
+//! unit's `ExecStart=`, nginx after `nginx -t` with the stream file
+//! included from a minimal nginx.conf, HAProxy after `haproxy -c`,
+//! systemd-socket-proxyd under `systemd-socket-activate` with the
+//! `.socket`'s `ListenStream=` — and, from a tenant namespace whose
+//! `/etc/hosts` maps `vault.lan` to the host address (compose's
+//! `extra_hosts`), shows that an mTLS request with the operator certificate
+//! gets through to OpenBao, one without a certificate gets no answer, and
+//! the certificate seen through the forwarder is Vault's own (TLS is not
+//! terminated) and verifies for `vault.lan` against `pki/ca.pem`.
+//! Dropping the namespace kills the forwarder and anything it forked.
+
+use std::process::Command;
+use std::time::Duration;
+
+use vaultnet::render::forwarder::exec_start;
+
+use crate::support::netns::TenantNs;
+use crate::support::openbao::{OpenBao, probe};
+use crate::support::site::Site;
+use crate::support::{require_e2e, wait_for};
+
+const DNS_NAME: &str = "vault.lan";
+const PORT: u16 = 22300;
+
+/// A host namespace with init's files for `kind`, OpenBao running, and a
+/// tenant namespace that resolves `vault.lan` to the host address.
+struct Setup {
+    // Dropped first: the tenant's namespace, then OpenBao, then the host.
+    tenant: TenantNs,
+    _bao: OpenBao,
+    site: Site,
+}
+
+impl Setup {
+    #[track_caller]
+    fn new(kind: &str) -> Setup {
+        let site = Site::in_netns("vnfw");
+        let out = site
+            .init()
+            .args(["--forwarder", kind])
+            .run()
+            .expect_success();
+        let listen = format!("{}:{PORT}", site.host_ip());
+        assert!(
+            out.stdout.contains(&format!(
+                "Forwarder ({kind}): {listen} -> {}",
+                site.vault_addr()
+            )),
+            "{out}"
+        );
+        let bao = site.start_openbao();
+        let host_ip = site.host_ip();
+        let tenant = site
+            .ns
+            .as_ref()
+            .unwrap()
+            .add_tenant_ns("vnft", &[(DNS_NAME, host_ip)]);
+        let setup = Setup {
+            tenant,
+            _bao: bao,
+            site,
+        };
+        // Nothing answers on the host address before the forwarder runs,
+        // so what answers later is the forwarder.
+        assert!(
+            setup.probe(true).is_err(),
+            "something already listens on {listen}"
+        );
+        setup
+    }
+
+    fn host(&self) -> &crate::support::netns::Netns {
+        self.site.ns.as_ref().unwrap()
+    }
+
+    /// The text of a file `init` wrote under `forwarder/`.
+    #[track_caller]
+    fn forwarder_file(&self, name: &str) -> String {
+        let path = self.site.path("forwarder").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Starts `argv` inside the host namespace, logging to the scratch dir.
+    fn spawn(&self, argv: &[String]) -> u32 {
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        self.host()
+            .spawn(&c, Some(&self.site.scratch().join("forwarder.log")))
+    }
+
+    /// `GET sys/health` from the tenant to `https://vault.lan:22300`.
+    fn probe(&self, with_cert: bool) -> Result<u16, String> {
+        let cert = self.site.path("operator/client.pem");
+        let key = self.site.path("operator/client-key.pem");
+        probe(
+            Some(self.tenant.name()),
+            &format!("{DNS_NAME}:{PORT}"),
+            &self.site.path("pki/ca.pem"),
+            with_cert.then_some((cert.as_path(), key.as_path())),
+        )
+    }
+
+    /// The same request from the host namespace with `curl --resolve
+    /// vault.lan:22300:HOST_IP`; returns the HTTP status or curl's error.
+    fn probe_resolved(&self) -> String {
+        let mut c = self.host().command("curl");
+        c.args(["-q", "-sS", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(["--max-time", "10", "--resolve"])
+            .arg(format!("{DNS_NAME}:{PORT}:{}", self.site.host_ip()))
+            .arg("--cacert")
+            .arg(self.site.path("pki/ca.pem"))
+            .arg("--cert")
+            .arg(self.site.path("operator/client.pem"))
+            .arg("--key")
+            .arg(self.site.path("operator/client-key.pem"))
+            .arg(format!("https://{DNS_NAME}:{PORT}/v1/sys/health"));
+        let out = c.output().expect("run curl");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    }
+
+    /// Everything a forwarder must do, once it has been started.
+    #[track_caller]
+    fn assert_carries_mtls(&self, kind: &str) {
+        let log = self.site.scratch().join("forwarder.log");
+        let ok = wait_for(
+            &format!("{kind} to carry a request to OpenBao"),
+            Duration::from_secs(15),
+            Duration::from_millis(100),
+            || match self.probe(true) {
+                Ok(200) => Ok(200),
+                other => Err(format!(
+                    "{other:?}; forwarder log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )),
+            },
+        );
+        assert_eq!(ok, 200);
+        let refused = self.probe(false);
+        assert!(
+            refused.is_err(),
+            "{kind}: a client without a certificate got an answer: {refused:?}"
+        );
+        // From the host namespace too, with the name pinned to the host
+        // address the way `extra_hosts` pins it.
+        assert_eq!(self.probe_resolved(), "200", "{kind}: via --resolve");
+
+        // The certificate seen through the forwarder is Vault's own, and it
+        // verifies for the DNS name against the vaultnet CA only.
+        let (code, text) = self.s_client(DNS_NAME);
+        assert_eq!(code, "0", "{kind}: verification failed:\n{text}");
+        let seen = first_pem_cert(&text)
+            .unwrap_or_else(|| panic!("{kind}: no certificate in s_client output:\n{text}"));
+        let server = std::fs::read_to_string(self.site.path("vault/server.pem")).unwrap();
+        assert_eq!(
+            vaultnet::pki::first_pem_der(&seen, "CERTIFICATE").unwrap(),
+            vaultnet::pki::first_pem_der(&server, "CERTIFICATE").unwrap(),
+            "{kind}: the certificate through the forwarder is not vault/server.pem (TLS terminated?)"
+        );
+        // The check is real: another name does not verify.
+        let (code, text) = self.s_client("other.lan");
+        assert_ne!(code, "0", "{kind}: `other.lan` verified:\n{text}");
+    }
+
+    /// `openssl s_client` from the tenant to vault.lan:22300 with SNI
+    /// vault.lan, checking the name `verify_name`; returns the verify
+    /// return code and the whole output.
+    fn s_client(&self, verify_name: &str) -> (String, String) {
+        let out = self.tenant.exec(
+            Command::new("timeout")
+                .args(["20", "openssl", "s_client", "-connect"])
+                .arg(format!("{DNS_NAME}:{PORT}"))
+                .args(["-servername", DNS_NAME, "-verify_hostname", verify_name])
+                .arg("-CAfile")
+                .arg(self.site.path("pki/ca.pem"))
+                .arg("-cert")
+                .arg(self.site.path("operator/client.pem"))
+                .arg("-key")
+                .arg(self.site.path("operator/client-key.pem")),
+        );
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let code = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Verify return code: "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or("<none>")
+            .to_string();
+        (code, text)
+    }
+}
+
+/// The first PEM certificate block in `text`.
+fn first_pem_cert(text: &str) -> Option<String> {
+    let begin = text.find("-----BEGIN CERTIFICATE-----")?;
+    let end_marker = "-----END CERTIFICATE-----";
+    let end = text[begin..].find(end_marker)? + begin + end_marker.len();
+    Some(text[begin..end].to_string())
+}
+
+/// The value of `key=` in a systemd unit.
+#[track_caller]
+fn unit_value(unit: &str, key: &str) -> String {
+    unit.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in:\n{unit}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn socat_unit_carries_mtls_to_openbao() {
+    require_e2e!("runs socat and OpenBao in network namespaces");
+    let s = Setup::new("socat");
+    let unit = s.forwarder_file("vaultnet-forwarder.service");
+    let argv = exec_start(&unit).expect("ExecStart= in the socat unit");
+    assert!(argv[0].ends_with("/socat"), "{argv:?}");
+    s.spawn(&argv);
+    s.assert_carries_mtls("socat");
+}
+
+#[test]
+fn nginx_stream_config_passes_nginx_t_and_carries_mtls_to_openbao() {
+    require_e2e!("runs nginx and OpenBao in network namespaces");
+    let s = Setup::new("nginx");
+    let stream = s.site.path("forwarder/vaultnet-stream.conf");
+    assert!(stream.is_file());
+    let dir = s.site.scratch().join("nginx");
+    std::fs::create_dir(&dir).unwrap();
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n\
+             pid {pid};\n\
+             error_log {log};\n\
+             events {{}}\n\
+             include {stream};\n",
+            pid = dir.join("nginx.pid").display(),
+            log = dir.join("error.log").display(),
+            stream = stream.display(),
+        ),
+    )
+    .unwrap();
+    let base = |c: &mut Command| {
+        c.arg("-p")
+            .arg(format!("{}/", dir.display()))
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-c")
+            .arg(&conf);
+    };
+    // `nginx -t` binds the listen address: it runs in the host namespace.
+    let mut t = Command::new("nginx");
+    base(&mut t);
+    t.arg("-t");
+    let out = s.host().exec(&mut t);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "nginx -t failed:\n{text}");
+    assert!(text.contains("test is successful"), "{text}");
+
+    let mut c = Command::new("nginx");
+    base(&mut c);
+    c.args(["-g", "daemon off;"]);
+    s.host()
+        .spawn(&c, Some(&s.site.scratch().join("forwarder.log")));
+    s.assert_carries_mtls("nginx");
+}
+
+#[test]
+fn haproxy_config_passes_haproxy_c_and_carries_mtls_to_openbao() {
+    require_e2e!("runs HAProxy and OpenBao in network namespaces");
+    let s = Setup::new("haproxy");
+    let cfg = s.site.path("forwarder/vaultnet-haproxy.cfg");
+    let out = s
+        .host()
+        .exec(Command::new("haproxy").arg("-c").arg("-f").arg(&cfg));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "haproxy -c failed:\n{text}");
+    assert!(text.contains("Configuration file is valid"), "{text}");
+    s.spawn(&[
+        "haproxy".into(),
+        "-db".into(),
+        "-f".into(),
+        cfg.display().to_string(),
+    ]);
+    s.assert_carries_mtls("haproxy");
+}
+
+#[test]
+fn socket_proxyd_units_carry_mtls_to_openbao_under_socket_activation() {
+    require_e2e!("runs systemd-socket-proxyd and OpenBao in network namespaces");
+    let s = Setup::new("socket-proxyd");
+    let socket = s.forwarder_file("vaultnet-forwarder.socket");
+    let service = s.forwarder_file("vaultnet-forwarder.service");
+    let listen = unit_value(&socket, "ListenStream");
+    assert_eq!(listen, format!("{}:{PORT}", s.site.host_ip()));
+    let exec = exec_start(&service).expect("ExecStart= in the proxyd service");
+    assert!(exec[0].ends_with("/systemd-socket-proxyd"), "{exec:?}");
+    assert_eq!(exec[1..], [s.site.vault_addr().to_string()]);
+    let mut argv = vec!["systemd-socket-activate".to_string(), "-l".into(), listen];
+    argv.extend(exec);
+    s.spawn(&argv);
+    s.assert_carries_mtls("socket-proxyd");
+}

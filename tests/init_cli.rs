@@ -1,0 +1,971 @@
+//! `vaultnet init` on its own, without a Vault: what it writes and what it
+//! refuses. These tests need neither root nor a network namespace (Vault's
+//! address is a loopback port where nothing listens). They check the PKI
+//! with `openssl` and x509-parser (`vaultnet::pki::CertInfo`) — CA path
+//! length 0 and ten years, exact EKUs and SANs, random serials — the modes
+//! of every file under `umask 000`, that bad flags, an unwritable directory
+//! and a corrupt `vaultnet.yaml` exit 2 with one error and one hint and
+//! leave the disk byte-for-byte as it was, that a re-run keeps the CA and
+//! `--force` says what it replaced, the lock, and that the operator token
+//! never shows in any output.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use vaultnet::pki::CertInfo;
+
+use crate::support::cmd::{Cmd, Output};
+use crate::support::openbao::parse_listener;
+use crate::support::site::{Site, Snapshot, assert_error_and_hint};
+use crate::support::{run_ok, wait_for, write_private};
+
+/// A site where `init` has run once, successfully.
+#[track_caller]
+fn initialised() -> Site {
+    let site = Site::offline();
+    site.init().run().expect_success();
+    site
+}
+
+#[track_caller]
+fn cert(site: &Site, rel: &str) -> CertInfo {
+    let pem = std::fs::read_to_string(site.path(rel)).unwrap();
+    CertInfo::parse(&pem).unwrap_or_else(|e| panic!("{rel}: {}", e.message()))
+}
+
+/// `openssl x509 -noout -text` of a certificate.
+#[track_caller]
+fn openssl_text(path: &Path) -> String {
+    run_ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(path),
+    )
+}
+
+/// The trimmed line after the line that is exactly `header` (trimmed), in
+/// `openssl x509 -text` output; with whether the header says `critical`.
+#[track_caller]
+fn extension(text: &str, name: &str) -> (bool, String) {
+    let mut lines = text.lines().map(str::trim);
+    while let Some(l) = lines.next() {
+        if let Some(rest) = l.strip_prefix(name) {
+            let critical = rest.trim_start_matches(':').trim() == "critical";
+            return (critical, lines.next().unwrap_or("").to_string());
+        }
+    }
+    panic!("no `{name}` extension in:\n{text}")
+}
+
+/// `openssl verify -CAfile CA [-purpose P] CERT`: Ok(stdout) or Err(output).
+fn openssl_verify(ca: &Path, cert: &Path, purpose: Option<&str>) -> Result<String, String> {
+    let mut c = Command::new("openssl");
+    c.arg("verify").arg("-CAfile").arg(ca);
+    if let Some(p) = purpose {
+        c.args(["-purpose", p]);
+    }
+    let out = c.arg(cert).output().expect("run openssl verify");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+fn set<T: Ord + Clone>(v: &[T]) -> BTreeSet<T> {
+    v.iter().cloned().collect()
+}
+
+// ------------------------------------------------------------------ PKI
+
+#[test]
+fn ca_is_a_critical_path_length_zero_p256_ca_valid_ten_years() {
+    let site = initialised();
+    let text = openssl_text(&site.path("pki/ca.pem"));
+    let (critical, value) = extension(&text, "X509v3 Basic Constraints");
+    assert!(critical, "basicConstraints must be critical:\n{text}");
+    assert_eq!(value, "CA:TRUE, pathlen:0", "{text}");
+    let (critical, usage) = extension(&text, "X509v3 Key Usage");
+    assert!(critical, "{text}");
+    assert!(usage.contains("Certificate Sign"), "{text}");
+    assert!(text.contains("ASN1 OID: prime256v1"), "{text}");
+    assert!(
+        !text.contains("X509v3 Extended Key Usage"),
+        "a CA needs no EKU: {text}"
+    );
+
+    let ca = cert(&site, "pki/ca.pem");
+    assert!(ca.is_ca);
+    assert_eq!(ca.path_len, Some(0));
+    assert_eq!(ca.subject, ca.issuer, "self-signed");
+    let days = (ca.not_after - ca.not_before).whole_days();
+    assert!((3650..=3651).contains(&days), "CA valid {days} days");
+    let now = OffsetDateTime::now_utc();
+    assert!(ca.not_before <= now && ca.not_after > now + time::Duration::days(3649));
+    // It signs itself with the key init wrote beside it.
+    let key = std::fs::read_to_string(site.path("pki/ca-key.pem")).unwrap();
+    let pem = std::fs::read_to_string(site.path("pki/ca.pem")).unwrap();
+    assert!(vaultnet::pki::key_matches(&pem, &key).unwrap());
+    openssl_verify(&site.path("pki/ca.pem"), &site.path("pki/ca.pem"), None)
+        .expect("the CA verifies against itself");
+}
+
+#[test]
+fn server_certificate_is_server_auth_only_with_exactly_its_four_sans() {
+    let site = initialised();
+    let path = site.path("vault/server.pem");
+    let text = openssl_text(&path);
+    let (_, eku) = extension(&text, "X509v3 Extended Key Usage");
+    assert_eq!(eku, "TLS Web Server Authentication", "{text}");
+    let (_, san) = extension(&text, "X509v3 Subject Alternative Name");
+    let sans: BTreeSet<&str> = san.split(", ").collect();
+    let host_ip = format!("IP Address:{}", site.host_ip());
+    let want: BTreeSet<&str> = [
+        "DNS:vault.lan",
+        "DNS:localhost",
+        host_ip.as_str(),
+        "IP Address:127.0.0.1",
+    ]
+    .into();
+    assert_eq!(sans, want, "{text}");
+    let (critical, bc) = extension(&text, "X509v3 Basic Constraints");
+    assert!(critical && bc == "CA:FALSE", "{text}");
+
+    let info = cert(&site, "vault/server.pem");
+    assert!(info.server_auth && !info.client_auth && !info.any_eku && !info.is_ca);
+    assert_eq!(
+        set(&info.dns_sans),
+        set(&["vault.lan".to_string(), "localhost".to_string()])
+    );
+    assert_eq!(
+        set(&info.ip_sans),
+        set(&[site.host_ip(), "127.0.0.1".parse::<IpAddr>().unwrap()])
+    );
+    let ca = cert(&site, "pki/ca.pem");
+    assert_eq!(info.issuer, ca.subject);
+    assert!(info.not_after <= ca.not_after, "leaf outlives the CA");
+    let days = (info.not_after - info.not_before).whole_days();
+    assert!((365..=366).contains(&days), "server cert valid {days} days");
+    let key = std::fs::read_to_string(site.path("vault/server-key.pem")).unwrap();
+    assert!(vaultnet::pki::key_matches(&std::fs::read_to_string(&path).unwrap(), &key).unwrap());
+
+    let ca_path = site.path("pki/ca.pem");
+    let ok = openssl_verify(&ca_path, &path, None).unwrap();
+    assert!(ok.contains(": OK"), "{ok}");
+    openssl_verify(&ca_path, &path, Some("sslserver")).unwrap();
+    let refused = openssl_verify(&ca_path, &path, Some("sslclient"))
+        .expect_err("a serverAuth-only certificate must not pass as a client");
+    assert!(
+        refused.contains("unsuitable certificate purpose"),
+        "{refused}"
+    );
+
+    // `--dns-name` replaces vault.lan; the other SANs stay exactly as they were.
+    let other = Site::offline();
+    other
+        .init()
+        .args(["--dns-name", "bao.example.lan", "--server-cert-days", "30"])
+        .run()
+        .expect_success();
+    let info = cert(&other, "vault/server.pem");
+    assert_eq!(
+        set(&info.dns_sans),
+        set(&["bao.example.lan".to_string(), "localhost".to_string()])
+    );
+    assert_eq!(info.ip_sans.len(), 2, "{:?}", info.ip_sans);
+    let days = (info.not_after - info.not_before).whole_days();
+    assert!(
+        (30..=31).contains(&days),
+        "--server-cert-days 30 gave {days}"
+    );
+}
+
+#[test]
+fn operator_certificate_is_client_auth_only_and_signed_by_the_ca() {
+    let site = initialised();
+    let path = site.path("operator/client.pem");
+    let text = openssl_text(&path);
+    let (_, eku) = extension(&text, "X509v3 Extended Key Usage");
+    assert_eq!(eku, "TLS Web Client Authentication", "{text}");
+    assert!(!text.contains("Subject Alternative Name"), "{text}");
+
+    let info = cert(&site, "operator/client.pem");
+    assert!(info.client_auth && !info.server_auth && !info.any_eku && !info.is_ca);
+    let ca = cert(&site, "pki/ca.pem");
+    assert_eq!(info.issuer, ca.subject);
+    assert!(info.not_after <= ca.not_after);
+    let key = std::fs::read_to_string(site.path("operator/client-key.pem")).unwrap();
+    assert!(vaultnet::pki::key_matches(&std::fs::read_to_string(&path).unwrap(), &key).unwrap());
+
+    let ca_path = site.path("pki/ca.pem");
+    openssl_verify(&ca_path, &path, Some("sslclient")).unwrap();
+    let refused = openssl_verify(&ca_path, &path, Some("sslserver"))
+        .expect_err("a clientAuth-only certificate must not pass as a server");
+    assert!(
+        refused.contains("unsuitable certificate purpose"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn every_install_gets_its_own_ca_subject_and_random_serials() {
+    let a = initialised();
+    let b = initialised();
+    let files = ["pki/ca.pem", "vault/server.pem", "operator/client.pem"];
+    let mut serials = BTreeSet::new();
+    for site in [&a, &b] {
+        for f in files {
+            let serial = cert(site, f).serial;
+            // 16 random bytes, positive in DER (rcgen's default would be
+            // derived from the public key).
+            assert_eq!(serial.len(), 32, "{f}: serial {serial}");
+            assert!(
+                serials.insert(serial.clone()),
+                "{f}: serial {serial} repeats"
+            );
+        }
+    }
+    assert_ne!(
+        cert(&a, "pki/ca.pem").subject,
+        cert(&b, "pki/ca.pem").subject,
+        "each install needs a CA subject of its own"
+    );
+    // One install's CA does not vouch for the other's certificates.
+    for f in ["vault/server.pem", "operator/client.pem"] {
+        openssl_verify(&a.path("pki/ca.pem"), &b.path(f), None)
+            .expect_err("another install's certificate must not verify");
+    }
+}
+
+// ----------------------------------------------------------- the files
+
+/// What `init` writes with the default (socat) forwarder; the lock file
+/// stays beside vaultnet.yaml.
+const LAYOUT: &[&str] = &[
+    ".vaultnet.lock",
+    "forwarder",
+    "forwarder/vaultnet-forwarder.service",
+    "operator",
+    "operator/client-key.pem",
+    "operator/client.pem",
+    "pki",
+    "pki/ca-key.pem",
+    "pki/ca.pem",
+    "tenants",
+    "vault",
+    "vault/listener.json",
+    "vault/server-key.pem",
+    "vault/server.pem",
+    "vaultnet.yaml",
+];
+
+const SECRET_FILES: &[&str] = &[
+    "pki/ca-key.pem",
+    "vault/server-key.pem",
+    "operator/client-key.pem",
+];
+
+#[test]
+fn keys_are_0600_and_directories_0700_even_under_umask_000() {
+    let site = Site::offline();
+    // `umask` is printed first to prove the wrapper really cleared it.
+    let out = Cmd::new("/bin/sh")
+        .home(site.home())
+        .args(["-c", "umask 000 && umask && exec \"$@\"", "sh"])
+        .arg(env!("CARGO_BIN_EXE_vaultnet"))
+        .args(site.init_args())
+        .run()
+        .expect_success();
+    assert!(out.stdout.starts_with("0000\n"), "umask not cleared\n{out}");
+
+    let snap = site.snapshot();
+    assert_eq!(snap.paths(), LAYOUT, "unexpected files (temp files left?)");
+    for (rel, entry) in &snap.entries {
+        let rel = rel.display().to_string();
+        let mode = entry.mode();
+        match entry {
+            crate::support::site::Entry::Dir { .. } => {
+                assert_eq!(mode, 0o700, "directory `{rel}` has mode {mode:o}")
+            }
+            crate::support::site::Entry::File { .. } => {
+                if SECRET_FILES.contains(&rel.as_str()) {
+                    assert!(
+                        mode == 0o600 || mode == 0o400,
+                        "secret `{rel}` has mode {mode:o}"
+                    );
+                } else {
+                    assert_eq!(mode & 0o022, 0, "`{rel}` is writable by others: {mode:o}");
+                    assert_eq!(mode & 0o111, 0, "`{rel}` is executable: {mode:o}");
+                }
+            }
+            other => panic!("`{rel}` is not a plain file or directory: {other:?}"),
+        }
+    }
+    // Certificates and configs are meant to be read by the Vault user and
+    // copied around; the state file keeps to its owner.
+    for rel in ["pki/ca.pem", "vault/server.pem", "vault/listener.json"] {
+        assert_eq!(snap.get(rel).unwrap().mode(), 0o644, "{rel}");
+    }
+    assert_eq!(snap.get("vaultnet.yaml").unwrap().mode(), 0o600);
+    // The state directory holds keys: it is 0700 too.
+    assert_eq!(snap.get("").unwrap().mode(), 0o700);
+}
+
+#[test]
+fn without_vault_init_writes_every_file_and_lists_what_is_left() {
+    let site = Site::offline();
+    let out = site.init().run().expect_success();
+    assert_eq!(site.snapshot().paths(), LAYOUT);
+    for needle in [
+        "Left to do:",
+        "is not reachable",
+        &format!(
+            "bao server -config <your config> -config {}",
+            site.path("vault/listener.json").display()
+        ),
+        "BAO_TOKEN",
+        &format!("export BAO_ADDR=https://{}", site.vault_addr()),
+    ] {
+        assert!(out.stdout.contains(needle), "no {needle:?}\n{out}");
+    }
+    for made in ["created CA `pki/ca.pem`", "wrote `vault/listener.json`"] {
+        assert!(out.stderr.contains(made), "no {made:?}\n{out}");
+    }
+    let yaml = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
+    for setting in [
+        "schema: 1".to_string(),
+        format!("host_ip: {}", site.host_ip()),
+        format!("vault_addr: {}", site.vault_addr()),
+        "dns_name: vault.lan".into(),
+        "port: 22300".into(),
+        "forwarder: socat".into(),
+        "kv_mount: secret".into(),
+    ] {
+        assert!(
+            yaml.contains(&setting),
+            "no {setting:?} in vaultnet.yaml:\n{yaml}"
+        );
+    }
+    assert!(!yaml.contains("PRIVATE KEY"), "{yaml}");
+}
+
+#[test]
+fn listener_file_requires_client_certificates_from_the_vaultnet_ca() {
+    let site = initialised();
+    let l = parse_listener(&site.path("vault/listener.json"));
+    assert_eq!(l.address, site.vault_addr().to_string());
+    assert!(l.require_client_cert, "{}", l.raw);
+    assert_eq!(l.tls_client_ca_file, Some(site.path("pki/ca.pem")));
+    assert_eq!(l.tls_cert_file, Some(site.path("vault/server.pem")));
+    assert_eq!(l.tls_key_file, Some(site.path("vault/server-key.pem")));
+    let min = l.raw["tls_min_version"].as_str().unwrap_or("");
+    assert!(min == "tls12" || min == "tls13", "{}", l.raw);
+    assert!(l.raw.get("tls_disable").is_none(), "{}", l.raw);
+    assert!(l.raw.get("tls_disable_client_certs").is_none(), "{}", l.raw);
+}
+
+#[test]
+fn switching_forwarder_replaces_the_previous_forwarder_files() {
+    let site = initialised();
+    let listen = format!("{}:22300", site.host_ip());
+    let upstream = site.vault_addr().to_string();
+    let steps: &[(&str, &[&str])] = &[
+        ("nginx", &["vaultnet-stream.conf"]),
+        ("haproxy", &["vaultnet-haproxy.cfg"]),
+        (
+            "socket-proxyd",
+            &["vaultnet-forwarder.service", "vaultnet-forwarder.socket"],
+        ),
+        ("socat", &["vaultnet-forwarder.service"]),
+    ];
+    for (kind, files) in steps {
+        let out = site
+            .init()
+            .args(["--forwarder", kind])
+            .run()
+            .expect_success();
+        let mut names: Vec<String> = std::fs::read_dir(site.path("forwarder"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, *files, "forwarder files for {kind}\n{out}");
+        let all: String = files
+            .iter()
+            .map(|f| std::fs::read_to_string(site.path("forwarder").join(f)).unwrap())
+            .collect();
+        assert!(
+            all.contains(&listen),
+            "{kind} does not listen on {listen}:\n{all}"
+        );
+        assert!(
+            all.contains(&upstream),
+            "{kind} does not forward to {upstream}:\n{all}"
+        );
+        assert!(
+            out.stderr.contains("setting forwarder:"),
+            "the change is not reported\n{out}"
+        );
+        let yaml = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
+        assert!(yaml.contains(&format!("forwarder: {kind}")), "{yaml}");
+    }
+}
+
+#[test]
+fn without_a_terminal_init_never_prompts() {
+    let site = Site::offline();
+    // No `--yes`, stdin is /dev/null: defaults and flags, no prompt.
+    let out = site
+        .vaultnet()
+        .args(["init", "--host-ip"])
+        .arg(site.host_ip().to_string())
+        .arg("--vault-addr")
+        .arg(site.vault_addr().to_string())
+        .timeout(Duration::from_secs(60))
+        .run()
+        .expect_success();
+    assert!(site.path("pki/ca.pem").is_file(), "{out}");
+}
+
+// ----------------------------------------------------------- bad input
+
+/// Flags `init` must reject before touching anything. Each replaces the
+/// site's own value of that flag.
+const BAD_FLAGS: &[(&str, &str)] = &[
+    ("--host-ip", "300.1.1.1"),
+    ("--host-ip", "127.0.0.1"),
+    ("--host-ip", "0.0.0.0"),
+    ("--host-ip", "224.0.0.1"),
+    ("--host-ip", "vault.lan"),
+    ("--port", "0"),
+    ("--port", "70000"),
+    ("--port", "-1"),
+    ("--port", "x"),
+    ("--dns-name", "bad_name!"),
+    ("--dns-name", ""),
+    ("--dns-name", "Vault.LAN"),
+    ("--dns-name", "-vault.lan"),
+    ("--dns-name", "10.0.0.1"),
+    ("--vault-addr", "10.0.0.1:8200"),
+    ("--vault-addr", "127.0.0.1"),
+    ("--vault-addr", "127.0.0.1:0"),
+    ("--kv-mount", "a/b"),
+    ("--kv-mount", ""),
+    ("--tenant-prefix", "../x"),
+    ("--agent-image", "bad image"),
+    ("--server-cert-days", "0"),
+    ("--server-cert-days", "3651"),
+];
+
+/// `init --yes` with the site's settings except `flag`, which gets `value`.
+fn init_with(site: &Site, flag: &str, value: &str) -> Cmd {
+    let mut c = site.vaultnet();
+    c.args(["init", "--yes", "--timeout", "10"]);
+    if flag != "--host-ip" {
+        c.arg("--host-ip").arg(site.host_ip().to_string());
+    }
+    if flag != "--vault-addr" {
+        c.arg("--vault-addr").arg(site.vault_addr().to_string());
+    }
+    // `--flag=value` so that empty values and leading dashes stay values.
+    c.arg(format!("{flag}={value}"));
+    c
+}
+
+#[test]
+fn bad_flags_exit_2_with_an_error_and_a_hint_and_create_nothing() {
+    let site = Site::offline();
+    let parent = Snapshot::take(site.scratch());
+    let missing_token = site.scratch().join("no-such-token");
+    let mut cases: Vec<(String, String)> = BAD_FLAGS
+        .iter()
+        .map(|(f, v)| (f.to_string(), v.to_string()))
+        .collect();
+    cases.push(("--token-file".into(), missing_token.display().to_string()));
+    for (flag, value) in &cases {
+        let out = init_with(&site, flag, value).run().expect_code(2);
+        assert_error_and_hint(&out);
+        assert!(
+            !site.dir().exists(),
+            "{flag}={value} created the state directory\n{out}"
+        );
+        parent.assert_same(&Snapshot::take(site.scratch()), format!("{flag}={value:?}"));
+    }
+    // The same command line with good values works: the flag was the cause.
+    init_with(&site, "--port", "22300").run().expect_success();
+}
+
+#[test]
+fn bad_flags_leave_an_initialised_state_byte_for_byte_unchanged() {
+    let site = initialised();
+    let before = site.snapshot();
+    for (flag, value) in BAD_FLAGS {
+        for force in [false, true] {
+            let mut cmd = init_with(&site, flag, value);
+            if force {
+                cmd.arg("--force");
+            }
+            let out = cmd.run().expect_code(2);
+            assert_error_and_hint(&out);
+            before.assert_same(&site.snapshot(), format!("{flag}={value:?} force={force}"));
+        }
+    }
+}
+
+#[test]
+fn an_unwritable_state_directory_exits_2_with_a_hint_and_writes_nothing() {
+    let site = Site::offline();
+    let regular = site.scratch().join("regular-file");
+    std::fs::write(&regular, "not a directory\n").unwrap();
+    let proc_dir = PathBuf::from(format!("/proc/vaultnet-test-{}", std::process::id()));
+    let parent = Snapshot::take(site.scratch());
+    for dir in [
+        proc_dir.clone(),
+        proc_dir.join("deeper"),
+        regular.join("state"),
+        regular.clone(),
+    ] {
+        let out = Cmd::vaultnet()
+            .home(site.home())
+            .arg("--dir")
+            .arg(&dir)
+            .args(["init", "--yes", "--host-ip"])
+            .arg(site.host_ip().to_string())
+            .arg("--vault-addr")
+            .arg(site.vault_addr().to_string())
+            .run()
+            .expect_code(2);
+        assert_error_and_hint(&out);
+        assert!(
+            out.stderr.contains(&format!("`{}`", dir.display())),
+            "the error does not name the directory\n{out}"
+        );
+        assert!(
+            out.stderr.contains("--dir"),
+            "the hint does not name `--dir`\n{out}"
+        );
+        parent.assert_same(&Snapshot::take(site.scratch()), dir.display());
+    }
+    assert!(!proc_dir.exists());
+}
+
+/// A valid state file, as `init` wrote it for a site.
+fn good_state(site: &Site) -> String {
+    std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap()
+}
+
+#[test]
+fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
+    let site = initialised();
+    let good = good_state(&site);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage bytes", b"\x00\x01\xfe\xff{{{\x00".to_vec()),
+        ("garbage text", b"}}} this is: [not yaml\n".to_vec()),
+        ("truncated", good.as_bytes()[..good.len() / 2].to_vec()),
+        ("empty", Vec::new()),
+        ("only a comment", b"# nothing here\n".to_vec()),
+        (
+            "unknown top-level key",
+            format!("{good}extra: 1\n").into_bytes(),
+        ),
+        (
+            "unknown site key",
+            good.replacen("  port: 22300\n", "  port: 22300\n  bogus: x\n", 1)
+                .into_bytes(),
+        ),
+        (
+            "schema 99",
+            good.replacen("schema: 1", "schema: 99", 1).into_bytes(),
+        ),
+        (
+            "no schema",
+            good.replacen("schema: 1\n", "", 1).into_bytes(),
+        ),
+        (
+            "invalid setting",
+            good.replacen("port: 22300", "port: 0", 1).into_bytes(),
+        ),
+        (
+            "loopback host ip",
+            good.replacen(
+                &format!("host_ip: {}", site.host_ip()),
+                "host_ip: 127.0.0.1",
+                1,
+            )
+            .into_bytes(),
+        ),
+        (
+            "deeply nested",
+            format!(
+                "{good}tenants: {}{}\n",
+                "[".repeat(20_000),
+                "]".repeat(20_000)
+            )
+            .into_bytes(),
+        ),
+        (
+            "deeply nested mapping",
+            format!(
+                "schema: 1\nsite: {}1{}\n",
+                "{a: ".repeat(20_000),
+                "}".repeat(20_000)
+            )
+            .into_bytes(),
+        ),
+        (
+            "larger than 1 MiB",
+            format!("{good}# {}\n", "x".repeat(1 << 20)).into_bytes(),
+        ),
+        (
+            "bad tenant name",
+            format!("{good}tenants:\n  ../etc:\n    cert_serial: '00'\n    cert_not_after: x\n")
+                .into_bytes(),
+        ),
+    ];
+    assert!(
+        good.contains("  port: 22300\n") && good.contains(&format!("host_ip: {}", site.host_ip())),
+        "the fixtures need these lines:\n{good}"
+    );
+    for (what, bytes) in cases {
+        write_private(&site.path("vaultnet.yaml"), &bytes);
+        let before = site.snapshot();
+        for extra in [&[][..], &["--force"][..], &["--port", "22301"][..]] {
+            let out = site.init().args(extra).run().expect_code(2);
+            assert_error_and_hint(&out);
+            assert!(
+                out.stderr.contains("vaultnet.yaml"),
+                "{what}: the error does not name the file\n{out}"
+            );
+            before.assert_same(&site.snapshot(), format!("{what} {extra:?}"));
+        }
+    }
+    // Restored, the state is accepted again and nothing else was lost.
+    write_private(&site.path("vaultnet.yaml"), &good);
+    let out = site.init().run().expect_success();
+    assert!(out.stderr.contains("kept CA"), "{out}");
+}
+
+// ------------------------------------------------------------- re-runs
+
+#[test]
+fn a_second_init_keeps_the_ca_and_every_key_and_rewrites_nothing() {
+    let site = initialised();
+    let before = site.snapshot().without(".vaultnet.lock");
+    let out = site.init().run().expect_success();
+    for kept in [
+        "kept CA `pki/ca.pem`",
+        "kept Vault server certificate",
+        "kept operator certificate",
+    ] {
+        assert!(out.stderr.contains(kept), "no {kept:?}\n{out}");
+    }
+    assert!(!out.stderr.contains("created"), "{out}");
+    assert!(!out.stderr.contains("replaced"), "{out}");
+    assert!(out.stdout.contains(": 0 changed, 3 kept"), "{out}");
+    // Same bytes, same inodes, same mtimes: nothing was even rewritten.
+    before.assert_same(&site.snapshot().without(".vaultnet.lock"), "second init");
+}
+
+#[test]
+fn force_replaces_the_ca_and_names_the_old_and_new_serials() {
+    let site = initialised();
+    let old_ca = cert(&site, "pki/ca.pem");
+    let old_server = site.scratch().join("old-server.pem");
+    std::fs::copy(site.path("vault/server.pem"), &old_server).unwrap();
+    let old_operator_serial = cert(&site, "operator/client.pem").serial;
+
+    let out = site.init().arg("--force").run().expect_success();
+    let new_ca = cert(&site, "pki/ca.pem");
+    assert_ne!(old_ca.serial, new_ca.serial);
+    assert_ne!(
+        old_ca.public_key, new_ca.public_key,
+        "the CA key was not replaced"
+    );
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("replaced CA"))
+        .unwrap_or_else(|| panic!("no `replaced CA` line\n{out}"));
+    assert!(line.contains(&old_ca.serial), "old serial missing: {line}");
+    assert!(line.contains(&new_ca.serial), "new serial missing: {line}");
+    for leaf in [
+        "replaced Vault server certificate",
+        "replaced operator certificate",
+    ] {
+        assert!(out.stderr.contains(leaf), "no {leaf:?}\n{out}");
+    }
+    assert_ne!(
+        cert(&site, "operator/client.pem").serial,
+        old_operator_serial
+    );
+
+    // The new leaves chain to the new CA; the old server certificate no longer does.
+    let ca = site.path("pki/ca.pem");
+    openssl_verify(&ca, &site.path("vault/server.pem"), Some("sslserver")).unwrap();
+    openssl_verify(&ca, &site.path("operator/client.pem"), Some("sslclient")).unwrap();
+    openssl_verify(&ca, &old_server, None).expect_err("old server cert still chains");
+    for key in SECRET_FILES {
+        let mode = site.snapshot().get(key).unwrap().mode();
+        assert!(mode == 0o600 || mode == 0o400, "{key}: {mode:o}");
+    }
+}
+
+// ----------------------------------------------------------------- lock
+
+/// Holds the state's lock with util-linux `flock` the way a second vaultnet
+/// would: the holder's pid written into the lock file first. Returns the
+/// holder; closing its stdin releases the lock.
+fn hold_lock(lock: &Path, write_pid: bool) -> std::process::Child {
+    let script = if write_pid {
+        r#"echo $$ > "$1" && exec flock -o "$1" cat"#
+    } else {
+        r#"exec flock -o "$1" cat"#
+    };
+    let child = Command::new("/bin/sh")
+        .args(["-c", script, "sh"])
+        .arg(lock)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start flock");
+    wait_for(
+        "flock to hold the lock",
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            let free = Command::new("flock")
+                .args(["-n"])
+                .arg(lock)
+                .arg("true")
+                .status()
+                .map_err(|e| e.to_string())?
+                .success();
+            if free {
+                Err("still free".into())
+            } else {
+                Ok(())
+            }
+        },
+    );
+    child
+}
+
+fn release(mut holder: std::process::Child) {
+    drop(holder.stdin.take());
+    let _ = holder.wait();
+}
+
+#[track_caller]
+fn init_fails_fast_on_the_lock(site: &Site) -> Output {
+    let started = Instant::now();
+    let out = site.init().run().expect_code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "init waited {:?} for the lock instead of failing fast",
+        started.elapsed()
+    );
+    assert_error_and_hint(&out);
+    assert!(out.stderr.contains("is locked by"), "{out}");
+    out
+}
+
+#[test]
+fn a_held_lock_makes_init_fail_fast_naming_the_holder() {
+    // A holder that wrote its pid, as vaultnet itself does.
+    let site = initialised();
+    let lock = site.path(".vaultnet.lock");
+    let holder = hold_lock(&lock, true);
+    let before = site.snapshot();
+    let out = init_fails_fast_on_the_lock(&site);
+    assert!(
+        out.stderr.contains(&format!("process {}", holder.id())),
+        "the holder {} is not named\n{out}",
+        holder.id()
+    );
+    before.assert_same(&site.snapshot(), "init refused by the lock");
+    release(holder);
+
+    // A holder that did not (an operator's `flock` around a backup): the
+    // pid an earlier init left in the file is not the holder's.
+    let stale = std::fs::read_to_string(&lock).unwrap().trim().to_string();
+    let holder = hold_lock(&lock, false);
+    let out = init_fails_fast_on_the_lock(&site);
+    assert!(
+        out.stderr.contains(&format!("process {}", holder.id())),
+        "the holder {} is not named (the lock file says {stale:?})\n{out}",
+        holder.id()
+    );
+    release(holder);
+
+    // Released, init runs again.
+    site.init().run().expect_success();
+}
+
+#[test]
+fn a_lock_on_a_new_state_directory_leaves_it_empty() {
+    let site = Site::offline();
+    // 0700 already, so init has no reason to touch it before the lock.
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(site.dir())
+        .unwrap();
+    let lock = site.path(".vaultnet.lock");
+    let holder = hold_lock(&lock, false);
+    let before = site.snapshot();
+    init_fails_fast_on_the_lock(&site);
+    before.assert_same(&site.snapshot(), "init refused by the lock");
+    assert_eq!(site.snapshot().paths(), [".vaultnet.lock"]);
+    release(holder);
+}
+
+// --------------------------------------------------------------- tokens
+
+/// A token distinctive enough that any echo of it is found.
+const TOKEN: &str = "s.vaultnetTESTtoken7QxZ93kLmN0pR";
+
+#[track_caller]
+fn assert_no_token(site: &Site, out: &Output) {
+    assert!(!out.stdout.contains(TOKEN), "token on stdout\n{out}");
+    assert!(!out.stderr.contains(TOKEN), "token on stderr\n{out}");
+    for (rel, entry) in &site.snapshot().entries {
+        if let crate::support::site::Entry::File { bytes, .. } = entry {
+            assert!(
+                !String::from_utf8_lossy(bytes).contains(TOKEN),
+                "token written to `{}`",
+                rel.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_operator_token_never_appears_in_output_or_state() {
+    let site = Site::offline();
+    for var in ["BAO_TOKEN", "VAULT_TOKEN"] {
+        let out = site.init().env(var, TOKEN).run().expect_success();
+        assert_no_token(&site, &out);
+    }
+    let file = site.scratch().join("token");
+    write_private(&file, format!("{TOKEN}\n"));
+    let out = site
+        .init()
+        .arg("--token-file")
+        .arg(&file)
+        .run()
+        .expect_success();
+    assert_no_token(&site, &out);
+    write_private(&site.home().join(".vault-token"), TOKEN);
+    let out = site.init().run().expect_success();
+    assert_no_token(&site, &out);
+
+    // A token file that is not text is rejected without echoing it.
+    let mut f = std::fs::File::create(&file).unwrap();
+    f.write_all(TOKEN.as_bytes()).unwrap();
+    f.write_all(b"\xff\xfe\n").unwrap();
+    drop(f);
+    let before = site.snapshot();
+    let out = site
+        .init()
+        .arg("--token-file")
+        .arg(&file)
+        .run()
+        .expect_code(2);
+    assert_error_and_hint_or_error(&out);
+    assert_no_token(&site, &out);
+    before.assert_same(&site.snapshot(), "rejected token file");
+
+    // Never from the command line.
+    let out = site.init().args(["--token", TOKEN]).run().expect_code(2);
+    assert!(
+        !out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN),
+        "{out}"
+    );
+    before.assert_same(&site.snapshot(), "`--token` refused");
+}
+
+/// An `error: ` line, then at most a `hint: ` line.
+#[track_caller]
+fn assert_error_and_hint_or_error(out: &Output) {
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        (1..=2).contains(&lines.len())
+            && lines[0].starts_with("error: ")
+            && lines.get(1).is_none_or(|l| l.starts_with("hint: ")),
+        "{out}"
+    );
+}
+
+// ----------------------------------------------------------------- help
+
+#[test]
+fn init_help_shows_examples_and_exit_codes() {
+    let out = Cmd::vaultnet()
+        .args(["init", "--help"])
+        .run()
+        .expect_success();
+    for needle in [
+        "EXAMPLES:",
+        "vaultnet init --yes --host-ip",
+        "EXIT CODES:",
+        "0  ",
+        "1  ",
+        "2  ",
+        "--dns-name",
+        "--host-ip",
+        "--port",
+        "--vault-addr",
+        "--forwarder",
+        "--flavor",
+        "--agent-image",
+        "--kv-mount",
+        "--token-file",
+        "--force",
+        "--yes",
+    ] {
+        assert!(out.stdout.contains(needle), "no {needle:?} in help\n{out}");
+    }
+    assert!(
+        !out.stdout.contains("--token "),
+        "a token flag would put it in argv\n{out}"
+    );
+    let exit = out.stdout.split("EXIT CODES:").nth(1).unwrap();
+    for code in ["0", "1", "2"] {
+        assert!(
+            exit.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{code} "))),
+            "exit code {code} is not explained\n{out}"
+        );
+    }
+}
+
+#[test]
+fn completions_bash_prints_a_script_for_vaultnet() {
+    let out = Cmd::vaultnet()
+        .args(["completions", "bash"])
+        .run()
+        .expect_success();
+    assert!(out.stdout.contains("_vaultnet()"), "{out}");
+    assert!(out.stdout.contains("complete -F _vaultnet"), "{out}");
+    assert!(out.stdout.contains("init"), "{out}");
+    assert!(out.stdout.contains("--dns-name"), "{out}");
+    assert!(out.stderr.is_empty(), "{out}");
+    // And bash can parse it.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("vaultnet.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    run_ok(Command::new("bash").arg("-n").arg(&script));
+    let out = Cmd::vaultnet()
+        .args(["completions", "no-such-shell"])
+        .run()
+        .expect_code(2);
+    assert!(out.stdout.is_empty(), "{out}");
+}

@@ -1,0 +1,403 @@
+//! `vaultnet init` against a real OpenBao, in a network namespace playing
+//! the host (gated by `VAULTNET_E2E=1`: root and `ip netns`). OpenBao is
+//! started from the listener file `init` wrote, then initialised and
+//! unsealed for real. These tests show that the listener answers only a
+//! valid client certificate of the vaultnet CA (PROMISES T1, T3: no
+//! certificate, another CA's, an expired, a not-yet-valid and a
+//! serverAuth-only one all get no answer); that `init` with an operator
+//! token from each source enables AppRole and KV v2 on the server and a
+//! further run changes nothing, on disk or in OpenBao; and that a wrong
+//! token, a KV mount of another type, a sealed server and no server at all
+//! each give the exit code and message the contract promises.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+use vaultnet::pki::{Ca, Issued};
+
+use crate::support::cmd::Output;
+use crate::support::openbao::{OpenBao, probe};
+use crate::support::require_e2e;
+use crate::support::site::Site;
+use crate::support::write_private;
+
+/// Files every `init` writes (default forwarder), relative to the state.
+const WRITTEN: &[&str] = &[
+    "vaultnet.yaml",
+    "pki/ca.pem",
+    "pki/ca-key.pem",
+    "vault/server.pem",
+    "vault/server-key.pem",
+    "vault/listener.json",
+    "operator/client.pem",
+    "operator/client-key.pem",
+    "forwarder/vaultnet-forwarder.service",
+];
+
+/// A wrong operator token, distinctive enough to spot in any output.
+const WRONG_TOKEN: &str = "s.wrongTOKENvaultnetE2E4kq8Zr";
+
+/// A site in its own namespace, after an `init` with no Vault running
+/// (which must still write every file and say what is left), and OpenBao
+/// started from what it wrote.
+#[track_caller]
+fn site_with_openbao(prefix: &str) -> (Site, OpenBao) {
+    let site = Site::in_netns(prefix);
+    let out = site.init().run().expect_success();
+    for f in WRITTEN {
+        assert!(site.path(f).is_file(), "`{f}` missing\n{out}");
+    }
+    for needle in ["is not reachable", "Left to do:", "start OpenBao"] {
+        assert!(out.stdout.contains(needle), "no {needle:?}\n{out}");
+    }
+    let bao = site.start_openbao();
+    (site, bao)
+}
+
+/// Writes an issued pair under `dir` as NAME.pem and NAME-key.pem.
+fn write_pair(dir: &Path, name: &str, issued: &Issued) -> (PathBuf, PathBuf) {
+    let cert = dir.join(format!("{name}.pem"));
+    let key = dir.join(format!("{name}-key.pem"));
+    std::fs::write(&cert, &issued.cert_pem).unwrap();
+    write_private(&key, issued.key_pem.as_bytes());
+    (cert, key)
+}
+
+#[track_caller]
+fn assert_refused(site: &Site, bao: &OpenBao, what: &str, cert: Option<(&Path, &Path)>) {
+    let r = probe(
+        site.ns_name(),
+        &bao.addr().to_string(),
+        &site.path("pki/ca.pem"),
+        cert,
+    );
+    eprintln!("probe with {what}: {r:?}");
+    assert!(r.is_err(), "OpenBao answered a client with {what}: {r:?}");
+}
+
+#[test]
+fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificates() {
+    require_e2e!("starts OpenBao in a network namespace");
+    let (site, bao) = site_with_openbao("vnie");
+    let addr = bao.addr().to_string();
+    let ca_path = site.path("pki/ca.pem");
+    let operator = (
+        site.path("operator/client.pem"),
+        site.path("operator/client-key.pem"),
+    );
+    assert_eq!(
+        probe(
+            site.ns_name(),
+            &addr,
+            &ca_path,
+            Some((&operator.0, &operator.1))
+        ),
+        Ok(200),
+        "the operator certificate must be let in"
+    );
+    assert_refused(&site, &bao, "no certificate", None);
+
+    // Vault listens on loopback only: not on the host address.
+    let on_host_ip = format!("{}:{}", site.host_ip(), bao.addr().port());
+    let r = probe(
+        site.ns_name(),
+        &on_host_ip,
+        &ca_path,
+        Some((&operator.0, &operator.1)),
+    );
+    assert!(r.is_err(), "Vault answered on {on_host_ip}: {r:?}");
+
+    // Another install's CA, and its operator certificate.
+    let other = Site::offline();
+    other.init().run().expect_success();
+    assert_refused(
+        &site,
+        &bao,
+        "another CA's client certificate",
+        Some((
+            &other.path("operator/client.pem"),
+            &other.path("operator/client-key.pem"),
+        )),
+    );
+
+    // The vaultnet CA's own certificates that must still be refused. A
+    // fresh, valid one issued the same way proves the others fail for the
+    // reason named, not because the files are unusable.
+    let ca = Ca::load(
+        &std::fs::read_to_string(&ca_path).unwrap(),
+        &std::fs::read_to_string(site.path("pki/ca-key.pem")).unwrap(),
+    )
+    .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let certs = site.scratch().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let control = write_pair(
+        &certs,
+        "control",
+        &ca.issue_client("control", 1, now).unwrap(),
+    );
+    assert_eq!(
+        probe(
+            site.ns_name(),
+            &addr,
+            &ca_path,
+            Some((&control.0, &control.1))
+        ),
+        Ok(200),
+        "a valid client certificate from the vaultnet CA"
+    );
+    let expired = write_pair(
+        &certs,
+        "expired",
+        &ca.issue_client("expired", 1, now - Duration::days(3))
+            .unwrap(),
+    );
+    assert_refused(
+        &site,
+        &bao,
+        "an expired certificate",
+        Some((&expired.0, &expired.1)),
+    );
+    let future = write_pair(
+        &certs,
+        "future",
+        &ca.issue_client("future", 30, now + Duration::days(3))
+            .unwrap(),
+    );
+    assert_refused(
+        &site,
+        &bao,
+        "a not-yet-valid certificate",
+        Some((&future.0, &future.1)),
+    );
+    // The Vault server's own certificate: serverAuth only (PROMISES T3).
+    assert_refused(
+        &site,
+        &bao,
+        "the serverAuth-only server certificate",
+        Some((
+            &site.path("vault/server.pem"),
+            &site.path("vault/server-key.pem"),
+        )),
+    );
+    // And still fine for the operator afterwards.
+    assert_eq!(
+        probe(
+            site.ns_name(),
+            &addr,
+            &ca_path,
+            Some((&operator.0, &operator.1))
+        ),
+        Ok(200)
+    );
+}
+
+/// `sys/auth` and `sys/mounts` as root sees them.
+fn vault_objects(bao: &OpenBao) -> (Value, Value) {
+    let (code, auth) = bao.root_api("GET", "sys/auth", None);
+    assert_eq!(code, 200, "{auth}");
+    let (code, mounts) = bao.root_api("GET", "sys/mounts", None);
+    assert_eq!(code, 200, "{mounts}");
+    (auth["data"].clone(), mounts["data"].clone())
+}
+
+#[track_caller]
+fn assert_bootstrapped(bao: &OpenBao, mount: &str) {
+    let (auth, mounts) = vault_objects(bao);
+    assert_eq!(auth["approle/"]["type"], "approle", "sys/auth: {auth}");
+    let kv = &mounts[format!("{mount}/")];
+    assert_eq!(kv["type"], "kv", "sys/mounts: {mounts}");
+    assert_eq!(kv["options"]["version"], "2", "sys/mounts: {mounts}");
+}
+
+#[track_caller]
+fn assert_not_bootstrapped(bao: &OpenBao) {
+    let (auth, mounts) = vault_objects(bao);
+    assert!(auth.get("approle/").is_none(), "sys/auth: {auth}");
+    assert!(mounts.get("secret/").is_none(), "sys/mounts: {mounts}");
+}
+
+/// Removes what init enables, so the next token source starts from scratch.
+fn unbootstrap(bao: &OpenBao) {
+    for path in ["sys/auth/approle", "sys/mounts/secret"] {
+        let (code, body) = bao.root_api("DELETE", path, None);
+        assert_eq!(code, 204, "DELETE {path}: {body}");
+    }
+    assert_not_bootstrapped(bao);
+}
+
+#[track_caller]
+fn assert_no_text(out: &Output, secret: &str) {
+    assert!(!out.stdout.contains(secret), "token on stdout\n{out}");
+    assert!(!out.stderr.contains(secret), "token on stderr\n{out}");
+}
+
+/// The last two stderr lines are the error and its hint (status lines of
+/// what was kept come before them).
+#[track_caller]
+fn error_and_hint(out: &Output) -> (String, String) {
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let n = lines.len();
+    assert!(
+        n >= 2 && lines[n - 2].starts_with("error: ") && lines[n - 1].starts_with("hint: "),
+        "stderr must end with an `error: ` and a `hint: ` line\n{out}"
+    );
+    assert_eq!(
+        out.stderr.matches("error: ").count(),
+        1,
+        "one error, printed once\n{out}"
+    );
+    (lines[n - 2].to_string(), lines[n - 1].to_string())
+}
+
+#[test]
+fn init_bootstraps_approle_and_kv2_from_every_token_source_then_changes_nothing() {
+    require_e2e!("starts OpenBao in a network namespace");
+    let (site, bao) = site_with_openbao("vnib");
+    let root = bao.root_token.clone();
+
+    // Vault is up but there is no token: files only, and it says so.
+    let out = site.init().run().expect_success();
+    assert!(out.stdout.contains("Left to do:"), "{out}");
+    assert!(out.stdout.contains("operator token"), "{out}");
+    assert_not_bootstrapped(&bao);
+
+    // A wrong token: exit 1, permission denied, the token never echoed.
+    let out = site
+        .init()
+        .env("BAO_TOKEN", WRONG_TOKEN)
+        .run()
+        .expect_code(1);
+    let (error, hint) = error_and_hint(&out);
+    assert!(error.contains("permission denied"), "{out}");
+    assert!(hint.contains("token"), "{out}");
+    assert_no_text(&out, WRONG_TOKEN);
+    assert_not_bootstrapped(&bao);
+
+    // The root token in BAO_TOKEN: AppRole and KV v2 enabled.
+    let out = site.init().env("BAO_TOKEN", &root).run().expect_success();
+    assert_bootstrapped(&bao, "secret");
+    for changed in [
+        "AppRole auth at `approle/`: enabled",
+        "KV v2 at `secret/`: enabled",
+    ] {
+        assert!(out.stderr.contains(changed), "no {changed:?}\n{out}");
+    }
+    assert!(!out.stdout.contains("Left to do"), "{out}");
+    assert!(out.stdout.contains("vaultnet add-user"), "{out}");
+    assert_no_text(&out, &root);
+
+    // Once more: nothing changes on disk (bytes, inodes, mtimes) or in
+    // OpenBao (same mounts, same accessors), and it says so. The lock
+    // file is left out: every run writes its pid into it.
+    let before = site.snapshot().without(".vaultnet.lock");
+    let objects = vault_objects(&bao);
+    let out = site.init().env("BAO_TOKEN", &root).run().expect_success();
+    assert!(out.stdout.contains("nothing changed"), "{out}");
+    for kept in [
+        "AppRole auth at `approle/`: present",
+        "KV v2 at `secret/`: present",
+    ] {
+        assert!(out.stderr.contains(kept), "no {kept:?}\n{out}");
+    }
+    before.assert_same(&site.snapshot().without(".vaultnet.lock"), "a further init");
+    assert_eq!(
+        vault_objects(&bao),
+        objects,
+        "a further init changed OpenBao"
+    );
+    assert_no_text(&out, &root);
+
+    // `--token-file`.
+    unbootstrap(&bao);
+    let file = site.scratch().join("operator-token");
+    write_private(&file, format!("{root}\n"));
+    let out = site
+        .init()
+        .arg("--token-file")
+        .arg(&file)
+        .run()
+        .expect_success();
+    assert_bootstrapped(&bao, "secret");
+    assert_no_text(&out, &root);
+
+    // `~/.vault-token` under the HOME vaultnet runs with.
+    unbootstrap(&bao);
+    write_private(&site.home().join(".vault-token"), &root);
+    let out = site.init().run().expect_success();
+    assert_bootstrapped(&bao, "secret");
+    assert_no_text(&out, &root);
+    std::fs::remove_file(site.home().join(".vault-token")).unwrap();
+
+    // `VAULT_TOKEN`, for Vault's own habit.
+    unbootstrap(&bao);
+    let out = site.init().env("VAULT_TOKEN", &root).run().expect_success();
+    assert_bootstrapped(&bao, "secret");
+    assert_no_text(&out, &root);
+}
+
+#[test]
+fn init_refuses_a_kv_mount_of_another_type_and_leaves_it_alone() {
+    require_e2e!("starts OpenBao in a network namespace");
+    let (site, bao) = site_with_openbao("vnik");
+    let (code, body) = bao.root_api(
+        "POST",
+        "sys/mounts/secret2",
+        Some(json!({"type": "kv", "options": {"version": "1"}})),
+    );
+    assert_eq!(code, 204, "{body}");
+    let (_, mounts) = vault_objects(&bao);
+    let v1 = mounts["secret2/"].clone();
+
+    let out = site
+        .init()
+        .args(["--kv-mount", "secret2"])
+        .env("BAO_TOKEN", &bao.root_token)
+        .run()
+        .expect_code(1);
+    let (error, hint) = error_and_hint(&out);
+    assert!(error.contains("`secret2/`"), "{out}");
+    assert!(error.contains("not KV v2"), "{out}");
+    assert!(hint.contains("--kv-mount"), "{out}");
+    assert_no_text(&out, &bao.root_token);
+    let (_, mounts) = vault_objects(&bao);
+    assert_eq!(mounts["secret2/"], v1, "init touched the foreign mount");
+
+    // Pointed back at a free mount, the bootstrap completes.
+    site.init()
+        .args(["--kv-mount", "secret"])
+        .env("BAO_TOKEN", &bao.root_token)
+        .run()
+        .expect_success();
+    assert_bootstrapped(&bao, "secret");
+}
+
+#[test]
+fn init_against_a_sealed_openbao_exits_0_and_prints_the_unseal_step() {
+    require_e2e!("starts OpenBao in a network namespace");
+    let (site, bao) = site_with_openbao("vnis");
+    bao.seal();
+    assert_eq!(bao.health(), 503);
+    let out = site
+        .init()
+        .env("BAO_TOKEN", &bao.root_token)
+        .run()
+        .expect_success();
+    assert!(out.stdout.contains("Left to do:"), "{out}");
+    assert!(
+        out.stdout.contains("unseal it: `bao operator unseal`"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("vaultnet init` again"), "{out}");
+    assert_no_text(&out, &bao.root_token);
+    bao.unseal();
+    assert_not_bootstrapped(&bao);
+
+    // Unsealed, the same command finishes the bootstrap.
+    site.init()
+        .env("BAO_TOKEN", &bao.root_token)
+        .run()
+        .expect_success();
+    assert_bootstrapped(&bao, "secret");
+}
