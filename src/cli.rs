@@ -44,6 +44,8 @@ pub enum Command {
     RemoveUser(commands::remove_user::Args),
     /// List tenants with certificate and secret_id expiry
     List(commands::list::Args),
+    /// Check the whole chain and say exactly what is broken and how to fix it
+    Doctor(commands::doctor::Args),
     /// Print a shell completion script
     Completions(commands::completions::Args),
 }

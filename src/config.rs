@@ -486,6 +486,8 @@ pub struct Env {
     pub vault_token: Option<Secret>,
     pub home: Option<PathBuf>,
     pub no_color: bool,
+    /// Whether the locale can show ✓ and ✗.
+    pub utf8: bool,
 }
 
 impl Env {
@@ -500,6 +502,14 @@ impl Env {
             vault_token: token.map(Secret::new),
             home: var("HOME").map(PathBuf::from),
             no_color: var("NO_COLOR").is_some(),
+            utf8: ["LC_ALL", "LC_CTYPE", "LANG"]
+                .iter()
+                .find_map(|k| var(k))
+                .map(|v| {
+                    let v = v.to_string_lossy().to_lowercase();
+                    v.contains("utf-8") || v.contains("utf8")
+                })
+                .unwrap_or(false),
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod fsx;
 pub mod hostnet;
@@ -34,6 +35,7 @@ pub fn run(cli: cli::Cli) -> Result<u8> {
             commands::remove_user::run(&env, cli.dir.as_deref(), args)
         }
         cli::Command::List(args) => commands::list::run(&env, cli.dir.as_deref(), args),
+        cli::Command::Doctor(args) => commands::doctor::run(&env, cli.dir.as_deref(), args),
         cli::Command::Completions(args) => commands::completions::run(args),
     }
 }

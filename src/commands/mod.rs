@@ -4,6 +4,7 @@
 
 pub mod add_user;
 pub mod completions;
+pub mod doctor;
 pub mod init;
 pub mod list;
 pub mod remove_user;

@@ -1,0 +1,346 @@
+//! The chain as a packet sees it: Vault's loopback listener directly, then
+//! the forwarder on the host address, then the name each bundle maps. Every
+//! probe has a timeout, so a black-holed address never hangs doctor.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use zeroize::Zeroizing;
+
+use super::Check;
+use crate::config::{Forwarder, Site};
+use crate::error::Error;
+use crate::vault::{Client, Health, Target};
+
+/// What a probe of one address found; fed to the checks below.
+pub struct Probe {
+    pub tcp: Check,
+    pub tls: Check,
+    pub mtls: Check,
+    pub health: Check,
+    pub peer_cert: Option<Vec<u8>>,
+}
+
+fn tcp(id: &str, addr: SocketAddr, timeout: Duration, fix: &str) -> Check {
+    let start = Instant::now();
+    match TcpStream::connect_timeout(&addr, timeout) {
+        Ok(_) => Check::ok(id, format!("TCP {addr}"))
+            .detail(format!("connected in {} ms", start.elapsed().as_millis())),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::TimedOut
+                || e.kind() == std::io::ErrorKind::WouldBlock =>
+        {
+            Check::fail(id, format!("TCP {addr}"), fix).detail(format!(
+                "no answer within {} s (dropped or unreachable)",
+                timeout.as_secs_f32()
+            ))
+        }
+        Err(e) => Check::fail(id, format!("TCP {addr}"), fix).detail(e.to_string()),
+    }
+}
+
+/// How a TLS failure reads, in the words a user needs.
+enum TlsFailure {
+    /// The server rejected us for lacking (or having a bad) client certificate.
+    ClientCertRejected,
+    UnknownIssuer,
+    WrongName,
+    ServerCertExpired,
+    Timeout,
+    Other(String),
+}
+
+fn classify(e: &Error) -> TlsFailure {
+    let m = e.message().to_lowercase();
+    let squashed = m.replace([' ', '_'], "");
+    if squashed.contains("notvalidforname") {
+        TlsFailure::WrongName
+    } else if squashed.contains("expired") || squashed.contains("notvalidyet") {
+        TlsFailure::ServerCertExpired
+    } else if squashed.contains("unknownissuer")
+        || squashed.contains("badsignature")
+        || squashed.contains("invalidpeercertificate")
+    {
+        // Any other verdict on the server's certificate (self-signed, a CA
+        // used as a leaf, …): it is not the one the vaultnet CA issued.
+        TlsFailure::UnknownIssuer
+    } else if m.contains("timed out") {
+        TlsFailure::Timeout
+    } else if squashed.contains("certificaterequired")
+        || squashed.contains("handshakefailure")
+        || squashed.contains("badcertificate")
+        || squashed.contains("unknownca")
+        || m.contains("connection reset")
+        || m.contains("broken pipe")
+        || m.contains("unexpected eof")
+        || m.contains("connection closed")
+        || m.contains("end of file")
+    {
+        TlsFailure::ClientCertRejected
+    } else {
+        TlsFailure::Other(e.message().to_string())
+    }
+}
+
+/// Probes one address speaking to Vault: TCP, TLS (the server certificate
+/// must verify against the vaultnet CA for `name`), mutual TLS enforced
+/// (a real request without a client certificate gets no answer — with TLS
+/// 1.3 the refusal only shows at the first read), and `sys/health` with the
+/// operator certificate.
+#[allow(clippy::too_many_arguments)]
+pub fn probe(
+    id: &str,
+    site: &Site,
+    name: &str,
+    addr: SocketAddr,
+    ca_pem: &str,
+    operator: Option<&Zeroizing<Vec<u8>>>,
+    timeout: Duration,
+    start_fix: &str,
+) -> Probe {
+    let cli = site.flavor.binary();
+    let tcp = tcp(&format!("{id}.tcp"), addr, timeout, start_fix);
+    let skipped =
+        |what: &str| Check::skip(format!("{id}.{what}"), what.to_string()).detail("TCP failed");
+    if tcp.status == super::Status::Fail {
+        return Probe {
+            tcp,
+            tls: skipped("tls"),
+            mtls: skipped("mtls"),
+            health: skipped("health"),
+            peer_cert: None,
+        };
+    }
+    let url = format!("https://{name}:{}", addr.port());
+    let client = |identity: Option<&Zeroizing<Vec<u8>>>| {
+        Client::new(
+            Target {
+                url: url.clone(),
+                resolve: Some((name, addr)),
+                timeout,
+            },
+            ca_pem,
+            identity,
+            cli,
+        )
+    };
+    let listener_fix = "start Vault with the listener vaultnet wrote (`vault/listener.json`), which requires client certificates, and restart it";
+    let tls_title =
+        format!("TLS: server certificate verifies for `{name}` against the vaultnet CA");
+    let mtls_title = "mutual TLS enforced: no answer without a client certificate";
+    let (tls, mtls) = match client(None).and_then(|c| c.raw(Method::GET, "sys/health", None, None)) {
+        Ok(r) => (
+            Check::ok(format!("{id}.tls"), tls_title.clone()),
+            Check::fail(format!("{id}.mtls"), mtls_title, listener_fix)
+                .detail(format!("answered HTTP {} to a client without a certificate", r.status)),
+        ),
+        Err(e) => match classify(&e) {
+            TlsFailure::ClientCertRejected => (
+                Check::ok(format!("{id}.tls"), tls_title.clone()),
+                Check::ok(format!("{id}.mtls"), mtls_title),
+            ),
+            TlsFailure::UnknownIssuer => (
+                Check::fail(format!("{id}.tls"), tls_title.clone(), "make sure this address leads to the Vault started with `vault/listener.json` (its certificate is `vault/server.pem`, issued by `pki/ca.pem`)")
+                    .detail("the server's certificate was not issued by the vaultnet CA"),
+                Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
+            ),
+            TlsFailure::WrongName => (
+                Check::fail(format!("{id}.tls"), tls_title.clone(), "run `vaultnet init` (it reissues the server certificate for the current names), then restart Vault")
+                    .detail(format!("the server's certificate is not valid for `{name}`")),
+                Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
+            ),
+            TlsFailure::ServerCertExpired => (
+                Check::fail(format!("{id}.tls"), tls_title.clone(), "run `vaultnet init` (it renews the server certificate), then restart Vault")
+                    .detail("the server's certificate has expired or is not yet valid"),
+                Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
+            ),
+            TlsFailure::Timeout => (
+                Check::fail(format!("{id}.tls"), tls_title.clone(), start_fix)
+                    .detail(format!("no TLS answer within {} s", timeout.as_secs_f32())),
+                Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
+            ),
+            TlsFailure::Other(m) => (
+                Check::fail(format!("{id}.tls"), tls_title.clone(), start_fix).detail(m),
+                Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
+            ),
+        },
+    };
+    let mut peer_cert = None;
+    let health_title = "operator certificate accepted; sys/health";
+    let health = if tls.status == super::Status::Fail {
+        Check::skip(format!("{id}.health"), health_title).detail("TLS failed")
+    } else {
+        match client(operator).and_then(|c| c.raw(Method::GET, "sys/health", None, None)) {
+            Ok(r) => {
+                peer_cert = r.peer_cert.clone();
+                let version = r
+                    .body
+                    .get("version")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?")
+                    .to_string();
+                let hid = format!("{id}.health");
+                match Health::from_status(r.status) {
+                    Health::Active => Check::ok(hid, health_title)
+                        .detail(format!("active, {} {version}", site.flavor.display_name())),
+                    Health::Sealed => Check::fail(
+                        hid,
+                        health_title,
+                        format!("unseal it: `{cli} operator unseal`"),
+                    )
+                    .detail("sealed (HTTP 503)"),
+                    Health::NotInitialized => Check::fail(
+                        hid,
+                        health_title,
+                        format!("initialise it: `{cli} operator init`"),
+                    )
+                    .detail("not initialised (HTTP 501)"),
+                    Health::Standby => Check::warn(
+                        hid,
+                        health_title,
+                        "point `--vault-addr` at the active node (`vaultnet init --vault-addr …`)",
+                    )
+                    .detail("standby (HTTP 429)"),
+                    Health::PerfStandby => {
+                        Check::warn(hid, health_title, "point `--vault-addr` at the active node")
+                            .detail("performance standby (HTTP 473)")
+                    }
+                    Health::DrSecondary => Check::warn(
+                        hid,
+                        health_title,
+                        "point `--vault-addr` at the primary cluster",
+                    )
+                    .detail("DR secondary (HTTP 472)"),
+                    Health::Other(s) => {
+                        Check::fail(hid, health_title, format!("look at the {cli} server log"))
+                            .detail(format!("HTTP {s}"))
+                    }
+                }
+            }
+            Err(e) => Check::fail(
+                format!("{id}.health"),
+                health_title,
+                "run `vaultnet init` (it reissues a missing or wrong operator certificate)",
+            )
+            .detail(e.message().to_string()),
+        }
+    };
+    Probe {
+        tcp,
+        tls,
+        mtls,
+        health,
+        peer_cert,
+    }
+}
+
+pub fn start_forwarder_hint(site: &Site) -> String {
+    match site.forwarder {
+        Forwarder::Socat => "start the forwarder: `systemctl enable --now vaultnet-forwarder.service`".into(),
+        Forwarder::SocketProxyd => "start the forwarder: `systemctl enable --now vaultnet-forwarder.socket`".into(),
+        Forwarder::Nginx => "install `forwarder/vaultnet-stream.conf` as `vaultnet init` printed, then `nginx -t && systemctl reload nginx`".into(),
+        Forwarder::Haproxy => "add `forwarder/vaultnet-haproxy.cfg` to HAProxy's config, then `haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy`".into(),
+    }
+}
+
+/// Vault's own listener on loopback.
+pub fn direct(
+    site: &Site,
+    ca_pem: &str,
+    operator: Option<&Zeroizing<Vec<u8>>>,
+    timeout: Duration,
+) -> (Check, Option<Vec<u8>>) {
+    let start = format!(
+        "start {} with `-config vault/listener.json` (address {})",
+        site.flavor.display_name(),
+        site.vault_addr
+    );
+    let p = probe(
+        "vault",
+        site,
+        &site.dns_name,
+        site.vault_addr,
+        ca_pem,
+        operator,
+        timeout,
+        &start,
+    );
+    let peer = p.peer_cert.clone();
+    (
+        Check::group(
+            "vault",
+            format!("{} at {}", site.flavor.display_name(), site.vault_addr),
+            vec![p.tcp, p.tls, p.mtls, p.health],
+        ),
+        peer,
+    )
+}
+
+/// The forwarder: listening, on an address this host still has, leading to
+/// the very Vault checked directly, with mutual TLS still enforced.
+pub fn forwarder(
+    site: &Site,
+    ca_pem: &str,
+    operator: Option<&Zeroizing<Vec<u8>>>,
+    direct_cert: Option<&[u8]>,
+    timeout: Duration,
+) -> Check {
+    let addr = site.forwarder_addr();
+    let mut children = Vec::new();
+    match crate::hostnet::interface_of(site.host_ip) {
+        Some(ifname) => children.push(
+            Check::ok("forwarder.host_ip", format!("host IP {} on an interface", site.host_ip))
+                .detail(format!("on `{ifname}`")),
+        ),
+        None => children.push(
+            Check::fail(
+                "forwarder.host_ip",
+                format!("host IP {} on an interface", site.host_ip),
+                "if the host's address changed: `vaultnet init --host-ip NEW_IP`, then `vaultnet add-user NAME` for each tenant to rewrite their bundles",
+            )
+            .detail("no interface of this host has it: every bundle's extra_hosts is stale"),
+        ),
+    }
+    let p = probe(
+        "forwarder",
+        site,
+        &site.dns_name,
+        addr,
+        ca_pem,
+        operator,
+        timeout,
+        &start_forwarder_hint(site),
+    );
+    let same_title = "leads to the same Vault (same server certificate)";
+    let same = match (&p.peer_cert, direct_cert) {
+        (Some(a), Some(b)) if a.as_slice() == b => Check::ok("forwarder.same", same_title),
+        (Some(_), Some(_)) => Check::fail(
+            "forwarder.same",
+            same_title,
+            format!(
+                "point the forwarder at {} (reinstall the file in `forwarder/`)",
+                site.vault_addr
+            ),
+        )
+        .detail("the forwarder leads to a different TLS server than the one at the Vault address"),
+        _ if p.tls.status == super::Status::Fail && p.tcp.status == super::Status::Ok => {
+            Check::fail(
+                "forwarder.same",
+                same_title,
+                format!(
+                    "point the forwarder at {} (reinstall the file in `forwarder/`)",
+                    site.vault_addr
+                ),
+            )
+            .detail("the server behind the forwarder is not this Vault")
+        }
+        _ => Check::skip("forwarder.same", same_title).detail("not comparable"),
+    };
+    children.extend([p.tcp, p.tls, p.mtls, p.health, same]);
+    Check::group(
+        "forwarder",
+        format!("forwarder ({}) at {addr}", site.forwarder),
+        children,
+    )
+}

@@ -1,0 +1,475 @@
+//! Vault's side of each tenant, as vaultnet wrote it: the AppRole and KV v2
+//! mounts, each role's limits and each policy's text (drift shown as a
+//! diff), each recorded secret_id still alive; and with `--login`, a real
+//! login as each tenant through the forwarder. Also the bundles' name
+//! mapping and the nft gate, which follow the same tenant list.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::Check;
+use crate::config::{Secret, Site, Tenant};
+use crate::layout::Layout;
+use crate::provision;
+use crate::render::bundle::{AGENT_SERVICE, BundleSpec};
+use crate::tenant;
+use crate::vault::{Client, Target};
+
+pub fn mounts(c: &Client, site: &Site) -> Check {
+    let mut children = Vec::new();
+    let fix = "run `vaultnet init` with an operator token: it enables what is missing";
+    match c.get("sys/auth") {
+        Ok(v) => {
+            let d = v.get("data").unwrap_or(&v);
+            if d.pointer("/approle~1/type").and_then(Value::as_str) == Some("approle") {
+                children.push(Check::ok("vaultcfg.approle", "AppRole auth at `approle/`"));
+            } else {
+                children.push(
+                    Check::fail("vaultcfg.approle", "AppRole auth at `approle/`", fix)
+                        .detail("not enabled"),
+                );
+            }
+        }
+        Err(e) => children.push(
+            Check::fail(
+                "vaultcfg.approle",
+                "AppRole auth at `approle/`",
+                e.hint_text().unwrap_or(fix).to_string(),
+            )
+            .detail(e.message().to_string()),
+        ),
+    }
+    let key = format!("{}/", site.kv_mount);
+    match c.get("sys/mounts") {
+        Ok(v) => {
+            let d = v.get("data").unwrap_or(&v);
+            let m = d.get(&key);
+            let ty = m.and_then(|m| m.get("type")).and_then(Value::as_str);
+            let ver = m
+                .and_then(|m| m.pointer("/options/version"))
+                .and_then(Value::as_str);
+            if ty == Some("kv") && ver == Some("2") {
+                children.push(Check::ok("vaultcfg.kv", format!("KV v2 at `{key}`")));
+            } else {
+                children.push(
+                    Check::fail("vaultcfg.kv", format!("KV v2 at `{key}`"), fix)
+                        .detail(format!("found {:?} version {:?}", ty, ver)),
+                );
+            }
+        }
+        Err(e) => children.push(
+            Check::fail(
+                "vaultcfg.kv",
+                format!("KV v2 at `{key}`"),
+                e.hint_text().unwrap_or(fix).to_string(),
+            )
+            .detail(e.message().to_string()),
+        ),
+    }
+    Check::group("vaultcfg.mounts", "mounts", children)
+}
+
+/// The tenant's role, policy and secret_id as Vault has them.
+pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant) -> Check {
+    let fix = format!("run `vaultnet add-user {name}` to repair it");
+    let mut children = Vec::new();
+    match c.get_opt(&tenant::role_path(name)) {
+        Ok(None) => children.push(
+            Check::fail(format!("vaultcfg.{name}.role"), "AppRole role", &fix)
+                .detail("deleted from Vault"),
+        ),
+        Ok(Some(live)) => {
+            let drift = tenant::role_drift(&live, name, &rec.limits);
+            if drift.is_empty() {
+                children.push(
+                    Check::ok(format!("vaultcfg.{name}.role"), "AppRole role")
+                        .detail("limits as vaultnet set them"),
+                );
+            } else {
+                children.push(
+                    Check::fail(format!("vaultcfg.{name}.role"), "AppRole role", &fix)
+                        .detail(format!("drifted: {}", drift.join("; "))),
+                );
+            }
+        }
+        Err(e) => children.push(
+            Check::fail(
+                format!("vaultcfg.{name}.role"),
+                "AppRole role",
+                e.hint_text().unwrap_or(&fix).to_string(),
+            )
+            .detail(e.message().to_string()),
+        ),
+    }
+    let pname = tenant::policy_name(name);
+    let want = tenant::policy_text(site, name);
+    match c.get_opt(&format!("sys/policies/acl/{pname}")) {
+        Ok(None) => children.push(
+            Check::fail(
+                format!("vaultcfg.{name}.policy"),
+                format!("policy `{pname}`"),
+                &fix,
+            )
+            .detail("deleted from Vault"),
+        ),
+        Ok(Some(v)) => {
+            let live = v
+                .pointer("/data/policy")
+                .or_else(|| v.get("policy"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if live == want {
+                children.push(
+                    Check::ok(
+                        format!("vaultcfg.{name}.policy"),
+                        format!("policy `{pname}`"),
+                    )
+                    .detail("as vaultnet wrote it"),
+                );
+            } else {
+                children.push(
+                    Check::fail(
+                        format!("vaultcfg.{name}.policy"),
+                        format!("policy `{pname}`"),
+                        &fix,
+                    )
+                    .detail(format!(
+                        "edited in Vault: {}",
+                        tenant::text_diff(live, &want).join(" | ")
+                    )),
+                );
+            }
+        }
+        Err(e) => children.push(
+            Check::fail(
+                format!("vaultcfg.{name}.policy"),
+                format!("policy `{pname}`"),
+                e.hint_text().unwrap_or(&fix).to_string(),
+            )
+            .detail(e.message().to_string()),
+        ),
+    }
+    if let Some(acc) = &rec.secret_id_accessor {
+        let id = format!("vaultcfg.{name}.secret_id");
+        match provision::lookup_accessor(c, name, acc) {
+            Ok(Some(_)) => children.push(Check::ok(id, "secret_id known to Vault")),
+            Ok(None) => children.push(
+                Check::fail(
+                    id,
+                    "secret_id known to Vault",
+                    format!("run `vaultnet add-user {name}` to issue a new one"),
+                )
+                .detail("the bundle's secret_id no longer exists in Vault (destroyed or expired)"),
+            ),
+            Err(e) => children.push(
+                Check::fail(
+                    id,
+                    "secret_id known to Vault",
+                    e.hint_text().unwrap_or(&fix).to_string(),
+                )
+                .detail(e.message().to_string()),
+            ),
+        }
+    }
+    Check::group(
+        format!("vaultcfg.{name}"),
+        format!("tenant `{name}`"),
+        children,
+    )
+}
+
+/// The bundle's name mapping and Vault address match the current settings.
+pub fn bundle_name(layout: &Layout, site: &Site, name: &str, rec: &Tenant) -> Check {
+    let dir = layout.tenant(name);
+    let fix = format!(
+        "run `vaultnet add-user {name}` (it rewrites the bundle), then restart the tenant's containers"
+    );
+    let spec = BundleSpec {
+        tenant: name,
+        site,
+        wrapped_secret_id_path: None,
+        installed_at: rec.installed_to.as_ref().map(|p| p.display().to_string()),
+    };
+    let want = spec.extra_host();
+    let id = format!("name.{name}");
+    let title = format!("tenant `{name}`: extra_hosts `{want}`");
+    let compose = match std::fs::read_to_string(dir.join("compose.yaml")) {
+        Ok(t) => t,
+        Err(e) => {
+            return Check::fail(id, title, fix).detail(format!("cannot read compose.yaml: {e}"));
+        }
+    };
+    let doc: Value = match serde_saphyr::from_str(&compose) {
+        Ok(v) => v,
+        Err(_) => return Check::fail(id, title, fix).detail("compose.yaml is not valid YAML"),
+    };
+    let hosts: Vec<String> = doc
+        .pointer(&format!("/services/{AGENT_SERVICE}/extra_hosts"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !hosts.contains(&want) {
+        return Check::fail(id, title, fix).detail(format!("the bundle maps {hosts:?}"));
+    }
+    let agent: Option<Value> = std::fs::read_to_string(dir.join("agent.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let addr = agent
+        .as_ref()
+        .and_then(|a| a.pointer("/vault/address"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if addr != site.tenant_url() {
+        return Check::fail(id, title, fix).detail(format!(
+            "agent.json talks to `{addr}`, not `{}`",
+            site.tenant_url()
+        ));
+    }
+    Check::ok(id, title)
+}
+
+/// Logs in as the tenant through the forwarder with the bundle's
+/// credentials, checks what its token may read, and revokes the token.
+pub fn login(
+    layout: &Layout,
+    site: &Site,
+    name: &str,
+    rec: &Tenant,
+    others: &[String],
+    ca_pem: &str,
+    timeout: Duration,
+) -> Check {
+    let id = format!("login.{name}");
+    let title = format!("tenant `{name}`: login through the forwarder");
+    let fix = format!("run `vaultnet add-user {name}` (it repairs the bundle and Vault's side)");
+    if rec.wrapped_secret_id {
+        return Check::skip(id, title)
+            .detail("secret_id is response-wrapped: logging in would consume it");
+    }
+    let dir = layout.tenant(name);
+    let read = |f: &str| std::fs::read(dir.join(f)).map(Zeroizing::new);
+    let (cert, key, role_id, secret_id) = match (
+        read("client.pem"),
+        read("client-key.pem"),
+        read("role_id"),
+        read("secret_id"),
+    ) {
+        (Ok(c), Ok(k), Ok(r), Ok(s)) => (c, k, r, s),
+        _ => return Check::fail(id, title, fix).detail("the bundle is incomplete"),
+    };
+    let mut identity = Zeroizing::new(cert.to_vec());
+    identity.push(b'\n');
+    identity.extend_from_slice(&key);
+    let addr: SocketAddr = site.forwarder_addr();
+    let client = match Client::new(
+        Target {
+            url: site.tenant_url(),
+            resolve: Some((&site.dns_name, addr)),
+            timeout,
+        },
+        ca_pem,
+        Some(&identity),
+        site.flavor.binary(),
+    ) {
+        Ok(c) => c,
+        Err(e) => return Check::fail(id, title, fix).detail(e.message().to_string()),
+    };
+    let body = json!({
+        "role_id": String::from_utf8_lossy(&role_id).trim(),
+        "secret_id": String::from_utf8_lossy(&secret_id).trim(),
+    });
+    let token = match client.post("auth/approle/login", &body) {
+        Ok(v) => match v.pointer("/auth/client_token").and_then(Value::as_str) {
+            Some(t) => Secret::new(t.to_string()),
+            None => return Check::fail(id, title, fix).detail("login answered without a token"),
+        },
+        Err(e) => {
+            return Check::fail(id, title, fix).detail(format!("login refused: {}", e.message()));
+        }
+    };
+    let client = client.with_token(token);
+    let own = format!(
+        "{}{}",
+        tenant::data_prefix(site, name),
+        crate::render::bundle::EXAMPLE_SECRET
+    );
+    let mut paths = vec![own.clone()];
+    paths.extend(others.iter().map(|o| {
+        format!(
+            "{}{}",
+            tenant::data_prefix(site, o),
+            crate::render::bundle::EXAMPLE_SECRET
+        )
+    }));
+    let caps = client.post("sys/capabilities-self", &json!({ "paths": paths }));
+    // Never leave the token behind, whatever the answer was.
+    let _ = client.raw(Method::POST, "auth/token/revoke-self", None, None);
+    let caps = match caps {
+        Ok(v) => v,
+        Err(e) => {
+            return Check::fail(id, title, fix)
+                .detail(format!("sys/capabilities-self: {}", e.message()));
+        }
+    };
+    let of = |p: &str| -> Vec<String> {
+        caps.get(p)
+            .or_else(|| {
+                caps.pointer(&format!(
+                    "/data/{}",
+                    p.replace('~', "~0").replace('/', "~1")
+                ))
+            })
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let own_caps = of(&own);
+    if !own_caps.iter().any(|c| c == "read") {
+        return Check::fail(id, title, fix)
+            .detail(format!("cannot read its own `{own}` ({own_caps:?})"));
+    }
+    for o in others {
+        let p = format!(
+            "{}{}",
+            tenant::data_prefix(site, o),
+            crate::render::bundle::EXAMPLE_SECRET
+        );
+        let c = of(&p);
+        if c.iter().any(|c| c != "deny") {
+            return Check::fail(id, title, format!("run `vaultnet add-user {name}` to restore its policy; check what else grants `{p}`"))
+                .detail(format!("may access tenant `{o}`'s `{p}`: {c:?}"));
+        }
+    }
+    Check::ok(id, title).detail(format!(
+        "reads its own path, denied on {} other tenant(s); token revoked",
+        others.len()
+    ))
+}
+
+/// The nft allowlist holds every tenant's uid — in the file, and in the
+/// kernel when the table is loaded.
+pub fn nft(layout: &Layout, tenants: &[(String, Tenant)]) -> Check {
+    let path = layout.forwarder().join("vaultnet.nft");
+    let fix = format!(
+        "run `vaultnet add-user NAME` (it rewrites the file), then `nft -f {}`",
+        path.display()
+    );
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Check::fail("nft.file", "`forwarder/vaultnet.nft`", fix).detail("missing");
+    };
+    let set = set_elements(&text);
+    let mut children = Vec::new();
+    let missing: Vec<String> = tenants
+        .iter()
+        .filter_map(|(n, t)| {
+            t.uid
+                .filter(|u| !set.contains(u))
+                .map(|u| format!("{n} ({u})"))
+        })
+        .collect();
+    if missing.is_empty() {
+        children.push(
+            Check::ok(
+                "nft.file",
+                "`forwarder/vaultnet.nft` lists every tenant uid",
+            )
+            .detail(format!("{} uid(s)", set.len())),
+        );
+    } else {
+        children.push(
+            Check::fail(
+                "nft.file",
+                "`forwarder/vaultnet.nft` lists every tenant uid",
+                &fix,
+            )
+            .detail(format!("missing {}", missing.join(", "))),
+        );
+    }
+    let loaded = std::process::Command::new("nft")
+        .args(["list", "set", "inet", crate::render::nft::TABLE, "tenants"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match loaded {
+        Ok(o) if o.status.success() => {
+            let live = set_elements(&String::from_utf8_lossy(&o.stdout));
+            if live == set {
+                children.push(Check::ok("nft.loaded", "loaded in the kernel"));
+            } else {
+                children.push(
+                    Check::fail(
+                        "nft.loaded",
+                        "loaded in the kernel",
+                        format!("nft -f {}", path.display()),
+                    )
+                    .detail("the loaded table differs from the file"),
+                );
+            }
+        }
+        Ok(_) => children.push(
+            Check::warn(
+                "nft.loaded",
+                "loaded in the kernel",
+                format!("nft -f {}", path.display()),
+            )
+            .detail("table inet vaultnet is not loaded: the forwarder port is not gated"),
+        ),
+        Err(_) => children.push(
+            Check::skip("nft.loaded", "loaded in the kernel").detail("`nft` is not installed"),
+        ),
+    }
+    Check::group("nft", "forwarder gate (nftables)", children)
+}
+
+fn set_elements(text: &str) -> Vec<u32> {
+    let Some(start) = text.find("set tenants") else {
+        return Vec::new();
+    };
+    let rest = &text[start..];
+    let end = rest.find('}').unwrap_or(rest.len());
+    let block = &rest[..end];
+    let Some(e) = block.find("elements") else {
+        return Vec::new();
+    };
+    let mut v: Vec<u32> = block[e..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nft_set_elements_are_read_from_the_file_and_from_nft_list() {
+        let file = crate::render::nft::render(&crate::render::nft::NftSpec {
+            forwarder: "10.0.0.1:22300".parse().unwrap(),
+            vault: "127.0.0.1:8200".parse().unwrap(),
+            tenant_uids: &[1002, 1001],
+        });
+        assert_eq!(set_elements(&file), [1001, 1002]);
+        let listed = "table inet vaultnet {\n\tset tenants {\n\t\ttype uid\n\t\telements = { 1001, 1002 }\n\t}\n}\n";
+        assert_eq!(set_elements(listed), [1001, 1002]);
+        assert!(
+            set_elements("table inet vaultnet {\n\tset tenants {\n\t\ttype uid\n\t}\n}").is_empty()
+        );
+    }
+}
