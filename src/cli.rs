@@ -49,3 +49,38 @@ pub enum Command {
     /// Print a shell completion script
     Completions(commands::completions::Args),
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn every_subcommand_help_has_examples_and_the_changing_ones_exit_codes() {
+        let mut cli = Cli::command();
+        cli.build();
+        for sub in cli.get_subcommands_mut() {
+            let name = sub.get_name().to_string();
+            if name == "help" {
+                continue;
+            }
+            let help = sub.render_long_help().to_string();
+            assert!(
+                help.contains("EXAMPLES:"),
+                "`vaultnet {name} --help` has no EXAMPLES"
+            );
+            if ["init", "add-user", "remove-user", "doctor"].contains(&name.as_str()) {
+                assert!(
+                    help.contains("EXIT CODES:"),
+                    "`vaultnet {name} --help` has no EXIT CODES"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

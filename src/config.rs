@@ -547,6 +547,7 @@ impl Env {
                 let bytes = Zeroizing::new(bytes);
                 let text = std::str::from_utf8(&bytes).map_err(|_| {
                     Error::usage(format!("token file `{}` is not text", path.display()))
+                        .hint("write the operator token into it as one line of text, or set `VAULT_TOKEN`")
                 })?;
                 let t = text.trim();
                 if t.is_empty() {

@@ -292,9 +292,16 @@ pub fn create_secret_id(c: &Client, tenant: &str, wrap_ttl: Option<u64>) -> Resu
 /// Accessors of every secret_id of the role (none when the role is gone).
 pub fn list_secret_id_accessors(c: &Client, tenant: &str) -> Result<Vec<String>> {
     let path = format!("{}/secret-id?list=true", tenant::role_path(tenant));
-    let Some(v) = c.get_opt(&path)? else {
+    let r = c.raw(reqwest::Method::GET, &path, None, None)?;
+    // AppRole answers a LIST of a missing role's secret_ids with 400
+    // `role "NAME" does not exist`, not 404 (builtin/credential/approle/
+    // path_role.go): `remove-user` run twice must find nothing to do.
+    let gone =
+        r.status == 404 || (r.status == 400 && r.body.to_string().contains("does not exist"));
+    if gone {
         return Ok(Vec::new());
-    };
+    }
+    let v = c.check(reqwest::Method::GET, &path, r)?;
     Ok(v.pointer("/data/keys")
         .and_then(Value::as_array)
         .map(|a| {

@@ -14,6 +14,16 @@ pub fn out(line: impl AsRef<str>) {
     }
 }
 
+/// Writes raw bytes of the product to stdout.
+pub fn out_bytes(bytes: &[u8]) {
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_all(bytes).and_then(|()| o.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
 /// Writes a status line to stderr.
 pub fn status(line: impl AsRef<str>) {
     let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());

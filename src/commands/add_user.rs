@@ -450,6 +450,20 @@ fn provision_tenant(
             Change::Unchanged => {}
         }
     }
+    // The kept key and secret_id are not rewritten above: a `chmod` since
+    // the last run must not leave them readable by others (PROMISES S1).
+    for fname in ["client-key.pem", "secret_id"] {
+        let path = dir.join(fname);
+        if let Some(bytes) = fsx::read_limited(&path, 1 << 20)? {
+            let bytes = zeroize::Zeroizing::new(bytes);
+            if fsx::write_if_changed(&path, &bytes, fsx::SECRET)? == Change::Updated {
+                step(Step::Changed(format!(
+                    "repaired `{}` (its mode was not 0600)",
+                    layout.rel(&path)
+                )));
+            }
+        }
+    }
 
     let mut installed_to = prev.as_ref().and_then(|p| p.installed_to.clone());
     if let (true, Some(user)) = (args.install || installed_to.is_some(), &plan.user) {

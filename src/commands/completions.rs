@@ -16,7 +16,39 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "vaultnet", &mut std::io::stdout());
+    crate::ui::out_bytes(&script(args.shell));
     Ok(0)
+}
+
+/// The completion script for `shell`.
+pub fn script(shell: Shell) -> Vec<u8> {
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "vaultnet", &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scripts shipped in `completions/` for packagers match the CLI.
+    /// Regenerate with `cargo run -- completions SHELL > completions/…`.
+    #[test]
+    fn shipped_completion_scripts_are_current() {
+        for (shell, file) in [
+            (Shell::Bash, "vaultnet.bash"),
+            (Shell::Zsh, "_vaultnet"),
+            (Shell::Fish, "vaultnet.fish"),
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("completions")
+                .join(file);
+            let shipped = std::fs::read(&path).unwrap_or_default();
+            assert!(
+                shipped == script(shell),
+                "`completions/{file}` is stale: run `cargo run -- completions {shell} > completions/{file}`"
+            );
+        }
+    }
 }

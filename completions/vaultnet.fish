@@ -1,0 +1,110 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_vaultnet_global_optspecs
+    string join \n dir= h/help V/version
+end
+
+function __fish_vaultnet_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_vaultnet_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_vaultnet_using_subcommand
+    set -l cmd (__fish_vaultnet_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -s V -l version -d 'Print version'
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "init" -d 'Create the CA, the Vault listener and the host forwarder, and bootstrap Vault'
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "add-user" -d 'Give tenants a certificate, policy, AppRole and agent bundle'
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "remove-user" -d 'Take tenants\' access away and remove their bundles'
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "list" -d 'List tenants with certificate and secret_id expiry'
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "doctor" -d 'Check the whole chain and say exactly what is broken and how to fix it'
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l dns-name -d 'Name tenants use to reach Vault [default: vault.lan]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-ip -d 'Host address the forwarder listens on [default: the default-route interface\'s address]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l port -d 'Forwarder port on the host address [default: 22300]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-addr -d 'Loopback address Vault\'s listener binds [default: 127.0.0.1:8200]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l forwarder -d 'Host forwarder to configure [default: socat]' -r -f -a "socat\t''
+nginx\t''
+haproxy\t''
+socket-proxyd\t''"
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l flavor -d 'Vault or OpenBao: binary and image names, VAULT_* or BAO_* in instructions [default: openbao]' -r -f -a "vault\t''
+openbao\t''"
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l agent-image -d 'Agent sidecar image for tenant bundles [default: the flavor\'s official image]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-mapping -d 'How tenants\' extra_hosts reach the host: the host IP (slirp4netns, rootful) or host-gateway (pasta) [default: ip]' -r -f -a "ip\t'The host IP itself: slirp4netns and rootful engines'
+host-gateway\t'`host-gateway`: pasta (Podman ≥ 5.3), where the host\'s own IP is not reachable'"
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l kv-mount -d 'KV v2 mount holding tenant secrets [default: secret]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l tenant-prefix -d 'Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l server-cert-days -d 'Validity of the Vault server certificate, in days [default: 365]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l timeout -d 'Seconds to wait for Vault' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s y -l yes -d 'Never prompt; use flags, recorded settings and defaults'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l force -d 'Replace the CA, the server and operator certificates (tenants must be re-added)'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s V -l version -d 'Print version'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l from -d 'Read more names from FILE, one a line' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l cert-days -d 'Validity of the client certificate, in days' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-ttl -d 'AppRole token_ttl [default: 1h]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-max-ttl -d 'AppRole token_max_ttl [default: 24h]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-num-uses -d 'AppRole token_num_uses; 0 = unlimited, which agent auto-auth needs [default: 0]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l secret-id-ttl -d 'AppRole secret_id_ttl [default: 30d]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l secret-id-num-uses -d 'AppRole secret_id_num_uses; 0 lets the agent log in again after a restart [default: 0]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l wrap-ttl -d 'Deliver the secret_id response-wrapped, valid for DURATION (0: plain)' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l install-path -d 'Where --install puts the bundle, relative to the tenant\'s home' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l timeout -d 'Seconds to wait for Vault' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l output -d 'Report format' -r -f -a "text\t''
+json\t''"
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l no-unix-user -d 'Do not require a Unix user of that name (no nft entry then)'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l rotate -d 'Issue a new certificate and secret_id even if the current ones are valid'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l install -d 'Copy the bundle into the tenant\'s home, owned by the tenant'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -s h -l help -d 'Print help'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -s V -l version -d 'Print version'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l from -d 'Read more names from FILE, one a line' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l timeout -d 'Seconds to wait for Vault' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l purge -d 'Also remove the bundle installed in the tenant\'s home'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -s h -l help -d 'Print help'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -s V -l version -d 'Print version'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand list" -l output -d 'Report format' -r -f -a "text\t''
+json\t''"
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand list" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand list" -s h -l help -d 'Print help'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand list" -s V -l version -d 'Print version'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l user -d 'Limit tenant checks to this tenant' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l timeout -d 'Seconds each network check may take' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l output -d 'Report format' -r -f -a "text\t''
+json\t''"
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l login -d 'Also log in as each tenant through the forwarder and check its access'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l strict -d 'Treat warnings as failures'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand completions" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user list doctor completions help" -f -a "init" -d 'Create the CA, the Vault listener and the host forwarder, and bootstrap Vault'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user list doctor completions help" -f -a "add-user" -d 'Give tenants a certificate, policy, AppRole and agent bundle'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user list doctor completions help" -f -a "remove-user" -d 'Take tenants\' access away and remove their bundles'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user list doctor completions help" -f -a "list" -d 'List tenants with certificate and secret_id expiry'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user list doctor completions help" -f -a "doctor" -d 'Check the whole chain and say exactly what is broken and how to fix it'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user list doctor completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user list doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
