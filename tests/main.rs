@@ -3,3 +3,5 @@ mod harness_selftest;
 mod init_cli;
 mod init_e2e;
 mod support;
+mod tenants_cli;
+mod tenants_e2e;

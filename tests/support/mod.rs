@@ -10,6 +10,11 @@
 //! initialises and unseals a real OpenBao server. [`site`] gives a test its
 //! own vaultnet state directory, `init` command line and OpenBao, and
 //! snapshots a state directory to prove a run changed nothing.
+//! [`podman`] makes throw-away tenant users with rootless Podman, images
+//! imported without a registry, and a `podman-compose` they can run.
+//! [`tenant`] makes throw-away Unix users, a site whose OpenBao is ready
+//! for tenants, requests made the way a tenant makes them, and runs
+//! `bao agent` unchanged from a bundle.
 
 // Not every test uses every helper, and each test file only sees the ones
 // it calls: without this, every unused helper would warn.
@@ -19,6 +24,7 @@ pub mod cmd;
 pub mod netns;
 pub mod openbao;
 pub mod site;
+pub mod tenant;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,659 @@
+//! Tenants for the `add-user` / `remove-user` / `list` tests: throw-away
+//! Unix users, a provisioned site (a [`Site`] in its own namespace with a
+//! real OpenBao on which `init` has enabled AppRole and KV v2, plus the
+//! forwarder `init` wrote, started from its unit's `ExecStart`), requests
+//! made the way a tenant makes them (through the forwarder, from a tenant
+//! namespace, with the bundle's client certificate), and [`Agent`]: `bao
+//! agent` run unchanged from a bundle, in a chroot laid out the way the
+//! bundle's `compose.yaml` declares the container (bundle mounted
+//! read-only, tmpfs for the token and the rendered secrets, `extra_hosts`
+//! as the chroot's `/etc/hosts`).
+
+use std::fs::File;
+use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::cmd::Cmd;
+use super::netns::TenantNs;
+use super::openbao::{OpenBao, bao_binary, probe};
+use super::site::Site;
+use super::{run_ok, wait_for};
+
+/// `useradd` and `userdel` lock `/etc/passwd`; parallel tests take turns.
+static PASSWD: Mutex<()> = Mutex::new(());
+
+/// A tenant name unique to this process: `vnt<pid><tag>`.
+pub fn tenant_name(tag: &str) -> String {
+    let name = format!("vnt{}{tag}", std::process::id());
+    assert!(name.len() <= 31, "tenant name {name} too long");
+    name
+}
+
+/// A Unix account made for one test (`useradd -m`), deleted with its home
+/// (`userdel -r`) when dropped.
+#[derive(Debug)]
+pub struct UnixUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+}
+
+impl UnixUser {
+    /// Creates `vnt<pid><tag>`; a stale account of that name (left by a
+    /// crashed run that had our pid) is deleted first.
+    #[track_caller]
+    pub fn create(tag: &str) -> UnixUser {
+        let name = tenant_name(tag);
+        if nix::unistd::User::from_name(&name).ok().flatten().is_some() {
+            userdel(&name);
+        }
+        passwd_tool(Command::new("useradd").args(["-m", "-s", "/bin/sh", &name]));
+        let u = nix::unistd::User::from_name(&name)
+            .expect("read passwd")
+            .unwrap_or_else(|| panic!("useradd made no user {name}"));
+        UnixUser {
+            name,
+            uid: u.uid.as_raw(),
+            gid: u.gid.as_raw(),
+            home: u.dir,
+        }
+    }
+}
+
+impl Drop for UnixUser {
+    fn drop(&mut self) {
+        userdel(&self.name);
+    }
+}
+
+fn userdel(name: &str) {
+    let _guard = PASSWD.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..50 {
+        let out = Command::new("userdel")
+            .args(["-r", name])
+            .stdin(Stdio::null())
+            .output();
+        match out.map(|o| o.status.code()) {
+            // 1 and 10: the passwd or group file is locked (another
+            // process adds a user): try again.
+            Ok(Some(1)) | Ok(Some(10)) => std::thread::sleep(Duration::from_millis(50)),
+            _ => return,
+        }
+    }
+}
+
+/// Runs `useradd`-like tools under the lock, retrying while another process
+/// holds `/etc/passwd`.
+#[track_caller]
+fn passwd_tool(cmd: &mut Command) {
+    let _guard = PASSWD.lock().unwrap_or_else(|e| e.into_inner());
+    let mut last = None;
+    for _ in 0..50 {
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        if out.status.success() {
+            return;
+        }
+        if !matches!(out.status.code(), Some(1) | Some(10)) {
+            panic!(
+                "{cmd:?} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        last = Some(out);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = last.expect("ran");
+    panic!(
+        "{cmd:?} kept failing ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A site whose Vault is ready for tenants: a [`Site`] in its own
+/// namespace, `init` run, OpenBao started from the listener it wrote, and
+/// `init` run again with the root token (AppRole and KV v2 enabled).
+pub struct Provisioned {
+    pub site: Site,
+    pub bao: OpenBao,
+}
+
+impl Provisioned {
+    #[track_caller]
+    pub fn start(prefix: &str) -> Provisioned {
+        let site = Site::in_netns(prefix);
+        site.init().run().expect_success();
+        let bao = site.start_openbao();
+        site.init()
+            .env("BAO_TOKEN", &bao.root_token)
+            .run()
+            .expect_success();
+        Provisioned { site, bao }
+    }
+
+    /// `vaultnet --dir DIR` in the site's namespace, with the root token in
+    /// `BAO_TOKEN`.
+    pub fn vaultnet(&self) -> Cmd {
+        let mut c = self.site.vaultnet();
+        c.env("BAO_TOKEN", &self.bao.root_token);
+        c
+    }
+
+    /// `vaultnet add-user ARGS…` with the root token.
+    pub fn add_user<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Cmd {
+        let mut c = self.vaultnet();
+        c.arg("add-user").args(args);
+        c
+    }
+
+    /// `vaultnet remove-user ARGS…` with the root token.
+    pub fn remove_user<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Cmd {
+        let mut c = self.vaultnet();
+        c.arg("remove-user").args(args);
+        c
+    }
+
+    /// The bundle directory of `tenant` in the state.
+    pub fn bundle(&self, tenant: &str) -> PathBuf {
+        self.site.path(&format!("tenants/{tenant}"))
+    }
+
+    /// A bundle file as text.
+    #[track_caller]
+    pub fn bundle_text(&self, tenant: &str, file: &str) -> String {
+        let p = self.bundle(tenant).join(file);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+    }
+
+    /// The bundle's `compose.yaml`, parsed.
+    #[track_caller]
+    pub fn compose(&self, tenant: &str) -> Value {
+        let text = self.bundle_text(tenant, "compose.yaml");
+        serde_saphyr::from_str(&text)
+            .unwrap_or_else(|e| panic!("compose.yaml of {tenant} is not YAML: {e}\n{text}"))
+    }
+
+    /// Writes `{"value": value}` to `<kv>/data/tenants/TENANT/app` as root.
+    #[track_caller]
+    pub fn write_secret(&self, tenant: &str, value: &str) {
+        let (code, body) = self.bao.root_api(
+            "POST",
+            &format!("secret/data/tenants/{tenant}/app"),
+            Some(json!({ "data": { "value": value } })),
+        );
+        assert_eq!(code, 200, "writing {tenant}'s secret: {body}");
+    }
+
+    /// AppRole login with the bundle's `role_id` and `secret_id` as they
+    /// are on disk now; the token, or the status and body of the refusal.
+    pub fn login(&self, role_id: &str, secret_id: &str) -> Result<String, (u16, Value)> {
+        let (code, body) = self.bao.api(
+            "POST",
+            "auth/approle/login",
+            Some(json!({ "role_id": role_id.trim(), "secret_id": secret_id.trim() })),
+            None,
+        );
+        match body.pointer("/auth/client_token").and_then(Value::as_str) {
+            Some(t) if code == 200 => Ok(t.to_string()),
+            _ => Err((code, body)),
+        }
+    }
+
+    /// Logs in with the credentials in the tenant's bundle.
+    #[track_caller]
+    pub fn login_bundle(&self, tenant: &str) -> String {
+        self.login(
+            &self.bundle_text(tenant, "role_id"),
+            &self.bundle_text(tenant, "secret_id"),
+        )
+        .unwrap_or_else(|(code, body)| panic!("login as {tenant} answered {code}: {body}"))
+    }
+
+    /// `LIST` on `path` as root: the keys, empty when Vault answers 404.
+    #[track_caller]
+    pub fn list(&self, path: &str) -> Vec<String> {
+        let (code, body) = self.bao.root_api("LIST", path, None);
+        match code {
+            404 => Vec::new(),
+            200 => body
+                .pointer("/data/keys")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => panic!("LIST {path} answered {code}: {body}"),
+        }
+    }
+
+    /// Starts the forwarder from `forwarder/vaultnet-forwarder.service`'s
+    /// `ExecStart` in the site's namespace and waits until a request
+    /// through it reaches Vault.
+    #[track_caller]
+    pub fn start_forwarder(&self) -> u32 {
+        let unit = std::fs::read_to_string(self.site.path("forwarder/vaultnet-forwarder.service"))
+            .expect("read the forwarder unit");
+        let exec = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .unwrap_or_else(|| panic!("no ExecStart in the forwarder unit:\n{unit}"));
+        let words: Vec<&str> = exec.split_whitespace().collect();
+        let mut cmd = Command::new(words[0]);
+        cmd.args(&words[1..]);
+        let ns = self.site.ns.as_ref().expect("a site with a namespace");
+        let log = self.bao.dir().join("forwarder.log");
+        let pid = ns.spawn(&cmd, Some(&log));
+        let addr = format!("{}:{}", self.site.host_ip(), self.forwarder_port());
+        let tls = self.site.operator_tls();
+        let _: () = wait_for(
+            "the forwarder to pass a request to Vault",
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || match probe(
+                Some(ns.name()),
+                &addr,
+                &tls.ca_pem_path,
+                Some((&tls.client_cert_path, &tls.client_key_path)),
+            ) {
+                Ok(200) => Ok(()),
+                other => Err(format!(
+                    "{other:?}; forwarder log: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )),
+            },
+        );
+        pid
+    }
+
+    /// The forwarder port from `vaultnet.yaml`.
+    pub fn forwarder_port(&self) -> u16 {
+        let state = self.state();
+        state
+            .pointer("/site/port")
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| panic!("no site.port in vaultnet.yaml: {state}")) as u16
+    }
+
+    /// `vaultnet.yaml`, parsed.
+    #[track_caller]
+    pub fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.site.path("vaultnet.yaml")).expect("vaultnet.yaml");
+        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("vaultnet.yaml: {e}\n{text}"))
+    }
+}
+
+/// One request the way a tenant makes it: `curl` inside the tenant's
+/// namespace (its `/etc/hosts` maps the DNS name), at the URL of the
+/// bundle's `agent.json`, through the forwarder, with the bundle's client
+/// certificate. Token and body go through a config on stdin, never argv.
+#[track_caller]
+pub fn tenant_request(
+    ns: &TenantNs,
+    bundle: &Path,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let agent: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("agent.json")).unwrap())
+            .expect("agent.json is JSON");
+    let base = agent["vault"]["address"].as_str().expect("vault.address");
+    let mut config = String::new();
+    let mut opt = |k: &str, v: &str| config.push_str(&format!("{k} = {}\n", quote(v)));
+    opt("url", &format!("{base}/v1/{path}"));
+    opt("request", method);
+    opt("cacert", &bundle.join("ca.pem").to_string_lossy());
+    opt("cert", &bundle.join("client.pem").to_string_lossy());
+    opt("key", &bundle.join("client-key.pem").to_string_lossy());
+    opt("max-time", "20");
+    opt("write-out", "\n%{http_code}");
+    if let Some(t) = token {
+        opt("header", &format!("X-Vault-Token: {t}"));
+    }
+    if let Some(b) = body {
+        opt("header", "Content-Type: application/json");
+        opt("data-raw", &b.to_string());
+    }
+    config.push_str("silent\nshow-error\n");
+    let mut child = ns
+        .command("curl")
+        .args(["-q", "--config", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start curl");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(config.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().expect("curl");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "curl {method} {path} from the tenant namespace failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (text, code) = stdout.rsplit_once('\n').expect("status line");
+    let body = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+    };
+    (code.trim().parse().expect("status code"), body)
+}
+
+/// Quotes a value for a curl config file (`--config`).
+fn quote(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r");
+    format!("\"{escaped}\"")
+}
+
+/// Single-quotes a word for `sh -c`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The `extra_hosts` entries of the bundle's agent service, as
+/// (name, address) pairs.
+#[track_caller]
+pub fn extra_hosts(compose: &Value) -> Vec<(String, IpAddr)> {
+    compose["services"]["vault-agent"]["extra_hosts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("agent service without extra_hosts: {compose}"))
+        .iter()
+        .map(|e| {
+            let e = e.as_str().expect("extra_hosts entry is a string");
+            let (name, addr) = e
+                .split_once(':')
+                .unwrap_or_else(|| panic!("extra_hosts entry {e:?}"));
+            let addr = addr
+                .parse()
+                .unwrap_or_else(|_| panic!("extra_hosts entry {e:?} maps to no IP"));
+            (name.to_string(), addr)
+        })
+        .collect()
+}
+
+/// `bao agent` run from a bundle, with its config unchanged, in a chroot
+/// that gives it the in-container paths the bundle's `compose.yaml`
+/// declares, inside a tenant namespace. Killed when dropped.
+pub struct Agent<'a> {
+    ns: &'a TenantNs,
+    pid: u32,
+    log: PathBuf,
+    // The chroot (`root/`) and `agent.log`; removed after the agent is
+    // killed (fields drop after `Drop::drop`).
+    _base: tempfile::TempDir,
+}
+
+impl<'a> Agent<'a> {
+    /// Lays out the chroot from `compose` (the bundle's, parsed) and starts
+    /// the agent service's entrypoint and command in it, in `ns`:
+    /// the bundle volume bind-mounted read-only from `bundle`, the named
+    /// secrets volume and every `tmpfs` entry as tmpfs, the `bao` binary at
+    /// the entrypoint's path, `extra_hosts` as `/etc/hosts`, and the
+    /// service's `environment`.
+    #[track_caller]
+    pub fn start(ns: &'a TenantNs, bundle: &Path, compose: &Value) -> Agent<'a> {
+        let svc = &compose["services"]["vault-agent"];
+        let base = tempfile::Builder::new()
+            .prefix("vaultnet-agent-")
+            .tempdir()
+            .expect("temp dir for the agent");
+        let r = &base.path().join("root");
+        let mut script = String::from("set -e\n");
+        let mkdir = |p: &Path| {
+            std::fs::create_dir_all(p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()))
+        };
+        mkdir(&r.join("etc"));
+
+        // Volumes: `${VAULTNET_BUNDLE:-…}:/vaultnet:ro` and named volumes.
+        for v in svc["volumes"].as_array().expect("agent volumes") {
+            let v = v.as_str().expect("short volume syntax");
+            let (src, rest) = if v.starts_with("${") {
+                let end = v.find('}').expect("closing brace") + 1;
+                (&v[..end], v[end..].trim_start_matches(':'))
+            } else {
+                v.split_once(':').expect("SRC:DST")
+            };
+            let mut parts = rest.split(':');
+            let dst = parts.next().expect("container path");
+            let ro = parts.any(|o| o == "ro");
+            let target = r.join(dst.trim_start_matches('/'));
+            mkdir(&target);
+            let t = sh_quote(&target.to_string_lossy());
+            if src.starts_with("${VAULTNET_BUNDLE") {
+                script.push_str(&format!(
+                    "mount --bind {} {t}\n",
+                    sh_quote(&bundle.to_string_lossy())
+                ));
+                if ro {
+                    script.push_str(&format!("mount -o remount,bind,ro {t}\n"));
+                }
+            } else {
+                let driver = &compose["volumes"][src]["driver_opts"];
+                assert_eq!(
+                    driver["type"], "tmpfs",
+                    "named volume {src} is not tmpfs-backed: {compose}"
+                );
+                script.push_str(&format!("mount -t tmpfs tmpfs {t}\n"));
+            }
+        }
+        for t in svc["tmpfs"].as_array().cloned().unwrap_or_default() {
+            let t = t.as_str().expect("tmpfs entry");
+            let (dst, opts) = t.split_once(':').unwrap_or((t, ""));
+            let target = r.join(dst.trim_start_matches('/'));
+            mkdir(&target);
+            let o = if opts.is_empty() {
+                String::new()
+            } else {
+                format!("-o {} ", sh_quote(opts))
+            };
+            script.push_str(&format!(
+                "mount -t tmpfs {o}tmpfs {}\n",
+                sh_quote(&target.to_string_lossy())
+            ));
+        }
+
+        // The image: the `bao` binary where the entrypoint expects it.
+        let entry = svc["entrypoint"][0].as_str().expect("agent entrypoint");
+        let bin = r.join(entry.trim_start_matches('/'));
+        mkdir(bin.parent().unwrap());
+        File::create(&bin).expect("mount point for bao");
+        script.push_str(&format!(
+            "mount --bind {} {}\n",
+            sh_quote(
+                &bao_binary()
+                    .canonicalize()
+                    .expect("bao binary")
+                    .to_string_lossy()
+            ),
+            sh_quote(&bin.to_string_lossy())
+        ));
+
+        // extra_hosts plays the container's /etc/hosts.
+        let mut hosts = String::from("127.0.0.1\tlocalhost\n");
+        for (name, addr) in extra_hosts(compose) {
+            hosts.push_str(&format!("{addr}\t{name}\n"));
+        }
+        std::fs::write(r.join("etc/hosts"), hosts).unwrap();
+
+        let mut argv = vec![sh_quote(entry)];
+        for a in svc["command"].as_array().expect("agent command") {
+            argv.push(sh_quote(a.as_str().expect("command word")));
+        }
+        script.push_str(&format!(
+            "exec chroot {} {}\n",
+            sh_quote(&r.to_string_lossy()),
+            argv.join(" ")
+        ));
+
+        let log = base.path().join("agent.log");
+        let logf = File::create(&log).expect("agent log");
+        let mut cmd = ns.command("unshare");
+        cmd.args(["-m", "sh", "-c", &script])
+            // Nothing of the test's environment (VAULT_*, BAO_*) reaches
+            // the agent: only what the compose service sets.
+            .env_clear()
+            // What the container runtime sets (Podman: PATH, and HOME from
+            // the image's passwd, else `/`; the agent expands `~`).
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", "/")
+            .stdin(Stdio::null())
+            .stdout(logf.try_clone().unwrap())
+            .stderr(logf);
+        for (k, v) in svc["environment"].as_object().cloned().unwrap_or_default() {
+            let v = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the agent: {e}"));
+        // `ip netns exec`, `unshare`, `sh` (`exec`) and `chroot` all exec:
+        // the child's pid is the agent's.
+        let pid = ns.adopt(child);
+        Agent {
+            ns,
+            pid,
+            log,
+            _base: base,
+        }
+    }
+
+    /// The agent's output so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A path inside the agent's root, seen from outside its private mount
+    /// namespace (`/proc/PID/root`).
+    pub fn path(&self, in_container: &str) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root", self.pid)).join(in_container.trim_start_matches('/'))
+    }
+
+    /// Waits until `in_container` exists and is not empty; returns its
+    /// bytes and metadata. Panics with the agent log on timeout.
+    #[track_caller]
+    pub fn wait_for_file(
+        &self,
+        in_container: &str,
+        timeout: Duration,
+    ) -> (Vec<u8>, std::fs::Metadata) {
+        let p = self.path(in_container);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let (Ok(m), Ok(b)) = (std::fs::metadata(&p), std::fs::read(&p))
+                && !b.is_empty()
+            {
+                return (b, m);
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "the agent rendered no {in_container} within {timeout:?}\n--- agent log ---\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Agent<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- agent log ---\n{}--- end of agent log ---", self.log());
+        }
+        self.ns.kill(self.pid);
+    }
+}
+
+/// Mode bits (`0o7777`) and owner of a path (not following a final link).
+#[track_caller]
+pub fn mode_owner(p: &Path) -> (u32, u32, u32) {
+    let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("stat {}: {e}", p.display()));
+    (m.mode() & 0o7777, m.uid(), m.gid())
+}
+
+/// The uids in `set NAME { … elements = { … } }` of an nft file.
+#[track_caller]
+pub fn nft_set(text: &str, set: &str) -> Vec<u32> {
+    let start = text
+        .find(&format!("set {set} {{"))
+        .unwrap_or_else(|| panic!("no set {set} in:\n{text}"));
+    let block = &text[start..];
+    let block = &block[..block.find('}').expect("end of set")];
+    match block.find("elements = {") {
+        None => Vec::new(),
+        Some(i) => block[i + "elements = {".len()..]
+            .split(',')
+            .map(|u| {
+                u.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("uid {u:?} in {block}"))
+            })
+            .collect(),
+    }
+}
+
+/// Connects to `addr` (`ip:port`) as `uid` inside namespace `ns` with
+/// bash's `/dev/tcp`: `Ok` when the connection was accepted, `Err(text)`
+/// with bash's message otherwise.
+pub fn connect_as(ns: &str, uid: u32, gid: u32, ip: &str, port: u16) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "timeout", "10", "setpriv"])
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .args(["--clear-groups", "/bin/bash", "-c"])
+        .arg(format!("exec 3<>/dev/tcp/{ip}/{port} && echo connected"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run setpriv");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && stdout.trim() == "connected" {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} {}{}",
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// `nft -f FILE` inside namespace `ns`.
+#[track_caller]
+pub fn nft_load(ns: &str, file: &Path) {
+    run_ok(
+        Command::new("ip")
+            .args(["netns", "exec", ns, "nft", "-f"])
+            .arg(file),
+    );
+}

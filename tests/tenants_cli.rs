@@ -1,0 +1,335 @@
+//! `add-user`, `remove-user` and `list` refusing what they must refuse
+//! (PROMISES I1, DESIGN "Exit codes"): every bad tenant name of the
+//! promises, an unknown or system Unix user, a directory that was never
+//! initialised and a missing operator token each exit 2 with one `error:`
+//! and one `hint:` line, leave the state directory byte for byte as it was
+//! and — checked against a real OpenBao on loopback when `VAULTNET_E2E=1`
+//! (policies, AppRole roles, token accessors listed before and after) —
+//! change nothing in Vault; a sealed Vault exits 1 and changes nothing.
+//! Names are validated before any file is read or any request is made, so
+//! without `VAULTNET_E2E` these tests still run against the disk alone.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::cmd::{Cmd, Output};
+use crate::support::e2e_required;
+use crate::support::openbao::OpenBao;
+use crate::support::require_e2e;
+use crate::support::site::{Site, assert_error_and_hint};
+use crate::support::tenant::tenant_name;
+
+/// The lock file every state-changing run rewrites with its pid, before it
+/// looks at a tenant: excluded when comparing runs that got that far.
+const LOCK: &str = ".vaultnet.lock";
+
+/// An initialised site; with `VAULTNET_E2E=1` also a real OpenBao on
+/// loopback, started from the listener `init` wrote, on which `init` with
+/// the root token enabled AppRole and KV v2.
+struct Cli {
+    site: Site,
+    bao: Option<OpenBao>,
+}
+
+impl Cli {
+    #[track_caller]
+    fn new() -> Cli {
+        let site = Site::offline();
+        site.init().run().expect_success();
+        let bao = e2e_required().then(|| {
+            let bao = site.start_openbao();
+            site.init()
+                .env("BAO_TOKEN", &bao.root_token)
+                .run()
+                .expect_success();
+            bao
+        });
+        Cli { site, bao }
+    }
+
+    /// The token commands get: the root token, or (without a server) one
+    /// that is never used, because every case here stops before Vault.
+    fn token(&self) -> String {
+        self.bao
+            .as_ref()
+            .map(|b| b.root_token.clone())
+            .unwrap_or_else(|| "s.never-used-without-a-server".into())
+    }
+
+    fn cmd(&self, sub: &str) -> Cmd {
+        let mut c = self.site.vaultnet();
+        c.env("BAO_TOKEN", self.token()).arg(sub);
+        c
+    }
+
+    /// What vaultnet could have changed in Vault: ACL policies, AppRole
+    /// roles, token accessors. `Null` without a server.
+    #[track_caller]
+    fn vault_objects(&self) -> Value {
+        let Some(bao) = &self.bao else {
+            return Value::Null;
+        };
+        let list = |path: &str| {
+            let (code, body) = bao.root_api("LIST", path, None);
+            match code {
+                404 => Value::Array(Vec::new()),
+                200 => body["data"]["keys"].clone(),
+                _ => panic!("LIST {path} answered {code}: {body}"),
+            }
+        };
+        serde_json::json!({
+            "policies": list("sys/policies/acl"),
+            "roles": list("auth/approle/role"),
+            "tokens": list("auth/token/accessors"),
+        })
+    }
+}
+
+/// Every bad name of PROMISES.md that argv can carry (`a\0b` cannot: it
+/// goes through `--from`).
+fn bad_names() -> Vec<String> {
+    let mut names: Vec<String> = [
+        "", ".", "..", "-a", "1abc", "a/b", "../etc", "a b", "a\n", "a:b", "a.b", "A", "é", "root",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    names.push("a".repeat(33));
+    names
+}
+
+#[track_caller]
+fn assert_rejected_name(out: &Output, name: &str) {
+    assert_error_and_hint(out);
+    assert!(
+        out.stderr.contains("invalid tenant name") || out.stderr.contains("is reserved"),
+        "the error must say what is wrong with {name:?}\n{out}"
+    );
+}
+
+#[test]
+fn every_bad_tenant_name_exits_2_with_an_error_and_a_hint_and_changes_nothing() {
+    let cli = Cli::new();
+    let disk = cli.site.snapshot();
+    let vault = cli.vault_objects();
+    for sub in ["add-user", "remove-user"] {
+        for name in bad_names() {
+            // After `--`, so that `-a` reaches the name check, not clap.
+            let out = cli.cmd(sub).arg("--").arg(&name).run().expect_code(2);
+            assert_rejected_name(&out, &name);
+            disk.assert_same(&cli.site.snapshot(), format!("{sub} {name:?}"));
+        }
+        // A NUL cannot be in argv; `--from FILE` can carry one.
+        let from = cli.site.scratch().join("names-with-nul");
+        std::fs::write(&from, "a\0b\n").unwrap();
+        let out = cli.cmd(sub).arg("--from").arg(&from).run().expect_code(2);
+        assert_rejected_name(&out, "a\\0b");
+        disk.assert_same(&cli.site.snapshot(), format!("{sub} --from (a NUL)"));
+    }
+    assert_eq!(cli.vault_objects(), vault, "Vault changed");
+}
+
+#[test]
+fn a_bad_name_anywhere_in_the_list_stops_the_good_names_too() {
+    let cli = Cli::new();
+    let disk = cli.site.snapshot();
+    let vault = cli.vault_objects();
+    let good = tenant_name("g");
+    let out = cli
+        .cmd("add-user")
+        .args(["--no-unix-user", &good, "a/b"])
+        .run()
+        .expect_code(2);
+    assert_rejected_name(&out, "a/b");
+    let from = cli.site.scratch().join("names");
+    std::fs::write(&from, format!("{good}\n../etc\n")).unwrap();
+    let out = cli
+        .cmd("add-user")
+        .args(["--no-unix-user", "--from"])
+        .arg(&from)
+        .run()
+        .expect_code(2);
+    assert_rejected_name(&out, "../etc");
+    disk.assert_same(&cli.site.snapshot(), "good and bad names");
+    assert!(!cli.site.path(&format!("tenants/{good}")).exists());
+    assert_eq!(cli.vault_objects(), vault, "Vault changed");
+}
+
+#[test]
+fn an_unknown_or_system_unix_user_exits_2_and_changes_nothing() {
+    let cli = Cli::new();
+    let disk = cli.site.snapshot().without(LOCK);
+    let vault = cli.vault_objects();
+    let ghost = tenant_name("nouser");
+    let out = cli.cmd("add-user").arg(&ghost).run().expect_code(2);
+    assert_error_and_hint(&out);
+    assert!(
+        out.stderr.contains(&format!("no Unix user `{ghost}`"))
+            && out.stderr.contains("--no-unix-user"),
+        "{out}"
+    );
+    disk.assert_same(&cli.site.snapshot().without(LOCK), "unknown Unix user");
+
+    // A system account (uid below UID_MIN) is no tenant either.
+    let system = ["mail", "news", "uucp", "proxy", "backup", "list"]
+        .into_iter()
+        .find(|n| {
+            nix::unistd::User::from_name(n)
+                .ok()
+                .flatten()
+                .is_some_and(|u| u.uid.as_raw() > 0 && u.uid.as_raw() < 1000)
+        });
+    match system {
+        Some(name) => {
+            let out = cli.cmd("add-user").arg(name).run().expect_code(2);
+            assert_error_and_hint(&out);
+            assert!(out.stderr.contains("a system account"), "{out}");
+            disk.assert_same(&cli.site.snapshot().without(LOCK), "system account");
+        }
+        None => eprintln!("no system account to try on this machine"),
+    }
+    assert_eq!(cli.vault_objects(), vault, "Vault changed");
+}
+
+#[test]
+fn tenant_commands_on_a_directory_never_initialised_exit_2_and_create_nothing() {
+    let site = Site::offline();
+    let name = tenant_name("n");
+    for args in [
+        vec!["add-user", "--no-unix-user", name.as_str()],
+        vec!["remove-user", name.as_str()],
+        vec!["list"],
+        vec!["list", "--output", "json"],
+    ] {
+        let out = site
+            .vaultnet()
+            .env("BAO_TOKEN", "s.never-used")
+            .args(&args)
+            .run()
+            .expect_code(2);
+        assert_error_and_hint(&out);
+        assert!(out.stderr.contains("not initialised"), "{out}");
+        assert!(out.stderr.contains("vaultnet init"), "{out}");
+        assert!(
+            !site.dir().exists(),
+            "`{}` created the state directory",
+            args.join(" ")
+        );
+    }
+}
+
+#[test]
+fn tenant_commands_without_an_operator_token_exit_2_and_change_nothing() {
+    let cli = Cli::new();
+    let disk = cli.site.snapshot().without(LOCK);
+    let vault = cli.vault_objects();
+    let name = tenant_name("t");
+    for sub in ["add-user", "remove-user"] {
+        // No BAO_TOKEN/VAULT_TOKEN (the harness scrubs them) and no
+        // ~/.vault-token in the test's HOME.
+        let mut c = cli.site.vaultnet();
+        c.arg(sub);
+        if sub == "add-user" {
+            c.arg("--no-unix-user");
+        }
+        let out = c.arg(&name).run().expect_code(2);
+        assert_error_and_hint(&out);
+        assert!(
+            out.stderr.contains("no operator token") && out.stderr.contains("BAO_TOKEN"),
+            "{out}"
+        );
+        let missing = cli.site.scratch().join("no-such-token");
+        let mut c = cli.site.vaultnet();
+        c.arg(sub).arg("--token-file").arg(&missing);
+        if sub == "add-user" {
+            c.arg("--no-unix-user");
+        }
+        let out = c.arg(&name).run().expect_code(2);
+        assert_error_and_hint(&out);
+        assert!(out.stderr.contains("does not exist"), "{out}");
+    }
+    disk.assert_same(&cli.site.snapshot().without(LOCK), "no token");
+    assert_eq!(cli.vault_objects(), vault, "Vault changed");
+}
+
+#[test]
+fn list_reads_the_state_alone_and_needs_no_vault_or_token() {
+    let site = Site::offline();
+    site.init().run().expect_success();
+    let disk = site.snapshot();
+    let out = site.vaultnet().arg("list").run().expect_success();
+    assert_eq!(
+        out.stdout, "no tenants yet: add one with `vaultnet add-user NAME`\n",
+        "{out}"
+    );
+    assert!(out.stderr.is_empty(), "{out}");
+    let out = site
+        .vaultnet()
+        .args(["list", "--output", "json"])
+        .run()
+        .expect_success();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(v, serde_json::json!([]), "{out}");
+    disk.assert_same(&site.snapshot(), "list");
+}
+
+#[test]
+fn a_sealed_vault_fails_add_user_and_remove_user_with_exit_1_and_changes_nothing() {
+    require_e2e!("starts a real OpenBao and seals it");
+    let cli = Cli::new();
+    let bao = cli.bao.as_ref().expect("a server under VAULTNET_E2E");
+    let vault = cli.vault_objects();
+    let disk = cli.site.snapshot().without(LOCK);
+    bao.seal();
+    let name = tenant_name("s");
+    for args in [
+        vec!["add-user", "--no-unix-user", name.as_str()],
+        vec!["remove-user", name.as_str()],
+    ] {
+        let out = cli
+            .site
+            .vaultnet()
+            .env("BAO_TOKEN", &bao.root_token)
+            .args(&args)
+            .run()
+            .expect_code(1);
+        assert_error_and_hint(&out);
+        assert!(
+            out.stderr.contains("is sealed") && out.stderr.contains("operator unseal"),
+            "{out}"
+        );
+        assert!(!out.stderr.contains(&bao.root_token), "{out}");
+        disk.assert_same(
+            &cli.site.snapshot().without(LOCK),
+            format!("{} on a sealed Vault", args[0]),
+        );
+    }
+    assert!(!cli.site.path(&format!("tenants/{name}")).exists());
+    bao.unseal();
+    assert_eq!(cli.vault_objects(), vault, "Vault changed");
+}
+
+#[test]
+fn tenant_commands_help_shows_examples_and_exit_codes() {
+    for (sub, exit_codes) in [("add-user", true), ("remove-user", true), ("list", false)] {
+        let out = Cmd::vaultnet()
+            .home(Path::new("/nonexistent"))
+            .args([sub, "--help"])
+            .run()
+            .expect_success();
+        assert!(out.stdout.contains("EXAMPLES:"), "{out}");
+        assert!(
+            out.stdout.contains(&format!("vaultnet {sub}")),
+            "examples must show the command\n{out}"
+        );
+        if exit_codes {
+            for code in ["0  ", "1  ", "2  "] {
+                assert!(
+                    out.stdout.contains("EXIT CODES:") && out.stdout.contains(code),
+                    "{out}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,1050 @@
+//! `add-user`, `remove-user` and `list` against the real chain (gated by
+//! `VAULTNET_E2E=1`: root, network namespaces, throw-away Unix users): a
+//! real OpenBao with mutual TLS on the loopback of a namespace playing the
+//! host, the socat forwarder from the unit `init` wrote, and `bao agent`
+//! run unchanged from a tenant's bundle in a tenant namespace joined by
+//! veth, with the in-container paths `compose.yaml` declares. These tests
+//! show that the agent renders exactly the tenant's own secret (0400) and
+//! that the tenant's token is denied every other tenant's path (PROMISES
+//! V2, V6); that the nft gate, loaded in the namespace, admits only tenant
+//! uids to the forwarder and no tenant to Vault's own port; that
+//! `remove-user` leaves no token or secret_id working, even after the name
+//! is added again (V4); that `add-user` converges, repairs drift in Vault
+//! and on disk, and rotates on request (V3); that a response-wrapped
+//! secret_id still works end to end (V5); the `list` and `--output json`
+//! field names, with no secret in any output or in `vaultnet.yaml` (S6);
+//! secret file modes under `umask 000` (S1); `--install` that never writes
+//! through a link the tenant planted (S4); and that `podman-compose`
+//! accepts an app merged with the bundle's override.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use vaultnet::pki::CertInfo;
+
+use crate::support::cmd::{Cmd, Output};
+use crate::support::manifest_dir;
+use crate::support::netns::TenantNs;
+use crate::support::require_e2e;
+use crate::support::site::Snapshot;
+use crate::support::tenant::{
+    Agent, Provisioned, UnixUser, connect_as, extra_hosts, mode_owner, nft_load, nft_set,
+    tenant_name, tenant_request,
+};
+
+/// How long the agent may take to log in and render (≈1 s here).
+const AGENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bundle files that hold a secret, and must be 0600.
+const SECRET_FILES: &[&str] = &["client-key.pem", "role_id", "secret_id"];
+
+/// Every file of a bundle.
+fn bundle_files(tenant: &str) -> Vec<String> {
+    [
+        "ca.pem",
+        "client.pem",
+        "client-key.pem",
+        "role_id",
+        "secret_id",
+        "agent.json",
+        "compose.yaml",
+        "README.md",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("{tenant}-vault-agent.container")])
+    .collect()
+}
+
+fn kv_path(tenant: &str) -> String {
+    format!("secret/data/tenants/{tenant}/app")
+}
+
+/// The capabilities `sys/capabilities-self` gives `token` on `paths`,
+/// asked the tenant's way (through the forwarder, with its certificate).
+#[track_caller]
+fn capabilities(ns: &TenantNs, bundle: &Path, token: &str, paths: &[String]) -> Value {
+    let (code, body) = tenant_request(
+        ns,
+        bundle,
+        "POST",
+        "sys/capabilities-self",
+        Some(json!({ "paths": paths })),
+        Some(token),
+    );
+    assert_eq!(code, 200, "sys/capabilities-self: {body}");
+    body["data"].clone()
+}
+
+/// The first base64 line of a PEM file: enough to spot the key anywhere.
+#[track_caller]
+fn pem_body_line(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .find(|l| !l.starts_with("-----") && l.len() > 20)
+        .unwrap_or_else(|| panic!("no PEM body in {}", path.display()))
+        .to_string()
+}
+
+/// Fails if any secret shows in any output or in `vaultnet.yaml`.
+#[track_caller]
+fn assert_no_secret(p: &Provisioned, outputs: &[&Output], secrets: &[(&str, String)]) {
+    let state = std::fs::read_to_string(p.site.path("vaultnet.yaml")).unwrap();
+    for (what, secret) in secrets {
+        let secret = secret.trim();
+        assert!(secret.len() >= 8, "{what} is too short to search for");
+        for out in outputs {
+            assert!(
+                !out.stdout.contains(secret) && !out.stderr.contains(secret),
+                "the {what} appears in the output\n{out}"
+            );
+        }
+        assert!(
+            !state.contains(secret),
+            "the {what} appears in vaultnet.yaml:\n{state}"
+        );
+    }
+}
+
+/// The secrets of a tenant's bundle, named.
+fn bundle_secrets(p: &Provisioned, tenant: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("role_id", p.bundle_text(tenant, "role_id")),
+        ("secret_id", p.bundle_text(tenant, "secret_id")),
+        (
+            "client key",
+            pem_body_line(&p.bundle(tenant).join("client-key.pem")),
+        ),
+    ]
+}
+
+#[track_caller]
+fn parse_json(out: &Output) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{out}"))
+}
+
+#[track_caller]
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn set(words: &[&str]) -> BTreeSet<String> {
+    words.iter().map(|s| s.to_string()).collect()
+}
+
+#[track_caller]
+fn days_from_now(rfc3339: &str) -> i64 {
+    let t = OffsetDateTime::parse(rfc3339, &Rfc3339)
+        .unwrap_or_else(|e| panic!("{rfc3339:?} is not RFC 3339: {e}"));
+    (t - OffsetDateTime::now_utc()).whole_days()
+}
+
+#[track_caller]
+fn cert_serial(p: &Provisioned, tenant: &str) -> String {
+    CertInfo::parse(&p.bundle_text(tenant, "client.pem"))
+        .unwrap_or_else(|e| panic!("client.pem: {}", e.message()))
+        .serial
+}
+
+#[test]
+fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder() {
+    require_e2e!("runs OpenBao, the forwarder and bao agent in network namespaces");
+    let p = Provisioned::start("vnta");
+    p.start_forwarder();
+    let alice = UnixUser::create("aa");
+    let bob = UnixUser::create("ab");
+    let (a, b) = (alice.name.as_str(), bob.name.as_str());
+    let out = p.add_user(&[a, b]).run().expect_success();
+    for t in [a, b] {
+        assert!(
+            out.stdout
+                .contains(&format!("added tenant {t}: bundle in tenants/{t}")),
+            "{out}"
+        );
+    }
+    let alice_value = format!("alice-s3cret-{}", std::process::id());
+    p.write_secret(a, &alice_value);
+    p.write_secret(b, "bob-s3cret-never-for-alice");
+
+    // The tenant namespace's hosts file and the chroot's /etc/hosts both
+    // play compose's `extra_hosts`: the bundle's entry, to the host IP.
+    let compose = p.compose(a);
+    let host_ip = p.site.host_ip();
+    assert_eq!(
+        extra_hosts(&compose),
+        vec![("vault.lan".to_string(), host_ip)],
+        "compose extra_hosts"
+    );
+    let ns = p.site.ns.as_ref().unwrap();
+    let tenant_ns = ns.add_tenant_ns("vntt", &[("vault.lan", host_ip)]);
+    let hosts = std::fs::read_to_string(tenant_ns.etc_dir().join("hosts")).unwrap();
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == [host_ip.to_string().as_str(), "vault.lan"]),
+        "{hosts}"
+    );
+
+    let agent_json = p.bundle_text(a, "agent.json");
+    let agent = Agent::start(&tenant_ns, &p.bundle(a), &compose);
+    let (rendered, meta) = agent.wait_for_file("/secrets/app", AGENT_TIMEOUT);
+    assert_eq!(
+        String::from_utf8_lossy(&rendered),
+        alice_value,
+        "rendered secret\n{}",
+        agent.log()
+    );
+    assert_eq!(meta.mode() & 0o7777, 0o400, "mode of /secrets/app");
+    // compose runs the agent as `user: 0:0` (the tenant, under rootless
+    // Podman); in the chroot that is root.
+    assert_eq!(compose["services"]["vault-agent"]["user"], "0:0");
+    assert_eq!((meta.uid(), meta.gid()), (0, 0), "owner of /secrets/app");
+    let (token, sink) = agent.wait_for_file("/agent/token", AGENT_TIMEOUT);
+    assert_eq!(sink.mode() & 0o7777, 0o600, "mode of the token sink");
+    let token = String::from_utf8(token).unwrap();
+    assert_eq!(
+        p.bundle_text(a, "agent.json"),
+        agent_json,
+        "the agent must run the bundle's config unchanged"
+    );
+
+    // The agent's own token: alice's path yes, bob's never.
+    let (code, body) = tenant_request(
+        &tenant_ns,
+        &p.bundle(a),
+        "GET",
+        &kv_path(a),
+        None,
+        Some(&token),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["data"]["data"]["value"], alice_value.as_str());
+    let (code, body) = tenant_request(
+        &tenant_ns,
+        &p.bundle(a),
+        "GET",
+        &kv_path(b),
+        None,
+        Some(&token),
+    );
+    assert_eq!(code, 403, "alice's token read bob's secret: {body}");
+    assert!(
+        !body.to_string().contains("bob-s3cret"),
+        "bob's secret leaked: {body}"
+    );
+    let (code, body) = tenant_request(
+        &tenant_ns,
+        &p.bundle(a),
+        "LIST",
+        "secret/metadata/tenants",
+        None,
+        Some(&token),
+    );
+    assert_eq!(code, 403, "alice may not list other tenants: {body}");
+
+    // A login of alice's own, through the forwarder with her certificate.
+    let (code, body) = tenant_request(
+        &tenant_ns,
+        &p.bundle(a),
+        "POST",
+        "auth/approle/login",
+        Some(json!({
+            "role_id": p.bundle_text(a, "role_id").trim(),
+            "secret_id": p.bundle_text(a, "secret_id").trim(),
+        })),
+        None,
+    );
+    assert_eq!(code, 200, "alice's login through the forwarder: {body}");
+    let login = body["auth"]["client_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        body["auth"]["policies"],
+        json!(["default", format!("vaultnet-{a}")]),
+        "alice's token policies"
+    );
+    for t in [&token, &login] {
+        let (code, body) =
+            tenant_request(&tenant_ns, &p.bundle(a), "GET", &kv_path(b), None, Some(t));
+        assert_eq!(code, 403, "{body}");
+    }
+
+    // sys/capabilities-self: read on her data, deny on bob's.
+    let paths = [
+        kv_path(a),
+        kv_path(b),
+        format!("secret/metadata/tenants/{a}/app"),
+        format!("secret/metadata/tenants/{b}/app"),
+    ];
+    let caps = capabilities(&tenant_ns, &p.bundle(a), &token, &paths);
+    assert_eq!(caps[&paths[0]], json!(["read"]), "{caps}");
+    assert_eq!(caps[&paths[1]], json!(["deny"]), "{caps}");
+    assert_eq!(caps[&paths[2]], json!(["list", "read"]), "{caps}");
+    assert_eq!(caps[&paths[3]], json!(["deny"]), "{caps}");
+    assert_eq!(capabilities(&tenant_ns, &p.bundle(a), &login, &paths), caps);
+
+    // The agent's log names no secret either.
+    let log = agent.log();
+    for s in [alice_value.as_str(), token.trim()] {
+        assert!(!log.contains(s), "the agent logged a secret:\n{log}");
+    }
+}
+
+#[test]
+fn nft_gate_admits_only_tenant_uids_to_the_forwarder_and_no_tenant_to_vaults_port() {
+    require_e2e!("loads nftables in a network namespace and switches uids");
+    let p = Provisioned::start("vntn");
+    p.start_forwarder();
+    let alice = UnixUser::create("na");
+    let stranger = UnixUser::create("ns");
+    p.add_user(&[&alice.name]).run().expect_success();
+
+    let nft = p.site.path("forwarder/vaultnet.nft");
+    let text = std::fs::read_to_string(&nft).unwrap();
+    assert_eq!(nft_set(&text, "tenants"), vec![alice.uid], "{text}");
+    assert_eq!(nft_set(&text, "allowed"), vec![0, alice.uid], "{text}");
+
+    let ns = p.site.ns.as_ref().unwrap();
+    nft_load(ns.name(), &nft);
+    let host = p.site.host_ip().to_string();
+    let fport = p.forwarder_port();
+    let vault = p.bao.addr();
+    let (vip, vport) = (vault.ip().to_string(), vault.port());
+
+    connect_as(ns.name(), alice.uid, alice.gid, &host, fport)
+        .unwrap_or_else(|e| panic!("alice must reach the forwarder: {e}"));
+    let refused = |who: &str, r: Result<(), String>| match r {
+        Err(e) if e.contains("Connection refused") => {}
+        other => panic!("{who} must be refused with a reset, got {other:?}"),
+    };
+    refused(
+        "a uid that is no tenant, at the forwarder",
+        connect_as(ns.name(), stranger.uid, stranger.gid, &host, fport),
+    );
+    refused(
+        "alice at Vault's loopback port",
+        connect_as(ns.name(), alice.uid, alice.gid, &vip, vport),
+    );
+    connect_as(ns.name(), 0, 0, &host, fport)
+        .unwrap_or_else(|e| panic!("root (the operator) must reach the forwarder: {e}"));
+    connect_as(ns.name(), 0, 0, &vip, vport)
+        .unwrap_or_else(|e| panic!("root must reach Vault: {e}"));
+
+    // Nothing from outside the host: a tenant namespace across the veth.
+    let tenant_ns = ns.add_tenant_ns("vntg", &[]);
+    refused(
+        "a client from another namespace",
+        connect_as(tenant_ns.name(), 0, 0, &host, fport),
+    );
+
+    // remove-user takes alice out of the gate.
+    p.remove_user(&[&alice.name]).run().expect_success();
+    let text = std::fs::read_to_string(&nft).unwrap();
+    assert_eq!(nft_set(&text, "tenants"), Vec::<u32>::new(), "{text}");
+    assert_eq!(nft_set(&text, "allowed"), vec![0], "{text}");
+    nft_load(ns.name(), &nft);
+    refused(
+        "alice after remove-user, at the forwarder",
+        connect_as(ns.name(), alice.uid, alice.gid, &host, fport),
+    );
+}
+
+#[test]
+fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
+    require_e2e!("runs OpenBao in a network namespace and adds Unix users");
+    let p = Provisioned::start("vntr");
+    let alice = UnixUser::create("ra");
+    let a = alice.name.as_str();
+    p.add_user(&[a]).run().expect_success();
+    p.write_secret(a, "alice-value");
+    let role_id = p.bundle_text(a, "role_id");
+    let secret_id = p.bundle_text(a, "secret_id");
+    let token = p.login_bundle(a);
+    let read = |t: &str| p.bao.api("GET", &kv_path(a), None, Some(t));
+    let lookup = |t: &str| p.bao.api("GET", "auth/token/lookup-self", None, Some(t));
+    assert_eq!(read(&token).0, 200);
+    assert_eq!(lookup(&token).0, 200);
+    let nft = p.site.path("forwarder/vaultnet.nft");
+    assert_eq!(
+        nft_set(&std::fs::read_to_string(&nft).unwrap(), "tenants"),
+        vec![alice.uid]
+    );
+
+    let out = p.remove_user(&[a]).run().expect_success();
+    assert!(
+        out.stdout.starts_with(&format!("removed tenant {a}: ")),
+        "{out}"
+    );
+    for (code, body) in [lookup(&token), read(&token)] {
+        assert_eq!(code, 403, "the old token still works: {body}\n{out}");
+    }
+    let denied = p
+        .login(&role_id, &secret_id)
+        .expect_err("login with the old secret_id after remove-user");
+    assert_ne!(denied.0, 200);
+    let (code, body) = p
+        .bao
+        .root_api("GET", &format!("auth/approle/role/{a}"), None);
+    assert_eq!(code, 404, "the role is still there: {body}");
+    let (code, body) = p
+        .bao
+        .root_api("GET", &format!("sys/policies/acl/vaultnet-{a}"), None);
+    assert_eq!(code, 404, "the policy is still there: {body}");
+    assert!(!p.bundle(a).exists(), "the bundle is still there");
+    assert!(
+        p.state()["tenants"].get(a).is_none(),
+        "vaultnet.yaml still lists {a}: {}",
+        p.state()
+    );
+    assert_eq!(
+        nft_set(&std::fs::read_to_string(&nft).unwrap(), "tenants"),
+        Vec::<u32>::new()
+    );
+
+    // Safe to run twice.
+    let again = p.remove_user(&[a]).run().expect_success();
+    assert!(
+        again.stdout.contains("nothing to remove"),
+        "second remove-user\n{again}"
+    );
+
+    // Adding the name again must not revive anything issued before.
+    p.add_user(&[a]).run().expect_success();
+    for (code, body) in [lookup(&token), read(&token)] {
+        assert_eq!(code, 403, "re-adding revived the old token: {body}");
+    }
+    assert!(p.login(&role_id, &secret_id).is_err());
+    let new = p.login_bundle(a);
+    assert_eq!(read(&new).0, 200, "the new bundle must work");
+}
+
+#[test]
+fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
+    require_e2e!("runs OpenBao in a network namespace and adds Unix users");
+    let p = Provisioned::start("vntd");
+    let alice = UnixUser::create("da");
+    let a = alice.name.as_str();
+    p.add_user(&[a]).run().expect_success();
+    let bundle = p.bundle(a);
+    let before = Snapshot::take(&bundle);
+    let policy_path = format!("sys/policies/acl/vaultnet-{a}");
+    let role_path = format!("auth/approle/role/{a}");
+    let policy = p.bao.root_api("GET", &policy_path, None).1["data"]["policy"].clone();
+    let role = p.bao.root_api("GET", &role_path, None).1["data"].clone();
+
+    let out = p.add_user(&[a]).run().expect_success();
+    assert!(
+        out.stdout.starts_with(&format!("tenant {a} is up to date")),
+        "{out}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "a converged run reports no change\n{out}"
+    );
+    before.assert_same(&Snapshot::take(&bundle), "second add-user");
+    assert_eq!(p.list("auth/approle/role"), vec![a.to_string()]);
+    let policies = p.list("sys/policies/acl");
+    assert_eq!(
+        policies
+            .iter()
+            .filter(|n| n.contains(a))
+            .collect::<Vec<_>>(),
+        vec![&format!("vaultnet-{a}")]
+    );
+    assert_eq!(
+        p.list(&format!("{role_path}/secret-id")).len(),
+        1,
+        "exactly one secret_id"
+    );
+
+    // Drift: a broader policy, a longer token_ttl, a changed agent.json.
+    let broad = "path \"secret/*\" { capabilities = [\"read\", \"list\"] }";
+    let (code, body) = p
+        .bao
+        .root_api("PUT", &policy_path, Some(json!({ "policy": broad })));
+    assert_eq!(code, 204, "{body}");
+    let (code, body) = p
+        .bao
+        .root_api("POST", &role_path, Some(json!({ "token_ttl": 7200 })));
+    assert_eq!(code, 204, "{body}");
+    let agent_json = bundle.join("agent.json");
+    let wanted_agent = std::fs::read(&agent_json).unwrap();
+    std::fs::write(
+        &agent_json,
+        b"{\"vault\": {\"address\": \"https://evil:1\"}}\n",
+    )
+    .unwrap();
+    // Secrets made readable by others (a careless `chmod`, a restore).
+    for f in SECRET_FILES {
+        std::fs::set_permissions(
+            bundle.join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .unwrap();
+    }
+
+    let out = p.add_user(&[a]).run().expect_success();
+    assert!(
+        out.stdout.starts_with(&format!("updated tenant {a}")),
+        "{out}"
+    );
+    for needle in [
+        format!("policy `vaultnet-{a}` had drifted and was repaired"),
+        format!("- {broad}"),
+        format!("AppRole role `{a}` had drifted and was repaired: token_ttl: 7200 -> 3600"),
+        format!("repaired `tenants/{a}/agent.json`"),
+        format!("repaired `tenants/{a}/client-key.pem` (its mode was not 0600)"),
+        format!("repaired `tenants/{a}/secret_id` (its mode was not 0600)"),
+    ] {
+        assert!(out.stderr.contains(&needle), "no {needle:?}\n{out}");
+    }
+    assert_eq!(
+        p.bao.root_api("GET", &policy_path, None).1["data"]["policy"],
+        policy
+    );
+    assert_eq!(p.bao.root_api("GET", &role_path, None).1["data"], role);
+    assert_eq!(std::fs::read(&agent_json).unwrap(), wanted_agent);
+    assert_eq!(mode_owner(&agent_json).0, 0o644);
+    for f in SECRET_FILES {
+        assert_eq!(
+            mode_owner(&bundle.join(f)).0,
+            0o600,
+            "{f} was left readable by others\n{out}"
+        );
+    }
+    assert_eq!(p.list(&format!("{role_path}/secret-id")).len(), 1);
+
+    // Nothing left to repair.
+    let out = p.add_user(&[a]).run().expect_success();
+    assert!(out.stdout.contains("is up to date"), "{out}");
+}
+
+#[test]
+fn rotate_issues_a_new_certificate_and_secret_id_and_destroys_the_old_one() {
+    require_e2e!("runs OpenBao in a network namespace");
+    let p = Provisioned::start("vnto");
+    let name = tenant_name("o");
+    let a = name.as_str();
+    p.add_user(&["--no-unix-user", a]).run().expect_success();
+    let role_id = p.bundle_text(a, "role_id");
+    let old_secret_id = p.bundle_text(a, "secret_id");
+    let old_serial = cert_serial(&p, a);
+    p.login(&role_id, &old_secret_id)
+        .expect("the first secret_id works");
+
+    let out = p
+        .add_user(&["--no-unix-user", "--rotate", a])
+        .run()
+        .expect_success();
+    for needle in ["client certificate rotated", "secret_id issued"] {
+        assert!(out.stderr.contains(needle), "no {needle:?}\n{out}");
+    }
+    let new_serial = cert_serial(&p, a);
+    assert_ne!(new_serial, old_serial, "--rotate kept the certificate");
+    let new_secret_id = p.bundle_text(a, "secret_id");
+    assert_ne!(new_secret_id, old_secret_id, "--rotate kept the secret_id");
+    assert_eq!(p.bundle_text(a, "role_id"), role_id, "role_id is stable");
+    let (code, body) = p
+        .login(&role_id, &old_secret_id)
+        .expect_err("the old secret_id must be destroyed");
+    assert_ne!(code, 200, "{body}");
+    p.login(&role_id, &new_secret_id)
+        .expect("the new secret_id works");
+    assert_eq!(
+        p.list(&format!("auth/approle/role/{a}/secret-id")).len(),
+        1,
+        "one secret_id after --rotate"
+    );
+    let state = p.state();
+    assert_eq!(state["tenants"][&a]["cert_serial"], new_serial.as_str());
+}
+
+#[test]
+fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
+    require_e2e!("runs OpenBao, the forwarder and bao agent in network namespaces");
+    let p = Provisioned::start("vntw");
+    p.start_forwarder();
+    let name = tenant_name("w");
+    let a = name.as_str();
+    let out = p
+        .add_user(&["--no-unix-user", "--wrap-ttl", "5m", a])
+        .run()
+        .expect_success();
+    assert!(
+        out.stderr.contains("secret_id issued (response-wrapped)"),
+        "{out}"
+    );
+    let creation_path = format!("auth/approle/role/{a}/secret-id");
+    let wrapping = p.bundle_text(a, "secret_id");
+    let (code, body) = p.bao.root_api(
+        "POST",
+        "sys/wrapping/lookup",
+        Some(json!({ "token": wrapping.trim() })),
+    );
+    assert_eq!(
+        code, 200,
+        "the secret_id file holds no wrapping token: {body}"
+    );
+    assert_eq!(body["data"]["creation_path"], creation_path.as_str());
+    let ttl = body["data"]["creation_ttl"].as_u64().unwrap();
+    assert_eq!(ttl, 300, "--wrap-ttl 5m: {body}");
+    let agent: Value = serde_json::from_str(&p.bundle_text(a, "agent.json")).unwrap();
+    assert_eq!(
+        agent["auto_auth"]["method"][0]["config"]["secret_id_response_wrapping_path"],
+        creation_path.as_str()
+    );
+    let value = format!("wrapped-{}", std::process::id());
+    p.write_secret(a, &value);
+
+    let host_ip = p.site.host_ip();
+    let tenant_ns = p
+        .site
+        .ns
+        .as_ref()
+        .unwrap()
+        .add_tenant_ns("vntu", &[("vault.lan", host_ip)]);
+    let compose = p.compose(a);
+    let agent = Agent::start(&tenant_ns, &p.bundle(a), &compose);
+    let (rendered, meta) = agent.wait_for_file("/secrets/app", AGENT_TIMEOUT);
+    assert_eq!(String::from_utf8_lossy(&rendered), value);
+    assert_eq!(meta.mode() & 0o7777, 0o400);
+    // The agent unwrapped it: the wrapping token is spent.
+    let (code, body) = p.bao.root_api(
+        "POST",
+        "sys/wrapping/lookup",
+        Some(json!({ "token": wrapping.trim() })),
+    );
+    assert_ne!(code, 200, "the wrapping token was not used: {body}");
+    let list = p.vaultnet().args(["list", "--output", "json"]).run();
+    let rows = parse_json(&list.expect_success());
+    assert_eq!(rows[0]["wrapped_secret_id"], true, "{rows}");
+}
+
+#[test]
+fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
+    require_e2e!("runs OpenBao in a network namespace and adds Unix users");
+    let p = Provisioned::start("vntl");
+    let alice = UnixUser::create("la");
+    let a = alice.name.as_str();
+    let bob_name = tenant_name("lb");
+    let b = bob_name.as_str();
+    let mut outputs = Vec::new();
+
+    let empty = p.vaultnet().arg("list").run().expect_success();
+    assert!(empty.stdout.contains("no tenants yet"), "{empty}");
+    let empty_json = p.vaultnet().args(["list", "--output", "json"]).run();
+    assert_eq!(parse_json(&empty_json), json!([]), "{empty_json}");
+
+    let added = p.add_user(&["--output", "json", a]).run().expect_success();
+    let report = parse_json(&added);
+    let report_keys = set(&[
+        "name",
+        "uid",
+        "bundle",
+        "installed_to",
+        "cert_serial",
+        "cert_not_after",
+        "secret_id_expires",
+        "wrapped_secret_id",
+        "changes",
+    ]);
+    let r = &report[0];
+    assert_eq!(report.as_array().unwrap().len(), 1, "{added}");
+    assert_eq!(keys(r), report_keys, "{added}");
+    assert_eq!(r["name"], a);
+    assert_eq!(r["uid"], alice.uid);
+    assert_eq!(r["bundle"], p.bundle(a).to_string_lossy().as_ref());
+    assert_eq!(r["installed_to"], Value::Null);
+    assert_eq!(r["cert_serial"], cert_serial(&p, a).as_str());
+    assert!(
+        (89..=90).contains(&days_from_now(r["cert_not_after"].as_str().unwrap())),
+        "{r}"
+    );
+    assert!(
+        (29..=30).contains(&days_from_now(r["secret_id_expires"].as_str().unwrap())),
+        "{r}"
+    );
+    assert_eq!(r["wrapped_secret_id"], false);
+    assert!(!r["changes"].as_array().unwrap().is_empty(), "{r}");
+    outputs.push(added);
+
+    let again = p.add_user(&["--output", "json", a]).run().expect_success();
+    assert_eq!(parse_json(&again)[0]["changes"], json!([]), "{again}");
+    outputs.push(again);
+
+    let bob = p
+        .add_user(&["--no-unix-user", "--wrap-ttl", "10m", "--output", "json", b])
+        .run()
+        .expect_success();
+    let r = parse_json(&bob);
+    assert_eq!(r[0]["uid"], Value::Null);
+    assert_eq!(r[0]["wrapped_secret_id"], true);
+    outputs.push(bob);
+
+    let listed = p.vaultnet().args(["list", "--output", "json"]).run();
+    let rows = parse_json(&listed);
+    let row_keys = set(&[
+        "name",
+        "uid",
+        "cert_not_after",
+        "cert_days_left",
+        "secret_id_expires",
+        "secret_id_days_left",
+        "wrapped_secret_id",
+        "installed",
+        "installed_to",
+    ]);
+    let rows = rows.as_array().unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(rows.len(), 2, "{listed}");
+    for row in rows {
+        assert_eq!(keys(row), row_keys, "{listed}");
+    }
+    let row = |n: &str| rows.iter().find(|r| r["name"] == n).unwrap().clone();
+    let ra = row(a);
+    assert_eq!(ra["uid"], alice.uid);
+    assert!(
+        (89..=90).contains(&ra["cert_days_left"].as_i64().unwrap()),
+        "{ra}"
+    );
+    assert!(
+        (29..=30).contains(&ra["secret_id_days_left"].as_i64().unwrap()),
+        "{ra}"
+    );
+    assert_eq!(
+        ra["cert_not_after"],
+        p.state()["tenants"][a]["cert_not_after"]
+    );
+    assert_eq!(ra["wrapped_secret_id"], false);
+    assert_eq!(ra["installed"], false);
+    assert_eq!(ra["installed_to"], Value::Null);
+    let rb = row(b);
+    assert_eq!(rb["uid"], Value::Null);
+    assert_eq!(rb["wrapped_secret_id"], true);
+    outputs.push(listed);
+
+    let text = p.vaultnet().arg("list").run().expect_success();
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and one line per tenant\n{text}");
+    let head: Vec<&str> = lines[0].split("  ").filter(|w| !w.is_empty()).collect();
+    assert_eq!(
+        head.iter().map(|w| w.trim()).collect::<Vec<_>>(),
+        [
+            "TENANT",
+            "UID",
+            "CERT EXPIRES",
+            "SECRET_ID EXPIRES",
+            "INSTALLED"
+        ],
+        "{text}"
+    );
+    let line_a = lines.iter().find(|l| l.starts_with(a)).unwrap();
+    let line_b = lines.iter().find(|l| l.starts_with(b)).unwrap();
+    assert!(line_a.contains(&alice.uid.to_string()), "{text}");
+    let words_b: Vec<&str> = line_b.split_whitespace().collect();
+    assert_eq!(words_b[1], "-", "a tenant without Unix user\n{text}");
+    assert_eq!(words_b.last(), Some(&"no"), "{text}");
+    assert!(text.stderr.is_empty(), "{text}");
+    outputs.push(text);
+
+    let token = p.login_bundle(a);
+    let mut secrets = bundle_secrets(&p, a);
+    secrets.extend(bundle_secrets(&p, b));
+    secrets.push(("root token", p.bao.root_token.clone()));
+    secrets.push(("tenant token", token));
+    secrets.push(("CA key", pem_body_line(&p.site.path("pki/ca-key.pem"))));
+    secrets.push((
+        "operator key",
+        pem_body_line(&p.site.path("operator/client-key.pem")),
+    ));
+    let removed = p.remove_user(&[a, b]).run().expect_success();
+    outputs.push(removed);
+    let refs: Vec<&Output> = outputs.iter().collect();
+    assert_no_secret(&p, &refs, &secrets);
+}
+
+/// `vaultnet … ARGS` through `sh -c 'umask 000; exec …'`, in the site's
+/// namespace, with the root token.
+fn under_umask_000(p: &Provisioned, args: &[&str]) -> Cmd {
+    let mut c = Cmd::new("/bin/sh");
+    c.home(p.site.home())
+        .env("BAO_TOKEN", &p.bao.root_token)
+        .args(["-c", "umask 000 && exec \"$@\"", "sh"])
+        .arg(env!("CARGO_BIN_EXE_vaultnet"))
+        .arg("--dir")
+        .arg(p.site.dir())
+        .args(args);
+    if let Some(ns) = p.site.ns_name() {
+        c.netns(ns);
+    }
+    c
+}
+
+#[test]
+fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_to_the_tenant() {
+    require_e2e!("runs OpenBao in a network namespace and adds Unix users");
+    let p = Provisioned::start("vnti");
+    let alice = UnixUser::create("ia");
+    let a = alice.name.as_str();
+    under_umask_000(&p, &["add-user", a]).run().expect_success();
+    let bundle = p.bundle(a);
+    assert_eq!(mode_owner(&p.site.path("tenants")).0, 0o700);
+    assert_eq!(mode_owner(&bundle).0, 0o700);
+    for f in bundle_files(a) {
+        let want = if SECRET_FILES.contains(&f.as_str()) {
+            0o600
+        } else {
+            0o644
+        };
+        assert_eq!(mode_owner(&bundle.join(&f)), (want, 0, 0), "{f}");
+    }
+    assert_eq!(mode_owner(&p.site.path("vaultnet.yaml")).0, 0o600);
+
+    let out = under_umask_000(&p, &["add-user", "--install", a])
+        .run()
+        .expect_success();
+    let target = alice.home.join(".config/vaultnet");
+    assert!(
+        out.stdout
+            .contains(&format!("installed in {}", target.display())),
+        "{out}"
+    );
+    let (mode, uid, gid) = mode_owner(&alice.home.join(".config"));
+    assert_eq!((mode, uid, gid), (0o700, alice.uid, alice.gid), ".config");
+    assert_eq!(
+        mode_owner(&target),
+        (0o700, alice.uid, alice.gid),
+        "{}",
+        target.display()
+    );
+    for f in bundle_files(a) {
+        let want = if SECRET_FILES.contains(&f.as_str()) {
+            0o600
+        } else {
+            0o644
+        };
+        let installed = target.join(&f);
+        assert_eq!(
+            mode_owner(&installed),
+            (want, alice.uid, alice.gid),
+            "{}",
+            installed.display()
+        );
+        assert_eq!(
+            std::fs::read(&installed).unwrap(),
+            std::fs::read(bundle.join(&f)).unwrap(),
+            "{f} differs from the bundle"
+        );
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !bundle_files(a).contains(n))
+        .collect();
+    assert!(leftovers.is_empty(), "stray files: {leftovers:?}");
+    let rows = parse_json(&p.vaultnet().args(["list", "--output", "json"]).run());
+    assert_eq!(rows[0]["installed"], true);
+    assert_eq!(rows[0]["installed_to"], target.to_string_lossy().as_ref());
+    // The installed compose override points at the installed bundle.
+    let compose = std::fs::read_to_string(target.join("compose.yaml")).unwrap();
+    assert!(
+        compose.contains(&format!(
+            "${{VAULTNET_BUNDLE:-{}}}:/vaultnet:ro",
+            target.display()
+        )),
+        "{compose}"
+    );
+}
+
+/// A directory owned by root, mode 0700, that must stay empty.
+fn root_owned_dir(parent: &Path, name: &str) -> PathBuf {
+    let d = parent.join(name);
+    std::fs::create_dir(&d).unwrap();
+    std::os::unix::fs::chown(&d, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    d
+}
+
+#[track_caller]
+fn assert_empty_dir(d: &Path) {
+    let entries: Vec<_> = std::fs::read_dir(d).unwrap().collect();
+    assert!(entries.is_empty(), "{} was written to", d.display());
+}
+
+#[test]
+fn install_never_writes_through_a_symlink_or_hardlink_the_tenant_planted() {
+    require_e2e!("runs OpenBao in a network namespace and adds Unix users");
+    let p = Provisioned::start("vntk");
+    let mallory = UnixUser::create("ka");
+    let m = mallory.name.as_str();
+    p.add_user(&[m]).run().expect_success();
+    let victims = tempfile::Builder::new()
+        .prefix("vaultnet-victim-")
+        .tempdir()
+        .unwrap();
+    let link_as_tenant = |target: &Path, link: &Path| {
+        std::os::unix::fs::symlink(target, link).unwrap();
+        std::os::unix::fs::lchown(link, Some(mallory.uid), Some(mallory.gid)).unwrap();
+    };
+    let config = mallory.home.join(".config");
+    std::fs::create_dir(&config).unwrap();
+    std::os::unix::fs::chown(&config, Some(mallory.uid), Some(mallory.gid)).unwrap();
+
+    // ~/.config/vaultnet -> a root-owned directory.
+    let t1 = root_owned_dir(victims.path(), "t1");
+    link_as_tenant(&t1, &config.join("vaultnet"));
+    let out = p.add_user(&["--install", m]).run().expect_code(1);
+    assert!(
+        out.stderr.contains("refusing to write into") && out.stderr.contains("symbolic link"),
+        "{out}"
+    );
+    assert_empty_dir(&t1);
+    std::fs::remove_file(config.join("vaultnet")).unwrap();
+
+    // A parent: ~/.config -> a root-owned directory.
+    std::fs::remove_dir(&config).unwrap();
+    let t2 = root_owned_dir(victims.path(), "t2");
+    link_as_tenant(&t2, &config);
+    let out = p.add_user(&["--install", m]).run().expect_code(1);
+    assert!(out.stderr.contains("refusing to write into"), "{out}");
+    assert_empty_dir(&t2);
+    std::fs::remove_file(&config).unwrap();
+
+    // ~/.config/vaultnet/secret_id hard-linked to a root-owned file.
+    let dir = config.join("vaultnet");
+    std::fs::create_dir_all(&dir).unwrap();
+    for d in [&config, &dir] {
+        std::os::unix::fs::chown(d, Some(mallory.uid), Some(mallory.gid)).unwrap();
+    }
+    let victim = mallory.home.join("root-owned");
+    std::fs::write(&victim, "root's own data\n").unwrap();
+    std::os::unix::fs::chown(&victim, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&victim, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::hard_link(&victim, dir.join("secret_id")).unwrap();
+    let victim_ino = std::fs::metadata(&victim).unwrap().ino();
+
+    let out = p.add_user(&["--install", m]).run().expect_success();
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "root's own data\n"
+    );
+    let vm = std::fs::metadata(&victim).unwrap();
+    assert_eq!(
+        (vm.uid(), vm.mode() & 0o7777, vm.nlink()),
+        (0, 0o600, 1),
+        "{out}"
+    );
+    let installed = std::fs::symlink_metadata(dir.join("secret_id")).unwrap();
+    assert_ne!(installed.ino(), victim_ino, "written through the hard link");
+    assert_eq!(
+        (installed.uid(), installed.mode() & 0o7777),
+        (mallory.uid, 0o600)
+    );
+    assert_eq!(
+        std::fs::read(dir.join("secret_id")).unwrap(),
+        std::fs::read(p.bundle(m).join("secret_id")).unwrap()
+    );
+}
+
+#[test]
+fn podman_compose_config_accepts_an_app_merged_with_the_bundle_override() {
+    require_e2e!("runs OpenBao in a network namespace");
+    let podman_compose = manifest_dir().join(".deps/venv/bin/podman-compose");
+    assert!(
+        podman_compose.exists(),
+        "{} is missing: run scripts/deps",
+        podman_compose.display()
+    );
+    let p = Provisioned::start("vntc");
+    let name = tenant_name("c");
+    let a = name.as_str();
+    p.add_user(&["--no-unix-user", a]).run().expect_success();
+
+    let project = tempfile::Builder::new()
+        .prefix("vaultnet-project-")
+        .tempdir()
+        .unwrap();
+    let vn = project.path().join("vaultnet");
+    std::fs::create_dir(&vn).unwrap();
+    for f in bundle_files(a) {
+        std::fs::copy(p.bundle(a).join(&f), vn.join(&f)).unwrap();
+    }
+    std::fs::write(
+        project.path().join("app.yaml"),
+        "services:\n  app:\n    image: docker.io/library/busybox\n    command: [\"sh\", \"-c\", \"cat \\\"$$APP_SECRET_FILE\\\"\"]\n",
+    )
+    .unwrap();
+
+    // `--dry-run`: podman-compose then parses and merges without asking
+    // `podman --version` (Podman itself is not needed to read compose files).
+    let out = Cmd::new(&podman_compose)
+        .current_dir(project.path())
+        .args([
+            "--dry-run",
+            "-f",
+            "app.yaml",
+            "-f",
+            "vaultnet/compose.yaml",
+            "config",
+        ])
+        .run()
+        .expect_success();
+    let merged: Value = serde_saphyr::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("podman-compose config printed no YAML: {e}\n{out}"));
+    let agent = &merged["services"]["vault-agent"];
+    assert_eq!(agent["read_only"], true, "{out}");
+    assert_eq!(agent["cap_drop"], json!(["ALL"]), "{out}");
+    assert_eq!(
+        agent["security_opt"],
+        json!(["no-new-privileges:true"]),
+        "{out}"
+    );
+    let host: IpAddr = p.site.host_ip();
+    assert_eq!(
+        agent["extra_hosts"],
+        json!([format!("vault.lan:{host}")]),
+        "{out}"
+    );
+    // The bundle's `${VAULTNET_BUNDLE:-./vaultnet}` resolves to the copy
+    // beside app.yaml; the secrets volume is shared with the app.
+    assert_eq!(
+        agent["volumes"],
+        json!(["./vaultnet:/vaultnet:ro", "vaultnet-secrets:/secrets"]),
+        "{out}"
+    );
+    assert_eq!(agent["user"], "0:0", "{out}");
+    let app = &merged["services"]["app"];
+    assert_eq!(app["image"], "docker.io/library/busybox", "{out}");
+    assert_eq!(
+        app["environment"]["APP_SECRET_FILE"], "/secrets/app",
+        "{out}"
+    );
+    // `$$` reaches the container's shell as one `$`.
+    assert_eq!(
+        app["command"],
+        json!(["sh", "-c", "cat \"$APP_SECRET_FILE\""]),
+        "{out}"
+    );
+    assert_eq!(
+        app["volumes"],
+        json!(["vaultnet-secrets:/secrets:ro"]),
+        "{out}"
+    );
+    assert!(
+        app["depends_on"].get("vault-agent").is_some(),
+        "the app must start after the agent\n{out}"
+    );
+    assert_eq!(
+        merged["volumes"]["vaultnet-secrets"]["driver_opts"]["type"], "tmpfs",
+        "{out}"
+    );
+}
