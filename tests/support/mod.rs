@@ -23,6 +23,7 @@
 pub mod cmd;
 pub mod netns;
 pub mod openbao;
+pub mod podman;
 pub mod site;
 pub mod tenant;
 
