@@ -1,3 +1,4 @@
+mod doctor_e2e;
 mod forwarders;
 mod harness_selftest;
 mod init_cli;

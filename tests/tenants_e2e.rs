@@ -58,7 +58,10 @@ fn bundle_files(tenant: &str) -> Vec<String> {
     ]
     .iter()
     .map(|s| s.to_string())
-    .chain([format!("{tenant}-vault-agent.container")])
+    .chain([
+        format!("{tenant}-vault-agent.container"),
+        format!("{tenant}-vaultnet-secrets.volume"),
+    ])
     .collect()
 }
 

@@ -545,6 +545,7 @@ pub fn bundle_file_names(tenant: &str) -> Vec<String> {
     .map(|s| s.to_string())
     .chain([
         format!("{tenant}-vault-agent.container"),
+        format!("{tenant}-vaultnet-secrets.volume"),
         "README.md".into(),
     ])
     .collect()
@@ -569,6 +570,11 @@ fn bundle_files(
         (
             format!("{}-vault-agent.container", spec.tenant),
             bundle::quadlet(spec),
+            fsx::PUBLIC,
+        ),
+        (
+            format!("{}-vaultnet-secrets.volume", spec.tenant),
+            bundle::quadlet_volume(spec),
             fsx::PUBLIC,
         ),
         (

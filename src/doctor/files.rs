@@ -87,12 +87,31 @@ pub fn ca(layout: &Layout, now: OffsetDateTime) -> (Check, Option<CertInfo>) {
             )),
         );
     }
-    match read(&layout.ca_key()).map(|k| pki::key_matches(&pem, &k)) {
+    let key = read(&layout.ca_key());
+    let mut usable = true;
+    match key.as_deref().map(|k| pki::key_matches(&pem, k)) {
         Some(Ok(true)) => children.push(Check::ok("files.ca.key", "`pki/ca-key.pem` matches")),
-        Some(_) => children.push(
-            Check::fail("files.ca.key", "`pki/ca-key.pem`", fix_new)
-                .detail("does not match the CA certificate"),
-        ),
+        Some(_) => {
+            // The key is what signed every certificate here; when a bundle's
+            // copy of the CA matches it, `pki/ca.pem` is the file that was
+            // replaced, and putting the copy back is the whole fix.
+            usable = false;
+            let hint = key
+                .as_deref()
+                .and_then(|k| bundle_copy_of_ca(layout, k))
+                .map(|copy| {
+                    format!(
+                        "put back the CA certificate of `pki/ca-key.pem` (each tenant bundle keeps a copy): `cp {} {}`",
+                        copy.display(),
+                        layout.ca_cert().display()
+                    )
+                })
+                .unwrap_or_else(|| fix_new.to_string());
+            children.push(
+                Check::fail("files.ca.key", "`pki/ca-key.pem`", hint)
+                    .detail("does not match the CA certificate"),
+            );
+        }
         None => children
             .push(Check::fail("files.ca.key", "`pki/ca-key.pem`", fix_new).detail("missing")),
     }
@@ -106,8 +125,22 @@ pub fn ca(layout: &Layout, now: OffsetDateTime) -> (Check, Option<CertInfo>) {
     ));
     (
         Check::group("files.ca", "CA `pki/ca.pem`", children).detail(info.subject.clone()),
-        Some(info),
+        // A certificate that is not the key's cannot judge what the key
+        // signed: the leaves' chain checks would all fail with the wrong fix.
+        usable.then_some(info),
     )
+}
+
+/// A tenant bundle's `ca.pem` that belongs to `key_pem`, if any.
+fn bundle_copy_of_ca(layout: &Layout, key_pem: &str) -> Option<std::path::PathBuf> {
+    let mut dirs: Vec<_> = std::fs::read_dir(layout.tenants())
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|d| d.join("ca.pem"))
+        .find(|p| read(p).is_some_and(|pem| matches!(pki::key_matches(&pem, key_pem), Ok(true))))
 }
 
 /// Common leaf checks: issued by this CA, the right usage, key matches, expiry.
@@ -149,6 +182,11 @@ fn leaf(
                 ),
             );
         }
+    } else {
+        out.push(
+            Check::skip(format!("{id}.chain"), "issued by the vaultnet CA")
+                .detail("not checked: `pki/ca.pem` is not usable (see the CA check)"),
+        );
     }
     let usage_ok = if server {
         info.server_auth && !info.client_auth && !info.any_eku

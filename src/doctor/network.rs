@@ -27,23 +27,51 @@ fn tcp(id: &str, addr: SocketAddr, timeout: Duration, fix: &str) -> Check {
     match TcpStream::connect_timeout(&addr, timeout) {
         Ok(_) => Check::ok(id, format!("TCP {addr}"))
             .detail(format!("connected in {} ms", start.elapsed().as_millis())),
+        // A stopped server answers with a reset (refused); silence means
+        // something drops the packets, and no route means the address is
+        // gone: starting the server would fix neither.
         Err(e)
             if e.kind() == std::io::ErrorKind::TimedOut
                 || e.kind() == std::io::ErrorKind::WouldBlock =>
         {
-            Check::fail(id, format!("TCP {addr}"), fix).detail(format!(
+            Check::fail(
+                id,
+                format!("TCP {addr}"),
+                format!(
+                    "find and remove what drops packets to {addr}: `nft list ruleset`, `iptables -S`, `ip route get {}`",
+                    addr.ip()
+                ),
+            )
+            .detail(format!(
                 "no answer within {} s (dropped or unreachable)",
                 timeout.as_secs_f32()
             ))
+        }
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NetworkUnreachable
+                || e.kind() == std::io::ErrorKind::HostUnreachable =>
+        {
+            Check::fail(
+                id,
+                format!("TCP {addr}"),
+                format!(
+                    "no route to {ip}: put {ip} back on its interface (`ip -brief address`, `ip route get {ip}`)",
+                    ip = addr.ip()
+                ),
+            )
+            .detail(e.to_string())
         }
         Err(e) => Check::fail(id, format!("TCP {addr}"), fix).detail(e.to_string()),
     }
 }
 
 /// How a TLS failure reads, in the words a user needs.
-enum TlsFailure {
+pub(crate) enum TlsFailure {
     /// The server rejected us for lacking (or having a bad) client certificate.
     ClientCertRejected,
+    /// The connection was accepted, then closed before any TLS answer: no
+    /// TLS server behind it — a forwarder whose upstream is not listening.
+    HandshakeClosed,
     UnknownIssuer,
     WrongName,
     ServerCertExpired,
@@ -51,10 +79,22 @@ enum TlsFailure {
     Other(String),
 }
 
-fn classify(e: &Error) -> TlsFailure {
+pub(crate) fn classify(e: &Error) -> TlsFailure {
     let m = e.message().to_lowercase();
     let squashed = m.replace([' ', '_'], "");
-    if squashed.contains("notvalidforname") {
+    // An alert the server sent is its verdict on *our* certificate, even
+    // when it reads like one on its own (`CertificateExpired`).
+    let alert = squashed.contains("receivedfatalalert");
+    if alert
+        && (squashed.contains("certificate")
+            || squashed.contains("unknownca")
+            || squashed.contains("handshakefailure")
+            || squashed.contains("accessdenied"))
+    {
+        TlsFailure::ClientCertRejected
+    } else if squashed.contains("handshakeeof") {
+        TlsFailure::HandshakeClosed
+    } else if squashed.contains("notvalidforname") {
         TlsFailure::WrongName
     } else if squashed.contains("expired") || squashed.contains("notvalidyet") {
         TlsFailure::ServerCertExpired
@@ -98,6 +138,7 @@ pub fn probe(
     operator: Option<&Zeroizing<Vec<u8>>>,
     timeout: Duration,
     start_fix: &str,
+    closed_fix: &str,
 ) -> Probe {
     let cli = site.flavor.binary();
     let tcp = tcp(&format!("{id}.tcp"), addr, timeout, start_fix);
@@ -153,6 +194,11 @@ pub fn probe(
             TlsFailure::ServerCertExpired => (
                 Check::fail(format!("{id}.tls"), tls_title.clone(), "run `vaultnet init` (it renews the server certificate), then restart Vault")
                     .detail("the server's certificate has expired or is not yet valid"),
+                Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
+            ),
+            TlsFailure::HandshakeClosed => (
+                Check::fail(format!("{id}.tls"), tls_title.clone(), closed_fix)
+                    .detail("the connection was closed before any TLS answer: no TLS server behind this address"),
                 Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
             ),
             TlsFailure::Timeout => (
@@ -265,6 +311,10 @@ pub fn direct(
         operator,
         timeout,
         &start,
+        &format!(
+            "make sure {} is the TLS listener of `vault/listener.json`, not another server",
+            site.vault_addr
+        ),
     );
     let peer = p.peer_cert.clone();
     (
@@ -311,6 +361,10 @@ pub fn forwarder(
         operator,
         timeout,
         &start_forwarder_hint(site),
+        &format!(
+            "the forwarder gets no answer from its upstream: start Vault at {addr}, and point the forwarder at {addr} (reinstall the file in `forwarder/`)",
+            addr = site.vault_addr
+        ),
     );
     let same_title = "leads to the same Vault (same server certificate)";
     let same = match (&p.peer_cert, direct_cert) {
@@ -343,4 +397,50 @@ pub fn forwarder(
         format!("forwarder ({}) at {addr}", site.forwarder),
         children,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(msg: &str) -> &'static str {
+        match classify(&Error::failed(msg.to_string())) {
+            TlsFailure::ClientCertRejected => "client cert rejected",
+            TlsFailure::HandshakeClosed => "closed",
+            TlsFailure::UnknownIssuer => "unknown issuer",
+            TlsFailure::WrongName => "wrong name",
+            TlsFailure::ServerCertExpired => "server cert expired",
+            TlsFailure::Timeout => "timeout",
+            TlsFailure::Other(_) => "other",
+        }
+    }
+
+    #[test]
+    fn an_alert_from_the_server_is_about_our_certificate_even_when_it_says_expired() {
+        // As reqwest words them against OpenBao 2.7 (seen in the e2e tests).
+        let sent = "TLS with https://vault.lan:22300 failed: error sending request for url \
+                    (https://vault.lan:22300/v1/auth/approle/login): client error (SendRequest): \
+                    connection error: received fatal alert: ";
+        for alert in [
+            "CertificateRequired",
+            "CertificateExpired",
+            "BadCertificate",
+            "UnknownCA",
+        ] {
+            assert_eq!(
+                class(&format!("{sent}{alert}")),
+                "client cert rejected",
+                "{alert}"
+            );
+        }
+        assert_eq!(
+            class("invalid peer certificate: Expired { time: .. }"),
+            "server cert expired"
+        );
+        assert_eq!(
+            class("client error (Connect): tls handshake eof"),
+            "closed",
+            "a forwarder whose upstream is down accepts, then hangs up"
+        );
+    }
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::Check;
+use super::network::{TlsFailure, classify};
 use crate::config::{Secret, Site, Tenant};
 use crate::layout::Layout;
 use crate::provision;
@@ -287,7 +288,38 @@ pub fn login(
         "role_id": String::from_utf8_lossy(&role_id).trim(),
         "secret_id": String::from_utf8_lossy(&secret_id).trim(),
     });
-    let token = match client.post("auth/approle/login", &body) {
+    let answer = match client.raw(Method::POST, "auth/approle/login", Some(&body), None) {
+        Ok(r) => {
+            // 400 and 403 refuse the bundle's role_id or secret_id; any
+            // other status (503 sealed, 5xx) is Vault's, with its own fix.
+            let refused = matches!(r.status, 400 | 403);
+            match client.check(Method::POST, "auth/approle/login", r) {
+                Err(e) if !refused => {
+                    return Check::fail(id, title, e.hint_text().unwrap_or(&fix).to_string())
+                        .detail(e.message().to_string());
+                }
+                answer => answer,
+            }
+        }
+        // No HTTP answer. Only a refused client certificate is the
+        // bundle's fault; a forwarder that drops, refuses or leads nowhere
+        // is the forwarder checks' finding, and `add-user` cannot fix it.
+        Err(e) => {
+            let (hint, what) = if matches!(classify(&e), TlsFailure::ClientCertRejected) {
+                (fix, "the bundle's client certificate was refused")
+            } else {
+                (
+                    format!(
+                        "fix what the forwarder checks report; if they pass, look at the {} server log",
+                        site.flavor.binary()
+                    ),
+                    "no answer through the forwarder",
+                )
+            };
+            return Check::fail(id, title, hint).detail(format!("{what}: {}", e.message()));
+        }
+    };
+    let token = match answer {
         Ok(v) => match v.pointer("/auth/client_token").and_then(Value::as_str) {
             Some(t) => Secret::new(t.to_string()),
             None => return Check::fail(id, title, fix).detail("login answered without a token"),

@@ -215,7 +215,7 @@ pub fn quadlet(spec: &BundleSpec<'_>) -> String {
          DropCapability=all\n\
          AddHost={host}\n\
          Volume={dir}:{BUNDLE_MOUNT}:ro\n\
-         Volume={t}-vaultnet-secrets:{SECRETS_DIR}\n\
+         Volume={t}-vaultnet-secrets.volume:{SECRETS_DIR}\n\
          Tmpfs={AGENT_DIR}:mode=0700\n\
          Environment={prefix}_ADDR={url}\n\
          \n\
@@ -232,6 +232,19 @@ pub fn quadlet(spec: &BundleSpec<'_>) -> String {
         dir = quadlet_value(&dir),
         prefix = site.flavor.env_prefix(),
         url = site.tenant_url(),
+    )
+}
+
+/// The Quadlet `.volume` unit for rendered secrets: tmpfs, so they live
+/// in memory only, as in the compose override.
+pub fn quadlet_volume(spec: &BundleSpec<'_>) -> String {
+    format!(
+        "# Rendered secrets of tenant `{t}`, in memory only. Install beside\n\
+         # {t}-vault-agent.container in ~/.config/containers/systemd/.\n\
+         [Volume]\n\
+         Type=tmpfs\n\
+         Device=tmpfs\n",
+        t = spec.tenant
     )
 }
 
@@ -260,7 +273,7 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
          | `role_id`, `secret_id` | your AppRole login — secret |\n\
          | `agent.json` | the {name} agent config: logs in, renders secrets as 0400 files |\n\
          | `compose.yaml` | a compose override adding the agent sidecar to your project |\n\
-         | `{t}-vault-agent.container` | the same agent as a Quadlet unit |\n\
+         | `{t}-vault-agent.container`, `{t}-vaultnet-secrets.volume` | the same agent as Quadlet units |\n\
          {wrapped}\n\
          ## Start it\n\
          \n\
@@ -417,6 +430,13 @@ mod tests {
         );
     }
 
+    #[test]
+    fn quadlet_secrets_volume_is_tmpfs() {
+        let s = site(HostMapping::Ip);
+        let v = quadlet_volume(&spec(&s));
+        assert!(v.contains("\n[Volume]\nType=tmpfs\nDevice=tmpfs\n"), "{v}");
+    }
+
     /// Quadlet keys Podman documents for `[Container]` (podman-systemd.unit(5)).
     const QUADLET_KEYS: &[&str] = &[
         "ContainerName",
@@ -454,6 +474,7 @@ mod tests {
             "DropCapability=all",
             "AddHost=vault.lan:10.9.0.1",
             "Volume=%h/.config/vaultnet:/vaultnet:ro",
+            "Volume=alice-vaultnet-secrets.volume:/secrets",
             "Tmpfs=/agent:mode=0700",
             "Environment=BAO_ADDR=https://vault.lan:22300",
         ] {

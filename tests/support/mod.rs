@@ -21,6 +21,7 @@
 #![allow(dead_code)]
 
 pub mod cmd;
+pub mod doctor;
 pub mod netns;
 pub mod openbao;
 pub mod podman;

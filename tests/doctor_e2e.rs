@@ -1,0 +1,906 @@
+//! `vaultnet doctor` against a real chain (gated by `VAULTNET_E2E=1`): a
+//! namespace playing the host, a real OpenBao started from the listener
+//! `init` wrote, two tenants provisioned by `add-user` for throw-away Unix
+//! users, the socat forwarder from the generated unit and the nft gate
+//! loaded (see `support::doctor`). A healthy host gives all ✓ and exit 0;
+//! then each test breaks one link — the forwarder stopped, pointed at
+//! another TLS server or at a port where nothing listens, Vault sealed, a
+//! listener that lets clients in without a certificate, the CA file
+//! replaced, an expired or mismatched tenant certificate, a secret file at
+//! 0644, the host IP gone, a policy edited, a role deleted, a secret_id
+//! destroyed, a stale `extra_hosts`, a black-holed forwarder address — and
+//! checks that doctor exits 1 and names the broken check by its stable id,
+//! with a hint naming the fix. Where the fix is a command, the test runs it
+//! and doctor is green again, so the hint is shown to be the fix and not
+//! merely a suggestion; and a tenant's `--login` failure caused by the
+//! forwarder or a sealed Vault must not send the operator to `add-user`.
+//! Also: `--strict`, `--user`, the ASCII marks, bad usage (exit 2) and the
+//! operator token never printed.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use vaultnet::pki::Ca;
+
+use crate::support::cmd::Output;
+use crate::support::doctor::{Healthy, Report, assert_no_token};
+use crate::support::site::{Site, assert_error_and_hint};
+use crate::support::{require_e2e, run_ok, wait_for, write_private};
+
+/// Asserts a report is all ✓: status ok, nothing failed, warned or skipped.
+#[track_caller]
+fn assert_all_ok(r: &Report) {
+    assert_eq!(r.status(), "ok", "{}", r.out);
+    for key in ["fail", "warn", "skip"] {
+        assert_eq!(r.summary(key), 0, "summary.{key}\n{}", r.out);
+    }
+    assert!(r.summary("ok") > 0, "{}", r.out);
+}
+
+/// Asserts doctor failed (exit 1 was checked by the run) with overall
+/// status `fail`, and that `id` is among the failed checks.
+#[track_caller]
+fn assert_failed(r: &Report, id: &str) {
+    assert_eq!(r.status(), "fail", "{}", r.out);
+    assert!(r.summary("fail") > 0, "{}", r.out);
+    r.expect(id, "fail");
+}
+
+/// Asserts each tenant's `--login` check failed for want of the forwarder,
+/// with a hint that sends the operator to the forwarder checks and not to
+/// `add-user` (which cannot fix a forwarder).
+#[track_caller]
+fn assert_logins_blame_the_forwarder(h: &Healthy, r: &Report) {
+    for t in [h.alice(), h.bob()] {
+        let id = format!("login.{t}");
+        let hint = r.expect_hint(&id, "fail", &["forwarder checks"]);
+        assert!(!hint.contains("add-user"), "{}", r.out);
+        assert!(
+            r.detail(&id).contains("no answer through the forwarder"),
+            "{}",
+            r.out
+        );
+    }
+}
+
+/// `Ok` once something accepts TCP connections on `addr` in the host's
+/// namespace.
+fn tcp_open(h: &Healthy, addr: std::net::SocketAddr) -> Result<(), String> {
+    let out = h.ns().exec(Command::new("bash").arg("-c").arg(format!(
+        "exec 3<>/dev/tcp/{}/{}",
+        addr.ip(),
+        addr.port()
+    )));
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Text lines whose mark is `mark` (the first word after indentation).
+fn marked<'a>(out: &'a Output, mark: &str) -> Vec<&'a str> {
+    out.stdout
+        .lines()
+        .filter(|l| l.trim_start().split(' ').next() == Some(mark))
+        .collect()
+}
+
+#[test]
+fn doctor_on_a_healthy_host_reports_every_check_ok_and_exits_0() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndok");
+    let (a, b) = (h.alice(), h.bob());
+
+    let r = h.report(&["--login"], 0);
+    assert_all_ok(&r);
+    // The ids scripts rely on are there, and ok.
+    let mut ids = vec![
+        "files.state".to_string(),
+        "files.ca".into(),
+        "files.server.chain".into(),
+        "files.server.sans".into(),
+        "files.operator.chain".into(),
+        "files.modes".into(),
+        "vault.tcp".into(),
+        "vault.tls".into(),
+        "vault.mtls".into(),
+        "vault.health".into(),
+        "forwarder.host_ip".into(),
+        "forwarder.tcp".into(),
+        "forwarder.tls".into(),
+        "forwarder.mtls".into(),
+        "forwarder.health".into(),
+        "forwarder.same".into(),
+        "vaultcfg.approle".into(),
+        "vaultcfg.kv".into(),
+        "nft.file".into(),
+        "nft.loaded".into(),
+    ];
+    for t in [a, b] {
+        for suffix in ["chain", "usage", "key", "expiry", "secret_id"] {
+            ids.push(format!("files.tenant.{t}.{suffix}"));
+        }
+        for id in [
+            format!("name.{t}"),
+            format!("vaultcfg.{t}.role"),
+            format!("vaultcfg.{t}.policy"),
+            format!("vaultcfg.{t}.secret_id"),
+            format!("login.{t}"),
+        ] {
+            ids.push(id);
+        }
+    }
+    for id in &ids {
+        r.expect(id, "ok");
+    }
+    assert!(r.detail("forwarder.health").contains("active"), "{}", r.out);
+
+    // The text report: only ✓ marks, the same counts as the JSON.
+    let out = h.doctor(&["--login"]).run().expect_success();
+    assert_no_token(&out, &h.bao.root_token);
+    assert!(!out.stdout.contains('✗'), "{out}");
+    assert!(marked(&out, "!").is_empty(), "{out}");
+    assert!(!out.stdout.contains("hint:"), "{out}");
+    assert!(marked(&out, "✓").len() > ids.len(), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("{} ok, 0 warning(s), 0 failed", r.summary("ok"))),
+        "{out}"
+    );
+    assert!(out.stderr.is_empty(), "{out}");
+}
+
+#[test]
+fn doctor_names_a_stopped_forwarder_and_how_to_start_it() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let mut h = Healthy::start("vndfs");
+    h.stop_forwarder();
+
+    let r = h.report(&["--login"], 1);
+    assert_failed(&r, "forwarder.tcp");
+    r.expect_hint(
+        "forwarder.tcp",
+        "fail",
+        &["systemctl enable --now vaultnet-forwarder.service"],
+    );
+    assert!(r.detail("forwarder.tcp").contains("refused"), "{}", r.out);
+    // Only the forwarder is at fault: Vault itself is fine, and what
+    // depends on the TCP connection is skipped, not failed.
+    r.expect("vault.health", "ok");
+    for id in ["forwarder.tls", "forwarder.mtls", "forwarder.health"] {
+        r.expect(id, "skip");
+    }
+    // The tenants cannot log in, and doctor does not blame their bundles.
+    assert_logins_blame_the_forwarder(&h, &r);
+    let mut fails = r.leaves("fail");
+    fails.sort();
+    let mut want = vec![
+        "forwarder.tcp".to_string(),
+        format!("login.{}", h.alice()),
+        format!("login.{}", h.bob()),
+    ];
+    want.sort();
+    assert_eq!(fails, want, "{}", r.out);
+
+    h.start_forwarder();
+    assert_all_ok(&h.report(&["--login"], 0));
+}
+
+#[test]
+fn doctor_names_a_forwarder_that_leads_to_another_tls_server() {
+    require_e2e!("runs OpenBao, openssl s_server and nft in a network namespace");
+    let mut h = Healthy::start("vndfo");
+    h.stop_forwarder();
+    // Something else answers TLS on the forwarder address: a self-signed
+    // certificate for the right name, as a stray test server would have.
+    let dir = h.site.scratch();
+    let (cert, key) = (dir.join("other.pem"), dir.join("other-key.pem"));
+    run_ok(
+        Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+            .args(["-subj", "/CN=vault.lan", "-addext"])
+            .arg("subjectAltName=DNS:vault.lan")
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(std::process::Stdio::null()),
+    );
+    let mut s_server = Command::new("openssl");
+    s_server
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(h.forwarder_addr().to_string())
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key);
+    h.ns().spawn(&s_server, Some(&dir.join("s_server.log")));
+    let addr = h.forwarder_addr();
+    wait_for(
+        "openssl s_server to listen",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || tcp_open(&h, addr),
+    );
+
+    let r = h.report(&[], 1);
+    assert_failed(&r, "forwarder.tls");
+    r.expect("forwarder.tcp", "ok");
+    r.expect_hint("forwarder.tls", "fail", &["vault/listener.json"]);
+    assert!(
+        r.detail("forwarder.tls")
+            .contains("not issued by the vaultnet CA"),
+        "{}",
+        r.out
+    );
+    // The fix: point the forwarder back at Vault's address.
+    let vault = h.site.vault_addr().to_string();
+    r.expect_hint(
+        "forwarder.same",
+        "fail",
+        &["point the forwarder at", &vault],
+    );
+    r.expect("vault.tls", "ok");
+    r.expect("vault.health", "ok");
+}
+
+#[test]
+fn doctor_names_a_forwarder_whose_upstream_does_not_answer() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let mut h = Healthy::start("vndfu");
+    h.stop_forwarder();
+    // The forwarder runs but points at a port where nothing listens (Vault
+    // moved, the unit was not reinstalled): it accepts, then hangs up.
+    let unit =
+        std::fs::read_to_string(h.site.path("forwarder/vaultnet-forwarder.service")).unwrap();
+    let mut argv = vaultnet::render::forwarder::exec_start(&unit).unwrap();
+    let vault = h.site.vault_addr().to_string();
+    let stale = format!("127.0.0.1:{}", h.site.vault_addr().port() + 5);
+    assert!(
+        argv.iter().any(|w| w.contains(&vault)),
+        "no {vault} in {argv:?}"
+    );
+    for w in &mut argv {
+        *w = w.replace(&vault, &stale);
+    }
+    let mut socat = Command::new(&argv[0]);
+    socat.args(&argv[1..]);
+    h.ns().spawn(&socat, None);
+    let addr = h.forwarder_addr();
+    wait_for(
+        "the stale forwarder to listen",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || tcp_open(&h, addr),
+    );
+
+    let r = h.report(&["--login"], 1);
+    assert_failed(&r, "forwarder.tls");
+    r.expect("forwarder.tcp", "ok");
+    // Not "start the forwarder" (it runs) and not a certificate problem.
+    let hint = r.expect_hint("forwarder.tls", "fail", &["point the forwarder at", &vault]);
+    assert!(!hint.contains("systemctl"), "{}", r.out);
+    assert!(
+        r.detail("forwarder.tls").contains("no TLS server"),
+        "{}",
+        r.out
+    );
+    r.expect_hint(
+        "forwarder.same",
+        "fail",
+        &["point the forwarder at", &vault],
+    );
+    r.expect("forwarder.health", "skip");
+    assert_logins_blame_the_forwarder(&h, &r);
+    r.expect("vault.health", "ok");
+}
+
+#[test]
+fn doctor_names_a_sealed_vault_and_the_unseal_command() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndse");
+    h.bao.seal();
+
+    let r = h.report(&["--login"], 1);
+    assert_failed(&r, "vault.health");
+    r.expect_hint("vault.health", "fail", &["bao operator unseal"]);
+    assert!(r.detail("vault.health").contains("sealed"), "{}", r.out);
+    // Through the forwarder it is the same Vault, sealed too; the checks
+    // that need an active Vault say why they were skipped.
+    r.expect_hint("forwarder.health", "fail", &["bao operator unseal"]);
+    r.expect("forwarder.tls", "ok");
+    r.expect("vaultcfg", "skip");
+    // A tenant's login meets the sealed Vault: the same fix, not add-user.
+    r.expect_hint(
+        &format!("login.{}", h.alice()),
+        "fail",
+        &["bao operator unseal"],
+    );
+
+    h.bao.unseal();
+    assert_all_ok(&h.report(&["--login"], 0));
+}
+
+#[test]
+fn doctor_names_a_listener_that_does_not_require_client_certificates() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    // The operator dropped the requirement from Vault's listener (and
+    // restarted it); everything else is as vaultnet wrote it.
+    let h = Healthy::start_with_listener("vndml", |tcp| {
+        tcp["tls_require_and_verify_client_cert"] = json!(false);
+    });
+
+    let r = h.report(&["--login"], 1);
+    for id in ["vault.mtls", "forwarder.mtls"] {
+        assert_failed(&r, id);
+        r.expect_hint(id, "fail", &["vault/listener.json", "client certificates"]);
+        assert!(
+            r.detail(id)
+                .contains("answered HTTP 200 to a client without a certificate"),
+            "{}",
+            r.out
+        );
+    }
+    // Nothing else is wrong: the finding is precise.
+    assert_eq!(
+        r.leaves("fail"),
+        ["vault.mtls", "forwarder.mtls"],
+        "{}",
+        r.out
+    );
+    r.expect("vault.tls", "ok");
+    r.expect("forwarder.same", "ok");
+}
+
+#[test]
+fn doctor_names_a_ca_file_replaced_by_another_ca() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndca");
+    let other = Site::offline();
+    other.init().run().expect_success();
+    let original = std::fs::read(h.site.path("pki/ca.pem")).unwrap();
+    std::fs::copy(other.path("pki/ca.pem"), h.site.path("pki/ca.pem")).unwrap();
+
+    let r = h.report(&[], 1);
+    assert_failed(&r, "files.ca");
+    // The key is intact and every bundle keeps a copy of the right
+    // certificate: the fix is to copy it back, not a new CA.
+    let ca = h.site.path("pki/ca.pem");
+    let copy = h.site.path(&format!("tenants/{}/ca.pem", h.alice()));
+    let hint = r.expect_hint(
+        "files.ca.key",
+        "fail",
+        &[&format!("cp {} {}", copy.display(), ca.display())],
+    );
+    assert!(
+        r.detail("files.ca.key")
+            .contains("does not match the CA certificate"),
+        "{}",
+        r.out
+    );
+    // The certificates the CA issued are not judged against the wrong
+    // file (their hint would be to reissue them all).
+    for id in [
+        "files.server.chain".to_string(),
+        "files.operator.chain".into(),
+        format!("files.tenant.{}.chain", h.alice()),
+    ] {
+        r.expect(&id, "skip");
+    }
+    // Vault's own certificate no longer verifies against the file.
+    r.expect("vault.tls", "fail");
+
+    let cmd = &hint[hint.find("`cp ").expect("a cp command") + 1..hint.len() - 1];
+    let words: Vec<&str> = cmd.split(' ').collect();
+    run_ok(Command::new(words[0]).args(&words[1..]));
+    assert_eq!(std::fs::read(&ca).unwrap(), original);
+    assert_all_ok(&h.report(&[], 0));
+}
+
+#[test]
+fn doctor_names_an_expired_tenant_certificate() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndex");
+    let a = h.alice();
+    let ca = Ca::load(
+        &std::fs::read_to_string(h.site.path("pki/ca.pem")).unwrap(),
+        &std::fs::read_to_string(h.site.path("pki/ca-key.pem")).unwrap(),
+    )
+    .unwrap();
+    // Valid for one day, three days ago.
+    let issued = ca
+        .issue_client(a, 1, OffsetDateTime::now_utc() - time::Duration::days(3))
+        .unwrap();
+    let bundle = h.site.path(&format!("tenants/{a}"));
+    write_private(&bundle.join("client.pem"), &issued.cert_pem);
+    write_private(&bundle.join("client-key.pem"), issued.key_pem.as_bytes());
+
+    let r = h.report(&["--login"], 1);
+    let id = format!("files.tenant.{a}.expiry");
+    assert_failed(&r, &id);
+    r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {a}")]);
+    assert!(r.detail(&id).contains("expired on"), "{}", r.out);
+    // The rest of the certificate is fine: it is the expiry, precisely.
+    for suffix in ["chain", "usage", "key"] {
+        r.expect(&format!("files.tenant.{a}.{suffix}"), "ok");
+    }
+    // Vault refuses the certificate, and the login says so.
+    let login = format!("login.{a}");
+    r.expect_hint(&login, "fail", &[&format!("vaultnet add-user {a}")]);
+    assert!(
+        r.detail(&login).contains("client certificate was refused"),
+        "{}",
+        r.out
+    );
+
+    h.run_vaultnet_fix(&["add-user", a]);
+    assert_all_ok(&h.report(&["--login"], 0));
+}
+
+#[test]
+fn doctor_names_a_tenant_key_that_does_not_match_its_certificate() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndky");
+    let (a, b) = (h.alice(), h.bob());
+    let key_a = h.site.path(&format!("tenants/{a}/client-key.pem"));
+    let key_b = h.site.path(&format!("tenants/{b}/client-key.pem"));
+    let (pem_a, pem_b) = (
+        std::fs::read(&key_a).unwrap(),
+        std::fs::read(&key_b).unwrap(),
+    );
+    write_private(&key_a, &pem_b);
+    write_private(&key_b, &pem_a);
+
+    let r = h.report(&[], 1);
+    for t in [a, b] {
+        let id = format!("files.tenant.{t}.key");
+        assert_failed(&r, &id);
+        r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {t}")]);
+        assert!(
+            r.detail(&id).contains("is not this certificate's key"),
+            "{}",
+            r.out
+        );
+        r.expect(&format!("files.tenant.{t}.chain"), "ok");
+    }
+
+    h.run_vaultnet_fix(&["add-user", a, b]);
+    assert_all_ok(&h.report(&["--login"], 0));
+}
+
+#[test]
+fn doctor_names_a_secret_file_readable_by_others_and_the_chmod_that_fixes_it() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndmo");
+    let a = h.alice();
+    let secret = h.site.path(&format!("tenants/{a}/secret_id"));
+    run_ok(Command::new("chmod").arg("0644").arg(&secret));
+
+    let r = h.report(&[], 1);
+    let id = format!("files.modes.tenants/{a}/secret_id");
+    assert_failed(&r, &id);
+    let hint = r.expect_hint(&id, "fail", &["chmod 600"]);
+    assert_eq!(hint, format!("chmod 600 {}", secret.display()), "{}", r.out);
+    assert!(r.detail(&id).contains("0644"), "{}", r.out);
+    assert_eq!(r.leaves("fail"), [id.as_str()], "{}", r.out);
+
+    // The hint is a command: run it as it stands.
+    let words: Vec<&str> = hint.split(' ').collect();
+    run_ok(Command::new(words[0]).args(&words[1..]));
+    assert_all_ok(&h.report(&[], 0));
+}
+
+#[test]
+fn doctor_names_a_host_ip_removed_from_its_interface() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndip");
+    h.ns().remove_address();
+
+    let r = h.report(&[], 1);
+    assert_failed(&r, "forwarder.host_ip");
+    r.expect_hint(
+        "forwarder.host_ip",
+        "fail",
+        &["vaultnet init --host-ip", "add-user"],
+    );
+    assert!(
+        r.detail("forwarder.host_ip")
+            .contains("extra_hosts is stale"),
+        "{}",
+        r.out
+    );
+    // The forwarder's port is unreachable for the same reason, and the
+    // hint says that, not "start the forwarder".
+    let ip = h.site.host_ip().to_string();
+    let hint = r.expect_hint("forwarder.tcp", "fail", &[&format!("no route to {ip}")]);
+    assert!(!hint.contains("systemctl"), "{}", r.out);
+    // Vault itself is untouched.
+    r.expect("vault.health", "ok");
+
+    h.ns().restore_address();
+    assert_all_ok(&h.report(&[], 0));
+}
+
+#[test]
+fn doctor_shows_a_policy_edited_in_vault_as_a_diff() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndpo");
+    let (a, b) = (h.alice(), h.bob());
+    let path = format!("sys/policies/acl/vaultnet-{a}");
+    let live = h.root_api("GET", &path, None, 200);
+    let text = live["data"]["policy"].as_str().unwrap();
+    // Someone broadened it to every tenant's secrets.
+    let mut doc: BTreeMap<String, BTreeMap<String, Value>> = serde_json::from_str(text).unwrap();
+    doc.get_mut("path").unwrap().insert(
+        "secret/data/tenants/*".into(),
+        json!({"capabilities": ["read"]}),
+    );
+    let broader = serde_json::to_string_pretty(&doc).unwrap();
+    h.root_api("PUT", &path, Some(json!({ "policy": broader })), 204);
+
+    let r = h.report(&["--login"], 1);
+    let id = format!("vaultcfg.{a}.policy");
+    assert_failed(&r, &id);
+    r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {a}")]);
+    let detail = r.detail(&id);
+    assert!(detail.contains("edited in Vault"), "{}", r.out);
+    assert!(
+        detail.contains("- ") && detail.contains("\"secret/data/tenants/*\""),
+        "the diff does not show the added path\n{}",
+        r.out
+    );
+    // The login proves what the edit means: alice can read bob's secrets.
+    let login = format!("login.{a}");
+    r.expect_hint(&login, "fail", &[&format!("vaultnet add-user {a}")]);
+    assert!(r.detail(&login).contains(b), "{}", r.out);
+    r.expect(&format!("vaultcfg.{b}.policy"), "ok");
+
+    h.run_vaultnet_fix(&["add-user", a]);
+    assert_all_ok(&h.report(&["--login"], 0));
+}
+
+#[test]
+fn doctor_names_a_role_deleted_from_vault() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndro");
+    let a = h.alice();
+    h.root_api("DELETE", &format!("auth/approle/role/{a}"), None, 204);
+
+    let r = h.report(&["--login"], 1);
+    let id = format!("vaultcfg.{a}.role");
+    assert_failed(&r, &id);
+    r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {a}")]);
+    assert!(r.detail(&id).contains("deleted from Vault"), "{}", r.out);
+    r.expect(&format!("login.{a}"), "fail");
+    r.expect(&format!("vaultcfg.{}.role", h.bob()), "ok");
+
+    h.run_vaultnet_fix(&["add-user", a]);
+    assert_all_ok(&h.report(&["--login"], 0));
+}
+
+#[test]
+fn doctor_names_a_destroyed_secret_id_in_config_and_login() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndsi");
+    let a = h.alice();
+    let state = h.state();
+    let accessor = state["tenants"][a]["secret_id_accessor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no secret_id_accessor for {a}: {state}"))
+        .to_string();
+    h.root_api(
+        "POST",
+        &format!("auth/approle/role/{a}/secret-id-accessor/destroy"),
+        Some(json!({ "secret_id_accessor": accessor })),
+        204,
+    );
+
+    let r = h.report(&["--login"], 1);
+    let fix = format!("vaultnet add-user {a}");
+    for id in [format!("vaultcfg.{a}.secret_id"), format!("login.{a}")] {
+        assert_failed(&r, &id);
+        r.expect_hint(&id, "fail", &[&fix]);
+    }
+    assert!(
+        r.detail(&format!("vaultcfg.{a}.secret_id"))
+            .contains("no longer exists"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.detail(&format!("login.{a}")).contains("login refused"),
+        "{}",
+        r.out
+    );
+    r.expect(&format!("vaultcfg.{a}.role"), "ok");
+    r.expect(&format!("login.{}", h.bob()), "ok");
+
+    h.run_vaultnet_fix(&["add-user", a]);
+    assert_all_ok(&h.report(&["--login"], 0));
+}
+
+#[test]
+fn doctor_names_a_bundle_whose_extra_hosts_maps_the_wrong_address() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndnm");
+    let a = h.alice();
+    let compose = h.site.path(&format!("tenants/{a}/compose.yaml"));
+    let text = std::fs::read_to_string(&compose).unwrap();
+    let right = format!("vault.lan:{}", h.site.host_ip());
+    assert!(text.contains(&right), "{text}");
+    std::fs::write(&compose, text.replace(&right, "vault.lan:10.99.99.99")).unwrap();
+
+    let r = h.report(&[], 1);
+    let id = format!("name.{a}");
+    assert_failed(&r, &id);
+    r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {a}")]);
+    assert!(r.detail(&id).contains("10.99.99.99"), "{}", r.out);
+    assert_eq!(r.leaves("fail"), [id.as_str()], "{}", r.out);
+
+    h.run_vaultnet_fix(&["add-user", a]);
+    assert_all_ok(&h.report(&[], 0));
+}
+
+#[test]
+fn doctor_finishes_within_the_timeout_when_the_forwarder_address_is_black_holed() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndbh");
+    let addr = h.forwarder_addr();
+    // Every packet to the forwarder is dropped without an answer.
+    let rules = h.site.scratch().join("blackhole.nft");
+    std::fs::write(
+        &rules,
+        format!(
+            "table inet vndblackhole {{\n  chain out {{\n    type filter hook output priority -10; policy accept;\n    ip daddr {} tcp dport {} drop\n  }}\n}}\n",
+            addr.ip(),
+            addr.port()
+        ),
+    )
+    .unwrap();
+    run_ok(h.ns().command("nft").arg("-f").arg(&rules));
+
+    let start = Instant::now();
+    let r = h.report(&["--login", "--timeout", "1"], 1);
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "doctor took {took:?} with --timeout 1\n{}",
+        r.out
+    );
+    assert_failed(&r, "forwarder.tcp");
+    // Not "start the forwarder": it runs, something drops its packets.
+    let hint = r.expect_hint(
+        "forwarder.tcp",
+        "fail",
+        &[&format!("drops packets to {addr}"), "nft list ruleset"],
+    );
+    assert!(!hint.contains("systemctl"), "{}", r.out);
+    assert!(
+        r.detail("forwarder.tcp").contains("no answer within 1 s"),
+        "{}",
+        r.out
+    );
+    assert_logins_blame_the_forwarder(&h, &r);
+    r.expect("vault.health", "ok");
+
+    // The hint's own commands find the rule.
+    let ruleset = run_ok(h.ns().command("nft").args(["list", "ruleset"]));
+    assert!(ruleset.contains("vndblackhole"), "{ruleset}");
+    run_ok(
+        h.ns()
+            .command("nft")
+            .args(["delete", "table", "inet", "vndblackhole"]),
+    );
+    assert_all_ok(&h.report(&["--login", "--timeout", "1"], 0));
+}
+
+#[test]
+fn doctor_strict_turns_an_unloaded_nft_table_warning_into_exit_1() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndst");
+    h.unload_nft();
+
+    let r = h.report(&[], 0);
+    assert_eq!(r.status(), "warn", "{}", r.out);
+    assert_eq!(r.summary("warn"), 1, "{}", r.out);
+    assert_eq!(r.summary("fail"), 0, "{}", r.out);
+    let file = h.site.path("forwarder/vaultnet.nft");
+    let hint = r.expect_hint("nft.loaded", "warn", &[]);
+    assert_eq!(hint, format!("nft -f {}", file.display()), "{}", r.out);
+
+    let strict = h.report(&["--strict"], 1);
+    strict.expect("nft.loaded", "warn");
+
+    // The hint, run as it stands in the host's namespace.
+    let words: Vec<&str> = hint.split(' ').collect();
+    run_ok(h.ns().command(words[0]).args(&words[1..]));
+    assert_all_ok(&h.report(&["--strict"], 0));
+}
+
+#[test]
+fn doctor_prints_ascii_marks_without_a_utf8_locale() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let mut h = Healthy::start("vndas");
+    h.stop_forwarder();
+    h.unload_nft();
+    let mut cmd = h.doctor(&[]);
+    for var in ["LC_ALL", "LC_CTYPE", "LANG"] {
+        cmd.env(var, "C");
+    }
+    let out = cmd.run().expect_code(1);
+    assert_no_token(&out, &h.bao.root_token);
+    for mark in ["[ok]", "[warn]", "[FAIL]", "[skip]"] {
+        assert!(!marked(&out, mark).is_empty(), "no {mark} line\n{out}");
+    }
+    assert!(
+        out.stdout.is_ascii(),
+        "non-ASCII output in the C locale\n{out}"
+    );
+    let fail = marked(&out, "[FAIL]");
+    assert!(
+        fail.iter().any(|l| l.contains("TCP")),
+        "the forwarder's TCP check is not marked [FAIL]\n{out}"
+    );
+    assert!(
+        out.stdout.contains(
+            "hint: start the forwarder: `systemctl enable --now vaultnet-forwarder.service`"
+        ),
+        "{out}"
+    );
+
+    // And with a UTF-8 locale, the symbols.
+    let out = h.doctor(&[]).run().expect_code(1);
+    for mark in ["✓", "!", "✗"] {
+        assert!(!marked(&out, mark).is_empty(), "no {mark} line\n{out}");
+    }
+}
+
+#[test]
+fn doctor_user_flag_limits_tenant_checks_to_that_tenant() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndus");
+    let (a, b) = (h.alice(), h.bob());
+    // Bob's bundle is broken; alice's is not.
+    run_ok(
+        Command::new("chmod")
+            .arg("0644")
+            .arg(h.site.path(&format!("tenants/{b}/secret_id"))),
+    );
+    h.report(&[], 1)
+        .expect(&format!("files.modes.tenants/{b}/secret_id"), "fail");
+
+    let r = h.report(&["--login", "--user", a], 0);
+    assert_all_ok(&r);
+    let ids = r.ids();
+    assert!(
+        ids.iter().any(|i| i.contains(a)),
+        "no check of `{a}`: {ids:?}"
+    );
+    let about_b: Vec<&String> = ids.iter().filter(|i| i.contains(b)).collect();
+    assert!(
+        about_b.is_empty(),
+        "--user {a} checked {about_b:?}\n{}",
+        r.out
+    );
+    for id in [
+        format!("files.tenant.{a}"),
+        format!("login.{a}"),
+        format!("vaultcfg.{a}"),
+    ] {
+        r.expect(&id, "ok");
+    }
+
+    let r = h.report(&["--user", b], 1);
+    r.expect(&format!("files.modes.tenants/{b}/secret_id"), "fail");
+    assert!(!r.ids().iter().any(|i| i.contains(a)), "{}", r.out);
+}
+
+#[test]
+fn doctor_never_prints_the_operator_token_right_or_wrong() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let h = Healthy::start("vndtk");
+    let token_file = h.site.scratch().join("token");
+    write_private(&token_file, format!("{}\n", h.bao.root_token));
+
+    // From a file, in text and JSON: every check runs, nothing leaks.
+    for output in ["text", "json"] {
+        let out = h
+            .site
+            .vaultnet()
+            .args(["doctor", "--login", "--output", output, "--token-file"])
+            .arg(&token_file)
+            .run()
+            .expect_success();
+        assert_no_token(&out, &h.bao.root_token);
+        if output == "json" {
+            assert_all_ok(&Report::parse(out));
+        }
+    }
+
+    // A wrong token: Vault's config cannot be read, and doctor says so
+    // without echoing the token.
+    let wrong = "s.doctorWRONGtoken7Qx2";
+    for output in ["text", "json"] {
+        let out = h
+            .site
+            .vaultnet()
+            .env("BAO_TOKEN", wrong)
+            .args(["doctor", "--output", output])
+            .run()
+            .expect_code(1);
+        assert_no_token(&out, wrong);
+        assert_no_token(&out, &h.bao.root_token);
+        if output == "json" {
+            let r = Report::parse(out);
+            let hint = r.expect_hint("vaultcfg.approle", "fail", &["token"]);
+            assert!(!hint.is_empty());
+            assert!(
+                r.detail("vaultcfg.approle").contains("permission denied"),
+                "{}",
+                r.out
+            );
+        }
+    }
+
+    // No token at all: the Vault config checks are skipped, and say why.
+    let out = h
+        .site
+        .vaultnet()
+        .args(["doctor", "--output", "json"])
+        .run()
+        .expect_success();
+    let r = Report::parse(out);
+    r.expect("vaultcfg", "skip");
+    assert!(r.detail("vaultcfg").contains("BAO_TOKEN"), "{}", r.out);
+}
+
+#[test]
+fn doctor_rejects_bad_usage_with_exit_2_and_a_hint() {
+    // No root needed: an offline site's files are enough to reach every
+    // check of the arguments.
+    let uninit = Site::offline();
+    let out = uninit.vaultnet().arg("doctor").run().expect_code(2);
+    assert_error_and_hint(&out);
+    assert!(out.stderr.contains("not initialised"), "{out}");
+    assert!(out.stderr.contains("vaultnet init"), "{out}");
+
+    let site = Site::offline();
+    site.init().run().expect_success();
+    let before = site.snapshot();
+    for (args, error, hint) in [
+        (vec!["--user", "A B"], "invalid tenant name", "lower-case"),
+        (
+            vec!["--user", "nosuch"],
+            "there is no tenant `nosuch`",
+            "vaultnet list",
+        ),
+        (vec!["--timeout", "0"], "invalid timeout", "--timeout"),
+        (
+            vec!["--token-file", "/nonexistent/token"],
+            "does not exist",
+            "token",
+        ),
+    ] {
+        let out = site
+            .vaultnet()
+            .arg("doctor")
+            .args(&args)
+            .run()
+            .expect_code(2);
+        assert_error_and_hint(&out);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert!(lines[0].contains(error), "{args:?}\n{out}");
+        assert!(lines[1].contains(hint), "{args:?}\n{out}");
+    }
+    // An unknown flag is clap's usage error: exit 2 too.
+    site.vaultnet()
+        .args(["doctor", "--no-such-flag"])
+        .run()
+        .expect_code(2);
+    before.assert_same(&site.snapshot(), "doctor with bad usage");
+}
