@@ -348,6 +348,35 @@ fn provision_tenant(
             CertInfo::parse(&issued.cert_pem)?
         }
     };
+    // The state learns of every secret file as soon as it exists (S2): a
+    // run that fails later leaves a tenant that `remove-user` and a re-run
+    // both know about.
+    let record = |sid: Option<&provision::SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
+        uid: plan.user.as_ref().map(|u| u.uid),
+        cert_days: plan.cert_days,
+        cert_serial: cert_info.serial.clone(),
+        cert_not_after: super::rfc3339(cert_info.not_after),
+        limits: plan.limits,
+        wrapped_secret_id: plan.wrap_ttl.is_some(),
+        secret_id_accessor: sid
+            .map(|s| s.accessor.clone())
+            .or_else(|| prev.as_ref().and_then(|p| p.secret_id_accessor.clone())),
+        secret_id_expires: sid
+            .map(|s| s.expires.clone())
+            .unwrap_or_else(|| prev.as_ref().and_then(|p| p.secret_id_expires.clone())),
+        installed_to,
+    };
+    let prev_installed = prev.as_ref().and_then(|p| p.installed_to.clone());
+    if prev
+        .as_ref()
+        .is_none_or(|p| p.cert_serial != cert_info.serial)
+    {
+        opened
+            .state
+            .tenants
+            .insert(name.to_string(), record(None, prev_installed.clone()));
+        opened.state.save(&layout.root)?;
+    }
 
     // The secret_id: kept while Vault still honours it, unless --rotate.
     let sid_path = dir.join("secret_id");
@@ -403,6 +432,11 @@ fn provision_tenant(
             info
         }
     };
+    opened
+        .state
+        .tenants
+        .insert(name.to_string(), record(Some(&sid), prev_installed.clone()));
+    opened.state.save(&layout.root)?;
     // One valid secret_id per tenant: anything else is an orphan of an
     // earlier, interrupted or rotated run.
     let mut destroyed = 0;
@@ -465,7 +499,7 @@ fn provision_tenant(
         }
     }
 
-    let mut installed_to = prev.as_ref().and_then(|p| p.installed_to.clone());
+    let mut installed_to = prev_installed;
     if let (true, Some(user)) = (args.install || installed_to.is_some(), &plan.user) {
         let mut home_files = Vec::new();
         let mut contents = Vec::new();
@@ -503,18 +537,10 @@ fn provision_tenant(
         installed_to = Some(target);
     }
 
-    let record = Tenant {
-        uid: plan.user.as_ref().map(|u| u.uid),
-        cert_days: plan.cert_days,
-        cert_serial: cert_info.serial.clone(),
-        cert_not_after: super::rfc3339(cert_info.not_after),
-        limits: plan.limits,
-        wrapped_secret_id: plan.wrap_ttl.is_some(),
-        secret_id_accessor: Some(sid.accessor.clone()),
-        secret_id_expires: sid.expires.clone(),
-        installed_to: installed_to.clone(),
-    };
-    opened.state.tenants.insert(name.to_string(), record);
+    opened
+        .state
+        .tenants
+        .insert(name.to_string(), record(Some(&sid), installed_to.clone()));
     opened.state.save(&layout.root)?;
 
     Ok(TenantReport {
