@@ -13,7 +13,7 @@ use crate::ui;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "EXAMPLES:\n  vaultnet list\n  vaultnet list --output json | jq '.[] | select(.cert_days_left < 30)'"
+    after_help = "EXAMPLES:\n  vaultnet list\n  vaultnet list --output json | jq '.[] | select(.cert_days_left < 30)'\n\nEXIT CODES:\n  0  listed\n  2  not initialised or bad usage"
 )]
 pub struct Args {
     /// Report format
