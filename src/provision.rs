@@ -256,37 +256,23 @@ pub fn create_secret_id(c: &Client, tenant: &str, wrap_ttl: Option<u64>) -> Resu
     let r = c.raw(reqwest::Method::POST, &path, Some(&body), ttl.as_deref())?;
     let v = c.check(reqwest::Method::POST, &path, r)?;
     let malformed = || Error::failed(format!("malformed answer to POST {path}"));
-    if wrap_ttl.is_some() {
-        let w = v.get("wrap_info").ok_or_else(malformed)?;
-        Ok(NewSecretId {
-            value: Secret::new(
-                w.get("token")
-                    .and_then(Value::as_str)
-                    .ok_or_else(malformed)?
-                    .to_string(),
-            ),
-            accessor: w
-                .get("wrapped_accessor")
-                .and_then(Value::as_str)
-                .ok_or_else(malformed)?
-                .to_string(),
-        })
+    // Wrapped, the answer holds a wrapping token for the secret_id instead.
+    let (section, value_key, accessor_key) = if wrap_ttl.is_some() {
+        ("wrap_info", "token", "wrapped_accessor")
     } else {
-        let d = v.get("data").ok_or_else(malformed)?;
-        Ok(NewSecretId {
-            value: Secret::new(
-                d.get("secret_id")
-                    .and_then(Value::as_str)
-                    .ok_or_else(malformed)?
-                    .to_string(),
-            ),
-            accessor: d
-                .get("secret_id_accessor")
-                .and_then(Value::as_str)
-                .ok_or_else(malformed)?
-                .to_string(),
-        })
-    }
+        ("data", "secret_id", "secret_id_accessor")
+    };
+    let field = |key: &str| {
+        v.get(section)
+            .and_then(|s| s.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(malformed)
+    };
+    Ok(NewSecretId {
+        value: Secret::new(field(value_key)?),
+        accessor: field(accessor_key)?,
+    })
 }
 
 /// Accessors of every secret_id of the role (none when the role is gone).
@@ -302,15 +288,7 @@ pub fn list_secret_id_accessors(c: &Client, tenant: &str) -> Result<Vec<String>>
         return Ok(Vec::new());
     }
     let v = c.check(reqwest::Method::GET, &path, r)?;
-    Ok(v.pointer("/data/keys")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(crate::vault::strings_at(&v, "/data/keys"))
 }
 
 pub fn destroy_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<()> {
@@ -345,16 +323,7 @@ pub fn revoke_tenant_tokens(c: &Client, tenant: &str) -> Result<usize> {
     let Some(v) = c.get_opt("auth/token/accessors?list=true")? else {
         return Ok(0);
     };
-    let accessors: Vec<String> = v
-        .pointer("/data/keys")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let accessors = crate::vault::strings_at(&v, "/data/keys");
     let policy = tenant::policy_name(tenant);
     let mut revoked = 0;
     for a in accessors {

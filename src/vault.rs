@@ -269,6 +269,24 @@ impl Client {
     }
 }
 
+/// The strings of the JSON array at `pointer` (JSON Pointer), or none.
+pub fn strings_at(v: &Value, pointer: &str) -> Vec<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A JSON Pointer to `key` of an object, escaped (`/` and `~` in Vault paths).
+pub fn pointer_to(key: &str) -> String {
+    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+}
+
 /// An error and its causes on one line.
 pub fn chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];

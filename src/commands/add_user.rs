@@ -5,7 +5,6 @@
 //! what is still valid (PROMISES V3).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -78,12 +77,8 @@ pub struct Args {
     /// Where --install puts the bundle, relative to the tenant's home
     #[arg(long, value_name = "PATH", default_value = ".config/vaultnet")]
     pub install_path: PathBuf,
-    /// File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
-    #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
-    /// Seconds to wait for Vault
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    pub timeout: u64,
+    #[command(flatten)]
+    pub vault: super::VaultArgs,
     /// Report format
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
@@ -198,12 +193,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             wrap_ttl,
         });
     }
-    let client = super::operator(
-        env,
-        &opened,
-        args.token_file.as_deref(),
-        Duration::from_secs(args.timeout),
-    )?;
+    let client = super::operator(env, &opened, &args.vault)?;
     let ca = load_ca(&opened.layout)?;
 
     let bar = progress(plans.len(), args.output);

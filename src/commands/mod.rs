@@ -31,6 +31,17 @@ pub enum Output {
     Json,
 }
 
+/// How commands that change Vault reach it as the operator.
+#[derive(Debug, clap::Args)]
+pub struct VaultArgs {
+    /// File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Seconds to wait for Vault
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub timeout: u64,
+}
+
 /// An initialised state directory, read under the writer lock.
 pub struct Opened {
     pub layout: Layout,
@@ -67,12 +78,11 @@ pub fn open(env: &Env, dir_flag: Option<&Path>, lock: bool) -> Result<Opened> {
 
 /// The operator's client with a token, checked to be talking to an
 /// unsealed, active server before anything is changed.
-pub fn operator(
-    env: &Env,
-    opened: &Opened,
-    token_file: Option<&Path>,
-    timeout: Duration,
-) -> Result<Client> {
+pub fn operator(env: &Env, opened: &Opened, vault: &VaultArgs) -> Result<Client> {
+    let (token_file, timeout) = (
+        vault.token_file.as_deref(),
+        Duration::from_secs(vault.timeout),
+    );
     let site = &opened.state.site;
     let prefix = site.flavor.env_prefix();
     let token = env.operator_token(token_file)?.ok_or_else(|| {

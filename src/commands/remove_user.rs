@@ -3,7 +3,6 @@
 //! bundle removed (PROMISES V4). Safe to run twice.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::config::Env;
 use crate::error::{Error, Result};
@@ -33,23 +32,14 @@ pub struct Args {
     /// Also remove the bundle installed in the tenant's home
     #[arg(long)]
     pub purge: bool,
-    /// File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
-    #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
-    /// Seconds to wait for Vault
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    pub timeout: u64,
+    #[command(flatten)]
+    pub vault: super::VaultArgs,
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let names = super::collect_names(&args.names, args.from.as_deref())?;
     let mut opened = super::open(env, dir_flag, true)?;
-    let c = super::operator(
-        env,
-        &opened,
-        args.token_file.as_deref(),
-        Duration::from_secs(args.timeout),
-    )?;
+    let c = super::operator(env, &opened, &args.vault)?;
     for name in &names {
         let record = opened.state.tenants.get(name).cloned();
         let mut done = Vec::new();

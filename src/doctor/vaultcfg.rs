@@ -208,16 +208,7 @@ pub fn bundle_name(layout: &Layout, site: &Site, name: &str, rec: &Tenant) -> Ch
         Ok(v) => v,
         Err(_) => return Check::fail(id, title, fix).detail("compose.yaml is not valid YAML"),
     };
-    let hosts: Vec<String> = doc
-        .pointer(&format!("/services/{AGENT_SERVICE}/extra_hosts"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let hosts = crate::vault::strings_at(&doc, &format!("/services/{AGENT_SERVICE}/extra_hosts"));
     if !hosts.contains(&want) {
         return Check::fail(id, title, fix).detail(format!("the bundle maps {hosts:?}"));
     }
@@ -353,21 +344,12 @@ pub fn login(
         }
     };
     let of = |p: &str| -> Vec<String> {
-        caps.get(p)
-            .or_else(|| {
-                caps.pointer(&format!(
-                    "/data/{}",
-                    p.replace('~', "~0").replace('/', "~1")
-                ))
-            })
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
+        let top = crate::vault::strings_at(&caps, &crate::vault::pointer_to(p));
+        if top.is_empty() {
+            crate::vault::strings_at(&caps, &format!("/data{}", crate::vault::pointer_to(p)))
+        } else {
+            top
+        }
     };
     let own_caps = of(&own);
     if !own_caps.iter().any(|c| c == "read") {
