@@ -3,6 +3,7 @@ mod forwarders;
 mod harness_selftest;
 mod init_cli;
 mod init_e2e;
+mod init_prompt;
 mod podman_e2e;
 mod support;
 mod tenants_cli;

@@ -245,10 +245,13 @@ pub fn parse_vault_addr(s: &str) -> Result<SocketAddr> {
 fn resolve_site(p: &Parsed, prev: Option<&Site>, a: &Args) -> Result<Site> {
     let profile = Profile::builtin(prev.map(|s| s.profile.as_str()).unwrap_or(profile::DEFAULT))?;
     let ask = !a.yes && ui::interactive();
-    let flavor = a
-        .flavor
-        .or(prev.map(|s| s.flavor))
-        .unwrap_or(Flavor::Openbao);
+    // First init on a terminal: ask for each value no flag gave.
+    let first = ask && prev.is_none();
+    let flavor = match a.flavor.or(prev.map(|s| s.flavor)) {
+        Some(f) => f,
+        None if first => choose("Vault or OpenBao", Flavor::Openbao)?,
+        None => Flavor::Openbao,
+    };
 
     let dns_name = match (&a.dns_name, prev) {
         (Some(d), _) => d.clone(),
@@ -298,38 +301,70 @@ fn resolve_site(p: &Parsed, prev: Option<&Site>, a: &Args) -> Result<Site> {
         )?,
         (None, None) => "127.0.0.1:8200".parse().expect("valid"),
     };
+    let forwarder = match a.forwarder.or(prev.map(|s| s.forwarder)) {
+        Some(f) => f,
+        None if first => choose("Host forwarder", Forwarder::Socat)?,
+        None => Forwarder::Socat,
+    };
     let agent_image = match (&a.agent_image, prev) {
         (Some(i), _) => i.clone(),
         // A recorded default follows a flavor change; an explicit image stays.
         (None, Some(s)) if s.agent_image != s.flavor.default_agent_image() => s.agent_image.clone(),
+        (None, None) if first => {
+            prompt("Agent sidecar image", flavor.default_agent_image(), |v| {
+                validate::image(v).map(|_| v.to_string())
+            })?
+        }
         _ => flavor.default_agent_image().to_string(),
     };
+    let host_mapping = match a.host_mapping.or(prev.map(|s| s.host_mapping)) {
+        Some(m) => m,
+        None if first => choose(
+            "How containers reach the host (ip: slirp4netns or rootful; host-gateway: pasta)",
+            profile.host_mapping,
+        )?,
+        None => profile.host_mapping,
+    };
+    let segment = |flag: &str,
+                   what: &'static str,
+                   given: &Option<String>,
+                   old: Option<String>,
+                   default: &str|
+     -> Result<String> {
+        match given.clone().or(old) {
+            Some(v) => Ok(v),
+            None if first => prompt(what, default, |v| {
+                validate::path_segment(what, flag, v).map(|_| v.to_string())
+            }),
+            None => Ok(default.to_string()),
+        }
+    };
+    let kv_mount = segment(
+        "--kv-mount",
+        "KV v2 mount for tenant secrets",
+        &a.kv_mount,
+        prev.map(|s| s.kv_mount.clone()),
+        "secret",
+    )?;
+    let tenant_prefix = segment(
+        "--tenant-prefix",
+        "Prefix under the mount (tenant NAME owns <mount>/<prefix>/NAME/)",
+        &a.tenant_prefix,
+        prev.map(|s| s.tenant_prefix.clone()),
+        "tenants",
+    )?;
     let site = Site {
         profile: profile.code.to_lowercase(),
         dns_name,
         host_ip,
         port,
         vault_addr,
-        forwarder: a
-            .forwarder
-            .or(prev.map(|s| s.forwarder))
-            .unwrap_or(Forwarder::Socat),
+        forwarder,
         flavor,
         agent_image,
-        host_mapping: a
-            .host_mapping
-            .or(prev.map(|s| s.host_mapping))
-            .unwrap_or(profile.host_mapping),
-        kv_mount: a
-            .kv_mount
-            .clone()
-            .or(prev.map(|s| s.kv_mount.clone()))
-            .unwrap_or_else(|| "secret".into()),
-        tenant_prefix: a
-            .tenant_prefix
-            .clone()
-            .or(prev.map(|s| s.tenant_prefix.clone()))
-            .unwrap_or_else(|| "tenants".into()),
+        host_mapping,
+        kv_mount,
+        tenant_prefix,
         server_cert_days: a
             .server_cert_days
             .or(prev.map(|s| s.server_cert_days))
@@ -357,6 +392,26 @@ fn prompt<T>(question: &str, default: &str, parse: impl Fn(&str) -> Result<T>) -
             .hint("pass the value as a flag, or `--yes` for defaults")
     })?;
     parse(&answer)
+}
+
+/// A choice among an option's values, the default first selected.
+fn choose<T: clap::ValueEnum + Copy + PartialEq>(question: &str, default: T) -> Result<T> {
+    let values = T::value_variants();
+    let names: Vec<String> = values
+        .iter()
+        .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+        .collect();
+    let start = values.iter().position(|v| *v == default).unwrap_or(0);
+    let i = dialoguer::Select::new()
+        .with_prompt(question)
+        .items(&names)
+        .default(start)
+        .interact()
+        .map_err(|e| {
+            Error::usage(format!("prompt aborted: {e}"))
+                .hint("pass the value as a flag, or `--yes` for defaults")
+        })?;
+    Ok(values[i])
 }
 
 fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
