@@ -1,6 +1,7 @@
 mod doctor_e2e;
 mod forwarders;
 mod harness_selftest;
+mod help;
 mod init_cli;
 mod init_e2e;
 mod init_prompt;
