@@ -236,8 +236,17 @@ pub fn lookup_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<Optio
     )?;
     match r.status {
         200 => Ok(secret_id_info(&r.body)),
-        204 | 404 => Ok(None),
-        400 | 500 => Ok(None),
+        204 | 404 | 400 => Ok(None),
+        // A missing role is a 500 `role "NAME" does not exist` (and some
+        // Vault versions answer 500 `failed to find` for an unknown
+        // accessor); any other 5xx is a failure to report, not an absent
+        // secret_id (PROMISES I3).
+        500 if ["does not exist", "failed to find"]
+            .iter()
+            .any(|m| r.body.to_string().contains(m)) =>
+        {
+            Ok(None)
+        }
         _ => c.check(reqwest::Method::POST, &path, r).map(|_| None),
     }
 }
@@ -319,33 +328,80 @@ pub fn wrapping_token_valid(c: &Client, token: &Secret) -> Result<bool> {
 /// Revokes every live token an AppRole login as `tenant` produced
 /// (PROMISES V4): deleting a role or policy does not revoke them, and a
 /// policy of the same name re-created later would give them access again.
+/// Unused response-wrapping tokens of its secret_ids go too.
 pub fn revoke_tenant_tokens(c: &Client, tenant: &str) -> Result<usize> {
+    let policy = tenant::policy_name(tenant);
+    let wrapping_path = format!("{}/secret-id", tenant::role_path(tenant));
+    revoke_tokens_where(c, |_, d| {
+        let path = d.get("path").and_then(Value::as_str).unwrap_or("");
+        let by_role = d.pointer("/meta/role_name").and_then(Value::as_str) == Some(tenant)
+            && path.starts_with("auth/approle/login");
+        let by_policy = d
+            .get("policies")
+            .and_then(Value::as_array)
+            .is_some_and(|p| p.iter().any(|x| x.as_str() == Some(policy.as_str())));
+        by_role || by_policy || path == wrapping_path
+    })
+}
+
+/// Revokes the response-wrapping tokens made when `tenant`'s secret_ids
+/// were created, except the one whose accessor is `keep`: a run that lost
+/// the answer to a wrapped creation leaves its wrapping token alive until
+/// the wrap TTL (PROMISES V3).
+pub fn revoke_wrapping_tokens(c: &Client, tenant: &str, keep: Option<&str>) -> Result<usize> {
+    let wrapping_path = format!("{}/secret-id", tenant::role_path(tenant));
+    revoke_tokens_where(c, |a, d| {
+        Some(a) != keep && d.get("path").and_then(Value::as_str) == Some(wrapping_path.as_str())
+    })
+}
+
+/// The accessor of a token Vault still knows (a wrapping token not yet
+/// unwrapped); `None` when it is spent or expired.
+pub fn token_accessor(c: &Client, token: &Secret) -> Result<Option<String>> {
+    let path = "auth/token/lookup";
+    let r = c.raw(
+        reqwest::Method::POST,
+        path,
+        Some(&json!({ "token": token.expose() })),
+        None,
+    )?;
+    match r.status {
+        200 => Ok(r
+            .body
+            .pointer("/data/accessor")
+            .and_then(Value::as_str)
+            .map(str::to_string)),
+        400 | 403 if r.body.to_string().contains("bad token") => Ok(None),
+        _ => c.check(reqwest::Method::POST, path, r).map(|_| None),
+    }
+}
+
+/// Looks up every token by accessor and revokes those `pick(accessor,
+/// data)` selects; returns how many.
+fn revoke_tokens_where(c: &Client, pick: impl Fn(&str, &Value) -> bool) -> Result<usize> {
     let Some(v) = c.get_opt("auth/token/accessors?list=true")? else {
         return Ok(0);
     };
-    let accessors = crate::vault::strings_at(&v, "/data/keys");
-    let policy = tenant::policy_name(tenant);
     let mut revoked = 0;
-    for a in accessors {
+    for a in crate::vault::strings_at(&v, "/data/keys") {
         let r = c.raw(
             reqwest::Method::POST,
             "auth/token/lookup-accessor",
             Some(&json!({ "accessor": a })),
             None,
         )?;
-        if r.status != 200 {
-            continue;
+        match r.status {
+            200 => {}
+            // Expired or revoked since the LIST: `invalid accessor`.
+            400 | 404 => continue,
+            // Skipping a token Vault failed to describe could leave a
+            // tenant's token alive (PROMISES V4): report it instead.
+            _ => {
+                c.check(reqwest::Method::POST, "auth/token/lookup-accessor", r)?;
+                continue;
+            }
         }
-        let d = &r.body["data"];
-        let by_role = d.pointer("/meta/role_name").and_then(Value::as_str) == Some(tenant)
-            && d.get("path")
-                .and_then(Value::as_str)
-                .is_some_and(|p| p.starts_with("auth/approle/login"));
-        let by_policy = d
-            .get("policies")
-            .and_then(Value::as_array)
-            .is_some_and(|p| p.iter().any(|x| x.as_str() == Some(policy.as_str())));
-        if by_role || by_policy {
+        if pick(&a, &r.body["data"]) {
             c.post("auth/token/revoke-accessor", &json!({ "accessor": a }))?;
             revoked += 1;
         }

@@ -255,6 +255,22 @@ impl Client {
         } else if lower.contains("connection refused") {
             Error::failed(format!("cannot reach {base}: connection refused"))
                 .hint("start Vault with the listener vaultnet wrote (`vault/listener.json`), or fix `--vault-addr`")
+        } else if lower.contains("(sendrequest)")
+            && !lower.contains("alert")
+            && (lower.contains("close_notify")
+                || lower.contains("connection closed")
+                || lower.contains("connection reset"))
+        {
+            // TLS was up and the request sent, then the server hung up
+            // without an alert: it crashed or restarted, no certificate is
+            // at fault (PROMISES I3).
+            Error::failed(format!(
+                "no answer from {base}: the server hung up before answering: {cause}"
+            ))
+            .hint(format!(
+                "look at the {} server log, then run the command again",
+                self.flavor_cli
+            ))
         } else if lower.contains("certificate required")
             || lower.contains("handshake")
             || lower.contains("certificate")

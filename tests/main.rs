@@ -1,4 +1,5 @@
 mod doctor_e2e;
+mod faults;
 mod forwarders;
 mod harness_selftest;
 mod help;

@@ -280,7 +280,6 @@ fn provision_tenant(
     let prev = opened.state.tenants.get(name).cloned();
     let now = OffsetDateTime::now_utc();
     let dir = layout.tenant(name);
-    fsx::private_dir(&dir)?;
     let mut changes = Vec::new();
     let mut step = |s: Step| match s {
         Step::Changed(m) => {
@@ -293,6 +292,8 @@ fn provision_tenant(
     step(provision::ensure_policy(c, &site, name)?);
     step(provision::ensure_role(c, name, &plan.limits)?);
     let role_id = provision::role_id(c, name)?;
+    // Only now: a run Vault refuses before this point leaves no directory.
+    fsx::private_dir(&dir)?;
 
     // The client certificate: kept while valid, unless --rotate.
     let cert_path = dir.join("client.pem");
@@ -429,16 +430,34 @@ fn provision_tenant(
     opened.state.save(&layout.root)?;
     // One valid secret_id per tenant: anything else is an orphan of an
     // earlier, interrupted or rotated run.
-    let mut destroyed = 0;
-    for acc in provision::list_secret_id_accessors(c, name)? {
-        if acc != sid.accessor {
-            provision::destroy_accessor(c, name, &acc)?;
-            destroyed += 1;
+    let orphans: Vec<String> = provision::list_secret_id_accessors(c, name)?
+        .into_iter()
+        .filter(|a| *a != sid.accessor)
+        .collect();
+    // An orphan created wrapped left its wrapping token too: revoked
+    // before the orphans go, so a failure here is retried by the next run.
+    if !orphans.is_empty() && (plan.wrap_ttl.is_some() || was_wrapped) {
+        let keep = match fsx::read_limited(&sid_path, 64 << 10)? {
+            Some(b) => provision::token_accessor(
+                c,
+                &Secret::new(String::from_utf8_lossy(&b).trim().to_string()),
+            )?,
+            None => None,
+        };
+        let n = provision::revoke_wrapping_tokens(c, name, keep.as_deref())?;
+        if n > 0 {
+            step(Step::Changed(format!(
+                "revoked {n} unused wrapping token(s)"
+            )));
         }
     }
-    if destroyed > 0 {
+    for acc in &orphans {
+        provision::destroy_accessor(c, name, acc)?;
+    }
+    if !orphans.is_empty() {
         step(Step::Changed(format!(
-            "destroyed {destroyed} other secret_id(s)"
+            "destroyed {} other secret_id(s)",
+            orphans.len()
         )));
     }
 

@@ -15,6 +15,8 @@
 //! [`tenant`] makes throw-away Unix users, a site whose OpenBao is ready
 //! for tenants, requests made the way a tenant makes them, and runs
 //! `bao agent` unchanged from a bundle.
+//! [`faultproxy`] puts a fault-injecting mTLS proxy between vaultnet and a
+//! real OpenBao, for the convergence tests.
 
 // Not every test uses every helper, and each test file only sees the ones
 // it calls: without this, every unused helper would warn.
@@ -22,6 +24,7 @@
 
 pub mod cmd;
 pub mod doctor;
+pub mod faultproxy;
 pub mod netns;
 pub mod openbao;
 pub mod podman;

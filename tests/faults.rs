@@ -1,0 +1,900 @@
+//! Convergence under faults (PROMISES V3, S2, I3 and the "Faults" of the
+//! negative tests): `add-user` and `remove-user` run against a real OpenBao
+//! through a fault-injecting mTLS proxy (`support::faultproxy`), which at
+//! each write in turn loses the answer of a write Vault applied, answers
+//! 500, a malformed body, nothing at all or nothing for longer than
+//! `--timeout`, or holds the request while the test kills vaultnet
+//! (SIGKILL) or seals OpenBao. Every failed run must exit 1 with one
+//! `error:` line naming the cause and one `hint:` line, never panic, never
+//! show a secret, and leave no temp file, nothing outside the bundle and no
+//! secret file without a record of its tenant that names the certificate
+//! on disk; run again without the fault, it must adopt what was left and
+//! reach exactly the end state of a clean run — one policy, one role, one
+//! secret_id that logs in and that vaultnet.yaml names, a key that matches
+//! its certificate — with no orphan secret_id and no token left behind,
+//! response-wrapping tokens included. A wrong operator token fails with
+//! `permission denied` and changes nothing, on disk or in Vault.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::cmd::{Cmd, Output};
+use crate::support::faultproxy::{Event, Fault, FaultSite, Inject, temp_files};
+use crate::support::openbao::OpenBao;
+use crate::support::require_e2e;
+
+/// The lock file every state-changing run rewrites with its pid.
+const LOCK: &str = ".vaultnet.lock";
+
+/// `--timeout` of the runs that meet a stalled Vault, and how much longer
+/// than that such a run may take to exit.
+const STALL_TIMEOUT_SECS: u64 = 2;
+const STALL_MARGIN: Duration = Duration::from_secs(6);
+
+/// A wrong operator token, distinctive enough to spot in any output.
+const WRONG_TOKEN: &str = "s.wrongTOKENfaultsE2E7qW3xk";
+
+/// The bundle's file names for `tenant` (as `add-user` documents them).
+fn bundle_files(tenant: &str) -> BTreeSet<String> {
+    [
+        "ca.pem",
+        "client.pem",
+        "client-key.pem",
+        "role_id",
+        "secret_id",
+        "agent.json",
+        "compose.yaml",
+        "README.md",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        format!("{tenant}-vault-agent.container"),
+        format!("{tenant}-vaultnet-secrets.volume"),
+    ])
+    .collect()
+}
+
+/// Bundle files compared, name-normalised, with the clean run's.
+fn rendered_files(tenant: &str) -> Vec<String> {
+    vec![
+        "ca.pem".into(),
+        "agent.json".into(),
+        "compose.yaml".into(),
+        format!("{tenant}-vault-agent.container"),
+        format!("{tenant}-vaultnet-secrets.volume"),
+    ]
+}
+
+fn add_user(fs: &FaultSite, name: &str) -> Cmd {
+    let mut c = fs.vaultnet();
+    c.args(["add-user", "--no-unix-user", name]);
+    c
+}
+
+fn remove_user(fs: &FaultSite, name: &str) -> Cmd {
+    let mut c = fs.vaultnet();
+    c.args(["remove-user", name]);
+    c
+}
+
+/// `vaultnet.yaml`, parsed.
+#[track_caller]
+fn state(fs: &FaultSite) -> Value {
+    let text = std::fs::read_to_string(fs.site.path("vaultnet.yaml")).expect("vaultnet.yaml");
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("vaultnet.yaml: {e}\n{text}"))
+}
+
+/// The tenant's record in `vaultnet.yaml`, if any.
+fn record(fs: &FaultSite, name: &str) -> Option<Value> {
+    state(fs)
+        .pointer(&format!("/tenants/{name}"))
+        .filter(|v| !v.is_null())
+        .cloned()
+}
+
+/// `LIST path` as root; a missing path (404, or AppRole's 400 for a role
+/// that does not exist) is empty.
+#[track_caller]
+fn list(bao: &OpenBao, path: &str) -> Vec<String> {
+    let (code, body) = bao.root_api("LIST", path, None);
+    match code {
+        200 => body["data"]["keys"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        404 => Vec::new(),
+        400 if body.to_string().contains("does not exist") => Vec::new(),
+        _ => panic!("LIST {path} answered {code}: {body}"),
+    }
+}
+
+/// Every token accessor in OpenBao (the root token's included).
+#[track_caller]
+fn tokens(bao: &OpenBao) -> BTreeSet<String> {
+    list(bao, "auth/token/accessors").into_iter().collect()
+}
+
+/// The tenant's secret_id accessors.
+#[track_caller]
+fn secret_ids(bao: &OpenBao, name: &str) -> Vec<String> {
+    list(bao, &format!("auth/approle/role/{name}/secret-id"))
+}
+
+/// What vaultnet may change in Vault, for "nothing changed" checks.
+#[track_caller]
+fn vault_objects(fs: &FaultSite, tenants: &[&str]) -> Value {
+    let bao = &fs.bao;
+    let mut v = json!({
+        "policies": list(bao, "sys/policies/acl"),
+        "roles": list(bao, "auth/approle/role"),
+        "tokens": tokens(bao),
+    });
+    for t in tenants {
+        v[format!("secret_ids/{t}")] = json!(secret_ids(bao, t));
+    }
+    v
+}
+
+/// A path in the tenant's bundle.
+fn bundle(fs: &FaultSite, name: &str) -> PathBuf {
+    fs.site.path(&format!("tenants/{name}"))
+}
+
+#[track_caller]
+fn read_text(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
+/// `openssl ARGS… -in PATH`'s stdout.
+#[track_caller]
+fn openssl(args: &[&str], path: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .arg("-in")
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} {} failed: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// AppRole login as root would see it; the token on success.
+fn login(bao: &OpenBao, role_id: &str, secret_id: &str) -> Result<String, (u16, Value)> {
+    let (code, body) = bao.api(
+        "POST",
+        "auth/approle/login",
+        Some(json!({ "role_id": role_id.trim(), "secret_id": secret_id.trim() })),
+        None,
+    );
+    match body.pointer("/auth/client_token").and_then(Value::as_str) {
+        Some(t) if code == 200 => Ok(t.to_string()),
+        _ => Err((code, body)),
+    }
+}
+
+/// Logs in with the bundle's credentials; panics unless that works.
+#[track_caller]
+fn login_bundle(fs: &FaultSite, name: &str) -> String {
+    let dir = bundle(fs, name);
+    login(
+        &fs.bao,
+        &read_text(&dir.join("role_id")),
+        &read_text(&dir.join("secret_id")),
+    )
+    .unwrap_or_else(|(code, body)| panic!("login with {name}'s bundle answered {code}: {body}"))
+}
+
+/// Revokes a token the test made.
+#[track_caller]
+fn revoke(bao: &OpenBao, token: &str) {
+    let (code, body) = bao.root_api("POST", "auth/token/revoke", Some(json!({ "token": token })));
+    assert!(code == 204 || code == 200, "revoke answered {code}: {body}");
+}
+
+/// Everything a converged tenant is, with its name replaced by `NAME` so
+/// that two tenants provisioned the same way compare equal.
+#[derive(Debug, PartialEq, Eq)]
+struct Converged {
+    /// Policy text and role settings.
+    vault: String,
+    /// Bundle file name -> mode.
+    modes: BTreeMap<String, u32>,
+    /// Rendered, non-secret bundle files.
+    rendered: BTreeMap<String, String>,
+    /// The state record without what differs per issuance (serial, expiry
+    /// dates, accessor), plus whether a secret_id expiry is recorded.
+    record: String,
+}
+
+/// Checks that `name` is fully provisioned — exactly one policy of its
+/// name, its role, exactly one secret_id accessor, the one vaultnet.yaml
+/// names, whose secret_id (from the bundle) logs in; `client.pem` matches
+/// `client-key.pem` and the serial the state records — and returns it
+/// normalised. The test's login token is revoked again.
+#[track_caller]
+fn converged(fs: &FaultSite, name: &str) -> Converged {
+    let bao = &fs.bao;
+    let norm = |s: String| s.replace(name, "NAME");
+    let policy_name = format!("vaultnet-{name}");
+    let policies: Vec<String> = list(bao, "sys/policies/acl")
+        .into_iter()
+        .filter(|p| p.contains(name))
+        .collect();
+    assert_eq!(policies, [policy_name.as_str()], "policies of {name}");
+    let (code, policy) = bao.root_api("GET", &format!("sys/policies/acl/{policy_name}"), None);
+    assert_eq!(code, 200, "policy {policy_name}: {policy}");
+    let (code, role) = bao.root_api("GET", &format!("auth/approle/role/{name}"), None);
+    assert_eq!(code, 200, "role {name}: {role}");
+    let roles: Vec<String> = list(bao, "auth/approle/role")
+        .into_iter()
+        .filter(|r| r == name)
+        .collect();
+    assert_eq!(roles.len(), 1, "roles named {name}");
+
+    let rec = record(fs, name).unwrap_or_else(|| panic!("no record of {name} in vaultnet.yaml"));
+    let accessors = secret_ids(bao, name);
+    assert_eq!(
+        accessors.len(),
+        1,
+        "{name} must have exactly one secret_id: {accessors:?}"
+    );
+    assert_eq!(
+        rec["secret_id_accessor"].as_str(),
+        Some(accessors[0].as_str()),
+        "vaultnet.yaml must name the live secret_id accessor of {name}"
+    );
+
+    let token = login_bundle(fs, name);
+    let (code, me) = bao.api("GET", "auth/token/lookup-self", None, Some(&token));
+    assert_eq!(code, 200, "lookup-self: {me}");
+    assert!(
+        me["data"]["policies"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|x| x == policy_name.as_str())),
+        "{name}'s token lacks its policy: {me}"
+    );
+    revoke(bao, &token);
+
+    let dir = bundle(fs, name);
+    let cert_key = openssl(&["x509", "-noout", "-pubkey"], &dir.join("client.pem"));
+    let key_key = openssl(&["pkey", "-pubout"], &dir.join("client-key.pem"));
+    assert_eq!(
+        cert_key, key_key,
+        "{name}: client.pem does not match client-key.pem"
+    );
+    let serial = openssl(&["x509", "-noout", "-serial"], &dir.join("client.pem"));
+    let serial = serial.trim().trim_start_matches("serial=");
+    let recorded = rec["cert_serial"].as_str().unwrap_or_default();
+    assert_eq!(
+        serial.trim_start_matches('0').to_lowercase(),
+        recorded.trim_start_matches('0').to_lowercase(),
+        "{name}: vaultnet.yaml records another certificate than client.pem"
+    );
+
+    let mut modes = BTreeMap::new();
+    for e in std::fs::read_dir(&dir).expect("list the bundle") {
+        let e = e.expect("bundle entry");
+        let mode = e.metadata().expect("stat bundle file").mode() & 0o7777;
+        modes.insert(norm(e.file_name().to_string_lossy().into_owned()), mode);
+    }
+    let rendered = rendered_files(name)
+        .into_iter()
+        .map(|f| (norm(f.clone()), norm(read_text(&dir.join(&f)))))
+        .collect();
+    let mut rec = rec;
+    let expires = rec["secret_id_expires"].is_string();
+    for k in [
+        "cert_serial",
+        "cert_not_after",
+        "secret_id_accessor",
+        "secret_id_expires",
+    ] {
+        rec.as_object_mut().expect("record is a map").remove(k);
+    }
+    Converged {
+        vault: norm(
+            json!({ "policy": policy["data"]["policy"], "role": role["data"] }).to_string(),
+        ),
+        modes,
+        rendered,
+        record: norm(format!("{rec} secret_id_expires recorded: {expires}")),
+    }
+}
+
+/// A clean `add-user` of `t-ref` through a pass-through proxy: its end
+/// state and the writes it made.
+#[track_caller]
+fn reference(fs: &FaultSite) -> (Converged, Vec<Event>) {
+    let (out, proxy) = fs.run(Inject::none(), &mut add_user(fs, "t-ref"));
+    out.expect_success();
+    let writes = proxy.writes();
+    let paths: Vec<String> = writes
+        .iter()
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    for want in [
+        "PUT /v1/sys/policies/acl/vaultnet-t-ref",
+        "POST /v1/auth/approle/role/t-ref",
+        "POST /v1/auth/approle/role/t-ref/secret-id",
+    ] {
+        assert!(
+            paths.iter().any(|p| p == want),
+            "a clean add-user makes the write `{want}`; the proxy saw:\n{}",
+            proxy.transcript()
+        );
+    }
+    (converged(fs, "t-ref"), writes)
+}
+
+/// Exit 1, nothing on stdout, no panic, and exactly one `error:` line —
+/// naming every one of `causes` — followed by one `hint:` line, the last
+/// two lines of stderr (progress lines may come before). Returns the
+/// error and hint lines.
+#[track_caller]
+fn assert_fails_with(out: &Output, causes: &[&str]) -> (String, String) {
+    assert!(
+        out.code == Some(1) && !out.timed_out,
+        "expected exit code 1\n{out}"
+    );
+    assert!(!out.stderr.contains("panicked"), "vaultnet panicked\n{out}");
+    assert!(out.stdout.is_empty(), "expected nothing on stdout\n{out}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let errors: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("error:"))
+        .collect();
+    let hints = lines.iter().filter(|l| l.starts_with("hint:")).count();
+    assert!(
+        errors.len() == 1
+            && hints == 1
+            && errors[0] + 2 == lines.len()
+            && lines[errors[0] + 1].len() > "hint: ".len()
+            && lines[errors[0] + 1].starts_with("hint: "),
+        "expected one `error:` line then one `hint:` line at the end of stderr\n{out}"
+    );
+    let error = lines[errors[0]];
+    for c in causes {
+        assert!(error.contains(c), "the error must name {c:?}\n{out}");
+    }
+    (error.to_string(), lines[errors[0] + 1].to_string())
+}
+
+/// None of `secrets`, and no private key, in stdout or stderr.
+#[track_caller]
+fn assert_no_secret(out: &Output, secrets: &[&str]) {
+    for s in secrets.iter().filter(|s| !s.trim().is_empty()) {
+        assert!(
+            !out.stdout.contains(s.trim()) && !out.stderr.contains(s.trim()),
+            "a secret appears in the output of `{}`",
+            out.command
+        );
+    }
+    assert!(
+        !out.stdout.contains("PRIVATE KEY") && !out.stderr.contains("PRIVATE KEY"),
+        "a private key appears in the output\n{out}"
+    );
+}
+
+/// After a failed or killed first-time `add-user NAME`: no temp file
+/// anywhere in the state; vaultnet.yaml whole, the site and every other
+/// tenant as before; in the bundle directory (if any) only bundle files,
+/// the secret ones 0600; and a secret file only with a record of the
+/// tenant that names the certificate on disk (add-user records a tenant as
+/// soon as a secret file of it exists, so `remove-user` and a re-run know
+/// it). Returns the secret files left, to check that the rerun adopts them.
+#[track_caller]
+fn assert_failed_run_left_no_debris(
+    fs: &FaultSite,
+    name: &str,
+    state_before: &Value,
+    what: &str,
+) -> BTreeMap<String, Vec<u8>> {
+    let tmp = temp_files(fs.site.dir());
+    assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
+    let mut now = state(fs);
+    let rec = now["tenants"]
+        .as_object_mut()
+        .and_then(|t| t.remove(name))
+        .filter(|r| !r.is_null());
+    if now["tenants"].as_object().is_some_and(|t| t.is_empty()) {
+        now["tenants"] = Value::Null;
+    }
+    let mut before = state_before.clone();
+    if before["tenants"].as_object().is_some_and(|t| t.is_empty()) {
+        before["tenants"] = Value::Null;
+    }
+    assert_eq!(
+        now, before,
+        "{what}: vaultnet.yaml changed beyond the tenant's own record"
+    );
+
+    let allowed = bundle_files(name);
+    let mut secrets = BTreeMap::new();
+    let dir = bundle(fs, name);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries {
+            let e = e.expect("bundle entry");
+            let f = e.file_name().to_string_lossy().into_owned();
+            assert!(
+                allowed.contains(&f),
+                "{what}: `{f}` in {} is no bundle file",
+                dir.display()
+            );
+            if matches!(f.as_str(), "client-key.pem" | "role_id" | "secret_id") {
+                let mode = e.metadata().expect("stat").mode() & 0o7777;
+                assert_eq!(mode, 0o600, "{what}: `{f}` has mode {mode:o}");
+                secrets.insert(f, std::fs::read(e.path()).expect("read secret file"));
+            }
+        }
+    }
+    if !secrets.is_empty() {
+        let rec = rec.unwrap_or_else(|| {
+            panic!(
+                "{what}: {:?} left in {} but vaultnet.yaml has no record of {name}",
+                secrets.keys().collect::<Vec<_>>(),
+                dir.display()
+            )
+        });
+        let serial = openssl(&["x509", "-noout", "-serial"], &dir.join("client.pem"));
+        let serial = serial.trim().trim_start_matches("serial=");
+        assert_eq!(
+            serial.trim_start_matches('0').to_lowercase(),
+            rec["cert_serial"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches('0')
+                .to_lowercase(),
+            "{what}: the record of {name} names another certificate than the one on disk"
+        );
+    }
+    secrets
+}
+
+/// Reruns `add-user NAME` (through the proxy already running, whose one
+/// fault has struck) and checks it converges to `reference`, adopting the
+/// secret files the failed run left (a key and a secret_id on disk are
+/// kept, not replaced by new ones that would orphan them), with every
+/// token as `tokens_before`. Returns the rerun's output.
+#[track_caller]
+fn rerun_converges(
+    fs: &FaultSite,
+    name: &str,
+    reference: &Converged,
+    left: &BTreeMap<String, Vec<u8>>,
+    tokens_before: &BTreeSet<String>,
+    what: &str,
+) -> Output {
+    let out = add_user(fs, name).run().expect_success();
+    assert!(
+        out.stderr.lines().all(|l| !l.starts_with("error")),
+        "{what}: rerun\n{out}"
+    );
+    let got = converged(fs, name);
+    assert_eq!(
+        &got, reference,
+        "{what}: the rerun must reach a clean run's end state"
+    );
+    for (f, bytes) in left {
+        let now = std::fs::read(bundle(fs, name).join(f)).expect("read bundle file");
+        assert!(
+            &now == bytes,
+            "{what}: the rerun replaced `{f}` that the failed run left instead of adopting it"
+        );
+    }
+    assert_eq!(
+        &tokens(&fs.bao),
+        tokens_before,
+        "{what}: tokens left behind (or revoked)"
+    );
+    let dir = bundle(fs, name);
+    assert_no_secret(
+        &out,
+        &[
+            &fs.bao.root_token,
+            &read_text(&dir.join("role_id")),
+            &read_text(&dir.join("secret_id")),
+        ],
+    );
+    out
+}
+
+/// One fault during a first-time `add-user NAME`, then the rerun through
+/// the same proxy (its fault strikes once): the run fails as
+/// [`assert_fails_with`] says, naming the tenant, with a hint that does not
+/// blame a certificate (Vault failed, not TLS), leaves no debris, and the
+/// rerun converges.
+#[track_caller]
+fn fault_then_converge(
+    fs: &FaultSite,
+    name: &str,
+    inject: Inject,
+    causes: &[&str],
+    timeout: Option<u64>,
+    reference: &Converged,
+) {
+    let what = format!("add-user {name} with {inject:?}");
+    let tokens_before = tokens(&fs.bao);
+    let state_before = state(fs);
+    let mut cmd = add_user(fs, name);
+    if let Some(t) = timeout {
+        cmd.args(["--timeout", &t.to_string()]);
+    }
+    let proxy = fs.proxy(inject);
+    let started = Instant::now();
+    let out = cmd.run();
+    let took = started.elapsed();
+    let struck = proxy.struck().unwrap_or_else(|| {
+        panic!(
+            "{what}: the fault never struck; the proxy saw:\n{}\n{out}",
+            proxy.transcript()
+        )
+    });
+    let (error, hint) = assert_fails_with(&out, causes);
+    if let Some(t) = timeout {
+        assert!(
+            took < Duration::from_secs(t) + STALL_MARGIN,
+            "{what}: took {took:?} with `--timeout {t}`\n{out}"
+        );
+    }
+    assert!(
+        error.contains(&format!("tenant `{name}`")),
+        "{what}: the error must name the tenant (the fault struck {struck})\n{out}"
+    );
+    assert!(
+        !hint.contains("certificate"),
+        "{what}: Vault failed, yet the hint blames a certificate\n{out}"
+    );
+    let left = assert_failed_run_left_no_debris(fs, name, &state_before, &what);
+    assert_no_secret(&out, &[&fs.bao.root_token]);
+    rerun_converges(fs, name, reference, &left, &tokens_before, &what);
+    // The role_id is the same across both runs: the failed one never shows it.
+    assert_no_secret(&out, &[&read_text(&bundle(fs, name).join("role_id"))]);
+}
+
+#[test]
+fn add_user_whose_answer_is_lost_after_each_write_converges_on_rerun() {
+    require_e2e!("starts OpenBao behind a fault-injecting proxy");
+    let fs = FaultSite::start();
+    let (reference, writes) = reference(&fs);
+    for k in 1..=writes.len() {
+        for (fault, tag, causes) in [
+            (Fault::Status(500), "l", &["HTTP 500", "injected"][..]),
+            (Fault::Drop, "d", &["hung up"][..]),
+        ] {
+            fault_then_converge(
+                &fs,
+                &format!("t-{tag}{k}"),
+                Inject::after(fault, k),
+                causes,
+                None,
+                &reference,
+            );
+        }
+    }
+}
+
+#[test]
+fn add_user_killed_while_waiting_after_each_write_converges_on_rerun() {
+    require_e2e!("starts OpenBao behind a fault-injecting proxy");
+    let fs = FaultSite::start();
+    let (reference, writes) = reference(&fs);
+    for k in 1..=writes.len() {
+        let name = format!("t-k{k}");
+        let what = format!("add-user {name} killed after write {k}");
+        let tokens_before = tokens(&fs.bao);
+        let state_before = state(&fs);
+        let proxy = fs.proxy(Inject::after(Fault::Hold, k));
+        let mut child = add_user(&fs, &name)
+            .to_command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start vaultnet");
+        let held = proxy.wait_held(Duration::from_secs(30));
+        assert_eq!(held.n, Some(k), "{what}: {held}");
+        assert!(
+            held.upstream.is_some_and(|s| s < 300),
+            "{what}: the write must have been applied: {held}"
+        );
+        // SIGKILL: no chance to clean up, the way a crash or an OOM kill ends it.
+        child.kill().expect("kill vaultnet");
+        let status = child.wait().expect("reap vaultnet");
+        assert!(status.code().is_none(), "{what}: vaultnet was not killed");
+        let left = assert_failed_run_left_no_debris(&fs, &name, &state_before, &what);
+        // The held request stays held; the rerun's writes pass.
+        rerun_converges(&fs, &name, &reference, &left, &tokens_before, &what);
+        drop(proxy);
+    }
+}
+
+#[test]
+fn vault_failures_during_add_user_give_one_line_cause_and_hint_and_rerun_converges() {
+    require_e2e!("starts OpenBao behind a fault-injecting proxy");
+    let fs = FaultSite::start();
+    let (reference, writes) = reference(&fs);
+    for k in 1..=writes.len() {
+        for (fault, tag, causes, timeout) in [
+            (Fault::Status(500), "s", &["HTTP 500", "injected"][..], None),
+            (Fault::Malformed, "m", &["malformed", "not JSON"][..], None),
+            (Fault::Drop, "d", &["hung up"][..], None),
+            (
+                Fault::Stall,
+                "w",
+                &["timed out"][..],
+                Some(STALL_TIMEOUT_SECS),
+            ),
+        ] {
+            fault_then_converge(
+                &fs,
+                &format!("t-{tag}{k}"),
+                Inject::before(fault, k),
+                causes,
+                timeout,
+                &reference,
+            );
+        }
+    }
+}
+
+#[test]
+fn remove_user_failing_after_each_write_converges_on_rerun_and_leaves_no_access() {
+    require_e2e!("starts OpenBao behind a fault-injecting proxy");
+    let fs = FaultSite::start();
+    let bao = &fs.bao;
+    let mut clean_writes = None;
+    for k in 1..=40 {
+        let name = format!("r-{k}");
+        let what = format!("remove-user {name} with a 500 after write {k}");
+        let tokens_before = tokens(bao);
+        let (out, proxy) = fs.run(Inject::none(), &mut add_user(&fs, &name));
+        out.expect_success();
+        drop(proxy);
+        // A token issued before the removal: it must not survive it.
+        let token = login_bundle(&fs, &name);
+        let secrets = [
+            bao.root_token.clone(),
+            token.clone(),
+            read_text(&bundle(&fs, &name).join("role_id")),
+            read_text(&bundle(&fs, &name).join("secret_id")),
+        ];
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+
+        let proxy = fs.proxy(Inject::after(Fault::Status(500), k));
+        let out = remove_user(&fs, &name).run();
+        assert_no_secret(&out, &secrets);
+        if proxy.struck().is_none() {
+            // Past the last write: this was a clean removal.
+            out.expect_success();
+            assert_gone(&fs, &name, &token, &what);
+            clean_writes = Some(proxy.writes());
+            break;
+        }
+        assert_fails_with(&out, &["HTTP 500", "injected"]);
+        let tmp = temp_files(fs.site.dir());
+        assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
+        // The same proxy: its one fault has struck.
+        let out = remove_user(&fs, &name).run().expect_success();
+        drop(proxy);
+        assert_no_secret(&out, &secrets);
+        assert_gone(&fs, &name, &token, &what);
+        assert_eq!(
+            tokens(bao),
+            tokens_before,
+            "{what}: tokens left behind after the rerun"
+        );
+    }
+    let writes = clean_writes.expect("remove-user never finished without the fault");
+    let paths: Vec<String> = writes
+        .iter()
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    for want in [
+        "secret-id-accessor/destroy",
+        "auth/token/revoke-accessor",
+        "DELETE /v1/auth/approle/role/",
+        "DELETE /v1/sys/policies/acl/vaultnet-",
+    ] {
+        assert!(
+            paths.iter().any(|p| p.contains(want)),
+            "a clean remove-user makes the write `{want}`; it made {paths:#?}"
+        );
+    }
+}
+
+/// `name` is gone everywhere and `token` (issued before the removal) is dead.
+#[track_caller]
+fn assert_gone(fs: &FaultSite, name: &str, token: &str, what: &str) {
+    let bao = &fs.bao;
+    let (code, body) = bao.root_api("GET", &format!("auth/approle/role/{name}"), None);
+    assert_eq!(code, 404, "{what}: the role is still there: {body}");
+    let (code, body) = bao.root_api("GET", &format!("sys/policies/acl/vaultnet-{name}"), None);
+    assert_eq!(code, 404, "{what}: the policy is still there: {body}");
+    assert!(
+        secret_ids(bao, name).is_empty(),
+        "{what}: secret_ids are still there"
+    );
+    assert!(
+        !bundle(fs, name).exists(),
+        "{what}: the bundle is still there"
+    );
+    assert!(
+        record(fs, name).is_none(),
+        "{what}: vaultnet.yaml still has the tenant"
+    );
+    let (code, body) = bao.api("GET", "auth/token/lookup-self", None, Some(token));
+    assert_eq!(
+        code, 403,
+        "{what}: the token issued before the removal still works: {body}"
+    );
+    let tmp = temp_files(fs.site.dir());
+    assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
+}
+
+#[test]
+fn a_wrong_token_fails_add_user_and_remove_user_with_permission_denied_and_changes_nothing() {
+    require_e2e!("starts OpenBao behind a fault-injecting proxy");
+    let fs = FaultSite::start();
+    let (out, proxy) = fs.run(Inject::none(), &mut add_user(&fs, "t-keep"));
+    out.expect_success();
+    drop(proxy);
+    let vault = vault_objects(&fs, &["t-keep"]);
+    let disk = fs.site.snapshot().without(LOCK);
+    for args in [
+        &["add-user", "--no-unix-user", "t-new"][..],
+        &["add-user", "--no-unix-user", "t-keep"][..],
+        &["remove-user", "t-keep"][..],
+    ] {
+        let mut cmd = fs.site.vaultnet();
+        cmd.env("BAO_TOKEN", WRONG_TOKEN).args(args);
+        let (out, proxy) = fs.run(Inject::none(), &mut cmd);
+        drop(proxy);
+        assert_fails_with(&out, &["permission denied"]);
+        assert!(out.stderr.contains("hint: use an operator token"), "{out}");
+        assert_no_secret(&out, &[WRONG_TOKEN, &fs.bao.root_token]);
+        disk.assert_same(
+            &fs.site.snapshot().without(LOCK),
+            format!("`{}` with a wrong token", args.join(" ")),
+        );
+    }
+    assert_eq!(
+        vault_objects(&fs, &["t-keep"]),
+        vault,
+        "Vault changed with a wrong token"
+    );
+    // The kept tenant still works.
+    let token = login_bundle(&fs, "t-keep");
+    revoke(&fs.bao, &token);
+}
+
+#[test]
+fn vault_sealed_in_the_middle_of_add_user_exits_1_and_rerun_after_unseal_converges() {
+    require_e2e!("starts OpenBao behind a fault-injecting proxy and seals it");
+    let fs = FaultSite::start();
+    let (reference, writes) = reference(&fs);
+    // Sealed just before the secret_id is created: policy and role exist.
+    let k = writes
+        .iter()
+        .position(|e| e.method == "POST" && e.path.ends_with("/secret-id"))
+        .expect("a secret-id write")
+        + 1;
+    let name = "t-sealed";
+    let tokens_before = tokens(&fs.bao);
+    let state_before = state(&fs);
+    let proxy = fs.proxy(Inject::before(Fault::Hold, k));
+    let cmd = add_user(&fs, name);
+    let out = std::thread::scope(|s| {
+        let run = s.spawn(|| cmd.run());
+        let held = proxy.wait_held(Duration::from_secs(30));
+        assert!(held.path.ends_with("/secret-id"), "{held}");
+        fs.bao.seal();
+        proxy.release();
+        run.join().expect("the vaultnet run")
+    });
+    let (_, hint) = assert_fails_with(&out, &["sealed", name]);
+    assert!(hint.contains("operator unseal"), "{out}");
+    assert_no_secret(&out, &[&fs.bao.root_token]);
+    let left = assert_failed_run_left_no_debris(&fs, name, &state_before, "sealed mid-run");
+    // Still sealed: a rerun stops before changing anything.
+    let out = add_user(&fs, name).run();
+    assert_fails_with(&out, &["is sealed"]);
+    fs.bao.unseal();
+    rerun_converges(
+        &fs,
+        name,
+        &reference,
+        &left,
+        &tokens_before,
+        "sealed mid-run",
+    );
+    drop(proxy);
+}
+
+/// The accessor of a token as root sees it, if Vault still knows it.
+#[track_caller]
+fn token_accessor(bao: &OpenBao, token: &str) -> Option<String> {
+    let (code, body) = bao.root_api(
+        "POST",
+        "auth/token/lookup",
+        Some(json!({ "token": token.trim() })),
+    );
+    (code == 200).then(|| {
+        body["data"]["accessor"]
+            .as_str()
+            .expect("accessor")
+            .to_string()
+    })
+}
+
+#[test]
+fn wrapped_add_user_whose_secret_id_answer_is_lost_leaves_no_wrapping_token_behind() {
+    require_e2e!("starts OpenBao behind a fault-injecting proxy");
+    let fs = FaultSite::start();
+    let bao = &fs.bao;
+    let wrapped = |name: &str| {
+        let mut c = add_user(&fs, name);
+        c.args(["--wrap-ttl", "10m"]);
+        c
+    };
+    let tokens_before = tokens(bao);
+    // A bystander whose unused wrapping token must survive all of this.
+    let (out, proxy) = fs.run(Inject::none(), &mut wrapped("t-other"));
+    out.expect_success();
+    drop(proxy);
+    let other = token_accessor(bao, &read_text(&bundle(&fs, "t-other").join("secret_id")))
+        .expect("t-other's wrapping token is live");
+
+    let name = "t-wrap";
+    let proxy = fs.proxy(Inject::after(Fault::Status(500), 3));
+    let out = wrapped(name).run();
+    let struck = proxy.struck().expect("the fault struck");
+    assert!(
+        struck.method == "POST" && struck.path.ends_with(&format!("{name}/secret-id")),
+        "write 3 of a first add-user creates the secret_id; it was {struck}"
+    );
+    assert_fails_with(&out, &["HTTP 500", "injected"]);
+    // The rerun: one secret_id, one wrapping token — the bundle's.
+    let out = wrapped(name).run().expect_success();
+    drop(proxy);
+    assert!(
+        out.stderr.contains("revoked 1 unused wrapping token(s)"),
+        "{out}"
+    );
+    assert_eq!(secret_ids(bao, name).len(), 1, "secret_ids of {name}");
+    let mine = token_accessor(bao, &read_text(&bundle(&fs, name).join("secret_id")))
+        .expect("the bundle's wrapping token is live");
+    let expected: BTreeSet<String> = tokens_before
+        .iter()
+        .cloned()
+        .chain([other.clone(), mine])
+        .collect();
+    assert_eq!(
+        tokens(bao),
+        expected,
+        "after the rerun only the two bundles' wrapping tokens may be new"
+    );
+
+    // Removed, the tenant keeps no token either, not even an unused
+    // wrapping token; the bystander's stays.
+    let (out, proxy) = fs.run(Inject::none(), &mut remove_user(&fs, name));
+    out.expect_success();
+    drop(proxy);
+    let expected: BTreeSet<String> = tokens_before.iter().cloned().chain([other]).collect();
+    assert_eq!(tokens(bao), expected, "tokens left by the removal");
+}
