@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::fsx::{self, Change};
 use crate::provision;
 use crate::ui;
+use crate::vault::Client;
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -40,56 +41,11 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let names = super::collect_names(&args.names, args.from.as_deref())?;
     let mut opened = super::open(env, dir_flag, true)?;
     let c = super::operator(env, &opened, &args.vault)?;
+    let mut failure = None;
     for name in &names {
-        let record = opened.state.tenants.get(name).cloned();
-        let mut done = Vec::new();
-        // No new logins first: secret_ids, then the role itself.
-        let accessors = provision::list_secret_id_accessors(&c, name)?;
-        for a in &accessors {
-            provision::destroy_accessor(&c, name, a)?;
-        }
-        if !accessors.is_empty() {
-            done.push(format!("destroyed {} secret_id(s)", accessors.len()));
-        }
-        let had_role = c.get_opt(&crate::tenant::role_path(name))?.is_some();
-        let revoked = provision::revoke_tenant_tokens(&c, name)?;
-        provision::delete_tenant_objects(&c, name)?;
-        if had_role {
-            done.push("deleted role and policy".into());
-        }
-        if revoked > 0 {
-            done.push(format!("revoked {revoked} token(s)"));
-        }
-        let bundle = opened.layout.tenant(name);
-        if bundle.exists() {
-            std::fs::remove_dir_all(&bundle).map_err(|e| Error::io("remove", &bundle, e))?;
-            done.push(format!("removed `{}`", opened.layout.rel(&bundle)));
-        }
-        if let (true, Some(rec)) = (args.purge, &record) {
-            if let (Some(dir), Some(uid)) = (&rec.installed_to, rec.uid) {
-                let user = crate::users::lookup(name)?;
-                if let Some(u) = user.filter(|u| u.uid == uid) {
-                    let rel = dir.strip_prefix(&u.home).unwrap_or(dir);
-                    let names = super::add_user::bundle_file_names(name);
-                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                    if fsx::remove_from_home(&u.home, rel, uid, &names)? {
-                        done.push(format!("removed the copy in `{}`", dir.display()));
-                    }
-                }
-            }
-        } else if let Some(dir) = record.as_ref().and_then(|r| r.installed_to.as_ref()) {
-            ui::status(format!(
-                "{name}: the copy in `{}` is left in place (its credentials no longer work); `--purge` removes it",
-                dir.display()
-            ));
-        }
-        if opened.state.tenants.remove(name).is_some() {
-            opened.state.save(&opened.layout.root)?;
-        }
-        if done.is_empty() {
-            ui::out(format!("tenant {name} was not there: nothing to remove"));
-        } else {
-            ui::out(format!("removed tenant {name}: {}", done.join(", ")));
+        if let Err(e) = remove_one(&c, &mut opened, name, &args) {
+            failure = Some(e.context(format!("tenant `{name}`")));
+            break;
         }
     }
     let (nft, change) = super::write_nft(&opened.layout, &opened.state)?;
@@ -100,5 +56,62 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             nft.display()
         ));
     }
-    Ok(0)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
+}
+/// Takes one tenant's access away; the state forgets it only at the end.
+fn remove_one(c: &Client, opened: &mut super::Opened, name: &str, args: &Args) -> Result<()> {
+    let record = opened.state.tenants.get(name).cloned();
+    let mut done = Vec::new();
+    // No new logins first: secret_ids, then the role itself.
+    let accessors = provision::list_secret_id_accessors(c, name)?;
+    for a in &accessors {
+        provision::destroy_accessor(c, name, a)?;
+    }
+    if !accessors.is_empty() {
+        done.push(format!("destroyed {} secret_id(s)", accessors.len()));
+    }
+    let had_role = c.get_opt(&crate::tenant::role_path(name))?.is_some();
+    let revoked = provision::revoke_tenant_tokens(c, name)?;
+    provision::delete_tenant_objects(c, name)?;
+    if had_role {
+        done.push("deleted role and policy".into());
+    }
+    if revoked > 0 {
+        done.push(format!("revoked {revoked} token(s)"));
+    }
+    let bundle = opened.layout.tenant(name);
+    if bundle.exists() {
+        std::fs::remove_dir_all(&bundle).map_err(|e| Error::io("remove", &bundle, e))?;
+        done.push(format!("removed `{}`", opened.layout.rel(&bundle)));
+    }
+    if let (true, Some(rec)) = (args.purge, &record) {
+        if let (Some(dir), Some(uid)) = (&rec.installed_to, rec.uid) {
+            let user = crate::users::lookup(name)?;
+            if let Some(u) = user.filter(|u| u.uid == uid) {
+                let rel = dir.strip_prefix(&u.home).unwrap_or(dir);
+                let names = super::add_user::bundle_file_names(name);
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                if fsx::remove_from_home(&u.home, rel, uid, &names)? {
+                    done.push(format!("removed the copy in `{}`", dir.display()));
+                }
+            }
+        }
+    } else if let Some(dir) = record.as_ref().and_then(|r| r.installed_to.as_ref()) {
+        ui::status(format!(
+            "{name}: the copy in `{}` is left in place (its credentials no longer work); `--purge` removes it",
+            dir.display()
+        ));
+    }
+    if opened.state.tenants.remove(name).is_some() {
+        opened.state.save(&opened.layout.root)?;
+    }
+    if done.is_empty() {
+        ui::out(format!("tenant {name} was not there: nothing to remove"));
+    } else {
+        ui::out(format!("removed tenant {name}: {}", done.join(", ")));
+    }
+    Ok(())
 }
