@@ -256,6 +256,8 @@ pub struct NewSecretId {
     /// The secret_id, or the wrapping token when wrapped.
     pub value: Secret,
     pub accessor: String,
+    /// Seconds until it expires, when the answer says (plain secret_ids).
+    pub ttl: Option<u64>,
 }
 
 pub fn create_secret_id(c: &Client, tenant: &str, wrap_ttl: Option<u64>) -> Result<NewSecretId> {
@@ -281,6 +283,7 @@ pub fn create_secret_id(c: &Client, tenant: &str, wrap_ttl: Option<u64>) -> Resu
     Ok(NewSecretId {
         value: Secret::new(field(value_key)?),
         accessor: field(accessor_key)?,
+        ttl: v.pointer("/data/secret_id_ttl").and_then(Value::as_u64),
     })
 }
 

@@ -402,12 +402,26 @@ fn provision_tenant(
         None => {
             let new = provision::create_secret_id(c, name, plan.wrap_ttl)?;
             fsx::write_atomic(&sid_path, new.value.expose().as_bytes(), fsx::SECRET)?;
-            let info = provision::lookup_accessor(c, name, &new.accessor)?.unwrap_or(
-                provision::SecretIdInfo {
+            // The answer carries the TTL of a plain secret_id; a wrapped one
+            // is described only by a lookup.
+            let info = match new.ttl {
+                Some(0) => provision::SecretIdInfo {
                     accessor: new.accessor.clone(),
                     expires: None,
                 },
-            );
+                Some(ttl) => provision::SecretIdInfo {
+                    accessor: new.accessor.clone(),
+                    expires: Some(super::rfc3339(
+                        now + time::Duration::seconds(ttl.min(i64::MAX as u64) as i64),
+                    )),
+                },
+                None => provision::lookup_accessor(c, name, &new.accessor)?.unwrap_or(
+                    provision::SecretIdInfo {
+                        accessor: new.accessor.clone(),
+                        expires: None,
+                    },
+                ),
+            };
             step(Step::Changed(format!(
                 "secret_id issued{}{}",
                 if plan.wrap_ttl.is_some() {
