@@ -27,7 +27,8 @@ host_ns_up() {
 }
 
 # openbao_up STATE: starts OpenBao with STATE/vault/listener.json,
-# initialises and unseals it; the root token lands in $work/token (0600).
+# initialises and unseals it; the root token lands in $work/token (0600),
+# and as a curl header file in $work/token-header (0600).
 openbao_up() {
   local state=$1
   cat > "$work/base.hcl" <<HCL
@@ -42,6 +43,8 @@ HCL
   init=$(in_ns curl -sf "${tls[@]}" -X PUT -d '{"secret_shares":1,"secret_threshold":1}' https://127.0.0.1:8200/v1/sys/init)
   key=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"][0])' <<<"$init")
   ( umask 077; python3 -c 'import json,sys; print(json.load(sys.stdin)["root_token"])' <<<"$init" > "$work/token" )
-  in_ns curl -sf "${tls[@]}" -X PUT -d "{\"key\":\"$key\"}" https://127.0.0.1:8200/v1/sys/unseal >/dev/null
+  # Secrets go to curl on stdin or in 0600 files, never in its argv.
+  printf '{"key":"%s"}' "$key" | in_ns curl -sf "${tls[@]}" -X PUT -d @- https://127.0.0.1:8200/v1/sys/unseal >/dev/null
+  ( umask 077; printf 'X-Vault-Token: %s\n' "$(cat "$work/token")" > "$work/token-header" )
   for _ in $(seq 50); do [ "$(in_ns curl -s -o /dev/null -w '%{http_code}' "${tls[@]}" https://127.0.0.1:8200/v1/sys/health)" = 200 ] && break; sleep 0.2; done
 }
