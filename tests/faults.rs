@@ -898,3 +898,32 @@ fn wrapped_add_user_whose_secret_id_answer_is_lost_leaves_no_wrapping_token_behi
     let expected: BTreeSet<String> = tokens_before.iter().cloned().chain([other]).collect();
     assert_eq!(tokens(bao), expected, "tokens left by the removal");
 }
+
+/// Bulk runs share one keep-alive mutual-TLS connection to Vault: one TLS
+/// handshake for the whole run, not one per tenant or per request.
+#[test]
+fn add_user_of_many_tenants_shares_one_keep_alive_connection() {
+    require_e2e!("starts OpenBao behind the logging proxy");
+    let fs = FaultSite::start();
+    let names = ["bulk1", "bulk2", "bulk3", "bulk4", "bulk5"];
+    let mut cmd = fs.vaultnet();
+    cmd.args(["add-user", "--no-unix-user"]).args(names);
+    let (out, proxy) = fs.run(Inject::none(), &mut cmd);
+    out.expect_success();
+    let events = proxy.events();
+    let writes = proxy.writes();
+    assert!(
+        writes.len() >= names.len() * 3,
+        "expected the tenants' writes to pass the proxy:\n{}",
+        proxy.transcript()
+    );
+    let connections: BTreeSet<u16> = events.iter().filter_map(|e| e.client_port).collect();
+    assert_eq!(
+        connections.len(),
+        1,
+        "{} requests came over {} connections:\n{}",
+        events.len(),
+        connections.len(),
+        proxy.transcript()
+    );
+}

@@ -125,6 +125,8 @@ pub struct Event {
     pub path: String,
     /// OpenBao's status, when the request was forwarded.
     pub upstream: Option<u16>,
+    /// The client's source port: one per TCP connection.
+    pub client_port: Option<u16>,
 }
 
 impl std::fmt::Display for Event {
@@ -259,6 +261,7 @@ impl FaultProxy {
                 method: v["method"].as_str().unwrap_or_default().to_string(),
                 path: v["path"].as_str().unwrap_or_default().to_string(),
                 upstream: v["upstream"].as_u64().map(|s| s as u16),
+                client_port: v["client_port"].as_u64().map(|p| p as u16),
             })
             .collect()
     }
