@@ -149,6 +149,25 @@ impl Site {
     }
 }
 
+/// A site for unit tests: vault.lan on 10.9.0.1:22300, Vault on 127.0.0.1:8200.
+#[cfg(test)]
+pub(crate) fn sample_site(mapping: HostMapping) -> Site {
+    Site {
+        profile: "l1".into(),
+        dns_name: "vault.lan".into(),
+        host_ip: "10.9.0.1".parse().unwrap(),
+        port: 22300,
+        vault_addr: "127.0.0.1:8200".parse().unwrap(),
+        forwarder: Forwarder::Socat,
+        flavor: Flavor::Openbao,
+        agent_image: "localhost/bao:test".into(),
+        host_mapping: mapping,
+        kv_mount: "secret".into(),
+        tenant_prefix: "tenants".into(),
+        server_cert_days: 365,
+    }
+}
+
 /// What vaultnet remembers about a tenant (no secrets: a secret_id's
 /// accessor identifies it without granting anything).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

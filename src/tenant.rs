@@ -183,23 +183,10 @@ pub fn text_diff(live: &str, want: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Flavor, Forwarder, HostMapping};
+    use crate::config::HostMapping;
 
     fn site() -> Site {
-        Site {
-            profile: "l1".into(),
-            dns_name: "vault.lan".into(),
-            host_ip: "10.9.0.1".parse().unwrap(),
-            port: 22300,
-            vault_addr: "127.0.0.1:8200".parse().unwrap(),
-            forwarder: Forwarder::Socat,
-            flavor: Flavor::Openbao,
-            agent_image: "x".into(),
-            host_mapping: HostMapping::Ip,
-            kv_mount: "secret".into(),
-            tenant_prefix: "tenants".into(),
-            server_cert_days: 365,
-        }
+        crate::config::sample_site(HostMapping::Ip)
     }
 
     #[test]

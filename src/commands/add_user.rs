@@ -38,12 +38,8 @@ EXIT CODES:
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// Tenant names (Unix user names)
-    #[arg(value_name = "NAME")]
-    pub names: Vec<String>,
-    /// Read more names from FILE, one a line
-    #[arg(long, value_name = "FILE")]
-    pub from: Option<PathBuf>,
+    #[command(flatten)]
+    pub names: super::Names,
     /// Do not require a Unix user of that name (no nft entry then)
     #[arg(long)]
     pub no_unix_user: bool,
@@ -145,7 +141,7 @@ struct Plan {
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
-    let names = super::collect_names(&args.names, args.from.as_deref())?;
+    let names = args.names.collect()?;
     let flags = LimitFlags::parse(&args)?;
     if let Some(d) = args.cert_days {
         crate::config::validate::cert_days(d)?;

@@ -141,6 +141,24 @@ pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
+/// Tenant names, from the command line and `--from FILE`.
+#[derive(Debug, clap::Args)]
+pub struct Names {
+    /// Tenant names (Unix user names)
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Read more names from FILE, one a line
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+}
+
+impl Names {
+    /// See [`collect_names`].
+    pub fn collect(&self) -> Result<Vec<String>> {
+        collect_names(&self.names, self.from.as_deref())
+    }
+}
+
 /// Names from the command line and `--from FILE` (one a line; blank lines
 /// and `#` comments skipped), in order, without repeats — all validated
 /// before anything changes.

@@ -2,7 +2,7 @@
 //! secret_ids destroyed, role deleted, live tokens revoked, policy deleted,
 //! bundle removed (PROMISES V4). Safe to run twice.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::config::Env;
 use crate::error::{Error, Result};
@@ -24,12 +24,8 @@ EXIT CODES:
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// Tenant names
-    #[arg(value_name = "NAME")]
-    pub names: Vec<String>,
-    /// Read more names from FILE, one a line
-    #[arg(long, value_name = "FILE")]
-    pub from: Option<PathBuf>,
+    #[command(flatten)]
+    pub names: super::Names,
     /// Also remove the bundle installed in the tenant's home
     #[arg(long)]
     pub purge: bool,
@@ -38,7 +34,7 @@ pub struct Args {
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
-    let names = super::collect_names(&args.names, args.from.as_deref())?;
+    let names = args.names.collect()?;
     let mut opened = super::open(env, dir_flag, true)?;
     let c = super::operator(env, &opened, &args.vault)?;
     let mut failure = None;

@@ -309,23 +309,10 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Flavor, Forwarder, Site};
+    use crate::config::Site;
 
     fn site(mapping: HostMapping) -> Site {
-        Site {
-            profile: "l1".into(),
-            dns_name: "vault.lan".into(),
-            host_ip: "10.9.0.1".parse().unwrap(),
-            port: 22300,
-            vault_addr: "127.0.0.1:8200".parse().unwrap(),
-            forwarder: Forwarder::Socat,
-            flavor: Flavor::Openbao,
-            agent_image: "localhost/bao:test".into(),
-            host_mapping: mapping,
-            kv_mount: "secret".into(),
-            tenant_prefix: "tenants".into(),
-            server_cert_days: 365,
-        }
+        crate::config::sample_site(mapping)
     }
 
     fn spec(site: &Site) -> BundleSpec<'_> {
