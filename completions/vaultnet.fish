@@ -34,6 +34,7 @@ complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "list" -d 'List te
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "doctor" -d 'Check the whole chain and say exactly what is broken and how to fix it'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l profile -d 'Deployment pattern: l1 (host forwarder), l6 (l1 for pasta: host-gateway mapping) [default: l1]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l dns-name -d 'Name tenants use to reach Vault [default: vault.lan]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-ip -d 'Host address the forwarder listens on [default: the default-route interface\'s address]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l port -d 'Forwarder port on the host address [default: 22300]' -r

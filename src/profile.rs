@@ -7,7 +7,10 @@ use serde::Deserialize;
 use crate::config::HostMapping;
 use crate::error::{Error, Result};
 
-const BUILTIN: &[(&str, &str)] = &[("l1", include_str!("../profiles/l1.yaml"))];
+const BUILTIN: &[(&str, &str)] = &[
+    ("l1", include_str!("../profiles/l1.yaml")),
+    ("l6", include_str!("../profiles/l6.yaml")),
+];
 
 pub const DEFAULT: &str = "l1";
 
@@ -88,6 +91,22 @@ mod tests {
         assert_eq!(p.forwarder.port, 22300);
         assert_eq!(p.host_mapping, HostMapping::Ip);
         assert!(p.gate.skuid_allowlist && p.gate.protect_vault_port);
+    }
+
+    #[test]
+    fn l6_differs_from_l1_only_in_the_host_mapping() {
+        let l1 = Profile::builtin("l1").unwrap();
+        let l6 = Profile::builtin("l6").unwrap();
+        assert_eq!(l6.host_mapping, HostMapping::HostGateway);
+        assert_eq!(
+            Profile {
+                code: l1.code.clone(),
+                summary: l1.summary.clone(),
+                host_mapping: l1.host_mapping,
+                ..l6
+            },
+            l1
+        );
     }
 
     #[test]

@@ -437,6 +437,56 @@ fn without_a_terminal_init_never_prompts() {
     assert!(site.path("pki/ca.pem").is_file(), "{out}");
 }
 
+#[test]
+fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
+    let site = Site::offline();
+    site.init().run().expect_success();
+    let state = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
+    assert!(
+        state.contains("profile: l1") && state.contains("host_mapping: ip"),
+        "{state}"
+    );
+
+    let out = site
+        .init()
+        .arg("--profile")
+        .arg("l6")
+        .run()
+        .expect_success();
+    assert!(out.stderr.contains("setting profile: l1 -> l6"), "{out}");
+    assert!(
+        out.stderr
+            .contains("setting host-mapping: ip -> host-gateway"),
+        "{out}"
+    );
+    let state = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
+    assert!(
+        state.contains("profile: l6") && state.contains("host_mapping: host-gateway"),
+        "{state}"
+    );
+
+    // An explicit flag still wins over the profile's default.
+    let out = site
+        .init()
+        .args(["--profile", "l6", "--host-mapping", "ip"])
+        .run()
+        .expect_success();
+    assert!(
+        out.stderr
+            .contains("setting host-mapping: host-gateway -> ip"),
+        "{out}"
+    );
+
+    let before = site.snapshot();
+    let out = site.init().args(["--profile", "l9"]).run().expect_code(2);
+    assert_error_and_hint(&out);
+    assert!(out.stderr.contains("known profiles: l1, l6"), "{out}");
+    before.without(".vaultnet.lock").assert_same(
+        &site.snapshot().without(".vaultnet.lock"),
+        "unknown profile",
+    );
+}
+
 // ----------------------------------------------------------- bad input
 
 /// Flags `init` must reject before touching anything. Each replaces the

@@ -34,6 +34,9 @@ EXIT CODES:
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
+    /// Deployment pattern: l1 (host forwarder), l6 (l1 for pasta: host-gateway mapping) [default: l1]
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
     /// Name tenants use to reach Vault [default: vault.lan]
     #[arg(long, value_name = "NAME")]
     pub dns_name: Option<String>,
@@ -126,8 +129,27 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let now = OffsetDateTime::now_utc();
     let mut report = Report::default();
     if let Some(prev) = &previous {
-        for (what, old, new) in site_diff(&prev.site, &site) {
+        let diff = site_diff(&prev.site, &site);
+        for (what, old, new) in &diff {
             report.changed(format!("setting {what}: {old} -> {new}"));
+        }
+        // Bundles carry the address, name, mapping and image tenants use.
+        let in_bundles = [
+            "dns-name",
+            "host-ip",
+            "port",
+            "host-mapping",
+            "agent-image",
+            "flavor",
+            "kv-mount",
+            "tenant-prefix",
+        ];
+        if !prev.tenants.is_empty() && diff.iter().any(|(w, _, _)| in_bundles.contains(w)) {
+            let names: Vec<&str> = prev.tenants.keys().map(String::as_str).collect();
+            report.note(format!(
+                "tenant bundles still hold the old settings: run `vaultnet add-user {}` to rewrite them",
+                names.join(" ")
+            ));
         }
     }
     let (ca, ca_replaced) = ensure_ca(&layout, args.force, now, &mut report)?;
@@ -243,7 +265,12 @@ pub fn parse_vault_addr(s: &str) -> Result<SocketAddr> {
 /// Settings: flags, then what init recorded before, then a prompt (on a
 /// terminal without `--yes`), then defaults.
 fn resolve_site(p: &Parsed, prev: Option<&Site>, a: &Args) -> Result<Site> {
-    let profile = Profile::builtin(prev.map(|s| s.profile.as_str()).unwrap_or(profile::DEFAULT))?;
+    let profile = Profile::builtin(
+        a.profile
+            .as_deref()
+            .or(prev.map(|s| s.profile.as_str()))
+            .unwrap_or(profile::DEFAULT),
+    )?;
     let ask = !a.yes && ui::interactive();
     // First init on a terminal: ask for each value no flag gave.
     let first = ask && prev.is_none();
@@ -317,7 +344,9 @@ fn resolve_site(p: &Parsed, prev: Option<&Site>, a: &Args) -> Result<Site> {
         }
         _ => flavor.default_agent_image().to_string(),
     };
-    let host_mapping = match a.host_mapping.or(prev.map(|s| s.host_mapping)) {
+    // A new profile brings its own defaults; explicit flags still win.
+    let same_profile = prev.filter(|p| p.profile == profile.code.to_lowercase());
+    let host_mapping = match a.host_mapping.or(same_profile.map(|s| s.host_mapping)) {
         Some(m) => m,
         None if first => choose(
             "How containers reach the host (ip: slirp4netns or rootful; host-gateway: pasta)",
@@ -421,6 +450,7 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
             d.push((what, a, b));
         }
     };
+    cmp("profile", old.profile.clone(), new.profile.clone());
     cmp("dns-name", old.dns_name.clone(), new.dns_name.clone());
     cmp("host-ip", old.host_ip.to_string(), new.host_ip.to_string());
     cmp("port", old.port.to_string(), new.port.to_string());
