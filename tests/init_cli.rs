@@ -437,6 +437,21 @@ fn without_a_terminal_init_never_prompts() {
     assert!(site.path("pki/ca.pem").is_file(), "{out}");
 }
 
+/// A lock file left by a crashed run holds no lock: `flock` locks die with
+/// their process, so a stale file never blocks the next run (PROMISES S5).
+#[test]
+fn a_stale_lock_file_from_a_dead_run_does_not_block() {
+    let site = Site::offline();
+    site.init().run().expect_success();
+    std::fs::write(site.path(".vaultnet.lock"), "999999\n").unwrap();
+    let out = site
+        .init()
+        .timeout(Duration::from_secs(30))
+        .run()
+        .expect_success();
+    assert!(!out.stderr.contains("locked"), "{out}");
+}
+
 #[test]
 fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
     let site = Site::offline();
