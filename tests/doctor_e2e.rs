@@ -904,3 +904,46 @@ fn doctor_rejects_bad_usage_with_exit_2_and_a_hint() {
         .expect_code(2);
     before.assert_same(&site.snapshot(), "doctor with bad usage");
 }
+
+/// doctor runs `nft` to read the loaded gate; the operator token in its own
+/// environment must not reach that child (PROMISES S6). A stand-in `nft`
+/// first on PATH records the environment it was given.
+#[test]
+fn doctor_never_passes_the_operator_token_to_programs_it_runs() {
+    let site = Site::offline();
+    site.init().run().expect_success();
+    let bin = site.scratch().join("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let seen = site.scratch().join("nft-env");
+    let script = bin.join("nft");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\n/usr/bin/env > '{}'\nexit 1\n", seen.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let token = "s.vaultnet-test-token-not-for-children";
+    let out = site
+        .vaultnet()
+        .args(["doctor", "--timeout", "1"])
+        .env("PATH", &path)
+        .env("BAO_TOKEN", token)
+        .env("VAULT_TOKEN", token)
+        .run();
+    assert!(out.code == Some(0) || out.code == Some(1), "{out}");
+    let env = std::fs::read_to_string(&seen).expect("doctor ran the stand-in nft");
+    assert!(
+        !env.contains(token),
+        "the token reached a child process:\n{env}"
+    );
+    assert!(
+        !env.contains("BAO_TOKEN") && !env.contains("VAULT_TOKEN"),
+        "{env}"
+    );
+    assert_no_token(&out, token);
+}

@@ -255,6 +255,7 @@ const LAYOUT: &[&str] = &[
     ".vaultnet.lock",
     "forwarder",
     "forwarder/vaultnet-forwarder.service",
+    "forwarder/vaultnet.nft",
     "operator",
     "operator/client-key.pem",
     "operator/client.pem",
@@ -380,13 +381,17 @@ fn switching_forwarder_replaces_the_previous_forwarder_files() {
     let listen = format!("{}:22300", site.host_ip());
     let upstream = site.vault_addr().to_string();
     let steps: &[(&str, &[&str])] = &[
-        ("nginx", &["vaultnet-stream.conf"]),
-        ("haproxy", &["vaultnet-haproxy.cfg"]),
+        ("nginx", &["vaultnet-stream.conf", "vaultnet.nft"]),
+        ("haproxy", &["vaultnet-haproxy.cfg", "vaultnet.nft"]),
         (
             "socket-proxyd",
-            &["vaultnet-forwarder.service", "vaultnet-forwarder.socket"],
+            &[
+                "vaultnet-forwarder.service",
+                "vaultnet-forwarder.socket",
+                "vaultnet.nft",
+            ],
         ),
-        ("socat", &["vaultnet-forwarder.service"]),
+        ("socat", &["vaultnet-forwarder.service", "vaultnet.nft"]),
     ];
     for (kind, files) in steps {
         let out = site

@@ -170,6 +170,10 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     if state.save(&dir)? != Change::Unchanged {
         report.changed(format!("wrote `{}`", crate::config::STATE_FILE));
     }
+    // The gate exists from the start: even with no tenant yet it keeps
+    // Vault's loopback port and the forwarder port from strangers.
+    let (nft, change) = super::write_nft(&layout, &state)?;
+    note_write(&layout, &nft, change, &mut report);
     if ca_replaced && !state.tenants.is_empty() {
         report.note(format!(
             "the new CA does not know the certificates of {} tenant(s): re-add them with `vaultnet add-user --rotate NAME`",
@@ -958,6 +962,9 @@ fn print_summary(
     for c in &fwd.enable {
         ui::out(format!("  {c}"));
     }
+    ui::out(
+        "  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port",
+    );
     ui::out("Operator access:");
     ui::out(format!(
         "  export {prefix}_ADDR={} {prefix}_CACERT={} {prefix}_CLIENT_CERT={} {prefix}_CLIENT_KEY={}",

@@ -413,7 +413,11 @@ pub fn nft(layout: &Layout, tenants: &[(String, Tenant)]) -> Check {
             .detail(format!("missing {}", missing.join(", "))),
         );
     }
+    // The operator token may be in our environment; it never reaches a
+    // child (PROMISES S6).
     let loaded = std::process::Command::new("nft")
+        .env_remove("VAULT_TOKEN")
+        .env_remove("BAO_TOKEN")
         .args(["list", "set", "inet", crate::render::nft::TABLE, "tenants"])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
