@@ -142,14 +142,18 @@ pub fn probe(
 ) -> Probe {
     let cli = site.flavor.binary();
     let tcp = tcp(&format!("{id}.tcp"), addr, timeout, start_fix);
+    let tls_title =
+        format!("TLS: server certificate verifies for `{name}` against the vaultnet CA");
+    let mtls_title = "mutual TLS enforced: no answer without a client certificate";
+    let health_title = "operator certificate accepted; sys/health";
     let skipped =
-        |what: &str| Check::skip(format!("{id}.{what}"), what.to_string()).detail("TCP failed");
+        |what: &str, title: &str| Check::skip(format!("{id}.{what}"), title).detail("TCP failed");
     if tcp.status == super::Status::Fail {
         return Probe {
             tcp,
-            tls: skipped("tls"),
-            mtls: skipped("mtls"),
-            health: skipped("health"),
+            tls: skipped("tls", &tls_title),
+            mtls: skipped("mtls", mtls_title),
+            health: skipped("health", health_title),
             peer_cert: None,
         };
     }
@@ -167,9 +171,6 @@ pub fn probe(
         )
     };
     let listener_fix = "start Vault with the listener vaultnet wrote (`vault/listener.json`), which requires client certificates, and restart it";
-    let tls_title =
-        format!("TLS: server certificate verifies for `{name}` against the vaultnet CA");
-    let mtls_title = "mutual TLS enforced: no answer without a client certificate";
     let (tls, mtls) = match client(None).and_then(|c| c.raw(Method::GET, "sys/health", None, None)) {
         Ok(r) => (
             Check::ok(format!("{id}.tls"), tls_title.clone()),
@@ -213,7 +214,6 @@ pub fn probe(
         },
     };
     let mut peer_cert = None;
-    let health_title = "operator certificate accepted; sys/health";
     let health = if tls.status == super::Status::Fail {
         Check::skip(format!("{id}.health"), health_title).detail("TLS failed")
     } else {
