@@ -363,10 +363,12 @@ fn init_refuses_a_kv_mount_of_another_type_and_leaves_it_alone() {
     assert_no_text(&out, &bao.root_token);
     let (_, mounts) = vault_objects(&bao);
     assert_eq!(mounts["secret2/"], v1, "init touched the foreign mount");
+    // The refused mount did not stick in the settings.
+    let state = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
+    assert!(state.contains("kv_mount: secret\n"), "{state}");
 
-    // Pointed back at a free mount, the bootstrap completes.
+    // A plain run goes back to the recorded mount and completes.
     site.init()
-        .args(["--kv-mount", "secret"])
         .env("BAO_TOKEN", &bao.root_token)
         .run()
         .expect_success();

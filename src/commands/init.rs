@@ -165,6 +165,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     write_listener(&layout, &site, &mut report)?;
     let forwarder = write_forwarder(&layout, &site, &mut report)?;
 
+    let previous_kv_mount = previous.as_ref().map(|p| p.site.kv_mount.clone());
     let mut state = previous.unwrap_or_else(|| State::new(site.clone()));
     state.site = site.clone();
     if state.save(&dir)? != Change::Unchanged {
@@ -181,13 +182,24 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         ));
     }
 
-    let pending = bootstrap(
+    let pending = match bootstrap(
         &layout,
         &site,
         token,
         Duration::from_secs(args.timeout),
         &mut report,
-    )?;
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            // A mount Vault refused must not stick: the next plain `init`
+            // goes back to the one that worked.
+            if let Some(old) = previous_kv_mount.filter(|m| *m != site.kv_mount) {
+                state.site.kv_mount = old;
+                state.save(&dir)?;
+            }
+            return Err(e);
+        }
+    };
 
     print_summary(&layout, &site, &forwarder, &report, &pending);
     Ok(0)
