@@ -39,25 +39,11 @@ const STALL_MARGIN: Duration = Duration::from_secs(6);
 /// A wrong operator token, distinctive enough to spot in any output.
 const WRONG_TOKEN: &str = "s.wrongTOKENfaultsE2E7qW3xk";
 
-/// The bundle's file names for `tenant` (as `add-user` documents them).
+/// The bundle's file names for `tenant`, as a set.
 fn bundle_files(tenant: &str) -> BTreeSet<String> {
-    [
-        "ca.pem",
-        "client.pem",
-        "client-key.pem",
-        "role_id",
-        "secret_id",
-        "agent.json",
-        "compose.yaml",
-        "README.md",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([
-        format!("{tenant}-vault-agent.container"),
-        format!("{tenant}-vaultnet-secrets.volume"),
-    ])
-    .collect()
+    crate::support::tenant::bundle_files(tenant)
+        .into_iter()
+        .collect()
 }
 
 /// Bundle files compared, name-normalised, with the clean run's.
@@ -175,25 +161,11 @@ fn openssl(args: &[&str], path: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// AppRole login as root would see it; the token on success.
-fn login(bao: &OpenBao, role_id: &str, secret_id: &str) -> Result<String, (u16, Value)> {
-    let (code, body) = bao.api(
-        "POST",
-        "auth/approle/login",
-        Some(json!({ "role_id": role_id.trim(), "secret_id": secret_id.trim() })),
-        None,
-    );
-    match body.pointer("/auth/client_token").and_then(Value::as_str) {
-        Some(t) if code == 200 => Ok(t.to_string()),
-        _ => Err((code, body)),
-    }
-}
-
 /// Logs in with the bundle's credentials; panics unless that works.
 #[track_caller]
 fn login_bundle(fs: &FaultSite, name: &str) -> String {
     let dir = bundle(fs, name);
-    login(
+    crate::support::tenant::approle_login(
         &fs.bao,
         &read_text(&dir.join("role_id")),
         &read_text(&dir.join("secret_id")),

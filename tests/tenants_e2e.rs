@@ -34,8 +34,8 @@ use crate::support::netns::TenantNs;
 use crate::support::require_e2e;
 use crate::support::site::Snapshot;
 use crate::support::tenant::{
-    Agent, Provisioned, UnixUser, connect_as, extra_hosts, mode_owner, nft_load, nft_set,
-    tenant_name, tenant_request,
+    Agent, Provisioned, UnixUser, bundle_files, connect_as, extra_hosts, mode_owner, nft_load,
+    nft_set, tenant_name, tenant_request,
 };
 
 /// How long the agent may take to log in and render (≈1 s here).
@@ -43,27 +43,6 @@ const AGENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bundle files that hold a secret, and must be 0600.
 const SECRET_FILES: &[&str] = &["client-key.pem", "role_id", "secret_id"];
-
-/// Every file of a bundle.
-fn bundle_files(tenant: &str) -> Vec<String> {
-    [
-        "ca.pem",
-        "client.pem",
-        "client-key.pem",
-        "role_id",
-        "secret_id",
-        "agent.json",
-        "compose.yaml",
-        "README.md",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([
-        format!("{tenant}-vault-agent.container"),
-        format!("{tenant}-vaultnet-secrets.volume"),
-    ])
-    .collect()
-}
 
 fn kv_path(tenant: &str) -> String {
     format!("secret/data/tenants/{tenant}/app")

@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -22,14 +22,11 @@ use super::cmd::{Cmd, Output};
 use super::netns::Netns;
 use super::openbao::{OpenBao, probe};
 use super::site::Site;
+use super::tenant::passwd_tool;
 use super::{run_ok, wait_for};
 
 /// The forwarder port `init` writes by default.
 pub const FORWARDER_PORT: u16 = 22300;
-
-/// `useradd` and `userdel` lock `/etc/passwd`: this process's callers take
-/// turns, and other processes are waited for (exit codes 1 and 10).
-static PASSWD: Mutex<()> = Mutex::new(());
 
 /// The two tenants every doctor test provisions, as real Unix users
 /// (`vnd<pid>a` and `vnd<pid>b`), shared by the tests running at the same
@@ -75,29 +72,6 @@ impl Drop for Tenants {
             passwd_tool(Command::new("userdel").arg(name));
         }
     }
-}
-
-/// Runs `useradd`/`userdel`, retrying while another process holds the
-/// passwd lock; panics on any other failure.
-#[track_caller]
-fn passwd_tool(cmd: &mut Command) {
-    let _guard = PASSWD.lock().unwrap_or_else(|e| e.into_inner());
-    let mut last = String::new();
-    for _ in 0..100 {
-        let out = cmd
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-        if out.status.success() {
-            return;
-        }
-        last = format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr));
-        if !matches!(out.status.code(), Some(1) | Some(10)) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{cmd:?} failed ({last})");
 }
 
 /// A host where every link of the chain works.

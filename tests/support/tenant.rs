@@ -90,9 +90,9 @@ fn userdel(name: &str) {
 }
 
 /// Runs `useradd`-like tools under the lock, retrying while another process
-/// holds `/etc/passwd`.
+/// holds `/etc/passwd`. Every helper that makes Unix users goes through it.
 #[track_caller]
-fn passwd_tool(cmd: &mut Command) {
+pub fn passwd_tool(cmd: &mut Command) {
     let _guard = PASSWD.lock().unwrap_or_else(|e| e.into_inner());
     let mut last = None;
     for _ in 0..50 {
@@ -198,16 +198,7 @@ impl Provisioned {
     /// AppRole login with the bundle's `role_id` and `secret_id` as they
     /// are on disk now; the token, or the status and body of the refusal.
     pub fn login(&self, role_id: &str, secret_id: &str) -> Result<String, (u16, Value)> {
-        let (code, body) = self.bao.api(
-            "POST",
-            "auth/approle/login",
-            Some(json!({ "role_id": role_id.trim(), "secret_id": secret_id.trim() })),
-            None,
-        );
-        match body.pointer("/auth/client_token").and_then(Value::as_str) {
-            Some(t) if code == 200 => Ok(t.to_string()),
-            _ => Err((code, body)),
-        }
+        approle_login(&self.bao, role_id, secret_id)
     }
 
     /// Logs in with the credentials in the tenant's bundle.
@@ -656,4 +647,45 @@ pub fn nft_load(ns: &str, file: &Path) {
             .args(["netns", "exec", ns, "nft", "-f"])
             .arg(file),
     );
+}
+
+/// AppRole login straight at OpenBao; the token, or the status and body of
+/// the refusal.
+pub fn approle_login(
+    bao: &OpenBao,
+    role_id: &str,
+    secret_id: &str,
+) -> Result<String, (u16, Value)> {
+    let (code, body) = bao.api(
+        "POST",
+        "auth/approle/login",
+        Some(json!({ "role_id": role_id.trim(), "secret_id": secret_id.trim() })),
+        None,
+    );
+    match body.pointer("/auth/client_token").and_then(Value::as_str) {
+        Some(t) if code == 200 => Ok(t.to_string()),
+        _ => Err((code, body)),
+    }
+}
+
+/// Every file of a tenant's bundle, as `add-user` documents them. Written
+/// out here rather than taken from vaultnet, so a changed bundle shows.
+pub fn bundle_files(tenant: &str) -> Vec<String> {
+    [
+        "ca.pem",
+        "client.pem",
+        "client-key.pem",
+        "role_id",
+        "secret_id",
+        "agent.json",
+        "compose.yaml",
+        "README.md",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        format!("{tenant}-vault-agent.container"),
+        format!("{tenant}-vaultnet-secrets.volume"),
+    ])
+    .collect()
 }
