@@ -498,13 +498,13 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// The environment vaultnet reads, captured once at start-up.
+/// The environment vaultnet reads, captured once at start-up. (vaultnet
+/// prints no colour, so `NO_COLOR` holds trivially.)
 #[derive(Debug, Default)]
 pub struct Env {
     pub vaultnet_dir: Option<PathBuf>,
     pub vault_token: Option<Secret>,
     pub home: Option<PathBuf>,
-    pub no_color: bool,
     /// Whether the locale can show ✓ and ✗.
     pub utf8: bool,
 }
@@ -520,7 +520,6 @@ impl Env {
             vaultnet_dir: var("VAULTNET_DIR").map(PathBuf::from),
             vault_token: token.map(Secret::new),
             home: var("HOME").map(PathBuf::from),
-            no_color: var("NO_COLOR").is_some(),
             utf8: ["LC_ALL", "LC_CTYPE", "LANG"]
                 .iter()
                 .find_map(|k| var(k))
