@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::fsx;
+use crate::sys::fsx;
 
 pub const STATE_FILE: &str = "vaultnet.yaml";
 pub const SCHEMA: u32 = 1;
@@ -180,7 +180,7 @@ pub struct Tenant {
     pub cert_serial: String,
     /// RFC 3339.
     pub cert_not_after: String,
-    pub limits: crate::tenant::Limits,
+    pub limits: crate::policy::Limits,
     #[serde(default)]
     pub wrapped_secret_id: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -415,7 +415,7 @@ pub mod validate {
         path_segment("KV mount", "--kv-mount", &site.kv_mount)?;
         path_segment("tenant prefix", "--tenant-prefix", &site.tenant_prefix)?;
         cert_days(site.server_cert_days)?;
-        crate::profile::Profile::builtin(&site.profile)?;
+        crate::topology::profile::Profile::builtin(&site.profile)?;
         Ok(())
     }
 

@@ -2,24 +2,21 @@
 //! one Linux host, each running rootless containers in its own NAT network.
 //!
 //! The binary is a thin shell over these modules; pure modules (`pki`,
-//! `render`, `config`, `profile`) do no printing, no environment reads and
-//! no network I/O.
+//! `render`, `config`, `policy`, `topology`) do no printing, no environment
+//! reads and no network I/O.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod error;
-pub mod fsx;
-pub mod hostnet;
 pub mod layout;
 pub mod pki;
-pub mod profile;
-pub mod provision;
+pub mod policy;
 pub mod render;
-pub mod tenant;
+pub mod sys;
+pub mod topology;
 pub mod ui;
-pub mod users;
 pub mod vault;
 
 use config::Env;

@@ -12,15 +12,15 @@ use time::OffsetDateTime;
 use super::{Opened, Output};
 use crate::config::{Env, Secret, Site, Tenant};
 use crate::error::{Error, Result};
-use crate::fsx::{self, Change, HomeFile};
 use crate::layout::Layout;
 use crate::pki::{Ca, CertInfo};
-use crate::provision::{self, Step};
+use crate::policy::{self, Limits};
 use crate::render::bundle::{self, BundleSpec};
-use crate::tenant::{self, Limits};
+use crate::sys::fsx::{self, Change, HomeFile};
+use crate::sys::users::{self, UnixUser};
 use crate::ui;
-use crate::users::{self, UnixUser};
 use crate::vault::Client;
+use crate::vault::ops::{self, Step};
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -108,7 +108,7 @@ impl LimitFlags {
     fn parse(a: &Args) -> Result<Self> {
         let d = |flag: &str, v: &Option<String>| {
             v.as_deref()
-                .map(|s| tenant::parse_duration(flag, s))
+                .map(|s| policy::parse_duration(flag, s))
                 .transpose()
         };
         Ok(LimitFlags {
@@ -285,9 +285,9 @@ fn provision_tenant(
         Step::Unchanged(_) => {}
     };
 
-    step(provision::ensure_policy(c, &site, name)?);
-    step(provision::ensure_role(c, name, &plan.limits)?);
-    let role_id = provision::role_id(c, name)?;
+    step(ops::ensure_policy(c, &site, name)?);
+    step(ops::ensure_role(c, name, &plan.limits)?);
+    let role_id = ops::role_id(c, name)?;
     // Only now: a run Vault refuses before this point leaves no directory.
     fsx::private_dir(&dir)?;
 
@@ -338,7 +338,7 @@ fn provision_tenant(
     // The state learns of every secret file as soon as it exists (S2): a
     // run that fails later leaves a tenant that `remove-user` and a re-run
     // both know about.
-    let record = |sid: Option<&provision::SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
+    let record = |sid: Option<&ops::SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
         uid: plan.user.as_ref().map(|u| u.uid),
         cert_days: plan.cert_days,
         cert_serial: cert_info.serial.clone(),
@@ -379,11 +379,11 @@ fn provision_tenant(
     {
         let info = if was_wrapped {
             match prev.as_ref().and_then(|p| p.secret_id_accessor.clone()) {
-                Some(acc) => provision::lookup_accessor(c, name, &acc)?,
+                Some(acc) => ops::lookup_accessor(c, name, &acc)?,
                 None => None,
             }
         } else {
-            provision::lookup_secret_id(c, name, cur)?
+            ops::lookup_secret_id(c, name, cur)?
         };
         let threshold = renew_within((plan.limits.secret_id_ttl / 86400) as i64);
         kept = info.filter(|i| {
@@ -396,27 +396,27 @@ fn provision_tenant(
     let sid = match kept {
         Some(info) => info,
         None => {
-            let new = provision::create_secret_id(c, name, plan.wrap_ttl)?;
+            let new = ops::create_secret_id(c, name, plan.wrap_ttl)?;
             fsx::write_atomic(&sid_path, new.value.expose().as_bytes(), fsx::SECRET)?;
             // The answer carries the TTL of a plain secret_id; a wrapped one
             // is described only by a lookup.
             let info = match new.ttl {
-                Some(0) => provision::SecretIdInfo {
+                Some(0) => ops::SecretIdInfo {
                     accessor: new.accessor.clone(),
                     expires: None,
                 },
-                Some(ttl) => provision::SecretIdInfo {
+                Some(ttl) => ops::SecretIdInfo {
                     accessor: new.accessor.clone(),
                     expires: Some(super::rfc3339(
                         now + time::Duration::seconds(ttl.min(i64::MAX as u64) as i64),
                     )),
                 },
-                None => provision::lookup_accessor(c, name, &new.accessor)?.unwrap_or(
-                    provision::SecretIdInfo {
+                None => {
+                    ops::lookup_accessor(c, name, &new.accessor)?.unwrap_or(ops::SecretIdInfo {
                         accessor: new.accessor.clone(),
                         expires: None,
-                    },
-                ),
+                    })
+                }
             };
             step(Step::Changed(format!(
                 "secret_id issued{}{}",
@@ -440,7 +440,7 @@ fn provision_tenant(
     opened.state.save(&layout.root)?;
     // One valid secret_id per tenant: anything else is an orphan of an
     // earlier, interrupted or rotated run.
-    let orphans: Vec<String> = provision::list_secret_id_accessors(c, name)?
+    let orphans: Vec<String> = ops::list_secret_id_accessors(c, name)?
         .into_iter()
         .filter(|a| *a != sid.accessor)
         .collect();
@@ -448,13 +448,13 @@ fn provision_tenant(
     // before the orphans go, so a failure here is retried by the next run.
     if !orphans.is_empty() && (plan.wrap_ttl.is_some() || was_wrapped) {
         let keep = match fsx::read_limited(&sid_path, 64 << 10)? {
-            Some(b) => provision::token_accessor(
+            Some(b) => ops::token_accessor(
                 c,
                 &Secret::new(String::from_utf8_lossy(&b).trim().to_string()),
             )?,
             None => None,
         };
-        let n = provision::revoke_wrapping_tokens(c, name, keep.as_deref())?;
+        let n = ops::revoke_wrapping_tokens(c, name, keep.as_deref())?;
         if n > 0 {
             step(Step::Changed(format!(
                 "revoked {n} unused wrapping token(s)"
@@ -462,7 +462,7 @@ fn provision_tenant(
         }
     }
     for acc in &orphans {
-        provision::destroy_accessor(c, name, acc)?;
+        ops::destroy_accessor(c, name, acc)?;
     }
     if !orphans.is_empty() {
         step(Step::Changed(format!(
@@ -488,7 +488,7 @@ fn provision_tenant(
         site: &site,
         wrapped_secret_id_path: plan
             .wrap_ttl
-            .map(|_| format!("{}/secret-id", tenant::role_path(name))),
+            .map(|_| format!("{}/secret-id", policy::role_path(name))),
         installed_at: installed_at.clone(),
     };
     let files = bundle_files(&spec, &ca.cert_pem, &role_id, &cert_info);

@@ -13,8 +13,8 @@ use crate::config::{Env, State};
 use crate::doctor::{self, Check, Status, files, network, vaultcfg};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::provision;
 use crate::ui;
+use crate::vault::ops;
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -148,7 +148,7 @@ fn run_checks(
         .collect();
     let all_names: Vec<String> = state.tenants.keys().cloned().collect();
     let ca_pem = std::fs::read_to_string(layout.ca_cert()).unwrap_or_default();
-    let operator = provision::operator_identity(layout).ok();
+    let operator = ops::operator_identity(layout).ok();
 
     // Files first: cheap, and the rest depends on nothing they find.
     let (ca_check, ca_info) = files::ca(layout, now);
@@ -184,7 +184,7 @@ fn run_checks(
                     "no operator token (`{prefix}_TOKEN`, `--token-file` or `~/.vault-token`): roles and policies not checked"
                 ));
             };
-            let c = match provision::operator_client(layout, site, Some(token), timeout) {
+            let c = match ops::operator_client(layout, site, Some(token), timeout) {
                 Ok(c) => c,
                 Err(e) => return Check::fail("vaultcfg", "Vault config", e.hint_text().unwrap_or("run `vaultnet init`").to_string()).detail(e.message().to_string()),
             };

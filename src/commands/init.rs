@@ -11,14 +11,15 @@ use time::OffsetDateTime;
 
 use crate::config::{Env, Flavor, Forwarder, HostMapping, Site, State, validate};
 use crate::error::{Error, Result};
-use crate::fsx::{self, Change};
 use crate::layout::Layout;
 use crate::pki::{Ca, CertInfo, Issued};
-use crate::profile::{self, Profile};
-use crate::provision::{self, Step};
 use crate::render::{self, forwarder::ForwarderSpec, listener::ListenerSpec};
+use crate::sys::fsx::{self, Change};
+use crate::sys::hostnet;
+use crate::topology::profile::{self, Profile};
+use crate::ui;
 use crate::vault::Health;
-use crate::{hostnet, ui};
+use crate::vault::ops::{self, Step};
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -872,7 +873,7 @@ fn bootstrap(
     let rerun = format!(
         "then run `vaultnet init` again with an operator token (`{prefix}_TOKEN`, `--token-file` or `~/.vault-token`) to enable AppRole and KV v2"
     );
-    let client = provision::operator_client(layout, site, None, timeout)?;
+    let client = ops::operator_client(layout, site, None, timeout)?;
     let health = match client.health() {
         Ok((h, _)) => h,
         Err(e) => {
@@ -920,8 +921,8 @@ fn bootstrap(
     };
     let client = client.with_token(token);
     for step in [
-        provision::ensure_approle(&client)?,
-        provision::ensure_kv2(&client, &site.kv_mount)?,
+        ops::ensure_approle(&client)?,
+        ops::ensure_kv2(&client, &site.kv_mount)?,
     ] {
         match step {
             Step::Changed(s) => report.changed(s),

@@ -17,10 +17,10 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::config::{Env, State};
 use crate::error::{Error, Result};
-use crate::fsx::{self, Change};
 use crate::layout::Layout;
-use crate::provision;
 use crate::render::nft::{self, NftSpec};
+use crate::sys::fsx::{self, Change};
+use crate::vault::ops;
 use crate::vault::{Client, Health};
 
 /// `--output` of reporting commands.
@@ -90,7 +90,7 @@ pub fn operator(env: &Env, opened: &Opened, vault: &VaultArgs) -> Result<Client>
             "set `{prefix}_TOKEN`, pass `--token-file FILE`, or log in so `~/.vault-token` exists"
         ))
     })?;
-    let c = provision::operator_client(&opened.layout, site, Some(token), timeout)?;
+    let c = ops::operator_client(&opened.layout, site, Some(token), timeout)?;
     let cli = site.flavor.binary();
     match c.health()?.0 {
         Health::Active => Ok(c),

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use crate::config::Env;
 use crate::error::{Error, Result};
-use crate::fsx::{self, Change};
-use crate::provision;
+use crate::sys::fsx::{self, Change};
 use crate::ui;
 use crate::vault::Client;
+use crate::vault::ops;
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -62,16 +62,16 @@ fn remove_one(c: &Client, opened: &mut super::Opened, name: &str, args: &Args) -
     let record = opened.state.tenants.get(name).cloned();
     let mut done = Vec::new();
     // No new logins first: secret_ids, then the role itself.
-    let accessors = provision::list_secret_id_accessors(c, name)?;
+    let accessors = ops::list_secret_id_accessors(c, name)?;
     for a in &accessors {
-        provision::destroy_accessor(c, name, a)?;
+        ops::destroy_accessor(c, name, a)?;
     }
     if !accessors.is_empty() {
         done.push(format!("destroyed {} secret_id(s)", accessors.len()));
     }
-    let had_role = c.get_opt(&crate::tenant::role_path(name))?.is_some();
-    let revoked = provision::revoke_tenant_tokens(c, name)?;
-    provision::delete_tenant_objects(c, name)?;
+    let had_role = c.get_opt(&crate::policy::role_path(name))?.is_some();
+    let revoked = ops::revoke_tenant_tokens(c, name)?;
+    ops::delete_tenant_objects(c, name)?;
     if had_role {
         done.push("deleted role and policy".into());
     }
@@ -85,7 +85,7 @@ fn remove_one(c: &Client, opened: &mut super::Opened, name: &str, args: &Args) -
     }
     if let (true, Some(rec)) = (args.purge, &record) {
         if let (Some(dir), Some(uid)) = (&rec.installed_to, rec.uid) {
-            let user = crate::users::lookup(name)?;
+            let user = crate::sys::users::lookup(name)?;
             if let Some(u) = user.filter(|u| u.uid == uid) {
                 let rel = dir.strip_prefix(&u.home).unwrap_or(dir);
                 let names = super::add_user::bundle_file_names(name);

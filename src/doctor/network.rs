@@ -338,7 +338,7 @@ pub fn forwarder(
 ) -> Check {
     let addr = site.forwarder_addr();
     let mut children = Vec::new();
-    match crate::hostnet::interface_of(site.host_ip) {
+    match crate::sys::hostnet::interface_of(site.host_ip) {
         Some(ifname) => children.push(
             Check::ok("forwarder.host_ip", format!("host IP {} on an interface", site.host_ip))
                 .detail(format!("on `{ifname}`")),

@@ -15,9 +15,9 @@ use super::Check;
 use super::network::{TlsFailure, classify};
 use crate::config::{Secret, Site, Tenant};
 use crate::layout::Layout;
-use crate::provision;
+use crate::policy;
 use crate::render::bundle::{AGENT_SERVICE, BundleSpec};
-use crate::tenant;
+use crate::vault::ops;
 use crate::vault::{Client, Target};
 
 pub fn mounts(c: &Client, site: &Site) -> Check {
@@ -78,13 +78,13 @@ pub fn mounts(c: &Client, site: &Site) -> Check {
 pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant) -> Check {
     let fix = format!("run `vaultnet add-user {name}` to repair it");
     let mut children = Vec::new();
-    match c.get_opt(&tenant::role_path(name)) {
+    match c.get_opt(&policy::role_path(name)) {
         Ok(None) => children.push(
             Check::fail(format!("vaultcfg.{name}.role"), "AppRole role", &fix)
                 .detail("deleted from Vault"),
         ),
         Ok(Some(live)) => {
-            let drift = tenant::role_drift(&live, name, &rec.limits);
+            let drift = policy::role_drift(&live, name, &rec.limits);
             if drift.is_empty() {
                 children.push(
                     Check::ok(format!("vaultcfg.{name}.role"), "AppRole role")
@@ -106,8 +106,8 @@ pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant) -> Chec
             .detail(e.message().to_string()),
         ),
     }
-    let pname = tenant::policy_name(name);
-    let want = tenant::policy_text(site, name);
+    let pname = policy::policy_name(name);
+    let want = policy::policy_text(site, name);
     match c.get_opt(&format!("sys/policies/acl/{pname}")) {
         Ok(None) => children.push(
             Check::fail(
@@ -140,7 +140,7 @@ pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant) -> Chec
                     )
                     .detail(format!(
                         "edited in Vault: {}",
-                        tenant::text_diff(live, &want).join(" | ")
+                        policy::text_diff(live, &want).join(" | ")
                     )),
                 );
             }
@@ -156,7 +156,7 @@ pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant) -> Chec
     }
     if let Some(acc) = &rec.secret_id_accessor {
         let id = format!("vaultcfg.{name}.secret_id");
-        match provision::lookup_accessor(c, name, acc) {
+        match ops::lookup_accessor(c, name, acc) {
             Ok(Some(_)) => children.push(Check::ok(id, "secret_id known to Vault")),
             Ok(None) => children.push(
                 Check::fail(
@@ -322,14 +322,14 @@ pub fn login(
     let client = client.with_token(token);
     let own = format!(
         "{}{}",
-        tenant::data_prefix(site, name),
+        policy::data_prefix(site, name),
         crate::render::bundle::EXAMPLE_SECRET
     );
     let mut paths = vec![own.clone()];
     paths.extend(others.iter().map(|o| {
         format!(
             "{}{}",
-            tenant::data_prefix(site, o),
+            policy::data_prefix(site, o),
             crate::render::bundle::EXAMPLE_SECRET
         )
     }));
@@ -359,7 +359,7 @@ pub fn login(
     for o in others {
         let p = format!(
             "{}{}",
-            tenant::data_prefix(site, o),
+            policy::data_prefix(site, o),
             crate::render::bundle::EXAMPLE_SECRET
         );
         let c = of(&p);

@@ -8,8 +8,8 @@ use crate::config::HostMapping;
 use crate::error::{Error, Result};
 
 const BUILTIN: &[(&str, &str)] = &[
-    ("l1", include_str!("../profiles/l1.yaml")),
-    ("l6", include_str!("../profiles/l6.yaml")),
+    ("l1", include_str!("../../profiles/l1.yaml")),
+    ("l6", include_str!("../../profiles/l6.yaml")),
 ];
 
 pub const DEFAULT: &str = "l1";

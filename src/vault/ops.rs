@@ -9,9 +9,9 @@ use zeroize::Zeroizing;
 
 use crate::config::{Secret, Site};
 use crate::error::{Error, IoContext, Result};
-use crate::fsx;
 use crate::layout::Layout;
-use crate::tenant::{self, Limits};
+use crate::policy::{self, Limits};
+use crate::sys::fsx;
 use crate::vault::{Client, Target};
 
 /// What a converging step did.
@@ -116,8 +116,8 @@ pub fn ensure_kv2(c: &Client, mount: &str) -> Result<Step> {
 /// Writes the tenant's policy unless Vault already holds exactly that text;
 /// a drifted policy is repaired and its diff reported.
 pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Step> {
-    let name = tenant::policy_name(tenant);
-    let want = tenant::policy_text(site, tenant);
+    let name = policy::policy_name(tenant);
+    let want = policy::policy_text(site, tenant);
     let path = format!("sys/policies/acl/{name}");
     let live = c.get_opt(&path)?.and_then(|v| {
         v.get("data")
@@ -134,7 +134,7 @@ pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Step> {
                 &path,
                 Some(&json!({ "policy": want })),
             )?;
-            let diff = tenant::text_diff(&l, &want).join("\n    ");
+            let diff = policy::text_diff(&l, &want).join("\n    ");
             Ok(Step::Changed(format!(
                 "policy `{name}` had drifted and was repaired:\n    {diff}"
             )))
@@ -152,12 +152,12 @@ pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Step> {
 
 /// Creates the tenant's AppRole role or repairs the fields that drifted.
 pub fn ensure_role(c: &Client, tenant: &str, limits: &Limits) -> Result<Step> {
-    let path = tenant::role_path(tenant);
+    let path = policy::role_path(tenant);
     let live = c.get_opt(&path)?;
-    let body = tenant::role_body(tenant, limits);
+    let body = policy::role_body(tenant, limits);
     match live {
         Some(l) => {
-            let drift = tenant::role_drift(&l, tenant, limits);
+            let drift = policy::role_drift(&l, tenant, limits);
             if drift.is_empty() {
                 return Ok(Step::Unchanged(format!(
                     "AppRole role `{tenant}`: as expected"
@@ -177,7 +177,7 @@ pub fn ensure_role(c: &Client, tenant: &str, limits: &Limits) -> Result<Step> {
 }
 
 pub fn role_id(c: &Client, tenant: &str) -> Result<String> {
-    let v = c.get(&format!("{}/role-id", tenant::role_path(tenant)))?;
+    let v = c.get(&format!("{}/role-id", policy::role_path(tenant)))?;
     v.pointer("/data/role_id")
         .and_then(Value::as_str)
         .map(str::to_string)
@@ -209,7 +209,7 @@ pub fn lookup_secret_id(
     tenant: &str,
     secret_id: &Secret,
 ) -> Result<Option<SecretIdInfo>> {
-    let path = format!("{}/secret-id/lookup", tenant::role_path(tenant));
+    let path = format!("{}/secret-id/lookup", policy::role_path(tenant));
     let r = c.raw(
         reqwest::Method::POST,
         &path,
@@ -227,7 +227,7 @@ pub fn lookup_secret_id(
 
 /// Looks up a secret_id by accessor; `None` when it is gone.
 pub fn lookup_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<Option<SecretIdInfo>> {
-    let path = format!("{}/secret-id-accessor/lookup", tenant::role_path(tenant));
+    let path = format!("{}/secret-id-accessor/lookup", policy::role_path(tenant));
     let r = c.raw(
         reqwest::Method::POST,
         &path,
@@ -261,7 +261,7 @@ pub struct NewSecretId {
 }
 
 pub fn create_secret_id(c: &Client, tenant: &str, wrap_ttl: Option<u64>) -> Result<NewSecretId> {
-    let path = format!("{}/secret-id", tenant::role_path(tenant));
+    let path = format!("{}/secret-id", policy::role_path(tenant));
     let body = json!({ "metadata": json!({ "vaultnet_tenant": tenant }).to_string() });
     let ttl = wrap_ttl.map(|t| format!("{t}s"));
     let r = c.raw(reqwest::Method::POST, &path, Some(&body), ttl.as_deref())?;
@@ -289,7 +289,7 @@ pub fn create_secret_id(c: &Client, tenant: &str, wrap_ttl: Option<u64>) -> Resu
 
 /// Accessors of every secret_id of the role (none when the role is gone).
 pub fn list_secret_id_accessors(c: &Client, tenant: &str) -> Result<Vec<String>> {
-    let path = format!("{}/secret-id?list=true", tenant::role_path(tenant));
+    let path = format!("{}/secret-id?list=true", policy::role_path(tenant));
     let r = c.raw(reqwest::Method::GET, &path, None, None)?;
     // AppRole answers a LIST of a missing role's secret_ids with 400
     // `role "NAME" does not exist`, not 404 (builtin/credential/approle/
@@ -304,7 +304,7 @@ pub fn list_secret_id_accessors(c: &Client, tenant: &str) -> Result<Vec<String>>
 }
 
 pub fn destroy_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<()> {
-    let path = format!("{}/secret-id-accessor/destroy", tenant::role_path(tenant));
+    let path = format!("{}/secret-id-accessor/destroy", policy::role_path(tenant));
     let r = c.raw(
         reqwest::Method::POST,
         &path,
@@ -333,8 +333,8 @@ pub fn wrapping_token_valid(c: &Client, token: &Secret) -> Result<bool> {
 /// policy of the same name re-created later would give them access again.
 /// Unused response-wrapping tokens of its secret_ids go too.
 pub fn revoke_tenant_tokens(c: &Client, tenant: &str) -> Result<usize> {
-    let policy = tenant::policy_name(tenant);
-    let wrapping_path = format!("{}/secret-id", tenant::role_path(tenant));
+    let policy = policy::policy_name(tenant);
+    let wrapping_path = format!("{}/secret-id", policy::role_path(tenant));
     revoke_tokens_where(c, |_, d| {
         let path = d.get("path").and_then(Value::as_str).unwrap_or("");
         let by_role = d.pointer("/meta/role_name").and_then(Value::as_str) == Some(tenant)
@@ -352,7 +352,7 @@ pub fn revoke_tenant_tokens(c: &Client, tenant: &str) -> Result<usize> {
 /// the answer to a wrapped creation leaves its wrapping token alive until
 /// the wrap TTL (PROMISES V3).
 pub fn revoke_wrapping_tokens(c: &Client, tenant: &str, keep: Option<&str>) -> Result<usize> {
-    let wrapping_path = format!("{}/secret-id", tenant::role_path(tenant));
+    let wrapping_path = format!("{}/secret-id", policy::role_path(tenant));
     revoke_tokens_where(c, |a, d| {
         Some(a) != keep && d.get("path").and_then(Value::as_str) == Some(wrapping_path.as_str())
     })
@@ -414,7 +414,7 @@ fn revoke_tokens_where(c: &Client, pick: impl Fn(&str, &Value) -> bool) -> Resul
 
 /// Deletes the role and the policy (both idempotent in Vault).
 pub fn delete_tenant_objects(c: &Client, tenant: &str) -> Result<()> {
-    c.delete(&tenant::role_path(tenant))?;
-    c.delete(&format!("sys/policies/acl/{}", tenant::policy_name(tenant)))?;
+    c.delete(&policy::role_path(tenant))?;
+    c.delete(&format!("sys/policies/acl/{}", policy::policy_name(tenant)))?;
     Ok(())
 }

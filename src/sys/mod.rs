@@ -1,0 +1,7 @@
+//! The operating system's edge: secret and atomic file writes, no-follow
+//! walks into tenants' homes and the state lock (`fsx`), Unix users
+//! (`users`), and this host's addresses (`hostnet`).
+
+pub mod fsx;
+pub mod hostnet;
+pub mod users;
