@@ -79,6 +79,27 @@ mod tests {
         }
     }
 
+    /// The scripts shipped in `completions/` for packagers match the CLI.
+    /// Regenerate with `cargo run -- completions SHELL > completions/…`.
+    #[test]
+    fn shipped_completion_scripts_are_current() {
+        use clap_complete::Shell;
+        for (shell, file) in [
+            (Shell::Bash, "vaultnet.bash"),
+            (Shell::Zsh, "_vaultnet"),
+            (Shell::Fish, "vaultnet.fish"),
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("completions")
+                .join(file);
+            let shipped = std::fs::read(&path).unwrap_or_default();
+            assert!(
+                shipped == crate::commands::completions::script(shell, Cli::command()),
+                "`completions/{file}` is stale: run `cargo run -- completions {shell} > completions/{file}`"
+            );
+        }
+    }
+
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();

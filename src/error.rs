@@ -20,6 +20,8 @@ pub struct Error {
     kind: Kind,
     message: String,
     hint: Option<String>,
+    /// The reader of stdout went away: not a failure of the command.
+    broken_pipe: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -30,6 +32,7 @@ impl Error {
             kind: Kind::Usage,
             message: message.into(),
             hint: None,
+            broken_pipe: false,
         }
     }
 
@@ -38,7 +41,20 @@ impl Error {
             kind: Kind::Failed,
             message: message.into(),
             hint: None,
+            broken_pipe: false,
         }
+    }
+
+    /// A failed write of the product to stdout.
+    pub fn output(err: std::io::Error) -> Self {
+        let mut e = Self::failed(format!("cannot write the output: {err}"));
+        e.broken_pipe = err.kind() == std::io::ErrorKind::BrokenPipe;
+        e
+    }
+
+    /// Whether the error is only that stdout's reader went away (`| head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        self.broken_pipe
     }
 
     #[must_use]

@@ -14,7 +14,7 @@ impl Layout {
     }
 
     pub fn state_file(&self) -> PathBuf {
-        self.root.join(crate::config::STATE_FILE)
+        self.root.join(crate::state::STATE_FILE)
     }
     pub fn pki(&self) -> PathBuf {
         self.root.join("pki")

@@ -7,19 +7,22 @@
 
 pub mod cli;
 pub mod commands;
-pub mod config;
 pub mod doctor;
+pub mod env;
 pub mod error;
 pub mod layout;
 pub mod pki;
 pub mod policy;
 pub mod render;
+pub mod secret;
+pub mod state;
+pub mod store;
 pub mod sys;
 pub mod topology;
 pub mod ui;
 pub mod vault;
 
-use config::Env;
+use env::Env;
 use error::Result;
 
 /// Runs a parsed command line; the exit code is chosen by the caller.
@@ -33,6 +36,8 @@ pub fn run(cli: cli::Cli) -> Result<u8> {
         }
         cli::Command::List(args) => commands::list::run(&env, cli.dir.as_deref(), args),
         cli::Command::Doctor(args) => commands::doctor::run(&env, cli.dir.as_deref(), args),
-        cli::Command::Completions(args) => commands::completions::run(args),
+        cli::Command::Completions(args) => {
+            commands::completions::run(args, <cli::Cli as clap::CommandFactory>::command())
+        }
     }
 }

@@ -12,8 +12,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    match vaultnet::run(cli) {
+    match vaultnet::run(cli).and_then(|code| vaultnet::ui::flush().map(|()| code)) {
         Ok(code) => ExitCode::from(code),
+        // The reader of the product went away (`| head`): nothing to say.
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", e.message());
             if let Some(h) = e.hint_text() {

@@ -2,99 +2,10 @@
 //! document and role body, and how to tell the live objects drifted from
 //! them (PROMISES V1, V2).
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::config::Site;
-use crate::error::{Error, Result};
-
-/// Every AppRole limit, explicit (PROMISES V1). Durations in seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    pub token_ttl: u64,
-    pub token_max_ttl: u64,
-    /// 0: the agent's auto-auth token is used for many requests.
-    pub token_num_uses: u64,
-    pub secret_id_ttl: u64,
-    /// 0: the agent must be able to log in again after a restart.
-    pub secret_id_num_uses: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            token_ttl: 3600,
-            token_max_ttl: 24 * 3600,
-            token_num_uses: 0,
-            secret_id_ttl: 30 * 24 * 3600,
-            secret_id_num_uses: 0,
-        }
-    }
-}
-
-impl Limits {
-    pub fn validate(&self) -> Result<()> {
-        if self.token_ttl == 0 || self.token_max_ttl == 0 {
-            return Err(Error::usage("token TTLs must be more than 0").hint(
-                "pass e.g. `--token-ttl 1h --token-max-ttl 24h`; 0 would mean the server default",
-            ));
-        }
-        if self.token_ttl > self.token_max_ttl {
-            return Err(Error::usage(format!(
-                "`--token-ttl` ({}) is longer than `--token-max-ttl` ({})",
-                show_duration(self.token_ttl),
-                show_duration(self.token_max_ttl)
-            ))
-            .hint("make `--token-max-ttl` at least as long as `--token-ttl`"));
-        }
-        if self.secret_id_ttl == 0 {
-            return Err(Error::usage("`--secret-id-ttl` must be more than 0").hint(
-                "pass e.g. `--secret-id-ttl 30d`; secret_ids that never expire are refused",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Parses `90s`, `30m`, `1h`, `30d` (or plain seconds) into seconds.
-pub fn parse_duration(flag: &str, s: &str) -> Result<u64> {
-    let bad = || {
-        Error::usage(format!(
-            "invalid duration `{}` for `{flag}`",
-            s.escape_debug()
-        ))
-        .hint(format!("pass a number with s, m, h or d, e.g. `{flag} 1h`"))
-    };
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let mul = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(mul)
-        .filter(|v| *v <= 100 * 365 * 86400)
-        .ok_or_else(bad)
-}
-
-pub fn show_duration(secs: u64) -> String {
-    if secs != 0 && secs.is_multiple_of(86400) {
-        format!("{}d", secs / 86400)
-    } else if secs != 0 && secs.is_multiple_of(3600) {
-        format!("{}h", secs / 3600)
-    } else if secs != 0 && secs.is_multiple_of(60) {
-        format!("{}m", secs / 60)
-    } else {
-        format!("{secs}s")
-    }
-}
+use crate::state::Limits;
+use crate::state::Site;
 
 pub fn policy_name(tenant: &str) -> String {
     format!("vaultnet-{tenant}")
@@ -183,10 +94,10 @@ pub fn text_diff(live: &str, want: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HostMapping;
+    use crate::state::HostMapping;
 
     fn site() -> Site {
-        crate::config::sample_site(HostMapping::Ip)
+        crate::state::site::sample_site(HostMapping::Ip)
     }
 
     #[test]
@@ -232,34 +143,5 @@ mod tests {
         let d = role_drift(&json!({ "data": live }), "alice", &Limits::default());
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(d.iter().any(|l| l.starts_with("token_ttl: 7200 -> 3600")));
-    }
-
-    #[test]
-    fn durations_parse_with_units_and_reject_garbage() {
-        assert_eq!(parse_duration("--x", "90").unwrap(), 90);
-        assert_eq!(parse_duration("--x", "30m").unwrap(), 1800);
-        assert_eq!(parse_duration("--x", "1h").unwrap(), 3600);
-        assert_eq!(parse_duration("--x", "30d").unwrap(), 2_592_000);
-        for bad in ["", "h", "1w", "-1h", "1.5h", "99999999999999999d"] {
-            assert_eq!(
-                parse_duration("--x", bad).unwrap_err().exit_code(),
-                2,
-                "{bad}"
-            );
-        }
-        assert_eq!(show_duration(2_592_000), "30d");
-    }
-
-    #[test]
-    fn limits_refuse_ttl_above_max_and_endless_secret_ids() {
-        let mut l = Limits::default();
-        l.token_ttl = l.token_max_ttl + 1;
-        assert!(l.validate().is_err());
-        let l = Limits {
-            secret_id_ttl: 0,
-            ..Limits::default()
-        };
-        assert!(l.validate().is_err());
-        assert!(Limits::default().validate().is_ok());
     }
 }

@@ -1,30 +1,32 @@
 //! Talking to the user: the product on stdout, progress and "wrote" lines
-//! on stderr, prompts only on a terminal. A closed stdout (a pipe to `head`)
-//! ends the process quietly with status 0.
+//! on stderr, prompts only on a terminal. A failed write to stdout is an
+//! error the caller returns: `main` ends quietly with status 0 on a closed
+//! pipe (`| head`) and reports any other failure (`> /dev/full`).
 
 use std::io::{IsTerminal, Write};
 
+use crate::error::{Error, Result};
+
 /// Writes a line of the product to stdout.
-pub fn out(line: impl AsRef<str>) {
+pub fn out(line: impl AsRef<str>) -> Result<()> {
     let mut o = std::io::stdout().lock();
-    if let Err(e) = writeln!(o, "{}", line.as_ref())
-        && e.kind() == std::io::ErrorKind::BrokenPipe
-    {
-        std::process::exit(0);
-    }
+    writeln!(o, "{}", line.as_ref()).map_err(Error::output)
 }
 
 /// Writes raw bytes of the product to stdout.
-pub fn out_bytes(bytes: &[u8]) {
+pub fn out_bytes(bytes: &[u8]) -> Result<()> {
     let mut o = std::io::stdout().lock();
-    if let Err(e) = o.write_all(bytes).and_then(|()| o.flush())
-        && e.kind() == std::io::ErrorKind::BrokenPipe
-    {
-        std::process::exit(0);
-    }
+    o.write_all(bytes)
+        .and_then(|()| o.flush())
+        .map_err(Error::output)
 }
 
-/// Writes a status line to stderr.
+/// Flushes what is left of the product.
+pub fn flush() -> Result<()> {
+    std::io::stdout().lock().flush().map_err(Error::output)
+}
+
+/// Writes a status line to stderr. A closed stderr has nobody to tell.
 pub fn status(line: impl AsRef<str>) {
     let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
 }

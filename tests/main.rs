@@ -6,6 +6,7 @@ mod help;
 mod init_cli;
 mod init_e2e;
 mod init_prompt;
+mod output;
 mod podman_e2e;
 mod support;
 mod tenants_cli;

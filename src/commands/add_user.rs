@@ -9,13 +9,16 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Opened, Output};
-use crate::config::{Env, Secret, Site, Tenant};
+use super::Output;
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::pki::{Ca, CertInfo};
-use crate::policy::{self, Limits};
+use crate::policy;
 use crate::render::bundle::{self, BundleSpec};
+use crate::secret::Secret;
+use crate::state::{Limits, Site, Tenant};
+use crate::store::Opened;
 use crate::sys::fsx::{self, Change, HomeFile};
 use crate::sys::users::{self, UnixUser};
 use crate::ui;
@@ -88,8 +91,10 @@ pub struct TenantReport {
     pub bundle: PathBuf,
     pub installed_to: Option<PathBuf>,
     pub cert_serial: String,
-    pub cert_not_after: String,
-    pub secret_id_expires: Option<String>,
+    #[serde(with = "crate::state::rfc3339")]
+    pub cert_not_after: OffsetDateTime,
+    #[serde(with = "crate::state::rfc3339::option")]
+    pub secret_id_expires: Option<OffsetDateTime>,
     pub wrapped_secret_id: bool,
     pub changes: Vec<String>,
 }
@@ -108,7 +113,7 @@ impl LimitFlags {
     fn parse(a: &Args) -> Result<Self> {
         let d = |flag: &str, v: &Option<String>| {
             v.as_deref()
-                .map(|s| policy::parse_duration(flag, s))
+                .map(|s| crate::state::validate::duration(flag, s))
                 .transpose()
         };
         Ok(LimitFlags {
@@ -144,7 +149,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let names = args.names.collect()?;
     let flags = LimitFlags::parse(&args)?;
     if let Some(d) = args.cert_days {
-        crate::config::validate::cert_days(d)?;
+        crate::state::validate::cert_days(d)?;
     }
     if args.install && args.no_unix_user {
         return Err(Error::usage("`--install` needs the tenant's Unix user")
@@ -162,7 +167,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         ))
         .hint("pass e.g. `--install-path .config/vaultnet`"));
     }
-    let mut opened = super::open(env, dir_flag, true)?;
+    let mut opened = crate::store::open(env, dir_flag, true)?;
     let mut plans = Vec::new();
     for name in &names {
         let prev = opened.state.tenants.get(name);
@@ -222,7 +227,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             nft.display()
         ));
     }
-    print_reports(&opened.layout, &opened.state.site, &reports, args.output);
+    print_reports(&opened.layout, &opened.state.site, &reports, args.output)?;
     match failure {
         Some(e) => Err(e),
         None => Ok(0),
@@ -254,8 +259,8 @@ pub fn load_ca(layout: &Layout) -> Result<Ca> {
     }
 }
 
-fn days_until(s: &str, now: OffsetDateTime) -> Option<i64> {
-    super::parse_rfc3339(s).map(|t| (t - now).whole_days())
+fn days_until(t: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    (t - now).whole_days()
 }
 
 /// Renew when less than a third of the lifetime, at most 30 days, is left.
@@ -342,15 +347,15 @@ fn provision_tenant(
         uid: plan.user.as_ref().map(|u| u.uid),
         cert_days: plan.cert_days,
         cert_serial: cert_info.serial.clone(),
-        cert_not_after: super::rfc3339(cert_info.not_after),
+        cert_not_after: cert_info.not_after,
         limits: plan.limits,
         wrapped_secret_id: plan.wrap_ttl.is_some(),
         secret_id_accessor: sid
             .map(|s| s.accessor.clone())
             .or_else(|| prev.as_ref().and_then(|p| p.secret_id_accessor.clone())),
         secret_id_expires: sid
-            .map(|s| s.expires.clone())
-            .unwrap_or_else(|| prev.as_ref().and_then(|p| p.secret_id_expires.clone())),
+            .map(|s| s.expires)
+            .unwrap_or_else(|| prev.as_ref().and_then(|p| p.secret_id_expires)),
         installed_to,
     };
     let prev_installed = prev.as_ref().and_then(|p| p.installed_to.clone());
@@ -362,7 +367,7 @@ fn provision_tenant(
             .state
             .tenants
             .insert(name.to_string(), record(None, prev_installed.clone()));
-        opened.state.save(&layout.root)?;
+        crate::store::save(&layout.root, &opened.state)?;
     }
 
     // The secret_id: kept while Vault still honours it, unless --rotate.
@@ -386,12 +391,7 @@ fn provision_tenant(
             ops::lookup_secret_id(c, name, cur)?
         };
         let threshold = renew_within((plan.limits.secret_id_ttl / 86400) as i64);
-        kept = info.filter(|i| {
-            i.expires
-                .as_deref()
-                .and_then(|e| days_until(e, now))
-                .is_none_or(|d| d >= threshold)
-        });
+        kept = info.filter(|i| i.expires.is_none_or(|e| days_until(e, now) >= threshold));
     }
     let sid = match kept {
         Some(info) => info,
@@ -407,9 +407,7 @@ fn provision_tenant(
                 },
                 Some(ttl) => ops::SecretIdInfo {
                     accessor: new.accessor.clone(),
-                    expires: Some(super::rfc3339(
-                        now + time::Duration::seconds(ttl.min(i64::MAX as u64) as i64),
-                    )),
+                    expires: Some(now + time::Duration::seconds(ttl.min(i64::MAX as u64) as i64)),
                 },
                 None => {
                     ops::lookup_accessor(c, name, &new.accessor)?.unwrap_or(ops::SecretIdInfo {
@@ -426,8 +424,7 @@ fn provision_tenant(
                     ""
                 },
                 info.expires
-                    .as_deref()
-                    .map(|e| format!(", expires {}", &e[..10.min(e.len())]))
+                    .map(|e| format!(", expires {}", e.date()))
                     .unwrap_or_default()
             )));
             info
@@ -437,7 +434,7 @@ fn provision_tenant(
         .state
         .tenants
         .insert(name.to_string(), record(Some(&sid), prev_installed.clone()));
-    opened.state.save(&layout.root)?;
+    crate::store::save(&layout.root, &opened.state)?;
     // One valid secret_id per tenant: anything else is an orphan of an
     // earlier, interrupted or rotated run.
     let orphans: Vec<String> = ops::list_secret_id_accessors(c, name)?
@@ -560,7 +557,7 @@ fn provision_tenant(
         .state
         .tenants
         .insert(name.to_string(), record(Some(&sid), installed_to.clone()));
-    opened.state.save(&layout.root)?;
+    crate::store::save(&layout.root, &opened.state)?;
 
     Ok(TenantReport {
         name: name.to_string(),
@@ -568,7 +565,7 @@ fn provision_tenant(
         bundle: dir,
         installed_to,
         cert_serial: cert_info.serial.clone(),
-        cert_not_after: super::rfc3339(cert_info.not_after),
+        cert_not_after: cert_info.not_after,
         secret_id_expires: sid.expires,
         wrapped_secret_id: plan.wrap_ttl.is_some(),
         changes,
@@ -630,14 +627,18 @@ fn bundle_files(
     ]
 }
 
-fn print_reports(layout: &Layout, site: &Site, reports: &[TenantReport], output: Output) {
+fn print_reports(
+    layout: &Layout,
+    site: &Site,
+    reports: &[TenantReport],
+    output: Output,
+) -> Result<()> {
     if output == Output::Json {
-        ui::out(serde_json::to_string_pretty(reports).expect("report serialises"));
-        return;
+        return ui::out(serde_json::to_string_pretty(reports).expect("report serialises"));
     }
     for r in reports {
         let rel = layout.rel(&r.bundle);
-        let cert = &r.cert_not_after[..10.min(r.cert_not_after.len())];
+        let cert = r.cert_not_after.date();
         let created = r
             .changes
             .iter()
@@ -656,12 +657,13 @@ fn print_reports(layout: &Layout, site: &Site, reports: &[TenantReport], output:
             .unwrap_or_default();
         ui::out(format!(
             "{what}: bundle in {rel}{install} (cert expires {cert})"
-        ));
+        ))?;
     }
     if reports.iter().any(|r| !r.changes.is_empty()) {
         ui::out(format!(
             "next: write secrets under `{}/{}/NAME/` and start the bundle's compose.yaml",
             site.kv_mount, site.tenant_prefix
-        ));
+        ))?;
     }
+    Ok(())
 }

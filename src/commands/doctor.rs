@@ -9,10 +9,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::Output;
-use crate::config::{Env, State};
 use crate::doctor::{self, Check, Status, files, network, vaultcfg};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::state::State;
 use crate::ui;
 use crate::vault::ops;
 
@@ -63,15 +64,15 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             .hint("pass seconds between 0 and 300, e.g. `--timeout 3`"));
     }
     if let Some(u) = &args.user {
-        crate::config::validate::tenant_name(u)?;
+        crate::state::validate::tenant_name(u)?;
     }
     let dir = env.state_dir(dir_flag)?;
     let layout = Layout::new(&dir);
     if !layout.state_file().exists() {
-        return Err(super::not_initialised(&dir));
+        return Err(crate::store::not_initialised(&dir));
     }
     let token = env.operator_token(args.token_file.as_deref())?;
-    let checks = match State::load(&dir) {
+    let checks = match crate::store::load(&dir) {
         Ok(Some(state)) => {
             if let Some(u) = &args.user
                 && !state.tenants.contains_key(u)
@@ -81,7 +82,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             }
             run_checks(&layout, &state, token, &args)
         }
-        Ok(None) => return Err(super::not_initialised(&dir)),
+        Ok(None) => return Err(crate::store::not_initialised(&dir)),
         Err(e) => vec![
             Check::fail(
                 "files.state",
@@ -104,16 +105,16 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             summary,
             checks: &checks,
         };
-        ui::out(serde_json::to_string_pretty(&r).expect("report serialises"));
+        ui::out(serde_json::to_string_pretty(&r).expect("report serialises"))?;
     } else {
         let sym = if env.utf8 {
             &doctor::UNICODE
         } else {
             &doctor::ASCII
         };
-        ui::out(format!("vaultnet doctor: `{}`", layout.root.display()));
+        ui::out(format!("vaultnet doctor: `{}`", layout.root.display()))?;
         for line in doctor::render_tree(&checks, sym) {
-            ui::out(line);
+            ui::out(line)?;
         }
         ui::out(format!(
             "{} ok, {} warning(s), {} failed{}",
@@ -125,7 +126,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             } else {
                 String::new()
             }
-        ));
+        ))?;
     }
     let failed = summary.fail > 0 || (args.strict && summary.warn > 0);
     Ok(if failed { 1 } else { 0 })
@@ -134,13 +135,13 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
 fn run_checks(
     layout: &Layout,
     state: &State,
-    token: Option<crate::config::Secret>,
+    token: Option<crate::secret::Secret>,
     args: &Args,
 ) -> Vec<Check> {
     let site = &state.site;
     let now = OffsetDateTime::now_utc();
     let timeout = Duration::from_secs_f64(args.timeout);
-    let tenants: Vec<(String, crate::config::Tenant)> = state
+    let tenants: Vec<(String, crate::state::Tenant)> = state
         .tenants
         .iter()
         .filter(|(n, _)| args.user.as_ref().is_none_or(|u| u == *n))

@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::Output;
-use crate::config::Env;
+use crate::env::Env;
 use crate::error::Result;
 use crate::ui;
 
@@ -25,9 +25,11 @@ pub struct Args {
 pub struct Row {
     pub name: String,
     pub uid: Option<u32>,
-    pub cert_not_after: String,
-    pub cert_days_left: Option<i64>,
-    pub secret_id_expires: Option<String>,
+    #[serde(with = "crate::state::rfc3339")]
+    pub cert_not_after: OffsetDateTime,
+    pub cert_days_left: i64,
+    #[serde(with = "crate::state::rfc3339::option")]
+    pub secret_id_expires: Option<OffsetDateTime>,
     pub secret_id_days_left: Option<i64>,
     pub wrapped_secret_id: bool,
     pub installed: bool,
@@ -35,9 +37,9 @@ pub struct Row {
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
-    let opened = super::open(env, dir_flag, false)?;
+    let opened = crate::store::open(env, dir_flag, false)?;
     let now = OffsetDateTime::now_utc();
-    let left = |s: &str| super::parse_rfc3339(s).map(|t| (t - now).whole_days());
+    let left = |t: OffsetDateTime| (t - now).whole_days();
     let rows: Vec<Row> = opened
         .state
         .tenants
@@ -45,35 +47,33 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         .map(|(name, t)| Row {
             name: name.clone(),
             uid: t.uid,
-            cert_not_after: t.cert_not_after.clone(),
-            cert_days_left: left(&t.cert_not_after),
-            secret_id_expires: t.secret_id_expires.clone(),
-            secret_id_days_left: t.secret_id_expires.as_deref().and_then(left),
+            cert_not_after: t.cert_not_after,
+            cert_days_left: left(t.cert_not_after),
+            secret_id_expires: t.secret_id_expires,
+            secret_id_days_left: t.secret_id_expires.map(left),
             wrapped_secret_id: t.wrapped_secret_id,
             installed: t.installed_to.is_some(),
             installed_to: t.installed_to.as_ref().map(|p| p.display().to_string()),
         })
         .collect();
     if args.output == Output::Json {
-        ui::out(serde_json::to_string_pretty(&rows).expect("rows serialise"));
+        ui::out(serde_json::to_string_pretty(&rows).expect("rows serialise"))?;
         return Ok(0);
     }
     if rows.is_empty() {
-        ui::out("no tenants yet: add one with `vaultnet add-user NAME`");
+        ui::out("no tenants yet: add one with `vaultnet add-user NAME`")?;
         return Ok(0);
     }
-    let date = |s: &str| s.get(..10).unwrap_or(s).to_string();
-    let days = |d: Option<i64>| d.map(|d| format!(" ({d}d)")).unwrap_or_default();
+    let days = |d: i64| format!(" ({d}d)");
     let table: Vec<[String; 5]> = rows
         .iter()
         .map(|r| {
             [
                 r.name.clone(),
                 r.uid.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
-                format!("{}{}", date(&r.cert_not_after), days(r.cert_days_left)),
+                format!("{}{}", r.cert_not_after.date(), days(r.cert_days_left)),
                 r.secret_id_expires
-                    .as_deref()
-                    .map(|s| format!("{}{}", date(s), days(r.secret_id_days_left)))
+                    .map(|s| format!("{}{}", s.date(), days((s - now).whole_days())))
                     .unwrap_or_else(|| "never".into()),
                 r.installed_to.clone().unwrap_or_else(|| "no".into()),
             ]
@@ -108,9 +108,9 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         .trim_end()
         .to_string()
     };
-    ui::out(line(&head.map(String::from)));
+    ui::out(line(&head.map(String::from)))?;
     for r in &table {
-        ui::out(line(r));
+        ui::out(line(r))?;
     }
     Ok(0)
 }

@@ -12,13 +12,12 @@ pub mod remove_user;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
-use crate::config::{Env, State};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::render::nft::{self, NftSpec};
+use crate::state::State;
+use crate::store::Opened;
 use crate::sys::fsx::{self, Change};
 use crate::vault::ops;
 use crate::vault::{Client, Health};
@@ -40,40 +39,6 @@ pub struct VaultArgs {
     /// Seconds to wait for Vault
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub timeout: u64,
-}
-
-/// An initialised state directory, read under the writer lock.
-pub struct Opened {
-    pub layout: Layout,
-    pub state: State,
-    _lock: Option<fsx::Lock>,
-}
-
-pub fn not_initialised(dir: &Path) -> Error {
-    Error::usage(format!(
-        "vaultnet is not initialised in `{}`",
-        dir.display()
-    ))
-    .hint("run `vaultnet init` first, or pass the right `--dir`")
-}
-
-/// Opens the state; `lock` for commands that change it.
-pub fn open(env: &Env, dir_flag: Option<&Path>, lock: bool) -> Result<Opened> {
-    let dir = env.state_dir(dir_flag)?;
-    if !dir.join(crate::config::STATE_FILE).exists() {
-        return Err(not_initialised(&dir));
-    }
-    let lock = if lock {
-        Some(fsx::Lock::acquire(&dir)?)
-    } else {
-        None
-    };
-    let state = State::load(&dir)?.ok_or_else(|| not_initialised(&dir))?;
-    Ok(Opened {
-        layout: Layout::new(dir),
-        state,
-        _lock: lock,
-    })
 }
 
 /// The operator's client with a token, checked to be talking to an
@@ -130,17 +95,6 @@ pub fn write_nft(layout: &Layout, state: &State) -> Result<(PathBuf, Change)> {
     Ok((path, change))
 }
 
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
-pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok()
-}
-
 /// Tenant names, from the command line and `--from FILE`.
 #[derive(Debug, clap::Args)]
 pub struct Names {
@@ -165,7 +119,7 @@ impl Names {
 pub fn collect_names(names: &[String], from: Option<&Path>) -> Result<Vec<String>> {
     let mut all: Vec<String> = names.to_vec();
     if let Some(f) = from {
-        let bytes = fsx::read_limited(f, 1 << 20)?.ok_or_else(|| {
+        let bytes = fsx::read_limited(f, fsx::MAX_LIST_BYTES)?.ok_or_else(|| {
             Error::usage(format!("`{}` does not exist", f.display()))
                 .hint("pass a file with one tenant name a line")
         })?;
@@ -183,7 +137,7 @@ pub fn collect_names(names: &[String], from: Option<&Path>) -> Result<Vec<String
     }
     let mut out = Vec::new();
     for n in all {
-        crate::config::validate::tenant_name(&n)?;
+        crate::state::validate::tenant_name(&n)?;
         if !out.contains(&n) {
             out.push(n);
         }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::config::Env;
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::sys::fsx::{self, Change};
 use crate::ui;
@@ -35,7 +35,7 @@ pub struct Args {
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let names = args.names.collect()?;
-    let mut opened = super::open(env, dir_flag, true)?;
+    let mut opened = crate::store::open(env, dir_flag, true)?;
     let c = super::operator(env, &opened, &args.vault)?;
     let mut failure = None;
     for name in &names {
@@ -58,7 +58,12 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     }
 }
 /// Takes one tenant's access away; the state forgets it only at the end.
-fn remove_one(c: &Client, opened: &mut super::Opened, name: &str, args: &Args) -> Result<()> {
+fn remove_one(
+    c: &Client,
+    opened: &mut crate::store::Opened,
+    name: &str,
+    args: &Args,
+) -> Result<()> {
     let record = opened.state.tenants.get(name).cloned();
     let mut done = Vec::new();
     // No new logins first: secret_ids, then the role itself.
@@ -102,12 +107,12 @@ fn remove_one(c: &Client, opened: &mut super::Opened, name: &str, args: &Args) -
         ));
     }
     if opened.state.tenants.remove(name).is_some() {
-        opened.state.save(&opened.layout.root)?;
+        opened.save()?;
     }
     if done.is_empty() {
-        ui::out(format!("tenant {name} was not there: nothing to remove"));
+        ui::out(format!("tenant {name} was not there: nothing to remove"))?;
     } else {
-        ui::out(format!("removed tenant {name}: {}", done.join(", ")));
+        ui::out(format!("removed tenant {name}: {}", done.join(", ")))?;
     }
     Ok(())
 }

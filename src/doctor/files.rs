@@ -8,9 +8,9 @@ use std::path::Path;
 use time::OffsetDateTime;
 
 use super::Check;
-use crate::config::{State, Tenant};
 use crate::layout::Layout;
 use crate::pki::{self, CertInfo};
+use crate::state::{State, Tenant};
 
 /// Certificates with fewer days left than this are warnings.
 pub const WARN_DAYS: i64 = 30;
@@ -324,11 +324,7 @@ pub fn tenant(
                 .detail(format!("{:?}, expected `{name}`", info.common_name)),
         );
     }
-    if let Some(exp) = rec
-        .secret_id_expires
-        .as_deref()
-        .and_then(crate::commands::parse_rfc3339)
-    {
+    if let Some(exp) = rec.secret_id_expires {
         let left = (exp - now).whole_days();
         let id = format!("files.tenant.{name}.secret_id");
         let date = exp.date();

@@ -9,8 +9,8 @@ use reqwest::Method;
 use zeroize::Zeroizing;
 
 use super::Check;
-use crate::config::{Forwarder, Site};
 use crate::error::Error;
+use crate::state::{Forwarder, Site};
 use crate::vault::{Client, Health, Target};
 
 /// What a probe of one address found; fed to the checks below.

@@ -13,10 +13,11 @@ use zeroize::Zeroizing;
 
 use super::Check;
 use super::network::{TlsFailure, classify};
-use crate::config::{Secret, Site, Tenant};
 use crate::layout::Layout;
 use crate::policy;
 use crate::render::bundle::{AGENT_SERVICE, BundleSpec};
+use crate::secret::Secret;
+use crate::state::{Site, Tenant};
 use crate::vault::ops;
 use crate::vault::{Client, Target};
 

@@ -9,7 +9,7 @@
 
 use serde_json::json;
 
-use crate::config::{HostMapping, Site};
+use crate::state::{HostMapping, Site};
 
 pub const BUNDLE_MOUNT: &str = "/vaultnet";
 pub const AGENT_DIR: &str = "/agent";
@@ -309,10 +309,10 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Site;
+    use crate::state::Site;
 
     fn site(mapping: HostMapping) -> Site {
-        crate::config::sample_site(mapping)
+        crate::state::site::sample_site(mapping)
     }
 
     fn spec(site: &Site) -> BundleSpec<'_> {

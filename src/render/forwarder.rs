@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 
 use super::Rendered;
-use crate::config::Forwarder;
+use crate::state::Forwarder;
 
 pub const UNIT: &str = "vaultnet-forwarder";
 pub const SOCKET_PROXYD: &str = "/usr/lib/systemd/systemd-socket-proxyd";

@@ -8,6 +8,8 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 use crate::error::{Error, IoContext, Result};
 
 /// Mode of every file holding a private key, role_id, secret_id or token.
@@ -16,6 +18,18 @@ pub const SECRET: u32 = 0o600;
 pub const PUBLIC: u32 = 0o644;
 /// Mode of every directory vaultnet creates in the state.
 pub const PRIVATE_DIR: u32 = 0o700;
+
+/// Size limits of what vaultnet reads: its files are small, and anything
+/// bigger is not one of them (SECURITY.md I2).
+pub const MAX_STATE_BYTES: u64 = 1 << 20;
+/// A certificate, a key, or a file of them.
+pub const MAX_PEM_BYTES: u64 = 1 << 20;
+/// A token, role_id or secret_id file.
+pub const MAX_TOKEN_BYTES: u64 = 64 << 10;
+/// A list of tenant names (`--from FILE`).
+pub const MAX_LIST_BYTES: u64 = 1 << 20;
+/// Any other file vaultnet wrote and compares before rewriting.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// What a write did, so commands can say exactly that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +105,7 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
 
 /// Writes `contents` unless the file already holds exactly that with `mode`.
 pub fn write_if_changed(path: &Path, contents: &[u8], mode: u32) -> Result<Change> {
-    let change = match read_limited(path, 16 << 20)? {
+    let change = match read_limited(path, MAX_FILE_BYTES)? {
         None => Change::Created,
         Some(old) => {
             let mode_ok = fs::symlink_metadata(path)
@@ -130,6 +144,19 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
         )));
     }
     Ok(Some(buf))
+}
+
+/// Reads a secret file (a key, a token, a secret_id) into a buffer that is
+/// zeroised on drop; never follows a symbolic link; `None` when missing.
+pub fn read_secret(path: &Path, limit: u64) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    Ok(read_limited(path, limit)?.map(Zeroizing::new))
+}
+
+/// Reads a text file vaultnet wrote (a certificate, a config) without
+/// following a link; `None` when missing. Invalid UTF-8 is replaced, so a
+/// damaged file reads as text that fails to parse, with the parser's error.
+pub fn read_text(path: &Path, limit: u64) -> Result<Option<String>> {
+    Ok(read_limited(path, limit)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {

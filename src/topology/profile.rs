@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-use crate::config::HostMapping;
 use crate::error::{Error, Result};
+use crate::state::HostMapping;
 
 const BUILTIN: &[(&str, &str)] = &[
     ("l1", include_str!("../../profiles/l1.yaml")),

@@ -11,8 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::config::Secret;
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 pub struct Client {
     http: Http,

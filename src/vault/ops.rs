@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::config::{Secret, Site};
 use crate::error::{Error, IoContext, Result};
 use crate::layout::Layout;
-use crate::policy::{self, Limits};
+use crate::policy;
+use crate::secret::Secret;
+use crate::state::{Limits, Site};
 use crate::sys::fsx;
 use crate::vault::{Client, Target};
 
@@ -188,8 +189,8 @@ pub fn role_id(c: &Client, tenant: &str) -> Result<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretIdInfo {
     pub accessor: String,
-    /// RFC 3339, or `None` for a secret_id that never expires.
-    pub expires: Option<String>,
+    /// `None` for a secret_id that never expires.
+    pub expires: Option<time::OffsetDateTime>,
 }
 
 fn secret_id_info(v: &Value) -> Option<SecretIdInfo> {
@@ -199,7 +200,7 @@ fn secret_id_info(v: &Value) -> Option<SecretIdInfo> {
         .get("expiration_time")
         .and_then(Value::as_str)
         .filter(|s| !s.starts_with("0001-01-01"))
-        .map(str::to_string);
+        .and_then(crate::state::rfc3339::parse);
     Some(SecretIdInfo { accessor, expires })
 }
 

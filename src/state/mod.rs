@@ -1,0 +1,272 @@
+//! `vaultnet.yaml`: the site settings and the tenant records, as a
+//! versioned schema with no secrets — and nothing else. Pure: no file, no
+//! environment, no network (the store reads and writes the file).
+//!
+//! Timestamps are typed and written in one RFC 3339 form, whole seconds in
+//! UTC (`2027-02-26T10:00:00Z`), here and in every `--output json`.
+
+pub mod site;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+pub use site::{Flavor, Forwarder, HostMapping, Site};
+
+use crate::error::{Error, Result};
+
+pub const STATE_FILE: &str = "vaultnet.yaml";
+pub const SCHEMA: u32 = 1;
+
+/// Every AppRole limit, explicit (SECURITY.md V1). Durations in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub token_ttl: u64,
+    pub token_max_ttl: u64,
+    /// 0: the agent's auto-auth token is used for many requests.
+    pub token_num_uses: u64,
+    pub secret_id_ttl: u64,
+    /// 0: the agent must be able to log in again after a restart.
+    pub secret_id_num_uses: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            token_ttl: 3600,
+            token_max_ttl: 24 * 3600,
+            token_num_uses: 0,
+            secret_id_ttl: 30 * 24 * 3600,
+            secret_id_num_uses: 0,
+        }
+    }
+}
+
+impl Limits {
+    pub fn validate(&self) -> Result<()> {
+        use validate::show_duration;
+        if self.token_ttl == 0 || self.token_max_ttl == 0 {
+            return Err(Error::usage("token TTLs must be more than 0").hint(
+                "pass e.g. `--token-ttl 1h --token-max-ttl 24h`; 0 would mean the server default",
+            ));
+        }
+        if self.token_ttl > self.token_max_ttl {
+            return Err(Error::usage(format!(
+                "`--token-ttl` ({}) is longer than `--token-max-ttl` ({})",
+                show_duration(self.token_ttl),
+                show_duration(self.token_max_ttl)
+            ))
+            .hint("make `--token-max-ttl` at least as long as `--token-ttl`"));
+        }
+        if self.secret_id_ttl == 0 {
+            return Err(Error::usage("`--secret-id-ttl` must be more than 0").hint(
+                "pass e.g. `--secret-id-ttl 30d`; secret_ids that never expire are refused",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What vaultnet remembers about a tenant (no secrets: a secret_id's
+/// accessor identifies it without granting anything).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// The Unix user's uid; `None` with `--no-unix-user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    pub cert_days: u32,
+    pub cert_serial: String,
+    #[serde(with = "rfc3339")]
+    pub cert_not_after: OffsetDateTime,
+    pub limits: Limits,
+    #[serde(default)]
+    pub wrapped_secret_id: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id_accessor: Option<String>,
+    /// `None` when unknown or never.
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub secret_id_expires: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_to: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub schema: u32,
+    pub site: Site,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tenants: BTreeMap<String, Tenant>,
+}
+
+impl State {
+    pub fn new(site: Site) -> Self {
+        State {
+            schema: SCHEMA,
+            site,
+            tenants: BTreeMap::new(),
+        }
+    }
+
+    /// Parses and validates a state file. The error is one line.
+    pub fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
+        let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
+        if text.trim().is_empty() {
+            return Err("the file is empty".into());
+        }
+        let options = serde_saphyr::Options {
+            with_snippet: false,
+            budget: Some(serde_saphyr::Budget {
+                max_depth: 16,
+                max_nodes: 100_000,
+                ..serde_saphyr::Budget::default()
+            }),
+            ..serde_saphyr::Options::default()
+        };
+        let state: State = serde_saphyr::from_str_with_options(text, options)
+            .map_err(|e| validate::first_line(&e.to_string()))?;
+        if state.schema != SCHEMA {
+            return Err(format!(
+                "schema version {} is not supported (this vaultnet reads version {SCHEMA})",
+                state.schema
+            ));
+        }
+        validate::site(&state.site).map_err(|e| e.message().to_string())?;
+        for name in state.tenants.keys() {
+            validate::tenant_name(name).map_err(|e| e.message().to_string())?;
+        }
+        Ok(state)
+    }
+
+    pub fn to_yaml(&self) -> String {
+        let mut body = serde_saphyr::to_string(self).expect("state serialises");
+        if !body.ends_with('\n') {
+            body.push('\n');
+        }
+        format!(
+            "# vaultnet state: site settings and tenant records. No secrets live here.\n\
+             # Written by vaultnet; edit with care (unknown keys are rejected).\n{body}"
+        )
+    }
+
+    /// The sorted, unique uids of the tenants that have a Unix user.
+    pub fn tenant_uids(&self) -> Vec<u32> {
+        let mut uids: Vec<u32> = self.tenants.values().filter_map(|t| t.uid).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        uids
+    }
+}
+
+/// The one timestamp form: RFC 3339, whole seconds, UTC. Reads any RFC 3339.
+pub mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    pub fn format(t: OffsetDateTime) -> String {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        t.replace_nanosecond(0)
+            .unwrap_or(t)
+            .format(&Rfc3339)
+            .expect("a UTC time formats as RFC 3339")
+    }
+
+    pub fn parse(s: &str) -> Option<OffsetDateTime> {
+        OffsetDateTime::parse(s, &Rfc3339).ok()
+    }
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not an RFC 3339 time")))
+    }
+
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::OffsetDateTime;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                None => Ok(None),
+                Some(s) => super::parse(&s).map(Some).ok_or_else(|| {
+                    serde::de::Error::custom(format!("`{s}` is not an RFC 3339 time"))
+                }),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_refuse_ttl_above_max_and_endless_secret_ids() {
+        let mut l = Limits::default();
+        l.token_ttl = l.token_max_ttl + 1;
+        assert!(l.validate().is_err());
+        let l = Limits {
+            secret_id_ttl: 0,
+            ..Limits::default()
+        };
+        assert!(l.validate().is_err());
+        assert!(Limits::default().validate().is_ok());
+    }
+
+    #[test]
+    fn timestamps_are_written_in_one_form_and_read_in_any() {
+        let t = rfc3339::parse("2027-02-26T10:00:00.123456789+02:00").unwrap();
+        assert_eq!(rfc3339::format(t), "2027-02-26T08:00:00Z");
+        let t = rfc3339::parse("2027-02-26T08:00:00Z").unwrap();
+        let mut state = State::new(site::sample_site(HostMapping::Ip));
+        state.tenants.insert(
+            "alice".into(),
+            Tenant {
+                uid: Some(1001),
+                cert_days: 90,
+                cert_serial: "ab".into(),
+                cert_not_after: t,
+                limits: Limits::default(),
+                wrapped_secret_id: false,
+                secret_id_accessor: None,
+                secret_id_expires: Some(t),
+                installed_to: None,
+            },
+        );
+        let yaml = state.to_yaml();
+        assert!(
+            yaml.contains("cert_not_after: 2027-02-26T08:00:00Z"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("secret_id_expires: 2027-02-26T08:00:00Z"),
+            "{yaml}"
+        );
+        assert_eq!(State::parse(yaml.as_bytes()).unwrap(), state);
+    }
+}

@@ -1,0 +1,265 @@
+//! Input validation: every value a flag, a prompt or `vaultnet.yaml` gives
+//! is checked here before it reaches a file or Vault (SECURITY.md I1, I4).
+//! Rejections are usage errors (exit 2) with the exact fix as a hint.
+//! What depends on the deployment pattern is checked by `topology`.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::site::Site;
+use crate::error::{Error, Result};
+
+pub fn dns_name(name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Error::usage(format!("invalid DNS name `{}`: {why}", name.escape_debug()))
+            .hint("pass a name such as `--dns-name vault.lan` (letters, digits, `-`, dots)")
+    };
+    if name.is_empty() || name.len() > 253 {
+        return Err(bad("must be 1 to 253 characters"));
+    }
+    if name.parse::<IpAddr>().is_ok() {
+        return Err(bad("it is an IP address; use `--host-ip` for addresses"));
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(bad("each label must be 1 to 63 characters"));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(bad(
+                "only lower-case letters, digits and `-` are allowed in a label",
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(bad("a label cannot start or end with `-`"));
+        }
+    }
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad("the last label cannot be all digits"));
+    }
+    Ok(())
+}
+
+pub fn host_ip(ip: IpAddr) -> Result<()> {
+    if ip.is_unspecified() || ip.is_multicast() {
+        return Err(Error::usage(format!(
+            "invalid host IP `{ip}`: containers need a unicast address of this host"
+        ))
+        .hint("pass the host's address, e.g. `--host-ip 192.168.1.10`"));
+    }
+    if ip.is_loopback() {
+        return Err(Error::usage(format!(
+            "invalid host IP `{ip}`: containers cannot reach the host's loopback through it"
+        ))
+        .hint("pass an address of a host interface, e.g. `--host-ip 192.168.1.10`"));
+    }
+    Ok(())
+}
+
+pub fn vault_addr(addr: SocketAddr) -> Result<()> {
+    if addr.port() == 0 {
+        return Err(
+            Error::usage(format!("invalid Vault address `{addr}`: port 0"))
+                .hint("pass a port from 1 to 65535, e.g. `--vault-addr 127.0.0.1:8200`"),
+        );
+    }
+    Ok(())
+}
+
+/// A Vault mount path or prefix segment: kept to a safe, boring alphabet
+/// because it ends up inside policy paths.
+pub fn path_segment(what: &str, flag: &str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !value.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "invalid {what} `{}`: use 1 to 64 lower-case letters, digits, `-` or `_`",
+            value.escape_debug()
+        ))
+        .hint(format!("pass e.g. `{flag} secret`")))
+    }
+}
+
+pub fn image(image: &str) -> Result<()> {
+    let ok = !image.is_empty()
+        && image.len() <= 255
+        && image
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"./:-_@".contains(&b))
+        && !image.starts_with(['-', '.', ':', '/']);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "invalid image reference `{}`",
+            image.escape_debug()
+        ))
+        .hint("pass e.g. `--agent-image quay.io/openbao/openbao:2.7.2`"))
+    }
+}
+
+pub fn cert_days(days: u32) -> Result<()> {
+    if (1..=3650).contains(&days) {
+        Ok(())
+    } else {
+        Err(
+            Error::usage(format!("invalid certificate validity: {days} days"))
+                .hint("pass a number of days from 1 to 3650"),
+        )
+    }
+}
+
+pub fn site(site: &Site) -> Result<()> {
+    dns_name(&site.dns_name)?;
+    host_ip(site.host_ip)?;
+    if site.port == 0 {
+        return Err(Error::usage("invalid port 0").hint("pass e.g. `--port 22300`"));
+    }
+    vault_addr(site.vault_addr)?;
+    image(&site.agent_image)?;
+    path_segment("KV mount", "--kv-mount", &site.kv_mount)?;
+    path_segment("tenant prefix", "--tenant-prefix", &site.tenant_prefix)?;
+    cert_days(site.server_cert_days)?;
+    Ok(())
+}
+
+/// Names that must never become tenants: Vault's own policies and
+/// identities that would be confusing or dangerous (PROMISES I1).
+pub const RESERVED: &[&str] = &[
+    "root",
+    "default",
+    "admin",
+    "administrator",
+    "operator",
+    "vault",
+    "bao",
+    "openbao",
+    "vaultnet",
+    "daemon",
+    "bin",
+    "sys",
+    "nobody",
+    "response-wrapping",
+    "control-group",
+    "token",
+    "identity",
+    "approle",
+];
+
+pub fn tenant_name(name: &str) -> Result<()> {
+    let shown = name.escape_debug().to_string();
+    let bad = |why: &str| {
+        Error::usage(format!("invalid tenant name `{shown}`: {why}")).hint(
+            "tenant names are Unix user names: a lower-case letter or `_`, then up to 30 \
+             lower-case letters, digits, `_` or `-`, e.g. `alice`",
+        )
+    };
+    let bytes = name.as_bytes();
+    let Some(&first) = bytes.first() else {
+        return Err(bad("it is empty"));
+    };
+    if bytes.len() > 31 {
+        return Err(bad("longer than 31 characters"));
+    }
+    if !(first.is_ascii_lowercase() || first == b'_') {
+        return Err(bad("must start with a lower-case letter or `_`"));
+    }
+    if !bytes
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(bad(
+            "only lower-case letters, digits, `_` and `-` are allowed",
+        ));
+    }
+    if name.ends_with('-') {
+        return Err(bad("cannot end with `-`"));
+    }
+    if RESERVED.contains(&name) {
+        return Err(
+            Error::usage(format!("tenant name `{name}` is reserved")).hint(
+                "choose another name; reserved names are Vault's own policies and system accounts",
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Parses `90s`, `30m`, `1h`, `30d` (or plain seconds) into seconds.
+pub fn duration(flag: &str, s: &str) -> Result<u64> {
+    let bad = || {
+        Error::usage(format!(
+            "invalid duration `{}` for `{flag}`",
+            s.escape_debug()
+        ))
+        .hint(format!("pass a number with s, m, h or d, e.g. `{flag} 1h`"))
+    };
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mul = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mul)
+        .filter(|v| *v <= 100 * 365 * 86400)
+        .ok_or_else(bad)
+}
+
+/// Seconds in the largest unit that divides them: `30d`, `1h`, `90s`.
+pub fn show_duration(secs: u64) -> String {
+    if secs != 0 && secs.is_multiple_of(86400) {
+        format!("{}d", secs / 86400)
+    } else if secs != 0 && secs.is_multiple_of(3600) {
+        format!("{}h", secs / 3600)
+    } else if secs != 0 && secs.is_multiple_of(60) {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// The first line of a (parser's) error message, trimmed.
+pub fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_reject_garbage() {
+        assert_eq!(duration("--x", "90").unwrap(), 90);
+        assert_eq!(duration("--x", "30m").unwrap(), 1800);
+        assert_eq!(duration("--x", "1h").unwrap(), 3600);
+        assert_eq!(duration("--x", "30d").unwrap(), 2_592_000);
+        for bad in ["", "h", "1w", "-1h", "1.5h", "99999999999999999d"] {
+            assert_eq!(duration("--x", bad).unwrap_err().exit_code(), 2, "{bad}");
+        }
+        assert_eq!(show_duration(2_592_000), "30d");
+    }
+
+    #[test]
+    fn port_zero_is_refused() {
+        assert!(vault_addr("127.0.0.1:0".parse().unwrap()).is_err());
+        assert!(vault_addr("127.0.0.1:8200".parse().unwrap()).is_ok());
+    }
+}
