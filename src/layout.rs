@@ -1,5 +1,5 @@
-//! Where every file of the state directory lives (DESIGN.md "State
-//! directory layout"). Paths only; no I/O.
+//! Where every file of the state directory lives, and the one table of a
+//! tenant bundle's files (name, mode, secret or not). Paths only; no I/O.
 
 use std::path::{Path, PathBuf};
 
@@ -61,5 +61,70 @@ impl Layout {
         path.strip_prefix(&self.root)
             .unwrap_or(path)
             .to_string_lossy()
+    }
+}
+
+/// One file of a tenant bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleFile {
+    pub name: String,
+    /// Its mode, in the state and wherever it is installed.
+    pub mode: u32,
+    /// Whether it is secret (a key or a credential: SECURITY.md S1, S7).
+    pub secret: bool,
+}
+
+/// The one table of a tenant bundle's files, in the order they are written
+/// and installed.
+pub fn bundle_files(tenant: &str) -> Vec<BundleFile> {
+    use crate::sys::fsx::{PUBLIC, SECRET};
+    let file = |name: String, secret: bool| BundleFile {
+        name,
+        mode: if secret { SECRET } else { PUBLIC },
+        secret,
+    };
+    vec![
+        file("ca.pem".into(), false),
+        file(CLIENT_CERT.into(), false),
+        file(CLIENT_KEY.into(), true),
+        file(ROLE_ID.into(), true),
+        file(SECRET_ID.into(), true),
+        file(AGENT.into(), false),
+        file(COMPOSE.into(), false),
+        file(format!("{tenant}-vault-agent.container"), false),
+        file(format!("{tenant}-vaultnet-secrets.volume"), false),
+        file("README.md".into(), false),
+    ]
+}
+
+/// Bundle file names other modules refer to.
+pub const CLIENT_CERT: &str = "client.pem";
+pub const CLIENT_KEY: &str = "client-key.pem";
+pub const ROLE_ID: &str = "role_id";
+pub const SECRET_ID: &str = "secret_id";
+pub const COMPOSE: &str = "compose.yaml";
+pub const AGENT: &str = "agent.json";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundle_table_marks_keys_and_credentials_secret_and_0600() {
+        let files = bundle_files("alice");
+        let secret: Vec<&str> = files
+            .iter()
+            .filter(|f| f.secret)
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(secret, ["client-key.pem", "role_id", "secret_id"]);
+        for f in &files {
+            assert_eq!(f.mode, if f.secret { 0o600 } else { 0o644 }, "{}", f.name);
+        }
+        assert!(
+            files
+                .iter()
+                .any(|f| f.name == "alice-vault-agent.container")
+        );
     }
 }

@@ -285,6 +285,113 @@ impl CertInfo {
     }
 }
 
+/// The one renewal rule for everything vaultnet issues that expires
+/// (leaf certificates, secret_ids): renewal is due once less than a third
+/// of the lifetime is left. The CA is not renewed by it (replacing the CA
+/// means re-adding every tenant).
+pub fn renewal_due(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> bool {
+    let lifetime = not_after - not_before;
+    not_after - now < lifetime / 3
+}
+
+/// What a leaf certificate is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    /// serverAuth only: the Vault server's certificate.
+    Server,
+    /// clientAuth only: the operator's and each tenant's.
+    Client,
+}
+
+/// What a leaf must be to be kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    pub usage: Usage,
+    pub common_name: Option<&'a str>,
+    pub dns: Option<&'a [String]>,
+    pub ips: Option<&'a [IpAddr]>,
+}
+
+/// The verdict on an existing leaf certificate and its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Keep,
+    /// Still valid, but renewal is due ([`renewal_due`]); says when it expires.
+    Renew(String),
+    /// Unusable as it is: the reason.
+    Replace(String),
+}
+
+/// The one assessment of a leaf certificate, used by `init` (server and
+/// operator), `add-user` (tenants) and `doctor`: issued by `ca`, its key
+/// matching, the wanted usage and names, and the renewal rule.
+pub fn assess(
+    cert_pem: &str,
+    key_pem: &str,
+    ca: &CertInfo,
+    now: OffsetDateTime,
+    want: &Wanted<'_>,
+) -> (Verdict, Option<CertInfo>) {
+    let Ok(info) = CertInfo::parse(cert_pem) else {
+        return (
+            Verdict::Replace("it is not a valid certificate".into()),
+            None,
+        );
+    };
+    let replace = |why: String| Verdict::Replace(why);
+    let verdict = if info.issuer != ca.subject {
+        replace("it was issued by another CA".into())
+    } else if !key_matches(cert_pem, key_pem).unwrap_or(false) {
+        replace("its key does not match it".into())
+    } else if info.any_eku
+        || match want.usage {
+            Usage::Server => !info.server_auth || info.client_auth,
+            Usage::Client => !info.client_auth || info.server_auth,
+        }
+    {
+        replace(format!(
+            "its usage is not {} only",
+            match want.usage {
+                Usage::Server => "serverAuth",
+                Usage::Client => "clientAuth",
+            }
+        ))
+    } else if let Some(cn) = want
+        .common_name
+        .filter(|cn| info.common_name.as_deref() != Some(*cn))
+    {
+        replace(format!("its common name is not `{cn}`"))
+    } else if let Some(dns) = want.dns.filter(|d| info.dns_sans != *d) {
+        replace(format!(
+            "its DNS names {:?} are not {:?}",
+            info.dns_sans, dns
+        ))
+    } else if let Some(ips) = want.ips.filter(|i| info.ip_sans != *i) {
+        let show = |v: &[IpAddr]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        replace(format!(
+            "its addresses [{}] are not [{}]",
+            show(&info.ip_sans),
+            show(ips)
+        ))
+    } else if info.not_after <= now {
+        replace(format!("it expired on {}", info.not_after.date()))
+    } else if renewal_due(info.not_before, info.not_after, now) {
+        Verdict::Renew(format!("it expires on {}", info.not_after.date()))
+    } else {
+        Verdict::Keep
+    };
+    (verdict, Some(info))
+}
+
 /// The DER of the first PEM block with this label.
 pub fn first_pem_der(pem: &str, label: &str) -> Result<Vec<u8>> {
     for block in Pem::iter_from_buffer(pem.as_bytes()) {
@@ -309,6 +416,87 @@ mod tests {
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+
+    #[test]
+    fn renewal_is_due_once_less_than_a_third_of_the_lifetime_is_left() {
+        let start = now();
+        let end = start + Duration::days(90);
+        assert!(!renewal_due(start, end, start + Duration::days(59)));
+        assert!(renewal_due(start, end, start + Duration::days(61)));
+        let end = start + Duration::days(365);
+        assert!(!renewal_due(start, end, end - Duration::days(122)));
+        assert!(renewal_due(start, end, end - Duration::days(121)));
+    }
+
+    #[test]
+    fn assess_keeps_a_good_leaf_renews_a_due_one_and_replaces_a_wrong_one() {
+        let t = now();
+        let (ca, ca_issued) = Ca::generate(t, "h").unwrap();
+        let ca_info = CertInfo::parse(&ca_issued.cert_pem).unwrap();
+        let client = |cn| Wanted {
+            usage: Usage::Client,
+            common_name: Some(cn),
+            dns: None,
+            ips: None,
+        };
+        let leaf = ca.issue_client("alice", 90, t).unwrap();
+        let (v, info) = assess(&leaf.cert_pem, &leaf.key_pem, &ca_info, t, &client("alice"));
+        assert_eq!(v, Verdict::Keep);
+        assert_eq!(info.unwrap().common_name.as_deref(), Some("alice"));
+        let later = t + Duration::days(70);
+        let (v, _) = assess(
+            &leaf.cert_pem,
+            &leaf.key_pem,
+            &ca_info,
+            later,
+            &client("alice"),
+        );
+        assert!(matches!(v, Verdict::Renew(_)), "{v:?}");
+        let (v, _) = assess(
+            &leaf.cert_pem,
+            &leaf.key_pem,
+            &ca_info,
+            t + Duration::days(91),
+            &client("alice"),
+        );
+        assert!(
+            matches!(v, Verdict::Replace(ref w) if w.starts_with("it expired on")),
+            "{v:?}"
+        );
+        let (v, _) = assess(&leaf.cert_pem, &leaf.key_pem, &ca_info, t, &client("bob"));
+        assert_eq!(v, Verdict::Replace("its common name is not `bob`".into()));
+        let other = ca.issue_client("alice", 90, t).unwrap();
+        let (v, _) = assess(
+            &leaf.cert_pem,
+            &other.key_pem,
+            &ca_info,
+            t,
+            &client("alice"),
+        );
+        assert_eq!(v, Verdict::Replace("its key does not match it".into()));
+        let server = Wanted {
+            usage: Usage::Server,
+            common_name: None,
+            dns: None,
+            ips: None,
+        };
+        let (v, _) = assess(&leaf.cert_pem, &leaf.key_pem, &ca_info, t, &server);
+        assert_eq!(
+            v,
+            Verdict::Replace("its usage is not serverAuth only".into())
+        );
+        let (ca2, ca2_issued) = Ca::generate(t, "h").unwrap();
+        let _ = ca2;
+        let ca2_info = CertInfo::parse(&ca2_issued.cert_pem).unwrap();
+        let (v, _) = assess(
+            &leaf.cert_pem,
+            &leaf.key_pem,
+            &ca2_info,
+            t,
+            &client("alice"),
+        );
+        assert_eq!(v, Verdict::Replace("it was issued by another CA".into()));
     }
 
     #[test]

@@ -94,10 +94,9 @@ pub fn text_diff(live: &str, want: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::HostMapping;
 
     fn site() -> Site {
-        crate::state::site::sample_site(HostMapping::Ip)
+        crate::state::site::sample_site("l1")
     }
 
     #[test]

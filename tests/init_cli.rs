@@ -462,10 +462,7 @@ fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
     let site = Site::offline();
     site.init().run().expect_success();
     let state = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
-    assert!(
-        state.contains("profile: l1") && state.contains("host_mapping: ip"),
-        "{state}"
-    );
+    assert!(state.contains("profile: l1"), "{state}");
 
     let out = site
         .init()
@@ -474,27 +471,25 @@ fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
         .run()
         .expect_success();
     assert!(out.stderr.contains("setting profile: l1 -> l6"), "{out}");
-    assert!(
-        out.stderr
-            .contains("setting host-mapping: ip -> host-gateway"),
-        "{out}"
-    );
     let state = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
-    assert!(
-        state.contains("profile: l6") && state.contains("host_mapping: host-gateway"),
-        "{state}"
-    );
+    assert!(state.contains("profile: l6"), "{state}");
 
-    // An explicit flag still wins over the profile's default.
+    // A flag that contradicts the profile is refused: the profile's name
+    // would no longer describe the site.
+    let before = site.snapshot();
     let out = site
         .init()
         .args(["--profile", "l6", "--host-mapping", "ip"])
         .run()
-        .expect_success();
-    assert!(
-        out.stderr
-            .contains("setting host-mapping: host-gateway -> ip"),
-        "{out}"
+        .expect_code(2);
+    assert_eq!(
+        out.stderr,
+        "error: `--host-mapping ip` contradicts profile `l6`, which maps the name to `host-gateway`\n\
+         hint: drop `--host-mapping`, or choose the profile that maps to `ip`: `--profile l1`\n"
+    );
+    before.without(".vaultnet.lock").assert_same(
+        &site.snapshot().without(".vaultnet.lock"),
+        "contradicting flag",
     );
 
     let before = site.snapshot();

@@ -69,10 +69,11 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
     ns.run_ip(&["route", "add", "default", "via", &gw]);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("state");
-    // flavor (Enter: openbao), DNS name (typed), host IP (Enter: proposed),
-    // port (typed), Vault address (Enter), forwarder (Down: nginx), image
-    // (Enter), host mapping (Down: host-gateway), KV mount (typed), prefix (Enter).
+    // profile (Down: l6), flavor (Enter: openbao), DNS name (typed), host IP
+    // (Enter: proposed), port (typed), Vault address (Enter), forwarder
+    // (Down: nginx), image (Enter), KV mount (typed), prefix (Enter).
     let answers = [
+        "\x1b[B\r",
         "\r",
         "vault.example\r",
         "\r",
@@ -80,13 +81,13 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
         "\r",
         "\x1b[B\r",
         "\r",
-        "\x1b[B\r",
         "kv\r",
         "\r",
     ];
     let (ok, text) = type_answers(&ns, &dir, "", &answers);
     assert!(ok, "init on a terminal failed:\n{text}");
     for question in [
+        "Deployment pattern (profile)",
         "Vault or OpenBao",
         "DNS name tenants use for Vault",
         "Host address the forwarder listens on",
@@ -94,7 +95,6 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
         "Loopback address of Vault's listener",
         "Host forwarder",
         "Agent sidecar image",
-        "How containers reach the host",
         "KV v2 mount for tenant secrets",
         "Prefix under the mount",
     ] {
@@ -111,7 +111,7 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
         "port: 22301".into(),
         "forwarder: nginx".into(),
         "flavor: openbao".into(),
-        "host_mapping: host-gateway".into(),
+        "profile: l6".into(),
         "kv_mount: kv".into(),
         "tenant_prefix: tenants".into(),
     ] {

@@ -139,6 +139,19 @@ fn run_checks(
     args: &Args,
 ) -> Vec<Check> {
     let site = &state.site;
+    let topology = match crate::topology::Topology::new(site) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![
+                Check::fail(
+                    "files.state",
+                    "`vaultnet.yaml`",
+                    e.hint_text().unwrap_or("").to_string(),
+                )
+                .detail(e.message().to_string()),
+            ];
+        }
+    };
     let now = OffsetDateTime::now_utc();
     let timeout = Duration::from_secs_f64(args.timeout);
     let tenants: Vec<(String, crate::state::Tenant)> = state
@@ -172,7 +185,15 @@ fn run_checks(
                     let others: Vec<String> =
                         all_names.iter().filter(|o| *o != n).cloned().collect();
                     let ca = &ca_pem;
-                    s.spawn(move || vaultcfg::login(layout, site, n, t, &others, ca, timeout))
+                    let endpoint = topology.endpoint(n);
+                    s.spawn(move || {
+                        let reach = vaultcfg::Reach {
+                            endpoint: &endpoint,
+                            ca_pem: ca,
+                            timeout,
+                        };
+                        vaultcfg::login(layout, site, &reach, n, t, &others)
+                    })
                 })
                 .collect()
         } else {
@@ -199,28 +220,34 @@ fn run_checks(
             Check::group("vaultcfg", "Vault config", children)
         });
         let (direct, direct_cert) = direct.join().expect("check thread");
-        let forwarder = network::forwarder(
-            site,
-            &ca_pem,
-            operator.as_ref(),
-            direct_cert.as_deref(),
-            timeout,
-        );
+        let entries: Vec<Check> = topology
+            .entry_probes()
+            .iter()
+            .map(|e| {
+                network::entry(
+                    site,
+                    e,
+                    &ca_pem,
+                    operator.as_ref(),
+                    direct_cert.as_deref(),
+                    timeout,
+                )
+            })
+            .collect();
         let names: Vec<Check> = tenants
             .iter()
-            .map(|(n, t)| vaultcfg::bundle_name(layout, site, n, t))
+            .map(|(n, _)| vaultcfg::bundle_name(layout, &topology.endpoint(n), n))
             .collect();
-        let mut out = vec![
-            files_group,
-            direct,
-            forwarder,
+        let mut out = vec![files_group, direct];
+        out.extend(entries);
+        out.extend([
             Check::group(
                 "name",
                 format!("name `{}` in each bundle", site.dns_name),
                 names,
             ),
             config.join().expect("check thread"),
-        ];
+        ]);
         if args.login {
             let results: Vec<Check> = logins
                 .into_iter()

@@ -14,11 +14,9 @@ use std::time::Duration;
 
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::layout::Layout;
-use crate::render::nft::{self, NftSpec};
-use crate::state::State;
 use crate::store::Opened;
-use crate::sys::fsx::{self, Change};
+use crate::sys::fsx;
+use crate::ui;
 use crate::vault::ops;
 use crate::vault::{Client, Health};
 
@@ -80,19 +78,21 @@ pub fn operator(env: &Env, opened: &Opened, vault: &VaultArgs) -> Result<Client>
     }
 }
 
-/// Rewrites `forwarder/vaultnet.nft` from the tenants' uids.
-pub fn write_nft(layout: &Layout, state: &State) -> Result<(PathBuf, Change)> {
-    let mut uids: Vec<u32> = state.tenants.values().filter_map(|t| t.uid).collect();
-    uids.sort_unstable();
-    uids.dedup();
-    let text = nft::render(&NftSpec {
-        forwarder: state.site.forwarder_addr(),
-        vault: state.site.vault_addr,
-        tenant_uids: &uids,
-    });
-    let path = layout.forwarder().join("vaultnet.nft");
-    let change = fsx::write_if_changed(&path, text.as_bytes(), fsx::PUBLIC)?;
-    Ok((path, change))
+/// Rewrites the host files from the tenants, saying which changed.
+pub fn write_host_files(opened: &Opened) -> Result<()> {
+    let (_, done) = crate::provision::host::write(&opened.layout, &opened.state)?;
+    for (path, o) in crate::provision::host::outcomes(&opened.layout, &done) {
+        let load = if path.ends_with(crate::topology::gate::FILE) {
+            format!("load it with `nft -f {}`", path.display())
+        } else {
+            "install it as `vaultnet init` printed".to_string()
+        };
+        match o.change {
+            crate::outcome::Change::Removed => ui::status(&o.text),
+            _ => ui::status(format!("wrote `{}`: {load}", opened.layout.rel(&path))),
+        }
+    }
+    Ok(())
 }
 
 /// Tenant names, from the command line and `--from FILE`.

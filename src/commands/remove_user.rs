@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::sys::fsx::{self, Change};
+use crate::sys::fsx;
 use crate::ui;
 use crate::vault::Client;
 use crate::vault::ops;
@@ -44,14 +44,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             break;
         }
     }
-    let (nft, change) = super::write_nft(&opened.layout, &opened.state)?;
-    if change != Change::Unchanged {
-        ui::status(format!(
-            "wrote `{}`: load it with `nft -f {}`",
-            opened.layout.rel(&nft),
-            nft.display()
-        ));
-    }
+    super::write_host_files(&opened)?;
     match failure {
         Some(e) => Err(e),
         None => Ok(0),
@@ -93,8 +86,8 @@ fn remove_one(
             let user = crate::sys::users::lookup(name)?;
             if let Some(u) = user.filter(|u| u.uid == uid) {
                 let rel = dir.strip_prefix(&u.home).unwrap_or(dir);
-                let names = super::add_user::bundle_file_names(name);
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                let files = crate::layout::bundle_files(name);
+                let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
                 if fsx::remove_from_home(&u.home, rel, uid, &names)? {
                     done.push(format!("removed the copy in `{}`", dir.display()));
                 }

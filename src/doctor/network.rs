@@ -10,7 +10,8 @@ use zeroize::Zeroizing;
 
 use super::Check;
 use crate::error::Error;
-use crate::state::{Forwarder, Site};
+use crate::state::Site;
+use crate::topology::EntryProbe;
 use crate::vault::{Client, Health, Target};
 
 /// What a probe of one address found; fed to the checks below.
@@ -281,15 +282,6 @@ pub fn probe(
     }
 }
 
-pub fn start_forwarder_hint(site: &Site) -> String {
-    match site.forwarder {
-        Forwarder::Socat => "start the forwarder: `systemctl enable --now vaultnet-forwarder.service`".into(),
-        Forwarder::SocketProxyd => "start the forwarder: `systemctl enable --now vaultnet-forwarder.socket`".into(),
-        Forwarder::Nginx => "install `forwarder/vaultnet-stream.conf` as `vaultnet init` printed, then `nginx -t && systemctl reload nginx`".into(),
-        Forwarder::Haproxy => "add `forwarder/vaultnet-haproxy.cfg` to HAProxy's config, then `haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy`".into(),
-    }
-}
-
 /// Vault's own listener on loopback.
 pub fn direct(
     site: &Site,
@@ -327,40 +319,44 @@ pub fn direct(
     )
 }
 
-/// The forwarder: listening, on an address this host still has, leading to
-/// the very Vault checked directly, with mutual TLS still enforced.
-pub fn forwarder(
+/// An entry (the forwarder): listening, on an address this host still
+/// has, leading to the very Vault checked directly, with mutual TLS still
+/// enforced.
+pub fn entry(
     site: &Site,
+    entry: &EntryProbe,
     ca_pem: &str,
     operator: Option<&Zeroizing<Vec<u8>>>,
     direct_cert: Option<&[u8]>,
     timeout: Duration,
 ) -> Check {
-    let addr = site.forwarder_addr();
+    let addr = entry.addr;
+    let id = entry.id.as_str();
     let mut children = Vec::new();
-    match crate::sys::hostnet::interface_of(site.host_ip) {
-        Some(ifname) => children.push(
-            Check::ok("forwarder.host_ip", format!("host IP {} on an interface", site.host_ip))
+    match entry.host_ip.map(|ip| (ip, crate::sys::hostnet::interface_of(ip))) {
+        None => {}
+        Some((ip, Some(ifname))) => children.push(
+            Check::ok(format!("{id}.host_ip"), format!("host IP {ip} on an interface"))
                 .detail(format!("on `{ifname}`")),
         ),
-        None => children.push(
+        Some((ip, None)) => children.push(
             Check::fail(
-                "forwarder.host_ip",
-                format!("host IP {} on an interface", site.host_ip),
+                format!("{id}.host_ip"),
+                format!("host IP {ip} on an interface"),
                 "if the host's address changed: `vaultnet init --host-ip NEW_IP`, then `vaultnet add-user NAME` for each tenant to rewrite their bundles",
             )
             .detail("no interface of this host has it: every bundle's extra_hosts is stale"),
         ),
     }
     let p = probe(
-        "forwarder",
+        id,
         site,
-        &site.dns_name,
+        &entry.name,
         addr,
         ca_pem,
         operator,
         timeout,
-        &start_forwarder_hint(site),
+        &entry.start_hint,
         &format!(
             "the forwarder gets no answer from its upstream: start Vault at {addr}, and point the forwarder at {addr} (reinstall the file in `forwarder/`)",
             addr = site.vault_addr
@@ -368,9 +364,9 @@ pub fn forwarder(
     );
     let same_title = "leads to the same Vault (same server certificate)";
     let same = match (&p.peer_cert, direct_cert) {
-        (Some(a), Some(b)) if a.as_slice() == b => Check::ok("forwarder.same", same_title),
+        (Some(a), Some(b)) if a.as_slice() == b => Check::ok(format!("{id}.same"), same_title),
         (Some(_), Some(_)) => Check::fail(
-            "forwarder.same",
+            format!("{id}.same"),
             same_title,
             format!(
                 "point the forwarder at {} (reinstall the file in `forwarder/`)",
@@ -380,7 +376,7 @@ pub fn forwarder(
         .detail("the forwarder leads to a different TLS server than the one at the Vault address"),
         _ if p.tls.status == super::Status::Fail && p.tcp.status == super::Status::Ok => {
             Check::fail(
-                "forwarder.same",
+                format!("{id}.same"),
                 same_title,
                 format!(
                     "point the forwarder at {} (reinstall the file in `forwarder/`)",
@@ -389,14 +385,10 @@ pub fn forwarder(
             )
             .detail("the server behind the forwarder is not this Vault")
         }
-        _ => Check::skip("forwarder.same", same_title).detail("not comparable"),
+        _ => Check::skip(format!("{id}.same"), same_title).detail("not comparable"),
     };
     children.extend([p.tcp, p.tls, p.mtls, p.health, same]);
-    Check::group(
-        "forwarder",
-        format!("forwarder ({}) at {addr}", site.forwarder),
-        children,
-    )
+    Check::group(id, entry.title.clone(), children)
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! login as each tenant through the forwarder. Also the bundles' name
 //! mapping and the nft gate, which follow the same tenant list.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -15,9 +14,10 @@ use super::Check;
 use super::network::{TlsFailure, classify};
 use crate::layout::Layout;
 use crate::policy;
-use crate::render::bundle::{AGENT_SERVICE, BundleSpec};
+use crate::render::bundle::AGENT_SERVICE;
 use crate::secret::Secret;
 use crate::state::{Site, Tenant};
+use crate::topology::Endpoint;
 use crate::vault::ops;
 use crate::vault::{Client, Target};
 
@@ -185,18 +185,12 @@ pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant) -> Chec
 }
 
 /// The bundle's name mapping and Vault address match the current settings.
-pub fn bundle_name(layout: &Layout, site: &Site, name: &str, rec: &Tenant) -> Check {
+pub fn bundle_name(layout: &Layout, endpoint: &Endpoint, name: &str) -> Check {
     let dir = layout.tenant(name);
     let fix = format!(
         "run `vaultnet add-user {name}` (it rewrites the bundle), then restart the tenant's containers"
     );
-    let spec = BundleSpec {
-        tenant: name,
-        site,
-        wrapped_secret_id_path: None,
-        installed_at: rec.installed_to.as_ref().map(|p| p.display().to_string()),
-    };
-    let want = spec.extra_host();
+    let want = endpoint.extra_host.clone().unwrap_or_default();
     let id = format!("name.{name}");
     let title = format!("tenant `{name}`: extra_hosts `{want}`");
     let compose = match std::fs::read_to_string(dir.join("compose.yaml")) {
@@ -221,10 +215,10 @@ pub fn bundle_name(layout: &Layout, site: &Site, name: &str, rec: &Tenant) -> Ch
         .and_then(|a| a.pointer("/vault/address"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    if addr != site.tenant_url() {
+    if addr != endpoint.url {
         return Check::fail(id, title, fix).detail(format!(
             "agent.json talks to `{addr}`, not `{}`",
-            site.tenant_url()
+            endpoint.url
         ));
     }
     Check::ok(id, title)
@@ -232,15 +226,23 @@ pub fn bundle_name(layout: &Layout, site: &Site, name: &str, rec: &Tenant) -> Ch
 
 /// Logs in as the tenant through the forwarder with the bundle's
 /// credentials, checks what its token may read, and revokes the token.
+/// How doctor reaches Vault as a tenant: the tenant's endpoint, the CA
+/// that vouches for Vault, and how long a probe may take.
+pub struct Reach<'a> {
+    pub endpoint: &'a Endpoint,
+    pub ca_pem: &'a str,
+    pub timeout: Duration,
+}
+
 pub fn login(
     layout: &Layout,
     site: &Site,
+    reach: &Reach<'_>,
     name: &str,
     rec: &Tenant,
     others: &[String],
-    ca_pem: &str,
-    timeout: Duration,
 ) -> Check {
+    let (endpoint, ca_pem, timeout) = (reach.endpoint, reach.ca_pem, reach.timeout);
     let id = format!("login.{name}");
     let title = format!("tenant `{name}`: login through the forwarder");
     let fix = format!("run `vaultnet add-user {name}` (it repairs the bundle and Vault's side)");
@@ -262,11 +264,10 @@ pub fn login(
     let mut identity = Zeroizing::new(cert.to_vec());
     identity.push(b'\n');
     identity.extend_from_slice(&key);
-    let addr: SocketAddr = site.forwarder_addr();
     let client = match Client::new(
         Target {
-            url: site.tenant_url(),
-            resolve: Some((&site.dns_name, addr)),
+            url: endpoint.url.clone(),
+            resolve: Some((&endpoint.name, endpoint.connect)),
             timeout,
         },
         ca_pem,
@@ -480,7 +481,7 @@ mod tests {
     #[test]
     fn nft_set_elements_are_read_from_the_file_and_from_nft_list() {
         let file = crate::render::nft::render(&crate::render::nft::NftSpec {
-            forwarder: "10.0.0.1:22300".parse().unwrap(),
+            entries: &["10.0.0.1:22300".parse().unwrap()],
             vault: "127.0.0.1:8200".parse().unwrap(),
             tenant_uids: &[1002, 1001],
         });

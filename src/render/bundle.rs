@@ -9,7 +9,8 @@
 
 use serde_json::json;
 
-use crate::state::{HostMapping, Site};
+use crate::state::Flavor;
+use crate::topology::Endpoint;
 
 pub const BUNDLE_MOUNT: &str = "/vaultnet";
 pub const AGENT_DIR: &str = "/agent";
@@ -25,7 +26,13 @@ pub const APP_SECRET_VAR: &str = "APP_SECRET_FILE";
 
 pub struct BundleSpec<'a> {
     pub tenant: &'a str,
-    pub site: &'a Site,
+    /// How this tenant reaches Vault.
+    pub endpoint: &'a Endpoint,
+    pub flavor: Flavor,
+    pub agent_image: &'a str,
+    /// The KV v2 mount and the prefix the tenant's path lives under.
+    pub kv_mount: &'a str,
+    pub tenant_prefix: &'a str,
     /// `Some(path)` when secret_id is response-wrapped: the creation path
     /// the agent validates (PROMISES V5).
     pub wrapped_secret_id_path: Option<String>,
@@ -38,7 +45,7 @@ impl BundleSpec<'_> {
     pub fn example_secret_path(&self) -> String {
         format!(
             "{}/data/{}/{}/{EXAMPLE_SECRET}",
-            self.site.kv_mount, self.site.tenant_prefix, self.tenant
+            self.kv_mount, self.tenant_prefix, self.tenant
         )
     }
 
@@ -46,21 +53,33 @@ impl BundleSpec<'_> {
     pub fn example_kv_path(&self) -> String {
         format!(
             "{}/{}/{}/{EXAMPLE_SECRET}",
-            self.site.kv_mount, self.site.tenant_prefix, self.tenant
+            self.kv_mount, self.tenant_prefix, self.tenant
         )
     }
 
-    /// What `extra_hosts` maps the DNS name to.
-    pub fn host_target(&self) -> String {
-        match self.site.host_mapping {
-            HostMapping::Ip => self.site.host_ip.to_string(),
-            HostMapping::HostGateway => "host-gateway".into(),
-        }
+    fn extra_hosts(&self) -> Vec<String> {
+        self.endpoint.extra_host.iter().cloned().collect()
     }
+}
 
-    pub fn extra_host(&self) -> String {
-        format!("{}:{}", self.site.dns_name, self.host_target())
-    }
+/// The bundle's rendered files, `(name, contents)`: everything but the
+/// client certificate, its key and the secret_id, which are issued.
+pub fn rendered_files(
+    spec: &BundleSpec<'_>,
+    ca_pem: &str,
+    role_id: &str,
+    cert_expires: &str,
+) -> Vec<(String, String)> {
+    let t = spec.tenant;
+    vec![
+        ("ca.pem".into(), ca_pem.to_string()),
+        (crate::layout::ROLE_ID.into(), role_id.to_string()),
+        (crate::layout::AGENT.into(), agent(spec)),
+        (crate::layout::COMPOSE.into(), compose(spec)),
+        (format!("{t}-vault-agent.container"), quadlet(spec)),
+        (format!("{t}-vaultnet-secrets.volume"), quadlet_volume(spec)),
+        ("README.md".into(), readme(spec, cert_expires)),
+    ]
 }
 
 fn json_text(v: &serde_json::Value) -> String {
@@ -87,7 +106,7 @@ pub fn agent(spec: &BundleSpec<'_>) -> String {
     );
     json_text(&json!({
         "vault": {
-            "address": spec.site.tenant_url(),
+            "address": spec.endpoint.url,
             "ca_cert": format!("{BUNDLE_MOUNT}/ca.pem"),
             "client_cert": format!("{BUNDLE_MOUNT}/client.pem"),
             "client_key": format!("{BUNDLE_MOUNT}/client-key.pem"),
@@ -125,18 +144,17 @@ fn compose_literal(s: &str) -> String {
 
 /// The compose override: the agent sidecar, and additions to the app.
 pub fn compose(spec: &BundleSpec<'_>) -> String {
-    let site = spec.site;
     let default_dir = spec
         .installed_at
         .as_deref()
         .map(compose_literal)
         .unwrap_or_else(|| "./vaultnet".into());
     let bundle_src = format!("${{VAULTNET_BUNDLE:-{default_dir}}}");
-    let bin = site.flavor.image_binary_path();
+    let bin = spec.flavor.image_binary_path();
     let doc = json!({
         "services": {
             AGENT_SERVICE: {
-                "image": site.agent_image,
+                "image": spec.agent_image,
                 "entrypoint": [bin],
                 "command": ["agent", format!("-config={BUNDLE_MOUNT}/agent.json")],
                 // Container root is the tenant's own uid under rootless
@@ -145,14 +163,14 @@ pub fn compose(spec: &BundleSpec<'_>) -> String {
                 "read_only": true,
                 "security_opt": ["no-new-privileges:true"],
                 "cap_drop": ["ALL"],
-                "extra_hosts": [spec.extra_host()],
+                "extra_hosts": spec.extra_hosts(),
                 "volumes": [
                     format!("{bundle_src}:{BUNDLE_MOUNT}:ro"),
                     format!("vaultnet-secrets:{SECRETS_DIR}"),
                 ],
                 "tmpfs": [format!("{AGENT_DIR}:mode=0700")],
                 "environment": {
-                    format!("{}_ADDR", site.flavor.env_prefix()): site.tenant_url(),
+                    format!("{}_ADDR", spec.flavor.env_prefix()): spec.endpoint.url,
                     "SKIP_SETCAP": "true",
                     "SKIP_CHOWN": "true",
                 },
@@ -180,7 +198,7 @@ pub fn compose(spec: &BundleSpec<'_>) -> String {
          # {SECRETS_DIR}/{EXAMPLE_SECRET} (mode 0400); your `{APP_SERVICE}` service reads it through\n\
          # ${APP_SECRET_VAR}. Set VAULTNET_BUNDLE if the bundle is not at {default_dir}.\n{yaml}",
         tenant = spec.tenant,
-        url = site.tenant_url(),
+        url = spec.endpoint.url,
         kv = spec.example_kv_path(),
     )
 }
@@ -192,7 +210,6 @@ fn quadlet_value(s: &str) -> String {
 
 /// A Quadlet `.container` unit for the agent (Podman ≥ 4.4).
 pub fn quadlet(spec: &BundleSpec<'_>) -> String {
-    let site = spec.site;
     let dir = spec
         .installed_at
         .clone()
@@ -213,7 +230,7 @@ pub fn quadlet(spec: &BundleSpec<'_>) -> String {
          ReadOnly=true\n\
          NoNewPrivileges=true\n\
          DropCapability=all\n\
-         AddHost={host}\n\
+         {add_host}\
          Volume={dir}:{BUNDLE_MOUNT}:ro\n\
          Volume={t}-vaultnet-secrets.volume:{SECRETS_DIR}\n\
          Tmpfs={AGENT_DIR}:mode=0700\n\
@@ -225,13 +242,17 @@ pub fn quadlet(spec: &BundleSpec<'_>) -> String {
          [Install]\n\
          WantedBy=default.target\n",
         t = spec.tenant,
-        name = site.flavor.display_name(),
-        image = quadlet_value(&site.agent_image),
-        bin = site.flavor.image_binary_path(),
-        host = quadlet_value(&spec.extra_host()),
+        name = spec.flavor.display_name(),
+        image = quadlet_value(spec.agent_image),
+        bin = spec.flavor.image_binary_path(),
+        add_host = spec
+            .extra_hosts()
+            .iter()
+            .map(|h| format!("AddHost={}\n", quadlet_value(h)))
+            .collect::<String>(),
         dir = quadlet_value(&dir),
-        prefix = site.flavor.env_prefix(),
-        url = site.tenant_url(),
+        prefix = spec.flavor.env_prefix(),
+        url = spec.endpoint.url,
     )
 }
 
@@ -250,9 +271,8 @@ pub fn quadlet_volume(spec: &BundleSpec<'_>) -> String {
 
 /// The tenant's README: what is in the bundle and how to start it.
 pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
-    let site = spec.site;
-    let cli = site.flavor.binary();
-    let prefix = site.flavor.env_prefix();
+    let cli = spec.flavor.binary();
+    let prefix = spec.flavor.env_prefix();
     let wrapped = if spec.wrapped_secret_id_path.is_some() {
         "\n`secret_id` holds a response-wrapping token: the agent unwraps it once at\n\
          its first login. Ask the operator for a new one (`vaultnet add-user --rotate`)\n\
@@ -298,10 +318,10 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
          Add templates to `agent.json` for more secrets; keep `perms` and `backup = false`.\n\
          Set `{prefix}_ADDR={url}` to use the `{cli}` CLI with this bundle's certificate.\n",
         t = spec.tenant,
-        name = site.flavor.display_name(),
-        url = site.tenant_url(),
-        mount = site.kv_mount,
-        prefix_path = site.tenant_prefix,
+        name = spec.flavor.display_name(),
+        url = spec.endpoint.url,
+        mount = spec.kv_mount,
+        prefix_path = spec.tenant_prefix,
         kv = spec.example_kv_path(),
     )
 }
@@ -309,16 +329,22 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Site;
+    use crate::topology::Topology;
 
-    fn site(mapping: HostMapping) -> Site {
-        crate::state::site::sample_site(mapping)
+    /// The endpoint of tenant `alice` on the sample site under `profile`.
+    fn site(profile: &str) -> Endpoint {
+        let site = crate::state::site::sample_site(profile);
+        Topology::new(&site).unwrap().endpoint("alice")
     }
 
-    fn spec(site: &Site) -> BundleSpec<'_> {
+    fn spec(endpoint: &Endpoint) -> BundleSpec<'_> {
         BundleSpec {
             tenant: "alice",
-            site,
+            endpoint,
+            flavor: Flavor::Openbao,
+            agent_image: "localhost/bao:test",
+            kv_mount: "secret",
+            tenant_prefix: "tenants",
             wrapped_secret_id_path: None,
             installed_at: None,
         }
@@ -326,7 +352,7 @@ mod tests {
 
     #[test]
     fn agent_config_uses_mtls_approle_and_a_0400_template_without_backup() {
-        let s = site(HostMapping::Ip);
+        let s = site("l1");
         let v: serde_json::Value = serde_json::from_str(&agent(&spec(&s))).unwrap();
         assert_eq!(v["vault"]["address"], "https://vault.lan:22300");
         assert_eq!(v["vault"]["client_cert"], "/vaultnet/client.pem");
@@ -352,7 +378,7 @@ mod tests {
 
     #[test]
     fn wrapped_secret_id_sets_the_creation_path_the_agent_validates() {
-        let s = site(HostMapping::Ip);
+        let s = site("l1");
         let mut sp = spec(&s);
         sp.wrapped_secret_id_path = Some("auth/approle/role/alice/secret-id".into());
         let v: serde_json::Value = serde_json::from_str(&agent(&sp)).unwrap();
@@ -364,7 +390,7 @@ mod tests {
 
     #[test]
     fn compose_agent_is_hardened_and_maps_the_name_to_the_host_ip() {
-        let s = site(HostMapping::Ip);
+        let s = site("l1");
         let y: serde_json::Value = serde_saphyr::from_str(&compose(&spec(&s))).unwrap();
         let a = &y["services"]["vault-agent"];
         assert_eq!(a["read_only"], true);
@@ -396,7 +422,7 @@ mod tests {
 
     #[test]
     fn host_gateway_mapping_is_rendered_for_pasta() {
-        let s = site(HostMapping::HostGateway);
+        let s = site("l6");
         let y: serde_json::Value = serde_saphyr::from_str(&compose(&spec(&s))).unwrap();
         assert_eq!(
             y["services"]["vault-agent"]["extra_hosts"][0],
@@ -407,7 +433,7 @@ mod tests {
 
     #[test]
     fn installed_bundle_path_with_a_dollar_is_not_interpolated() {
-        let s = site(HostMapping::Ip);
+        let s = site("l1");
         let mut sp = spec(&s);
         sp.installed_at = Some("/home/a$b/.config/vaultnet".into());
         let y: serde_json::Value = serde_saphyr::from_str(&compose(&sp)).unwrap();
@@ -418,8 +444,17 @@ mod tests {
     }
 
     #[test]
+    fn every_rendered_file_is_in_the_bundle_table() {
+        let e = site("l1");
+        let table = crate::layout::bundle_files("alice");
+        for (name, _) in rendered_files(&spec(&e), "ca", "role", "2027-01-01") {
+            assert!(table.iter().any(|f| f.name == name), "{name}");
+        }
+    }
+
+    #[test]
     fn quadlet_secrets_volume_is_tmpfs() {
-        let s = site(HostMapping::Ip);
+        let s = site("l1");
         let v = quadlet_volume(&spec(&s));
         assert!(v.contains("\n[Volume]\nType=tmpfs\nDevice=tmpfs\n"), "{v}");
     }
@@ -442,7 +477,7 @@ mod tests {
 
     #[test]
     fn quadlet_uses_only_documented_keys_and_hardens_the_agent() {
-        let s = site(HostMapping::Ip);
+        let s = site("l1");
         let q = quadlet(&spec(&s));
         let mut section = "";
         for line in q.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {

@@ -1,4 +1,4 @@
-//! The L1 host forwarder: listens on the host address and passes TCP to
+//! The host forwarder (`entry: shared-port`): listens on the host address and passes TCP to
 //! Vault's loopback listener. TLS stays end to end — no forwarder here ever
 //! terminates it, so mutual TLS is still enforced by Vault itself.
 //!
@@ -226,6 +226,16 @@ fn socket_proxyd(spec: &ForwarderSpec) -> ForwarderFiles {
             "systemctl daemon-reload".into(),
             format!("systemctl enable --now {UNIT}.socket"),
         ],
+    }
+}
+
+/// The fix when nothing listens where the forwarder should.
+pub fn start_hint(kind: Forwarder) -> String {
+    match kind {
+        Forwarder::Socat => format!("start the forwarder: `systemctl enable --now {UNIT}.service`"),
+        Forwarder::SocketProxyd => format!("start the forwarder: `systemctl enable --now {UNIT}.socket`"),
+        Forwarder::Nginx => "install `forwarder/vaultnet-stream.conf` as `vaultnet init` printed, then `nginx -t && systemctl reload nginx`".into(),
+        Forwarder::Haproxy => "add `forwarder/vaultnet-haproxy.cfg` to HAProxy's config, then `haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy`".into(),
     }
 }
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-pub use site::{Flavor, Forwarder, HostMapping, Site};
+pub use site::{Flavor, Forwarder, Site};
 
 use crate::error::{Error, Result};
 
@@ -243,7 +243,7 @@ mod tests {
         let t = rfc3339::parse("2027-02-26T10:00:00.123456789+02:00").unwrap();
         assert_eq!(rfc3339::format(t), "2027-02-26T08:00:00Z");
         let t = rfc3339::parse("2027-02-26T08:00:00Z").unwrap();
-        let mut state = State::new(site::sample_site(HostMapping::Ip));
+        let mut state = State::new(site::sample_site("l1"));
         state.tenants.insert(
             "alice".into(),
             Tenant {

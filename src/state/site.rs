@@ -15,6 +15,15 @@ pub enum Forwarder {
     SocketProxyd,
 }
 
+impl Forwarder {
+    pub const ALL: [Forwarder; 4] = [
+        Forwarder::Socat,
+        Forwarder::Nginx,
+        Forwarder::Haproxy,
+        Forwarder::SocketProxyd,
+    ];
+}
+
 impl fmt::Display for Forwarder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -83,25 +92,6 @@ impl fmt::Display for Flavor {
     }
 }
 
-/// How tenants' `extra_hosts` reach the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum HostMapping {
-    /// The host IP itself: slirp4netns and rootful engines.
-    Ip,
-    /// `host-gateway`: pasta (Podman ≥ 5.3), where the host's own IP is not reachable.
-    HostGateway,
-}
-
-impl fmt::Display for HostMapping {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HostMapping::Ip => "ip",
-            HostMapping::HostGateway => "host-gateway",
-        })
-    }
-}
-
 /// Every site setting later commands need. Written by `init`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,7 +104,6 @@ pub struct Site {
     pub forwarder: Forwarder,
     pub flavor: Flavor,
     pub agent_image: String,
-    pub host_mapping: HostMapping,
     pub kv_mount: String,
     pub tenant_prefix: String,
     /// Validity of the Vault server certificate, in days.
@@ -122,26 +111,19 @@ pub struct Site {
 }
 
 impl Site {
-    /// The address tenants use: `https://vault.lan:22300`.
-    pub fn tenant_url(&self) -> String {
-        format!("https://{}:{}", self.dns_name, self.port)
-    }
-
     /// The address the operator uses, straight at the loopback listener.
     pub fn vault_url(&self) -> String {
         format!("https://{}", self.vault_addr)
     }
-
-    pub fn forwarder_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.host_ip, self.port)
-    }
 }
 
-/// A site for unit tests: vault.lan on 10.9.0.1:22300, Vault on 127.0.0.1:8200.
+/// A site for unit tests: vault.lan on 10.9.0.1:22300, Vault on
+/// 127.0.0.1:8200, under `profile` (`l1`: tenants map the name to the host
+/// IP; `l6`: to `host-gateway`).
 #[cfg(test)]
-pub(crate) fn sample_site(mapping: HostMapping) -> Site {
+pub(crate) fn sample_site(profile: &str) -> Site {
     Site {
-        profile: "l1".into(),
+        profile: profile.into(),
         dns_name: "vault.lan".into(),
         host_ip: "10.9.0.1".parse().unwrap(),
         port: 22300,
@@ -149,7 +131,6 @@ pub(crate) fn sample_site(mapping: HostMapping) -> Site {
         forwarder: Forwarder::Socat,
         flavor: Flavor::Openbao,
         agent_image: "localhost/bao:test".into(),
-        host_mapping: mapping,
         kv_mount: "secret".into(),
         tenant_prefix: "tenants".into(),
         server_cert_days: 365,

@@ -1,29 +1,222 @@
-//! The deployment pattern: the only reader of a profile. From a profile and
-//! the site it derives what the rest of vaultnet consumes.
+//! The deployment pattern, and the only reader of a profile. From the
+//! profile and the site it derives everything that varies by pattern:
+//! - each tenant's [`Endpoint`]: the URL its agent uses, the `extra_hosts`
+//!   entry of its bundle, the address doctor connects to on its behalf;
+//! - the server certificate's names;
+//! - the host files (forwarder, gate) with the commands that enable them,
+//!   and the files an earlier choice may have left behind;
+//! - the entries doctor probes.
+//!
+//! Renderers take what this module derives, never the whole site. A new
+//! pattern is a profile file, plus a module here only when it brings a new
+//! kind of entry or gate (see docs/ARCHITECTURE.md).
 
+pub mod gate;
 pub mod profile;
+pub mod shared_port;
+
+use std::net::{IpAddr, SocketAddr};
 
 use crate::error::{Error, Result};
+use crate::render::Rendered;
 use crate::state::Site;
-use profile::{Profile, VaultBind};
+use profile::{EntryKind, GateKind, HostMapping, Profile, VaultBind};
 
 /// A site seen through its profile.
+#[derive(Debug, Clone)]
 pub struct Topology<'a> {
     pub site: &'a Site,
     pub profile: Profile,
 }
 
+/// How one tenant reaches Vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// What the tenant's agent talks to: `https://vault.lan:22300`.
+    pub url: String,
+    /// The name the server certificate is checked against.
+    pub name: String,
+    /// The bundle's `extra_hosts` entry, `vault.lan:10.9.0.1`.
+    pub extra_host: Option<String>,
+    /// Where a connection to `url` lands, seen from the host.
+    pub connect: SocketAddr,
+}
+
+/// The files vaultnet writes for the host (in `forwarder/`), and the
+/// commands, run from the state directory, that put them in effect.
+#[derive(Debug, Clone)]
+pub struct HostFiles {
+    pub files: Vec<Rendered>,
+    pub enable: Vec<String>,
+}
+
+/// One way into Vault that doctor checks as a packet sees it.
+#[derive(Debug, Clone)]
+pub struct EntryProbe {
+    /// The check id, e.g. `forwarder`.
+    pub id: String,
+    pub title: String,
+    /// The TLS name to ask for.
+    pub name: String,
+    pub addr: SocketAddr,
+    /// The host address the entry listens on, which must be on an interface.
+    pub host_ip: Option<IpAddr>,
+    /// The fix when nothing listens there.
+    pub start_hint: String,
+}
+
 impl<'a> Topology<'a> {
     /// Reads the site's profile and checks the site against it.
     pub fn new(site: &'a Site) -> Result<Topology<'a>> {
-        let profile = Profile::builtin(&site.profile)?;
-        if profile.vault_bind == VaultBind::Loopback && !site.vault_addr.ip().is_loopback() {
-            return Err(Error::usage(format!(
-                "invalid Vault address `{}`: profile {} keeps Vault on loopback",
-                site.vault_addr, profile.code
-            ))
-            .hint("pass a loopback address, e.g. `--vault-addr 127.0.0.1:8200`"));
+        Self::with_profile(site, Profile::builtin(&site.profile)?)
+    }
+
+    /// The site under `profile`, checked against it.
+    pub fn with_profile(site: &'a Site, profile: Profile) -> Result<Topology<'a>> {
+        match profile.vault_bind {
+            VaultBind::Loopback if !site.vault_addr.ip().is_loopback() => {
+                return Err(Error::usage(format!(
+                    "invalid Vault address `{}`: profile {} keeps Vault on loopback",
+                    site.vault_addr, profile.code
+                ))
+                .hint("pass a loopback address, e.g. `--vault-addr 127.0.0.1:8200`"));
+            }
+            VaultBind::Loopback => {}
+        }
+        match profile.entry {
+            EntryKind::SharedPort => shared_port::check(site)?,
         }
         Ok(Topology { site, profile })
     }
+
+    /// `pattern L1: host forwarder + DNS name + mTLS`.
+    pub fn describe(&self) -> String {
+        format!("pattern {}: {}", self.profile.code, self.profile.summary)
+    }
+
+    /// What `extra_hosts` maps the Vault name to, or `None` for no entry.
+    fn mapping_target(&self) -> Option<String> {
+        Some(match self.profile.host_mapping {
+            HostMapping::Ip => self.site.host_ip.to_string(),
+            HostMapping::HostGateway => "host-gateway".into(),
+        })
+    }
+
+    /// How `tenant` reaches Vault.
+    pub fn endpoint(&self, tenant: &str) -> Endpoint {
+        let _ = tenant; // one shared entry: the same for every tenant
+        let connect = match self.profile.entry {
+            EntryKind::SharedPort => shared_port::listen(self.site),
+        };
+        Endpoint {
+            url: format!("https://{}:{}", self.site.dns_name, connect.port()),
+            name: self.site.dns_name.clone(),
+            extra_host: self
+                .mapping_target()
+                .map(|t| format!("{}:{t}", self.site.dns_name)),
+            connect,
+        }
+    }
+
+    /// The Vault server certificate's DNS names and addresses: the name
+    /// tenants use and the profile's extra names, `localhost`; the host
+    /// address, Vault's own, and 127.0.0.1.
+    pub fn server_sans(&self) -> (Vec<String>, Vec<IpAddr>) {
+        let mut dns = vec![self.site.dns_name.clone()];
+        for s in &self.profile.extra_sans {
+            if !dns.contains(s) {
+                dns.push(s.clone());
+            }
+        }
+        if !dns.iter().any(|d| d == "localhost") {
+            dns.push("localhost".into());
+        }
+        let mut ips = vec![self.site.host_ip];
+        for ip in [
+            self.site.vault_addr.ip(),
+            "127.0.0.1".parse().expect("valid"),
+        ] {
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+        (dns, ips)
+    }
+
+    /// The host files for the current tenants (their uids, sorted).
+    pub fn host_files(&self, tenant_uids: &[u32]) -> HostFiles {
+        let mut out = match self.profile.entry {
+            EntryKind::SharedPort => shared_port::host_files(self.site),
+        };
+        let g = match self.profile.gate {
+            GateKind::UidAllowlist => gate::uid_allowlist(self, tenant_uids),
+        };
+        out.files.extend(g.files);
+        out.enable.extend(g.enable);
+        out
+    }
+
+    /// Host files an earlier setting may have left in `forwarder/` that
+    /// the current one does not write: `(name, why)`, sorted by name.
+    pub fn retired_host_files(&self) -> Vec<(String, String)> {
+        let current: Vec<String> = self
+            .host_files(&[])
+            .files
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        let mut retired: Vec<(String, String)> = shared_port::all_files()
+            .into_iter()
+            .filter(|(n, _)| !current.contains(n))
+            .collect();
+        retired.sort();
+        retired.dedup_by(|a, b| a.0 == b.0);
+        retired
+    }
+
+    /// The entries doctor probes, in the order a packet meets them.
+    pub fn entry_probes(&self) -> Vec<EntryProbe> {
+        match self.profile.entry {
+            EntryKind::SharedPort => vec![shared_port::probe(self.site)],
+        }
+    }
 }
+
+/// A `--host-mapping` that contradicts the chosen profile is refused: the
+/// profile's name would no longer describe the site.
+pub fn check_host_mapping(profile: &Profile, flag: Option<HostMapping>) -> Result<()> {
+    match flag {
+        Some(m) if m != profile.host_mapping => {
+            let fits: Vec<String> = Profile::all()
+                .into_iter()
+                .filter(|p| {
+                    p.host_mapping == m
+                        && Profile {
+                            code: profile.code.clone(),
+                            summary: profile.summary.clone(),
+                            host_mapping: profile.host_mapping,
+                            ..p.clone()
+                        } == *profile
+                })
+                .map(|p| format!("`--profile {}`", p.name()))
+                .collect();
+            Err(Error::usage(format!(
+                "`--host-mapping {m}` contradicts profile `{}`, which maps the name to `{}`",
+                profile.name(),
+                profile.host_mapping
+            ))
+            .hint(if fits.is_empty() {
+                "drop `--host-mapping`: the profile decides the mapping".to_string()
+            } else {
+                format!(
+                    "drop `--host-mapping`, or choose the profile that maps to `{m}`: {}",
+                    fits.join(" or ")
+                )
+            }))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,14 @@
 //! Built-in deployment patterns, read from `profiles/*.yaml` embedded in the
-//! binary. A profile says where Vault binds, how the forwarder is laid out,
-//! what tenants map the DNS name to, and how the host gates tenant traffic.
+//! binary. A profile is data over independent axes: where Vault binds, how
+//! tenants enter, what they map the Vault name to, and how the host gates
+//! them. A value vaultnet does not implement is refused when the profile
+//! is read, never silently treated as another.
+
+use std::fmt;
 
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::state::HostMapping;
 
 const BUILTIN: &[(&str, &str)] = &[
     ("l1", include_str!("../../profiles/l1.yaml")),
@@ -14,45 +17,62 @@ const BUILTIN: &[(&str, &str)] = &[
 
 pub const DEFAULT: &str = "l1";
 
+/// Where Vault's listener binds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum VaultBind {
+    /// Loopback only: tenants reach Vault through their entry, never directly.
     Loopback,
-    Nic,
 }
 
+/// How tenants' connections enter the host on their way to Vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ForwarderMode {
-    Shared,
-    PerTenant,
-    None,
+pub enum EntryKind {
+    /// One forwarder port on the host address, shared by every tenant.
+    SharedPort,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForwarderSpec {
-    pub mode: ForwarderMode,
-    pub port: u16,
+/// What tenants' `extra_hosts` map the Vault name to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostMapping {
+    /// The host IP itself: slirp4netns and rootful engines.
+    Ip,
+    /// `host-gateway`: pasta (Podman ≥ 5.3), where the host's own IP is not reachable.
+    HostGateway,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Gate {
-    pub skuid_allowlist: bool,
-    pub protect_vault_port: bool,
+impl fmt::Display for HostMapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HostMapping::Ip => "ip",
+            HostMapping::HostGateway => "host-gateway",
+        })
+    }
+}
+
+/// How the host keeps everyone but tenants off the entry and off Vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateKind {
+    /// nftables `meta skuid`: tenant uids only on the entry, none on Vault's port.
+    UidAllowlist,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
+    /// `L1`, `L6`, …: the pattern's code on the map (DESIGN "Patterns").
     pub code: String,
     pub summary: String,
     pub vault_bind: VaultBind,
-    pub forwarder: ForwarderSpec,
+    pub entry: EntryKind,
+    /// The port tenants use unless `init --port` says otherwise.
+    pub port: u16,
     pub host_mapping: HostMapping,
     pub extra_sans: Vec<String>,
-    pub gate: Gate,
+    pub gate: GateKind,
 }
 
 impl Profile {
@@ -62,11 +82,53 @@ impl Profile {
             Error::usage(format!("unknown profile `{}`", name.escape_debug()))
                 .hint(format!("known profiles: {}", known.join(", ")))
         })?;
-        Ok(serde_saphyr::from_str(text).expect("built-in profiles are valid"))
+        Ok(Profile::parse(text).expect("built-in profiles are valid"))
+    }
+
+    /// Parses and checks a profile; the error is one line.
+    pub fn parse(text: &str) -> std::result::Result<Profile, String> {
+        let p: Profile = serde_saphyr::from_str(text)
+            .map_err(|e| crate::state::validate::first_line(&e.to_string()))?;
+        let code_ok = p.code.len() >= 2
+            && p.code.starts_with(['L', 'R'])
+            && p.code[1..].bytes().all(|b| b.is_ascii_digit());
+        if !code_ok {
+            return Err(format!(
+                "code `{}` is not a pattern code such as `L1`",
+                p.code
+            ));
+        }
+        if p.summary.trim().is_empty() || p.summary.contains('\n') {
+            return Err("summary must be one non-empty line".into());
+        }
+        if p.port == 0 {
+            return Err("port 0".into());
+        }
+        for s in &p.extra_sans {
+            crate::state::validate::dns_name(s).map_err(|e| e.message().to_string())?;
+        }
+        Ok(p)
+    }
+
+    /// The name `--profile` takes: the code in lower case.
+    pub fn name(&self) -> String {
+        self.code.to_lowercase()
     }
 
     pub fn names() -> impl Iterator<Item = &'static str> {
         BUILTIN.iter().map(|(n, _)| *n)
+    }
+
+    /// Every built-in profile.
+    pub fn all() -> Vec<Profile> {
+        Self::names()
+            .map(|n| Self::builtin(n).expect("built-in"))
+            .collect()
+    }
+
+    /// The YAML text of a built-in profile, for tests of what each key does.
+    pub fn builtin_text(name: &str) -> Option<&'static str> {
+        BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
     }
 }
 
@@ -75,22 +137,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_builtin_profile_parses() {
+    fn every_builtin_profile_parses_and_is_named_after_its_code() {
         for name in Profile::names() {
             let p = Profile::builtin(name).unwrap();
-            assert!(!p.summary.is_empty());
+            assert_eq!(p.name(), name);
         }
-    }
-
-    #[test]
-    fn l1_is_loopback_vault_behind_one_forwarder_on_22300() {
-        let p = Profile::builtin("l1").unwrap();
-        assert_eq!(p.code, "L1");
-        assert_eq!(p.vault_bind, VaultBind::Loopback);
-        assert_eq!(p.forwarder.mode, ForwarderMode::Shared);
-        assert_eq!(p.forwarder.port, 22300);
-        assert_eq!(p.host_mapping, HostMapping::Ip);
-        assert!(p.gate.skuid_allowlist && p.gate.protect_vault_port);
     }
 
     #[test]
@@ -110,9 +161,27 @@ mod tests {
     }
 
     #[test]
+    fn values_vaultnet_does_not_implement_are_refused() {
+        let l1 = Profile::builtin_text("l1").unwrap();
+        for (from, to) in [
+            ("entry: shared-port", "entry: per-tenant-port"),
+            ("vault_bind: loopback", "vault_bind: nic"),
+            ("gate: uid-allowlist", "gate: none"),
+            ("code: L1", "code: l1"),
+            ("port: 22300", "port: 0"),
+            ("extra_sans: []", "extra_sans: [\"a b\"]"),
+        ] {
+            let text = l1.replace(from, to);
+            assert_ne!(text, l1, "{from}");
+            assert!(Profile::parse(&text).is_err(), "`{to}` was accepted");
+        }
+        assert!(Profile::parse(&format!("{l1}mode: shared\n")).is_err());
+    }
+
+    #[test]
     fn unknown_profile_is_a_usage_error_with_the_known_names() {
         let e = Profile::builtin("l9").unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.hint_text().unwrap().contains("l1"));
+        assert_eq!(e.hint_text(), Some("known profiles: l1, l6"));
     }
 }

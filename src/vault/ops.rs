@@ -7,20 +7,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::outcome::{Change, Outcome};
 use crate::policy;
 use crate::secret::Secret;
 use crate::state::{Limits, Site};
 use crate::sys::fsx;
 use crate::vault::{Client, Target};
-
-/// What a converging step did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Unchanged(String),
-    Changed(String),
-}
 
 /// A client for the operator: straight at the loopback listener, with the
 /// operator certificate, trusting only the vaultnet CA.
@@ -30,7 +24,7 @@ pub fn operator_client(
     token: Option<Secret>,
     timeout: Duration,
 ) -> Result<Client> {
-    let ca = fsx::read_limited(&layout.ca_cert(), 1 << 20)?.ok_or_else(|| {
+    let ca = fsx::read_limited(&layout.ca_cert(), fsx::MAX_PEM_BYTES)?.ok_or_else(|| {
         Error::usage(format!("`{}` is missing", layout.ca_cert().display()))
             .hint("run `vaultnet init` first")
     })?;
@@ -52,27 +46,31 @@ pub fn operator_client(
     })
 }
 
-/// The operator's certificate and key, concatenated for reqwest.
+/// The operator's certificate and key, concatenated for reqwest; read
+/// without following a link.
 pub fn operator_identity(layout: &Layout) -> Result<Zeroizing<Vec<u8>>> {
-    let mut id = Zeroizing::new(
-        std::fs::read(layout.operator_cert()).io_ctx("read", &layout.operator_cert())?,
-    );
-    let key = Zeroizing::new(
-        std::fs::read(layout.operator_key()).io_ctx("read", &layout.operator_key())?,
-    );
+    let read = |path: std::path::PathBuf| {
+        fsx::read_secret(&path, fsx::MAX_PEM_BYTES)?.ok_or_else(|| {
+            // ENOENT: the same words as any other unreadable file.
+            Error::io("read", &path, std::io::Error::from_raw_os_error(2))
+        })
+    };
+    let mut id = read(layout.operator_cert())?;
+    let key = read(layout.operator_key())?;
     id.push(b'\n');
     id.extend_from_slice(&key);
     Ok(id)
 }
 
 /// Enables AppRole at `approle/` unless it is there.
-pub fn ensure_approle(c: &Client) -> Result<Step> {
+pub fn ensure_approle(c: &Client) -> Result<Outcome> {
     let auths = c.get("sys/auth")?;
     let mounts = auths.get("data").unwrap_or(&auths);
     if let Some(m) = mounts.get("approle/") {
         if m.get("type").and_then(Value::as_str) == Some("approle") {
-            return Ok(Step::Unchanged(
-                "AppRole auth at `approle/`: present".into(),
+            return Ok(Outcome::new(
+                Change::Kept,
+                "AppRole auth at `approle/`: present",
             ));
         }
         return Err(
@@ -84,11 +82,14 @@ pub fn ensure_approle(c: &Client) -> Result<Step> {
         "sys/auth/approle",
         &json!({"type": "approle", "description": "vaultnet tenants"}),
     )?;
-    Ok(Step::Changed("AppRole auth at `approle/`: enabled".into()))
+    Ok(Outcome::new(
+        Change::Created,
+        "AppRole auth at `approle/`: enabled",
+    ))
 }
 
 /// Mounts KV v2 at `mount` unless it is there; refuses a different engine.
-pub fn ensure_kv2(c: &Client, mount: &str) -> Result<Step> {
+pub fn ensure_kv2(c: &Client, mount: &str) -> Result<Outcome> {
     let mounts = c.get("sys/mounts")?;
     let mounts = mounts.get("data").unwrap_or(&mounts);
     let key = format!("{mount}/");
@@ -100,7 +101,10 @@ pub fn ensure_kv2(c: &Client, mount: &str) -> Result<Step> {
             .and_then(Value::as_str)
             .unwrap_or("1");
         if ty == "kv" && version == "2" {
-            return Ok(Step::Unchanged(format!("KV v2 at `{key}`: present")));
+            return Ok(Outcome::new(
+                Change::Kept,
+                format!("KV v2 at `{key}`: present"),
+            ));
         }
         return Err(Error::failed(format!(
             "`{key}` is mounted as `{ty}` version {version}, not KV v2"
@@ -111,12 +115,15 @@ pub fn ensure_kv2(c: &Client, mount: &str) -> Result<Step> {
         &format!("sys/mounts/{mount}"),
         &json!({"type": "kv", "options": {"version": "2"}, "description": "vaultnet tenant secrets"}),
     )?;
-    Ok(Step::Changed(format!("KV v2 at `{key}`: enabled")))
+    Ok(Outcome::new(
+        Change::Created,
+        format!("KV v2 at `{key}`: enabled"),
+    ))
 }
 
 /// Writes the tenant's policy unless Vault already holds exactly that text;
 /// a drifted policy is repaired and its diff reported.
-pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Step> {
+pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Outcome> {
     let name = policy::policy_name(tenant);
     let want = policy::policy_text(site, tenant);
     let path = format!("sys/policies/acl/{name}");
@@ -128,7 +135,10 @@ pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Step> {
             .map(str::to_string)
     });
     match live {
-        Some(l) if l == want => Ok(Step::Unchanged(format!("policy `{name}`: as expected"))),
+        Some(l) if l == want => Ok(Outcome::new(
+            Change::Kept,
+            format!("policy `{name}`: as expected"),
+        )),
         Some(l) => {
             c.call(
                 reqwest::Method::PUT,
@@ -136,9 +146,10 @@ pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Step> {
                 Some(&json!({ "policy": want })),
             )?;
             let diff = policy::text_diff(&l, &want).join("\n    ");
-            Ok(Step::Changed(format!(
-                "policy `{name}` had drifted and was repaired:\n    {diff}"
-            )))
+            Ok(Outcome::new(
+                Change::Repaired,
+                format!("policy `{name}` had drifted and was repaired:\n    {diff}"),
+            ))
         }
         None => {
             c.call(
@@ -146,13 +157,16 @@ pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Step> {
                 &path,
                 Some(&json!({ "policy": want })),
             )?;
-            Ok(Step::Changed(format!("policy `{name}`: created")))
+            Ok(Outcome::new(
+                Change::Created,
+                format!("policy `{name}`: created"),
+            ))
         }
     }
 }
 
 /// Creates the tenant's AppRole role or repairs the fields that drifted.
-pub fn ensure_role(c: &Client, tenant: &str, limits: &Limits) -> Result<Step> {
+pub fn ensure_role(c: &Client, tenant: &str, limits: &Limits) -> Result<Outcome> {
     let path = policy::role_path(tenant);
     let live = c.get_opt(&path)?;
     let body = policy::role_body(tenant, limits);
@@ -160,19 +174,26 @@ pub fn ensure_role(c: &Client, tenant: &str, limits: &Limits) -> Result<Step> {
         Some(l) => {
             let drift = policy::role_drift(&l, tenant, limits);
             if drift.is_empty() {
-                return Ok(Step::Unchanged(format!(
-                    "AppRole role `{tenant}`: as expected"
-                )));
+                return Ok(Outcome::new(
+                    Change::Kept,
+                    format!("AppRole role `{tenant}`: as expected"),
+                ));
             }
             c.post(&path, &body)?;
-            Ok(Step::Changed(format!(
-                "AppRole role `{tenant}` had drifted and was repaired: {}",
-                drift.join(", ")
-            )))
+            Ok(Outcome::new(
+                Change::Repaired,
+                format!(
+                    "AppRole role `{tenant}` had drifted and was repaired: {}",
+                    drift.join(", ")
+                ),
+            ))
         }
         None => {
             c.post(&path, &body)?;
-            Ok(Step::Changed(format!("AppRole role `{tenant}`: created")))
+            Ok(Outcome::new(
+                Change::Created,
+                format!("AppRole role `{tenant}`: created"),
+            ))
         }
     }
 }
@@ -316,17 +337,6 @@ pub fn destroy_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<()> 
         return Ok(());
     }
     c.check(reqwest::Method::POST, &path, r).map(drop)
-}
-
-/// Whether a response-wrapping token is still unused.
-pub fn wrapping_token_valid(c: &Client, token: &Secret) -> Result<bool> {
-    let r = c.raw(
-        reqwest::Method::POST,
-        "sys/wrapping/lookup",
-        Some(&json!({ "token": token.expose() })),
-        None,
-    )?;
-    Ok(r.status == 200)
 }
 
 /// Revokes every live token an AppRole login as `tenant` produced

@@ -1,0 +1,9 @@
+//! The work behind the commands, as small phases that return typed
+//! outcomes ([`crate::outcome`]): the host files (`host`), the site
+//! (`site`, for `init`) and each tenant (`tenant`, for `add-user`).
+
+pub mod host;
+pub mod site;
+pub mod tenant;
+
+pub use crate::outcome::{Change, Observer, Outcome, file_outcome};

@@ -1,0 +1,457 @@
+//! `init`'s work, as phases: the settings that changed, the PKI (CA,
+//! server and operator certificates), Vault's listener stanza, the state,
+//! the host files, and the Vault bootstrap (AppRole, KV v2). Safe to re-run:
+//! what is right is kept, what is wrong is replaced and says why.
+
+use std::path::Path;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::{Change, Observer, Outcome, file_outcome};
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::pki::{self, Ca, CertInfo, Issued, Usage, Verdict, Wanted};
+use crate::render::listener::{self, ListenerSpec};
+use crate::secret::Secret;
+use crate::state::{STATE_FILE, Site, State};
+use crate::sys::fsx::{self, MAX_PEM_BYTES};
+use crate::sys::hostnet;
+use crate::topology::{HostFiles, Topology};
+use crate::vault::Health;
+use crate::vault::ops;
+
+/// Everything one `init` run is asked to do.
+pub struct SiteRun<'a> {
+    pub layout: &'a Layout,
+    /// The state before this run, read under the lock.
+    pub previous: Option<State>,
+    pub site: Site,
+    /// Replace the CA and every certificate.
+    pub force: bool,
+    pub token: Option<Secret>,
+    pub timeout: Duration,
+}
+
+/// What `init` did, for its summary.
+pub struct SiteReport {
+    pub outcomes: Vec<Outcome>,
+    /// Things the operator should know (stale bundles, a new CA).
+    pub notes: Vec<String>,
+    /// What is left to do before tenants can be added.
+    pub pending: Vec<String>,
+    pub host: HostFiles,
+}
+
+impl SiteReport {
+    pub fn changed(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.changed()).count()
+    }
+    pub fn kept(&self) -> usize {
+        self.outcomes.len() - self.changed()
+    }
+}
+
+/// Settings that tenant bundles carry: changing one leaves them stale.
+const IN_BUNDLES: &[&str] = &[
+    "profile",
+    "dns-name",
+    "host-ip",
+    "port",
+    "agent-image",
+    "flavor",
+    "kv-mount",
+    "tenant-prefix",
+];
+
+/// Runs every phase, telling `observe` each outcome as it happens.
+pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
+    let layout = run.layout;
+    let now = OffsetDateTime::now_utc();
+    let mut rec = Recorder {
+        observe,
+        outcomes: Vec::new(),
+    };
+    let mut notes = Vec::new();
+    for d in [
+        layout.pki(),
+        layout.vault(),
+        layout.operator(),
+        layout.forwarder(),
+        layout.tenants(),
+    ] {
+        fsx::private_dir(&d)?;
+    }
+    if let Some(prev) = &run.previous {
+        let diff = site_diff(&prev.site, &run.site);
+        for (what, old, new) in &diff {
+            let text = format!("setting {what}: {old} -> {new}");
+            rec.emit(Outcome::new(Change::Repaired, text));
+        }
+        if !prev.tenants.is_empty() && diff.iter().any(|(w, _, _)| IN_BUNDLES.contains(w)) {
+            let names: Vec<&str> = prev.tenants.keys().map(String::as_str).collect();
+            notes.push(format!(
+                "tenant bundles still hold the old settings: run `vaultnet add-user {}` to rewrite them",
+                names.join(" ")
+            ));
+        }
+    }
+    let (ca, ca_outcome) = ensure_ca(layout, run.force, now)?;
+    let reissue = run.force || ca_outcome.change != Change::Kept;
+    let ca_replaced = ca_outcome.change != Change::Kept;
+    rec.emit(ca_outcome);
+    let topology = Topology::new(&run.site)?;
+    let (dns, ips) = topology.server_sans();
+    let server = Leaf {
+        what: "Vault server certificate",
+        cert: layout.server_cert(),
+        key: layout.server_key(),
+        want: Wanted {
+            usage: Usage::Server,
+            common_name: None,
+            dns: Some(&dns),
+            ips: Some(&ips),
+        },
+    };
+    let o = ensure_leaf(layout, &ca, &server, reissue, now, || {
+        ca.issue_server(&dns, &ips, run.site.server_cert_days, now)
+    })?;
+    rec.emit(o);
+    let operator = Leaf {
+        what: "operator certificate",
+        cert: layout.operator_cert(),
+        key: layout.operator_key(),
+        want: Wanted {
+            usage: Usage::Client,
+            common_name: Some(OPERATOR_CN),
+            dns: None,
+            ips: None,
+        },
+    };
+    let o = ensure_leaf(layout, &ca, &operator, reissue, now, || {
+        ca.issue_client(OPERATOR_CN, OPERATOR_DAYS, now)
+    })?;
+    rec.emit(o);
+    if let Some(o) = write_listener(layout, &run.site)? {
+        rec.emit(o);
+    }
+
+    let previous_kv_mount = run.previous.as_ref().map(|p| p.site.kv_mount.clone());
+    let mut state = run.previous.unwrap_or_else(|| State::new(run.site.clone()));
+    state.site = run.site.clone();
+    if crate::store::save(&layout.root, &state)? != fsx::Change::Unchanged {
+        rec.emit(Outcome::new(
+            Change::Created,
+            format!("wrote `{STATE_FILE}`"),
+        ));
+    }
+    // The gate exists from the start: even with no tenant yet it keeps
+    // Vault's loopback port and the forwarder port from strangers.
+    let (host, written) = super::host::write(layout, &state)?;
+    for (_, o) in super::host::outcomes(layout, &written) {
+        rec.emit(o);
+    }
+    if ca_replaced && !state.tenants.is_empty() {
+        notes.push(format!(
+            "the new CA does not know the certificates of {} tenant(s): re-add them with `vaultnet add-user --rotate NAME`",
+            state.tenants.len()
+        ));
+    }
+
+    let pending = match bootstrap(
+        layout,
+        &run.site,
+        run.token,
+        run.timeout,
+        &mut rec,
+        &mut notes,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            // A mount Vault refused must not stick: the next plain `init`
+            // goes back to the one that worked.
+            if let Some(old) = previous_kv_mount.filter(|m| *m != run.site.kv_mount) {
+                state.site.kv_mount = old;
+                crate::store::save(&layout.root, &state)?;
+            }
+            return Err(e);
+        }
+    };
+    Ok(SiteReport {
+        outcomes: rec.outcomes,
+        notes,
+        pending,
+        host,
+    })
+}
+
+/// Tells the observer each outcome and keeps it for the report.
+struct Recorder<'f> {
+    observe: Observer<'f>,
+    outcomes: Vec<Outcome>,
+}
+
+impl Recorder<'_> {
+    fn emit(&mut self, o: Outcome) {
+        (self.observe)(&o);
+        self.outcomes.push(o);
+    }
+}
+
+const OPERATOR_CN: &str = "vaultnet-operator";
+const OPERATOR_DAYS: u32 = 365;
+
+fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
+    let pairs: [(&'static str, String, String); 11] = [
+        ("profile", old.profile.clone(), new.profile.clone()),
+        ("dns-name", old.dns_name.clone(), new.dns_name.clone()),
+        ("host-ip", old.host_ip.to_string(), new.host_ip.to_string()),
+        ("port", old.port.to_string(), new.port.to_string()),
+        (
+            "vault-addr",
+            old.vault_addr.to_string(),
+            new.vault_addr.to_string(),
+        ),
+        (
+            "forwarder",
+            old.forwarder.to_string(),
+            new.forwarder.to_string(),
+        ),
+        ("flavor", old.flavor.to_string(), new.flavor.to_string()),
+        (
+            "agent-image",
+            old.agent_image.clone(),
+            new.agent_image.clone(),
+        ),
+        ("kv-mount", old.kv_mount.clone(), new.kv_mount.clone()),
+        (
+            "tenant-prefix",
+            old.tenant_prefix.clone(),
+            new.tenant_prefix.clone(),
+        ),
+        (
+            "server-cert-days",
+            old.server_cert_days.to_string(),
+            new.server_cert_days.to_string(),
+        ),
+    ];
+    pairs.into_iter().filter(|(_, a, b)| a != b).collect()
+}
+
+fn read_pem(path: &Path) -> Result<Option<String>> {
+    fsx::read_limited(path, MAX_PEM_BYTES)?
+        .map(|b| {
+            String::from_utf8(b)
+                .map_err(|_| Error::failed(format!("`{}` is not PEM text", path.display())))
+        })
+        .transpose()
+}
+
+fn read_key(path: &Path) -> Result<Option<zeroize::Zeroizing<String>>> {
+    Ok(fsx::read_secret(path, MAX_PEM_BYTES)?
+        .map(|b| zeroize::Zeroizing::new(String::from_utf8_lossy(&b).into_owned())))
+}
+
+/// Writes a key then its certificate, each atomically. A run interrupted
+/// between the two leaves a pair that does not match, which the next run
+/// detects and reissues.
+fn write_pair(cert: &Path, key: &Path, issued: &Issued) -> Result<()> {
+    fsx::write_atomic(key, issued.key_pem.as_bytes(), fsx::SECRET)?;
+    fsx::write_atomic(cert, issued.cert_pem.as_bytes(), fsx::PUBLIC)
+}
+
+/// Keeps a CA whose certificate and key belong together; creates one when
+/// there is none; replaces it only with `--force`, saying what it replaced.
+pub fn ensure_ca(layout: &Layout, force: bool, now: OffsetDateTime) -> Result<(Ca, Outcome)> {
+    let (cert_path, key_path) = (layout.ca_cert(), layout.ca_key());
+    let cert = read_pem(&cert_path)?;
+    let key = read_key(&key_path)?;
+    let restore = |what: &str| {
+        format!("restore `{what}` from a backup, or run `vaultnet init --force` to start a new CA")
+    };
+    let old = match (&cert, &key) {
+        (Some(c), Some(k)) if !force => {
+            let ca = Ca::load(c, k)?;
+            let info = CertInfo::parse(c)?;
+            let text = format!(
+                "kept CA `pki/ca.pem` ({}, expires {})",
+                info.common_name.unwrap_or_default(),
+                info.not_after.date()
+            );
+            return Ok((ca, Outcome::new(Change::Kept, text)));
+        }
+        (Some(_), None) if !force => {
+            return Err(Error::failed(
+                "`pki/ca.pem` exists but its key `pki/ca-key.pem` is missing",
+            )
+            .hint(restore("pki/ca-key.pem")));
+        }
+        (None, Some(_)) if !force => {
+            return Err(
+                Error::failed("`pki/ca-key.pem` exists but `pki/ca.pem` is missing")
+                    .hint(restore("pki/ca.pem")),
+            );
+        }
+        (Some(c), _) => CertInfo::parse(c).ok(),
+        _ => None,
+    };
+    let (ca, issued) = Ca::generate(now, &hostnet::hostname())?;
+    write_pair(&cert_path, &key_path, &issued)?;
+    let info = CertInfo::parse(&issued.cert_pem)?;
+    let outcome = match old {
+        Some(o) => Outcome::new(
+            Change::Replaced,
+            format!(
+                "replaced CA `pki/ca.pem`: `{}` (serial {}) -> `{}` (serial {}), expires {}",
+                o.common_name.unwrap_or_default(),
+                o.serial,
+                info.common_name.unwrap_or_default(),
+                info.serial,
+                issued.not_after.date()
+            ),
+        ),
+        None => Outcome::new(
+            Change::Created,
+            format!(
+                "created CA `pki/ca.pem` ({}, expires {})",
+                info.common_name.unwrap_or_default(),
+                issued.not_after.date()
+            ),
+        ),
+    };
+    Ok((ca, outcome))
+}
+
+/// A leaf certificate of the site and what it must be.
+struct Leaf<'a> {
+    what: &'static str,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    want: Wanted<'a>,
+}
+
+/// Keeps a leaf the one assessment ([`pki::assess`]) keeps; otherwise
+/// issues a new one and says why.
+fn ensure_leaf(
+    layout: &Layout,
+    ca: &Ca,
+    leaf: &Leaf<'_>,
+    reissue: bool,
+    now: OffsetDateTime,
+    issue: impl FnOnce() -> Result<Issued>,
+) -> Result<Outcome> {
+    let rel = layout.rel(&leaf.cert).into_owned();
+    let what = leaf.what;
+    let reason = match (read_pem(&leaf.cert)?, read_key(&leaf.key)?) {
+        (Some(_), Some(_)) if reissue => Some("`--force` or a new CA".to_string()),
+        (Some(c), Some(k)) => {
+            let ca_info = CertInfo::parse(&ca.cert_pem)?;
+            match pki::assess(&c, &k, &ca_info, now, &leaf.want) {
+                (Verdict::Keep, Some(info)) => {
+                    let text = format!("kept {what} `{rel}` (expires {})", info.not_after.date());
+                    return Ok(Outcome::new(Change::Kept, text));
+                }
+                (Verdict::Keep, None) => None,
+                (Verdict::Renew(why) | Verdict::Replace(why), _) => Some(why),
+            }
+        }
+        (None, None) => None,
+        _ => Some("its certificate or key is missing".to_string()),
+    };
+    let issued = issue()?;
+    write_pair(&leaf.cert, &leaf.key, &issued)?;
+    Ok(match reason {
+        None => Outcome::new(
+            Change::Created,
+            format!(
+                "created {what} `{rel}` (expires {})",
+                issued.not_after.date()
+            ),
+        ),
+        Some(why) => Outcome::new(
+            Change::Replaced,
+            format!(
+                "replaced {what} `{rel}` because {why} (new serial {}, expires {})",
+                issued.serial,
+                issued.not_after.date()
+            ),
+        ),
+    })
+}
+
+fn write_listener(layout: &Layout, site: &Site) -> Result<Option<Outcome>> {
+    let text = listener::render(&ListenerSpec {
+        address: site.vault_addr,
+        cert_file: &layout.server_cert(),
+        key_file: &layout.server_key(),
+        client_ca_file: &layout.ca_cert(),
+    });
+    let path = layout.listener();
+    let change = fsx::write_if_changed(&path, text.as_bytes(), fsx::PUBLIC)?;
+    Ok(file_outcome(&layout.rel(&path), change))
+}
+
+/// Enables AppRole and KV v2 when Vault answers; returns what is left to do.
+fn bootstrap(
+    layout: &Layout,
+    site: &Site,
+    token: Option<Secret>,
+    timeout: Duration,
+    rec: &mut Recorder<'_>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<String>> {
+    let cli = site.flavor.binary();
+    let name = site.flavor.display_name();
+    let prefix = site.flavor.env_prefix();
+    let start = format!(
+        "start {name} with the listener as an extra config: `{cli} server -config <your config> -config {}`",
+        layout.listener().display()
+    );
+    let rerun = format!(
+        "then run `vaultnet init` again with an operator token (`{prefix}_TOKEN`, `--token-file` or `~/.vault-token`) to enable AppRole and KV v2"
+    );
+    let client = ops::operator_client(layout, site, None, timeout)?;
+    let health = match client.health() {
+        Ok((h, _)) => h,
+        Err(e) => {
+            notes.push(format!(
+                "{name} at {} is not reachable: {}",
+                site.vault_url(),
+                e.message()
+            ));
+            return Ok(vec![start, rerun]);
+        }
+    };
+    let unseal = format!("unseal it: `{cli} operator unseal`");
+    match health {
+        Health::Active => {}
+        Health::NotInitialized => {
+            return Ok(vec![
+                format!("initialise {name}: `{cli} operator init`"),
+                unseal,
+                rerun,
+            ]);
+        }
+        Health::Sealed => return Ok(vec![unseal, rerun]),
+        Health::Standby | Health::PerfStandby => {
+            return Err(
+                Error::failed(format!("{name} at {} is a standby node", site.vault_url()))
+                    .hint("point `--vault-addr` at the active node"),
+            );
+        }
+        other => {
+            return Err(Error::failed(format!(
+                "{name} at {} is not ready: {other:?}",
+                site.vault_url()
+            ))
+            .hint("run `vaultnet doctor`"));
+        }
+    }
+    let Some(token) = token else {
+        return Ok(vec![rerun.replacen("then run", "run", 1)]);
+    };
+    let client = client.with_token(token);
+    rec.emit(ops::ensure_approle(&client)?);
+    rec.emit(ops::ensure_kv2(&client, &site.kv_mount)?);
+    Ok(Vec::new())
+}

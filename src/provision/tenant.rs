@@ -1,0 +1,427 @@
+//! `add-user`'s work for one tenant, as phases: its Vault objects (policy,
+//! role, role_id), its client certificate, its secret_id (and the orphans
+//! of earlier runs), its bundle, and its installed copy. What is valid is
+//! kept, what drifted is repaired, and each phase says which (SECURITY.md
+//! V1–V3, S1, S2, S4).
+//!
+//! The state learns of the tenant before its first secret file exists and
+//! again at the end, so a run that fails in between leaves a tenant that
+//! `remove-user` and a re-run both know about (S2).
+
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use super::{Change, Observer, Outcome};
+use crate::error::Result;
+use crate::layout::{self, Layout};
+use crate::pki::{self, Ca, CertInfo, Usage, Verdict, Wanted};
+use crate::render::bundle::{self, BundleSpec};
+use crate::secret::Secret;
+use crate::state::{Limits, Site, Tenant};
+use crate::store::Opened;
+use crate::sys::fsx::{self, HomeFile, MAX_PEM_BYTES, MAX_TOKEN_BYTES};
+use crate::sys::users::UnixUser;
+use crate::topology::Topology;
+use crate::vault::Client;
+use crate::vault::ops::{self, SecretIdInfo};
+
+/// Everything decided about one tenant before the first change.
+pub struct Plan {
+    pub name: String,
+    pub user: Option<UnixUser>,
+    pub limits: Limits,
+    pub cert_days: u32,
+    /// `Some(seconds)`: deliver the secret_id response-wrapped.
+    pub wrap_ttl: Option<u64>,
+    /// Replace a valid certificate and secret_id too.
+    pub rotate: bool,
+    /// `Some(path)` (relative to the tenant's home): install the bundle there.
+    pub install: Option<PathBuf>,
+}
+
+/// What happened to one tenant.
+#[derive(Debug)]
+pub struct TenantReport {
+    pub name: String,
+    pub uid: Option<u32>,
+    pub bundle: PathBuf,
+    pub installed_to: Option<PathBuf>,
+    pub cert_serial: String,
+    pub cert_not_after: OffsetDateTime,
+    pub secret_id_expires: Option<OffsetDateTime>,
+    pub wrapped_secret_id: bool,
+    /// vaultnet did not know the tenant before this run.
+    pub added: bool,
+    /// What changed, in the order it happened.
+    pub changes: Vec<Outcome>,
+}
+
+/// Provisions one tenant, telling `observe` of each change as it happens.
+pub fn provision(
+    c: &Client,
+    ca: &Ca,
+    opened: &mut Opened,
+    plan: &Plan,
+    observe: Observer<'_>,
+) -> Result<TenantReport> {
+    let layout = opened.layout.clone();
+    let site = opened.state.site.clone();
+    let name = plan.name.as_str();
+    let prev = opened.state.tenants.get(name).cloned();
+    let now = OffsetDateTime::now_utc();
+    let dir = layout.tenant(name);
+    let mut changes = Vec::new();
+    let mut step = |o: Outcome| {
+        if o.changed() {
+            observe(&o);
+            changes.push(o);
+        }
+    };
+
+    let policy = ops::ensure_policy(c, &site, name)?;
+    step(policy);
+    step(ops::ensure_role(c, name, &plan.limits)?);
+    let added = prev.is_none();
+    let role_id = ops::role_id(c, name)?;
+    // Only now: a run Vault refuses before this point leaves no directory.
+    fsx::private_dir(&dir)?;
+
+    let (cert, o) = certificate(ca, &dir, plan, now)?;
+    o.into_iter().for_each(&mut step);
+    let record = |sid: Option<&SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
+        uid: plan.user.as_ref().map(|u| u.uid),
+        cert_days: plan.cert_days,
+        cert_serial: cert.serial.clone(),
+        cert_not_after: cert.not_after,
+        limits: plan.limits,
+        wrapped_secret_id: plan.wrap_ttl.is_some(),
+        secret_id_accessor: sid
+            .map(|s| s.accessor.clone())
+            .or_else(|| prev.as_ref().and_then(|p| p.secret_id_accessor.clone())),
+        secret_id_expires: sid
+            .map(|s| s.expires)
+            .unwrap_or_else(|| prev.as_ref().and_then(|p| p.secret_id_expires)),
+        installed_to,
+    };
+    let prev_installed = prev.as_ref().and_then(|p| p.installed_to.clone());
+    if prev.as_ref().is_none_or(|p| p.cert_serial != cert.serial) {
+        let r = record(None, prev_installed.clone());
+        opened.state.tenants.insert(name.to_string(), r);
+        opened.save()?;
+    }
+
+    let was_wrapped = prev.as_ref().is_some_and(|p| p.wrapped_secret_id);
+    let (sid, o) = secret_id(c, &dir, plan, prev.as_ref(), now)?;
+    o.into_iter().for_each(&mut step);
+    let r = record(Some(&sid), prev_installed.clone());
+    opened.state.tenants.insert(name.to_string(), r);
+    opened.save()?;
+    for o in orphans(c, &dir, plan, &sid, was_wrapped)? {
+        step(o);
+    }
+
+    let installed_at = plan
+        .install
+        .as_ref()
+        .and_then(|rel| plan.user.as_ref().map(|u| u.home.join(rel)))
+        .or_else(|| prev_installed.clone());
+    for o in bundle_files(
+        &layout,
+        &site,
+        ca,
+        plan,
+        &role_id,
+        &cert,
+        installed_at.as_deref(),
+    )? {
+        step(o);
+    }
+    let (installed_to, o) = install(&layout, plan, prev_installed)?;
+    o.into_iter().for_each(&mut step);
+
+    let r = record(Some(&sid), installed_to.clone());
+    opened.state.tenants.insert(name.to_string(), r);
+    opened.save()?;
+    Ok(TenantReport {
+        name: name.to_string(),
+        uid: plan.user.as_ref().map(|u| u.uid),
+        bundle: dir,
+        installed_to,
+        cert_serial: cert.serial.clone(),
+        cert_not_after: cert.not_after,
+        secret_id_expires: sid.expires,
+        wrapped_secret_id: plan.wrap_ttl.is_some(),
+        added,
+        changes,
+    })
+}
+
+/// The client certificate: kept while the one assessment keeps it, unless
+/// `--rotate`; otherwise a new one, key first (both atomic).
+fn certificate(
+    ca: &Ca,
+    dir: &Path,
+    plan: &Plan,
+    now: OffsetDateTime,
+) -> Result<(CertInfo, Option<Outcome>)> {
+    let cert_path = dir.join(layout::CLIENT_CERT);
+    let key_path = dir.join(layout::CLIENT_KEY);
+    let existing = match (
+        fsx::read_text(&cert_path, MAX_PEM_BYTES)?,
+        fsx::read_secret(&key_path, MAX_PEM_BYTES)?,
+    ) {
+        (Some(c), Some(k)) => Some((c, k)),
+        _ => None,
+    };
+    let ca_info = CertInfo::parse(&ca.cert_pem)?;
+    let want = Wanted {
+        usage: Usage::Client,
+        common_name: Some(&plan.name),
+        dns: None,
+        ips: None,
+    };
+    let verdict = existing.as_ref().map(|(cert, key)| {
+        let key = String::from_utf8_lossy(key);
+        pki::assess(cert, &key, &ca_info, now, &want)
+    });
+    if let (false, Some((Verdict::Keep, Some(info)))) = (plan.rotate, &verdict) {
+        return Ok((info.clone(), None));
+    }
+    let issued = ca.issue_client(&plan.name, plan.cert_days, now)?;
+    fsx::write_atomic(&key_path, issued.key_pem.as_bytes(), fsx::SECRET)?;
+    fsx::write_atomic(&cert_path, issued.cert_pem.as_bytes(), fsx::PUBLIC)?;
+    let (change, why) = match verdict {
+        None => (Change::Created, "issued".to_string()),
+        Some(_) if plan.rotate => (Change::Replaced, "rotated".to_string()),
+        Some((Verdict::Renew(w) | Verdict::Replace(w), _)) => {
+            (Change::Replaced, format!("reissued because {w}"))
+        }
+        Some((Verdict::Keep, _)) => (Change::Replaced, "reissued".to_string()),
+    };
+    let text = format!(
+        "client certificate {why}, expires {}",
+        issued.not_after.date()
+    );
+    Ok((
+        CertInfo::parse(&issued.cert_pem)?,
+        Some(Outcome::new(change, text)),
+    ))
+}
+
+/// The secret_id: kept while Vault still honours it and renewal is not
+/// due, unless `--rotate` or the delivery mode changed; otherwise a new one.
+fn secret_id(
+    c: &Client,
+    dir: &Path,
+    plan: &Plan,
+    prev: Option<&Tenant>,
+    now: OffsetDateTime,
+) -> Result<(SecretIdInfo, Option<Outcome>)> {
+    let name = plan.name.as_str();
+    let sid_path = dir.join(layout::SECRET_ID);
+    let current = fsx::read_secret(&sid_path, MAX_TOKEN_BYTES)?
+        .map(|b| Secret::new(String::from_utf8_lossy(&b).trim().to_string()))
+        .filter(|s| !s.expose().is_empty());
+    let was_wrapped = prev.is_some_and(|p| p.wrapped_secret_id);
+    if let (false, true, Some(cur)) = (
+        plan.rotate,
+        was_wrapped == plan.wrap_ttl.is_some(),
+        &current,
+    ) {
+        let info = if was_wrapped {
+            match prev.and_then(|p| p.secret_id_accessor.clone()) {
+                Some(acc) => ops::lookup_accessor(c, name, &acc)?,
+                None => None,
+            }
+        } else {
+            ops::lookup_secret_id(c, name, cur)?
+        };
+        let ttl = time::Duration::seconds(plan.limits.secret_id_ttl.min(i64::MAX as u64) as i64);
+        let kept = info.filter(|i| i.expires.is_none_or(|e| !pki::renewal_due(e - ttl, e, now)));
+        if let Some(info) = kept {
+            return Ok((info, None));
+        }
+    }
+    let new = ops::create_secret_id(c, name, plan.wrap_ttl)?;
+    fsx::write_atomic(&sid_path, new.value.expose().as_bytes(), fsx::SECRET)?;
+    // The answer carries the TTL of a plain secret_id; a wrapped one is
+    // described only by a lookup.
+    let info = match new.ttl {
+        Some(0) => SecretIdInfo {
+            accessor: new.accessor.clone(),
+            expires: None,
+        },
+        Some(ttl) => SecretIdInfo {
+            accessor: new.accessor.clone(),
+            expires: Some(now + time::Duration::seconds(ttl.min(i64::MAX as u64) as i64)),
+        },
+        None => ops::lookup_accessor(c, name, &new.accessor)?.unwrap_or(SecretIdInfo {
+            accessor: new.accessor.clone(),
+            expires: None,
+        }),
+    };
+    let text = format!(
+        "secret_id issued{}{}",
+        if plan.wrap_ttl.is_some() {
+            " (response-wrapped)"
+        } else {
+            ""
+        },
+        info.expires
+            .map(|e| format!(", expires {}", e.date()))
+            .unwrap_or_default()
+    );
+    let change = if current.is_some() {
+        Change::Replaced
+    } else {
+        Change::Created
+    };
+    Ok((info, Some(Outcome::new(change, text))))
+}
+
+/// One valid secret_id per tenant: any other is an orphan of an earlier,
+/// interrupted or rotated run, and goes (V3). An orphan created wrapped
+/// left its wrapping token too: revoked before the orphans go, so a
+/// failure here is retried by the next run.
+fn orphans(
+    c: &Client,
+    dir: &Path,
+    plan: &Plan,
+    sid: &SecretIdInfo,
+    was_wrapped: bool,
+) -> Result<Vec<Outcome>> {
+    let name = plan.name.as_str();
+    let orphans: Vec<String> = ops::list_secret_id_accessors(c, name)?
+        .into_iter()
+        .filter(|a| *a != sid.accessor)
+        .collect();
+    let mut out = Vec::new();
+    if orphans.is_empty() {
+        return Ok(out);
+    }
+    if plan.wrap_ttl.is_some() || was_wrapped {
+        let keep = match fsx::read_secret(&dir.join(layout::SECRET_ID), MAX_TOKEN_BYTES)? {
+            Some(b) => ops::token_accessor(
+                c,
+                &Secret::new(String::from_utf8_lossy(&b).trim().to_string()),
+            )?,
+            None => None,
+        };
+        let n = ops::revoke_wrapping_tokens(c, name, keep.as_deref())?;
+        if n > 0 {
+            let text = format!("revoked {n} unused wrapping token(s)");
+            out.push(Outcome::new(Change::Removed, text));
+        }
+    }
+    for acc in &orphans {
+        ops::destroy_accessor(c, name, acc)?;
+    }
+    let text = format!("destroyed {} other secret_id(s)", orphans.len());
+    out.push(Outcome::new(Change::Removed, text));
+    Ok(out)
+}
+
+/// The bundle's rendered files, repaired when they differ from what
+/// vaultnet writes; then the kept key and secret_id, which are not
+/// rewritten, tightened back to 0600 if their mode was widened (S1).
+fn bundle_files(
+    layout: &Layout,
+    site: &Site,
+    ca: &Ca,
+    plan: &Plan,
+    role_id: &str,
+    cert: &CertInfo,
+    installed_at: Option<&Path>,
+) -> Result<Vec<Outcome>> {
+    let name = plan.name.as_str();
+    let dir = layout.tenant(name);
+    let topology = Topology::new(site)?;
+    let endpoint = topology.endpoint(name);
+    let spec = BundleSpec {
+        tenant: name,
+        endpoint: &endpoint,
+        flavor: site.flavor,
+        agent_image: &site.agent_image,
+        kv_mount: &site.kv_mount,
+        tenant_prefix: &site.tenant_prefix,
+        wrapped_secret_id_path: plan
+            .wrap_ttl
+            .map(|_| format!("{}/secret-id", crate::policy::role_path(name))),
+        installed_at: installed_at.map(|p| p.display().to_string()),
+    };
+    let table = layout::bundle_files(name);
+    let mode_of = |f: &str| {
+        table
+            .iter()
+            .find(|t| t.name == f)
+            .map_or(fsx::PUBLIC, |t| t.mode)
+    };
+    let mut out = Vec::new();
+    let expires = cert.not_after.date().to_string();
+    for (fname, contents) in bundle::rendered_files(&spec, &ca.cert_pem, role_id, &expires) {
+        let path = dir.join(&fname);
+        if fsx::write_if_changed(&path, contents.as_bytes(), mode_of(&fname))?
+            == fsx::Change::Updated
+        {
+            let text = format!(
+                "repaired `{}` (it differed from what vaultnet wrote)",
+                layout.rel(&path)
+            );
+            out.push(Outcome::new(Change::Repaired, text));
+        }
+    }
+    for f in table.iter().filter(|f| f.secret) {
+        let path = dir.join(&f.name);
+        if let Some(bytes) = fsx::read_secret(&path, MAX_PEM_BYTES)?
+            && fsx::write_if_changed(&path, &bytes, f.mode)? == fsx::Change::Updated
+        {
+            let text = format!("repaired `{}` (its mode was not 0600)", layout.rel(&path));
+            out.push(Outcome::new(Change::Repaired, text));
+        }
+    }
+    Ok(out)
+}
+
+/// Copies the bundle into the tenant's home, owned by the tenant, without
+/// following any link it planted (S4): on `--install`, and on every later
+/// run once installed, so the copy stays in step.
+fn install(
+    layout: &Layout,
+    plan: &Plan,
+    installed_to: Option<PathBuf>,
+) -> Result<(Option<PathBuf>, Option<Outcome>)> {
+    let Some(user) = plan.user.as_ref() else {
+        return Ok((installed_to, None));
+    };
+    let rel = match (&plan.install, &installed_to) {
+        (Some(rel), _) => rel.clone(),
+        (None, Some(p)) => match p.strip_prefix(&user.home) {
+            Ok(r) => r.to_path_buf(),
+            Err(_) => PathBuf::from(".config/vaultnet"),
+        },
+        (None, None) => return Ok((None, None)),
+    };
+    let dir = layout.tenant(&plan.name);
+    let mut contents = Vec::new();
+    for f in layout::bundle_files(&plan.name) {
+        let bytes = fsx::read_secret(&dir.join(&f.name), MAX_PEM_BYTES)?.unwrap_or_default();
+        contents.push((f, bytes));
+    }
+    let files: Vec<HomeFile<'_>> = contents
+        .iter()
+        .map(|(f, b)| HomeFile {
+            name: &f.name,
+            contents: b,
+            mode: f.mode,
+        })
+        .collect();
+    let target = fsx::install_into_home(&user.home, &rel, user.uid, user.gid, &files)?;
+    let outcome = (installed_to.as_ref() != Some(&target)).then(|| {
+        Outcome::new(
+            Change::Created,
+            format!("installed into `{}`", target.display()),
+        )
+    });
+    Ok((Some(target), outcome))
+}

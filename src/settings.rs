@@ -1,0 +1,353 @@
+//! `init`'s settings: each comes from its flag, else from what `init`
+//! recorded before, else from a prompt (a first run on a terminal without
+//! `--yes`), else from the profile's or the built-in default — and is
+//! validated before anything is written. Flags that contradict the chosen
+//! profile are refused.
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::error::{Error, Result};
+use crate::state::{Flavor, Forwarder, Site, validate};
+use crate::sys::hostnet;
+use crate::topology::profile::HostMapping;
+use crate::topology::profile::{self, Profile};
+
+/// The settings flags of `vaultnet init`.
+#[derive(Debug, Default, clap::Args)]
+pub struct Flags {
+    /// Deployment pattern: l1 (host forwarder), l6 (l1 for pasta: host-gateway mapping) [default: l1]
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Name tenants use to reach Vault [default: vault.lan]
+    #[arg(long, value_name = "NAME")]
+    pub dns_name: Option<String>,
+    /// Host address the forwarder listens on [default: the default-route interface's address]
+    #[arg(long, value_name = "IP")]
+    pub host_ip: Option<String>,
+    /// Forwarder port on the host address [default: 22300]
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<String>,
+    /// Loopback address Vault's listener binds [default: 127.0.0.1:8200]
+    #[arg(long, value_name = "IP:PORT")]
+    pub vault_addr: Option<String>,
+    /// Host forwarder to configure [default: socat]
+    #[arg(long, value_enum)]
+    pub forwarder: Option<Forwarder>,
+    /// Vault or OpenBao: binary and image names, VAULT_* or BAO_* in instructions [default: openbao]
+    #[arg(long, value_enum)]
+    pub flavor: Option<Flavor>,
+    /// Agent sidecar image for tenant bundles [default: the flavor's official image]
+    #[arg(long, value_name = "IMAGE")]
+    pub agent_image: Option<String>,
+    /// How tenants' extra_hosts reach the host: the host IP (slirp4netns, rootful) or host-gateway (pasta) [default: ip]
+    #[arg(long, value_enum)]
+    pub host_mapping: Option<HostMapping>,
+    /// KV v2 mount holding tenant secrets [default: secret]
+    #[arg(long, value_name = "MOUNT")]
+    pub kv_mount: Option<String>,
+    /// Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]
+    #[arg(long, value_name = "PREFIX")]
+    pub tenant_prefix: Option<String>,
+    /// Validity of the Vault server certificate, in days [default: 365]
+    #[arg(long, value_name = "DAYS")]
+    pub server_cert_days: Option<u32>,
+}
+
+/// Flag values, parsed and validated.
+pub struct Parsed {
+    host_ip: Option<IpAddr>,
+    port: Option<u16>,
+    vault_addr: Option<SocketAddr>,
+}
+
+impl Parsed {
+    pub fn from_flags(a: &Flags) -> Result<Parsed> {
+        let host_ip = a.host_ip.as_deref().map(parse_host_ip).transpose()?;
+        let port = a.port.as_deref().map(parse_port).transpose()?;
+        let vault_addr = a.vault_addr.as_deref().map(parse_vault_addr).transpose()?;
+        if let Some(d) = &a.dns_name {
+            validate::dns_name(d)?;
+        }
+        if let Some(i) = &a.agent_image {
+            validate::image(i)?;
+        }
+        if let Some(m) = &a.kv_mount {
+            validate::path_segment("KV mount", "--kv-mount", m)?;
+        }
+        if let Some(p) = &a.tenant_prefix {
+            validate::path_segment("tenant prefix", "--tenant-prefix", p)?;
+        }
+        if let Some(d) = a.server_cert_days {
+            validate::cert_days(d)?;
+        }
+        Ok(Parsed {
+            host_ip,
+            port,
+            vault_addr,
+        })
+    }
+}
+
+pub fn parse_host_ip(s: &str) -> Result<IpAddr> {
+    let ip: IpAddr = s.trim().parse().map_err(|_| {
+        Error::usage(format!(
+            "invalid host IP `{}`: not an IP address",
+            s.escape_debug()
+        ))
+        .hint("pass the host's address, e.g. `--host-ip 192.168.1.10`")
+    })?;
+    validate::host_ip(ip)?;
+    Ok(ip)
+}
+
+pub fn parse_port(s: &str) -> Result<u16> {
+    let bad = || {
+        Error::usage(format!(
+            "invalid port `{}`: must be a number from 1 to 65535",
+            s.escape_debug()
+        ))
+        .hint("pass e.g. `--port 22300`")
+    };
+    match s.trim().parse::<u32>() {
+        Ok(p) if (1..=65535).contains(&p) => Ok(p as u16),
+        _ => Err(bad()),
+    }
+}
+
+pub fn parse_vault_addr(s: &str) -> Result<SocketAddr> {
+    let addr: SocketAddr = s.trim().parse().map_err(|_| {
+        Error::usage(format!(
+            "invalid Vault address `{}`: expected IP:PORT",
+            s.escape_debug()
+        ))
+        .hint("pass e.g. `--vault-addr 127.0.0.1:8200`")
+    })?;
+    validate::vault_addr(addr)?;
+    Ok(addr)
+}
+
+/// Settings: flags, then what init recorded before, then a prompt (on a
+/// terminal without `--yes`), then defaults.
+pub fn resolve(p: &Parsed, prev: Option<&Site>, a: &Flags, ask: bool) -> Result<Site> {
+    let profile = match a.profile.as_deref().or(prev.map(|s| s.profile.as_str())) {
+        Some(name) => Profile::builtin(name)?,
+        None if ask && prev.is_none() => choose_profile()?,
+        None => Profile::builtin(profile::DEFAULT)?,
+    };
+    resolve_under(&profile, p, prev, a, ask)
+}
+
+/// [`resolve`] once the profile is chosen: its values are the defaults.
+pub fn resolve_under(
+    profile: &Profile,
+    p: &Parsed,
+    prev: Option<&Site>,
+    a: &Flags,
+    ask: bool,
+) -> Result<Site> {
+    // First init on a terminal: ask for each value no flag gave.
+    let first = ask && prev.is_none();
+    crate::topology::check_host_mapping(profile, a.host_mapping)?;
+    let flavor = match a.flavor.or(prev.map(|s| s.flavor)) {
+        Some(f) => f,
+        None if first => choose("Vault or OpenBao", Flavor::Openbao)?,
+        None => Flavor::Openbao,
+    };
+
+    let dns_name = match (&a.dns_name, prev) {
+        (Some(d), _) => d.clone(),
+        (None, Some(s)) => s.dns_name.clone(),
+        (None, None) if ask => prompt("DNS name tenants use for Vault", "vault.lan", |v| {
+            validate::dns_name(v).map(|_| v.to_string())
+        })?,
+        (None, None) => "vault.lan".into(),
+    };
+    let host_ip = match (p.host_ip, prev) {
+        (Some(ip), _) => ip,
+        (None, Some(s)) => s.host_ip,
+        (None, None) => {
+            let proposed = hostnet::default_host_ip();
+            if ask {
+                let default = proposed.map(|ip| ip.to_string()).unwrap_or_default();
+                prompt(
+                    "Host address the forwarder listens on",
+                    &default,
+                    parse_host_ip,
+                )?
+            } else {
+                proposed.ok_or_else(|| {
+                    Error::usage("cannot find this host's address: there is no default route")
+                        .hint("pass the address containers reach the host on, e.g. `--host-ip 192.168.1.10`")
+                })?
+            }
+        }
+    };
+    let port = match (p.port, prev) {
+        (Some(port), _) => port,
+        (None, Some(s)) => s.port,
+        (None, None) if ask => prompt("Forwarder port", &profile.port.to_string(), parse_port)?,
+        (None, None) => profile.port,
+    };
+    let vault_addr = match (p.vault_addr, prev) {
+        (Some(v), _) => v,
+        (None, Some(s)) => s.vault_addr,
+        (None, None) if ask => prompt(
+            "Loopback address of Vault's listener",
+            "127.0.0.1:8200",
+            parse_vault_addr,
+        )?,
+        (None, None) => "127.0.0.1:8200".parse().expect("valid"),
+    };
+    let forwarder = match a.forwarder.or(prev.map(|s| s.forwarder)) {
+        Some(f) => f,
+        None if first => choose("Host forwarder", Forwarder::Socat)?,
+        None => Forwarder::Socat,
+    };
+    let agent_image = match (&a.agent_image, prev) {
+        (Some(i), _) => i.clone(),
+        // A recorded default follows a flavor change; an explicit image stays.
+        (None, Some(s)) if s.agent_image != s.flavor.default_agent_image() => s.agent_image.clone(),
+        (None, None) if first => {
+            prompt("Agent sidecar image", flavor.default_agent_image(), |v| {
+                validate::image(v).map(|_| v.to_string())
+            })?
+        }
+        _ => flavor.default_agent_image().to_string(),
+    };
+    let segment = |flag: &str,
+                   what: &'static str,
+                   given: &Option<String>,
+                   old: Option<String>,
+                   default: &str|
+     -> Result<String> {
+        match given.clone().or(old) {
+            Some(v) => Ok(v),
+            None if first => prompt(what, default, |v| {
+                validate::path_segment(what, flag, v).map(|_| v.to_string())
+            }),
+            None => Ok(default.to_string()),
+        }
+    };
+    let kv_mount = segment(
+        "--kv-mount",
+        "KV v2 mount for tenant secrets",
+        &a.kv_mount,
+        prev.map(|s| s.kv_mount.clone()),
+        "secret",
+    )?;
+    let tenant_prefix = segment(
+        "--tenant-prefix",
+        "Prefix under the mount (tenant NAME owns <mount>/<prefix>/NAME/)",
+        &a.tenant_prefix,
+        prev.map(|s| s.tenant_prefix.clone()),
+        "tenants",
+    )?;
+    let site = Site {
+        profile: profile.name(),
+        dns_name,
+        host_ip,
+        port,
+        vault_addr,
+        forwarder,
+        flavor,
+        agent_image,
+        kv_mount,
+        tenant_prefix,
+        server_cert_days: a
+            .server_cert_days
+            .or(prev.map(|s| s.server_cert_days))
+            .unwrap_or(365),
+    };
+    validate::site(&site)?;
+    crate::topology::Topology::with_profile(&site, profile.clone())?;
+    Ok(site)
+}
+
+fn prompt<T>(question: &str, default: &str, parse: impl Fn(&str) -> Result<T>) -> Result<T> {
+    let mut input = dialoguer::Input::<String>::new()
+        .with_prompt(question)
+        .validate_with(|v: &String| parse(v).map(drop).map_err(|e| e.message().to_string()));
+    if !default.is_empty() {
+        input = input.default(default.to_string());
+    }
+    let answer = input.interact_text().map_err(aborted)?;
+    parse(&answer)
+}
+
+/// The deployment pattern, from the built-in profiles (the default first selected).
+fn choose_profile() -> Result<Profile> {
+    let all = Profile::all();
+    let items: Vec<String> = all
+        .iter()
+        .map(|p| format!("{} — {}", p.name(), p.summary))
+        .collect();
+    let start = all
+        .iter()
+        .position(|p| p.name() == profile::DEFAULT)
+        .unwrap_or(0);
+    let i = dialoguer::Select::new()
+        .with_prompt("Deployment pattern (profile)")
+        .items(&items)
+        .default(start)
+        .interact()
+        .map_err(aborted)?;
+    Ok(all[i].clone())
+}
+
+fn aborted(e: dialoguer::Error) -> Error {
+    Error::usage(format!("prompt aborted: {e}"))
+        .hint("pass the value as a flag, or `--yes` for defaults")
+}
+
+/// A choice among an option's values, the default first selected.
+fn choose<T: clap::ValueEnum + Copy + PartialEq>(question: &str, default: T) -> Result<T> {
+    let values = T::value_variants();
+    let names: Vec<String> = values
+        .iter()
+        .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+        .collect();
+    let start = values.iter().position(|v| *v == default).unwrap_or(0);
+    let i = dialoguer::Select::new()
+        .with_prompt(question)
+        .items(&names)
+        .default(start)
+        .interact()
+        .map_err(aborted)?;
+    Ok(values[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_outside_1_to_65535_are_usage_errors() {
+        for bad in ["0", "70000", "-1", "x", ""] {
+            let e = parse_port(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.hint_text().unwrap().contains("--port"));
+        }
+        assert_eq!(parse_port("22300").unwrap(), 22300);
+    }
+
+    #[test]
+    fn host_ip_must_be_a_unicast_non_loopback_address() {
+        for bad in [
+            "10.0.0.256",
+            "127.0.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "vault.lan",
+        ] {
+            assert_eq!(parse_host_ip(bad).unwrap_err().exit_code(), 2, "{bad}");
+        }
+        assert!(parse_host_ip("10.0.0.1").is_ok());
+    }
+
+    #[test]
+    fn vault_addr_must_be_ip_and_port() {
+        assert!(parse_vault_addr("127.0.0.1").is_err());
+        assert!(parse_vault_addr("127.0.0.1:0").is_err());
+        assert!(parse_vault_addr("127.0.0.1:8200").is_ok());
+    }
+}

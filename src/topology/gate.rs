@@ -1,0 +1,30 @@
+//! Gate kind `uid-allowlist`: the nftables table that admits only tenant
+//! uids (and root, for the operator) to the entry, and no tenant uid to
+//! Vault's own port, which slirp4netns (`allow_host_loopback`) and pasta
+//! would otherwise expose to tenants' containers.
+
+use super::{HostFiles, Topology};
+use crate::render::Rendered;
+use crate::render::nft::{self, NftSpec};
+
+/// The gate's file in `forwarder/`.
+pub const FILE: &str = "vaultnet.nft";
+
+pub fn uid_allowlist(t: &Topology<'_>, tenant_uids: &[u32]) -> HostFiles {
+    let entries: Vec<_> = t.entry_probes().iter().map(|p| p.addr).collect();
+    let text = nft::render(&NftSpec {
+        entries: &entries,
+        vault: t.site.vault_addr,
+        tenant_uids,
+    });
+    HostFiles {
+        files: vec![Rendered {
+            name: FILE.into(),
+            contents: text,
+            install_to: None,
+        }],
+        enable: vec![format!(
+            "nft -f forwarder/{FILE}    # the gate: tenant uids only, never on Vault's port"
+        )],
+    }
+}

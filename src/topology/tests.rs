@@ -1,0 +1,204 @@
+use super::*;
+use crate::render::bundle::{self, BundleSpec};
+use crate::state::site::sample_site;
+
+/// Everything vaultnet writes or prints that depends on the profile, for
+/// the site a plain `init --host-ip 10.9.0.1` makes under it, and two
+/// tenants.
+fn rendered(profile: Profile) -> Result<String> {
+    let flags = crate::settings::Flags {
+        host_ip: Some("10.9.0.1".into()),
+        ..Default::default()
+    };
+    let parsed = crate::settings::Parsed::from_flags(&flags)?;
+    let mut site = crate::settings::resolve_under(&profile, &parsed, None, &flags, false)?;
+    // The site records the profile by name; the test's profile is not built in.
+    site.profile = profile.name();
+    let site = &site;
+    let t = Topology {
+        site,
+        profile: profile.clone(),
+    };
+    let _ = Topology::with_profile(site, profile)?;
+    let mut out = vec![t.describe()];
+    let (dns, ips) = t.server_sans();
+    out.push(format!("sans {dns:?} {ips:?}"));
+    let host = t.host_files(&[1001, 1002]);
+    for f in host.files {
+        out.push(format!("file {}\n{}", f.name, f.contents));
+    }
+    out.extend(host.enable);
+    out.push(format!("retired {:?}", t.retired_host_files()));
+    for p in t.entry_probes() {
+        out.push(format!("{p:?}"));
+    }
+    for tenant in ["alice", "bob"] {
+        let e = t.endpoint(tenant);
+        out.push(format!("{e:?}"));
+        let spec = BundleSpec {
+            tenant,
+            endpoint: &e,
+            flavor: site.flavor,
+            agent_image: &site.agent_image,
+            kv_mount: &site.kv_mount,
+            tenant_prefix: &site.tenant_prefix,
+            wrapped_secret_id_path: None,
+            installed_at: None,
+        };
+        out.push(bundle::agent(&spec));
+        out.push(bundle::compose(&spec));
+        out.push(bundle::quadlet(&spec));
+        out.push(bundle::readme(&spec, "2027-01-01"));
+    }
+    Ok(out.join("\n"))
+}
+
+/// Other values to try for each key of a profile. A key missing here
+/// fails the test below: every key must be shown to matter.
+const ALTERNATIVES: &[(&str, &[&str])] = &[
+    ("code", &["L9"]),
+    ("summary", &["another summary"]),
+    ("vault_bind", &["nic"]),
+    ("entry", &["per-tenant-port", "dnat"]),
+    ("port", &["22399"]),
+    ("host_mapping", &["ip", "host-gateway"]),
+    ("extra_sans", &["[extra.example]"]),
+    ("gate", &["none", "per-port"]),
+];
+
+/// `text` with the value of top-level `key` replaced by `value`.
+fn with_value(text: &str, key: &str, value: &str) -> String {
+    let prefix = format!("{key}:");
+    let mut found = false;
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(&prefix) {
+                found = true;
+                format!("{key}: {value}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert!(found, "no key `{key}`");
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn every_key_of_every_profile_changes_what_is_rendered_or_is_refused() {
+    for name in Profile::names() {
+        let text = Profile::builtin_text(name).unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with(' ') && l.contains(':'))
+            .map(|l| l.split(':').next().unwrap())
+            .collect();
+        let known: Vec<&str> = ALTERNATIVES.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys, known,
+            "profile `{name}`: keys and the table above differ"
+        );
+        let base = rendered(Profile::parse(text).unwrap()).unwrap();
+        for (key, values) in ALTERNATIVES {
+            for value in *values {
+                let changed = with_value(text, key, value);
+                if changed == text {
+                    continue; // the profile's own value
+                }
+                match Profile::parse(&changed) {
+                    Err(_) => {} // read, and refused: never silently ignored
+                    Ok(p) => {
+                        let r = rendered(p).unwrap_or_else(|e| e.message().to_string());
+                        assert!(
+                            r != base,
+                            "profile `{name}`: `{key}: {value}` changes nothing vaultnet writes"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn l1_maps_the_name_to_the_host_ip_and_l6_to_host_gateway() {
+    let l1 = sample_site("l1");
+    let e = Topology::new(&l1).unwrap().endpoint("alice");
+    assert_eq!(
+        e,
+        Endpoint {
+            url: "https://vault.lan:22300".into(),
+            name: "vault.lan".into(),
+            extra_host: Some("vault.lan:10.9.0.1".into()),
+            connect: "10.9.0.1:22300".parse().unwrap(),
+        }
+    );
+    let l6 = sample_site("l6");
+    let e6 = Topology::new(&l6).unwrap().endpoint("alice");
+    assert_eq!(e6.extra_host.as_deref(), Some("vault.lan:host-gateway"));
+    assert_eq!(e6.connect, e.connect);
+}
+
+#[test]
+fn a_non_loopback_vault_or_a_forwarder_on_vaults_address_is_refused() {
+    let mut site = sample_site("l1");
+    site.vault_addr = "10.9.0.1:8200".parse().unwrap();
+    let e = Topology::new(&site).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "invalid Vault address `10.9.0.1:8200`: profile L1 keeps Vault on loopback"
+    );
+    let mut site = sample_site("l1");
+    site.host_ip = "127.0.0.1".parse().unwrap();
+    site.port = 8200;
+    assert_eq!(
+        Topology::new(&site).unwrap_err().message(),
+        "the forwarder and Vault cannot share one address"
+    );
+}
+
+#[test]
+fn a_host_mapping_flag_that_contradicts_the_profile_is_refused_with_the_profile_that_fits() {
+    let l6 = Profile::builtin("l6").unwrap();
+    assert!(check_host_mapping(&l6, Some(HostMapping::HostGateway)).is_ok());
+    assert!(check_host_mapping(&l6, None).is_ok());
+    let e = check_host_mapping(&l6, Some(HostMapping::Ip)).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert_eq!(
+        e.message(),
+        "`--host-mapping ip` contradicts profile `l6`, which maps the name to `host-gateway`"
+    );
+    assert_eq!(
+        e.hint_text(),
+        Some("drop `--host-mapping`, or choose the profile that maps to `ip`: `--profile l1`")
+    );
+}
+
+#[test]
+fn the_gate_admits_tenants_on_the_entry_and_refuses_them_on_vaults_port() {
+    let site = sample_site("l1");
+    let t = Topology::new(&site).unwrap();
+    let files = t.host_files(&[1001]);
+    let nft = files
+        .files
+        .iter()
+        .find(|f| f.name == gate::FILE)
+        .expect("the gate file");
+    assert!(nft.contents.contains(
+        "ip daddr 10.9.0.1 tcp dport 22300 meta skuid != @allowed reject with tcp reset"
+    ));
+    assert!(
+        nft.contents
+            .contains("tcp dport 8200 meta skuid @tenants reject with tcp reset")
+    );
+    let retired: Vec<String> = t.retired_host_files().into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        retired,
+        [
+            "vaultnet-forwarder.socket",
+            "vaultnet-haproxy.cfg",
+            "vaultnet-stream.conf"
+        ]
+    );
+}
