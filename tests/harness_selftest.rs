@@ -63,7 +63,7 @@ fn cmd_without_stdin_reads_eof() {
 }
 
 #[test]
-fn cmd_scrubs_vault_bao_vaultnet_and_xdg_variables() {
+fn cmd_scrubs_vault_bao_vaultnet_xdg_and_locale_variables() {
     for name in [
         "VAULT_ADDR",
         "VAULT_TOKEN",
@@ -72,19 +72,43 @@ fn cmd_scrubs_vault_bao_vaultnet_and_xdg_variables() {
         "VAULTNET_CONFIG",
         "VAULTNET_E2E",
         "XDG_CONFIG_HOME",
+        "LANG",
+        "LANGUAGE",
+        "LC_ALL",
+        "LC_CTYPE",
+        "LC_MESSAGES",
     ] {
         assert!(is_scrubbed(name.as_ref()), "{name} should be scrubbed");
     }
-    for name in ["PATH", "HOME", "LANG", "MY_VAULT_ADDR", "VAULTADDR"] {
+    for name in [
+        "PATH",
+        "HOME",
+        "MY_VAULT_ADDR",
+        "VAULTADDR",
+        "LANGX",
+        "MY_LC_ALL",
+    ] {
         assert!(!is_scrubbed(name.as_ref()), "{name} should be kept");
     }
     // And for real: whatever the test process inherited, none of it
-    // reaches the child (VAULTNET_E2E is set under CI, for one).
+    // reaches the child (VAULTNET_E2E is set under CI, for one; LANG in
+    // most sessions).
     let out = Cmd::new("/usr/bin/env").run().expect_success();
     for line in out.stdout.lines() {
         let name = line.split('=').next().unwrap();
         assert!(!is_scrubbed(name.as_ref()), "leaked: {line}");
     }
+    // A locale the test sets itself does arrive.
+    let out = Cmd::new("/usr/bin/env")
+        .env("LC_ALL", "C.UTF-8")
+        .run()
+        .expect_success();
+    let locale: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("LC_") || l.starts_with("LANG"))
+        .collect();
+    assert_eq!(locale, ["LC_ALL=C.UTF-8"], "{out}");
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //!
 //! [`Cmd`] is a small builder in the style of ripgrep's `tests/util.rs`: it
 //! starts the program with a scrubbed environment (no `VAULT_*`, `BAO_*` or
-//! `VAULTNET_*` variables leak in from the developer's shell, and `HOME`
-//! points at a directory the test owns), optionally inside a network
+//! `VAULTNET_*` variables leak in from the developer's shell, nor the
+//! locale, and `HOME` points at a directory the test owns), optionally
+//! inside a network
 //! namespace, feeds it stdin, and collects an [`Output`] whose
 //! [`Output::expect_code`] prints everything needed to debug a failure.
 //! Every run has a timeout so a program waiting on a prompt or a dead server
@@ -16,17 +17,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Prefixes of variables removed from the inherited environment: they would
-/// change which server, token or config the program under test uses.
-pub const SCRUBBED_PREFIXES: &[&str] = &["VAULT_", "BAO_", "VAULTNET_"];
+/// Prefixes of variables removed from the inherited environment: the first
+/// three would change which server, token or config the program under test
+/// uses; `LC_*` would change its text (doctor prints ✓ only in a UTF-8
+/// locale), so output compared exactly would depend on the developer's
+/// session. A test that wants UTF-8 sets `LC_ALL=C.UTF-8` itself.
+pub const SCRUBBED_PREFIXES: &[&str] = &["VAULT_", "BAO_", "VAULTNET_", "LC_"];
 
 /// Variables removed so that per-user directories derive from the test's
-/// `HOME` rather than from the developer's session.
+/// `HOME` rather than from the developer's session, and the locale is the
+/// program's default (`C`) unless the test sets one.
 pub const SCRUBBED_VARS: &[&str] = &[
     "XDG_CONFIG_HOME",
     "XDG_DATA_HOME",
     "XDG_STATE_HOME",
     "XDG_CACHE_HOME",
+    "LANG",
+    "LANGUAGE",
 ];
 
 /// Default time a command may run before it is killed.
