@@ -5,7 +5,9 @@
 //! tests" in the design notes. This module holds the gate that decides
 //! whether such end-to-end tests run (`VAULTNET_E2E=1`), and a few small
 //! helpers used by the submodules: [`cmd`] runs programs (the `vaultnet`
-//! binary above all) in a scrubbed environment, [`netns`] builds network
+//! binary above all) in a scrubbed environment, [`expect`] compares a run's
+//! exit code, stdout and stderr exactly (after redacting dates, serials, PEM
+//! bodies and the test's own paths), [`netns`] builds network
 //! namespaces playing the host and its tenants, and [`openbao`] starts,
 //! initialises and unseals a real OpenBao server. [`site`] gives a test its
 //! own vaultnet state directory, `init` command line and OpenBao, and
@@ -24,6 +26,7 @@
 
 pub mod cmd;
 pub mod doctor;
+pub mod expect;
 pub mod faultproxy;
 pub mod netns;
 pub mod openbao;

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::cmd::{Cmd, Output};
+use super::expect::Expect;
 use super::netns::Netns;
 use super::openbao::{ClientTls, OpenBao, free_port};
 
@@ -136,6 +137,24 @@ impl Site {
             c.netns(ns.name());
         }
         c
+    }
+
+    /// An [`Expect`] for this site's commands (exit `code`, empty streams)
+    /// with its own values redacted: the state directory shows as
+    /// `[STATE]`, the scratch directory around it as `[DIR]`, `HOME` as
+    /// `[HOME]`, Vault's address as `[VAULT_ADDR]` and, when the host is a
+    /// namespace (its address differs per test), the host IP as
+    /// `[HOST_IP]`. The offline host IP is fixed and stays as it is.
+    pub fn expect(&self, code: i32) -> Expect {
+        let e = Expect::code(code)
+            .redact_path(&self.dir, "[STATE]")
+            .redact_path(self.scratch(), "[DIR]")
+            .redact_path(self.home(), "[HOME]")
+            .redact(self.vault_addr, "[VAULT_ADDR]");
+        match &self.ns {
+            Some(_) => e.redact(self.host_ip, "[HOST_IP]"),
+            None => e,
+        }
     }
 
     /// The operator's mTLS files as `init` wrote them.
