@@ -64,7 +64,7 @@ fn cmd_without_stdin_reads_eof() {
 }
 
 #[test]
-fn cmd_scrubs_vault_bao_vaultnet_xdg_and_locale_variables() {
+fn cmd_scrubs_vault_bao_vaultnet_xdg_locale_and_width_variables() {
     for name in [
         "VAULT_ADDR",
         "VAULT_TOKEN",
@@ -78,6 +78,7 @@ fn cmd_scrubs_vault_bao_vaultnet_xdg_and_locale_variables() {
         "LC_ALL",
         "LC_CTYPE",
         "LC_MESSAGES",
+        "COLUMNS",
     ] {
         assert!(is_scrubbed(name.as_ref()), "{name} should be scrubbed");
     }

@@ -3,10 +3,10 @@
 //! [`Cmd`] is a small builder in the style of ripgrep's `tests/util.rs`: it
 //! starts the program with a scrubbed environment (no `VAULT_*`, `BAO_*` or
 //! `VAULTNET_*` variables leak in from the developer's shell, nor the
-//! locale, and `HOME` points at a directory the test owns), optionally
-//! inside a network
-//! namespace, feeds it stdin, and collects an [`Output`] whose
-//! [`Output::expect_code`] prints everything needed to debug a failure.
+//! locale or terminal width, and `HOME` points at a directory the test
+//! owns), optionally inside a network namespace, feeds it stdin, and
+//! collects an [`Output`] whose [`Output::expect_code`] prints everything
+//! needed to debug a failure; `support::expect` compares it exactly.
 //! Every run has a timeout so a program waiting on a prompt or a dead server
 //! fails the test instead of hanging the suite.
 
@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 pub const SCRUBBED_PREFIXES: &[&str] = &["VAULT_", "BAO_", "VAULTNET_", "LC_"];
 
 /// Variables removed so that per-user directories derive from the test's
-/// `HOME` rather than from the developer's session, and the locale is the
-/// program's default (`C`) unless the test sets one.
+/// `HOME` rather than from the developer's session, the locale is the
+/// program's default (`C`) unless the test sets one, and help and usage
+/// errors are wrapped at clap's default width rather than at the
+/// developer's terminal (`COLUMNS`).
 pub const SCRUBBED_VARS: &[&str] = &[
     "XDG_CONFIG_HOME",
     "XDG_DATA_HOME",
@@ -34,6 +36,7 @@ pub const SCRUBBED_VARS: &[&str] = &[
     "XDG_CACHE_HOME",
     "LANG",
     "LANGUAGE",
+    "COLUMNS",
 ];
 
 /// Default time a command may run before it is killed.
