@@ -24,7 +24,9 @@ use vaultnet::pki::CertInfo;
 use crate::support::cmd::{Cmd, Output};
 use crate::support::expect::Expect;
 use crate::support::openbao::parse_listener;
-use crate::support::site::{Site, Snapshot};
+use crate::support::site::{
+    Site, Snapshot, ca_name, first_init, init_stdout, kept_certificates, rejected, unchanged_init,
+};
 use crate::support::{run_ok, wait_for, write_private};
 
 /// A site where `init` has run once, successfully.
@@ -33,113 +35,6 @@ fn initialised() -> Site {
     let site = Site::offline();
     site.init().run().expect(first_init(&site));
     site
-}
-
-// ------------------------------------------------------ what init says
-
-/// The CA's common name (`vaultnet CA <host> <random>`), as `init` names
-/// it; a placeholder when there is no CA, so the diff shows the run.
-fn ca_name(site: &Site) -> String {
-    std::fs::read_to_string(site.path("pki/ca.pem"))
-        .ok()
-        .and_then(|pem| CertInfo::parse(&pem).ok())
-        .and_then(|c| c.common_name)
-        .unwrap_or_else(|| "<no CA in pki/ca.pem>".into())
-}
-
-/// How `init` tells the operator to install each forwarder, from the
-/// state directory.
-fn install_steps(forwarder: &str) -> &'static str {
-    match forwarder {
-        "socat" => {
-            "  install -m 0644 forwarder/vaultnet-forwarder.service /etc/systemd/system/
-  systemctl daemon-reload
-  systemctl enable --now vaultnet-forwarder.service
-"
-        }
-        "nginx" => {
-            "  install -m 0644 forwarder/vaultnet-stream.conf /etc/nginx/
-  grep -q vaultnet-stream.conf /etc/nginx/nginx.conf || echo 'include /etc/nginx/vaultnet-stream.conf;' >> /etc/nginx/nginx.conf
-  nginx -t && systemctl reload nginx
-"
-        }
-        "haproxy" => {
-            "  cat forwarder/vaultnet-haproxy.cfg >> /etc/haproxy/haproxy.cfg
-  haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy
-"
-        }
-        "socket-proxyd" => {
-            "  install -m 0644 forwarder/vaultnet-forwarder.socket forwarder/vaultnet-forwarder.service /etc/systemd/system/
-  systemctl daemon-reload
-  systemctl enable --now vaultnet-forwarder.socket
-"
-        }
-        other => panic!("no install steps known for forwarder {other}"),
-    }
-}
-
-/// stdout of `init` on an offline site (host IP 10.77.0.1, nothing
-/// listening at Vault's address, no token reaching Vault): the summary,
-/// the unreachable Vault, the files to install, and what is left to do.
-fn init_stdout(changed: u32, kept: u32, forwarder: &str) -> String {
-    format!(
-        "vaultnet initialised in `[STATE]`: {changed} changed, {kept} kept
-note: OpenBao at https://[VAULT_ADDR] is not reachable: cannot reach https://[VAULT_ADDR]: connection refused
-
-Vault listener: [VAULT_ADDR], mutual TLS required (`vault/listener.json`).
-  The OpenBao server's user must be able to read `[STATE]/vault/server-key.pem`.
-Forwarder ({forwarder}): 10.77.0.1:22300 -> [VAULT_ADDR]; install it from `[STATE]` with:
-{steps}  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port
-Operator access:
-  export BAO_ADDR=https://[VAULT_ADDR] BAO_CACERT=[STATE]/pki/ca.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
-
-Left to do:
-  1. start OpenBao with the listener as an extra config: `bao server -config <your config> -config [STATE]/vault/listener.json`
-  2. then run `vaultnet init` again with an operator token (`BAO_TOKEN`, `--token-file` or `~/.vault-token`) to enable AppRole and KV v2
-",
-        steps = install_steps(forwarder)
-    )
-}
-
-/// The three lines of a run that kept the CA and both certificates.
-fn kept_certificates(site: &Site) -> String {
-    format!(
-        "kept CA `pki/ca.pem` ({}, expires [DATE])
-kept Vault server certificate `vault/server.pem` (expires [DATE])
-kept operator certificate `operator/client.pem` (expires [DATE])
-",
-        ca_name(site)
-    )
-}
-
-/// The first `init` of an offline site: every file created.
-fn first_init(site: &Site) -> Expect {
-    site.expect(0)
-        .stdout(init_stdout(7, 0, "socat"))
-        .stderr(format!(
-            "created CA `pki/ca.pem` ({}, expires [DATE])
-created Vault server certificate `vault/server.pem` (expires [DATE])
-created operator certificate `operator/client.pem` (expires [DATE])
-wrote `vault/listener.json`
-wrote `forwarder/vaultnet-forwarder.service`
-wrote `vaultnet.yaml`
-wrote `forwarder/vaultnet.nft`
-",
-            ca_name(site)
-        ))
-}
-
-/// `init` again with the same settings: everything kept, nothing written.
-fn unchanged_init(site: &Site) -> Expect {
-    site.expect(0)
-        .stdout(init_stdout(0, 3, "socat"))
-        .stderr(kept_certificates(site))
-}
-
-/// A rejected run: exit 2, nothing on stdout, one error and one hint.
-fn rejected(site: &Site, error: &str, hint: &str) -> Expect {
-    site.expect(2)
-        .stderr(format!("error: {error}\nhint: {hint}\n"))
 }
 
 #[track_caller]
@@ -397,7 +292,7 @@ fn keys_are_0600_and_directories_0700_even_under_umask_000() {
         .args(site.init_args())
         .run();
     let first = first_init(&site);
-    let stdout = format!("0000\n{}", init_stdout(7, 0, "socat"));
+    let stdout = format!("0000\n{}", init_stdout(&site, 7, 0, "socat"));
     out.expect(first.stdout(stdout));
 
     let snap = site.snapshot();
@@ -523,7 +418,7 @@ removed `forwarder/vaultnet-forwarder.socket` (socket-proxyd is no longer the fo
         let out = site.init().args(["--forwarder", kind]).run();
         let out = out.expect(
             site.expect(0)
-                .stdout(init_stdout(*changed, 3, kind))
+                .stdout(init_stdout(&site, *changed, 3, kind))
                 .stderr(format!(
                     "setting forwarder: {previous} -> {kind}\n{}{written}wrote `vaultnet.yaml`\n",
                     kept_certificates(&site)
@@ -589,7 +484,7 @@ fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
     );
 
     let out = site.init().arg("--profile").arg("l6").run();
-    out.expect(site.expect(0).stdout(init_stdout(3, 3, "socat")).stderr(format!(
+    out.expect(site.expect(0).stdout(init_stdout(&site, 3, 3, "socat")).stderr(format!(
         "setting profile: l1 -> l6\nsetting host-mapping: ip -> host-gateway\n{}wrote `vaultnet.yaml`\n",
         kept_certificates(&site)
     )));
@@ -606,7 +501,7 @@ fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
         .run();
     out.expect(
         site.expect(0)
-            .stdout(init_stdout(2, 3, "socat"))
+            .stdout(init_stdout(&site, 2, 3, "socat"))
             .stderr(format!(
                 "setting host-mapping: host-gateway -> ip\n{}wrote `vaultnet.yaml`\n",
                 kept_certificates(&site)
@@ -1051,7 +946,7 @@ fn force_replaces_the_ca_and_names_the_old_and_new_serials() {
     // The serials are redacted by name, so each must stand where it belongs.
     out.clone().expect(
         site.expect(0)
-            .stdout(init_stdout(3, 0, "socat"))
+            .stdout(init_stdout(&site, 3, 0, "socat"))
             .stderr(format!(
                 "replaced CA `pki/ca.pem`: `{old_name}` (serial [OLD CA]) -> `{}` (serial [NEW CA]), expires [DATE]
 replaced Vault server certificate `vault/server.pem` because `--force` or a new CA (new serial [SERVER], expires [DATE])

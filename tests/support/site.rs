@@ -6,7 +6,10 @@
 //! [`Snapshot`] records every entry of a state directory (kind, mode,
 //! owner, inode, mtime, bytes) so a test can prove that a run changed
 //! nothing at all, and [`assert_error_and_hint`] checks the two-line error
-//! shape every rejected command must print.
+//! shape every rejected command must print. [`first_init`],
+//! [`unchanged_init`] and [`rejected`] are the exact expectations of the
+//! runs many tests start with: what `init` prints on a site whose Vault is
+//! not reachable yet, and a refusal.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -14,6 +17,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+
+use vaultnet::pki::CertInfo;
 
 use super::cmd::{Cmd, Output};
 use super::expect::Expect;
@@ -419,4 +424,162 @@ pub fn assert_error_and_hint(out: &Output) {
         "expected exactly an `error: ` line and a `hint: ` line on stderr\n{out}"
     );
     assert!(out.stdout.is_empty(), "expected nothing on stdout\n{out}");
+}
+
+// ------------------------------------------------------ what init says
+
+/// The CA's common name (`vaultnet CA <host> <random>`), as `init` names
+/// it; a placeholder when there is no CA, so the diff shows the run.
+pub fn ca_name(site: &Site) -> String {
+    std::fs::read_to_string(site.path("pki/ca.pem"))
+        .ok()
+        .and_then(|pem| CertInfo::parse(&pem).ok())
+        .and_then(|c| c.common_name)
+        .unwrap_or_else(|| "<no CA in pki/ca.pem>".into())
+}
+
+/// How `init` tells the operator to install each forwarder, from the
+/// state directory.
+pub fn install_steps(forwarder: &str) -> &'static str {
+    match forwarder {
+        "socat" => {
+            "  install -m 0644 forwarder/vaultnet-forwarder.service /etc/systemd/system/
+  systemctl daemon-reload
+  systemctl enable --now vaultnet-forwarder.service
+"
+        }
+        "nginx" => {
+            "  install -m 0644 forwarder/vaultnet-stream.conf /etc/nginx/
+  grep -q vaultnet-stream.conf /etc/nginx/nginx.conf || echo 'include /etc/nginx/vaultnet-stream.conf;' >> /etc/nginx/nginx.conf
+  nginx -t && systemctl reload nginx
+"
+        }
+        "haproxy" => {
+            "  cat forwarder/vaultnet-haproxy.cfg >> /etc/haproxy/haproxy.cfg
+  haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy
+"
+        }
+        "socket-proxyd" => {
+            "  install -m 0644 forwarder/vaultnet-forwarder.socket forwarder/vaultnet-forwarder.service /etc/systemd/system/
+  systemctl daemon-reload
+  systemctl enable --now vaultnet-forwarder.socket
+"
+        }
+        other => panic!("no install steps known for forwarder {other}"),
+    }
+}
+
+/// The host IP as [`Site::expect`] shows it: the offline address itself,
+/// `[HOST_IP]` for a namespace's.
+fn shown_host_ip(site: &Site) -> String {
+    match site.ns {
+        Some(_) => "[HOST_IP]".into(),
+        None => site.host_ip.to_string(),
+    }
+}
+
+/// stdout of `init` while nothing listens at Vault's address (so no token
+/// reaches Vault): the summary, the unreachable Vault, the files to
+/// install, and what is left to do.
+pub fn init_stdout(site: &Site, changed: u32, kept: u32, forwarder: &str) -> String {
+    format!(
+        "vaultnet initialised in `[STATE]`: {changed} changed, {kept} kept
+note: OpenBao at https://[VAULT_ADDR] is not reachable: cannot reach https://[VAULT_ADDR]: connection refused
+{}
+Left to do:
+  1. start OpenBao with the listener as an extra config: `bao server -config <your config> -config [STATE]/vault/listener.json`
+  2. then run `vaultnet init` again with an operator token (`BAO_TOKEN`, `--token-file` or `~/.vault-token`) to enable AppRole and KV v2
+",
+        init_steps(site, forwarder)
+    )
+}
+
+/// stdout of `init` that reached Vault with a token good enough to set
+/// it up: the summary, the files to install, and the next command.
+pub fn init_stdout_with_vault(site: &Site, changed: u32, kept: u32, forwarder: &str) -> String {
+    format!(
+        "vaultnet initialised in `[STATE]`: {changed} changed, {kept} kept
+{}
+Next: `vaultnet add-user NAME` for each tenant.
+",
+        init_steps(site, forwarder)
+    )
+}
+
+/// The part of `init`'s report between the summary and what to do next:
+/// the listener, the forwarder's install steps and the operator's access.
+fn init_steps(site: &Site, forwarder: &str) -> String {
+    format!(
+        "
+Vault listener: [VAULT_ADDR], mutual TLS required (`vault/listener.json`).
+  The OpenBao server's user must be able to read `[STATE]/vault/server-key.pem`.
+Forwarder ({forwarder}): {host}:22300 -> [VAULT_ADDR]; install it from `[STATE]` with:
+{steps}  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port
+Operator access:
+  export BAO_ADDR=https://[VAULT_ADDR] BAO_CACERT=[STATE]/pki/ca.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
+",
+        host = shown_host_ip(site),
+        steps = install_steps(forwarder)
+    )
+}
+
+/// The three lines of a run that kept the CA and both certificates.
+pub fn kept_certificates(site: &Site) -> String {
+    format!(
+        "kept CA `pki/ca.pem` ({}, expires [DATE])
+kept Vault server certificate `vault/server.pem` (expires [DATE])
+kept operator certificate `operator/client.pem` (expires [DATE])
+",
+        ca_name(site)
+    )
+}
+
+/// The first `init` of a site whose Vault is not reachable yet: every
+/// file created. Build it after the run: it names the CA the run made.
+pub fn first_init(site: &Site) -> Expect {
+    site.expect(0)
+        .stdout(init_stdout(site, 7, 0, "socat"))
+        .stderr(format!(
+            "created CA `pki/ca.pem` ({}, expires [DATE])
+created Vault server certificate `vault/server.pem` (expires [DATE])
+created operator certificate `operator/client.pem` (expires [DATE])
+wrote `vault/listener.json`
+wrote `forwarder/vaultnet-forwarder.service`
+wrote `vaultnet.yaml`
+wrote `forwarder/vaultnet.nft`
+",
+            ca_name(site)
+        ))
+}
+
+/// `init` again with the same settings, Vault still not reachable:
+/// everything kept, nothing written.
+pub fn unchanged_init(site: &Site) -> Expect {
+    site.expect(0)
+        .stdout(init_stdout(site, 0, 3, "socat"))
+        .stderr(kept_certificates(site))
+}
+
+/// `init` with the root token the first time it reaches a real OpenBao
+/// (after a first `init` without one): certificates kept, AppRole and KV
+/// v2 enabled.
+pub fn bootstrap_init(site: &Site) -> Expect {
+    site.expect(0)
+        .stdout(init_stdout_with_vault(site, 2, 3, "socat"))
+        .stderr(format!(
+            "{}AppRole auth at `approle/`: enabled\nKV v2 at `secret/`: enabled\n",
+            kept_certificates(site)
+        ))
+}
+
+/// A refused run: exit `code`, nothing on stdout, and on stderr exactly
+/// `error: {error}` and `hint: {hint}`.
+pub fn refused(site: &Site, code: i32, error: &str, hint: &str) -> Expect {
+    site.expect(code)
+        .stderr(format!("error: {error}\nhint: {hint}\n"))
+}
+
+/// [`refused`] with exit 2: bad input.
+pub fn rejected(site: &Site, error: &str, hint: &str) -> Expect {
+    refused(site, 2, error, hint)
 }
