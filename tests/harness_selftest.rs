@@ -2,7 +2,8 @@
 //!
 //! Proves the pieces other tests stand on before they are used to judge
 //! vaultnet: the command runner (against `/bin/sh`, so it works before the
-//! binary does anything), namespace set-up and tear-down, and a real
+//! binary does anything), the pseudo-terminal driver, the exact comparison
+//! and its redaction, namespace set-up and tear-down, and a real
 //! OpenBao behind an mTLS listener made here with `openssl` — initialised,
 //! unsealed, refusing clients without the right certificate.
 
@@ -17,6 +18,7 @@ use crate::support::cmd::{Cmd, Output, is_scrubbed};
 use crate::support::expect::{Expect, line_diff, redact};
 use crate::support::netns::Netns;
 use crate::support::openbao::{ClientTls, OpenBao, free_port, probe};
+use crate::support::pty::Terminal;
 use crate::support::{self, require_e2e, run_ok, wait_for};
 
 // ---------------------------------------------------------------- cmd.rs
@@ -134,6 +136,82 @@ fn cmd_kills_on_timeout() {
     assert!(out.timed_out, "{out}");
     assert_eq!(out.code, None, "{out}");
     assert_eq!(out.stdout, "started\n");
+}
+
+// --------------------------------------------------------------- pty.rs
+
+#[test]
+fn terminal_waits_for_a_prompt_then_types_the_answer() {
+    let sh = Cmd::new("/bin/sh")
+        .args([
+            "-c",
+            r#"[ -t 0 ] && [ -t 1 ] && echo on-a-tty; printf 'name? '; read name; echo "hello $name"; exit 4"#,
+        ])
+        .clone();
+    let mut term = Terminal::start(&sh);
+    term.wait_for("name? ");
+    term.send("bob\r");
+    term.wait_for("hello bob\n");
+    let s = term.finish(Duration::from_secs(10));
+    assert_eq!(s.code, Some(4), "{s:?}");
+    // The terminal echoes what was typed, as a terminal does.
+    assert_eq!(s.transcript, "on-a-tty\nname? bob\nhello bob\n");
+    assert_eq!(s.rest, "");
+    let out = s.rest_output();
+    assert_eq!((out.code, out.stdout.as_str()), (Some(4), ""));
+}
+
+#[test]
+fn terminal_fails_at_the_deadline_with_what_it_showed() {
+    let started = std::time::Instant::now();
+    let sh = Cmd::new("/bin/sh")
+        .args(["-c", "echo so far; exec sleep 30"])
+        .clone();
+    let mut term = Terminal::start(&sh);
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        term.wait_for_within("a prompt that never comes", Duration::from_millis(300))
+    }))
+    .unwrap_err();
+    drop(term);
+    let msg = panic.downcast_ref::<String>().expect("string panic");
+    for part in [
+        "waiting for \"a prompt that never comes\"",
+        "300ms passed",
+        "--- the terminal so far ---\nso far\n",
+    ] {
+        assert!(msg.contains(part), "missing {part:?} in:\n{msg}");
+    }
+    // Dropping the terminal killed the sleeper.
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn terminal_fails_when_the_program_ends_before_the_text() {
+    let sh = Cmd::new("/bin/sh").args(["-c", "echo bye"]).clone();
+    let mut term = Terminal::start(&sh);
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        term.wait_for("a prompt that never comes")
+    }))
+    .unwrap_err();
+    let msg = panic.downcast_ref::<String>().expect("string panic");
+    assert!(msg.contains("the terminal closed"), "{msg}");
+    assert!(msg.contains("\nbye\n"), "{msg}");
+}
+
+#[test]
+fn terminal_kills_a_program_that_does_not_exit() {
+    let sh = Cmd::new("/bin/sh")
+        .args(["-c", "echo waiting; exec sleep 30"])
+        .clone();
+    let mut term = Terminal::start(&sh);
+    term.wait_for("waiting\n");
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        term.finish(Duration::from_millis(300))
+    }))
+    .unwrap_err();
+    let msg = panic.downcast_ref::<String>().expect("string panic");
+    assert!(msg.contains("did not exit within 300ms"), "{msg}");
+    assert!(msg.contains("--- the terminal ---\nwaiting\n"), "{msg}");
 }
 
 // ------------------------------------------------------------ expect.rs

@@ -134,6 +134,29 @@ impl Cmd {
         self
     }
 
+    /// This command run on a pseudo-terminal: util-linux `script -q -e -c
+    /// LINE /dev/null` with the same environment, `HOME`, namespace and
+    /// directory (`script` passes its environment on). `SHELL` is set to
+    /// `/bin/sh`, which `script` runs LINE with, and `TERM` to a plain
+    /// `xterm`, so neither comes from the developer's session. Driven by
+    /// `support::pty::Terminal`.
+    pub fn on_terminal(&self) -> Cmd {
+        let line = std::iter::once(self.program.as_os_str())
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .map(|w| shell_quote(&w.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut outer = self.clone();
+        outer.program = PathBuf::from("script");
+        outer.args = ["-q", "-e", "-c", &line, "/dev/null"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        outer.stdin = None;
+        outer.env("SHELL", "/bin/sh").env("TERM", "xterm");
+        outer
+    }
+
     /// The command line as a shell would show it, for failure messages.
     pub fn display(&self) -> String {
         let mut words = Vec::new();
@@ -250,7 +273,8 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Ve
     })
 }
 
-/// Quotes a word for display only (never executed through a shell).
+/// Quotes a word for a POSIX shell: for display, and for the command line
+/// [`Cmd::on_terminal`] hands to `script`.
 fn shell_quote(word: &str) -> String {
     let safe = !word.is_empty()
         && word

@@ -17,6 +17,7 @@
 //! [`tenant`] makes throw-away Unix users, a site whose OpenBao is ready
 //! for tenants, requests made the way a tenant makes them, and runs
 //! `bao agent` unchanged from a bundle.
+//! [`pty`] drives a program on a pseudo-terminal, waiting for each prompt.
 //! [`faultproxy`] puts a fault-injecting mTLS proxy between vaultnet and a
 //! real OpenBao, for the convergence tests.
 
@@ -31,6 +32,7 @@ pub mod faultproxy;
 pub mod netns;
 pub mod openbao;
 pub mod podman;
+pub mod pty;
 pub mod site;
 pub mod tenant;
 

@@ -431,7 +431,12 @@ pub fn assert_error_and_hint(out: &Output) {
 /// The CA's common name (`vaultnet CA <host> <random>`), as `init` names
 /// it; a placeholder when there is no CA, so the diff shows the run.
 pub fn ca_name(site: &Site) -> String {
-    std::fs::read_to_string(site.path("pki/ca.pem"))
+    ca_name_of(&site.path("pki/ca.pem"))
+}
+
+/// [`ca_name`] of the CA certificate at `path`.
+pub fn ca_name_of(path: &Path) -> String {
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|pem| CertInfo::parse(&pem).ok())
         .and_then(|c| c.common_name)
