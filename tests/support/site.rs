@@ -483,32 +483,55 @@ fn shown_host_ip(site: &Site) -> String {
     }
 }
 
+/// What `init` leaves to do once it has a token good enough to set Vault
+/// up (the last step of "Left to do").
+pub const TOKEN_STEP: &str = "run `vaultnet init` again with an operator token (`BAO_TOKEN`, `--token-file` or `~/.vault-token`) to enable AppRole and KV v2";
+
+/// The end of `init`'s report when Vault could not be set up: `first`
+/// (what the operator must do to Vault), then [`TOKEN_STEP`].
+pub fn left_to_do(first: Option<&str>) -> String {
+    match first {
+        Some(step) => format!("Left to do:\n  1. {step}\n  2. then {TOKEN_STEP}\n"),
+        None => format!("Left to do:\n  1. {TOKEN_STEP}\n"),
+    }
+}
+
+/// The end of `init`'s report once Vault is set up.
+pub const NEXT_ADD_USER: &str = "Next: `vaultnet add-user NAME` for each tenant.\n";
+
+/// `init`'s summary line for a run that changed or kept files.
+pub fn initialised(changed: u32, kept: u32) -> String {
+    format!("vaultnet initialised in `[STATE]`: {changed} changed, {kept} kept\n")
+}
+
+/// The note `init` adds when nothing listens at Vault's address.
+pub const UNREACHABLE: &str = "note: OpenBao at https://[VAULT_ADDR] is not reachable: cannot reach https://[VAULT_ADDR]: connection refused\n";
+
+/// stdout of `init`: `head` (the summary, and a note if any), the
+/// listener, the forwarder's install steps and the operator's access,
+/// then `ending` (what is left to do, or the next command).
+pub fn init_report(site: &Site, head: &str, forwarder: &str, ending: &str) -> String {
+    format!("{head}{}\n{ending}", init_steps(site, forwarder))
+}
+
 /// stdout of `init` while nothing listens at Vault's address (so no token
 /// reaches Vault): the summary, the unreachable Vault, the files to
 /// install, and what is left to do.
 pub fn init_stdout(site: &Site, changed: u32, kept: u32, forwarder: &str) -> String {
-    format!(
-        "vaultnet initialised in `[STATE]`: {changed} changed, {kept} kept
-note: OpenBao at https://[VAULT_ADDR] is not reachable: cannot reach https://[VAULT_ADDR]: connection refused
-{}
-Left to do:
-  1. start OpenBao with the listener as an extra config: `bao server -config <your config> -config [STATE]/vault/listener.json`
-  2. then run `vaultnet init` again with an operator token (`BAO_TOKEN`, `--token-file` or `~/.vault-token`) to enable AppRole and KV v2
-",
-        init_steps(site, forwarder)
+    init_report(
+        site,
+        &format!("{}{UNREACHABLE}", initialised(changed, kept)),
+        forwarder,
+        &left_to_do(Some(
+            "start OpenBao with the listener as an extra config: `bao server -config <your config> -config [STATE]/vault/listener.json`",
+        )),
     )
 }
 
 /// stdout of `init` that reached Vault with a token good enough to set
 /// it up: the summary, the files to install, and the next command.
 pub fn init_stdout_with_vault(site: &Site, changed: u32, kept: u32, forwarder: &str) -> String {
-    format!(
-        "vaultnet initialised in `[STATE]`: {changed} changed, {kept} kept
-{}
-Next: `vaultnet add-user NAME` for each tenant.
-",
-        init_steps(site, forwarder)
-    )
+    init_report(site, &initialised(changed, kept), forwarder, NEXT_ADD_USER)
 }
 
 /// The part of `init`'s report between the summary and what to do next:
@@ -565,6 +588,12 @@ pub fn unchanged_init(site: &Site) -> Expect {
         .stderr(kept_certificates(site))
 }
 
+/// What `init` says of Vault's AppRole auth method and KV v2 mount
+/// (`enabled` or `present` each).
+pub fn vault_setup(approle: &str, kv: &str) -> String {
+    format!("AppRole auth at `approle/`: {approle}\nKV v2 at `secret/`: {kv}\n")
+}
+
 /// `init` with the root token the first time it reaches a real OpenBao
 /// (after a first `init` without one): certificates kept, AppRole and KV
 /// v2 enabled.
@@ -572,8 +601,9 @@ pub fn bootstrap_init(site: &Site) -> Expect {
     site.expect(0)
         .stdout(init_stdout_with_vault(site, 2, 3, "socat"))
         .stderr(format!(
-            "{}AppRole auth at `approle/`: enabled\nKV v2 at `secret/`: enabled\n",
-            kept_certificates(site)
+            "{}{}",
+            kept_certificates(site),
+            vault_setup("enabled", "enabled")
         ))
 }
 
