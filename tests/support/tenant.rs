@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::cmd::Cmd;
 use super::netns::TenantNs;
 use super::openbao::{OpenBao, bao_binary, probe};
-use super::site::Site;
+use super::site::{Site, bootstrap_init, first_init};
 use super::{run_ok, wait_for};
 
 /// `useradd` and `userdel` lock `/etc/passwd`; parallel tests take turns.
@@ -133,12 +133,12 @@ impl Provisioned {
     #[track_caller]
     pub fn start(prefix: &str) -> Provisioned {
         let site = Site::in_netns(prefix);
-        site.init().run().expect_success();
+        site.init().run().expect(first_init(&site));
         let bao = site.start_openbao();
         site.init()
             .env("BAO_TOKEN", &bao.root_token)
             .run()
-            .expect_success();
+            .expect(bootstrap_init(&site));
         Provisioned { site, bao }
     }
 
