@@ -35,8 +35,10 @@ use crate::support::netns::TenantNs;
 use crate::support::require_e2e;
 use crate::support::site::Snapshot;
 use crate::support::tenant::{
-    Agent, Provisioned, UnixUser, bundle_files, connect_as, extra_hosts, mode_owner, nft_load,
-    nft_set, tenant_name, tenant_request,
+    Agent, NEXT, NFT, Provisioned, UnixUser, add_expect, added, bundle_files, connect_as, created,
+    created_changes, created_wrapped, extra_hosts, json_report, list_json, list_json_installed,
+    list_table, mode_owner, nft_load, nft_set, removed, tenant_name, tenant_request, up_to_date,
+    updated,
 };
 
 /// How long the agent may take to log in and render (≈1 s here).
@@ -140,164 +142,6 @@ fn cert_serial(p: &Provisioned, tenant: &str) -> String {
         .serial
 }
 
-// ------------------------------------------------ what the commands say
-
-/// The line after every `add-user` that added or updated a tenant.
-const NEXT: &str =
-    "next: write secrets under `secret/tenants/NAME/` and start the bundle's compose.yaml\n";
-
-/// What a run that changed the tenant uids says about the nft gate.
-const NFT: &str =
-    "wrote `forwarder/vaultnet.nft`: load it with `nft -f [STATE]/forwarder/vaultnet.nft`\n";
-
-/// `add-user`'s stdout line for a tenant it created.
-fn added(t: &str) -> String {
-    format!("added tenant {t}: bundle in tenants/{t} (cert expires [DATE])\n")
-}
-
-/// `add-user`'s stdout line for a tenant it changed; `installed` is
-/// `, installed in DIR` after `--install`, else empty.
-fn updated(t: &str, installed: &str) -> String {
-    format!("updated tenant {t}: bundle in tenants/{t}{installed} (cert expires [DATE])\n")
-}
-
-/// `add-user`'s stdout for a tenant that needed nothing.
-fn up_to_date(t: &str) -> String {
-    format!("tenant {t} is up to date: bundle in tenants/{t} (cert expires [DATE])\n")
-}
-
-/// What `add-user` did for a new tenant, each change as it is reported;
-/// `wrapped` is ` (response-wrapped)` for a wrapped secret_id.
-fn changes(t: &str, wrapped: &str) -> [String; 4] {
-    [
-        format!("policy `vaultnet-{t}`: created"),
-        format!("AppRole role `{t}`: created"),
-        "client certificate issued, expires [DATE]".into(),
-        format!("secret_id issued{wrapped}, expires [DATE]"),
-    ]
-}
-
-/// [`changes`] as stderr lines, each after the tenant's name.
-fn created_lines(t: &str, wrapped: &str) -> String {
-    changes(t, wrapped)
-        .iter()
-        .map(|c| format!("{t}: {c}\n"))
-        .collect()
-}
-
-fn created(t: &str) -> String {
-    created_lines(t, "")
-}
-
-fn created_wrapped(t: &str) -> String {
-    created_lines(t, " (response-wrapped)")
-}
-
-/// [`changes`] as the JSON array of `--output json`, indented as there.
-fn created_changes(t: &str, wrapped: &str) -> String {
-    let items: Vec<String> = changes(t, wrapped)
-        .iter()
-        .map(|c| format!("      {}", serde_json::to_string(c).unwrap()))
-        .collect();
-    format!("[\n{}\n    ]", items.join(",\n"))
-}
-
-/// `add-user` of new tenants: each added and created; `nft` when they
-/// have Unix users (the gate is rewritten), not with `--no-unix-user`.
-fn add_expect(p: &Provisioned, tenants: &[&str], nft: bool) -> Expect {
-    let stdout: String = tenants.iter().map(|t| added(t)).collect();
-    let mut stderr: String = tenants.iter().map(|t| created(t)).collect();
-    if nft {
-        stderr.push_str(NFT);
-    }
-    p.site.expect(0).stdout(stdout + NEXT).stderr(stderr)
-}
-
-/// `remove-user`'s line for a tenant it removed; `revoked` when a token
-/// of the tenant's was alive to revoke.
-fn removed(t: &str, revoked: bool) -> String {
-    let tokens = if revoked { ", revoked 1 token(s)" } else { "" };
-    format!(
-        "removed tenant {t}: destroyed 1 secret_id(s), deleted role and policy{tokens}, removed `tenants/{t}`\n"
-    )
-}
-
-/// `add-user --output json` for one new tenant `t` (`uid` as JSON) with a
-/// 90-day certificate and a 30-day secret_id; `changes` as JSON.
-fn json_report(t: &str, uid: &str, wrapped: bool, changes: &str) -> String {
-    format!(
-        r#"[
-  {{
-    "name": "{t}",
-    "uid": {uid},
-    "bundle": "[STATE]/tenants/{t}",
-    "installed_to": null,
-    "cert_serial": "[SERIAL]",
-    "cert_not_after": "[TIME]",
-    "secret_id_expires": "[TIME]",
-    "wrapped_secret_id": {wrapped},
-    "changes": {changes}
-  }}
-]
-"#
-    )
-}
-
-/// `list --output json` of fresh tenants (name, uid as JSON, wrapped),
-/// none installed.
-fn list_json(rows: &[(&str, &str, bool)]) -> String {
-    let rows: Vec<(&str, &str, bool, Option<&Path>)> =
-        rows.iter().map(|&(t, u, w)| (t, u, w, None)).collect();
-    list_json_installed(&rows)
-}
-
-/// `list --output json` of fresh tenants (name, uid as JSON, wrapped,
-/// where the bundle is installed).
-fn list_json_installed(rows: &[(&str, &str, bool, Option<&Path>)]) -> String {
-    let rows: Vec<String> = rows
-        .iter()
-        .map(|(t, uid, wrapped, to)| {
-            let installed = to.is_some();
-            let to = match to {
-                Some(p) => serde_json::to_string(&p.display().to_string()).unwrap(),
-                None => "null".into(),
-            };
-            format!(
-                r#"  {{
-    "name": "{t}",
-    "uid": {uid},
-    "cert_not_after": "[TIME]",
-    "cert_days_left": 89,
-    "secret_id_expires": "[TIME]",
-    "secret_id_days_left": 29,
-    "wrapped_secret_id": {wrapped},
-    "installed": {installed},
-    "installed_to": {to}
-  }}"#
-            )
-        })
-        .collect();
-    format!("[\n{}\n]\n", rows.join(",\n"))
-}
-
-/// `list` of fresh tenants (name, uid or `-`), none installed. The first
-/// two columns are as wide as their longest entry (tenant names carry the
-/// test's pid); the dates are redacted, the days left are not.
-fn list_table(rows: &[(&str, &str)]) -> String {
-    let nw = rows.iter().map(|r| r.0.len()).chain([6]).max().unwrap();
-    let uw = rows.iter().map(|r| r.1.len()).chain([3]).max().unwrap();
-    let mut text = format!(
-        "{:<nw$}  {:<uw$}  CERT EXPIRES      SECRET_ID EXPIRES  INSTALLED\n",
-        "TENANT", "UID"
-    );
-    for (t, uid) in rows {
-        text.push_str(&format!(
-            "{t:<nw$}  {uid:<uw$}  [DATE] (89d)  [DATE] (29d)   no\n"
-        ));
-    }
-    text
-}
-
 #[test]
 fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder() {
     require_e2e!("runs OpenBao, the forwarder and bao agent in network namespaces");
@@ -308,7 +152,7 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
     let (a, b) = (alice.name.as_str(), bob.name.as_str());
     p.add_user(&[a, b])
         .run()
-        .expect(add_expect(&p, &[a, b], true));
+        .expect(add_expect(&p.site, &[a, b], true));
     let alice_value = format!("alice-s3cret-{}", std::process::id());
     p.write_secret(a, &alice_value);
     p.write_secret(b, "bob-s3cret-never-for-alice");
@@ -445,7 +289,7 @@ fn nft_gate_admits_only_tenant_uids_to_the_forwarder_and_no_tenant_to_vaults_por
     let stranger = UnixUser::create("ns");
     p.add_user(&[&alice.name])
         .run()
-        .expect(add_expect(&p, &[&alice.name], true));
+        .expect(add_expect(&p.site, &[&alice.name], true));
 
     let nft = p.site.path("forwarder/vaultnet.nft");
     let text = std::fs::read_to_string(&nft).unwrap();
@@ -508,7 +352,9 @@ fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
     let p = Provisioned::start("vntr");
     let alice = UnixUser::create("ra");
     let a = alice.name.as_str();
-    p.add_user(&[a]).run().expect(add_expect(&p, &[a], true));
+    p.add_user(&[a])
+        .run()
+        .expect(add_expect(&p.site, &[a], true));
     p.write_secret(a, "alice-value");
     let role_id = p.bundle_text(a, "role_id");
     let secret_id = p.bundle_text(a, "secret_id");
@@ -569,7 +415,9 @@ fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
     );
 
     // Adding the name again must not revive anything issued before.
-    p.add_user(&[a]).run().expect(add_expect(&p, &[a], true));
+    p.add_user(&[a])
+        .run()
+        .expect(add_expect(&p.site, &[a], true));
     for (code, body) in [lookup(&token), read(&token)] {
         assert_eq!(code, 403, "re-adding revived the old token: {body}");
     }
@@ -584,7 +432,9 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
     let p = Provisioned::start("vntd");
     let alice = UnixUser::create("da");
     let a = alice.name.as_str();
-    p.add_user(&[a]).run().expect(add_expect(&p, &[a], true));
+    p.add_user(&[a])
+        .run()
+        .expect(add_expect(&p.site, &[a], true));
     let bundle = p.bundle(a);
     let before = Snapshot::take(&bundle);
     let policy_path = format!("sys/policies/acl/vaultnet-{a}");
@@ -722,7 +572,7 @@ fn rotate_issues_a_new_certificate_and_secret_id_and_destroys_the_old_one() {
     let a = name.as_str();
     p.add_user(&["--no-unix-user", a])
         .run()
-        .expect(add_expect(&p, &[a], false));
+        .expect(add_expect(&p.site, &[a], false));
     let role_id = p.bundle_text(a, "role_id");
     let old_secret_id = p.bundle_text(a, "secret_id");
     let old_serial = cert_serial(&p, a);
@@ -1056,7 +906,7 @@ fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_t
     let a = alice.name.as_str();
     under_umask_000(&p, &["add-user", a])
         .run()
-        .expect(add_expect(&p, &[a], true));
+        .expect(add_expect(&p.site, &[a], true));
     let bundle = p.bundle(a);
     assert_eq!(mode_owner(&p.site.path("tenants")).0, 0o700);
     assert_eq!(mode_owner(&bundle).0, 0o700);
@@ -1174,7 +1024,9 @@ fn install_never_writes_through_a_symlink_or_hardlink_the_tenant_planted() {
     let p = Provisioned::start("vntk");
     let mallory = UnixUser::create("ka");
     let m = mallory.name.as_str();
-    p.add_user(&[m]).run().expect(add_expect(&p, &[m], true));
+    p.add_user(&[m])
+        .run()
+        .expect(add_expect(&p.site, &[m], true));
     let victims = tempfile::Builder::new()
         .prefix("vaultnet-victim-")
         .tempdir()
