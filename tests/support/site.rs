@@ -565,15 +565,36 @@ kept operator certificate `operator/client.pem` (expires [DATE])
 /// The first `init` of a site whose Vault is not reachable yet: every
 /// file created. Build it after the run: it names the CA the run made.
 pub fn first_init(site: &Site) -> Expect {
+    first_init_with(site, "socat")
+}
+
+/// The files `init` writes for each forwarder, in the order it reports
+/// them.
+pub fn forwarder_files(forwarder: &str) -> &'static [&'static str] {
+    match forwarder {
+        "socat" => &["vaultnet-forwarder.service"],
+        "nginx" => &["vaultnet-stream.conf"],
+        "haproxy" => &["vaultnet-haproxy.cfg"],
+        "socket-proxyd" => &["vaultnet-forwarder.socket", "vaultnet-forwarder.service"],
+        other => panic!("no files known for forwarder {other}"),
+    }
+}
+
+/// [`first_init`] with `--forwarder FORWARDER`.
+pub fn first_init_with(site: &Site, forwarder: &str) -> Expect {
+    let files: String = forwarder_files(forwarder)
+        .iter()
+        .map(|f| format!("wrote `forwarder/{f}`\n"))
+        .collect();
+    let changed = 6 + forwarder_files(forwarder).len() as u32;
     site.expect(0)
-        .stdout(init_stdout(site, 7, 0, "socat"))
+        .stdout(init_stdout(site, changed, 0, forwarder))
         .stderr(format!(
             "created CA `pki/ca.pem` ({}, expires [DATE])
 created Vault server certificate `vault/server.pem` (expires [DATE])
 created operator certificate `operator/client.pem` (expires [DATE])
 wrote `vault/listener.json`
-wrote `forwarder/vaultnet-forwarder.service`
-wrote `vaultnet.yaml`
+{files}wrote `vaultnet.yaml`
 wrote `forwarder/vaultnet.nft`
 ",
             ca_name(site)
