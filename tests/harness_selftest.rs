@@ -788,7 +788,7 @@ fn openbao_on_loopback_through_reqwest() {
         cli.env(k, v);
     }
     cli.run()
-        .expect_success()
+        .expect(Expect::success().stdout_any("bao's JSON of the mounts, with random accessors"))
         .expect_stdout_contains("approle/");
 
     assert!(bao.is_running());
