@@ -5,8 +5,10 @@
 //! `VAULTNET_*` variables leak in from the developer's shell, nor the
 //! locale or terminal width, and `HOME` points at a directory the test
 //! owns), optionally inside a network namespace, feeds it stdin, and
-//! collects an [`Output`] whose [`Output::expect_code`] prints everything
-//! needed to debug a failure; `support::expect` compares it exactly.
+//! collects an [`Output`]. Tests compare it exactly with `Output::expect`
+//! (`support::expect`); [`Output::expect_code`] and the `contains` checks
+//! are the looser tools the harness's self-test is built from. Each
+//! prints everything needed to debug a failure.
 //! Every run has a timeout so a program waiting on a prompt or a dead server
 //! fails the test instead of hanging the suite.
 

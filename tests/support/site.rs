@@ -5,11 +5,10 @@
 //!
 //! [`Snapshot`] records every entry of a state directory (kind, mode,
 //! owner, inode, mtime, bytes) so a test can prove that a run changed
-//! nothing at all, and [`assert_error_and_hint`] checks the two-line error
-//! shape every rejected command must print. [`first_init`],
-//! [`unchanged_init`] and [`rejected`] are the exact expectations of the
-//! runs many tests start with: what `init` prints on a site whose Vault is
-//! not reachable yet, and a refusal.
+//! nothing at all. [`first_init`], [`unchanged_init`], [`bootstrap_init`]
+//! and [`rejected`] are the exact expectations of the runs many tests start
+//! with: what `init` prints on a site whose Vault is not reachable yet or
+//! is set up for the first time, and a refusal.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -20,7 +19,7 @@ use std::time::SystemTime;
 
 use vaultnet::pki::CertInfo;
 
-use super::cmd::{Cmd, Output};
+use super::cmd::Cmd;
 use super::expect::Expect;
 use super::netns::Netns;
 use super::openbao::{ClientTls, OpenBao, free_port};
@@ -408,22 +407,6 @@ fn what(before: &Entry, after: &Entry) -> String {
         }
         (a, b) => format!("{a:?} -> {b:?}").chars().take(300).collect(),
     }
-}
-
-/// Asserts the shape of a rejected command's stderr: exactly one
-/// `error: …` line followed by one `hint: …` line, and nothing on stdout.
-#[track_caller]
-pub fn assert_error_and_hint(out: &Output) {
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    assert!(
-        lines.len() == 2
-            && lines[0].starts_with("error: ")
-            && lines[0].len() > "error: ".len()
-            && lines[1].starts_with("hint: ")
-            && lines[1].len() > "hint: ".len(),
-        "expected exactly an `error: ` line and a `hint: ` line on stderr\n{out}"
-    );
-    assert!(out.stdout.is_empty(), "expected nothing on stdout\n{out}");
 }
 
 // ------------------------------------------------------ what init says
