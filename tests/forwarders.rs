@@ -20,7 +20,7 @@ use vaultnet::render::forwarder::exec_start;
 
 use crate::support::netns::TenantNs;
 use crate::support::openbao::{OpenBao, probe};
-use crate::support::site::Site;
+use crate::support::site::{Site, first_init_with};
 use crate::support::{require_e2e, wait_for};
 
 const DNS_NAME: &str = "vault.lan";
@@ -39,11 +39,8 @@ impl Setup {
     #[track_caller]
     fn new(kind: &str) -> Setup {
         let site = Site::in_netns("vnfw");
-        let out = site
-            .init()
-            .args(["--forwarder", kind])
-            .run()
-            .expect_success();
+        let out = site.init().args(["--forwarder", kind]).run();
+        let out = out.expect(first_init_with(&site, kind));
         let listen = format!("{}:{PORT}", site.host_ip());
         assert!(
             out.stdout.contains(&format!(

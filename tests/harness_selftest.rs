@@ -2,7 +2,8 @@
 //!
 //! Proves the pieces other tests stand on before they are used to judge
 //! vaultnet: the command runner (against `/bin/sh`, so it works before the
-//! binary does anything), namespace set-up and tear-down, and a real
+//! binary does anything), the pseudo-terminal driver, the exact comparison
+//! and its redaction, namespace set-up and tear-down, and a real
 //! OpenBao behind an mTLS listener made here with `openssl` — initialised,
 //! unsealed, refusing clients without the right certificate.
 
@@ -13,9 +14,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::cmd::{Cmd, is_scrubbed};
+use crate::support::cmd::{Cmd, Output, is_scrubbed};
+use crate::support::expect::{Expect, line_diff, redact};
 use crate::support::netns::Netns;
 use crate::support::openbao::{ClientTls, OpenBao, free_port, probe};
+use crate::support::pty::Terminal;
 use crate::support::{self, require_e2e, run_ok, wait_for};
 
 // ---------------------------------------------------------------- cmd.rs
@@ -33,21 +36,14 @@ fn cmd_runs_program_with_args_stdin_env_and_home() {
         .home(home.path())
         .env("VAULT_ADDR", "https://set.explicitly")
         .stdin("from stdin\n")
-        .run()
-        .expect_code(3);
-    assert!(
-        out.stdout
-            .contains(&format!("home={}\n", home.path().display())),
-        "{out}"
-    );
+        .run();
     // Explicit variables are applied after scrubbing, so they do arrive.
-    assert!(
-        out.stdout.contains("extra=https://set.explicitly\n"),
-        "{out}"
+    let out = out.expect(
+        Expect::code(3)
+            .stdout("home=[HOME]\nextra=https://set.explicitly\narg=first arg\nfrom stdin\n")
+            .stderr("oops\n")
+            .redact_path(home.path(), "[HOME]"),
     );
-    assert!(out.stdout.contains("arg=first arg\n"), "{out}");
-    assert!(out.stdout.contains("from stdin\n"), "{out}");
-    assert_eq!(out.stderr, "oops\n");
     assert!(out.command.contains("'first arg'"), "{}", out.command);
 }
 
@@ -57,13 +53,12 @@ fn cmd_without_stdin_reads_eof() {
     let out = Cmd::new("/bin/sh")
         .args(["-c", "cat; echo done"])
         .timeout(Duration::from_secs(10))
-        .run()
-        .expect_success();
-    assert_eq!(out.stdout, "done\n");
+        .run();
+    out.expect(Expect::success().stdout("done\n"));
 }
 
 #[test]
-fn cmd_scrubs_vault_bao_vaultnet_and_xdg_variables() {
+fn cmd_scrubs_vault_bao_vaultnet_xdg_locale_and_width_variables() {
     for name in [
         "VAULT_ADDR",
         "VAULT_TOKEN",
@@ -72,19 +67,46 @@ fn cmd_scrubs_vault_bao_vaultnet_and_xdg_variables() {
         "VAULTNET_CONFIG",
         "VAULTNET_E2E",
         "XDG_CONFIG_HOME",
+        "LANG",
+        "LANGUAGE",
+        "LC_ALL",
+        "LC_CTYPE",
+        "LC_MESSAGES",
+        "COLUMNS",
     ] {
         assert!(is_scrubbed(name.as_ref()), "{name} should be scrubbed");
     }
-    for name in ["PATH", "HOME", "LANG", "MY_VAULT_ADDR", "VAULTADDR"] {
+    for name in [
+        "PATH",
+        "HOME",
+        "MY_VAULT_ADDR",
+        "VAULTADDR",
+        "LANGX",
+        "MY_LC_ALL",
+    ] {
         assert!(!is_scrubbed(name.as_ref()), "{name} should be kept");
     }
     // And for real: whatever the test process inherited, none of it
-    // reaches the child (VAULTNET_E2E is set under CI, for one).
-    let out = Cmd::new("/usr/bin/env").run().expect_success();
+    // reaches the child (VAULTNET_E2E is set under CI, for one; LANG in
+    // most sessions).
+    let out = Cmd::new("/usr/bin/env")
+        .run()
+        .expect(Expect::success().stdout_any("what is left of this machine's environment"));
     for line in out.stdout.lines() {
         let name = line.split('=').next().unwrap();
         assert!(!is_scrubbed(name.as_ref()), "leaked: {line}");
     }
+    // A locale the test sets itself does arrive.
+    let out = Cmd::new("/usr/bin/env")
+        .env("LC_ALL", "C.UTF-8")
+        .run()
+        .expect(Expect::success().stdout_any("what is left of this machine's environment"));
+    let locale: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("LC_") || l.starts_with("LANG"))
+        .collect();
+    assert_eq!(locale, ["LC_ALL=C.UTF-8"], "{out}");
 }
 
 #[test]
@@ -114,6 +136,295 @@ fn cmd_kills_on_timeout() {
     assert!(out.timed_out, "{out}");
     assert_eq!(out.code, None, "{out}");
     assert_eq!(out.stdout, "started\n");
+}
+
+// --------------------------------------------------------------- pty.rs
+
+#[test]
+fn terminal_waits_for_a_prompt_then_types_the_answer() {
+    let sh = Cmd::new("/bin/sh")
+        .args([
+            "-c",
+            r#"[ -t 0 ] && [ -t 1 ] && echo on-a-tty; printf 'name? '; read name; echo "hello $name"; exit 4"#,
+        ])
+        .clone();
+    let mut term = Terminal::start(&sh);
+    term.wait_for("name? ");
+    term.send("bob\r");
+    term.wait_for("hello bob\n");
+    let s = term.finish(Duration::from_secs(10));
+    assert_eq!(s.code, Some(4), "{s:?}");
+    // The terminal echoes what was typed, as a terminal does.
+    assert_eq!(s.transcript, "on-a-tty\nname? bob\nhello bob\n");
+    assert_eq!(s.rest, "");
+    let out = s.rest_output();
+    assert_eq!((out.code, out.stdout.as_str()), (Some(4), ""));
+}
+
+#[test]
+fn terminal_fails_at_the_deadline_with_what_it_showed() {
+    let started = std::time::Instant::now();
+    let sh = Cmd::new("/bin/sh")
+        .args(["-c", "echo so far; exec sleep 30"])
+        .clone();
+    let mut term = Terminal::start(&sh);
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        term.wait_for_within("a prompt that never comes", Duration::from_millis(300))
+    }))
+    .unwrap_err();
+    drop(term);
+    let msg = panic.downcast_ref::<String>().expect("string panic");
+    for part in [
+        "waiting for \"a prompt that never comes\"",
+        "300ms passed",
+        "--- the terminal so far ---\nso far\n",
+    ] {
+        assert!(msg.contains(part), "missing {part:?} in:\n{msg}");
+    }
+    // Dropping the terminal killed the sleeper.
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn terminal_fails_when_the_program_ends_before_the_text() {
+    let sh = Cmd::new("/bin/sh").args(["-c", "echo bye"]).clone();
+    let mut term = Terminal::start(&sh);
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        term.wait_for("a prompt that never comes")
+    }))
+    .unwrap_err();
+    let msg = panic.downcast_ref::<String>().expect("string panic");
+    assert!(msg.contains("the terminal closed"), "{msg}");
+    assert!(msg.contains("\nbye\n"), "{msg}");
+}
+
+#[test]
+fn terminal_kills_a_program_that_does_not_exit() {
+    let sh = Cmd::new("/bin/sh")
+        .args(["-c", "echo waiting; exec sleep 30"])
+        .clone();
+    let mut term = Terminal::start(&sh);
+    term.wait_for("waiting\n");
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        term.finish(Duration::from_millis(300))
+    }))
+    .unwrap_err();
+    let msg = panic.downcast_ref::<String>().expect("string panic");
+    assert!(msg.contains("did not exit within 300ms"), "{msg}");
+    assert!(msg.contains("--- the terminal ---\nwaiting\n"), "{msg}");
+}
+
+// ------------------------------------------------------------ expect.rs
+
+fn no_values() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+#[test]
+fn redact_replaces_dates_and_rfc3339_times_and_nothing_like_them() {
+    for (text, want) in [
+        ("expires 2036-11-28)", "expires [DATE])"),
+        ("2027-02-26", "[DATE]"),
+        (
+            "from 2027-02-26 to 2028-01-01.\n",
+            "from [DATE] to [DATE].\n",
+        ),
+        ("at 2027-02-26T12:34:56Z.", "at [TIME]."),
+        ("2027-02-26t12:34:56z", "[TIME]"),
+        ("2027-02-26T12:34:56.123456789+01:00", "[TIME]"),
+        ("\"2027-02-26T12:34:56-05:30\"", "\"[TIME]\""),
+        ("2027-02-26 12:34:56Z", "[TIME]"),
+        // Not dates: glued to other digits or words, or the wrong shape.
+        ("12027-02-26", "12027-02-26"),
+        ("2027-02-261", "2027-02-261"),
+        ("v2027-02-26", "v2027-02-26"),
+        ("2027-2-26", "2027-2-26"),
+        ("2027/02/26", "2027/02/26"),
+        // A time without its offset is not RFC 3339, nor a bare date:
+        // left alone, so a test sees it rather than a half redaction.
+        ("2027-02-26T12:34:56", "2027-02-26T12:34:56"),
+        ("2027-02-26T12:34Z", "2027-02-26T12:34Z"),
+    ] {
+        assert_eq!(redact(text, &no_values()), want, "in {text:?}");
+    }
+}
+
+#[test]
+fn redact_replaces_32_hex_digit_serials_only() {
+    let serial = "5ae51fb457f555f41174e4bb1cc1d65e";
+    for (text, want) in [
+        (format!("serial {serial})"), "serial [SERIAL])".to_string()),
+        (serial.to_uppercase(), "[SERIAL]".into()),
+        (
+            format!("{serial} -> {serial}"),
+            "[SERIAL] -> [SERIAL]".into(),
+        ),
+        // 31 and 33 digits, a 64-digit digest, a serial glued to a word.
+        (serial[1..].to_string(), serial[1..].to_string()),
+        (format!("{serial}0"), format!("{serial}0")),
+        (serial.repeat(2), serial.repeat(2)),
+        (format!("x{serial}"), format!("x{serial}")),
+        (format!("{serial}_"), format!("{serial}_")),
+    ] {
+        assert_eq!(redact(&text, &no_values()), want, "in {text:?}");
+    }
+}
+
+#[test]
+fn redact_replaces_pem_bodies_and_keeps_their_markers() {
+    let text = "ca:\n-----BEGIN CERTIFICATE-----\nMIIB\nAbCd==\n-----END CERTIFICATE-----\n\
+                key:\n  -----BEGIN PRIVATE KEY-----\n  MIGH\n  -----END PRIVATE KEY-----\nend\n";
+    let want = "ca:\n-----BEGIN CERTIFICATE-----\n[PEM]\n-----END CERTIFICATE-----\n\
+                key:\n  -----BEGIN PRIVATE KEY-----\n  [PEM]\n  -----END PRIVATE KEY-----\nend\n";
+    assert_eq!(redact(text, &no_values()), want);
+    // Unterminated, or closed with another label: not a PEM block.
+    for text in [
+        "-----BEGIN CERTIFICATE-----\nMIIB\n",
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END PRIVATE KEY-----\n",
+    ] {
+        assert_eq!(redact(text, &no_values()), text);
+    }
+}
+
+#[test]
+fn redact_replaces_given_values_as_whole_words_longest_first() {
+    let values = vec![
+        ("/tmp/site-x".to_string(), "[DIR]".to_string()),
+        ("/tmp/site-x/state".to_string(), "[STATE]".to_string()),
+        ("10.0.0.1".to_string(), "[IP]".to_string()),
+    ];
+    for (text, want) in [
+        (
+            "in `/tmp/site-x/state/pki` beside /tmp/site-x/token",
+            "in `[STATE]/pki` beside [DIR]/token",
+        ),
+        ("10.0.0.1:22300 and 10.0.0.1", "[IP]:22300 and [IP]"),
+        // Another address, another directory: not these values.
+        ("10.0.0.12 110.0.0.1", "10.0.0.12 110.0.0.1"),
+        ("/tmp/site-xy/state", "/tmp/site-xy/state"),
+        ("x10.0.0.1 10.0.0.1_", "x10.0.0.1 10.0.0.1_"),
+        // A glued occurrence does not hide the whole one after it.
+        ("10.0.0.123 10.0.0.1", "10.0.0.123 [IP]"),
+    ] {
+        assert_eq!(redact(text, &values), want, "in {text:?}");
+    }
+    // The given values go first: a date inside a path is the path's.
+    let values = vec![("/tmp/run-2027-01-01".to_string(), "[DIR]".to_string())];
+    assert_eq!(
+        redact("/tmp/run-2027-01-01/x 2027-01-01", &values),
+        "[DIR]/x [DATE]"
+    );
+}
+
+#[test]
+fn line_diff_marks_expected_and_actual_lines_with_context() {
+    let want = "a\nb\nc\nd\ne\nf\ng\n";
+    let got = "a\nb\nc\nD\ne\nf\ng\nh\n";
+    assert_eq!(
+        line_diff(want, got),
+        "  …\n  b\n  c\n- d\n+ D\n  e\n  f\n  g\n+ h\n"
+    );
+    // Differences that would not show are quoted.
+    assert_eq!(line_diff("x\n", "x"), "- x\n+ \"x\"\n");
+    assert_eq!(line_diff("x\n", "x \n"), "- x\n+ \"x \\n\"\n");
+}
+
+/// A finished run, made up, for the expectation checks.
+fn output(code: i32, stdout: &str, stderr: &str) -> Output {
+    Output {
+        command: "vaultnet frob".into(),
+        code: Some(code),
+        status: format!("exit status: {code}"),
+        stdout: stdout.into(),
+        stderr: stderr.into(),
+        timed_out: false,
+    }
+}
+
+#[test]
+fn expect_compares_code_stdout_and_stderr_exactly_and_unsaid_means_empty() {
+    let out = output(2, "", "error: bad\nhint: good\n");
+    Expect::code(2)
+        .stderr("error: bad\nhint: good\n")
+        .check(&out)
+        .unwrap();
+    // Each part on its own makes it fail.
+    for want in [
+        Expect::code(1).stderr("error: bad\nhint: good\n"),
+        Expect::code(2).stderr("error: bad\n"),
+        Expect::code(2).stderr("error: bad\nhint: good"),
+        Expect::code(2),
+        Expect::code(2)
+            .stdout("x\n")
+            .stderr("error: bad\nhint: good\n"),
+    ] {
+        assert!(want.check(&out).is_err(), "{want:?} accepted {out}");
+    }
+    // Output that was not expected is a failure: unsaid means empty.
+    let chatty = output(0, "hello\n", "");
+    let err = Expect::success().check(&chatty).unwrap_err();
+    assert!(err.contains("--- stdout differs"), "{err}");
+    assert!(err.contains("\n+ hello\n"), "{err}");
+    assert!(err.contains("--- stderr: as expected"), "{err}");
+    // A killed run never passes, whatever it printed.
+    let mut killed = output(0, "", "");
+    killed.timed_out = true;
+    assert!(Expect::success().check(&killed).is_err());
+}
+
+#[test]
+fn expect_any_accepts_a_stream_only_with_a_reason() {
+    let out = output(0, "anything\n", "progress\n");
+    Expect::success()
+        .stdout_any("made up")
+        .stderr("progress\n")
+        .check(&out)
+        .unwrap();
+    Expect::success()
+        .stdout("anything\n")
+        .stderr_any("made up")
+        .check(&out)
+        .unwrap();
+    let err = Expect::code(1)
+        .stdout_any("random report")
+        .stderr("progress\n")
+        .check(&out)
+        .unwrap_err();
+    assert!(err.contains("expected exit code 1"), "{err}");
+    assert!(
+        err.contains("--- stdout: not compared (random report)"),
+        "{err}"
+    );
+    let no_reason = std::panic::catch_unwind(|| Expect::success().stdout_any(" "));
+    assert!(no_reason.is_err(), "stdout_any took an empty reason");
+}
+
+#[test]
+fn expect_redacts_before_comparing_and_panics_with_a_diff() {
+    let out = output(
+        1,
+        "",
+        "error: `/tmp/vx/state` is locked by process 4242 since 2027-01-01\n",
+    );
+    let want = Expect::code(1)
+        .stderr("error: `[STATE]` is locked by process [PID] since [DATE]\n")
+        .redact_path("/tmp/vx/state", "[STATE]")
+        .redact(4242, "[PID]");
+    out.clone().expect(want.clone());
+    // Another pid is not redacted, so the comparison catches it.
+    let other = output(1, "", &out.stderr.replace("4242", "4243"));
+    let panic = std::panic::catch_unwind(|| other.expect(want)).unwrap_err();
+    let msg = panic.downcast_ref::<String>().expect("string panic");
+    for part in [
+        "command: vaultnet frob",
+        "status: exit status: 1 (as expected)",
+        "--- stderr differs (- expected, + actual, after redaction):",
+        "- error: `[STATE]` is locked by process [PID] since [DATE]\n",
+        "+ error: `[STATE]` is locked by process 4243 since [DATE]\n",
+        "[PID] = 4242",
+    ] {
+        assert!(msg.contains(part), "missing {part:?} in:\n{msg}");
+    }
 }
 
 // ------------------------------------------------------------- netns.rs
@@ -477,7 +788,7 @@ fn openbao_on_loopback_through_reqwest() {
         cli.env(k, v);
     }
     cli.run()
-        .expect_success()
+        .expect(Expect::success().stdout_any("bao's JSON of the mounts, with random accessors"))
         .expect_stdout_contains("approle/");
 
     assert!(bao.is_running());

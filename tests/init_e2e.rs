@@ -19,7 +19,10 @@ use vaultnet::pki::{Ca, Issued};
 use crate::support::cmd::Output;
 use crate::support::openbao::{OpenBao, probe};
 use crate::support::require_e2e;
-use crate::support::site::Site;
+use crate::support::site::{
+    NEXT_ADD_USER, Site, bootstrap_init, first_init, init_report, init_stdout_with_vault,
+    initialised, kept_certificates, left_to_do, vault_setup,
+};
 use crate::support::write_private;
 
 /// Files every `init` writes (default forwarder), relative to the state.
@@ -44,12 +47,10 @@ const WRONG_TOKEN: &str = "s.wrongTOKENvaultnetE2E4kq8Zr";
 #[track_caller]
 fn site_with_openbao(prefix: &str) -> (Site, OpenBao) {
     let site = Site::in_netns(prefix);
-    let out = site.init().run().expect_success();
+    let out = site.init().run();
+    let out = out.expect(first_init(&site));
     for f in WRITTEN {
         assert!(site.path(f).is_file(), "`{f}` missing\n{out}");
-    }
-    for needle in ["is not reachable", "Left to do:", "start OpenBao"] {
-        assert!(out.stdout.contains(needle), "no {needle:?}\n{out}");
     }
     let bao = site.start_openbao();
     (site, bao)
@@ -110,7 +111,8 @@ fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificate
 
     // Another install's CA, and its operator certificate.
     let other = Site::offline();
-    other.init().run().expect_success();
+    let out = other.init().run();
+    out.expect(first_init(&other));
     assert_refused(
         &site,
         &bao,
@@ -233,24 +235,6 @@ fn assert_no_text(out: &Output, secret: &str) {
     assert!(!out.stderr.contains(secret), "token on stderr\n{out}");
 }
 
-/// The last two stderr lines are the error and its hint (status lines of
-/// what was kept come before them).
-#[track_caller]
-fn error_and_hint(out: &Output) -> (String, String) {
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    let n = lines.len();
-    assert!(
-        n >= 2 && lines[n - 2].starts_with("error: ") && lines[n - 1].starts_with("hint: "),
-        "stderr must end with an `error: ` and a `hint: ` line\n{out}"
-    );
-    assert_eq!(
-        out.stderr.matches("error: ").count(),
-        1,
-        "one error, printed once\n{out}"
-    );
-    (lines[n - 2].to_string(), lines[n - 1].to_string())
-}
-
 #[test]
 fn init_bootstraps_approle_and_kv2_from_every_token_source_then_changes_nothing() {
     require_e2e!("starts OpenBao in a network namespace");
@@ -258,49 +242,56 @@ fn init_bootstraps_approle_and_kv2_from_every_token_source_then_changes_nothing(
     let root = bao.root_token.clone();
 
     // Vault is up but there is no token: files only, and it says so.
-    let out = site.init().run().expect_success();
-    assert!(out.stdout.contains("Left to do:"), "{out}");
-    assert!(out.stdout.contains("operator token"), "{out}");
+    let out = site.init().run();
+    out.expect(
+        site.expect(0)
+            .stdout(init_report(
+                &site,
+                &initialised(0, 3),
+                "socat",
+                &left_to_do(None),
+            ))
+            .stderr(kept_certificates(&site)),
+    );
     assert_not_bootstrapped(&bao);
 
     // A wrong token: exit 1, permission denied, the token never echoed.
-    let out = site
-        .init()
-        .env("BAO_TOKEN", WRONG_TOKEN)
-        .run()
-        .expect_code(1);
-    let (error, hint) = error_and_hint(&out);
-    assert!(error.contains("permission denied"), "{out}");
-    assert!(hint.contains("token"), "{out}");
+    let out = site.init().env("BAO_TOKEN", WRONG_TOKEN).run();
     assert_no_text(&out, WRONG_TOKEN);
+    out.expect(site.expect(1).stderr(format!(
+        "{}error: GET sys/auth: permission denied
+hint: use an operator token allowed to do this (`VAULT_TOKEN`, `--token-file` or `~/.vault-token`); `bao token lookup` shows its policies
+",
+        kept_certificates(&site)
+    )));
     assert_not_bootstrapped(&bao);
 
     // The root token in BAO_TOKEN: AppRole and KV v2 enabled.
-    let out = site.init().env("BAO_TOKEN", &root).run().expect_success();
+    let out = site.init().env("BAO_TOKEN", &root).run();
     assert_bootstrapped(&bao, "secret");
-    for changed in [
-        "AppRole auth at `approle/`: enabled",
-        "KV v2 at `secret/`: enabled",
-    ] {
-        assert!(out.stderr.contains(changed), "no {changed:?}\n{out}");
-    }
-    assert!(!out.stdout.contains("Left to do"), "{out}");
-    assert!(out.stdout.contains("vaultnet add-user"), "{out}");
     assert_no_text(&out, &root);
+    out.expect(bootstrap_init(&site));
 
     // Once more: nothing changes on disk (bytes, inodes, mtimes) or in
     // OpenBao (same mounts, same accessors), and it says so. The lock
     // file is left out: every run writes its pid into it.
     let before = site.snapshot().without(".vaultnet.lock");
     let objects = vault_objects(&bao);
-    let out = site.init().env("BAO_TOKEN", &root).run().expect_success();
-    assert!(out.stdout.contains("nothing changed"), "{out}");
-    for kept in [
-        "AppRole auth at `approle/`: present",
-        "KV v2 at `secret/`: present",
-    ] {
-        assert!(out.stderr.contains(kept), "no {kept:?}\n{out}");
-    }
+    let out = site.init().env("BAO_TOKEN", &root).run();
+    let out = out.expect(
+        site.expect(0)
+            .stdout(init_report(
+                &site,
+                "vaultnet is initialised in `[STATE]`: nothing changed (5 checked)\n",
+                "socat",
+                NEXT_ADD_USER,
+            ))
+            .stderr(format!(
+                "{}{}",
+                kept_certificates(&site),
+                vault_setup("present", "present")
+            )),
+    );
     before.assert_same(&site.snapshot().without(".vaultnet.lock"), "a further init");
     assert_eq!(
         vault_objects(&bao),
@@ -313,28 +304,26 @@ fn init_bootstraps_approle_and_kv2_from_every_token_source_then_changes_nothing(
     unbootstrap(&bao);
     let file = site.scratch().join("operator-token");
     write_private(&file, format!("{root}\n"));
-    let out = site
-        .init()
-        .arg("--token-file")
-        .arg(&file)
-        .run()
-        .expect_success();
+    let out = site.init().arg("--token-file").arg(&file).run();
     assert_bootstrapped(&bao, "secret");
     assert_no_text(&out, &root);
+    out.expect(bootstrap_init(&site));
 
     // `~/.vault-token` under the HOME vaultnet runs with.
     unbootstrap(&bao);
     write_private(&site.home().join(".vault-token"), &root);
-    let out = site.init().run().expect_success();
+    let out = site.init().run();
     assert_bootstrapped(&bao, "secret");
     assert_no_text(&out, &root);
+    out.expect(bootstrap_init(&site));
     std::fs::remove_file(site.home().join(".vault-token")).unwrap();
 
     // `VAULT_TOKEN`, for Vault's own habit.
     unbootstrap(&bao);
-    let out = site.init().env("VAULT_TOKEN", &root).run().expect_success();
+    let out = site.init().env("VAULT_TOKEN", &root).run();
     assert_bootstrapped(&bao, "secret");
     assert_no_text(&out, &root);
+    out.expect(bootstrap_init(&site));
 }
 
 #[test]
@@ -354,13 +343,17 @@ fn init_refuses_a_kv_mount_of_another_type_and_leaves_it_alone() {
         .init()
         .args(["--kv-mount", "secret2"])
         .env("BAO_TOKEN", &bao.root_token)
-        .run()
-        .expect_code(1);
-    let (error, hint) = error_and_hint(&out);
-    assert!(error.contains("`secret2/`"), "{out}");
-    assert!(error.contains("not KV v2"), "{out}");
-    assert!(hint.contains("--kv-mount"), "{out}");
+        .run();
     assert_no_text(&out, &bao.root_token);
+    out.expect(site.expect(1).stderr(format!(
+        "setting kv-mount: secret -> secret2
+{}wrote `vaultnet.yaml`
+AppRole auth at `approle/`: enabled
+error: `secret2/` is mounted as `kv` version 1, not KV v2
+hint: choose another mount with `vaultnet init --kv-mount NAME`
+",
+        kept_certificates(&site)
+    )));
     let (_, mounts) = vault_objects(&bao);
     assert_eq!(mounts["secret2/"], v1, "init touched the foreign mount");
     // The refused mount did not stick in the settings.
@@ -368,10 +361,15 @@ fn init_refuses_a_kv_mount_of_another_type_and_leaves_it_alone() {
     assert!(state.contains("kv_mount: secret\n"), "{state}");
 
     // A plain run goes back to the recorded mount and completes.
-    site.init()
-        .env("BAO_TOKEN", &bao.root_token)
-        .run()
-        .expect_success();
+    site.init().env("BAO_TOKEN", &bao.root_token).run().expect(
+        site.expect(0)
+            .stdout(init_stdout_with_vault(&site, 1, 4, "socat"))
+            .stderr(format!(
+                "{}{}",
+                kept_certificates(&site),
+                vault_setup("present", "enabled")
+            )),
+    );
     assert_bootstrapped(&bao, "secret");
 }
 
@@ -381,18 +379,18 @@ fn init_against_a_sealed_openbao_exits_0_and_prints_the_unseal_step() {
     let (site, bao) = site_with_openbao("vnis");
     bao.seal();
     assert_eq!(bao.health(), 503);
-    let out = site
-        .init()
-        .env("BAO_TOKEN", &bao.root_token)
-        .run()
-        .expect_success();
-    assert!(out.stdout.contains("Left to do:"), "{out}");
-    assert!(
-        out.stdout.contains("unseal it: `bao operator unseal`"),
-        "{out}"
-    );
-    assert!(out.stdout.contains("vaultnet init` again"), "{out}");
+    let out = site.init().env("BAO_TOKEN", &bao.root_token).run();
     assert_no_text(&out, &bao.root_token);
+    out.expect(
+        site.expect(0)
+            .stdout(init_report(
+                &site,
+                &initialised(0, 3),
+                "socat",
+                &left_to_do(Some("unseal it: `bao operator unseal`")),
+            ))
+            .stderr(kept_certificates(&site)),
+    );
     bao.unseal();
     assert_not_bootstrapped(&bao);
 
@@ -400,6 +398,6 @@ fn init_against_a_sealed_openbao_exits_0_and_prints_the_unseal_step() {
     site.init()
         .env("BAO_TOKEN", &bao.root_token)
         .run()
-        .expect_success();
+        .expect(bootstrap_init(&site));
     assert_bootstrapped(&bao, "secret");
 }

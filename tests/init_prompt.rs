@@ -1,58 +1,108 @@
 //! `vaultnet init` on a terminal: it asks for every value no flag gave,
 //! proposes the address of the default-route interface as the host IP, and
-//! records the answers — driven through a real pseudo-terminal (`script`)
-//! inside a network namespace whose default route the test sets.
+//! records the answers — driven through a real pseudo-terminal
+//! (`support::pty`) inside a network namespace whose default route the test
+//! sets. Each answer is typed only once its prompt is on the screen, and
+//! what `init` prints after the last answer is compared exactly. (How the
+//! prompts themselves are drawn — cursor moves, line clears — is
+//! dialoguer's, not vaultnet's: the test waits for each prompt's text in
+//! order instead of comparing those bytes.)
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::thread::sleep;
+use std::net::Ipv4Addr;
+use std::path::Path;
 use std::time::Duration;
 
+use crate::support::cmd::Cmd;
+use crate::support::expect::Expect;
 use crate::support::netns::Netns;
+use crate::support::pty::{Session, Terminal};
 use crate::support::require_e2e;
+use crate::support::site::{ca_name_of, install_steps};
 
-/// Keys typed at the prompts, one answer each, with a pause so each prompt
-/// is drawn before its answer arrives.
-fn type_answers(ns: &Netns, dir: &std::path::Path, args: &str, answers: &[&str]) -> (bool, String) {
-    let cmd = format!(
-        "{} --dir {} init {args}",
-        env!("CARGO_BIN_EXE_vaultnet"),
-        dir.display()
-    );
-    let mut child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns.name(),
-            "script",
-            "-q",
-            "-e",
-            "-c",
-            &cmd,
-            "/dev/null",
-        ])
-        .env_remove("VAULT_TOKEN")
-        .env_remove("BAO_TOKEN")
-        .env_remove("VAULTNET_DIR")
-        .env("HOME", dir.parent().unwrap())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script runs");
-    let mut stdin = child.stdin.take().unwrap();
-    sleep(Duration::from_millis(800));
-    for a in answers {
-        stdin.write_all(a.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-        sleep(Duration::from_millis(250));
+/// How long `init` may take to finish once the last answer is typed.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `vaultnet --dir DIR init ARGS…` in `ns`, with a `HOME` beside `dir`.
+fn init(ns: &Netns, dir: &Path, args: &[&str]) -> Cmd {
+    let mut c = Cmd::vaultnet();
+    c.home(dir.parent().unwrap())
+        .arg("--dir")
+        .arg(dir)
+        .arg("init")
+        .args(args)
+        .netns(ns.name());
+    c
+}
+
+/// Runs `cmd` on a terminal, answering each prompt in turn: waits for the
+/// prompt's text, then types the answer; then waits for `last` (the last
+/// answer as the prompt shows it once taken) and for the program to exit.
+#[track_caller]
+fn answer(cmd: &Cmd, prompts: &[(&str, &str)], last: &str) -> Session {
+    let mut term = Terminal::start(cmd);
+    for (prompt, keys) in prompts {
+        term.wait_for(prompt);
+        term.send(keys);
     }
-    sleep(Duration::from_millis(500));
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
+    term.wait_for(last);
+    term.finish(EXIT_TIMEOUT)
+}
+
+/// What `init` in `dir` prints on the terminal after the prompts — stderr
+/// and stdout as they interleave there — when Vault is at the default
+/// address, where nothing listens: `files` are the lines about the
+/// certificates and files, then the report for the host at `ip` and the
+/// forwarder `forwarder` on `port`.
+fn report(
+    dir: &Path,
+    ip: Ipv4Addr,
+    files: &str,
+    (changed, kept): (u32, u32),
+    forwarder: &str,
+    port: u16,
+) -> Expect {
+    Expect::success()
+        .stdout(format!(
+            "{files}vaultnet initialised in `[STATE]`: {changed} changed, {kept} kept
+note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://127.0.0.1:8200: connection refused
+
+{profile}
+Vault listener: 127.0.0.1:8200, mutual TLS required (`vault/listener.json`).
+  The OpenBao server's user must be able to read `[STATE]/vault/server-key.pem`.
+Forwarder ({forwarder}): [HOST_IP]:{port} -> 127.0.0.1:8200; install it from `[STATE]` with:
+{steps}  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port
+Operator access:
+  export BAO_ADDR=https://127.0.0.1:8200 BAO_CACERT=[STATE]/pki/ca.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
+
+Left to do:
+  1. start OpenBao with the listener as an extra config: `bao server -config <your config> -config [STATE]/vault/listener.json`
+  2. then run `vaultnet init` again with an operator token (`BAO_TOKEN`, `--token-file` or `~/.vault-token`) to enable AppRole and KV v2
+",
+            steps = install_steps(forwarder),
+            profile = if forwarder == "nginx" {
+                // The prompted run chose l6 (and nginx); `--yes` takes the defaults.
+                "Profile l6 (pattern L6): host forwarder + DNS name + mTLS, pasta (host-gateway mapping)."
+            } else {
+                "Profile l1 (pattern L1): host forwarder + DNS name + mTLS."
+            },
+        ))
+        .redact_path(dir, "[STATE]")
+        .redact(ip, "[HOST_IP]")
+}
+
+/// The lines of a first `init` in `dir`, whose forwarder file is `file`.
+fn created(dir: &Path, file: &str) -> String {
+    format!(
+        "created CA `pki/ca.pem` ({}, expires [DATE])
+created Vault server certificate `vault/server.pem` (expires [DATE])
+created operator certificate `operator/client.pem` (expires [DATE])
+wrote `vault/listener.json`
+wrote `vaultnet.yaml`
+wrote `forwarder/{file}`
+wrote `forwarder/vaultnet.nft`
+",
+        ca_name_of(&dir.join("pki/ca.pem"))
+    )
 }
 
 #[test]
@@ -69,41 +119,37 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
     ns.run_ip(&["route", "add", "default", "via", &gw]);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("state");
-    // profile (Down: l6), flavor (Enter: openbao), DNS name (typed), host IP
-    // (Enter: proposed), port (typed), Vault address (Enter), forwarder
-    // (Down: nginx), image (Enter), KV mount (typed), prefix (Enter).
-    let answers = [
-        "\x1b[B\r",
-        "\r",
-        "vault.example\r",
-        "\r",
-        "22301\r",
-        "\r",
-        "\x1b[B\r",
-        "\r",
-        "kv\r",
-        "\r",
+    let proposed = format!("Host address the forwarder listens on [{ip}]");
+    // Every prompt in the order init asks, and what is typed at it:
+    // profile (Down: l6), flavor (Enter: openbao), DNS name (typed), host
+    // IP (Enter: the proposed address, which must be the default route's),
+    // port (typed), Vault address (Enter), forwarder (Down: nginx), image
+    // (Enter), KV mount (typed), prefix (Enter).
+    let prompts = [
+        ("Deployment pattern (profile)", "\x1b[B\r"),
+        ("Vault or OpenBao", "\r"),
+        ("DNS name tenants use for Vault", "vault.example\r"),
+        (proposed.as_str(), "\r"),
+        ("Forwarder port", "22301\r"),
+        ("Loopback address of Vault's listener", "\r"),
+        ("Host forwarder", "\x1b[B\r"),
+        ("Agent sidecar image", "\r"),
+        ("KV v2 mount for tenant secrets", "kv\r"),
+        ("Prefix under the mount", "\r"),
     ];
-    let (ok, text) = type_answers(&ns, &dir, "", &answers);
-    assert!(ok, "init on a terminal failed:\n{text}");
-    for question in [
-        "Deployment pattern (profile)",
-        "Vault or OpenBao",
-        "DNS name tenants use for Vault",
-        "Host address the forwarder listens on",
-        "Forwarder port",
-        "Loopback address of Vault's listener",
-        "Host forwarder",
-        "Agent sidecar image",
-        "KV v2 mount for tenant secrets",
-        "Prefix under the mount",
-    ] {
-        assert!(text.contains(question), "no prompt `{question}`:\n{text}");
-    }
-    assert!(
-        text.contains(&format!("Host address the forwarder listens on [{ip}]")),
-        "the default-route address {ip} was not proposed:\n{text}"
+    let s = answer(
+        &init(&ns, &dir, &[]),
+        &prompts,
+        "Prefix under the mount (tenant NAME owns <mount>/<prefix>/NAME/): tenants\n",
     );
+    s.rest_output().expect(report(
+        &dir,
+        ip,
+        &created(&dir, "vaultnet-stream.conf"),
+        (7, 0),
+        "nginx",
+        22301,
+    ));
     let state = std::fs::read_to_string(dir.join("vaultnet.yaml")).unwrap();
     for want in [
         "dns_name: vault.example".to_string(),
@@ -120,21 +166,33 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
     assert!(dir.join("forwarder/vaultnet-stream.conf").exists());
 
     // A second run on a terminal asks nothing: the settings are recorded.
-    let (ok, text) = type_answers(&ns, &dir, "", &[]);
-    assert!(ok, "{text}");
-    assert!(
-        !text.contains("DNS name tenants use"),
-        "asked again:\n{text}"
+    // Nothing is typed, so a prompt would wait until the deadline and fail
+    // the test; the whole transcript is the report.
+    let s = answer(&init(&ns, &dir, &[]), &[], "");
+    let kept = format!(
+        "kept CA `pki/ca.pem` ({}, expires [DATE])
+kept Vault server certificate `vault/server.pem` (expires [DATE])
+kept operator certificate `operator/client.pem` (expires [DATE])
+",
+        ca_name_of(&dir.join("pki/ca.pem"))
     );
+    assert_eq!(s.rest, s.transcript);
+    s.rest_output()
+        .expect(report(&dir, ip, &kept, (0, 3), "nginx", 22301));
 
-    // With --yes it never prompts, even on a terminal.
+    // With --yes it never prompts, even on a terminal: the defaults, and
+    // the default route's address as the host IP.
     let fresh = tmp.path().join("fresh");
-    let (ok, text) = type_answers(&ns, &fresh, "--yes", &[]);
-    assert!(ok, "{text}");
-    assert!(
-        !text.contains("Vault or OpenBao"),
-        "prompted despite --yes:\n{text}"
-    );
+    let s = answer(&init(&ns, &fresh, &["--yes"]), &[], "");
+    assert_eq!(s.rest, s.transcript);
+    s.rest_output().expect(report(
+        &fresh,
+        ip,
+        &created(&fresh, "vaultnet-forwarder.service"),
+        (7, 0),
+        "socat",
+        22300,
+    ));
     let state = std::fs::read_to_string(fresh.join("vaultnet.yaml")).unwrap();
     assert!(state.contains(&format!("host_ip: {ip}")), "{state}");
 }

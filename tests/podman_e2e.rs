@@ -27,10 +27,12 @@ use serde_json::{Value, json};
 use vaultnet::render::forwarder::exec_start;
 
 use crate::support::cmd::Output;
+use crate::support::expect::Expect;
 use crate::support::podman::{
     self, AGENT_IMAGE, APP_IMAGE, BAO_IN_APP, Kit, PodmanTenant, markers,
 };
-use crate::support::site::Site;
+use crate::support::site::{Site, bootstrap_init, first_init};
+use crate::support::tenant::{NEXT, NFT, created};
 use crate::support::{require_e2e, wait_for, write_private};
 
 const DNS_NAME: &str = "vault.lan";
@@ -143,10 +145,18 @@ fn probe_container(
     c.run()
 }
 
+/// Why Podman's own stderr is not compared: its warnings depend on the
+/// host (cgroup manager, storage driver, user namespaces).
+const PODMAN: &str = "podman's warnings depend on this host's setup";
+
+/// Why a probe container's stdout is not compared whole: the test reads
+/// the `VN_KEY=value` markers it prints.
+const PROBE: &str = "the probe's VN_ markers are read one by one";
+
 /// Markers of a run that must have exited 0.
 #[track_caller]
 fn run_markers(out: Output) -> (Output, std::collections::BTreeMap<String, String>) {
-    let out = out.expect_success();
+    let out = out.expect(Expect::success().stdout_any(PROBE).stderr_any(PODMAN));
     eprintln!("{out}");
     let m = markers(&format!("{}\n{}", out.stdout, out.stderr));
     (out, m)
@@ -181,7 +191,8 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     let site = Site::in_netns("vnpod");
     let host = site.ns.as_ref().expect("a host namespace");
     let site_flags = ["--flavor", "openbao", "--agent-image", AGENT_IMAGE];
-    site.init().args(site_flags).run().expect_success();
+    let out = site.init().args(site_flags).run();
+    out.expect(first_init(&site));
     let bao = site.start_openbao();
     let token = site.scratch().join("operator-token");
     write_private(&token, &bao.root_token);
@@ -190,7 +201,7 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         .arg("--token-file")
         .arg(&token)
         .run()
-        .expect_success();
+        .expect(bootstrap_init(&site));
     let unit = std::fs::read_to_string(site.path("forwarder/vaultnet-forwarder.service"))
         .expect("the socat unit init wrote");
     let argv = exec_start(&unit).expect("ExecStart= in the socat unit");
@@ -213,7 +224,31 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         ])
         .arg(&token)
         .run()
-        .expect_success();
+        .expect({
+            let dir = |t: &PodmanTenant| t.home.join(".config/vaultnet");
+            let added: String = [&alice, &bob]
+                .map(|t| {
+                    format!(
+                        "added tenant {n}: bundle in tenants/{n}, installed in {} (cert expires [DATE])\n",
+                        dir(t).display(),
+                        n = t.name
+                    )
+                })
+                .concat();
+            let created: String = [&alice, &bob]
+                .map(|t| {
+                    format!(
+                        "{}{}: installed into `{}`\n",
+                        created(&t.name),
+                        t.name,
+                        dir(t).display()
+                    )
+                })
+                .concat();
+            site.expect(0)
+                .stdout(format!("{added}{NEXT}"))
+                .stderr(format!("{created}{NFT}"))
+        });
     let bundle_a = alice.home.join(".config/vaultnet");
     let bundle_b = bob.home.join(".config/vaultnet");
     let compose_a = std::fs::read_to_string(bundle_a.join("compose.yaml"))
@@ -232,7 +267,10 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     }
     clock.lap("tenants (useradd, add-user --install, secrets)");
 
-    let version = alice.podman(["--version"]).run().expect_success();
+    let version = alice
+        .podman(["--version"])
+        .run()
+        .expect(Expect::success().stdout_any("the version this host has"));
     eprintln!("[podman e2e] {}", version.stdout.trim());
     alice.import(&kit.bao_tar, AGENT_IMAGE);
     alice.import(&kit.app_tar, APP_IMAGE);
@@ -353,7 +391,11 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     let names = alice
         .podman(["ps", "-a", "--format", "{{.Names}}"])
         .run()
-        .expect_success();
+        .expect(
+            Expect::success()
+                .stdout_any("container names podman-compose chose")
+                .stderr_any(PODMAN),
+        );
     eprintln!("{}", alice.podman(["ps", "-a"]).run());
     let agent = names
         .stdout
@@ -361,7 +403,11 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         .find(|n| n.contains("vault-agent"))
         .unwrap_or_else(|| panic!("no agent container\n{names}"))
         .to_string();
-    let inspect = alice.podman(["inspect", &agent]).run().expect_success();
+    let inspect = alice.podman(["inspect", &agent]).run().expect(
+        Expect::success()
+            .stdout_any("podman's JSON, read field by field below")
+            .stderr_any(PODMAN),
+    );
     let info: Value = serde_json::from_str(&inspect.stdout).expect("podman inspect JSON");
     let info = &info[0];
     eprintln!(
@@ -427,7 +473,11 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     // … and its live process, seen from the host: running as the tenant's
     // own uid (container root is the tenant), no capabilities,
     // no_new_privs, read-only root. (`start` is a no-op if it still runs.)
-    alice.podman(["start", &agent]).run().expect_success();
+    alice.podman(["start", &agent]).run().expect(
+        Expect::success()
+            .stdout_any("podman names the container only if it was stopped")
+            .stderr_any(PODMAN),
+    );
     let pid: u32 = wait_for(
         "the agent container to run",
         Duration::from_secs(20),
@@ -476,10 +526,11 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         root_opts.split(',').any(|o| o == "ro"),
         "agent root mount options: {root_opts}"
     );
-    alice
-        .podman(["stop", "--time", "2", &agent])
-        .run()
-        .expect_success();
+    alice.podman(["stop", "--time", "2", &agent]).run().expect(
+        Expect::success()
+            .stdout(format!("{agent}\n"))
+            .stderr_any(PODMAN),
+    );
     clock.lap("agent container inspected and its process checked");
 
     // Isolation: bob, logged in with his own bundle, reads his secret but

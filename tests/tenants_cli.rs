@@ -8,16 +8,18 @@
 //! change nothing in Vault; a sealed Vault exits 1 and changes nothing.
 //! Names are validated before any file is read or any request is made, so
 //! without `VAULTNET_E2E` these tests still run against the disk alone.
+//! Every run's exit code, stdout and stderr are compared exactly.
 
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::cmd::{Cmd, Output};
+use crate::support::cmd::Cmd;
 use crate::support::e2e_required;
+use crate::support::expect::Expect;
 use crate::support::openbao::OpenBao;
 use crate::support::require_e2e;
-use crate::support::site::{Site, assert_error_and_hint};
+use crate::support::site::{Site, bootstrap_init, first_init, refused, rejected};
 use crate::support::tenant::tenant_name;
 
 /// The lock file every state-changing run rewrites with its pid, before it
@@ -36,13 +38,13 @@ impl Cli {
     #[track_caller]
     fn new() -> Cli {
         let site = Site::offline();
-        site.init().run().expect_success();
+        site.init().run().expect(first_init(&site));
         let bao = e2e_required().then(|| {
             let bao = site.start_openbao();
             site.init()
                 .env("BAO_TOKEN", &bao.root_token)
                 .run()
-                .expect_success();
+                .expect(bootstrap_init(&site));
             bao
         });
         Cli { site, bao }
@@ -86,26 +88,50 @@ impl Cli {
     }
 }
 
-/// Every bad name of PROMISES.md that argv can carry (`a\0b` cannot: it
-/// goes through `--from`).
-fn bad_names() -> Vec<String> {
-    let mut names: Vec<String> = [
-        "", ".", "..", "-a", "1abc", "a/b", "../etc", "a b", "a\n", "a:b", "a.b", "A", "é", "root",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    names.push("a".repeat(33));
-    names
+/// The hint of every invalid tenant name.
+const NAME_HINT: &str = "tenant names are Unix user names: a lower-case letter or `_`, then up to 30 lower-case letters, digits, `_` or `-`, e.g. `alice`";
+
+/// The error for a refused name, shown as vaultnet shows it (escaped).
+fn bad_name(shown: &str, why: &str) -> String {
+    format!("invalid tenant name `{shown}`: {why}")
 }
 
-#[track_caller]
-fn assert_rejected_name(out: &Output, name: &str) {
-    assert_error_and_hint(out);
-    assert!(
-        out.stderr.contains("invalid tenant name") || out.stderr.contains("is reserved"),
-        "the error must say what is wrong with {name:?}\n{out}"
-    );
+const FIRST: &str = "must start with a lower-case letter or `_`";
+const CHARS: &str = "only lower-case letters, digits, `_` and `-` are allowed";
+
+/// Every bad name of PROMISES.md that argv can carry (`a\0b` cannot: it
+/// goes through `--from`), with the error and hint it gets.
+fn bad_names() -> Vec<(String, String, &'static str)> {
+    let long = "a".repeat(33);
+    let mut names: Vec<(String, String, &str)> = [
+        ("", bad_name("", "it is empty")),
+        (".", bad_name(".", FIRST)),
+        ("..", bad_name("..", FIRST)),
+        ("-a", bad_name("-a", FIRST)),
+        ("1abc", bad_name("1abc", FIRST)),
+        ("a/b", bad_name("a/b", CHARS)),
+        ("../etc", bad_name("../etc", FIRST)),
+        ("a b", bad_name("a b", CHARS)),
+        ("a\n", bad_name("a\\n", CHARS)),
+        ("a:b", bad_name("a:b", CHARS)),
+        ("a.b", bad_name("a.b", CHARS)),
+        ("A", bad_name("A", FIRST)),
+        ("é", bad_name("é", FIRST)),
+    ]
+    .into_iter()
+    .map(|(n, e)| (n.to_string(), e, NAME_HINT))
+    .collect();
+    names.push((
+        "root".into(),
+        "tenant name `root` is reserved".into(),
+        "choose another name; reserved names are Vault's own policies and system accounts",
+    ));
+    names.push((
+        long.clone(),
+        bad_name(&long, "longer than 31 characters"),
+        NAME_HINT,
+    ));
+    names
 }
 
 #[test]
@@ -114,17 +140,17 @@ fn every_bad_tenant_name_exits_2_with_an_error_and_a_hint_and_changes_nothing() 
     let disk = cli.site.snapshot();
     let vault = cli.vault_objects();
     for sub in ["add-user", "remove-user"] {
-        for name in bad_names() {
+        for (name, error, hint) in bad_names() {
             // After `--`, so that `-a` reaches the name check, not clap.
-            let out = cli.cmd(sub).arg("--").arg(&name).run().expect_code(2);
-            assert_rejected_name(&out, &name);
+            let out = cli.cmd(sub).arg("--").arg(&name).run();
+            out.expect(rejected(&cli.site, &error, hint));
             disk.assert_same(&cli.site.snapshot(), format!("{sub} {name:?}"));
         }
         // A NUL cannot be in argv; `--from FILE` can carry one.
         let from = cli.site.scratch().join("names-with-nul");
         std::fs::write(&from, "a\0b\n").unwrap();
-        let out = cli.cmd(sub).arg("--from").arg(&from).run().expect_code(2);
-        assert_rejected_name(&out, "a\\0b");
+        let out = cli.cmd(sub).arg("--from").arg(&from).run();
+        out.expect(rejected(&cli.site, &bad_name("a\\0b", CHARS), NAME_HINT));
         disk.assert_same(&cli.site.snapshot(), format!("{sub} --from (a NUL)"));
     }
     assert_eq!(cli.vault_objects(), vault, "Vault changed");
@@ -139,18 +165,16 @@ fn a_bad_name_anywhere_in_the_list_stops_the_good_names_too() {
     let out = cli
         .cmd("add-user")
         .args(["--no-unix-user", &good, "a/b"])
-        .run()
-        .expect_code(2);
-    assert_rejected_name(&out, "a/b");
+        .run();
+    out.expect(rejected(&cli.site, &bad_name("a/b", CHARS), NAME_HINT));
     let from = cli.site.scratch().join("names");
     std::fs::write(&from, format!("{good}\n../etc\n")).unwrap();
     let out = cli
         .cmd("add-user")
         .args(["--no-unix-user", "--from"])
         .arg(&from)
-        .run()
-        .expect_code(2);
-    assert_rejected_name(&out, "../etc");
+        .run();
+    out.expect(rejected(&cli.site, &bad_name("../etc", FIRST), NAME_HINT));
     disk.assert_same(&cli.site.snapshot(), "good and bad names");
     assert!(!cli.site.path(&format!("tenants/{good}")).exists());
     assert_eq!(cli.vault_objects(), vault, "Vault changed");
@@ -162,29 +186,33 @@ fn an_unknown_or_system_unix_user_exits_2_and_changes_nothing() {
     let disk = cli.site.snapshot().without(LOCK);
     let vault = cli.vault_objects();
     let ghost = tenant_name("nouser");
-    let out = cli.cmd("add-user").arg(&ghost).run().expect_code(2);
-    assert_error_and_hint(&out);
-    assert!(
-        out.stderr.contains(&format!("no Unix user `{ghost}`"))
-            && out.stderr.contains("--no-unix-user"),
-        "{out}"
-    );
+    let out = cli.cmd("add-user").arg(&ghost).run();
+    out.expect(rejected(
+        &cli.site,
+        &format!("there is no Unix user `{ghost}`"),
+        &format!(
+            "create it first (`useradd -m {ghost}`), or pass `--no-unix-user` for a tenant without an account"
+        ),
+    ));
     disk.assert_same(&cli.site.snapshot().without(LOCK), "unknown Unix user");
 
     // A system account (uid below UID_MIN) is no tenant either.
     let system = ["mail", "news", "uucp", "proxy", "backup", "list"]
         .into_iter()
-        .find(|n| {
-            nix::unistd::User::from_name(n)
-                .ok()
-                .flatten()
-                .is_some_and(|u| u.uid.as_raw() > 0 && u.uid.as_raw() < 1000)
+        .find_map(|n| {
+            let uid = nix::unistd::User::from_name(n).ok().flatten()?.uid.as_raw();
+            (uid > 0 && uid < 1000).then_some((n, uid))
         });
     match system {
-        Some(name) => {
-            let out = cli.cmd("add-user").arg(name).run().expect_code(2);
-            assert_error_and_hint(&out);
-            assert!(out.stderr.contains("a system account"), "{out}");
+        Some((name, uid)) => {
+            let out = cli.cmd("add-user").arg(name).run();
+            out.expect(rejected(
+                &cli.site,
+                &format!(
+                    "Unix user `{name}` has uid {uid}, a system account (tenants need uid >= 1000)"
+                ),
+                "choose a regular user as the tenant",
+            ));
             disk.assert_same(&cli.site.snapshot().without(LOCK), "system account");
         }
         None => eprintln!("no system account to try on this machine"),
@@ -206,11 +234,12 @@ fn tenant_commands_on_a_directory_never_initialised_exit_2_and_create_nothing() 
             .vaultnet()
             .env("BAO_TOKEN", "s.never-used")
             .args(&args)
-            .run()
-            .expect_code(2);
-        assert_error_and_hint(&out);
-        assert!(out.stderr.contains("not initialised"), "{out}");
-        assert!(out.stderr.contains("vaultnet init"), "{out}");
+            .run();
+        out.expect(rejected(
+            &site,
+            "vaultnet is not initialised in `[STATE]`",
+            "run `vaultnet init` first, or pass the right `--dir`",
+        ));
         assert!(
             !site.dir().exists(),
             "`{}` created the state directory",
@@ -233,21 +262,22 @@ fn tenant_commands_without_an_operator_token_exit_2_and_change_nothing() {
         if sub == "add-user" {
             c.arg("--no-unix-user");
         }
-        let out = c.arg(&name).run().expect_code(2);
-        assert_error_and_hint(&out);
-        assert!(
-            out.stderr.contains("no operator token") && out.stderr.contains("BAO_TOKEN"),
-            "{out}"
-        );
+        c.arg(&name).run().expect(rejected(
+            &cli.site,
+            "no operator token",
+            "set `BAO_TOKEN`, pass `--token-file FILE`, or log in so `~/.vault-token` exists",
+        ));
         let missing = cli.site.scratch().join("no-such-token");
         let mut c = cli.site.vaultnet();
         c.arg(sub).arg("--token-file").arg(&missing);
         if sub == "add-user" {
             c.arg("--no-unix-user");
         }
-        let out = c.arg(&name).run().expect_code(2);
-        assert_error_and_hint(&out);
-        assert!(out.stderr.contains("does not exist"), "{out}");
+        c.arg(&name).run().expect(rejected(
+            &cli.site,
+            "token file `[DIR]/no-such-token` does not exist",
+            "pass the path of a file holding the operator token",
+        ));
     }
     disk.assert_same(&cli.site.snapshot().without(LOCK), "no token");
     assert_eq!(cli.vault_objects(), vault, "Vault changed");
@@ -256,19 +286,17 @@ fn tenant_commands_without_an_operator_token_exit_2_and_change_nothing() {
 #[test]
 fn list_reads_the_state_alone_and_needs_no_vault_or_token() {
     let site = Site::offline();
-    site.init().run().expect_success();
+    site.init().run().expect(first_init(&site));
     let disk = site.snapshot();
-    let out = site.vaultnet().arg("list").run().expect_success();
-    assert_eq!(
-        out.stdout, "no tenants yet: add one with `vaultnet add-user NAME`\n",
-        "{out}"
+    site.vaultnet().arg("list").run().expect(
+        site.expect(0)
+            .stdout("no tenants yet: add one with `vaultnet add-user NAME`\n"),
     );
-    assert!(out.stderr.is_empty(), "{out}");
     let out = site
         .vaultnet()
         .args(["list", "--output", "json"])
         .run()
-        .expect_success();
+        .expect(site.expect(0).stdout("[]\n"));
     let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"));
     assert_eq!(v, serde_json::json!([]), "{out}");
     disk.assert_same(&site.snapshot(), "list");
@@ -292,14 +320,14 @@ fn a_sealed_vault_fails_add_user_and_remove_user_with_exit_1_and_changes_nothing
             .vaultnet()
             .env("BAO_TOKEN", &bao.root_token)
             .args(&args)
-            .run()
-            .expect_code(1);
-        assert_error_and_hint(&out);
-        assert!(
-            out.stderr.contains("is sealed") && out.stderr.contains("operator unseal"),
-            "{out}"
-        );
+            .run();
         assert!(!out.stderr.contains(&bao.root_token), "{out}");
+        out.expect(refused(
+            &cli.site,
+            1,
+            "OpenBao at https://[VAULT_ADDR] is sealed",
+            "unseal it: `bao operator unseal`",
+        ));
         disk.assert_same(
             &cli.site.snapshot().without(LOCK),
             format!("{} on a sealed Vault", args[0]),
@@ -313,11 +341,16 @@ fn a_sealed_vault_fails_add_user_and_remove_user_with_exit_1_and_changes_nothing
 #[test]
 fn tenant_commands_help_shows_examples_and_exit_codes() {
     for (sub, exit_codes) in [("add-user", true), ("remove-user", true), ("list", false)] {
+        // The whole text is the reviewed snapshot of `tests/help.rs`, at
+        // the width it was taken.
+        let snapshot =
+            crate::support::manifest_dir().join(format!("tests/snapshots/help-{sub}.txt"));
         let out = Cmd::vaultnet()
             .home(Path::new("/nonexistent"))
             .args([sub, "--help"])
+            .env("COLUMNS", "100")
             .run()
-            .expect_success();
+            .expect(Expect::success().stdout(std::fs::read_to_string(snapshot).unwrap()));
         assert!(out.stdout.contains("EXAMPLES:"), "{out}");
         assert!(
             out.stdout.contains(&format!("vaultnet {sub}")),

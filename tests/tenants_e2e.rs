@@ -29,13 +29,16 @@ use time::format_description::well_known::Rfc3339;
 use vaultnet::pki::CertInfo;
 
 use crate::support::cmd::{Cmd, Output};
+use crate::support::expect::Expect;
 use crate::support::manifest_dir;
 use crate::support::netns::TenantNs;
 use crate::support::require_e2e;
 use crate::support::site::Snapshot;
 use crate::support::tenant::{
-    Agent, Provisioned, UnixUser, bundle_files, connect_as, extra_hosts, mode_owner, nft_load,
-    nft_set, tenant_name, tenant_request,
+    Agent, NEXT, NFT, Provisioned, UnixUser, add_expect, added, bundle_files, connect_as, created,
+    created_changes, created_wrapped, extra_hosts, json_report, list_json, list_json_installed,
+    list_table, mode_owner, nft_load, nft_set, removed, tenant_name, tenant_request, up_to_date,
+    updated,
 };
 
 /// How long the agent may take to log in and render (≈1 s here).
@@ -147,14 +150,9 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
     let alice = UnixUser::create("aa");
     let bob = UnixUser::create("ab");
     let (a, b) = (alice.name.as_str(), bob.name.as_str());
-    let out = p.add_user(&[a, b]).run().expect_success();
-    for t in [a, b] {
-        assert!(
-            out.stdout
-                .contains(&format!("added tenant {t}: bundle in tenants/{t}")),
-            "{out}"
-        );
-    }
+    p.add_user(&[a, b])
+        .run()
+        .expect(add_expect(&p.site, &[a, b], true));
     let alice_value = format!("alice-s3cret-{}", std::process::id());
     p.write_secret(a, &alice_value);
     p.write_secret(b, "bob-s3cret-never-for-alice");
@@ -289,7 +287,9 @@ fn nft_gate_admits_only_tenant_uids_to_the_forwarder_and_no_tenant_to_vaults_por
     p.start_forwarder();
     let alice = UnixUser::create("na");
     let stranger = UnixUser::create("ns");
-    p.add_user(&[&alice.name]).run().expect_success();
+    p.add_user(&[&alice.name])
+        .run()
+        .expect(add_expect(&p.site, &[&alice.name], true));
 
     let nft = p.site.path("forwarder/vaultnet.nft");
     let text = std::fs::read_to_string(&nft).unwrap();
@@ -330,7 +330,12 @@ fn nft_gate_admits_only_tenant_uids_to_the_forwarder_and_no_tenant_to_vaults_por
     );
 
     // remove-user takes alice out of the gate.
-    p.remove_user(&[&alice.name]).run().expect_success();
+    p.remove_user(&[&alice.name]).run().expect(
+        p.site
+            .expect(0)
+            .stdout(removed(&alice.name, false))
+            .stderr(NFT),
+    );
     let text = std::fs::read_to_string(&nft).unwrap();
     assert_eq!(nft_set(&text, "tenants"), Vec::<u32>::new(), "{text}");
     assert_eq!(nft_set(&text, "allowed"), vec![0], "{text}");
@@ -347,7 +352,9 @@ fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
     let p = Provisioned::start("vntr");
     let alice = UnixUser::create("ra");
     let a = alice.name.as_str();
-    p.add_user(&[a]).run().expect_success();
+    p.add_user(&[a])
+        .run()
+        .expect(add_expect(&p.site, &[a], true));
     p.write_secret(a, "alice-value");
     let role_id = p.bundle_text(a, "role_id");
     let secret_id = p.bundle_text(a, "secret_id");
@@ -362,7 +369,10 @@ fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
         vec![alice.uid]
     );
 
-    let out = p.remove_user(&[a]).run().expect_success();
+    let out = p
+        .remove_user(&[a])
+        .run()
+        .expect(p.site.expect(0).stdout(removed(a, true)).stderr(NFT));
     assert!(
         out.stdout.starts_with(&format!("removed tenant {a}: ")),
         "{out}"
@@ -394,14 +404,20 @@ fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
     );
 
     // Safe to run twice.
-    let again = p.remove_user(&[a]).run().expect_success();
+    let again = p.remove_user(&[a]).run().expect(
+        p.site
+            .expect(0)
+            .stdout(format!("tenant {a} was not there: nothing to remove\n")),
+    );
     assert!(
         again.stdout.contains("nothing to remove"),
         "second remove-user\n{again}"
     );
 
     // Adding the name again must not revive anything issued before.
-    p.add_user(&[a]).run().expect_success();
+    p.add_user(&[a])
+        .run()
+        .expect(add_expect(&p.site, &[a], true));
     for (code, body) in [lookup(&token), read(&token)] {
         assert_eq!(code, 403, "re-adding revived the old token: {body}");
     }
@@ -416,7 +432,9 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
     let p = Provisioned::start("vntd");
     let alice = UnixUser::create("da");
     let a = alice.name.as_str();
-    p.add_user(&[a]).run().expect_success();
+    p.add_user(&[a])
+        .run()
+        .expect(add_expect(&p.site, &[a], true));
     let bundle = p.bundle(a);
     let before = Snapshot::take(&bundle);
     let policy_path = format!("sys/policies/acl/vaultnet-{a}");
@@ -424,7 +442,10 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
     let policy = p.bao.root_api("GET", &policy_path, None).1["data"]["policy"].clone();
     let role = p.bao.root_api("GET", &role_path, None).1["data"].clone();
 
-    let out = p.add_user(&[a]).run().expect_success();
+    let out = p
+        .add_user(&[a])
+        .run()
+        .expect(p.site.expect(0).stdout(up_to_date(a)));
     assert!(
         out.stdout.starts_with(&format!("tenant {a} is up to date")),
         "{out}"
@@ -475,7 +496,36 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
         .unwrap();
     }
 
-    let out = p.add_user(&[a]).run().expect_success();
+    let out = p.add_user(&[a]).run().expect(
+        p.site
+            .expect(0)
+            .stdout(format!("{}{NEXT}", updated(a, "")))
+            .stderr(format!(
+                "{a}: policy `vaultnet-{a}` had drifted and was repaired:
+    - {broad}
+    + {{
+    +   \"path\": {{
+    +     \"secret/data/tenants/{a}/*\": {{
+    +       \"capabilities\": [
+    +         \"read\"
+    +       ]
+    +     }},
+    +     \"secret/metadata/tenants/{a}/*\": {{
+    +       \"capabilities\": [
+    +         \"read\",
+    +         \"list\"
+    +       ]
+    +     }}
+    +   }}
+    + }}
+{a}: AppRole role `{a}` had drifted and was repaired: token_ttl: 7200 -> 3600
+{a}: repaired `tenants/{a}/role_id` (it differed from what vaultnet wrote)
+{a}: repaired `tenants/{a}/agent.json` (it differed from what vaultnet wrote)
+{a}: repaired `tenants/{a}/client-key.pem` (its mode was not 0600)
+{a}: repaired `tenants/{a}/secret_id` (its mode was not 0600)
+"
+            )),
+    );
     assert!(
         out.stdout.starts_with(&format!("updated tenant {a}")),
         "{out}"
@@ -507,7 +557,10 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
     assert_eq!(p.list(&format!("{role_path}/secret-id")).len(), 1);
 
     // Nothing left to repair.
-    let out = p.add_user(&[a]).run().expect_success();
+    let out = p
+        .add_user(&[a])
+        .run()
+        .expect(p.site.expect(0).stdout(up_to_date(a)));
     assert!(out.stdout.contains("is up to date"), "{out}");
 }
 
@@ -517,17 +570,26 @@ fn rotate_issues_a_new_certificate_and_secret_id_and_destroys_the_old_one() {
     let p = Provisioned::start("vnto");
     let name = tenant_name("o");
     let a = name.as_str();
-    p.add_user(&["--no-unix-user", a]).run().expect_success();
+    p.add_user(&["--no-unix-user", a])
+        .run()
+        .expect(add_expect(&p.site, &[a], false));
     let role_id = p.bundle_text(a, "role_id");
     let old_secret_id = p.bundle_text(a, "secret_id");
     let old_serial = cert_serial(&p, a);
     p.login(&role_id, &old_secret_id)
         .expect("the first secret_id works");
 
-    let out = p
-        .add_user(&["--no-unix-user", "--rotate", a])
-        .run()
-        .expect_success();
+    let out = p.add_user(&["--no-unix-user", "--rotate", a]).run().expect(
+        p.site
+            .expect(0)
+            .stdout(format!("{}{NEXT}", updated(a, "")))
+            .stderr(format!(
+                "{a}: client certificate rotated, expires [DATE]
+{a}: secret_id issued, expires [DATE]
+{a}: destroyed 1 other secret_id(s)
+"
+            )),
+    );
     for needle in ["client certificate rotated", "secret_id issued"] {
         assert!(out.stderr.contains(needle), "no {needle:?}\n{out}");
     }
@@ -561,7 +623,12 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
     let out = p
         .add_user(&["--no-unix-user", "--wrap-ttl", "5m", a])
         .run()
-        .expect_success();
+        .expect(
+            p.site
+                .expect(0)
+                .stdout(format!("{}{NEXT}", added(a)))
+                .stderr(created_wrapped(a)),
+        );
     assert!(
         out.stderr.contains("secret_id issued (response-wrapped)"),
         "{out}"
@@ -608,7 +675,22 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
     );
     assert_ne!(code, 200, "the wrapping token was not used: {body}");
     let list = p.vaultnet().args(["list", "--output", "json"]).run();
-    let rows = parse_json(&list.expect_success());
+    let rows = parse_json(&list.expect(p.site.expect(0).stdout(format!(
+        r#"[
+  {{
+    "name": "{a}",
+    "uid": null,
+    "cert_not_after": "[TIME]",
+    "cert_days_left": 89,
+    "secret_id_expires": "[TIME]",
+    "secret_id_days_left": 29,
+    "wrapped_secret_id": true,
+    "installed": false,
+    "installed_to": null
+  }}
+]
+"#
+    ))));
     assert_eq!(rows[0]["wrapped_secret_id"], true, "{rows}");
 }
 
@@ -622,12 +704,27 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     let b = bob_name.as_str();
     let mut outputs = Vec::new();
 
-    let empty = p.vaultnet().arg("list").run().expect_success();
+    let empty = p.vaultnet().arg("list").run().expect(
+        p.site
+            .expect(0)
+            .stdout("no tenants yet: add one with `vaultnet add-user NAME`\n"),
+    );
     assert!(empty.stdout.contains("no tenants yet"), "{empty}");
     let empty_json = p.vaultnet().args(["list", "--output", "json"]).run();
+    let empty_json = empty_json.expect(p.site.expect(0).stdout("[]\n"));
     assert_eq!(parse_json(&empty_json), json!([]), "{empty_json}");
 
-    let added = p.add_user(&["--output", "json", a]).run().expect_success();
+    let added = p.add_user(&["--output", "json", a]).run().expect(
+        p.site
+            .expect(0)
+            .stdout(json_report(
+                a,
+                &alice.uid.to_string(),
+                false,
+                &created_changes(a, ""),
+            ))
+            .stderr(format!("{}{NFT}", created(a))),
+    );
     let report = parse_json(&added);
     let report_keys = set(&[
         "name",
@@ -660,20 +757,41 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     assert!(!r["changes"].as_array().unwrap().is_empty(), "{r}");
     outputs.push(added);
 
-    let again = p.add_user(&["--output", "json", a]).run().expect_success();
+    let again =
+        p.add_user(&["--output", "json", a])
+            .run()
+            .expect(
+                p.site
+                    .expect(0)
+                    .stdout(json_report(a, &alice.uid.to_string(), false, "[]")),
+            );
     assert_eq!(parse_json(&again)[0]["changes"], json!([]), "{again}");
     outputs.push(again);
 
     let bob = p
         .add_user(&["--no-unix-user", "--wrap-ttl", "10m", "--output", "json", b])
         .run()
-        .expect_success();
+        .expect(
+            p.site
+                .expect(0)
+                .stdout(json_report(
+                    b,
+                    "null",
+                    true,
+                    &created_changes(b, " (response-wrapped)"),
+                ))
+                .stderr(created_wrapped(b)),
+        );
     let r = parse_json(&bob);
     assert_eq!(r[0]["uid"], Value::Null);
     assert_eq!(r[0]["wrapped_secret_id"], true);
     outputs.push(bob);
 
     let listed = p.vaultnet().args(["list", "--output", "json"]).run();
+    let listed = listed.expect(p.site.expect(0).stdout(list_json(&[
+        (a, &alice.uid.to_string(), false),
+        (b, "null", true),
+    ])));
     let rows = parse_json(&listed);
     let row_keys = set(&[
         "name",
@@ -714,7 +832,11 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     assert_eq!(rb["wrapped_secret_id"], true);
     outputs.push(listed);
 
-    let text = p.vaultnet().arg("list").run().expect_success();
+    let text = p.vaultnet().arg("list").run().expect(
+        p.site
+            .expect(0)
+            .stdout(list_table(&[(a, &alice.uid.to_string()), (b, "-")])),
+    );
     let lines: Vec<&str> = text.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "a header and one line per tenant\n{text}");
     let head: Vec<&str> = lines[0].split("  ").filter(|w| !w.is_empty()).collect();
@@ -748,7 +870,12 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
         "operator key",
         pem_body_line(&p.site.path("operator/client-key.pem")),
     ));
-    let removed = p.remove_user(&[a, b]).run().expect_success();
+    let removed = p.remove_user(&[a, b]).run().expect(
+        p.site
+            .expect(0)
+            .stdout(format!("{}{}", removed(a, true), removed(b, true)))
+            .stderr(NFT),
+    );
     outputs.push(removed);
     let refs: Vec<&Output> = outputs.iter().collect();
     assert_no_secret(&p, &refs, &secrets);
@@ -777,7 +904,9 @@ fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_t
     let p = Provisioned::start("vnti");
     let alice = UnixUser::create("ia");
     let a = alice.name.as_str();
-    under_umask_000(&p, &["add-user", a]).run().expect_success();
+    under_umask_000(&p, &["add-user", a])
+        .run()
+        .expect(add_expect(&p.site, &[a], true));
     let bundle = p.bundle(a);
     assert_eq!(mode_owner(&p.site.path("tenants")).0, 0o700);
     assert_eq!(mode_owner(&bundle).0, 0o700);
@@ -793,7 +922,27 @@ fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_t
 
     let out = under_umask_000(&p, &["add-user", "--install", a])
         .run()
-        .expect_success();
+        .expect(
+            p.site
+                .expect(0)
+                .stdout(format!(
+                    "{}{NEXT}",
+                    updated(
+                        a,
+                        &format!(
+                            ", installed in {}",
+                            alice.home.join(".config/vaultnet").display()
+                        )
+                    )
+                ))
+                .stderr(format!(
+                "{a}: repaired `tenants/{a}/compose.yaml` (it differed from what vaultnet wrote)
+{a}: repaired `tenants/{a}/{a}-vault-agent.container` (it differed from what vaultnet wrote)
+{a}: installed into `{}`
+",
+                alice.home.join(".config/vaultnet").display()
+            )),
+        );
     let target = alice.home.join(".config/vaultnet");
     assert!(
         out.stdout
@@ -833,7 +982,14 @@ fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_t
         .filter(|n| !bundle_files(a).contains(n))
         .collect();
     assert!(leftovers.is_empty(), "stray files: {leftovers:?}");
-    let rows = parse_json(&p.vaultnet().args(["list", "--output", "json"]).run());
+    let listed = p.vaultnet().args(["list", "--output", "json"]).run();
+    let listed = listed.expect(p.site.expect(0).stdout(list_json_installed(&[(
+        a,
+        &alice.uid.to_string(),
+        false,
+        Some(&target),
+    )])));
+    let rows = parse_json(&listed);
     assert_eq!(rows[0]["installed"], true);
     assert_eq!(rows[0]["installed_to"], target.to_string_lossy().as_ref());
     // The installed compose override points at the installed bundle.
@@ -868,7 +1024,9 @@ fn install_never_writes_through_a_symlink_or_hardlink_the_tenant_planted() {
     let p = Provisioned::start("vntk");
     let mallory = UnixUser::create("ka");
     let m = mallory.name.as_str();
-    p.add_user(&[m]).run().expect_success();
+    p.add_user(&[m])
+        .run()
+        .expect(add_expect(&p.site, &[m], true));
     let victims = tempfile::Builder::new()
         .prefix("vaultnet-victim-")
         .tempdir()
@@ -884,7 +1042,17 @@ fn install_never_writes_through_a_symlink_or_hardlink_the_tenant_planted() {
     // ~/.config/vaultnet -> a root-owned directory.
     let t1 = root_owned_dir(victims.path(), "t1");
     link_as_tenant(&t1, &config.join("vaultnet"));
-    let out = p.add_user(&["--install", m]).run().expect_code(1);
+    let out = p
+        .add_user(&["--install", m])
+        .run()
+        .expect(p.site.expect(1).stderr(format!(
+            "{m}: repaired `tenants/{m}/compose.yaml` (it differed from what vaultnet wrote)
+{m}: repaired `tenants/{m}/{m}-vault-agent.container` (it differed from what vaultnet wrote)
+error: tenant `{m}`: refusing to write into `{}`: it is a symbolic link or not a directory
+hint: remove the link or fix the owner, then run the command again
+",
+            config.join("vaultnet").display()
+        )));
     assert!(
         out.stderr.contains("refusing to write into") && out.stderr.contains("symbolic link"),
         "{out}"
@@ -896,7 +1064,15 @@ fn install_never_writes_through_a_symlink_or_hardlink_the_tenant_planted() {
     std::fs::remove_dir(&config).unwrap();
     let t2 = root_owned_dir(victims.path(), "t2");
     link_as_tenant(&t2, &config);
-    let out = p.add_user(&["--install", m]).run().expect_code(1);
+    let out = p
+        .add_user(&["--install", m])
+        .run()
+        .expect(p.site.expect(1).stderr(format!(
+        "error: tenant `{m}`: refusing to write into `{}`: it is a symbolic link or not a directory
+hint: remove the link or fix the owner, then run the command again
+",
+        config.display()
+    )));
     assert!(out.stderr.contains("refusing to write into"), "{out}");
     assert_empty_dir(&t2);
     std::fs::remove_file(&config).unwrap();
@@ -914,7 +1090,15 @@ fn install_never_writes_through_a_symlink_or_hardlink_the_tenant_planted() {
     std::fs::hard_link(&victim, dir.join("secret_id")).unwrap();
     let victim_ino = std::fs::metadata(&victim).unwrap().ino();
 
-    let out = p.add_user(&["--install", m]).run().expect_success();
+    let out = p.add_user(&["--install", m]).run().expect(
+        p.site
+            .expect(0)
+            .stdout(format!(
+                "{}{NEXT}",
+                updated(m, &format!(", installed in {}", dir.display()))
+            ))
+            .stderr(format!("{m}: installed into `{}`\n", dir.display())),
+    );
     assert_eq!(
         std::fs::read_to_string(&victim).unwrap(),
         "root's own data\n"
@@ -949,7 +1133,12 @@ fn podman_compose_config_accepts_an_app_merged_with_the_bundle_override() {
     let p = Provisioned::start("vntc");
     let name = tenant_name("c");
     let a = name.as_str();
-    p.add_user(&["--no-unix-user", a]).run().expect_success();
+    p.add_user(&["--no-unix-user", a]).run().expect(
+        p.site
+            .expect(0)
+            .stdout(format!("{}{NEXT}", added(a)))
+            .stderr(created(a)),
+    );
 
     let project = tempfile::Builder::new()
         .prefix("vaultnet-project-")
@@ -979,7 +1168,9 @@ fn podman_compose_config_accepts_an_app_merged_with_the_bundle_override() {
             "config",
         ])
         .run()
-        .expect_success();
+        .expect(Expect::success().stdout_any(
+            "podman-compose's own rendering of the merged file: its content is checked as YAML below",
+        ));
     let merged: Value = serde_saphyr::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("podman-compose config printed no YAML: {e}\n{out}"));
     let agent = &merged["services"]["vault-agent"];

@@ -132,8 +132,15 @@ impl State {
             }),
             ..serde_saphyr::Options::default()
         };
-        let state: State = serde_saphyr::from_str_with_options(text, options)
-            .map_err(|e| validate::first_line(&e.to_string()))?;
+        let state: State = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+            // The parser's advice to the programmer (`; use Option<String>`)
+            // means nothing to whoever reads the error.
+            let line = validate::first_line(&e.to_string());
+            match (line.find("; use Option<"), line.find(" at line ")) {
+                (Some(a), Some(b)) if a < b => format!("{}{}", &line[..a], &line[b..]),
+                _ => line,
+            }
+        })?;
         if state.schema != SCHEMA {
             return Err(format!(
                 "schema version {} is not supported (this vaultnet reads version {SCHEMA})",

@@ -2,10 +2,13 @@
 //!
 //! [`Cmd`] is a small builder in the style of ripgrep's `tests/util.rs`: it
 //! starts the program with a scrubbed environment (no `VAULT_*`, `BAO_*` or
-//! `VAULTNET_*` variables leak in from the developer's shell, and `HOME`
-//! points at a directory the test owns), optionally inside a network
-//! namespace, feeds it stdin, and collects an [`Output`] whose
-//! [`Output::expect_code`] prints everything needed to debug a failure.
+//! `VAULTNET_*` variables leak in from the developer's shell, nor the
+//! locale or terminal width, and `HOME` points at a directory the test
+//! owns), optionally inside a network namespace, feeds it stdin, and
+//! collects an [`Output`]. Tests compare it exactly with `Output::expect`
+//! (`support::expect`); [`Output::expect_code`] and the `contains` checks
+//! are the looser tools the harness's self-test is built from. Each
+//! prints everything needed to debug a failure.
 //! Every run has a timeout so a program waiting on a prompt or a dead server
 //! fails the test instead of hanging the suite.
 
@@ -16,17 +19,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Prefixes of variables removed from the inherited environment: they would
-/// change which server, token or config the program under test uses.
-pub const SCRUBBED_PREFIXES: &[&str] = &["VAULT_", "BAO_", "VAULTNET_"];
+/// Prefixes of variables removed from the inherited environment: the first
+/// three would change which server, token or config the program under test
+/// uses; `LC_*` would change its text (doctor prints ✓ only in a UTF-8
+/// locale), so output compared exactly would depend on the developer's
+/// session. A test that wants UTF-8 sets `LC_ALL=C.UTF-8` itself.
+pub const SCRUBBED_PREFIXES: &[&str] = &["VAULT_", "BAO_", "VAULTNET_", "LC_"];
 
 /// Variables removed so that per-user directories derive from the test's
-/// `HOME` rather than from the developer's session.
+/// `HOME` rather than from the developer's session, the locale is the
+/// program's default (`C`) unless the test sets one, and help and usage
+/// errors are wrapped at clap's default width rather than at the
+/// developer's terminal (`COLUMNS`).
 pub const SCRUBBED_VARS: &[&str] = &[
     "XDG_CONFIG_HOME",
     "XDG_DATA_HOME",
     "XDG_STATE_HOME",
     "XDG_CACHE_HOME",
+    "LANG",
+    "LANGUAGE",
+    "COLUMNS",
 ];
 
 /// Default time a command may run before it is killed.
@@ -122,6 +134,29 @@ impl Cmd {
     pub fn timeout(&mut self, timeout: Duration) -> &mut Cmd {
         self.timeout = timeout;
         self
+    }
+
+    /// This command run on a pseudo-terminal: util-linux `script -q -e -c
+    /// LINE /dev/null` with the same environment, `HOME`, namespace and
+    /// directory (`script` passes its environment on). `SHELL` is set to
+    /// `/bin/sh`, which `script` runs LINE with, and `TERM` to a plain
+    /// `xterm`, so neither comes from the developer's session. Driven by
+    /// `support::pty::Terminal`.
+    pub fn on_terminal(&self) -> Cmd {
+        let line = std::iter::once(self.program.as_os_str())
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .map(|w| shell_quote(&w.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut outer = self.clone();
+        outer.program = PathBuf::from("script");
+        outer.args = ["-q", "-e", "-c", &line, "/dev/null"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        outer.stdin = None;
+        outer.env("SHELL", "/bin/sh").env("TERM", "xterm");
+        outer
     }
 
     /// The command line as a shell would show it, for failure messages.
@@ -240,7 +275,8 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Ve
     })
 }
 
-/// Quotes a word for display only (never executed through a shell).
+/// Quotes a word for a POSIX shell: for display, and for the command line
+/// [`Cmd::on_terminal`] hands to `script`.
 fn shell_quote(word: &str) -> String {
     let safe = !word.is_empty()
         && word

@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::cmd::{Cmd, Output, is_scrubbed};
 use super::manifest_dir;
 use super::openbao::{OpenBao, free_port};
-use super::site::Site;
+use super::site::{Site, bootstrap_init, first_init};
 
 /// Time allowed for the proxy to listen after it was started.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -346,14 +346,14 @@ impl FaultSite {
     #[track_caller]
     pub fn start() -> FaultSite {
         let site = Site::offline();
-        site.init().run().expect_success();
+        site.init().run().expect(first_init(&site));
         let listener = upstream_listener(&site);
         let bao = OpenBao::start(None, &listener, site.operator_tls());
         let fs = FaultSite { bao, site };
         let mut init = fs.site.init();
         init.env("BAO_TOKEN", &fs.bao.root_token);
         let (out, _proxy) = fs.run(Inject::none(), &mut init);
-        out.expect_success();
+        out.expect(bootstrap_init(&fs.site));
         fs
     }
 

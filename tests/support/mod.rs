@@ -5,7 +5,9 @@
 //! tests" in the design notes. This module holds the gate that decides
 //! whether such end-to-end tests run (`VAULTNET_E2E=1`), and a few small
 //! helpers used by the submodules: [`cmd`] runs programs (the `vaultnet`
-//! binary above all) in a scrubbed environment, [`netns`] builds network
+//! binary above all) in a scrubbed environment, [`expect`] compares a run's
+//! exit code, stdout and stderr exactly (after redacting dates, serials, PEM
+//! bodies and the test's own paths), [`netns`] builds network
 //! namespaces playing the host and its tenants, and [`openbao`] starts,
 //! initialises and unseals a real OpenBao server. [`site`] gives a test its
 //! own vaultnet state directory, `init` command line and OpenBao, and
@@ -15,6 +17,7 @@
 //! [`tenant`] makes throw-away Unix users, a site whose OpenBao is ready
 //! for tenants, requests made the way a tenant makes them, and runs
 //! `bao agent` unchanged from a bundle.
+//! [`pty`] drives a program on a pseudo-terminal, waiting for each prompt.
 //! [`faultproxy`] puts a fault-injecting mTLS proxy between vaultnet and a
 //! real OpenBao, for the convergence tests.
 
@@ -24,10 +27,12 @@
 
 pub mod cmd;
 pub mod doctor;
+pub mod expect;
 pub mod faultproxy;
 pub mod netns;
 pub mod openbao;
 pub mod podman;
+pub mod pty;
 pub mod site;
 pub mod tenant;
 

@@ -31,6 +31,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::cmd::{Cmd, Output};
+use super::expect::Expect;
 use super::openbao::bao_binary;
 use super::{manifest_dir, run_ok};
 
@@ -428,7 +429,11 @@ impl PodmanTenant {
             .arg(tar)
             .arg(image)
             .run()
-            .expect_success()
+            .expect(
+                Expect::success()
+                    .stdout_any("the new image's id")
+                    .stderr_any("podman's warnings depend on this host's setup"),
+            )
     }
 
     /// Pids of every process running as the tenant's uid or one of its

@@ -7,7 +7,8 @@
 //! agent` run unchanged from a bundle, in a chroot laid out the way the
 //! bundle's `compose.yaml` declares the container (bundle mounted
 //! read-only, tmpfs for the token and the rendered secrets, `extra_hosts`
-//! as the chroot's `/etc/hosts`).
+//! as the chroot's `/etc/hosts`). At the end: what `add-user`,
+//! `remove-user` and `list` print, for exact comparisons.
 
 use std::fs::File;
 use std::net::IpAddr;
@@ -20,9 +21,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::cmd::Cmd;
+use super::expect::Expect;
 use super::netns::TenantNs;
 use super::openbao::{OpenBao, bao_binary, probe};
-use super::site::Site;
+use super::site::{Site, bootstrap_init, first_init};
 use super::{run_ok, wait_for};
 
 /// `useradd` and `userdel` lock `/etc/passwd`; parallel tests take turns.
@@ -133,12 +135,12 @@ impl Provisioned {
     #[track_caller]
     pub fn start(prefix: &str) -> Provisioned {
         let site = Site::in_netns(prefix);
-        site.init().run().expect_success();
+        site.init().run().expect(first_init(&site));
         let bao = site.start_openbao();
         site.init()
             .env("BAO_TOKEN", &bao.root_token)
             .run()
-            .expect_success();
+            .expect(bootstrap_init(&site));
         Provisioned { site, bao }
     }
 
@@ -688,4 +690,162 @@ pub fn bundle_files(tenant: &str) -> Vec<String> {
         format!("{tenant}-vaultnet-secrets.volume"),
     ])
     .collect()
+}
+
+// ------------------------------------------------ what the commands say
+
+/// The line after every `add-user` that added or updated a tenant.
+pub const NEXT: &str =
+    "next: write secrets under `secret/tenants/NAME/` and start the bundle's compose.yaml\n";
+
+/// What a run that changed the tenant uids says about the nft gate.
+pub const NFT: &str =
+    "wrote `forwarder/vaultnet.nft`: load it with `nft -f [STATE]/forwarder/vaultnet.nft`\n";
+
+/// `add-user`'s stdout line for a tenant it created.
+pub fn added(t: &str) -> String {
+    format!("added tenant {t}: bundle in tenants/{t} (cert expires [DATE])\n")
+}
+
+/// `add-user`'s stdout line for a tenant it changed; `installed` is
+/// `, installed in DIR` after `--install`, else empty.
+pub fn updated(t: &str, installed: &str) -> String {
+    format!("updated tenant {t}: bundle in tenants/{t}{installed} (cert expires [DATE])\n")
+}
+
+/// `add-user`'s stdout for a tenant that needed nothing.
+pub fn up_to_date(t: &str) -> String {
+    format!("tenant {t} is up to date: bundle in tenants/{t} (cert expires [DATE])\n")
+}
+
+/// What `add-user` did for a new tenant, each change as it is reported;
+/// `wrapped` is ` (response-wrapped)` for a wrapped secret_id.
+pub fn changes(t: &str, wrapped: &str) -> [String; 4] {
+    [
+        format!("policy `vaultnet-{t}`: created"),
+        format!("AppRole role `{t}`: created"),
+        "client certificate issued, expires [DATE]".into(),
+        format!("secret_id issued{wrapped}, expires [DATE]"),
+    ]
+}
+
+/// [`changes`] as stderr lines, each after the tenant's name.
+pub fn created_lines(t: &str, wrapped: &str) -> String {
+    changes(t, wrapped)
+        .iter()
+        .map(|c| format!("{t}: {c}\n"))
+        .collect()
+}
+
+pub fn created(t: &str) -> String {
+    created_lines(t, "")
+}
+
+pub fn created_wrapped(t: &str) -> String {
+    created_lines(t, " (response-wrapped)")
+}
+
+/// [`changes`] as the JSON array of `--output json`, indented as there.
+pub fn created_changes(t: &str, wrapped: &str) -> String {
+    let items: Vec<String> = changes(t, wrapped)
+        .iter()
+        .map(|c| format!("      {}", serde_json::to_string(c).unwrap()))
+        .collect();
+    format!("[\n{}\n    ]", items.join(",\n"))
+}
+
+/// `add-user` of new tenants: each added and created; `nft` when they
+/// have Unix users (the gate is rewritten), not with `--no-unix-user`.
+pub fn add_expect(site: &Site, tenants: &[&str], nft: bool) -> Expect {
+    let stdout: String = tenants.iter().map(|t| added(t)).collect();
+    let mut stderr: String = tenants.iter().map(|t| created(t)).collect();
+    if nft {
+        stderr.push_str(NFT);
+    }
+    site.expect(0).stdout(stdout + NEXT).stderr(stderr)
+}
+
+/// `remove-user`'s line for a tenant it removed; `revoked` when a token
+/// of the tenant's was alive to revoke.
+pub fn removed(t: &str, revoked: bool) -> String {
+    let tokens = if revoked { ", revoked 1 token(s)" } else { "" };
+    format!(
+        "removed tenant {t}: destroyed 1 secret_id(s), deleted role and policy{tokens}, removed `tenants/{t}`\n"
+    )
+}
+
+/// `add-user --output json` for one new tenant `t` (`uid` as JSON) with a
+/// 90-day certificate and a 30-day secret_id; `changes` as JSON.
+pub fn json_report(t: &str, uid: &str, wrapped: bool, changes: &str) -> String {
+    format!(
+        r#"[
+  {{
+    "name": "{t}",
+    "uid": {uid},
+    "bundle": "[STATE]/tenants/{t}",
+    "installed_to": null,
+    "cert_serial": "[SERIAL]",
+    "cert_not_after": "[TIME]",
+    "secret_id_expires": "[TIME]",
+    "wrapped_secret_id": {wrapped},
+    "changes": {changes}
+  }}
+]
+"#
+    )
+}
+
+/// `list --output json` of fresh tenants (name, uid as JSON, wrapped),
+/// none installed.
+pub fn list_json(rows: &[(&str, &str, bool)]) -> String {
+    let rows: Vec<(&str, &str, bool, Option<&Path>)> =
+        rows.iter().map(|&(t, u, w)| (t, u, w, None)).collect();
+    list_json_installed(&rows)
+}
+
+/// `list --output json` of fresh tenants (name, uid as JSON, wrapped,
+/// where the bundle is installed).
+pub fn list_json_installed(rows: &[(&str, &str, bool, Option<&Path>)]) -> String {
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|(t, uid, wrapped, to)| {
+            let installed = to.is_some();
+            let to = match to {
+                Some(p) => serde_json::to_string(&p.display().to_string()).unwrap(),
+                None => "null".into(),
+            };
+            format!(
+                r#"  {{
+    "name": "{t}",
+    "uid": {uid},
+    "cert_not_after": "[TIME]",
+    "cert_days_left": 89,
+    "secret_id_expires": "[TIME]",
+    "secret_id_days_left": 29,
+    "wrapped_secret_id": {wrapped},
+    "installed": {installed},
+    "installed_to": {to}
+  }}"#
+            )
+        })
+        .collect();
+    format!("[\n{}\n]\n", rows.join(",\n"))
+}
+
+/// `list` of fresh tenants (name, uid or `-`), none installed. The first
+/// two columns are as wide as their longest entry (tenant names carry the
+/// test's pid); the dates are redacted, the days left are not.
+pub fn list_table(rows: &[(&str, &str)]) -> String {
+    let nw = rows.iter().map(|r| r.0.len()).chain([6]).max().unwrap();
+    let uw = rows.iter().map(|r| r.1.len()).chain([3]).max().unwrap();
+    let mut text = format!(
+        "{:<nw$}  {:<uw$}  CERT EXPIRES      SECRET_ID EXPIRES  INSTALLED\n",
+        "TENANT", "UID"
+    );
+    for (t, uid) in rows {
+        text.push_str(&format!(
+            "{t:<nw$}  {uid:<uw$}  [DATE] (89d)  [DATE] (29d)   no\n"
+        ));
+    }
+    text
 }
