@@ -35,3 +35,17 @@ pub fn status(line: impl AsRef<str>) {
 pub fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
+
+/// A progress bar on stderr for `n` steps, only on a terminal and when
+/// `wanted` (not for machine-readable output), and only for two or more.
+pub fn progress(n: usize, wanted: bool) -> Option<indicatif::ProgressBar> {
+    if n < 2 || !wanted || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new(n as u64);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    Some(b)
+}

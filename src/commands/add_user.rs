@@ -6,18 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use time::OffsetDateTime;
-
 use super::Output;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::pki::Ca;
-use crate::provision::tenant::{self, Plan, TenantReport};
-use crate::state::{Limits, Site};
-use crate::sys::fsx;
-use crate::sys::users;
+use crate::provision::tenant::{self, Asked, Plan, TenantReport};
+use crate::state::{Site, validate};
 use crate::ui;
 
 const EXAMPLES: &str = "\
@@ -78,130 +72,57 @@ pub struct Args {
     pub output: Output,
 }
 
-/// What `--output json` says about one tenant (stable field names).
-#[derive(Serialize)]
-struct Json<'a> {
-    name: &'a str,
-    uid: Option<u32>,
-    bundle: &'a Path,
-    installed_to: Option<&'a Path>,
-    cert_serial: &'a str,
-    #[serde(with = "crate::state::rfc3339")]
-    cert_not_after: OffsetDateTime,
-    #[serde(with = "crate::state::rfc3339::option")]
-    secret_id_expires: Option<OffsetDateTime>,
-    wrapped_secret_id: bool,
-    changes: Vec<&'a str>,
-}
-
-impl<'a> From<&'a TenantReport> for Json<'a> {
-    fn from(r: &'a TenantReport) -> Self {
-        Json {
-            name: &r.name,
-            uid: r.uid,
-            bundle: &r.bundle,
-            installed_to: r.installed_to.as_deref(),
-            cert_serial: &r.cert_serial,
-            cert_not_after: r.cert_not_after,
-            secret_id_expires: r.secret_id_expires,
-            wrapped_secret_id: r.wrapped_secret_id,
-            changes: r.changes.iter().map(|c| c.text.as_str()).collect(),
-        }
-    }
-}
-
-const DEFAULT_CERT_DAYS: u32 = 90;
-
-/// Flag values for limits, parsed; `None` where the flag was not given.
-struct LimitFlags {
-    token_ttl: Option<u64>,
-    token_max_ttl: Option<u64>,
-    secret_id_ttl: Option<u64>,
-    wrap_ttl: Option<u64>,
-}
-
-impl LimitFlags {
-    fn parse(a: &Args) -> Result<Self> {
+impl Args {
+    /// What the flags ask for, parsed and checked before anything changes.
+    fn asked(&self) -> Result<Asked> {
         let d = |flag: &str, v: &Option<String>| {
             v.as_deref()
-                .map(|s| crate::state::validate::duration(flag, s))
+                .map(|s| validate::duration(flag, s))
                 .transpose()
         };
-        Ok(LimitFlags {
-            token_ttl: d("--token-ttl", &a.token_ttl)?,
-            token_max_ttl: d("--token-max-ttl", &a.token_max_ttl)?,
-            secret_id_ttl: d("--secret-id-ttl", &a.secret_id_ttl)?,
-            wrap_ttl: d("--wrap-ttl", &a.wrap_ttl)?,
-        })
-    }
-
-    fn limits(&self, a: &Args, prev: Option<&Limits>) -> Limits {
-        let base = prev.copied().unwrap_or_default();
-        Limits {
-            token_ttl: self.token_ttl.unwrap_or(base.token_ttl),
-            token_max_ttl: self.token_max_ttl.unwrap_or(base.token_max_ttl),
-            token_num_uses: a.token_num_uses.unwrap_or(base.token_num_uses),
-            secret_id_ttl: self.secret_id_ttl.unwrap_or(base.secret_id_ttl),
-            secret_id_num_uses: a.secret_id_num_uses.unwrap_or(base.secret_id_num_uses),
+        let (token_ttl, token_max_ttl, secret_id_ttl, wrap_ttl) = (
+            d("--token-ttl", &self.token_ttl)?,
+            d("--token-max-ttl", &self.token_max_ttl)?,
+            d("--secret-id-ttl", &self.secret_id_ttl)?,
+            d("--wrap-ttl", &self.wrap_ttl)?,
+        );
+        if let Some(days) = self.cert_days {
+            validate::cert_days(days)?;
         }
+        if self.install && self.no_unix_user {
+            return Err(Error::usage("`--install` needs the tenant's Unix user")
+                .hint("drop `--no-unix-user`, or copy the bundle yourself"));
+        }
+        validate::install_path(&self.install_path)?;
+        Ok(Asked {
+            token_ttl,
+            token_max_ttl,
+            token_num_uses: self.token_num_uses,
+            secret_id_ttl,
+            secret_id_num_uses: self.secret_id_num_uses,
+            wrap_ttl,
+            cert_days: self.cert_days,
+            unix_user: !self.no_unix_user,
+            rotate: self.rotate,
+            install: self.install.then(|| self.install_path.clone()),
+        })
     }
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let names = args.names.collect()?;
-    let flags = LimitFlags::parse(&args)?;
-    if let Some(d) = args.cert_days {
-        crate::state::validate::cert_days(d)?;
-    }
-    if args.install && args.no_unix_user {
-        return Err(Error::usage("`--install` needs the tenant's Unix user")
-            .hint("drop `--no-unix-user`, or copy the bundle yourself"));
-    }
-    if args.install_path.is_absolute()
-        || args
-            .install_path
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-    {
-        return Err(Error::usage(format!(
-            "`--install-path {}` must be a relative path inside the tenant's home",
-            args.install_path.display()
-        ))
-        .hint("pass e.g. `--install-path .config/vaultnet`"));
-    }
+    let asked = args.asked()?;
     let mut opened = crate::store::open(env, dir_flag, true)?;
-    let mut plans = Vec::new();
-    for name in &names {
-        let prev = opened.state.tenants.get(name);
-        let user = if args.no_unix_user {
-            None
-        } else {
-            Some(users::require_tenant_user(name)?)
-        };
-        let limits = flags.limits(&args, prev.map(|t| &t.limits));
-        limits.validate()?;
-        let wrap_ttl = match flags.wrap_ttl {
-            Some(0) => None,
-            Some(t) => Some(t),
-            None => prev.and_then(|p| p.wrapped_secret_id.then_some(300)),
-        };
-        plans.push(Plan {
-            name: name.clone(),
-            user,
-            limits,
-            cert_days: args
-                .cert_days
-                .or(prev.map(|p| p.cert_days))
-                .unwrap_or(DEFAULT_CERT_DAYS),
-            wrap_ttl,
-            rotate: args.rotate,
-            install: args.install.then(|| args.install_path.clone()),
-        });
-    }
+    // Every tenant is planned (users looked up, limits checked) before the
+    // first change.
+    let plans = names
+        .iter()
+        .map(|n| tenant::plan(n, &asked, opened.state.tenants.get(n)))
+        .collect::<Result<Vec<Plan>>>()?;
     let client = super::operator(env, &opened, &args.vault)?;
-    let ca = load_ca(&opened.layout)?;
+    let ca = tenant::load_ca(&opened.layout)?;
 
-    let bar = progress(plans.len(), args.output);
+    let bar = ui::progress(plans.len(), args.output == Output::Text);
     let mut reports = Vec::new();
     let mut failure = None;
     for plan in &plans {
@@ -233,31 +154,6 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     }
 }
 
-fn progress(n: usize, output: Output) -> Option<indicatif::ProgressBar> {
-    if n < 2 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) || output == Output::Json {
-        return None;
-    }
-    let b = indicatif::ProgressBar::new(n as u64);
-    b.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-            .expect("valid template"),
-    );
-    Some(b)
-}
-
-pub fn load_ca(layout: &Layout) -> Result<Ca> {
-    let cert = fsx::read_text(&layout.ca_cert(), fsx::MAX_PEM_BYTES)?;
-    let key = fsx::read_secret(&layout.ca_key(), fsx::MAX_PEM_BYTES)?;
-    match (cert, key) {
-        (Some(c), Some(k)) => {
-            let k = zeroize::Zeroizing::new(String::from_utf8_lossy(&k).into_owned());
-            Ca::load(&c, &k)
-        }
-        _ => Err(Error::usage("the vaultnet CA is missing")
-            .hint("restore `pki/` from a backup, or run `vaultnet init`")),
-    }
-}
-
 fn print_reports(
     layout: &Layout,
     site: &Site,
@@ -265,8 +161,7 @@ fn print_reports(
     output: Output,
 ) -> Result<()> {
     if output == Output::Json {
-        let json: Vec<Json<'_>> = reports.iter().map(Json::from).collect();
-        return ui::out(serde_json::to_string_pretty(&json).expect("report serialises"));
+        return ui::out(serde_json::to_string_pretty(reports).expect("report serialises"));
     }
     for r in reports {
         let rel = layout.rel(&r.bundle);

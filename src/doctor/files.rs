@@ -8,19 +8,27 @@ use std::path::Path;
 use time::OffsetDateTime;
 
 use super::Check;
-use crate::layout::Layout;
+use crate::layout::{self, Layout};
 use crate::pki::{self, CertInfo};
 use crate::state::{State, Tenant};
+use crate::sys::fsx::{self, MAX_PEM_BYTES};
 
-/// Certificates with fewer days left than this are warnings.
-pub const WARN_DAYS: i64 = 30;
-/// The CA warns earlier: replacing it means re-adding every tenant.
+/// The CA warns this many days ahead: replacing it means re-adding every
+/// tenant, so it is not renewed by the rule for leaves.
 pub const CA_WARN_DAYS: i64 = 180;
 
+/// A file vaultnet wrote, read without following a link (a link where a
+/// certificate should be reads as missing; the modes check names it).
 fn read(path: &Path) -> Option<String> {
-    std::fs::read(path)
-        .ok()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    fsx::read_text(path, MAX_PEM_BYTES).ok().flatten()
+}
+
+/// When a warning is due: the CA some days ahead, a leaf by the one
+/// renewal rule ([`pki::renewal_due`]).
+#[derive(Clone, Copy)]
+enum Due {
+    DaysAhead(i64),
+    RenewalRule,
 }
 
 fn expiry(
@@ -28,16 +36,20 @@ fn expiry(
     title: &str,
     info: &CertInfo,
     now: OffsetDateTime,
-    warn_days: i64,
+    due: Due,
     fix: &str,
 ) -> Check {
     let left = info.days_left(now);
     let date = info.not_after.date();
+    let warn = match due {
+        Due::DaysAhead(d) => left < d,
+        Due::RenewalRule => pki::renewal_due(info.not_before, info.not_after, now),
+    };
     if info.not_after <= now {
         Check::fail(id, title, fix).detail(format!("expired on {date}"))
     } else if info.not_before > now {
         Check::fail(id, title, fix).detail(format!("not valid before {}", info.not_before))
-    } else if left < warn_days {
+    } else if warn {
         Check::warn(id, title, fix).detail(format!("expires {date}, {left} days left"))
     } else {
         Check::ok(id, title).detail(format!("expires {date} ({left} days)"))
@@ -120,7 +132,7 @@ pub fn ca(layout: &Layout, now: OffsetDateTime) -> (Check, Option<CertInfo>) {
         "validity",
         &info,
         now,
-        CA_WARN_DAYS,
+        Due::DaysAhead(CA_WARN_DAYS),
         "plan a new CA: `vaultnet init --force`, then `vaultnet add-user --rotate` for every tenant",
     ));
     (
@@ -226,7 +238,7 @@ fn leaf(
         "validity",
         &info,
         now,
-        WARN_DAYS,
+        Due::RenewalRule,
         fix,
     ));
     (out, Some(info))
@@ -326,6 +338,7 @@ pub fn tenant(
     }
     if let Some(exp) = rec.secret_id_expires {
         let left = (exp - now).whole_days();
+        let ttl = time::Duration::seconds(rec.limits.secret_id_ttl.min(i64::MAX as u64) as i64);
         let id = format!("files.tenant.{name}.secret_id");
         let date = exp.date();
         children.push(if exp <= now {
@@ -335,7 +348,7 @@ pub fn tenant(
                 format!("run `vaultnet add-user {name}` to issue a new one"),
             )
             .detail(format!("expired on {date}"))
-        } else if left < 7 {
+        } else if pki::renewal_due(exp - ttl, exp, now) {
             Check::warn(
                 id,
                 "secret_id",
@@ -367,10 +380,10 @@ pub fn secret_modes(layout: &Layout, st: &State, only: Option<&str>) -> Check {
         if only.is_some_and(|o| o != name) {
             continue;
         }
-        for f in ["client-key.pem", "role_id", "secret_id"] {
-            files.push((layout.tenant(name).join(f), owner));
+        for f in layout::bundle_files(name).into_iter().filter(|f| f.secret) {
+            files.push((layout.tenant(name).join(&f.name), owner));
             if let (Some(dir), Some(uid)) = (&rec.installed_to, rec.uid) {
-                files.push((dir.join(f), uid));
+                files.push((dir.join(&f.name), uid));
             }
         }
     }

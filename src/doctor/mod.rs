@@ -9,7 +9,15 @@ pub mod files;
 pub mod network;
 pub mod vaultcfg;
 
+use std::time::Duration;
+
 use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::layout::Layout;
+use crate::secret::Secret;
+use crate::state::{State, Tenant};
+use crate::vault::ops;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -94,6 +102,147 @@ impl Check {
         }
         self.children.iter().find_map(|c| c.find(id))
     }
+}
+
+/// What a doctor run checks.
+pub struct Options {
+    /// Only this tenant's checks.
+    pub user: Option<String>,
+    /// Also log in as each tenant through its entry.
+    pub login: bool,
+    /// How long each network check may take.
+    pub timeout: Duration,
+}
+
+/// Runs every check in the order a packet and a login meet them — the
+/// files, Vault directly, each entry, the name each bundle maps, Vault's
+/// config, the tenants' logins, the gate — the network ones at once, each
+/// with its own timeout. The order of the report is fixed whatever
+/// finishes first. (Long: it is the list of checks; each is one call.)
+pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options) -> Vec<Check> {
+    let site = &state.site;
+    let topology = match crate::topology::Topology::new(site) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![
+                Check::fail(
+                    "files.state",
+                    "`vaultnet.yaml`",
+                    e.hint_text().unwrap_or("").to_string(),
+                )
+                .detail(e.message().to_string()),
+            ];
+        }
+    };
+    let now = OffsetDateTime::now_utc();
+    let timeout = args.timeout;
+    let tenants: Vec<(String, Tenant)> = state
+        .tenants
+        .iter()
+        .filter(|(n, _)| args.user.as_ref().is_none_or(|u| u == *n))
+        .map(|(n, t)| (n.clone(), t.clone()))
+        .collect();
+    let all_names: Vec<String> = state.tenants.keys().cloned().collect();
+    let ca_pem = crate::sys::fsx::read_text(&layout.ca_cert(), crate::sys::fsx::MAX_PEM_BYTES)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let operator = ops::operator_identity(layout).ok();
+
+    // Files first: cheap, and the rest depends on nothing they find.
+    let (ca_check, ca_info) = files::ca(layout, now);
+    let mut file_checks = vec![files::state(layout, state), ca_check];
+    file_checks.push(files::server_cert(layout, state, ca_info.as_ref(), now));
+    file_checks.push(files::operator_cert(layout, ca_info.as_ref(), now));
+    for (n, t) in &tenants {
+        file_checks.push(files::tenant(layout, n, t, ca_info.as_ref(), now));
+    }
+    file_checks.push(files::secret_modes(layout, state, args.user.as_deref()));
+    let files_group = Check::group("files", "files", file_checks);
+
+    // The network checks are independent: run them at once.
+    std::thread::scope(|s| {
+        let direct = s.spawn(|| network::direct(site, &ca_pem, operator.as_ref(), timeout));
+        let logins: Vec<_> = if args.login {
+            tenants
+                .iter()
+                .map(|(n, t)| {
+                    let others: Vec<String> =
+                        all_names.iter().filter(|o| *o != n).cloned().collect();
+                    let ca = &ca_pem;
+                    let endpoint = topology.endpoint(n);
+                    s.spawn(move || {
+                        let reach = vaultcfg::Reach {
+                            endpoint: &endpoint,
+                            ca_pem: ca,
+                            timeout,
+                        };
+                        vaultcfg::login(layout, site, &reach, n, t, &others)
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let config = s.spawn(|| {
+            let Some(token) = token else {
+                let prefix = site.flavor.env_prefix();
+                return Check::skip("vaultcfg", "Vault config").detail(format!(
+                    "no operator token (`{prefix}_TOKEN`, `--token-file` or `~/.vault-token`): roles and policies not checked"
+                ));
+            };
+            let c = match ops::operator_client(layout, site, Some(token), timeout) {
+                Ok(c) => c,
+                Err(e) => return Check::fail("vaultcfg", "Vault config", e.hint_text().unwrap_or("run `vaultnet init`").to_string()).detail(e.message().to_string()),
+            };
+            if !matches!(c.health(), Ok((crate::vault::Health::Active, _))) {
+                return Check::skip("vaultcfg", "Vault config").detail("Vault is not reachable and active");
+            }
+            let mut children = vec![vaultcfg::mounts(&c, site)];
+            for (n, t) in &tenants {
+                children.push(vaultcfg::tenant_objects(&c, site, n, t));
+            }
+            Check::group("vaultcfg", "Vault config", children)
+        });
+        let (direct, direct_cert) = direct.join().expect("check thread");
+        let entries: Vec<Check> = topology
+            .entry_probes()
+            .iter()
+            .map(|e| {
+                network::entry(
+                    site,
+                    e,
+                    &ca_pem,
+                    operator.as_ref(),
+                    direct_cert.as_deref(),
+                    timeout,
+                )
+            })
+            .collect();
+        let names: Vec<Check> = tenants
+            .iter()
+            .map(|(n, _)| vaultcfg::bundle_name(layout, &topology.endpoint(n), n))
+            .collect();
+        let mut out = vec![files_group, direct];
+        out.extend(entries);
+        out.extend([
+            Check::group(
+                "name",
+                format!("name `{}` in each bundle", site.dns_name),
+                names,
+            ),
+            config.join().expect("check thread"),
+        ]);
+        if args.login {
+            let results: Vec<Check> = logins
+                .into_iter()
+                .map(|h| h.join().expect("check thread"))
+                .collect();
+            out.push(Check::group("login", "tenant logins", results));
+        }
+        out.push(vaultcfg::nft(layout, &tenants));
+        out
+    })
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]

@@ -12,11 +12,12 @@ use zeroize::Zeroizing;
 
 use super::Check;
 use super::network::{TlsFailure, classify};
-use crate::layout::Layout;
+use crate::layout::{self, Layout};
 use crate::policy;
 use crate::render::bundle::AGENT_SERVICE;
 use crate::secret::Secret;
 use crate::state::{Site, Tenant};
+use crate::sys::fsx;
 use crate::topology::Endpoint;
 use crate::vault::ops;
 use crate::vault::{Client, Target};
@@ -193,10 +194,14 @@ pub fn bundle_name(layout: &Layout, endpoint: &Endpoint, name: &str) -> Check {
     let want = endpoint.extra_host.clone().unwrap_or_default();
     let id = format!("name.{name}");
     let title = format!("tenant `{name}`: extra_hosts `{want}`");
-    let compose = match std::fs::read_to_string(dir.join("compose.yaml")) {
-        Ok(t) => t,
+    let compose = match fsx::read_text(&dir.join(layout::COMPOSE), fsx::MAX_FILE_BYTES) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return Check::fail(id, title, fix).detail("cannot read compose.yaml: it is missing");
+        }
         Err(e) => {
-            return Check::fail(id, title, fix).detail(format!("cannot read compose.yaml: {e}"));
+            return Check::fail(id, title, fix)
+                .detail(format!("cannot read compose.yaml: {}", e.message()));
         }
     };
     let doc: Value = match serde_saphyr::from_str(&compose) {
@@ -207,8 +212,9 @@ pub fn bundle_name(layout: &Layout, endpoint: &Endpoint, name: &str) -> Check {
     if !hosts.contains(&want) {
         return Check::fail(id, title, fix).detail(format!("the bundle maps {hosts:?}"));
     }
-    let agent: Option<Value> = std::fs::read_to_string(dir.join("agent.json"))
+    let agent: Option<Value> = fsx::read_text(&dir.join(layout::AGENT), fsx::MAX_FILE_BYTES)
         .ok()
+        .flatten()
         .and_then(|t| serde_json::from_str(&t).ok());
     let addr = agent
         .as_ref()
@@ -251,7 +257,10 @@ pub fn login(
             .detail("secret_id is response-wrapped: logging in would consume it");
     }
     let dir = layout.tenant(name);
-    let read = |f: &str| std::fs::read(dir.join(f)).map(Zeroizing::new);
+    let read = |f: &str| match fsx::read_secret(&dir.join(f), fsx::MAX_PEM_BYTES) {
+        Ok(Some(b)) => Ok(b),
+        _ => Err(()),
+    };
     let (cert, key, role_id, secret_id) = match (
         read("client.pem"),
         read("client-key.pem"),
@@ -379,13 +388,14 @@ pub fn login(
 /// The nft allowlist holds every tenant's uid — in the file, and in the
 /// kernel when the table is loaded.
 pub fn nft(layout: &Layout, tenants: &[(String, Tenant)]) -> Check {
-    let path = layout.forwarder().join("vaultnet.nft");
+    let path = layout.forwarder().join(crate::topology::gate::FILE);
+    let shown = format!("`forwarder/{}`", crate::topology::gate::FILE);
     let fix = format!(
         "run `vaultnet add-user NAME` (it rewrites the file), then `nft -f {}`",
         path.display()
     );
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Check::fail("nft.file", "`forwarder/vaultnet.nft`", fix).detail("missing");
+    let Ok(Some(text)) = fsx::read_text(&path, fsx::MAX_FILE_BYTES) else {
+        return Check::fail("nft.file", shown, fix).detail("missing");
     };
     let set = set_elements(&text);
     let mut children = Vec::new();
@@ -399,20 +409,13 @@ pub fn nft(layout: &Layout, tenants: &[(String, Tenant)]) -> Check {
         .collect();
     if missing.is_empty() {
         children.push(
-            Check::ok(
-                "nft.file",
-                "`forwarder/vaultnet.nft` lists every tenant uid",
-            )
-            .detail(format!("{} uid(s)", set.len())),
+            Check::ok("nft.file", format!("{shown} lists every tenant uid"))
+                .detail(format!("{} uid(s)", set.len())),
         );
     } else {
         children.push(
-            Check::fail(
-                "nft.file",
-                "`forwarder/vaultnet.nft` lists every tenant uid",
-                &fix,
-            )
-            .detail(format!("missing {}", missing.join(", "))),
+            Check::fail("nft.file", format!("{shown} lists every tenant uid"), &fix)
+                .detail(format!("missing {}", missing.join(", "))),
         );
     }
     // The operator token may be in our environment; it never reaches a

@@ -10,10 +10,11 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{Change, Observer, Outcome};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::{self, Layout};
 use crate::pki::{self, Ca, CertInfo, Usage, Verdict, Wanted};
 use crate::render::bundle::{self, BundleSpec};
@@ -40,21 +41,101 @@ pub struct Plan {
     pub install: Option<PathBuf>,
 }
 
-/// What happened to one tenant.
-#[derive(Debug)]
+/// What the operator asked for, parsed: `None` where a flag was not given
+/// (the tenant's recorded value, else the default, applies).
+#[derive(Debug, Default)]
+pub struct Asked {
+    pub token_ttl: Option<u64>,
+    pub token_max_ttl: Option<u64>,
+    pub token_num_uses: Option<u64>,
+    pub secret_id_ttl: Option<u64>,
+    pub secret_id_num_uses: Option<u64>,
+    /// `Some(0)`: plain.
+    pub wrap_ttl: Option<u64>,
+    pub cert_days: Option<u32>,
+    /// The tenant must be an existing Unix user (not `--no-unix-user`).
+    pub unix_user: bool,
+    pub rotate: bool,
+    pub install: Option<PathBuf>,
+}
+
+pub const DEFAULT_CERT_DAYS: u32 = 90;
+/// A wrapped secret_id re-issued without `--wrap-ttl` keeps being wrapped,
+/// for this long.
+const DEFAULT_WRAP_TTL: u64 = 300;
+
+/// The plan for tenant `name`: what was asked, else what was recorded for
+/// it, else the defaults; its Unix user looked up and its limits checked.
+pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>) -> Result<Plan> {
+    let user = match asked.unix_user {
+        true => Some(crate::sys::users::require_tenant_user(name)?),
+        false => None,
+    };
+    let base = prev.map(|t| t.limits).unwrap_or_default();
+    let limits = Limits {
+        token_ttl: asked.token_ttl.unwrap_or(base.token_ttl),
+        token_max_ttl: asked.token_max_ttl.unwrap_or(base.token_max_ttl),
+        token_num_uses: asked.token_num_uses.unwrap_or(base.token_num_uses),
+        secret_id_ttl: asked.secret_id_ttl.unwrap_or(base.secret_id_ttl),
+        secret_id_num_uses: asked.secret_id_num_uses.unwrap_or(base.secret_id_num_uses),
+    };
+    limits.validate()?;
+    let wrap_ttl = match asked.wrap_ttl {
+        Some(0) => None,
+        Some(t) => Some(t),
+        None => prev.and_then(|p| p.wrapped_secret_id.then_some(DEFAULT_WRAP_TTL)),
+    };
+    Ok(Plan {
+        name: name.to_string(),
+        user,
+        limits,
+        cert_days: asked
+            .cert_days
+            .or(prev.map(|p| p.cert_days))
+            .unwrap_or(DEFAULT_CERT_DAYS),
+        wrap_ttl,
+        rotate: asked.rotate,
+        install: asked.install.clone(),
+    })
+}
+
+/// What happened to one tenant; its JSON form is `add-user --output
+/// json` (stable field names).
+#[derive(Debug, Serialize)]
 pub struct TenantReport {
     pub name: String,
     pub uid: Option<u32>,
     pub bundle: PathBuf,
     pub installed_to: Option<PathBuf>,
     pub cert_serial: String,
+    #[serde(with = "crate::state::rfc3339")]
     pub cert_not_after: OffsetDateTime,
+    #[serde(with = "crate::state::rfc3339::option")]
     pub secret_id_expires: Option<OffsetDateTime>,
     pub wrapped_secret_id: bool,
     /// vaultnet did not know the tenant before this run.
+    #[serde(skip)]
     pub added: bool,
-    /// What changed, in the order it happened.
+    /// What changed, in the order it happened (as text in JSON).
+    #[serde(serialize_with = "texts")]
     pub changes: Vec<Outcome>,
+}
+
+fn texts<S: serde::Serializer>(changes: &[Outcome], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(changes.iter().map(|c| c.text.as_str()))
+}
+
+pub fn load_ca(layout: &Layout) -> Result<Ca> {
+    let cert = fsx::read_text(&layout.ca_cert(), fsx::MAX_PEM_BYTES)?;
+    let key = fsx::read_secret(&layout.ca_key(), fsx::MAX_PEM_BYTES)?;
+    match (cert, key) {
+        (Some(c), Some(k)) => {
+            let k = zeroize::Zeroizing::new(String::from_utf8_lossy(&k).into_owned());
+            Ca::load(&c, &k)
+        }
+        _ => Err(Error::usage("the vaultnet CA is missing")
+            .hint("restore `pki/` from a backup, or run `vaultnet init`")),
+    }
 }
 
 /// Provisions one tenant, telling `observe` of each change as it happens.

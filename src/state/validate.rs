@@ -236,6 +236,22 @@ pub fn show_duration(secs: u64) -> String {
     }
 }
 
+/// `--install-path`: relative, inside the tenant's home, no `..`.
+pub fn install_path(p: &std::path::Path) -> Result<()> {
+    let inside = !p.as_os_str().is_empty()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if inside {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "`--install-path {}` must be a relative path inside the tenant's home",
+            p.display()
+        ))
+        .hint("pass e.g. `--install-path .config/vaultnet`"))
+    }
+}
+
 /// The first line of a (parser's) error message, trimmed.
 pub fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
