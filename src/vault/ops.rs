@@ -247,15 +247,23 @@ pub fn lookup_secret_id(
     }
 }
 
+/// `POST auth/approle/role/TENANT/secret-id-accessor/OP` for one
+/// accessor; the path and any HTTP answer.
+fn on_accessor(
+    c: &Client,
+    tenant: &str,
+    op: &str,
+    accessor: &str,
+) -> Result<(String, crate::vault::Response)> {
+    let path = format!("{}/secret-id-accessor/{op}", policy::role_path(tenant));
+    let body = json!({ "secret_id_accessor": accessor });
+    let r = c.raw(reqwest::Method::POST, &path, Some(&body), None)?;
+    Ok((path, r))
+}
+
 /// Looks up a secret_id by accessor; `None` when it is gone.
 pub fn lookup_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<Option<SecretIdInfo>> {
-    let path = format!("{}/secret-id-accessor/lookup", policy::role_path(tenant));
-    let r = c.raw(
-        reqwest::Method::POST,
-        &path,
-        Some(&json!({ "secret_id_accessor": accessor })),
-        None,
-    )?;
+    let (path, r) = on_accessor(c, tenant, "lookup", accessor)?;
     match r.status {
         200 => Ok(secret_id_info(&r.body)),
         204 | 404 | 400 => Ok(None),
@@ -326,13 +334,7 @@ pub fn list_secret_id_accessors(c: &Client, tenant: &str) -> Result<Vec<String>>
 }
 
 pub fn destroy_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<()> {
-    let path = format!("{}/secret-id-accessor/destroy", policy::role_path(tenant));
-    let r = c.raw(
-        reqwest::Method::POST,
-        &path,
-        Some(&json!({ "secret_id_accessor": accessor })),
-        None,
-    )?;
+    let (path, r) = on_accessor(c, tenant, "destroy", accessor)?;
     if r.status == 404 || (200..300).contains(&r.status) {
         return Ok(());
     }
