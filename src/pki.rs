@@ -3,7 +3,7 @@
 //! plus PEM parsing and the checks doctor and the tests rely on. No I/O.
 //!
 //! Every certificate gets a random serial (rcgen's default is derived from
-//! the public key), and no leaf outlives its CA (PROMISES T2).
+//! the public key), and no leaf outlives its CA (SECURITY.md T2).
 
 use std::net::IpAddr;
 
@@ -104,7 +104,7 @@ impl Ca {
     }
 
     /// Loads a CA from its certificate and key, checking that they belong
-    /// together and that the certificate is a CA (PROMISES T4).
+    /// together and that the certificate is a CA (SECURITY.md T4).
     pub fn load(cert_pem: &str, key_pem: &str) -> Result<Ca> {
         let info = CertInfo::parse(cert_pem)?;
         if !info.is_ca {
@@ -403,7 +403,7 @@ pub fn first_pem_der(pem: &str, label: &str) -> Result<Vec<u8>> {
     Err(Error::failed(format!("no `{label}` block in PEM data")))
 }
 
-/// Whether `key_pem` is the private key of `cert_pem` (PROMISES T4).
+/// Whether `key_pem` is the private key of `cert_pem` (SECURITY.md T4).
 pub fn key_matches(cert_pem: &str, key_pem: &str) -> Result<bool> {
     let info = CertInfo::parse(cert_pem)?;
     let key = KeyPair::from_pem(key_pem).map_err(|e| pki_err("cannot read private key", e))?;

@@ -1,6 +1,6 @@
 //! What a tenant is in Vault, as pure data: its AppRole limits, its policy
 //! document and role body, and how to tell the live objects drifted from
-//! them (PROMISES V1, V2).
+//! them (SECURITY.md V1, V2).
 
 use serde_json::{Value, json};
 

@@ -22,3 +22,16 @@ impl fmt::Debug for Secret {
         f.write_str("Secret(<redacted>)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn debug_of_a_secret_shows_no_byte_of_it() {
+        let s = Secret::new("hvs.s3cr3t-token".into());
+        let shown = format!("{s:?} {:?}", Some(s.clone()));
+        assert_eq!(shown, "Secret(<redacted>) Some(Secret(<redacted>))");
+        assert_eq!(s.expose(), "hvs.s3cr3t-token");
+    }
+}

@@ -138,6 +138,8 @@ pub fn resolve(p: &Parsed, prev: Option<&Site>, a: &Flags, ask: bool) -> Result<
 }
 
 /// [`resolve`] once the profile is chosen: its values are the defaults.
+/// (Long: one short block per setting, all alike, in the order a first
+/// run on a terminal asks for them.)
 pub fn resolve_under(
     profile: &Profile,
     p: &Parsed,

@@ -967,7 +967,7 @@ For more information, try '--help'.
 }
 
 /// doctor runs `nft` to read the loaded gate; the operator token in its own
-/// environment must not reach that child (PROMISES S6). A stand-in `nft`
+/// environment must not reach that child (SECURITY.md S6). A stand-in `nft`
 /// first on PATH records the environment it was given.
 #[test]
 fn doctor_never_passes_the_operator_token_to_programs_it_runs() {

@@ -1,4 +1,4 @@
-//! Convergence under faults (PROMISES V3, S2, I3 and the "Faults" of the
+//! Convergence under faults (SECURITY.md V3, S2, I3 and the "Faults" of the
 //! negative tests): `add-user` and `remove-user` run against a real OpenBao
 //! through a fault-injecting mTLS proxy (`support::faultproxy`), which at
 //! each write in turn loses the answer of a write Vault applied, answers

@@ -465,7 +465,7 @@ fn without_a_terminal_init_never_prompts() {
 }
 
 /// A lock file left by a crashed run holds no lock: `flock` locks die with
-/// their process, so a stale file never blocks the next run (PROMISES S5).
+/// their process, so a stale file never blocks the next run (SECURITY.md S5).
 #[test]
 fn a_stale_lock_file_from_a_dead_run_does_not_block() {
     let site = initialised();

@@ -2,7 +2,7 @@
 //! the host (gated by `VAULTNET_E2E=1`: root and `ip netns`). OpenBao is
 //! started from the listener file `init` wrote, then initialised and
 //! unsealed for real. These tests show that the listener answers only a
-//! valid client certificate of the vaultnet CA (PROMISES T1, T3: no
+//! valid client certificate of the vaultnet CA (SECURITY.md T1, T3: no
 //! certificate, another CA's, an expired, a not-yet-valid and a
 //! serverAuth-only one all get no answer); that `init` with an operator
 //! token from each source enables AppRole and KV v2 on the server and a
@@ -173,7 +173,7 @@ fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificate
         "a not-yet-valid certificate",
         Some((&future.0, &future.1)),
     );
-    // The Vault server's own certificate: serverAuth only (PROMISES T3).
+    // The Vault server's own certificate: serverAuth only (SECURITY.md T3).
     assert_refused(
         &site,
         &bao,

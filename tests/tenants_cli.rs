@@ -1,5 +1,5 @@
 //! `add-user`, `remove-user` and `list` refusing what they must refuse
-//! (PROMISES I1, DESIGN "Exit codes"): every bad tenant name of the
+//! (SECURITY.md I1, DESIGN "Exit codes"): every bad tenant name of the
 //! promises, an unknown or system Unix user, a directory that was never
 //! initialised and a missing operator token each exit 2 with one `error:`
 //! and one `hint:` line, leave the state directory byte for byte as it was
@@ -99,7 +99,7 @@ fn bad_name(shown: &str, why: &str) -> String {
 const FIRST: &str = "must start with a lower-case letter or `_`";
 const CHARS: &str = "only lower-case letters, digits, `_` and `-` are allowed";
 
-/// Every bad name of PROMISES.md that argv can carry (`a\0b` cannot: it
+/// Every bad name of SECURITY.md that argv can carry (`a\0b` cannot: it
 /// goes through `--from`), with the error and hint it gets.
 fn bad_names() -> Vec<(String, String, &'static str)> {
     let long = "a".repeat(33);

@@ -5,7 +5,7 @@
 //! run unchanged from a tenant's bundle in a tenant namespace joined by
 //! veth, with the in-container paths `compose.yaml` declares. These tests
 //! show that the agent renders exactly the tenant's own secret (0400) and
-//! that the tenant's token is denied every other tenant's path (PROMISES
+//! that the tenant's token is denied every other tenant's path (SECURITY.md
 //! V2, V6); that the nft gate, loaded in the namespace, admits only tenant
 //! uids to the forwarder and no tenant to Vault's own port; that
 //! `remove-user` leaves no token or secret_id working, even after the name

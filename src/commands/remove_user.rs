@@ -1,6 +1,6 @@
 //! `vaultnet remove-user NAME...`: takes a tenant's access away for good —
 //! secret_ids destroyed, role deleted, live tokens revoked, policy deleted,
-//! bundle removed (PROMISES V4). Safe to run twice.
+//! bundle removed (SECURITY.md V4). Safe to run twice.
 
 use std::path::Path;
 

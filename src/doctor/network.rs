@@ -124,6 +124,11 @@ pub(crate) fn classify(e: &Error) -> TlsFailure {
     }
 }
 
+const MTLS_TITLE: &str = "mutual TLS enforced: no answer without a client certificate";
+
+/// (Long: the probe is a sequence in which each step decides whether the
+/// next can run; the verdicts themselves live in `tls_checks` and
+/// `health_check`.)
 /// Probes one address speaking to Vault: TCP, TLS (the server certificate
 /// must verify against the vaultnet CA for `name`), mutual TLS enforced
 /// (a real request without a client certificate gets no answer — with TLS
@@ -145,7 +150,7 @@ pub fn probe(
     let tcp = tcp(&format!("{id}.tcp"), addr, timeout, start_fix);
     let tls_title =
         format!("TLS: server certificate verifies for `{name}` against the vaultnet CA");
-    let mtls_title = "mutual TLS enforced: no answer without a client certificate";
+    let mtls_title = MTLS_TITLE;
     let health_title = "operator certificate accepted; sys/health";
     let skipped =
         |what: &str, title: &str| Check::skip(format!("{id}.{what}"), title).detail("TCP failed");
@@ -171,12 +176,75 @@ pub fn probe(
             cli,
         )
     };
+    let answer = client(None).and_then(|c| c.raw(Method::GET, "sys/health", None, None));
+    let fixes = Fixes {
+        start: start_fix,
+        closed: closed_fix,
+    };
+    let (tls, mtls) = tls_checks(id, name, answer.map(|r| r.status), &fixes, timeout);
+    let mut peer_cert = None;
+    let health = if tls.status == super::Status::Fail {
+        Check::skip(format!("{id}.health"), health_title).detail("TLS failed")
+    } else {
+        match client(operator).and_then(|c| c.raw(Method::GET, "sys/health", None, None)) {
+            Ok(r) => {
+                peer_cert = r.peer_cert.clone();
+                let version = r
+                    .body
+                    .get("version")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?")
+                    .to_string();
+                health_check(
+                    site,
+                    &format!("{id}.health"),
+                    health_title,
+                    r.status,
+                    &version,
+                )
+            }
+            Err(e) => Check::fail(
+                format!("{id}.health"),
+                health_title,
+                "run `vaultnet init` (it reissues a missing or wrong operator certificate)",
+            )
+            .detail(e.message().to_string()),
+        }
+    };
+    Probe {
+        tcp,
+        tls,
+        mtls,
+        health,
+        peer_cert,
+    }
+}
+
+/// The fixes a probe's checks give: when nothing answers, and when the
+/// connection is closed before any TLS answer.
+struct Fixes<'a> {
+    start: &'a str,
+    closed: &'a str,
+}
+
+/// The TLS and mutual-TLS checks, from the answer (an HTTP status, or the
+/// failure) to a request made without a client certificate.
+fn tls_checks(
+    id: &str,
+    name: &str,
+    answer: Result<u16, Error>,
+    fixes: &Fixes<'_>,
+    timeout: Duration,
+) -> (Check, Check) {
+    let tls_title =
+        format!("TLS: server certificate verifies for `{name}` against the vaultnet CA");
+    let mtls_title = MTLS_TITLE;
     let listener_fix = "start Vault with the listener vaultnet wrote (`vault/listener.json`), which requires client certificates, and restart it";
-    let (tls, mtls) = match client(None).and_then(|c| c.raw(Method::GET, "sys/health", None, None)) {
-        Ok(r) => (
+    match answer {
+        Ok(status) => (
             Check::ok(format!("{id}.tls"), tls_title.clone()),
             Check::fail(format!("{id}.mtls"), mtls_title, listener_fix)
-                .detail(format!("answered HTTP {} to a client without a certificate", r.status)),
+                .detail(format!("answered HTTP {status} to a client without a certificate")),
         ),
         Err(e) => match classify(&e) {
             TlsFailure::ClientCertRejected => (
@@ -199,86 +267,59 @@ pub fn probe(
                 Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
             ),
             TlsFailure::HandshakeClosed => (
-                Check::fail(format!("{id}.tls"), tls_title.clone(), closed_fix)
+                Check::fail(format!("{id}.tls"), tls_title.clone(), fixes.closed)
                     .detail("the connection was closed before any TLS answer: no TLS server behind this address"),
                 Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
             ),
             TlsFailure::Timeout => (
-                Check::fail(format!("{id}.tls"), tls_title.clone(), start_fix)
+                Check::fail(format!("{id}.tls"), tls_title.clone(), fixes.start)
                     .detail(format!("no TLS answer within {} s", timeout.as_secs_f32())),
                 Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
             ),
             TlsFailure::Other(m) => (
-                Check::fail(format!("{id}.tls"), tls_title.clone(), start_fix).detail(m),
+                Check::fail(format!("{id}.tls"), tls_title.clone(), fixes.start).detail(m),
                 Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
             ),
         },
-    };
-    let mut peer_cert = None;
-    let health = if tls.status == super::Status::Fail {
-        Check::skip(format!("{id}.health"), health_title).detail("TLS failed")
-    } else {
-        match client(operator).and_then(|c| c.raw(Method::GET, "sys/health", None, None)) {
-            Ok(r) => {
-                peer_cert = r.peer_cert.clone();
-                let version = r
-                    .body
-                    .get("version")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("?")
-                    .to_string();
-                let hid = format!("{id}.health");
-                match Health::from_status(r.status) {
-                    Health::Active => Check::ok(hid, health_title)
-                        .detail(format!("active, {} {version}", site.flavor.display_name())),
-                    Health::Sealed => Check::fail(
-                        hid,
-                        health_title,
-                        format!("unseal it: `{cli} operator unseal`"),
-                    )
-                    .detail("sealed (HTTP 503)"),
-                    Health::NotInitialized => Check::fail(
-                        hid,
-                        health_title,
-                        format!("initialise it: `{cli} operator init`"),
-                    )
-                    .detail("not initialised (HTTP 501)"),
-                    Health::Standby => Check::warn(
-                        hid,
-                        health_title,
-                        "point `--vault-addr` at the active node (`vaultnet init --vault-addr …`)",
-                    )
-                    .detail("standby (HTTP 429)"),
-                    Health::PerfStandby => {
-                        Check::warn(hid, health_title, "point `--vault-addr` at the active node")
-                            .detail("performance standby (HTTP 473)")
-                    }
-                    Health::DrSecondary => Check::warn(
-                        hid,
-                        health_title,
-                        "point `--vault-addr` at the primary cluster",
-                    )
-                    .detail("DR secondary (HTTP 472)"),
-                    Health::Other(s) => {
-                        Check::fail(hid, health_title, format!("look at the {cli} server log"))
-                            .detail(format!("HTTP {s}"))
-                    }
-                }
-            }
-            Err(e) => Check::fail(
-                format!("{id}.health"),
-                health_title,
-                "run `vaultnet init` (it reissues a missing or wrong operator certificate)",
-            )
-            .detail(e.message().to_string()),
+    }
+}
+
+/// The verdict on a `sys/health` answer (Vault encodes it in the status).
+fn health_check(site: &Site, hid: &str, health_title: &str, status: u16, version: &str) -> Check {
+    let cli = site.flavor.binary();
+    match Health::from_status(status) {
+        Health::Active => Check::ok(hid, health_title)
+            .detail(format!("active, {} {version}", site.flavor.display_name())),
+        Health::Sealed => Check::fail(
+            hid,
+            health_title,
+            format!("unseal it: `{cli} operator unseal`"),
+        )
+        .detail("sealed (HTTP 503)"),
+        Health::NotInitialized => Check::fail(
+            hid,
+            health_title,
+            format!("initialise it: `{cli} operator init`"),
+        )
+        .detail("not initialised (HTTP 501)"),
+        Health::Standby => Check::warn(
+            hid,
+            health_title,
+            "point `--vault-addr` at the active node (`vaultnet init --vault-addr …`)",
+        )
+        .detail("standby (HTTP 429)"),
+        Health::PerfStandby => {
+            Check::warn(hid, health_title, "point `--vault-addr` at the active node")
+                .detail("performance standby (HTTP 473)")
         }
-    };
-    Probe {
-        tcp,
-        tls,
-        mtls,
-        health,
-        peer_cert,
+        Health::DrSecondary => Check::warn(
+            hid,
+            health_title,
+            "point `--vault-addr` at the primary cluster",
+        )
+        .detail("DR secondary (HTTP 472)"),
+        Health::Other(s) => Check::fail(hid, health_title, format!("look at the {cli} server log"))
+            .detail(format!("HTTP {s}")),
     }
 }
 

@@ -79,46 +79,46 @@ pub fn mounts(c: &Client, site: &Site) -> Check {
 /// The tenant's role, policy and secret_id as Vault has them.
 pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant) -> Check {
     let fix = format!("run `vaultnet add-user {name}` to repair it");
-    let mut children = Vec::new();
+    let mut children = vec![
+        role_check(c, name, rec, &fix),
+        policy_check(c, site, name, &fix),
+    ];
+    children.extend(secret_id_check(c, name, rec, &fix));
+    Check::group(
+        format!("vaultcfg.{name}"),
+        format!("tenant `{name}`"),
+        children,
+    )
+}
+
+/// The role exists with the limits vaultnet set (drift named).
+fn role_check(c: &Client, name: &str, rec: &Tenant, fix: &str) -> Check {
+    let (id, title) = (format!("vaultcfg.{name}.role"), "AppRole role");
     match c.get_opt(&policy::role_path(name)) {
-        Ok(None) => children.push(
-            Check::fail(format!("vaultcfg.{name}.role"), "AppRole role", &fix)
-                .detail("deleted from Vault"),
-        ),
+        Ok(None) => Check::fail(id, title, fix).detail("deleted from Vault"),
         Ok(Some(live)) => {
             let drift = policy::role_drift(&live, name, &rec.limits);
             if drift.is_empty() {
-                children.push(
-                    Check::ok(format!("vaultcfg.{name}.role"), "AppRole role")
-                        .detail("limits as vaultnet set them"),
-                );
+                Check::ok(id, title).detail("limits as vaultnet set them")
             } else {
-                children.push(
-                    Check::fail(format!("vaultcfg.{name}.role"), "AppRole role", &fix)
-                        .detail(format!("drifted: {}", drift.join("; "))),
-                );
+                Check::fail(id, title, fix).detail(format!("drifted: {}", drift.join("; ")))
             }
         }
-        Err(e) => children.push(
-            Check::fail(
-                format!("vaultcfg.{name}.role"),
-                "AppRole role",
-                e.hint_text().unwrap_or(&fix).to_string(),
-            )
+        Err(e) => Check::fail(id, title, e.hint_text().unwrap_or(fix).to_string())
             .detail(e.message().to_string()),
-        ),
     }
+}
+
+/// The policy's text is what vaultnet wrote (drift shown as a diff).
+fn policy_check(c: &Client, site: &Site, name: &str, fix: &str) -> Check {
     let pname = policy::policy_name(name);
     let want = policy::policy_text(site, name);
+    let (id, title) = (
+        format!("vaultcfg.{name}.policy"),
+        format!("policy `{pname}`"),
+    );
     match c.get_opt(&format!("sys/policies/acl/{pname}")) {
-        Ok(None) => children.push(
-            Check::fail(
-                format!("vaultcfg.{name}.policy"),
-                format!("policy `{pname}`"),
-                &fix,
-            )
-            .detail("deleted from Vault"),
-        ),
+        Ok(None) => Check::fail(id, title, fix).detail("deleted from Vault"),
         Ok(Some(v)) => {
             let live = v
                 .pointer("/data/policy")
@@ -126,63 +126,35 @@ pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant) -> Chec
                 .and_then(Value::as_str)
                 .unwrap_or("");
             if live == want {
-                children.push(
-                    Check::ok(
-                        format!("vaultcfg.{name}.policy"),
-                        format!("policy `{pname}`"),
-                    )
-                    .detail("as vaultnet wrote it"),
-                );
+                Check::ok(id, title).detail("as vaultnet wrote it")
             } else {
-                children.push(
-                    Check::fail(
-                        format!("vaultcfg.{name}.policy"),
-                        format!("policy `{pname}`"),
-                        &fix,
-                    )
-                    .detail(format!(
-                        "edited in Vault: {}",
-                        policy::text_diff(live, &want).join(" | ")
-                    )),
-                );
+                let diff = policy::text_diff(live, &want).join(" | ");
+                Check::fail(id, title, fix).detail(format!("edited in Vault: {diff}"))
             }
         }
-        Err(e) => children.push(
-            Check::fail(
-                format!("vaultcfg.{name}.policy"),
-                format!("policy `{pname}`"),
-                e.hint_text().unwrap_or(&fix).to_string(),
-            )
+        Err(e) => Check::fail(id, title, e.hint_text().unwrap_or(fix).to_string())
             .detail(e.message().to_string()),
-        ),
     }
-    if let Some(acc) = &rec.secret_id_accessor {
-        let id = format!("vaultcfg.{name}.secret_id");
-        match ops::lookup_accessor(c, name, acc) {
-            Ok(Some(_)) => children.push(Check::ok(id, "secret_id known to Vault")),
-            Ok(None) => children.push(
-                Check::fail(
-                    id,
-                    "secret_id known to Vault",
-                    format!("run `vaultnet add-user {name}` to issue a new one"),
-                )
-                .detail("the bundle's secret_id no longer exists in Vault (destroyed or expired)"),
-            ),
-            Err(e) => children.push(
-                Check::fail(
-                    id,
-                    "secret_id known to Vault",
-                    e.hint_text().unwrap_or(&fix).to_string(),
-                )
-                .detail(e.message().to_string()),
-            ),
-        }
-    }
-    Check::group(
-        format!("vaultcfg.{name}"),
-        format!("tenant `{name}`"),
-        children,
-    )
+}
+
+/// The secret_id the state records is still known to Vault.
+fn secret_id_check(c: &Client, name: &str, rec: &Tenant, fix: &str) -> Option<Check> {
+    let acc = rec.secret_id_accessor.as_ref()?;
+    let (id, title) = (
+        format!("vaultcfg.{name}.secret_id"),
+        "secret_id known to Vault",
+    );
+    Some(match ops::lookup_accessor(c, name, acc) {
+        Ok(Some(_)) => Check::ok(id, title),
+        Ok(None) => Check::fail(
+            id,
+            title,
+            format!("run `vaultnet add-user {name}` to issue a new one"),
+        )
+        .detail("the bundle's secret_id no longer exists in Vault (destroyed or expired)"),
+        Err(e) => Check::fail(id, title, e.hint_text().unwrap_or(fix).to_string())
+            .detail(e.message().to_string()),
+    })
 }
 
 /// The bundle's name mapping and Vault address match the current settings.
@@ -230,6 +202,8 @@ pub fn bundle_name(layout: &Layout, endpoint: &Endpoint, name: &str) -> Check {
     Check::ok(id, title)
 }
 
+/// (Long: reading the bundle, the login and its three kinds of failure
+/// each need their own words; what the token may read is `access`.)
 /// Logs in as the tenant through the forwarder with the bundle's
 /// credentials, checks what its token may read, and revokes the token.
 /// How doctor reaches Vault as a tenant: the tenant's endpoint, the CA
@@ -330,7 +304,24 @@ pub fn login(
             return Check::fail(id, title, fix).detail(format!("login refused: {}", e.message()));
         }
     };
-    let client = client.with_token(token);
+    access(
+        &client.with_token(token),
+        site,
+        name,
+        others,
+        (id, title, fix),
+    )
+}
+
+/// What a tenant's token may read: its own path, and none of the other
+/// tenants'. The token is revoked whatever the answer.
+fn access(
+    client: &Client,
+    site: &Site,
+    name: &str,
+    others: &[String],
+    (id, title, fix): (String, String, String),
+) -> Check {
     let own = format!(
         "{}{}",
         policy::data_prefix(site, name),
@@ -419,7 +410,7 @@ pub fn nft(layout: &Layout, tenants: &[(String, Tenant)]) -> Check {
         );
     }
     // The operator token may be in our environment; it never reaches a
-    // child (PROMISES S6).
+    // child (SECURITY.md S6).
     let loaded = std::process::Command::new("nft")
         .env_remove("VAULT_TOKEN")
         .env_remove("BAO_TOKEN")

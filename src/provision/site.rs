@@ -64,7 +64,8 @@ const IN_BUNDLES: &[&str] = &[
     "tenant-prefix",
 ];
 
-/// Runs every phase, telling `observe` each outcome as it happens.
+/// Runs every phase, telling `observe` each outcome as it happens. (Long:
+/// it is the list of phases, in order; each is a call.)
 pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
     let layout = run.layout;
     let now = OffsetDateTime::now_utc();
@@ -96,42 +97,7 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
             ));
         }
     }
-    let (ca, ca_outcome) = ensure_ca(layout, run.force, now)?;
-    let reissue = run.force || ca_outcome.change != Change::Kept;
-    let ca_replaced = ca_outcome.change != Change::Kept;
-    rec.emit(ca_outcome);
-    let topology = Topology::new(&run.site)?;
-    let (dns, ips) = topology.server_sans();
-    let server = Leaf {
-        what: "Vault server certificate",
-        cert: layout.server_cert(),
-        key: layout.server_key(),
-        want: Wanted {
-            usage: Usage::Server,
-            common_name: None,
-            dns: Some(&dns),
-            ips: Some(&ips),
-        },
-    };
-    let o = ensure_leaf(layout, &ca, &server, reissue, now, || {
-        ca.issue_server(&dns, &ips, run.site.server_cert_days, now)
-    })?;
-    rec.emit(o);
-    let operator = Leaf {
-        what: "operator certificate",
-        cert: layout.operator_cert(),
-        key: layout.operator_key(),
-        want: Wanted {
-            usage: Usage::Client,
-            common_name: Some(OPERATOR_CN),
-            dns: None,
-            ips: None,
-        },
-    };
-    let o = ensure_leaf(layout, &ca, &operator, reissue, now, || {
-        ca.issue_client(OPERATOR_CN, OPERATOR_DAYS, now)
-    })?;
-    rec.emit(o);
+    let ca_replaced = pki_phase(layout, &run.site, run.force, now, &mut rec)?;
     if let Some(o) = write_listener(layout, &run.site)? {
         rec.emit(o);
     }
@@ -183,6 +149,54 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
         pending,
         host,
     })
+}
+
+/// The PKI: the CA, then the server and operator certificates (reissued
+/// when the CA is new or `--force`). Returns whether the CA is new.
+fn pki_phase(
+    layout: &Layout,
+    site: &Site,
+    force: bool,
+    now: OffsetDateTime,
+    rec: &mut Recorder<'_>,
+) -> Result<bool> {
+    let (ca, ca_outcome) = ensure_ca(layout, force, now)?;
+    let reissue = force || ca_outcome.change != Change::Kept;
+    let ca_replaced = ca_outcome.change != Change::Kept;
+    rec.emit(ca_outcome);
+    let topology = Topology::new(site)?;
+    let (dns, ips) = topology.server_sans();
+    let server = Leaf {
+        what: "Vault server certificate",
+        cert: layout.server_cert(),
+        key: layout.server_key(),
+        want: Wanted {
+            usage: Usage::Server,
+            common_name: None,
+            dns: Some(&dns),
+            ips: Some(&ips),
+        },
+    };
+    let o = ensure_leaf(layout, &ca, &server, reissue, now, || {
+        ca.issue_server(&dns, &ips, site.server_cert_days, now)
+    })?;
+    rec.emit(o);
+    let operator = Leaf {
+        what: "operator certificate",
+        cert: layout.operator_cert(),
+        key: layout.operator_key(),
+        want: Wanted {
+            usage: Usage::Client,
+            common_name: Some(OPERATOR_CN),
+            dns: None,
+            ips: None,
+        },
+    };
+    let o = ensure_leaf(layout, &ca, &operator, reissue, now, || {
+        ca.issue_client(OPERATOR_CN, OPERATOR_DAYS, now)
+    })?;
+    rec.emit(o);
+    Ok(ca_replaced)
 }
 
 /// Tells the observer each outcome and keeps it for the report.

@@ -139,6 +139,8 @@ pub fn load_ca(layout: &Layout) -> Result<Ca> {
 }
 
 /// Provisions one tenant, telling `observe` of each change as it happens.
+/// (Long: it is the list of phases, in order, with the two saves of the
+/// state between them; each phase is a function below.)
 pub fn provision(
     c: &Client,
     ca: &Ca,

@@ -34,7 +34,7 @@ pub struct BundleSpec<'a> {
     pub kv_mount: &'a str,
     pub tenant_prefix: &'a str,
     /// `Some(path)` when secret_id is response-wrapped: the creation path
-    /// the agent validates (PROMISES V5).
+    /// the agent validates (SECURITY.md V5).
     pub wrapped_secret_id_path: Option<String>,
     /// Where the bundle lives on the host when installed (compose default).
     pub installed_at: Option<String>,

@@ -1,5 +1,5 @@
 //! The Vault/OpenBao `listener "tcp"` stanza, as JSON: usable as an extra
-//! `-config` of `vault server` / `bao server` (PROMISES T1).
+//! `-config` of `vault server` / `bao server` (SECURITY.md T1).
 
 use std::net::SocketAddr;
 use std::path::Path;

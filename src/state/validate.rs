@@ -135,7 +135,7 @@ pub fn site(site: &Site) -> Result<()> {
 }
 
 /// Names that must never become tenants: Vault's own policies and
-/// identities that would be confusing or dangerous (PROMISES I1).
+/// identities that would be confusing or dangerous (SECURITY.md I1).
 pub const RESERVED: &[&str] = &[
     "root",
     "default",

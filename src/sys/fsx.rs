@@ -1,7 +1,7 @@
 //! Files the way secrets need them: atomic writes (temp file created
 //! `O_EXCL|O_NOFOLLOW` with its mode set on the open descriptor, fsync,
 //! rename, fsync of the directory), private directories, and the exclusive
-//! lock that keeps two runs from writing the state at once (PROMISES S1, S2, S5).
+//! lock that keeps two runs from writing the state at once (SECURITY.md S1, S2, S5).
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{Read, Write};
@@ -305,7 +305,7 @@ fn errno_io(e: rustix::io::Errno) -> std::io::Error {
 
 /// Opens (creating when missing) the directory `rel` under `home`, one
 /// component at a time, never following a symbolic link, and makes sure
-/// each component belongs to `uid` (PROMISES S4). Returns the last one.
+/// each component belongs to `uid` (SECURITY.md S4). Returns the last one.
 fn open_home_dir(
     home: &Path,
     rel: &Path,

@@ -1,5 +1,5 @@
 //! Unix users: tenants are existing accounts with a non-system uid
-//! (PROMISES I1). Reads the passwd database and `/etc/login.defs`.
+//! (SECURITY.md I1). Reads the passwd database and `/etc/login.defs`.
 
 use std::path::PathBuf;
 

@@ -263,7 +263,7 @@ impl Client {
         {
             // TLS was up and the request sent, then the server hung up
             // without an alert: it crashed or restarted, no certificate is
-            // at fault (PROMISES I3).
+            // at fault (SECURITY.md I3).
             Error::failed(format!(
                 "no answer from {base}: the server hung up before answering: {cause}"
             ))

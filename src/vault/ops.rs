@@ -270,7 +270,7 @@ pub fn lookup_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<Optio
         // A missing role is a 500 `role "NAME" does not exist` (and some
         // Vault versions answer 500 `failed to find` for an unknown
         // accessor); any other 5xx is a failure to report, not an absent
-        // secret_id (PROMISES I3).
+        // secret_id (SECURITY.md I3).
         500 if ["does not exist", "failed to find"]
             .iter()
             .any(|m| r.body.to_string().contains(m)) =>
@@ -281,7 +281,7 @@ pub fn lookup_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<Optio
     }
 }
 
-/// A new secret_id, plain or response-wrapped (PROMISES V5).
+/// A new secret_id, plain or response-wrapped (SECURITY.md V5).
 pub struct NewSecretId {
     /// The secret_id, or the wrapping token when wrapped.
     pub value: Secret,
@@ -342,7 +342,7 @@ pub fn destroy_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<()> 
 }
 
 /// Revokes every live token an AppRole login as `tenant` produced
-/// (PROMISES V4): deleting a role or policy does not revoke them, and a
+/// (SECURITY.md V4): deleting a role or policy does not revoke them, and a
 /// policy of the same name re-created later would give them access again.
 /// Unused response-wrapping tokens of its secret_ids go too.
 pub fn revoke_tenant_tokens(c: &Client, tenant: &str) -> Result<usize> {
@@ -363,7 +363,7 @@ pub fn revoke_tenant_tokens(c: &Client, tenant: &str) -> Result<usize> {
 /// Revokes the response-wrapping tokens made when `tenant`'s secret_ids
 /// were created, except the one whose accessor is `keep`: a run that lost
 /// the answer to a wrapped creation leaves its wrapping token alive until
-/// the wrap TTL (PROMISES V3).
+/// the wrap TTL (SECURITY.md V3).
 pub fn revoke_wrapping_tokens(c: &Client, tenant: &str, keep: Option<&str>) -> Result<usize> {
     let wrapping_path = format!("{}/secret-id", policy::role_path(tenant));
     revoke_tokens_where(c, |a, d| {
@@ -411,7 +411,7 @@ fn revoke_tokens_where(c: &Client, pick: impl Fn(&str, &Value) -> bool) -> Resul
             // Expired or revoked since the LIST: `invalid accessor`.
             400 | 404 => continue,
             // Skipping a token Vault failed to describe could leave a
-            // tenant's token alive (PROMISES V4): report it instead.
+            // tenant's token alive (SECURITY.md V4): report it instead.
             _ => {
                 c.check(reqwest::Method::POST, "auth/token/lookup-accessor", r)?;
                 continue;

@@ -8,7 +8,7 @@
 //! loaded in the namespace. Each test then breaks one link and reads what
 //! `doctor` says about it through [`Report`], which finds a check by its
 //! stable id anywhere in the tree. Every doctor run is also checked for the
-//! operator token in its output (PROMISES S6).
+//! operator token in its output (SECURITY.md S6).
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! Faults between vaultnet and a real OpenBao, for the convergence tests
-//! (PROMISES V3, S2, I3).
+//! (SECURITY.md V3, S2, I3).
 //!
 //! A [`FaultSite`] is a [`Site`] whose `vaultnet.yaml` points at a proxy
 //! port while a real OpenBao (in-memory, initialised and unsealed) listens on
