@@ -508,3 +508,73 @@ fn install(
     });
     Ok((Some(target), outcome))
 }
+
+/// What `remove-user` did to one tenant.
+#[derive(Debug)]
+pub struct Removal {
+    /// What was taken away, in order (empty: there was nothing).
+    pub done: Vec<Outcome>,
+    /// The installed copy left in place (without `--purge`).
+    pub left_in_place: Option<PathBuf>,
+}
+
+/// Takes one tenant's access away for good (V4): no new logins first
+/// (secret_ids, then the role), then its live tokens, its policy, its
+/// bundle and, with `purge`, its installed copy. The state forgets the
+/// tenant only at the end, so a failed run is retried by the next.
+pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Result<Removal> {
+    let record = opened.state.tenants.get(name).cloned();
+    let mut done = Vec::new();
+    // No new logins first: secret_ids, then the role itself.
+    let accessors = ops::list_secret_id_accessors(c, name)?;
+    for a in &accessors {
+        ops::destroy_accessor(c, name, a)?;
+    }
+    if !accessors.is_empty() {
+        done.push(removed(format!(
+            "destroyed {} secret_id(s)",
+            accessors.len()
+        )));
+    }
+    let had_role = c.get_opt(&crate::policy::role_path(name))?.is_some();
+    let revoked = ops::revoke_tenant_tokens(c, name)?;
+    ops::delete_tenant_objects(c, name)?;
+    if had_role {
+        done.push(removed("deleted role and policy".into()));
+    }
+    if revoked > 0 {
+        done.push(removed(format!("revoked {revoked} token(s)")));
+    }
+    let bundle = opened.layout.tenant(name);
+    if bundle.exists() {
+        std::fs::remove_dir_all(&bundle).map_err(|e| Error::io("remove", &bundle, e))?;
+        done.push(removed(format!("removed `{}`", opened.layout.rel(&bundle))));
+    }
+    let mut left_in_place = None;
+    if let (true, Some(rec)) = (purge, &record) {
+        if let (Some(dir), Some(uid)) = (&rec.installed_to, rec.uid) {
+            let user = crate::sys::users::lookup(name)?;
+            if let Some(u) = user.filter(|u| u.uid == uid) {
+                let rel = dir.strip_prefix(&u.home).unwrap_or(dir);
+                let files = crate::layout::bundle_files(name);
+                let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+                if fsx::remove_from_home(&u.home, rel, uid, &names)? {
+                    done.push(removed(format!("removed the copy in `{}`", dir.display())));
+                }
+            }
+        }
+    } else {
+        left_in_place = record.as_ref().and_then(|r| r.installed_to.clone());
+    }
+    if opened.state.tenants.remove(name).is_some() {
+        opened.save()?;
+    }
+    Ok(Removal {
+        done,
+        left_in_place,
+    })
+}
+
+fn removed(text: String) -> Outcome {
+    Outcome::new(Change::Removed, text)
+}

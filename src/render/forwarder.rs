@@ -98,7 +98,6 @@ fn socat(spec: &ForwarderSpec) -> ForwarderFiles {
         files: vec![Rendered {
             name: format!("{UNIT}.service"),
             contents: unit,
-            install_to: Some(format!("/etc/systemd/system/{UNIT}.service")),
         }],
         enable: vec![
             format!("install -m 0644 forwarder/{UNIT}.service /etc/systemd/system/"),
@@ -132,7 +131,6 @@ fn nginx(spec: &ForwarderSpec) -> ForwarderFiles {
         files: vec![Rendered {
             name: "vaultnet-stream.conf".into(),
             contents: conf,
-            install_to: Some("/etc/nginx/vaultnet-stream.conf".into()),
         }],
         enable: vec![
             "install -m 0644 forwarder/vaultnet-stream.conf /etc/nginx/".into(),
@@ -165,7 +163,6 @@ fn haproxy(spec: &ForwarderSpec) -> ForwarderFiles {
         files: vec![Rendered {
             name: "vaultnet-haproxy.cfg".into(),
             contents: conf,
-            install_to: Some("/etc/haproxy/haproxy.cfg".into()),
         }],
         enable: vec![
             "cat forwarder/vaultnet-haproxy.cfg >> /etc/haproxy/haproxy.cfg".into(),
@@ -211,12 +208,10 @@ fn socket_proxyd(spec: &ForwarderSpec) -> ForwarderFiles {
             Rendered {
                 name: format!("{UNIT}.socket"),
                 contents: socket,
-                install_to: Some(format!("/etc/systemd/system/{UNIT}.socket")),
             },
             Rendered {
                 name: format!("{UNIT}.service"),
                 contents: service,
-                install_to: Some(format!("/etc/systemd/system/{UNIT}.service")),
             },
         ],
         enable: vec![

@@ -8,12 +8,11 @@ pub mod listener;
 pub mod nft;
 pub mod yaml;
 
-/// A file vaultnet writes, with where the operator installs it.
+/// A file vaultnet writes (where it is installed, if anywhere, is said by
+/// the enable commands that come with it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     /// File name inside its state subdirectory.
     pub name: String,
     pub contents: String,
-    /// Where it goes on the host, when it is meant to be installed.
-    pub install_to: Option<String>,
 }

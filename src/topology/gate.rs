@@ -21,7 +21,6 @@ pub fn uid_allowlist(t: &Topology<'_>, tenant_uids: &[u32]) -> HostFiles {
         files: vec![Rendered {
             name: FILE.into(),
             contents: text,
-            install_to: None,
         }],
         enable: vec![format!(
             "nft -f forwarder/{FILE}    # the gate: tenant uids only, never on Vault's port"
