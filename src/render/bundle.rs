@@ -9,8 +9,8 @@
 
 use serde_json::json;
 
+use super::Endpoint;
 use crate::state::Flavor;
-use crate::topology::Endpoint;
 
 pub const BUNDLE_MOUNT: &str = "/vaultnet";
 pub const AGENT_DIR: &str = "/agent";

@@ -8,6 +8,22 @@ pub mod listener;
 pub mod nft;
 pub mod yaml;
 
+use std::net::SocketAddr;
+
+/// How one tenant reaches Vault, as the topology derives it: what the
+/// bundle renderers take instead of the whole site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// What the tenant's agent talks to: `https://vault.lan:22300`.
+    pub url: String,
+    /// The name the server certificate is checked against.
+    pub name: String,
+    /// The bundle's `extra_hosts` entry, `vault.lan:10.9.0.1`.
+    pub extra_host: Option<String>,
+    /// Where a connection to `url` lands, seen from the host.
+    pub connect: SocketAddr,
+}
+
 /// A file vaultnet writes (where it is installed, if anywhere, is said by
 /// the enable commands that come with it).
 #[derive(Debug, Clone, PartialEq, Eq)]

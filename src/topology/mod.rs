@@ -18,6 +18,7 @@ pub mod shared_port;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::error::{Error, Result};
+pub use crate::render::Endpoint;
 use crate::render::Rendered;
 use crate::state::Site;
 use profile::{EntryKind, GateKind, HostMapping, Profile, VaultBind};
@@ -27,19 +28,6 @@ use profile::{EntryKind, GateKind, HostMapping, Profile, VaultBind};
 pub struct Topology<'a> {
     pub site: &'a Site,
     pub profile: Profile,
-}
-
-/// How one tenant reaches Vault.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    /// What the tenant's agent talks to: `https://vault.lan:22300`.
-    pub url: String,
-    /// The name the server certificate is checked against.
-    pub name: String,
-    /// The bundle's `extra_hosts` entry, `vault.lan:10.9.0.1`.
-    pub extra_host: Option<String>,
-    /// Where a connection to `url` lands, seen from the host.
-    pub connect: SocketAddr,
 }
 
 /// The files vaultnet writes for the host (in `forwarder/`), and the
