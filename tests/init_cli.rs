@@ -645,7 +645,7 @@ const BAD_FLAGS: &[(&str, &str, &str, &str)] = &[
         "--tenant-prefix",
         "../x",
         "invalid tenant prefix `../x`: use 1 to 64 lower-case letters, digits, `-` or `_`",
-        "pass e.g. `--tenant-prefix secret`",
+        "pass e.g. `--tenant-prefix tenants`",
     ),
     (
         "--agent-image",

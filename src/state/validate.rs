@@ -74,6 +74,11 @@ pub fn vault_addr(addr: SocketAddr) -> Result<()> {
 /// A Vault mount path or prefix segment: kept to a safe, boring alphabet
 /// because it ends up inside policy paths.
 pub fn path_segment(what: &str, flag: &str, value: &str) -> Result<()> {
+    let example = if flag == "--tenant-prefix" {
+        "tenants"
+    } else {
+        "secret"
+    };
     let ok = !value.is_empty()
         && value.len() <= 64
         && value
@@ -87,7 +92,7 @@ pub fn path_segment(what: &str, flag: &str, value: &str) -> Result<()> {
             "invalid {what} `{}`: use 1 to 64 lower-case letters, digits, `-` or `_`",
             value.escape_debug()
         ))
-        .hint(format!("pass e.g. `{flag} secret`")))
+        .hint(format!("pass e.g. `{flag} {example}`")))
     }
 }
 
