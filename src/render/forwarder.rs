@@ -35,6 +35,17 @@ pub fn render(kind: Forwarder, spec: &ForwarderSpec) -> ForwarderFiles {
     }
 }
 
+/// A forwarder made of one file and the commands that enable it.
+fn one_file(name: impl Into<String>, contents: String, enable: &[&str]) -> ForwarderFiles {
+    ForwarderFiles {
+        files: vec![Rendered {
+            name: name.into(),
+            contents,
+        }],
+        enable: enable.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
 fn describe(spec: &ForwarderSpec) -> String {
     format!(
         "vaultnet forwarder {} -> Vault {} (TLS passes through)",
@@ -127,17 +138,15 @@ fn nginx(spec: &ForwarderSpec) -> ForwarderFiles {
         listen = spec.listen,
         upstream = spec.upstream,
     );
-    ForwarderFiles {
-        files: vec![Rendered {
-            name: "vaultnet-stream.conf".into(),
-            contents: conf,
-        }],
-        enable: vec![
-            "install -m 0644 forwarder/vaultnet-stream.conf /etc/nginx/".into(),
-            "grep -q vaultnet-stream.conf /etc/nginx/nginx.conf || echo 'include /etc/nginx/vaultnet-stream.conf;' >> /etc/nginx/nginx.conf".into(),
-            "nginx -t && systemctl reload nginx".into(),
+    one_file(
+        "vaultnet-stream.conf",
+        conf,
+        &[
+            "install -m 0644 forwarder/vaultnet-stream.conf /etc/nginx/",
+            "grep -q vaultnet-stream.conf /etc/nginx/nginx.conf || echo 'include /etc/nginx/vaultnet-stream.conf;' >> /etc/nginx/nginx.conf",
+            "nginx -t && systemctl reload nginx",
         ],
-    }
+    )
 }
 
 fn haproxy(spec: &ForwarderSpec) -> ForwarderFiles {
@@ -159,16 +168,14 @@ fn haproxy(spec: &ForwarderSpec) -> ForwarderFiles {
         listen = spec.listen,
         upstream = spec.upstream,
     );
-    ForwarderFiles {
-        files: vec![Rendered {
-            name: "vaultnet-haproxy.cfg".into(),
-            contents: conf,
-        }],
-        enable: vec![
-            "cat forwarder/vaultnet-haproxy.cfg >> /etc/haproxy/haproxy.cfg".into(),
-            "haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy".into(),
+    one_file(
+        "vaultnet-haproxy.cfg",
+        conf,
+        &[
+            "cat forwarder/vaultnet-haproxy.cfg >> /etc/haproxy/haproxy.cfg",
+            "haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy",
         ],
-    }
+    )
 }
 
 fn socket_proxyd(spec: &ForwarderSpec) -> ForwarderFiles {
