@@ -259,6 +259,7 @@ pub fn resolve_under(
             .server_cert_days
             .or(prev.map(|s| s.server_cert_days))
             .unwrap_or(365),
+        legacy_host_mapping: None,
     };
     validate::site(&site)?;
     crate::topology::Topology::with_profile(&site, profile.clone())?;

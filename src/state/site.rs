@@ -108,6 +108,11 @@ pub struct Site {
     pub tenant_prefix: String,
     /// Validity of the Vault server certificate, in days.
     pub server_cert_days: u32,
+    /// Read from state files written before the profile decided the
+    /// mapping (`ip` or `host-gateway`); checked against the profile and
+    /// never written again.
+    #[serde(default, skip_serializing, rename = "host_mapping")]
+    pub legacy_host_mapping: Option<String>,
 }
 
 impl Site {
@@ -134,5 +139,6 @@ pub(crate) fn sample_site(profile: &str) -> Site {
         kv_mount: "secret".into(),
         tenant_prefix: "tenants".into(),
         server_cert_days: 365,
+        legacy_host_mapping: None,
     }
 }

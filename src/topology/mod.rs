@@ -74,6 +74,16 @@ impl<'a> Topology<'a> {
         match profile.entry {
             EntryKind::SharedPort => shared_port::check(site)?,
         }
+        if let Some(m) = &site.legacy_host_mapping
+            && *m != profile.host_mapping.to_string()
+        {
+            return Err(Error::usage(format!(
+                "`host_mapping: {m}` contradicts profile `{}`, which maps the name to `{}`",
+                profile.name(),
+                profile.host_mapping
+            ))
+            .hint("remove the `host_mapping` line, or set the `profile` that maps to it"));
+        }
         Ok(Topology { site, profile })
     }
 

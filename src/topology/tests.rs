@@ -202,3 +202,22 @@ fn the_gate_admits_tenants_on_the_entry_and_refuses_them_on_vaults_port() {
         ]
     );
 }
+
+#[test]
+fn a_state_file_from_before_profiles_decided_the_mapping_is_read_when_it_agrees() {
+    let mut site = sample_site("l6");
+    site.legacy_host_mapping = Some("host-gateway".into());
+    assert!(Topology::new(&site).is_ok());
+    site.legacy_host_mapping = Some("ip".into());
+    let e = Topology::new(&site).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "`host_mapping: ip` contradicts profile `l6`, which maps the name to `host-gateway`"
+    );
+    let yaml = crate::state::State::new(sample_site("l1")).to_yaml();
+    let old = yaml.replace("  port: 22300\n", "  port: 22300\n  host_mapping: ip\n");
+    assert_ne!(old, yaml);
+    let state = crate::state::State::parse(old.as_bytes()).unwrap();
+    assert_eq!(state.site.legacy_host_mapping.as_deref(), Some("ip"));
+    assert_eq!(state.to_yaml(), yaml, "never written again");
+}
