@@ -72,7 +72,7 @@ pub fn render(spec: &NftSpec<'_>) -> String {
          \x20       # The entry: tenants (and root, for the operator) only.\n\
          {out_rules}\
          \x20       # Vault's loopback listener: never a tenant, whatever the route.\n\
-         \x20       tcp dport {vp} meta skuid @tenants reject with tcp reset\n\
+         \x20       {v} daddr {va} tcp dport {vp} meta skuid @tenants reject with tcp reset\n\
          \x20   }}\n\
          \n\
          \x20   chain input {{\n\
@@ -102,7 +102,9 @@ mod tests {
         assert!(s.contains(
             "ip daddr 10.9.0.1 tcp dport 22300 meta skuid != @allowed reject with tcp reset"
         ));
-        assert!(s.contains("tcp dport 8200 meta skuid @tenants reject with tcp reset"));
+        assert!(s.contains(
+            "ip daddr 127.0.0.1 tcp dport 8200 meta skuid @tenants reject with tcp reset"
+        ));
     }
 
     #[test]

@@ -10,12 +10,16 @@ use crate::error::{Error, Result};
 use crate::render::forwarder::{self, ForwarderSpec};
 use crate::state::{Forwarder, Site};
 
+/// The forwarder's port must not be Vault's (SECURITY.md G2): the gate
+/// refuses tenants on Vault's port, so they would be locked out of the
+/// forwarder as well.
 pub fn check(site: &Site) -> Result<()> {
-    if listen(site) == site.vault_addr {
-        return Err(
-            Error::usage("the forwarder and Vault cannot share one address")
-                .hint("pick another `--port`"),
-        );
+    if site.port == site.vault_addr.port() {
+        return Err(Error::usage(format!(
+            "the forwarder port {} is Vault's own port (`--vault-addr {}`)",
+            site.port, site.vault_addr
+        ))
+        .hint("pick another `--port`, e.g. `--port 22300`"));
     }
     Ok(())
 }
