@@ -340,11 +340,16 @@ mod tests {
             "127.0.0.1",
             "0.0.0.0",
             "224.0.0.1",
+            "255.255.255.255",
+            "fe80::1",
+            "::",
+            "ff02::1",
             "vault.lan",
         ] {
             assert_eq!(parse_host_ip(bad).unwrap_err().exit_code(), 2, "{bad}");
         }
         assert!(parse_host_ip("10.0.0.1").is_ok());
+        assert!(parse_host_ip("fd00::1").is_ok());
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub fn dns_name(name: &str) -> Result<()> {
 }
 
 pub fn host_ip(ip: IpAddr) -> Result<()> {
-    if ip.is_unspecified() || ip.is_multicast() {
+    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+    if ip.is_unspecified() || ip.is_multicast() || broadcast {
         return Err(Error::usage(format!(
             "invalid host IP `{ip}`: containers need a unicast address of this host"
         ))
@@ -57,6 +58,16 @@ pub fn host_ip(ip: IpAddr) -> Result<()> {
             "invalid host IP `{ip}`: containers cannot reach the host's loopback through it"
         ))
         .hint("pass an address of a host interface, e.g. `--host-ip 192.168.1.10`"));
+    }
+    // fe80::/10 means something only with an interface scope, which an
+    // address in a URL, a certificate or a forwarder's listen line lacks.
+    if let IpAddr::V6(v6) = ip
+        && v6.is_unicast_link_local()
+    {
+        return Err(Error::usage(format!(
+            "invalid host IP `{ip}`: a link-local address needs an interface scope no forwarder or certificate can carry"
+        ))
+        .hint("pass a global or unique-local address of a host interface, e.g. `--host-ip 192.168.1.10`"));
     }
     Ok(())
 }

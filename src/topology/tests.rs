@@ -191,9 +191,11 @@ fn the_gate_admits_tenants_on_the_entry_and_refuses_them_on_vaults_port() {
     ));
     // Vault's rule names Vault's address too: tenants keep every other
     // service on that port.
-    assert!(nft.contents.contains(
-        "ip daddr 127.0.0.1 tcp dport 8200 meta skuid @tenants reject with tcp reset"
-    ));
+    assert!(
+        nft.contents.contains(
+            "ip daddr 127.0.0.1 tcp dport 8200 meta skuid @tenants reject with tcp reset"
+        )
+    );
     let retired: Vec<String> = t.retired_host_files().into_iter().map(|r| r.0).collect();
     assert_eq!(
         retired,
