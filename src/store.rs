@@ -40,6 +40,7 @@ pub fn open(env: &Env, dir_flag: Option<&Path>, lock: bool) -> Result<Opened> {
     if !dir.join(STATE_FILE).exists() {
         return Err(not_initialised(&dir));
     }
+    fsx::check_trusted_dir(&dir)?;
     let lock = if lock {
         Some(fsx::Lock::acquire(&dir)?)
     } else {

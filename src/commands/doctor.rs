@@ -68,6 +68,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     if !layout.state_file().exists() {
         return Err(crate::store::not_initialised(&dir));
     }
+    crate::sys::fsx::check_trusted_dir(&dir)?;
     let token = env.operator_token(args.token_file.as_deref())?;
     let checks = match crate::store::load(&dir) {
         Ok(Some(state)) => {

@@ -51,6 +51,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     // Everything that can be rejected is rejected before anything is written.
     let parsed = settings::Parsed::from_flags(&args.settings)?;
     let token = env.operator_token(args.token_file.as_deref())?;
+    fsx::check_trusted_dir(&dir)?;
     fsx::check_writable(&dir)?;
     let previous = if dir.is_dir() {
         crate::store::load(&dir)?

@@ -370,9 +370,9 @@ pub fn tenant(
 
 /// Every secret file: no group/other access, the right owner (SECURITY.md S7).
 pub fn secret_modes(layout: &Layout, st: &State, only: Option<&str>) -> Check {
-    let owner = std::fs::metadata(&layout.root)
-        .map(|m| m.uid())
-        .unwrap_or(0);
+    // Secret files belong to whoever runs vaultnet (the state directory is
+    // refused otherwise), and installed copies to their tenant.
+    let owner = rustix::process::geteuid().as_raw();
     let mut files: Vec<(std::path::PathBuf, u32)> = vec![
         (layout.ca_key(), owner),
         (layout.server_key(), owner),

@@ -165,6 +165,66 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .io_ctx("sync directory", dir)
 }
 
+/// Refuses a state directory another user could tamper with (SECURITY.md
+/// S8): the directory, when it exists, must belong to the running user,
+/// and each directory above it to that user or root, none writable by
+/// others unless sticky (as `/tmp`). Symbolic links on the way are
+/// resolved first, so the real directories are the ones checked.
+pub fn check_trusted_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    let mut existing = dir.to_path_buf();
+    while fs::symlink_metadata(&existing).is_err() {
+        match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => existing = p.to_path_buf(),
+            _ => return Ok(()),
+        }
+    }
+    let real = fs::canonicalize(&existing).io_ctx("resolve", &existing)?;
+    let refuse = |why: String, hint: &str| {
+        Error::usage(format!(
+            "refusing the state directory `{}`: {why}",
+            dir.display()
+        ))
+        .hint(hint.to_string())
+    };
+    let mut is_state_dir = existing == dir;
+    for d in real.ancestors() {
+        let m = fs::metadata(d).io_ctx("inspect", d)?;
+        if is_state_dir {
+            if m.uid() != me {
+                return Err(refuse(
+                    format!("it belongs to uid {}, not to you (uid {me})", m.uid()),
+                    "use a state directory of your own (`--dir DIR`), or give this one back to you with `chown -R`",
+                ));
+            }
+            is_state_dir = false;
+            continue;
+        }
+        if m.uid() != me && m.uid() != 0 {
+            return Err(refuse(
+                format!("`{}` above it belongs to uid {}", d.display(), m.uid()),
+                "keep the state directory under directories that belong to you or to root",
+            ));
+        }
+        let sticky = m.mode() & 0o1000 != 0;
+        if m.mode() & 0o022 != 0 && !sticky {
+            return Err(refuse(
+                format!(
+                    "`{}` above it is writable by others (mode {:04o})",
+                    d.display(),
+                    m.mode() & 0o7777
+                ),
+                &format!(
+                    "`chmod go-w {}`, or choose another `--dir`",
+                    d.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks, without leaving anything behind, that `dir` (or the nearest
 /// existing ancestor it would be created under) accepts new files.
 pub fn check_writable(dir: &Path) -> Result<()> {
@@ -439,4 +499,33 @@ pub fn remove_from_home(home: &Path, rel: &Path, uid: u32, names: &[&str]) -> Re
     drop(dir);
     let _ = fs::remove_dir(&target);
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_directory_under_a_directory_others_may_write_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let open = t.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, Permissions::from_mode(0o777)).unwrap();
+        let e = check_trusted_dir(&open.join("state")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.message(),
+            format!(
+                "refusing the state directory `{}`: `{}` above it is writable by others (mode 0777)",
+                open.join("state").display(),
+                open.canonicalize().unwrap().display()
+            )
+        );
+        // Sticky, as /tmp: others may create, not replace what is ours.
+        fs::set_permissions(&open, Permissions::from_mode(0o1777)).unwrap();
+        check_trusted_dir(&open.join("state")).unwrap();
+        fs::create_dir(open.join("state")).unwrap();
+        check_trusted_dir(&open.join("state")).unwrap();
+        check_trusted_dir(&open.join("state/not/yet")).unwrap();
+    }
 }
