@@ -215,10 +215,7 @@ pub fn check_trusted_dir(dir: &Path) -> Result<()> {
                     d.display(),
                     m.mode() & 0o7777
                 ),
-                &format!(
-                    "`chmod go-w {}`, or choose another `--dir`",
-                    d.display()
-                ),
+                &format!("`chmod go-w {}`, or choose another `--dir`", d.display()),
             ));
         }
     }
@@ -482,22 +479,52 @@ pub fn install_into_home(
     Ok(target)
 }
 
-/// Removes the named files from `home/rel` (no link followed), then the
-/// directory if it is empty. Missing files are fine.
+/// Removes the named files from `home/rel`, then the directory if it is
+/// empty. Missing files are fine. The whole walk is on directory
+/// descriptors, the removal of the directory included: a link the tenant
+/// swaps in anywhere on the way is never followed (SECURITY.md S4).
 pub fn remove_from_home(home: &Path, rel: &Path, uid: u32, names: &[&str]) -> Result<bool> {
-    use rustix::fs::AtFlags;
-    let Some(dir) = open_home_dir(home, rel, uid, 0, false)? else {
+    use rustix::fs::{AtFlags, Mode, OFlags, openat};
+    let Some(last) = rel.file_name() else {
+        return Ok(false);
+    };
+    let above = rel.parent().unwrap_or(Path::new(""));
+    let Some(parent) = open_home_dir(home, above, uid, 0, false)? else {
         return Ok(false);
     };
     let target = home.join(rel);
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let dir = match openat(&parent, last, dir_flags, Mode::empty()) {
+        Ok(d) => d,
+        Err(rustix::io::Errno::NOENT) => return Ok(false),
+        Err(rustix::io::Errno::LOOP) | Err(rustix::io::Errno::NOTDIR) => {
+            return Err(Error::failed(format!(
+                "refusing to remove `{}`: it is a symbolic link or not a directory",
+                target.display()
+            ))
+            .hint("remove the link, then run the command again"));
+        }
+        Err(e) => return Err(Error::io("open", &target, errno_io(e))),
+    };
+    let st = rustix::fs::fstat(&dir).map_err(|e| Error::io("inspect", &target, errno_io(e)))?;
+    if st.st_uid != uid {
+        return Err(Error::failed(format!(
+            "refusing to remove `{}`: it belongs to uid {}, not {uid}",
+            target.display(),
+            st.st_uid
+        ))
+        .hint("remove the link or fix the owner, then run the command again"));
+    }
     for name in names {
         match rustix::fs::unlinkat(&dir, *name, AtFlags::empty()) {
             Ok(()) | Err(rustix::io::Errno::NOENT) => {}
             Err(e) => return Err(Error::io("remove", &target.join(name), errno_io(e))),
         }
     }
-    drop(dir);
-    let _ = fs::remove_dir(&target);
+    // Relative to the parent we hold: whatever now has the name `last`
+    // there, a link is not a directory and is left alone, and a directory
+    // the tenant put in its place is the tenant's own. Not empty, it stays.
+    let _ = rustix::fs::unlinkat(&parent, last, AtFlags::REMOVEDIR);
     Ok(true)
 }
 
@@ -527,5 +554,60 @@ mod tests {
         fs::create_dir(open.join("state")).unwrap();
         check_trusted_dir(&open.join("state")).unwrap();
         check_trusted_dir(&open.join("state/not/yet")).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod race_tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// The attack of a tenant on `remove-user --purge`: while root removes
+    /// `~/.config/vaultnet`, the tenant keeps exchanging `~/.config` with a
+    /// symbolic link to a directory outside its home that holds an empty
+    /// `vaultnet/`. However the race falls, that directory survives.
+    #[test]
+    fn purge_never_removes_a_directory_outside_the_home_whatever_is_swapped_in() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let victim = t.path().join("victim");
+        fs::create_dir_all(victim.join("vaultnet")).unwrap();
+        fs::create_dir_all(home.join(".config")).unwrap();
+        std::os::unix::fs::symlink(&victim, home.join("swap")).unwrap();
+        // The real `.config`, by inode, whichever name it has at the moment.
+        let real = File::open(home.join(".config")).unwrap();
+        let real = PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&real)
+        ));
+        let me = rustix::process::geteuid().as_raw();
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let (home, stop) = (home.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = rustix::fs::renameat_with(
+                        rustix::fs::CWD,
+                        home.join(".config"),
+                        rustix::fs::CWD,
+                        home.join("swap"),
+                        rustix::fs::RenameFlags::EXCHANGE,
+                    );
+                }
+            })
+        };
+        for _ in 0..3000 {
+            // The tenant's copy, made again in the real directory.
+            let _ = fs::create_dir_all(real.join("vaultnet"));
+            let _ = fs::write(real.join("vaultnet/ca.pem"), "x");
+            let _ = remove_from_home(&home, Path::new(".config/vaultnet"), me, &["ca.pem"]);
+            assert!(
+                victim.join("vaultnet").is_dir(),
+                "a directory outside the home was removed"
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+        swapper.join().unwrap();
     }
 }
