@@ -252,11 +252,26 @@ pub fn show_duration(secs: u64) -> String {
     }
 }
 
-/// `--install-path`: relative, inside the tenant's home, no `..`.
+/// `--install-path`: relative, inside the tenant's home, no `..`, and made
+/// of characters every file that names it can carry as they are (compose
+/// YAML and its `${…}` interpolation, Quadlet and systemd's `%` specifiers,
+/// the agent's JSON): letters, digits, `.`, `_`, `-`, `+`, `@` and `/`.
 pub fn install_path(p: &std::path::Path) -> Result<()> {
     let inside = !p.as_os_str().is_empty()
         && p.components()
             .all(|c| matches!(c, std::path::Component::Normal(_)));
+    let carried = p
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-+@/".contains(b));
+    if inside && !carried {
+        return Err(Error::usage(format!(
+            "`--install-path {}` has a character the bundle's files cannot carry",
+            p.display().to_string().escape_debug()
+        ))
+        .hint("use letters, digits, `.`, `_`, `-`, `+`, `@` and `/`, e.g. `--install-path .config/vaultnet`"));
+    }
     if inside {
         Ok(())
     } else {
@@ -287,6 +302,31 @@ mod tests {
             assert_eq!(duration("--x", bad).unwrap_err().exit_code(), 2, "{bad}");
         }
         assert_eq!(show_duration(2_592_000), "30d");
+    }
+
+    #[test]
+    fn install_paths_that_would_break_out_of_a_generated_file_are_refused() {
+        use std::path::Path;
+        for bad in [
+            ".config/x\ninclude: /etc",
+            ".config/a}b",
+            ".config/$HOME",
+            ".config/%h",
+            ".config/a b",
+            ".config/\"q",
+            "../x",
+            "/abs",
+            "",
+        ] {
+            assert_eq!(
+                install_path(Path::new(bad)).unwrap_err().exit_code(),
+                2,
+                "{bad:?}"
+            );
+        }
+        for good in [".config/vaultnet", "apps/vault-net_1", "a/b+c@d"] {
+            install_path(Path::new(good)).unwrap();
+        }
     }
 
     #[test]
