@@ -378,16 +378,18 @@ fn switching_forwarder_replaces_the_previous_forwarder_files() {
         (
             "nginx",
             &["vaultnet-stream.conf", "vaultnet.nft"],
-            4,
+            5,
             "wrote `forwarder/vaultnet-stream.conf`
+updated `forwarder/vaultnet.nft`
 removed `forwarder/vaultnet-forwarder.service` (socat is no longer the forwarder)
 ",
         ),
         (
             "haproxy",
             &["vaultnet-haproxy.cfg", "vaultnet.nft"],
-            4,
+            5,
             "wrote `forwarder/vaultnet-haproxy.cfg`
+updated `forwarder/vaultnet.nft`
 removed `forwarder/vaultnet-stream.conf` (nginx is no longer the forwarder)
 ",
         ),
@@ -398,9 +400,10 @@ removed `forwarder/vaultnet-stream.conf` (nginx is no longer the forwarder)
                 "vaultnet-forwarder.socket",
                 "vaultnet.nft",
             ],
-            5,
+            6,
             "wrote `forwarder/vaultnet-forwarder.socket`
 wrote `forwarder/vaultnet-forwarder.service`
+updated `forwarder/vaultnet.nft`
 removed `forwarder/vaultnet-haproxy.cfg` (haproxy is no longer the forwarder)
 ",
         ),

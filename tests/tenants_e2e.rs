@@ -321,6 +321,17 @@ fn nft_gate_admits_only_tenant_uids_to_the_forwarder_and_no_tenant_to_vaults_por
         .unwrap_or_else(|e| panic!("root (the operator) must reach the forwarder: {e}"));
     connect_as(ns.name(), 0, 0, &vip, vport)
         .unwrap_or_else(|e| panic!("root must reach Vault: {e}"));
+    // Vault's port is an allowlist: a uid that is no tenant is refused
+    // there too, and the forwarder's own user is admitted.
+    refused(
+        "a uid that is no tenant, at Vault's loopback port",
+        connect_as(ns.name(), stranger.uid, stranger.gid, &vip, vport),
+    );
+    let fwd = nix::unistd::User::from_name(vaultnet::render::forwarder::USER)
+        .unwrap()
+        .expect("the forwarder's user");
+    connect_as(ns.name(), fwd.uid.as_raw(), fwd.gid.as_raw(), &vip, vport)
+        .unwrap_or_else(|e| panic!("the forwarder's user must reach Vault: {e}"));
 
     // Nothing from outside the host: a tenant namespace across the veth.
     let tenant_ns = ns.add_tenant_ns("vntg", &[]);
@@ -343,6 +354,13 @@ fn nft_gate_admits_only_tenant_uids_to_the_forwarder_and_no_tenant_to_vaults_por
     refused(
         "alice after remove-user, at the forwarder",
         connect_as(ns.name(), alice.uid, alice.gid, &host, fport),
+    );
+    // A removed tenant cannot go round the forwarder with its old
+    // certificate either: its uid is no longer anywhere in the gate, and
+    // Vault's port admits only those named.
+    refused(
+        "alice after remove-user, at Vault's loopback port",
+        connect_as(ns.name(), alice.uid, alice.gid, &vip, vport),
     );
 }
 

@@ -476,6 +476,7 @@ mod tests {
     fn nft_set_elements_are_read_from_the_file_and_from_nft_list() {
         let file = crate::render::nft::render(&crate::render::nft::NftSpec {
             entries: &["10.0.0.1:22300".parse().unwrap()],
+            vault_clients: &[],
             vault: "127.0.0.1:8200".parse().unwrap(),
             tenant_uids: &[1002, 1001],
         });

@@ -53,10 +53,34 @@ fn describe(spec: &ForwarderSpec) -> String {
     )
 }
 
+/// The system user the socat and systemd-socket-proxyd units run as: a
+/// fixed identity, so the gate can admit it to Vault's port and nobody
+/// else (SECURITY.md G1).
+pub const USER: &str = "vaultnet-forwarder";
+
+/// The user whose sockets reach Vault's listener for each forwarder: its
+/// own for the units vaultnet writes, the Debian packages' worker users
+/// for nginx (`user www-data;`) and HAProxy (`user haproxy`).
+pub fn identity(kind: Forwarder) -> &'static str {
+    match kind {
+        Forwarder::Socat | Forwarder::SocketProxyd => USER,
+        Forwarder::Nginx => "www-data",
+        Forwarder::Haproxy => "haproxy",
+    }
+}
+
+/// Creates [`USER`] unless it exists.
+fn create_user() -> String {
+    format!(
+        "id -u {USER} >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin {USER}"
+    )
+}
+
 /// Hardening shared by the systemd services: the forwarder needs no
-/// privilege, no files and only IP sockets.
+/// privilege, no files and only IP sockets; it runs as [`USER`].
 const HARDENING: &str = "\
-DynamicUser=yes
+User=vaultnet-forwarder
+Group=vaultnet-forwarder
 NoNewPrivileges=yes
 CapabilityBoundingSet=
 AmbientCapabilities=
@@ -111,6 +135,7 @@ fn socat(spec: &ForwarderSpec) -> ForwarderFiles {
             contents: unit,
         }],
         enable: vec![
+            create_user(),
             format!("install -m 0644 forwarder/{UNIT}.service /etc/systemd/system/"),
             "systemctl daemon-reload".into(),
             format!("systemctl enable --now {UNIT}.service"),
@@ -222,6 +247,7 @@ fn socket_proxyd(spec: &ForwarderSpec) -> ForwarderFiles {
             },
         ],
         enable: vec![
+            create_user(),
             format!(
                 "install -m 0644 forwarder/{UNIT}.socket forwarder/{UNIT}.service /etc/systemd/system/"
             ),
@@ -273,7 +299,13 @@ mod tests {
                 "TCP4:127.0.0.1:8200"
             ]
         );
-        assert!(f.files[0].contents.contains("DynamicUser=yes"));
+        assert!(
+            f.files[0]
+                .contents
+                .contains(&format!("\nUser={USER}\nGroup={USER}\n"))
+        );
+        assert!(!f.files[0].contents.contains("DynamicUser"));
+        assert!(f.enable[0].contains("useradd --system"));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! knows which Unix user owns each socket (`meta skuid`):
 //! - only tenant uids (and root, for the operator's `vaultnet doctor`) may
 //!   connect to the entry (the forwarder port); nothing from outside this host may;
-//! - no tenant uid may connect to Vault's own loopback port, which
-//!   slirp4netns (`allow_host_loopback`) and pasta would otherwise expose.
+//! - only root and the forwarder's own user may connect to Vault's own
+//!   port — an allowlist, so no tenant (slirp4netns `allow_host_loopback`
+//!   and pasta would otherwise expose it), no removed tenant and no
+//!   stranger can skip the gate.
 
 use std::net::SocketAddr;
 
@@ -16,6 +18,9 @@ pub struct NftSpec<'a> {
     pub vault: SocketAddr,
     /// Tenant uids, sorted and unique.
     pub tenant_uids: &'a [u32],
+    /// Who besides root may connect to Vault's listener directly: user
+    /// names (nft resolves them when it loads the file) or uids.
+    pub vault_clients: &'a [&'a str],
 }
 
 fn family(a: &SocketAddr) -> &'static str {
@@ -66,13 +71,18 @@ pub fn render(spec: &NftSpec<'_>) -> String {
          \x20       type uid\n\
          \x20       elements = {{ {allowed} }}\n\
          \x20   }}\n\
+         \x20   set vault_clients {{\n\
+         \x20       type uid\n\
+         \x20       elements = {{ {clients} }}\n\
+         \x20   }}\n\
          \n\
          \x20   chain output {{\n\
          \x20       type filter hook output priority filter; policy accept;\n\
          \x20       # The entry: tenants (and root, for the operator) only.\n\
          {out_rules}\
-         \x20       # Vault's loopback listener: never a tenant, whatever the route.\n\
-         \x20       {v} daddr {va} tcp dport {vp} meta skuid @tenants reject with tcp reset\n\
+         \x20       # Vault's listener: only root (the operator) and the forwarder's\n\
+         \x20       # own user; never a tenant, a removed tenant or a stranger.\n\
+         \x20       {v} daddr {va} tcp dport {vp} meta skuid != @vault_clients reject with tcp reset\n\
          \x20   }}\n\
          \n\
          \x20   chain input {{\n\
@@ -83,6 +93,10 @@ pub fn render(spec: &NftSpec<'_>) -> String {
          \x20   }}\n\
          }}\n",
         allowed = allowed.join(", "),
+        clients = std::iter::once("0")
+            .chain(spec.vault_clients.iter().copied().filter(|c| *c != "0"))
+            .collect::<Vec<_>>()
+            .join(", "),
     )
 }
 
@@ -96,14 +110,16 @@ mod tests {
             entries: &["10.9.0.1:22300".parse().unwrap()],
             vault: "127.0.0.1:8200".parse().unwrap(),
             tenant_uids: &[1001, 1002],
+            vault_clients: &["vaultnet-forwarder"],
         });
         assert!(s.contains("elements = { 1001, 1002 }"));
         assert!(s.contains("elements = { 0, 1001, 1002 }"));
         assert!(s.contains(
             "ip daddr 10.9.0.1 tcp dport 22300 meta skuid != @allowed reject with tcp reset"
         ));
+        assert!(s.contains("elements = { 0, vaultnet-forwarder }"));
         assert!(s.contains(
-            "ip daddr 127.0.0.1 tcp dport 8200 meta skuid @tenants reject with tcp reset"
+            "ip daddr 127.0.0.1 tcp dport 8200 meta skuid != @vault_clients reject with tcp reset"
         ));
     }
 
@@ -113,6 +129,7 @@ mod tests {
             entries: &["10.9.0.1:22300".parse().unwrap()],
             vault: "127.0.0.1:8200".parse().unwrap(),
             tenant_uids: &[],
+            vault_clients: &["vaultnet-forwarder"],
         });
         assert!(s.contains("set tenants {\n        type uid\n    }"));
     }

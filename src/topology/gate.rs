@@ -1,7 +1,8 @@
 //! Gate kind `uid-allowlist`: the nftables table that admits only tenant
-//! uids (and root, for the operator) to the entry, and no tenant uid to
-//! Vault's own port, which slirp4netns (`allow_host_loopback`) and pasta
-//! would otherwise expose to tenants' containers.
+//! uids (and root, for the operator) to the entry, and only root and the
+//! forwarder's own user to Vault's own port, which slirp4netns
+//! (`allow_host_loopback`) and pasta would otherwise expose to tenants'
+//! containers.
 
 use super::{HostFiles, Topology};
 use crate::render::Rendered;
@@ -16,6 +17,7 @@ pub fn uid_allowlist(t: &Topology<'_>, tenant_uids: &[u32]) -> HostFiles {
         entries: &entries,
         vault: t.site.vault_addr,
         tenant_uids,
+        vault_clients: &[crate::render::forwarder::identity(t.site.forwarder)],
     });
     HostFiles {
         files: vec![Rendered {

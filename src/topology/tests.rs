@@ -189,12 +189,15 @@ fn the_gate_admits_tenants_on_the_entry_and_refuses_them_on_vaults_port() {
     assert!(nft.contents.contains(
         "ip daddr 10.9.0.1 tcp dport 22300 meta skuid != @allowed reject with tcp reset"
     ));
-    // Vault's rule names Vault's address too: tenants keep every other
-    // service on that port.
+    // Vault's rule is an allowlist (root and the forwarder's own user) and
+    // names Vault's address too: everyone keeps every other service on
+    // that port.
+    assert!(nft.contents.contains(
+        "ip daddr 127.0.0.1 tcp dport 8200 meta skuid != @vault_clients reject with tcp reset"
+    ));
     assert!(
-        nft.contents.contains(
-            "ip daddr 127.0.0.1 tcp dport 8200 meta skuid @tenants reject with tcp reset"
-        )
+        nft.contents
+            .contains("elements = { 0, vaultnet-forwarder }")
     );
     let retired: Vec<String> = t.retired_host_files().into_iter().map(|r| r.0).collect();
     assert_eq!(

@@ -107,9 +107,28 @@ fn e2e_prerequisites() -> Result<(), String> {
                     String::from_utf8_lossy(&out.stderr).trim()
                 ));
             }
-            Ok(())
+            forwarder_user()
         })
         .clone()
+}
+
+/// The system user the gate names as the forwarder's identity must exist
+/// for `nft -f` to load the gate; made as `vaultnet init` tells operators
+/// to make it (a system account, no home, no shell). Other tests may be
+/// running `useradd` at the same moment: a locked passwd is retried.
+fn forwarder_user() -> Result<(), String> {
+    let user = vaultnet::render::forwarder::USER;
+    for _ in 0..50 {
+        if nix::unistd::User::from_name(user).ok().flatten().is_some() {
+            return Ok(());
+        }
+        let _ = Command::new("useradd")
+            .args(["--system", "--no-create-home", "--home-dir", "/nonexistent"])
+            .args(["--shell", "/usr/sbin/nologin", user])
+            .output();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("cannot create the system user `{user}`"))
 }
 
 /// The effective uid, read from `/proc/self/status` (the crate forbids

@@ -431,7 +431,8 @@ pub fn ca_name_of(path: &Path) -> String {
 pub fn install_steps(forwarder: &str) -> &'static str {
     match forwarder {
         "socat" => {
-            "  install -m 0644 forwarder/vaultnet-forwarder.service /etc/systemd/system/
+            "  id -u vaultnet-forwarder >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin vaultnet-forwarder
+  install -m 0644 forwarder/vaultnet-forwarder.service /etc/systemd/system/
   systemctl daemon-reload
   systemctl enable --now vaultnet-forwarder.service
 "
@@ -448,7 +449,8 @@ pub fn install_steps(forwarder: &str) -> &'static str {
 "
         }
         "socket-proxyd" => {
-            "  install -m 0644 forwarder/vaultnet-forwarder.socket forwarder/vaultnet-forwarder.service /etc/systemd/system/
+            "  id -u vaultnet-forwarder >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin vaultnet-forwarder
+  install -m 0644 forwarder/vaultnet-forwarder.socket forwarder/vaultnet-forwarder.service /etc/systemd/system/
   systemctl daemon-reload
   systemctl enable --now vaultnet-forwarder.socket
 "
