@@ -134,3 +134,19 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let failed = summary.fail > 0 || (args.strict && summary.warn > 0);
     Ok(if failed { 1 } else { 0 })
 }
+
+/// The hidden `login-probe`: doctor runs it as a tenant's uid, hands it the
+/// probe on stdin, and reads the check back as JSON on stdout.
+pub fn login_probe() -> Result<u8> {
+    use std::io::Read;
+    let mut input = zeroize::Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .take(crate::sys::fsx::MAX_STATE_BYTES)
+        .read_to_end(&mut input)
+        .map_err(|e| Error::failed(format!("cannot read the probe: {e}")))?;
+    let probe: doctor::vaultcfg::LoginProbe = serde_json::from_slice(&input)
+        .map_err(|e| Error::usage(format!("not a login probe: {e}")))?;
+    let check = doctor::vaultcfg::run_probe(&probe);
+    ui::out(serde_json::to_string(&check).expect("check serialises"))?;
+    Ok(0)
+}

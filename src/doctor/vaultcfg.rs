@@ -4,9 +4,11 @@
 //! login as each tenant through the forwarder. Also the bundles' name
 //! mapping and the nft gate, which follow the same tenant list.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::Method;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -202,10 +204,6 @@ pub fn bundle_name(layout: &Layout, endpoint: &Endpoint, name: &str) -> Check {
     Check::ok(id, title)
 }
 
-/// (Long: reading the bundle, the login and its three kinds of failure
-/// each need their own words; what the token may read is `access`.)
-/// Logs in as the tenant through the forwarder with the bundle's
-/// credentials, checks what its token may read, and revokes the token.
 /// How doctor reaches Vault as a tenant: the tenant's endpoint, the CA
 /// that vouches for Vault, and how long a probe may take.
 pub struct Reach<'a> {
@@ -214,6 +212,31 @@ pub struct Reach<'a> {
     pub timeout: Duration,
 }
 
+/// Everything one login probe needs. A probe for a tenant with a Unix user
+/// runs in a child process with that user's uid (when doctor is root), so
+/// its connection meets the gate the tenant's own connections meet; the
+/// child reads this from its stdin, never from argv or the environment.
+#[derive(Serialize, Deserialize)]
+pub struct LoginProbe {
+    pub tenant: String,
+    pub url: String,
+    pub name: String,
+    pub connect: SocketAddr,
+    pub ca_pem: String,
+    /// The bundle's certificate and key, one PEM.
+    pub identity: Zeroizing<String>,
+    pub role_id: Zeroizing<String>,
+    pub secret_id: Zeroizing<String>,
+    /// The tenant's own example path, and each other tenant's.
+    pub own_path: String,
+    pub others: Vec<(String, String)>,
+    pub cli: String,
+    pub timeout_ms: u64,
+}
+
+/// Logs in as the tenant through its entry with the bundle's credentials,
+/// checks what its token may read, and revokes the token — as the tenant's
+/// uid when doctor can take it.
 pub fn login(
     layout: &Layout,
     site: &Site,
@@ -222,47 +245,138 @@ pub fn login(
     rec: &Tenant,
     others: &[String],
 ) -> Check {
-    let (endpoint, ca_pem, timeout) = (reach.endpoint, reach.ca_pem, reach.timeout);
     let id = format!("login.{name}");
     let title = format!("tenant `{name}`: login through the forwarder");
-    let fix = format!("run `vaultnet add-user {name}` (it repairs the bundle and Vault's side)");
+    let fix = fix_for(name);
     if rec.wrapped_secret_id {
         return Check::skip(id, title)
             .detail("secret_id is response-wrapped: logging in would consume it");
     }
     let dir = layout.tenant(name);
     let read = |f: &str| match fsx::read_secret(&dir.join(f), fsx::MAX_PEM_BYTES) {
-        Ok(Some(b)) => Ok(b),
+        Ok(Some(b)) => Ok(Zeroizing::new(
+            String::from_utf8_lossy(&b).trim().to_string(),
+        )),
         _ => Err(()),
     };
     let (cert, key, role_id, secret_id) = match (
-        read("client.pem"),
-        read("client-key.pem"),
-        read("role_id"),
-        read("secret_id"),
+        read(layout::CLIENT_CERT),
+        read(layout::CLIENT_KEY),
+        read(layout::ROLE_ID),
+        read(layout::SECRET_ID),
     ) {
         (Ok(c), Ok(k), Ok(r), Ok(s)) => (c, k, r, s),
         _ => return Check::fail(id, title, fix).detail("the bundle is incomplete"),
     };
-    let mut identity = Zeroizing::new(cert.to_vec());
-    identity.push(b'\n');
-    identity.extend_from_slice(&key);
+    let example = |t: &str| {
+        format!(
+            "{}{}",
+            policy::data_prefix(site, t),
+            crate::render::bundle::EXAMPLE_SECRET
+        )
+    };
+    let probe = LoginProbe {
+        tenant: name.to_string(),
+        url: reach.endpoint.url.clone(),
+        name: reach.endpoint.name.clone(),
+        connect: reach.endpoint.connect,
+        ca_pem: reach.ca_pem.to_string(),
+        identity: Zeroizing::new(format!("{}\n{}\n", cert.as_str(), key.as_str())),
+        role_id,
+        secret_id,
+        own_path: example(name),
+        others: others.iter().map(|o| (o.clone(), example(o))).collect(),
+        cli: site.flavor.binary().to_string(),
+        timeout_ms: reach.timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+    };
+    match rec.uid.filter(|_| rustix::process::geteuid().is_root()) {
+        Some(uid) => as_tenant(&probe, uid, (id, title)),
+        None => run_probe(&probe),
+    }
+}
+
+fn fix_for(name: &str) -> String {
+    format!("run `vaultnet add-user {name}` (it repairs the bundle and Vault's side)")
+}
+
+/// Runs the probe in a child process with the tenant's uid and gid.
+fn as_tenant(probe: &LoginProbe, uid: u32, (id, title): (String, String)) -> Check {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let gid = crate::sys::users::lookup(&probe.tenant)
+        .ok()
+        .flatten()
+        .filter(|u| u.uid == uid)
+        .map_or(uid, |u| u.gid);
+    let failed = |why: String| {
+        Check::fail(
+            id.clone(),
+            title.clone(),
+            "run `vaultnet doctor` as root, with the vaultnet binary readable by tenants",
+        )
+        .detail(format!("cannot run the login as uid {uid}: {why}"))
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return failed(e.to_string()),
+    };
+    let child = std::process::Command::new(exe)
+        .arg(PROBE_COMMAND)
+        .env_clear()
+        .uid(uid)
+        .gid(gid)
+        .current_dir("/")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return failed(e.to_string()),
+    };
+    let input = Zeroizing::new(serde_json::to_vec(probe).expect("probe serialises"));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(&input);
+    }
+    match child.wait_with_output() {
+        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| failed(format!("unreadable answer: {e}"))),
+        Ok(o) => failed(format!(
+            "it ended with {}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+/// The hidden subcommand doctor runs as a tenant's uid.
+pub const PROBE_COMMAND: &str = "__login-probe";
+
+/// The login and what the token may read (in-process or in the child).
+/// (Long: the login and its three kinds of failure each need their own
+/// words; what the token may read is `access`.)
+pub fn run_probe(p: &LoginProbe) -> Check {
+    let id = format!("login.{}", p.tenant);
+    let title = format!("tenant `{}`: login through the forwarder", p.tenant);
+    let fix = fix_for(&p.tenant);
+    let identity = Zeroizing::new(p.identity.as_bytes().to_vec());
     let client = match Client::new(
         Target {
-            url: endpoint.url.clone(),
-            resolve: Some((&endpoint.name, endpoint.connect)),
-            timeout,
+            url: p.url.clone(),
+            resolve: Some((&p.name, p.connect)),
+            timeout: Duration::from_millis(p.timeout_ms),
         },
-        ca_pem,
+        &p.ca_pem,
         Some(&identity),
-        site.flavor.binary(),
+        &p.cli,
     ) {
         Ok(c) => c,
         Err(e) => return Check::fail(id, title, fix).detail(e.message().to_string()),
     };
     let body = json!({
-        "role_id": String::from_utf8_lossy(&role_id).trim(),
-        "secret_id": String::from_utf8_lossy(&secret_id).trim(),
+        "role_id": p.role_id.as_str(),
+        "secret_id": p.secret_id.as_str(),
     });
     let answer = match client.raw(Method::POST, "auth/approle/login", Some(&body), None) {
         Ok(r) => {
@@ -287,7 +401,7 @@ pub fn login(
                 (
                     format!(
                         "fix what the forwarder checks report; if they pass, look at the {} server log",
-                        site.flavor.binary()
+                        p.cli
                     ),
                     "no answer through the forwarder",
                 )
@@ -304,37 +418,15 @@ pub fn login(
             return Check::fail(id, title, fix).detail(format!("login refused: {}", e.message()));
         }
     };
-    access(
-        &client.with_token(token),
-        site,
-        name,
-        others,
-        (id, title, fix),
-    )
+    access(&client.with_token(token), p, (id, title, fix))
 }
 
 /// What a tenant's token may read: its own path, and none of the other
 /// tenants'. The token is revoked whatever the answer.
-fn access(
-    client: &Client,
-    site: &Site,
-    name: &str,
-    others: &[String],
-    (id, title, fix): (String, String, String),
-) -> Check {
-    let own = format!(
-        "{}{}",
-        policy::data_prefix(site, name),
-        crate::render::bundle::EXAMPLE_SECRET
-    );
+fn access(client: &Client, p: &LoginProbe, (id, title, fix): (String, String, String)) -> Check {
+    let own = &p.own_path;
     let mut paths = vec![own.clone()];
-    paths.extend(others.iter().map(|o| {
-        format!(
-            "{}{}",
-            policy::data_prefix(site, o),
-            crate::render::bundle::EXAMPLE_SECRET
-        )
-    }));
+    paths.extend(p.others.iter().map(|(_, path)| path.clone()));
     let caps = client.post("sys/capabilities-self", &json!({ "paths": paths }));
     // Never leave the token behind, whatever the answer was.
     let _ = client.raw(Method::POST, "auth/token/revoke-self", None, None);
@@ -345,34 +437,30 @@ fn access(
                 .detail(format!("sys/capabilities-self: {}", e.message()));
         }
     };
-    let of = |p: &str| -> Vec<String> {
-        let top = crate::vault::strings_at(&caps, &crate::vault::pointer_to(p));
+    let of = |path: &str| -> Vec<String> {
+        let top = crate::vault::strings_at(&caps, &crate::vault::pointer_to(path));
         if top.is_empty() {
-            crate::vault::strings_at(&caps, &format!("/data{}", crate::vault::pointer_to(p)))
+            crate::vault::strings_at(&caps, &format!("/data{}", crate::vault::pointer_to(path)))
         } else {
             top
         }
     };
-    let own_caps = of(&own);
+    let own_caps = of(own);
     if !own_caps.iter().any(|c| c == "read") {
         return Check::fail(id, title, fix)
             .detail(format!("cannot read its own `{own}` ({own_caps:?})"));
     }
-    for o in others {
-        let p = format!(
-            "{}{}",
-            policy::data_prefix(site, o),
-            crate::render::bundle::EXAMPLE_SECRET
-        );
-        let c = of(&p);
+    for (o, path) in &p.others {
+        let c = of(path);
         if c.iter().any(|c| c != "deny") {
-            return Check::fail(id, title, format!("run `vaultnet add-user {name}` to restore its policy; check what else grants `{p}`"))
-                .detail(format!("may access tenant `{o}`'s `{p}`: {c:?}"));
+            let name = &p.tenant;
+            return Check::fail(id, title, format!("run `vaultnet add-user {name}` to restore its policy; check what else grants `{path}`"))
+                .detail(format!("may access tenant `{o}`'s `{path}`: {c:?}"));
         }
     }
     Check::ok(id, title).detail(format!(
         "reads its own path, denied on {} other tenant(s); token revoked",
-        others.len()
+        p.others.len()
     ))
 }
 
