@@ -27,7 +27,8 @@ use vaultnet::pki::Ca;
 
 use crate::support::cmd::Output;
 use crate::support::doctor::{Healthy, REPORT_NOT_COMPARED, Report, assert_no_token};
-use crate::support::site::{Site, first_init, rejected};
+use crate::support::init::first_init;
+use crate::support::site::{Site, rejected};
 use crate::support::tenant::{NEXT, updated};
 use crate::support::{require_e2e, run_ok, wait_for, write_private};
 

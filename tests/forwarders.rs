@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use vaultnet::render::forwarder::exec_start;
 
+use crate::support::init::first_init_with;
 use crate::support::netns::TenantNs;
 use crate::support::openbao::{OpenBao, probe};
-use crate::support::site::{Site, first_init_with};
+use crate::support::site::Site;
 use crate::support::{require_e2e, wait_for};
 
 const DNS_NAME: &str = "vault.lan";

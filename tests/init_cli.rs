@@ -23,10 +23,10 @@ use vaultnet::pki::CertInfo;
 
 use crate::support::cmd::{Cmd, Output};
 use crate::support::expect::Expect;
+use crate::support::init::{ca_name, first_init, init_stdout, kept_certificates, unchanged_init};
 use crate::support::openbao::parse_listener;
-use crate::support::site::{
-    Site, Snapshot, ca_name, first_init, init_stdout, kept_certificates, rejected, unchanged_init,
-};
+use crate::support::site::{Site, rejected};
+use crate::support::snapshot::Snapshot;
 use crate::support::{run_ok, wait_for, write_private};
 
 /// A site where `init` has run once, successfully.
@@ -301,10 +301,10 @@ fn keys_are_0600_and_directories_0700_even_under_umask_000() {
         let rel = rel.display().to_string();
         let mode = entry.mode();
         match entry {
-            crate::support::site::Entry::Dir { .. } => {
+            crate::support::snapshot::Entry::Dir { .. } => {
                 assert_eq!(mode, 0o700, "directory `{rel}` has mode {mode:o}")
             }
-            crate::support::site::Entry::File { .. } => {
+            crate::support::snapshot::Entry::File { .. } => {
                 if SECRET_FILES.contains(&rel.as_str()) {
                     assert!(
                         mode == 0o600 || mode == 0o400,
@@ -1112,7 +1112,7 @@ fn assert_no_token(site: &Site, out: &Output) {
     assert!(!out.stdout.contains(TOKEN), "token on stdout\n{out}");
     assert!(!out.stderr.contains(TOKEN), "token on stderr\n{out}");
     for (rel, entry) in &site.snapshot().entries {
-        if let crate::support::site::Entry::File { bytes, .. } = entry {
+        if let crate::support::snapshot::Entry::File { bytes, .. } = entry {
             assert!(
                 !String::from_utf8_lossy(bytes).contains(TOKEN),
                 "token written to `{}`",

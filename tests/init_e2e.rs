@@ -17,12 +17,13 @@ use time::{Duration, OffsetDateTime};
 use vaultnet::pki::{Ca, Issued};
 
 use crate::support::cmd::Output;
+use crate::support::init::{
+    NEXT_ADD_USER, bootstrap_init, first_init, init_report, init_stdout_with_vault, initialised,
+    kept_certificates, left_to_do, vault_setup,
+};
 use crate::support::openbao::{OpenBao, probe};
 use crate::support::require_e2e;
-use crate::support::site::{
-    NEXT_ADD_USER, Site, bootstrap_init, first_init, init_report, init_stdout_with_vault,
-    initialised, kept_certificates, left_to_do, vault_setup,
-};
+use crate::support::site::Site;
 use crate::support::write_private;
 
 /// Files every `init` writes (default forwarder), relative to the state.

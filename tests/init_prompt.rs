@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use crate::support::cmd::Cmd;
 use crate::support::expect::Expect;
+use crate::support::init::{ca_name_of, install_steps};
 use crate::support::netns::Netns;
 use crate::support::pty::{Session, Terminal};
 use crate::support::require_e2e;
-use crate::support::site::{ca_name_of, install_steps};
 
 /// How long `init` may take to finish once the last answer is typed.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);

@@ -28,10 +28,11 @@ use vaultnet::render::forwarder::exec_start;
 
 use crate::support::cmd::Output;
 use crate::support::expect::Expect;
+use crate::support::init::{bootstrap_init, first_init};
 use crate::support::podman::{
     self, AGENT_IMAGE, APP_IMAGE, BAO_IN_APP, Kit, PodmanTenant, markers,
 };
-use crate::support::site::{Site, bootstrap_init, first_init};
+use crate::support::site::Site;
 use crate::support::tenant::{NEXT, NFT, created};
 use crate::support::{require_e2e, wait_for, write_private};
 

@@ -17,9 +17,10 @@ use serde_json::Value;
 use crate::support::cmd::Cmd;
 use crate::support::e2e_required;
 use crate::support::expect::Expect;
+use crate::support::init::{bootstrap_init, first_init};
 use crate::support::openbao::OpenBao;
 use crate::support::require_e2e;
-use crate::support::site::{Site, bootstrap_init, first_init, refused, rejected};
+use crate::support::site::{Site, refused, rejected};
 use crate::support::tenant::tenant_name;
 
 /// The lock file every state-changing run rewrites with its pid, before it

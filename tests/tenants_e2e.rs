@@ -33,7 +33,7 @@ use crate::support::expect::Expect;
 use crate::support::manifest_dir;
 use crate::support::netns::TenantNs;
 use crate::support::require_e2e;
-use crate::support::site::Snapshot;
+use crate::support::snapshot::Snapshot;
 use crate::support::tenant::{
     Agent, NEXT, NFT, Provisioned, UnixUser, add_expect, added, bundle_files, connect_as, created,
     created_changes, created_wrapped, extra_hosts, json_report, list_json, list_json_installed,

@@ -19,9 +19,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::cmd::{Cmd, Output};
+use super::init::{bootstrap_init, first_init};
 use super::netns::Netns;
 use super::openbao::{OpenBao, probe};
-use super::site::{Site, bootstrap_init, first_init};
+use super::site::Site;
 use super::tenant::{add_expect, passwd_tool};
 use super::{run_ok, wait_for};
 

@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::cmd::{Cmd, Output, is_scrubbed};
+use super::init::{bootstrap_init, first_init};
 use super::manifest_dir;
 use super::openbao::{OpenBao, free_port};
-use super::site::{Site, bootstrap_init, first_init};
+use super::site::Site;
 
 /// Time allowed for the proxy to listen after it was started.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);

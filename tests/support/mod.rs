@@ -10,8 +10,9 @@
 //! bodies and the test's own paths), [`netns`] builds network
 //! namespaces playing the host and its tenants, and [`openbao`] starts,
 //! initialises and unseals a real OpenBao server. [`site`] gives a test its
-//! own vaultnet state directory, `init` command line and OpenBao, and
-//! snapshots a state directory to prove a run changed nothing.
+//! own vaultnet state directory, `init` command line and OpenBao;
+//! [`snapshot`] records a state directory to prove a run changed nothing,
+//! and [`init`] holds what `init` says, for exact comparisons.
 //! [`podman`] makes throw-away tenant users with rootless Podman, images
 //! imported without a registry, and a `podman-compose` they can run.
 //! [`tenant`] makes throw-away Unix users, a site whose OpenBao is ready
@@ -29,11 +30,13 @@ pub mod cmd;
 pub mod doctor;
 pub mod expect;
 pub mod faultproxy;
+pub mod init;
 pub mod netns;
 pub mod openbao;
 pub mod podman;
 pub mod pty;
 pub mod site;
+pub mod snapshot;
 pub mod tenant;
 
 use std::path::{Path, PathBuf};

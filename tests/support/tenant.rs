@@ -22,9 +22,10 @@ use serde_json::{Value, json};
 
 use super::cmd::Cmd;
 use super::expect::Expect;
+use super::init::{bootstrap_init, first_init};
 use super::netns::TenantNs;
 use super::openbao::{OpenBao, bao_binary, probe};
-use super::site::{Site, bootstrap_init, first_init};
+use super::site::Site;
 use super::{run_ok, wait_for};
 
 /// `useradd` and `userdel` lock `/etc/passwd`; parallel tests take turns.
