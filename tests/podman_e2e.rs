@@ -24,15 +24,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vaultnet::render::forwarder::exec_start;
 
 use crate::support::cmd::Output;
 use crate::support::expect::Expect;
-use crate::support::init::{bootstrap_init, first_init};
+use crate::support::fixture::Fixture;
 use crate::support::podman::{
     self, AGENT_IMAGE, APP_IMAGE, BAO_IN_APP, Kit, PodmanTenant, markers,
 };
-use crate::support::site::Site;
 use crate::support::tenant::{NEXT, NFT, created};
 use crate::support::{require_e2e, wait_for, write_private};
 
@@ -189,33 +187,22 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     clock.lap("kit (image tarballs, podman-compose for tenants)");
 
     // The host: init, OpenBao, bootstrap, forwarder.
-    let site = Site::in_netns("vnpod");
-    let host = site.ns.as_ref().expect("a host namespace");
-    let site_flags = ["--flavor", "openbao", "--agent-image", AGENT_IMAGE];
-    let out = site.init().args(site_flags).run();
-    out.expect(first_init(&site));
-    let bao = site.start_openbao();
+    let site = Fixture::host("vnpod")
+        .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
+        .openbao()
+        .forwarder()
+        .build();
+    let host = site.ns();
+    let bao = site.bao();
     let token = site.scratch().join("operator-token");
     write_private(&token, &bao.root_token);
-    site.init()
-        .args(site_flags)
-        .arg("--token-file")
-        .arg(&token)
-        .run()
-        .expect(bootstrap_init(&site));
-    let unit = std::fs::read_to_string(site.path("forwarder/vaultnet-forwarder.service"))
-        .expect("the socat unit init wrote");
-    let argv = exec_start(&unit).expect("ExecStart= in the socat unit");
-    let mut forwarder = Command::new(&argv[0]);
-    forwarder.args(&argv[1..]);
-    host.spawn(&forwarder, Some(&site.scratch().join("forwarder.log")));
     clock.lap("host (init, OpenBao, bootstrap, socat forwarder)");
 
     // Two tenants: Unix users with rootless Podman, bundles installed.
     let tag = std::process::id();
     let alice = PodmanTenant::create(&format!("vnpa{tag}"), host.name());
     let bob = PodmanTenant::create(&format!("vnpb{tag}"), host.name());
-    site.vaultnet()
+    site.vaultnet_without_token()
         .args([
             "add-user",
             &alice.name,

@@ -9,12 +9,12 @@ use std::path::Path;
 use vaultnet::pki::CertInfo;
 
 use super::expect::Expect;
-use super::site::Site;
+use super::fixture::Fixture;
 
 /// The CA's common name (`vaultnet CA <host> <random>`), as `init` names
 /// it; a placeholder when there is no CA, so the diff shows the run.
-pub fn ca_name(site: &Site) -> String {
-    ca_name_of(&site.path("pki/ca.pem"))
+pub fn ca_name(f: &Fixture) -> String {
+    ca_name_of(&f.path("pki/ca.pem"))
 }
 
 /// [`ca_name`] of the CA certificate at `path`.
@@ -57,12 +57,12 @@ pub fn install_steps(forwarder: &str) -> &'static str {
     }
 }
 
-/// The host IP as [`Site::expect`] shows it: the offline address itself,
+/// The host IP as [`Fixture::expect`] shows it: the offline address itself,
 /// `[HOST_IP]` for a namespace's.
-fn shown_host_ip(site: &Site) -> String {
-    match site.ns {
+fn shown_host_ip(f: &Fixture) -> String {
+    match f.ns_name() {
         Some(_) => "[HOST_IP]".into(),
-        None => site.host_ip().to_string(),
+        None => f.host_ip().to_string(),
     }
 }
 
@@ -93,16 +93,16 @@ pub const UNREACHABLE: &str = "note: OpenBao at https://[VAULT_ADDR] is not reac
 /// stdout of `init`: `head` (the summary, and a note if any), the
 /// listener, the forwarder's install steps and the operator's access,
 /// then `ending` (what is left to do, or the next command).
-pub fn init_report(site: &Site, head: &str, forwarder: &str, ending: &str) -> String {
-    format!("{head}{}\n{ending}", init_steps(site, forwarder))
+pub fn init_report(f: &Fixture, head: &str, forwarder: &str, ending: &str) -> String {
+    format!("{head}{}\n{ending}", init_steps(f, forwarder))
 }
 
 /// stdout of `init` while nothing listens at Vault's address (so no token
 /// reaches Vault): the summary, the unreachable Vault, the files to
 /// install, and what is left to do.
-pub fn init_stdout(site: &Site, changed: u32, kept: u32, forwarder: &str) -> String {
+pub fn init_stdout(f: &Fixture, changed: u32, kept: u32, forwarder: &str) -> String {
     init_report(
-        site,
+        f,
         &format!("{}{UNREACHABLE}", initialised(changed, kept)),
         forwarder,
         &left_to_do(Some(
@@ -113,13 +113,13 @@ pub fn init_stdout(site: &Site, changed: u32, kept: u32, forwarder: &str) -> Str
 
 /// stdout of `init` that reached Vault with a token good enough to set
 /// it up: the summary, the files to install, and the next command.
-pub fn init_stdout_with_vault(site: &Site, changed: u32, kept: u32, forwarder: &str) -> String {
-    init_report(site, &initialised(changed, kept), forwarder, NEXT_ADD_USER)
+pub fn init_stdout_with_vault(f: &Fixture, changed: u32, kept: u32, forwarder: &str) -> String {
+    init_report(f, &initialised(changed, kept), forwarder, NEXT_ADD_USER)
 }
 
 /// The part of `init`'s report between the summary and what to do next:
 /// the listener, the forwarder's install steps and the operator's access.
-fn init_steps(site: &Site, forwarder: &str) -> String {
+fn init_steps(f: &Fixture, forwarder: &str) -> String {
     format!(
         "
 {profile}
@@ -130,16 +130,16 @@ Forwarder ({forwarder}): {host}:22300 -> [VAULT_ADDR]; install it from `[STATE]`
 Operator access:
   export BAO_ADDR=https://[VAULT_ADDR] BAO_CACERT=[STATE]/pki/ca.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
 ",
-        host = shown_host_ip(site),
+        host = shown_host_ip(f),
         steps = install_steps(forwarder),
-        profile = profile_line(site),
+        profile = profile_line(f),
     )
 }
 
 /// The profile line of `init`'s report, for the profile the site's state
 /// records (l1 before the first run).
-fn profile_line(site: &Site) -> &'static str {
-    let state = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap_or_default();
+fn profile_line(f: &Fixture) -> &'static str {
+    let state = std::fs::read_to_string(f.path("vaultnet.yaml")).unwrap_or_default();
     if state.lines().any(|l| l.trim() == "profile: l6") {
         "Profile l6 (pattern L6): host forwarder + DNS name + mTLS, pasta (host-gateway mapping)."
     } else {
@@ -148,20 +148,20 @@ fn profile_line(site: &Site) -> &'static str {
 }
 
 /// The three lines of a run that kept the CA and both certificates.
-pub fn kept_certificates(site: &Site) -> String {
+pub fn kept_certificates(f: &Fixture) -> String {
     format!(
         "kept CA `pki/ca.pem` ({}, expires [DATE])
 kept Vault server certificate `vault/server.pem` (expires [DATE])
 kept operator certificate `operator/client.pem` (expires [DATE])
 ",
-        ca_name(site)
+        ca_name(f)
     )
 }
 
 /// The first `init` of a site whose Vault is not reachable yet: every
 /// file created. Build it after the run: it names the CA the run made.
-pub fn first_init(site: &Site) -> Expect {
-    first_init_with(site, "socat")
+pub fn first_init(f: &Fixture) -> Expect {
+    first_init_with(f, "socat")
 }
 
 /// The files `init` writes for each forwarder, in the order it reports
@@ -177,14 +177,14 @@ pub fn forwarder_files(forwarder: &str) -> &'static [&'static str] {
 }
 
 /// [`first_init`] with `--forwarder FORWARDER`.
-pub fn first_init_with(site: &Site, forwarder: &str) -> Expect {
+pub fn first_init_with(f: &Fixture, forwarder: &str) -> Expect {
     let files: String = forwarder_files(forwarder)
         .iter()
-        .map(|f| format!("wrote `forwarder/{f}`\n"))
+        .map(|file| format!("wrote `forwarder/{file}`\n"))
         .collect();
     let changed = 6 + forwarder_files(forwarder).len() as u32;
-    site.expect(0)
-        .stdout(init_stdout(site, changed, 0, forwarder))
+    f.expect(0)
+        .stdout(init_stdout(f, changed, 0, forwarder))
         .stderr(format!(
             "created CA `pki/ca.pem` ({}, expires [DATE])
 created Vault server certificate `vault/server.pem` (expires [DATE])
@@ -193,16 +193,16 @@ wrote `vault/listener.json`
 wrote `vaultnet.yaml`
 {files}wrote `forwarder/vaultnet.nft`
 ",
-            ca_name(site)
+            ca_name(f)
         ))
 }
 
 /// `init` again with the same settings, Vault still not reachable:
 /// everything kept, nothing written.
-pub fn unchanged_init(site: &Site) -> Expect {
-    site.expect(0)
-        .stdout(init_stdout(site, 0, 3, "socat"))
-        .stderr(kept_certificates(site))
+pub fn unchanged_init(f: &Fixture) -> Expect {
+    f.expect(0)
+        .stdout(init_stdout(f, 0, 3, "socat"))
+        .stderr(kept_certificates(f))
 }
 
 /// What `init` says of Vault's AppRole auth method and KV v2 mount
@@ -214,12 +214,12 @@ pub fn vault_setup(approle: &str, kv: &str) -> String {
 /// `init` with the root token the first time it reaches a real OpenBao
 /// (after a first `init` without one): certificates kept, AppRole and KV
 /// v2 enabled.
-pub fn bootstrap_init(site: &Site) -> Expect {
-    site.expect(0)
-        .stdout(init_stdout_with_vault(site, 2, 3, "socat"))
+pub fn bootstrap_init(f: &Fixture) -> Expect {
+    f.expect(0)
+        .stdout(init_stdout_with_vault(f, 2, 3, "socat"))
         .stderr(format!(
             "{}{}",
-            kept_certificates(site),
+            kept_certificates(f),
             vault_setup("enabled", "enabled")
         ))
 }
