@@ -100,50 +100,28 @@ fn record(site: &Fixture, name: &str) -> Option<Value> {
         .cloned()
 }
 
-/// `LIST path` as root; a missing path (404, or AppRole's 400 for a role
-/// that does not exist) is empty.
-#[track_caller]
-fn list(bao: &OpenBao, path: &str) -> Vec<String> {
-    let (code, body) = bao.root_api("LIST", path, None);
-    match code {
-        200 => body["data"]["keys"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        404 => Vec::new(),
-        400 if body.to_string().contains("does not exist") => Vec::new(),
-        _ => panic!("LIST {path} answered {code}: {body}"),
-    }
-}
-
 /// Every token accessor in OpenBao (the root token's included).
 #[track_caller]
-fn tokens(bao: &OpenBao) -> BTreeSet<String> {
-    list(bao, "auth/token/accessors").into_iter().collect()
+fn tokens(site: &Fixture) -> BTreeSet<String> {
+    site.list("auth/token/accessors").into_iter().collect()
 }
 
 /// The tenant's secret_id accessors.
 #[track_caller]
-fn secret_ids(bao: &OpenBao, name: &str) -> Vec<String> {
-    list(bao, &format!("auth/approle/role/{name}/secret-id"))
+fn secret_ids(site: &Fixture, name: &str) -> Vec<String> {
+    site.list(&format!("auth/approle/role/{name}/secret-id"))
 }
 
 /// What vaultnet may change in Vault, for "nothing changed" checks.
 #[track_caller]
 fn vault_objects(site: &Fixture, tenants: &[&str]) -> Value {
-    let bao = site.bao();
     let mut v = json!({
-        "policies": list(bao, "sys/policies/acl"),
-        "roles": list(bao, "auth/approle/role"),
-        "tokens": tokens(bao),
+        "policies": site.list("sys/policies/acl"),
+        "roles": site.list("auth/approle/role"),
+        "tokens": tokens(site),
     });
     for t in tenants {
-        v[format!("secret_ids/{t}")] = json!(secret_ids(bao, t));
+        v[format!("secret_ids/{t}")] = json!(secret_ids(site, t));
     }
     v
 }
@@ -204,7 +182,8 @@ fn converged(site: &Fixture, name: &str) -> Converged {
     let bao = site.bao();
     let norm = |s: String| s.replace(name, "NAME");
     let policy_name = format!("vaultnet-{name}");
-    let policies: Vec<String> = list(bao, "sys/policies/acl")
+    let policies: Vec<String> = site
+        .list("sys/policies/acl")
         .into_iter()
         .filter(|p| p.contains(name))
         .collect();
@@ -213,14 +192,15 @@ fn converged(site: &Fixture, name: &str) -> Converged {
     assert_eq!(code, 200, "policy {policy_name}: {policy}");
     let (code, role) = bao.root_api("GET", &format!("auth/approle/role/{name}"), None);
     assert_eq!(code, 200, "role {name}: {role}");
-    let roles: Vec<String> = list(bao, "auth/approle/role")
+    let roles: Vec<String> = site
+        .list("auth/approle/role")
         .into_iter()
         .filter(|r| r == name)
         .collect();
     assert_eq!(roles.len(), 1, "roles named {name}");
 
     let rec = record(site, name).unwrap_or_else(|| panic!("no record of {name} in vaultnet.yaml"));
-    let accessors = secret_ids(bao, name);
+    let accessors = secret_ids(site, name);
     assert_eq!(
         accessors.len(),
         1,
@@ -473,7 +453,7 @@ fn rerun_converges(
         );
     }
     assert_eq!(
-        &tokens(site.bao()),
+        &tokens(site),
         tokens_before,
         "{what}: tokens left behind (or revoked)"
     );
@@ -504,7 +484,7 @@ fn fault_then_converge(
     reference: &Converged,
 ) {
     let what = format!("add-user {name} with {inject:?}");
-    let tokens_before = tokens(site.bao());
+    let tokens_before = tokens(site);
     let state_before = site.state();
     let mut cmd = add_user(site, name);
     if let Some(t) = timeout {
@@ -572,7 +552,7 @@ fn add_user_killed_while_waiting_after_each_write_converges_on_rerun() {
     for k in 1..=writes.len() {
         let name = format!("t-k{k}");
         let what = format!("add-user {name} killed after write {k}");
-        let tokens_before = tokens(site.bao());
+        let tokens_before = tokens(&site);
         let state_before = site.state();
         let proxy = site.proxy(Inject::after(Fault::Hold, k));
         let mut child = add_user(&site, &name)
@@ -637,7 +617,7 @@ fn remove_user_failing_after_each_write_converges_on_rerun_and_leaves_no_access(
     for k in 1..=40 {
         let name = format!("r-{k}");
         let what = format!("remove-user {name} with a 500 after write {k}");
-        let tokens_before = tokens(bao);
+        let tokens_before = tokens(&site);
         let (out, proxy) = site.run_through(Inject::none(), &mut add_user(&site, &name));
         out.expect(add_expect(&site, &[&name], false));
         drop(proxy);
@@ -674,7 +654,7 @@ fn remove_user_failing_after_each_write_converges_on_rerun_and_leaves_no_access(
         assert_no_secret(&out, &secrets);
         assert_gone(&site, &name, &token, &what);
         assert_eq!(
-            tokens(bao),
+            tokens(&site),
             tokens_before,
             "{what}: tokens left behind after the rerun"
         );
@@ -706,7 +686,7 @@ fn assert_gone(site: &Fixture, name: &str, token: &str, what: &str) {
     let (code, body) = bao.root_api("GET", &format!("sys/policies/acl/vaultnet-{name}"), None);
     assert_eq!(code, 404, "{what}: the policy is still there: {body}");
     assert!(
-        secret_ids(bao, name).is_empty(),
+        secret_ids(site, name).is_empty(),
         "{what}: secret_ids are still there"
     );
     assert!(
@@ -789,7 +769,7 @@ fn vault_sealed_in_the_middle_of_add_user_exits_1_and_rerun_after_unseal_converg
         .expect("a secret-id write")
         + 1;
     let name = "t-sealed";
-    let tokens_before = tokens(site.bao());
+    let tokens_before = tokens(&site);
     let state_before = site.state();
     let proxy = site.proxy(Inject::before(Fault::Hold, k));
     let cmd = add_user(&site, name);
@@ -857,7 +837,7 @@ fn wrapped_add_user_whose_secret_id_answer_is_lost_leaves_no_wrapping_token_behi
         c.args(["--wrap-ttl", "10m"]);
         c
     };
-    let tokens_before = tokens(bao);
+    let tokens_before = tokens(&site);
     // A bystander whose unused wrapping token must survive all of this.
     let (out, proxy) = site.run_through(Inject::none(), &mut wrapped("t-other"));
     out.expect(
@@ -900,7 +880,7 @@ hint: look at the bao server log, then run the command again
         out.stderr.contains("revoked 1 unused wrapping token(s)"),
         "{out}"
     );
-    assert_eq!(secret_ids(bao, name).len(), 1, "secret_ids of {name}");
+    assert_eq!(secret_ids(&site, name).len(), 1, "secret_ids of {name}");
     let mine = token_accessor(bao, &read_text(&site.bundle(name).join("secret_id")))
         .expect("the bundle's wrapping token is live");
     let expected: BTreeSet<String> = tokens_before
@@ -909,7 +889,7 @@ hint: look at the bao server log, then run the command again
         .chain([other.clone(), mine])
         .collect();
     assert_eq!(
-        tokens(bao),
+        tokens(&site),
         expected,
         "after the rerun only the two bundles' wrapping tokens may be new"
     );
@@ -920,7 +900,7 @@ hint: look at the bao server log, then run the command again
     out.expect(site.expect(0).stdout(removed(name, true)));
     drop(proxy);
     let expected: BTreeSet<String> = tokens_before.iter().cloned().chain([other]).collect();
-    assert_eq!(tokens(bao), expected, "tokens left by the removal");
+    assert_eq!(tokens(&site), expected, "tokens left by the removal");
 }
 
 /// Bulk runs share one keep-alive mutual-TLS connection to Vault: one TLS

@@ -378,11 +378,8 @@ impl Fixture {
 
     /// [`Fixture::vaultnet`] without any token.
     pub fn vaultnet_without_token(&self) -> Cmd {
-        let mut c = Cmd::vaultnet();
-        c.home(self.home()).arg("--dir").arg(&self.dir);
-        if let Some(ns) = &self.ns {
-            c.netns(ns.name());
-        }
+        let mut c = self.program();
+        c.arg("--dir").arg(&self.dir);
         c
     }
 
@@ -391,14 +388,18 @@ impl Fixture {
     /// (repeating them on a re-run changes nothing).
     pub fn init_args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["--dir".into(), self.dir.clone().into()];
-        for a in ["init", "--yes", "--host-ip"] {
+        let (host_ip, vault_addr) = (self.host_ip.to_string(), self.vault_addr.to_string());
+        for a in [
+            "init",
+            "--yes",
+            "--host-ip",
+            &host_ip,
+            "--vault-addr",
+            &vault_addr,
+        ] {
             args.push(a.into());
         }
-        args.push(self.host_ip.to_string().into());
-        args.push("--vault-addr".into());
-        args.push(self.vault_addr.to_string().into());
-        args.push("--timeout".into());
-        args.push("10".into());
+        args.extend(["--timeout".into(), "10".into()]);
         args.extend(self.init_args.iter().cloned());
         args
     }
@@ -406,8 +407,15 @@ impl Fixture {
     /// `vaultnet … init --yes --host-ip … --vault-addr …`, without a token;
     /// add flags to it.
     pub fn init(&self) -> Cmd {
+        let mut c = self.program();
+        c.args(self.init_args());
+        c
+    }
+
+    /// The `vaultnet` binary with this site's `HOME`, in its namespace.
+    fn program(&self) -> Cmd {
         let mut c = Cmd::vaultnet();
-        c.home(self.home()).args(self.init_args());
+        c.home(self.home());
         if let Some(ns) = &self.ns {
             c.netns(ns.name());
         }
@@ -533,12 +541,14 @@ impl Fixture {
         answer
     }
 
-    /// `LIST` on `path` as root: the keys, empty when Vault answers 404.
+    /// `LIST` on `path` as root: the keys; a missing path (404, or
+    /// AppRole's 400 for a role that does not exist) is empty.
     #[track_caller]
     pub fn list(&self, path: &str) -> Vec<String> {
         let (code, body) = self.root_api("LIST", path, None);
         match code {
             404 => Vec::new(),
+            400 if body.to_string().contains("does not exist") => Vec::new(),
             200 => body
                 .pointer("/data/keys")
                 .and_then(Value::as_array)
