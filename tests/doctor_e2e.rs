@@ -28,7 +28,6 @@ use vaultnet::pki::Ca;
 use crate::support::cmd::Output;
 use crate::support::doctor::{REPORT_NOT_COMPARED, Report, assert_no_token};
 use crate::support::fixture::Fixture;
-use crate::support::init::first_init;
 use crate::support::tenant::{NEXT, updated};
 use crate::support::{require_e2e, run_ok, wait_for, write_private};
 
@@ -378,9 +377,7 @@ fn doctor_names_a_listener_that_does_not_require_client_certificates() {
 fn doctor_names_a_ca_file_replaced_by_another_ca() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
     let site = healthy("vndca");
-    let other = Fixture::offline();
-    let out = other.init().run();
-    out.expect(first_init(&other));
+    let other = Fixture::builder().init().build();
     let original = std::fs::read(site.path("pki/ca.pem")).unwrap();
     std::fs::copy(other.path("pki/ca.pem"), site.path("pki/ca.pem")).unwrap();
 
@@ -934,8 +931,7 @@ fn doctor_rejects_bad_usage_with_exit_2_and_a_hint() {
             "run `vaultnet init` first, or pass the right `--dir`",
         ));
 
-    let site = Fixture::offline();
-    site.init().run().expect(first_init(&site));
+    let site = Fixture::builder().init().build();
     let before = site.snapshot();
     for (args, error, hint) in [
         (
@@ -984,8 +980,7 @@ For more information, try '--help'.
 /// first on PATH records the environment it was given.
 #[test]
 fn doctor_never_passes_the_operator_token_to_programs_it_runs() {
-    let site = Fixture::offline();
-    site.init().run().expect(first_init(&site));
+    let site = Fixture::builder().init().build();
     let bin = site.scratch().join("fake-bin");
     std::fs::create_dir_all(&bin).unwrap();
     let seen = site.scratch().join("nft-env");

@@ -19,7 +19,7 @@ use vaultnet::pki::{Ca, Issued};
 use crate::support::cmd::Output;
 use crate::support::fixture::Fixture;
 use crate::support::init::{
-    NEXT_ADD_USER, bootstrap_init, first_init, init_report, init_stdout_with_vault, initialised,
+    NEXT_ADD_USER, bootstrap_init, init_report, init_stdout_with_vault, initialised,
     kept_certificates, left_to_do, vault_setup,
 };
 use crate::support::openbao::{OpenBao, probe};
@@ -110,9 +110,7 @@ fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificate
     assert!(r.is_err(), "Vault answered on {on_host_ip}: {r:?}");
 
     // Another install's CA, and its operator certificate.
-    let other = Fixture::offline();
-    let out = other.init().run();
-    out.expect(first_init(&other));
+    let other = Fixture::builder().init().build();
     assert_refused(
         &site,
         bao,

@@ -23,7 +23,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::cmd::Output;
 use crate::support::expect::Expect;
@@ -193,9 +193,8 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         .forwarder()
         .build();
     let host = site.ns();
-    let bao = site.bao();
     let token = site.scratch().join("operator-token");
-    write_private(&token, &bao.root_token);
+    write_private(&token, &site.bao().root_token);
     clock.lap("host (init, OpenBao, bootstrap, socat forwarder)");
 
     // Two tenants: Unix users with rootless Podman, bundles installed.
@@ -249,10 +248,8 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     let secret_b = secret_value("bob");
     let path_a = format!("secret/data/tenants/{}/app", alice.name);
     let path_b = format!("secret/data/tenants/{}/app", bob.name);
-    for (path, value) in [(&path_a, &secret_a), (&path_b, &secret_b)] {
-        let (code, body) = bao.root_api("POST", path, Some(json!({"data": {"value": value}})));
-        assert_eq!(code, 200, "writing {path}: {body}");
-    }
+    site.write_secret(&alice.name, &secret_a);
+    site.write_secret(&bob.name, &secret_b);
     clock.lap("tenants (useradd, add-user --install, secrets)");
 
     let version = alice
