@@ -2,7 +2,7 @@
 //! namespace playing the host, a real OpenBao started from the listener
 //! `init` wrote, two tenants provisioned by `add-user` for throw-away Unix
 //! users, the socat forwarder from the generated unit and the nft gate
-//! loaded (see `support::doctor`). A healthy host gives all ✓ and exit 0;
+//! loaded (see `support::fixture`). A healthy host gives all ✓ and exit 0;
 //! then each test breaks one link — the forwarder stopped, pointed at
 //! another TLS server or at a port where nothing listens, Vault sealed, a
 //! listener that lets clients in without a certificate, the CA file
@@ -26,10 +26,18 @@ use time::OffsetDateTime;
 use vaultnet::pki::Ca;
 
 use crate::support::cmd::Output;
-use crate::support::doctor::{Healthy, REPORT_NOT_COMPARED, Report, assert_no_token};
-use crate::support::site::{Site, first_init, rejected};
+use crate::support::doctor::{REPORT_NOT_COMPARED, Report, assert_no_token};
+use crate::support::fixture::Fixture;
 use crate::support::tenant::{NEXT, updated};
 use crate::support::{require_e2e, run_ok, wait_for, write_private};
+
+/// The chain as `doctor`'s issue describes it, all of it working: in a
+/// host namespace named after `prefix`, OpenBao set up by `init`, two
+/// tenants, the socat forwarder and the nft gate loaded.
+#[track_caller]
+fn healthy(prefix: &str) -> Fixture {
+    Fixture::host(prefix).tenants(2).forwarder().nft().build()
+}
 
 /// Asserts a report is all ✓: status ok, nothing failed, warned or skipped.
 #[track_caller]
@@ -54,8 +62,8 @@ fn assert_failed(r: &Report, id: &str) {
 /// with a hint that sends the operator to the forwarder checks and not to
 /// `add-user` (which cannot fix a forwarder).
 #[track_caller]
-fn assert_logins_blame_the_forwarder(h: &Healthy, r: &Report) {
-    for t in [h.alice(), h.bob()] {
+fn assert_logins_blame_the_forwarder(site: &Fixture, r: &Report) {
+    for t in [site.tenant(0), site.tenant(1)] {
         let id = format!("login.{t}");
         let hint = r.expect_hint(&id, "fail", &["forwarder checks"]);
         assert!(!hint.contains("add-user"), "{}", r.out);
@@ -69,8 +77,8 @@ fn assert_logins_blame_the_forwarder(h: &Healthy, r: &Report) {
 
 /// `Ok` once something accepts TCP connections on `addr` in the host's
 /// namespace.
-fn tcp_open(h: &Healthy, addr: std::net::SocketAddr) -> Result<(), String> {
-    let out = h.ns().exec(Command::new("bash").arg("-c").arg(format!(
+fn tcp_open(site: &Fixture, addr: std::net::SocketAddr) -> Result<(), String> {
+    let out = site.ns().exec(Command::new("bash").arg("-c").arg(format!(
         "exec 3<>/dev/tcp/{}/{}",
         addr.ip(),
         addr.port()
@@ -93,10 +101,10 @@ fn marked<'a>(out: &'a Output, mark: &str) -> Vec<&'a str> {
 #[test]
 fn doctor_on_a_healthy_host_reports_every_check_ok_and_exits_0() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndok");
-    let (a, b) = (h.alice(), h.bob());
+    let site = healthy("vndok");
+    let (a, b) = (site.tenant(0), site.tenant(1));
 
-    let r = h.report(&["--login"], 0);
+    let r = site.report(&["--login"], 0);
     assert_all_ok(&r);
     // The ids scripts rely on are there, and ok.
     let mut ids = vec![
@@ -141,11 +149,11 @@ fn doctor_on_a_healthy_host_reports_every_check_ok_and_exits_0() {
     assert!(r.detail("forwarder.health").contains("active"), "{}", r.out);
 
     // The text report: only ✓ marks, the same counts as the JSON.
-    let out = h
+    let out = site
         .doctor(&["--login"])
         .run()
-        .expect(h.site.expect(0).stdout_any(REPORT_NOT_COMPARED));
-    assert_no_token(&out, &h.bao.root_token);
+        .expect(site.expect(0).stdout_any(REPORT_NOT_COMPARED));
+    assert_no_token(&out, &site.bao().root_token);
     assert!(!out.stdout.contains('✗'), "{out}");
     assert!(marked(&out, "!").is_empty(), "{out}");
     assert!(!out.stdout.contains("hint:"), "{out}");
@@ -161,10 +169,10 @@ fn doctor_on_a_healthy_host_reports_every_check_ok_and_exits_0() {
 #[test]
 fn doctor_names_a_stopped_forwarder_and_how_to_start_it() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let mut h = Healthy::start("vndfs");
-    h.stop_forwarder();
+    let mut site = healthy("vndfs");
+    site.stop_forwarder();
 
-    let r = h.report(&["--login"], 1);
+    let r = site.report(&["--login"], 1);
     assert_failed(&r, "forwarder.tcp");
     r.expect_hint(
         "forwarder.tcp",
@@ -179,29 +187,29 @@ fn doctor_names_a_stopped_forwarder_and_how_to_start_it() {
         r.expect(id, "skip");
     }
     // The tenants cannot log in, and doctor does not blame their bundles.
-    assert_logins_blame_the_forwarder(&h, &r);
+    assert_logins_blame_the_forwarder(&site, &r);
     let mut fails = r.leaves("fail");
     fails.sort();
     let mut want = vec![
         "forwarder.tcp".to_string(),
-        format!("login.{}", h.alice()),
-        format!("login.{}", h.bob()),
+        format!("login.{}", site.tenant(0)),
+        format!("login.{}", site.tenant(1)),
     ];
     want.sort();
     assert_eq!(fails, want, "{}", r.out);
 
-    h.start_forwarder();
-    assert_all_ok(&h.report(&["--login"], 0));
+    site.start_forwarder();
+    assert_all_ok(&site.report(&["--login"], 0));
 }
 
 #[test]
 fn doctor_names_a_forwarder_that_leads_to_another_tls_server() {
     require_e2e!("runs OpenBao, openssl s_server and nft in a network namespace");
-    let mut h = Healthy::start("vndfo");
-    h.stop_forwarder();
+    let mut site = healthy("vndfo");
+    site.stop_forwarder();
     // Something else answers TLS on the forwarder address: a self-signed
     // certificate for the right name, as a stray test server would have.
-    let dir = h.site.scratch();
+    let dir = site.scratch();
     let (cert, key) = (dir.join("other.pem"), dir.join("other-key.pem"));
     run_ok(
         Command::new("openssl")
@@ -218,21 +226,21 @@ fn doctor_names_a_forwarder_that_leads_to_another_tls_server() {
     let mut s_server = Command::new("openssl");
     s_server
         .args(["s_server", "-quiet", "-www", "-accept"])
-        .arg(h.forwarder_addr().to_string())
+        .arg(site.forwarder_addr().to_string())
         .arg("-cert")
         .arg(&cert)
         .arg("-key")
         .arg(&key);
-    h.ns().spawn(&s_server, Some(&dir.join("s_server.log")));
-    let addr = h.forwarder_addr();
+    site.ns().spawn(&s_server, Some(&dir.join("s_server.log")));
+    let addr = site.forwarder_addr();
     wait_for(
         "openssl s_server to listen",
         Duration::from_secs(10),
         Duration::from_millis(50),
-        || tcp_open(&h, addr),
+        || tcp_open(&site, addr),
     );
 
-    let r = h.report(&[], 1);
+    let r = site.report(&[], 1);
     assert_failed(&r, "forwarder.tls");
     r.expect("forwarder.tcp", "ok");
     r.expect_hint("forwarder.tls", "fail", &["vault/listener.json"]);
@@ -243,7 +251,7 @@ fn doctor_names_a_forwarder_that_leads_to_another_tls_server() {
         r.out
     );
     // The fix: point the forwarder back at Vault's address.
-    let vault = h.site.vault_addr().to_string();
+    let vault = site.vault_addr().to_string();
     r.expect_hint(
         "forwarder.same",
         "fail",
@@ -256,15 +264,14 @@ fn doctor_names_a_forwarder_that_leads_to_another_tls_server() {
 #[test]
 fn doctor_names_a_forwarder_whose_upstream_does_not_answer() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let mut h = Healthy::start("vndfu");
-    h.stop_forwarder();
+    let mut site = healthy("vndfu");
+    site.stop_forwarder();
     // The forwarder runs but points at a port where nothing listens (Vault
     // moved, the unit was not reinstalled): it accepts, then hangs up.
-    let unit =
-        std::fs::read_to_string(h.site.path("forwarder/vaultnet-forwarder.service")).unwrap();
+    let unit = std::fs::read_to_string(site.path("forwarder/vaultnet-forwarder.service")).unwrap();
     let mut argv = vaultnet::render::forwarder::exec_start(&unit).unwrap();
-    let vault = h.site.vault_addr().to_string();
-    let stale = format!("127.0.0.1:{}", h.site.vault_addr().port() + 5);
+    let vault = site.vault_addr().to_string();
+    let stale = format!("127.0.0.1:{}", site.vault_addr().port() + 5);
     assert!(
         argv.iter().any(|w| w.contains(&vault)),
         "no {vault} in {argv:?}"
@@ -274,16 +281,16 @@ fn doctor_names_a_forwarder_whose_upstream_does_not_answer() {
     }
     let mut socat = Command::new(&argv[0]);
     socat.args(&argv[1..]);
-    h.ns().spawn(&socat, None);
-    let addr = h.forwarder_addr();
+    site.ns().spawn(&socat, None);
+    let addr = site.forwarder_addr();
     wait_for(
         "the stale forwarder to listen",
         Duration::from_secs(10),
         Duration::from_millis(50),
-        || tcp_open(&h, addr),
+        || tcp_open(&site, addr),
     );
 
-    let r = h.report(&["--login"], 1);
+    let r = site.report(&["--login"], 1);
     assert_failed(&r, "forwarder.tls");
     r.expect("forwarder.tcp", "ok");
     // Not "start the forwarder" (it runs) and not a certificate problem.
@@ -300,17 +307,17 @@ fn doctor_names_a_forwarder_whose_upstream_does_not_answer() {
         &["point the forwarder at", &vault],
     );
     r.expect("forwarder.health", "skip");
-    assert_logins_blame_the_forwarder(&h, &r);
+    assert_logins_blame_the_forwarder(&site, &r);
     r.expect("vault.health", "ok");
 }
 
 #[test]
 fn doctor_names_a_sealed_vault_and_the_unseal_command() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndse");
-    h.bao.seal();
+    let site = healthy("vndse");
+    site.bao().seal();
 
-    let r = h.report(&["--login"], 1);
+    let r = site.report(&["--login"], 1);
     assert_failed(&r, "vault.health");
     r.expect_hint("vault.health", "fail", &["bao operator unseal"]);
     assert!(r.detail("vault.health").contains("sealed"), "{}", r.out);
@@ -321,13 +328,13 @@ fn doctor_names_a_sealed_vault_and_the_unseal_command() {
     r.expect("vaultcfg", "skip");
     // A tenant's login meets the sealed Vault: the same fix, not add-user.
     r.expect_hint(
-        &format!("login.{}", h.alice()),
+        &format!("login.{}", site.tenant(0)),
         "fail",
         &["bao operator unseal"],
     );
 
-    h.bao.unseal();
-    assert_all_ok(&h.report(&["--login"], 0));
+    site.bao().unseal();
+    assert_all_ok(&site.report(&["--login"], 0));
 }
 
 #[test]
@@ -335,11 +342,16 @@ fn doctor_names_a_listener_that_does_not_require_client_certificates() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
     // The operator dropped the requirement from Vault's listener (and
     // restarted it); everything else is as vaultnet wrote it.
-    let h = Healthy::start_with_listener("vndml", |tcp| {
-        tcp["tls_require_and_verify_client_cert"] = json!(false);
-    });
+    let site = Fixture::host("vndml")
+        .listener(|tcp| {
+            tcp["tls_require_and_verify_client_cert"] = json!(false);
+        })
+        .tenants(2)
+        .forwarder()
+        .nft()
+        .build();
 
-    let r = h.report(&["--login"], 1);
+    let r = site.report(&["--login"], 1);
     for id in ["vault.mtls", "forwarder.mtls"] {
         assert_failed(&r, id);
         r.expect_hint(id, "fail", &["vault/listener.json", "client certificates"]);
@@ -364,19 +376,17 @@ fn doctor_names_a_listener_that_does_not_require_client_certificates() {
 #[test]
 fn doctor_names_a_ca_file_replaced_by_another_ca() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndca");
-    let other = Site::offline();
-    let out = other.init().run();
-    out.expect(first_init(&other));
-    let original = std::fs::read(h.site.path("pki/ca.pem")).unwrap();
-    std::fs::copy(other.path("pki/ca.pem"), h.site.path("pki/ca.pem")).unwrap();
+    let site = healthy("vndca");
+    let other = Fixture::builder().init().build();
+    let original = std::fs::read(site.path("pki/ca.pem")).unwrap();
+    std::fs::copy(other.path("pki/ca.pem"), site.path("pki/ca.pem")).unwrap();
 
-    let r = h.report(&[], 1);
+    let r = site.report(&[], 1);
     assert_failed(&r, "files.ca");
     // The key is intact and every bundle keeps a copy of the right
     // certificate: the fix is to copy it back, not a new CA.
-    let ca = h.site.path("pki/ca.pem");
-    let copy = h.site.path(&format!("tenants/{}/ca.pem", h.alice()));
+    let ca = site.path("pki/ca.pem");
+    let copy = site.path(&format!("tenants/{}/ca.pem", site.tenant(0)));
     let hint = r.expect_hint(
         "files.ca.key",
         "fail",
@@ -393,7 +403,7 @@ fn doctor_names_a_ca_file_replaced_by_another_ca() {
     for id in [
         "files.server.chain".to_string(),
         "files.operator.chain".into(),
-        format!("files.tenant.{}.chain", h.alice()),
+        format!("files.tenant.{}.chain", site.tenant(0)),
     ] {
         r.expect(&id, "skip");
     }
@@ -404,28 +414,28 @@ fn doctor_names_a_ca_file_replaced_by_another_ca() {
     let words: Vec<&str> = cmd.split(' ').collect();
     run_ok(Command::new(words[0]).args(&words[1..]));
     assert_eq!(std::fs::read(&ca).unwrap(), original);
-    assert_all_ok(&h.report(&[], 0));
+    assert_all_ok(&site.report(&[], 0));
 }
 
 #[test]
 fn doctor_names_an_expired_tenant_certificate() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndex");
-    let a = h.alice();
+    let site = healthy("vndex");
+    let a = site.tenant(0);
     let ca = Ca::load(
-        &std::fs::read_to_string(h.site.path("pki/ca.pem")).unwrap(),
-        &std::fs::read_to_string(h.site.path("pki/ca-key.pem")).unwrap(),
+        &std::fs::read_to_string(site.path("pki/ca.pem")).unwrap(),
+        &std::fs::read_to_string(site.path("pki/ca-key.pem")).unwrap(),
     )
     .unwrap();
     // Valid for one day, three days ago.
     let issued = ca
         .issue_client(a, 1, OffsetDateTime::now_utc() - time::Duration::days(3))
         .unwrap();
-    let bundle = h.site.path(&format!("tenants/{a}"));
+    let bundle = site.path(&format!("tenants/{a}"));
     write_private(&bundle.join("client.pem"), &issued.cert_pem);
     write_private(&bundle.join("client-key.pem"), issued.key_pem.as_bytes());
 
-    let r = h.report(&["--login"], 1);
+    let r = site.report(&["--login"], 1);
     let id = format!("files.tenant.{a}.expiry");
     assert_failed(&r, &id);
     r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {a}")]);
@@ -443,21 +453,21 @@ fn doctor_names_an_expired_tenant_certificate() {
         r.out
     );
 
-    h.run_vaultnet_fix(
+    site.run_vaultnet_fix(
         &["add-user", a],
         &format!("{}{NEXT}", updated(a, "")),
         &format!("{a}: client certificate reissued because it expired on [DATE], expires [DATE]\n"),
     );
-    assert_all_ok(&h.report(&["--login"], 0));
+    assert_all_ok(&site.report(&["--login"], 0));
 }
 
 #[test]
 fn doctor_names_a_tenant_key_that_does_not_match_its_certificate() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndky");
-    let (a, b) = (h.alice(), h.bob());
-    let key_a = h.site.path(&format!("tenants/{a}/client-key.pem"));
-    let key_b = h.site.path(&format!("tenants/{b}/client-key.pem"));
+    let site = healthy("vndky");
+    let (a, b) = (site.tenant(0), site.tenant(1));
+    let key_a = site.path(&format!("tenants/{a}/client-key.pem"));
+    let key_b = site.path(&format!("tenants/{b}/client-key.pem"));
     let (pem_a, pem_b) = (
         std::fs::read(&key_a).unwrap(),
         std::fs::read(&key_b).unwrap(),
@@ -465,7 +475,7 @@ fn doctor_names_a_tenant_key_that_does_not_match_its_certificate() {
     write_private(&key_a, &pem_b);
     write_private(&key_b, &pem_a);
 
-    let r = h.report(&[], 1);
+    let r = site.report(&[], 1);
     for t in [a, b] {
         let id = format!("files.tenant.{t}.key");
         assert_failed(&r, &id);
@@ -478,7 +488,7 @@ fn doctor_names_a_tenant_key_that_does_not_match_its_certificate() {
         r.expect(&format!("files.tenant.{t}.chain"), "ok");
     }
 
-    h.run_vaultnet_fix(
+    site.run_vaultnet_fix(
         &["add-user", a, b],
         &format!("{}{}{NEXT}", updated(a, ""), updated(b, "")),
         &[a, b]
@@ -489,18 +499,18 @@ fn doctor_names_a_tenant_key_that_does_not_match_its_certificate() {
             })
             .concat(),
     );
-    assert_all_ok(&h.report(&["--login"], 0));
+    assert_all_ok(&site.report(&["--login"], 0));
 }
 
 #[test]
 fn doctor_names_a_secret_file_readable_by_others_and_the_chmod_that_fixes_it() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndmo");
-    let a = h.alice();
-    let secret = h.site.path(&format!("tenants/{a}/secret_id"));
+    let site = healthy("vndmo");
+    let a = site.tenant(0);
+    let secret = site.path(&format!("tenants/{a}/secret_id"));
     run_ok(Command::new("chmod").arg("0644").arg(&secret));
 
-    let r = h.report(&[], 1);
+    let r = site.report(&[], 1);
     let id = format!("files.modes.tenants/{a}/secret_id");
     assert_failed(&r, &id);
     let hint = r.expect_hint(&id, "fail", &["chmod 600"]);
@@ -511,16 +521,16 @@ fn doctor_names_a_secret_file_readable_by_others_and_the_chmod_that_fixes_it() {
     // The hint is a command: run it as it stands.
     let words: Vec<&str> = hint.split(' ').collect();
     run_ok(Command::new(words[0]).args(&words[1..]));
-    assert_all_ok(&h.report(&[], 0));
+    assert_all_ok(&site.report(&[], 0));
 }
 
 #[test]
 fn doctor_names_a_host_ip_removed_from_its_interface() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndip");
-    h.ns().remove_address();
+    let site = healthy("vndip");
+    site.ns().remove_address();
 
-    let r = h.report(&[], 1);
+    let r = site.report(&[], 1);
     assert_failed(&r, "forwarder.host_ip");
     r.expect_hint(
         "forwarder.host_ip",
@@ -535,23 +545,23 @@ fn doctor_names_a_host_ip_removed_from_its_interface() {
     );
     // The forwarder's port is unreachable for the same reason, and the
     // hint says that, not "start the forwarder".
-    let ip = h.site.host_ip().to_string();
+    let ip = site.host_ip().to_string();
     let hint = r.expect_hint("forwarder.tcp", "fail", &[&format!("no route to {ip}")]);
     assert!(!hint.contains("systemctl"), "{}", r.out);
     // Vault itself is untouched.
     r.expect("vault.health", "ok");
 
-    h.ns().restore_address();
-    assert_all_ok(&h.report(&[], 0));
+    site.ns().restore_address();
+    assert_all_ok(&site.report(&[], 0));
 }
 
 #[test]
 fn doctor_shows_a_policy_edited_in_vault_as_a_diff() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndpo");
-    let (a, b) = (h.alice(), h.bob());
+    let site = healthy("vndpo");
+    let (a, b) = (site.tenant(0), site.tenant(1));
     let path = format!("sys/policies/acl/vaultnet-{a}");
-    let live = h.root_api("GET", &path, None, 200);
+    let live = site.root_api_expect("GET", &path, None, 200);
     let text = live["data"]["policy"].as_str().unwrap();
     // Someone broadened it to every tenant's secrets.
     let mut doc: BTreeMap<String, BTreeMap<String, Value>> = serde_json::from_str(text).unwrap();
@@ -560,9 +570,9 @@ fn doctor_shows_a_policy_edited_in_vault_as_a_diff() {
         json!({"capabilities": ["read"]}),
     );
     let broader = serde_json::to_string_pretty(&doc).unwrap();
-    h.root_api("PUT", &path, Some(json!({ "policy": broader })), 204);
+    site.root_api_expect("PUT", &path, Some(json!({ "policy": broader })), 204);
 
-    let r = h.report(&["--login"], 1);
+    let r = site.report(&["--login"], 1);
     let id = format!("vaultcfg.{a}.policy");
     assert_failed(&r, &id);
     r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {a}")]);
@@ -579,34 +589,34 @@ fn doctor_shows_a_policy_edited_in_vault_as_a_diff() {
     assert!(r.detail(&login).contains(b), "{}", r.out);
     r.expect(&format!("vaultcfg.{b}.policy"), "ok");
 
-    h.run_vaultnet_fix(
+    site.run_vaultnet_fix(
         &["add-user", a],
         &format!("{}{NEXT}", updated(a, "")),
         &format!(
             "{a}: policy `vaultnet-{a}` had drifted and was repaired:\n    -     \"secret/data/tenants/*\": {{\n"
         ),
     );
-    assert_all_ok(&h.report(&["--login"], 0));
+    assert_all_ok(&site.report(&["--login"], 0));
 }
 
 #[test]
 fn doctor_names_a_role_deleted_from_vault() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndro");
-    let a = h.alice();
-    h.root_api("DELETE", &format!("auth/approle/role/{a}"), None, 204);
+    let site = healthy("vndro");
+    let a = site.tenant(0);
+    site.root_api_expect("DELETE", &format!("auth/approle/role/{a}"), None, 204);
 
-    let r = h.report(&["--login"], 1);
+    let r = site.report(&["--login"], 1);
     let id = format!("vaultcfg.{a}.role");
     assert_failed(&r, &id);
     r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {a}")]);
     assert!(r.detail(&id).contains("deleted from Vault"), "{}", r.out);
     r.expect(&format!("login.{a}"), "fail");
-    r.expect(&format!("vaultcfg.{}.role", h.bob()), "ok");
+    r.expect(&format!("vaultcfg.{}.role", site.tenant(1)), "ok");
 
     // The role is made anew, with a new role_id in its bundle; vaultnet
     // knew the tenant, so it counts as updated, not added.
-    h.run_vaultnet_fix(
+    site.run_vaultnet_fix(
         &["add-user", a],
         &format!("{}{NEXT}", updated(a, "")),
         &format!(
@@ -616,27 +626,27 @@ fn doctor_names_a_role_deleted_from_vault() {
 "
         ),
     );
-    assert_all_ok(&h.report(&["--login"], 0));
+    assert_all_ok(&site.report(&["--login"], 0));
 }
 
 #[test]
 fn doctor_names_a_destroyed_secret_id_in_config_and_login() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndsi");
-    let a = h.alice();
-    let state = h.state();
+    let site = healthy("vndsi");
+    let a = site.tenant(0);
+    let state = site.state();
     let accessor = state["tenants"][a]["secret_id_accessor"]
         .as_str()
         .unwrap_or_else(|| panic!("no secret_id_accessor for {a}: {state}"))
         .to_string();
-    h.root_api(
+    site.root_api_expect(
         "POST",
         &format!("auth/approle/role/{a}/secret-id-accessor/destroy"),
         Some(json!({ "secret_id_accessor": accessor })),
         204,
     );
 
-    let r = h.report(&["--login"], 1);
+    let r = site.report(&["--login"], 1);
     let fix = format!("vaultnet add-user {a}");
     for id in [format!("vaultcfg.{a}.secret_id"), format!("login.{a}")] {
         assert_failed(&r, &id);
@@ -654,51 +664,51 @@ fn doctor_names_a_destroyed_secret_id_in_config_and_login() {
         r.out
     );
     r.expect(&format!("vaultcfg.{a}.role"), "ok");
-    r.expect(&format!("login.{}", h.bob()), "ok");
+    r.expect(&format!("login.{}", site.tenant(1)), "ok");
 
-    h.run_vaultnet_fix(
+    site.run_vaultnet_fix(
         &["add-user", a],
         &format!("{}{NEXT}", updated(a, "")),
         &format!("{a}: secret_id issued, expires [DATE]\n"),
     );
-    assert_all_ok(&h.report(&["--login"], 0));
+    assert_all_ok(&site.report(&["--login"], 0));
 }
 
 #[test]
 fn doctor_names_a_bundle_whose_extra_hosts_maps_the_wrong_address() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndnm");
-    let a = h.alice();
-    let compose = h.site.path(&format!("tenants/{a}/compose.yaml"));
+    let site = healthy("vndnm");
+    let a = site.tenant(0);
+    let compose = site.path(&format!("tenants/{a}/compose.yaml"));
     let text = std::fs::read_to_string(&compose).unwrap();
-    let right = format!("vault.lan:{}", h.site.host_ip());
+    let right = format!("vault.lan:{}", site.host_ip());
     assert!(text.contains(&right), "{text}");
     std::fs::write(&compose, text.replace(&right, "vault.lan:10.99.99.99")).unwrap();
 
-    let r = h.report(&[], 1);
+    let r = site.report(&[], 1);
     let id = format!("name.{a}");
     assert_failed(&r, &id);
     r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {a}")]);
     assert!(r.detail(&id).contains("10.99.99.99"), "{}", r.out);
     assert_eq!(r.leaves("fail"), [id.as_str()], "{}", r.out);
 
-    h.run_vaultnet_fix(
+    site.run_vaultnet_fix(
         &["add-user", a],
         &format!("{}{NEXT}", updated(a, "")),
         &format!(
             "{a}: repaired `tenants/{a}/compose.yaml` (it differed from what vaultnet wrote)\n"
         ),
     );
-    assert_all_ok(&h.report(&[], 0));
+    assert_all_ok(&site.report(&[], 0));
 }
 
 #[test]
 fn doctor_finishes_within_the_timeout_when_the_forwarder_address_is_black_holed() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndbh");
-    let addr = h.forwarder_addr();
+    let site = healthy("vndbh");
+    let addr = site.forwarder_addr();
     // Every packet to the forwarder is dropped without an answer.
-    let rules = h.site.scratch().join("blackhole.nft");
+    let rules = site.scratch().join("blackhole.nft");
     std::fs::write(
         &rules,
         format!(
@@ -708,10 +718,10 @@ fn doctor_finishes_within_the_timeout_when_the_forwarder_address_is_black_holed(
         ),
     )
     .unwrap();
-    run_ok(h.ns().command("nft").arg("-f").arg(&rules));
+    run_ok(site.ns().command("nft").arg("-f").arg(&rules));
 
     let start = Instant::now();
-    let r = h.report(&["--login", "--timeout", "1"], 1);
+    let r = site.report(&["--login", "--timeout", "1"], 1);
     let took = start.elapsed();
     assert!(
         took < Duration::from_secs(3),
@@ -731,57 +741,57 @@ fn doctor_finishes_within_the_timeout_when_the_forwarder_address_is_black_holed(
         "{}",
         r.out
     );
-    assert_logins_blame_the_forwarder(&h, &r);
+    assert_logins_blame_the_forwarder(&site, &r);
     r.expect("vault.health", "ok");
 
     // The hint's own commands find the rule.
-    let ruleset = run_ok(h.ns().command("nft").args(["list", "ruleset"]));
+    let ruleset = run_ok(site.ns().command("nft").args(["list", "ruleset"]));
     assert!(ruleset.contains("vndblackhole"), "{ruleset}");
     run_ok(
-        h.ns()
+        site.ns()
             .command("nft")
             .args(["delete", "table", "inet", "vndblackhole"]),
     );
-    assert_all_ok(&h.report(&["--login", "--timeout", "1"], 0));
+    assert_all_ok(&site.report(&["--login", "--timeout", "1"], 0));
 }
 
 #[test]
 fn doctor_strict_turns_an_unloaded_nft_table_warning_into_exit_1() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndst");
-    h.unload_nft();
+    let site = healthy("vndst");
+    site.unload_nft();
 
-    let r = h.report(&[], 0);
+    let r = site.report(&[], 0);
     assert_eq!(r.status(), "warn", "{}", r.out);
     assert_eq!(r.summary("warn"), 1, "{}", r.out);
     assert_eq!(r.summary("fail"), 0, "{}", r.out);
-    let file = h.site.path("forwarder/vaultnet.nft");
+    let file = site.path("forwarder/vaultnet.nft");
     let hint = r.expect_hint("nft.loaded", "warn", &[]);
     assert_eq!(hint, format!("nft -f {}", file.display()), "{}", r.out);
 
-    let strict = h.report(&["--strict"], 1);
+    let strict = site.report(&["--strict"], 1);
     strict.expect("nft.loaded", "warn");
 
     // The hint, run as it stands in the host's namespace.
     let words: Vec<&str> = hint.split(' ').collect();
-    run_ok(h.ns().command(words[0]).args(&words[1..]));
-    assert_all_ok(&h.report(&["--strict"], 0));
+    run_ok(site.ns().command(words[0]).args(&words[1..]));
+    assert_all_ok(&site.report(&["--strict"], 0));
 }
 
 #[test]
 fn doctor_prints_ascii_marks_without_a_utf8_locale() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let mut h = Healthy::start("vndas");
-    h.stop_forwarder();
-    h.unload_nft();
-    let mut cmd = h.doctor(&[]);
+    let mut site = healthy("vndas");
+    site.stop_forwarder();
+    site.unload_nft();
+    let mut cmd = site.doctor(&[]);
     for var in ["LC_ALL", "LC_CTYPE", "LANG"] {
         cmd.env(var, "C");
     }
     let out = cmd
         .run()
-        .expect(h.site.expect(1).stdout_any(REPORT_NOT_COMPARED));
-    assert_no_token(&out, &h.bao.root_token);
+        .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
+    assert_no_token(&out, &site.bao().root_token);
     for mark in ["[ok]", "[warn]", "[FAIL]", "[skip]"] {
         assert!(!marked(&out, mark).is_empty(), "no {mark} line\n{out}");
     }
@@ -802,10 +812,10 @@ fn doctor_prints_ascii_marks_without_a_utf8_locale() {
     );
 
     // And with a UTF-8 locale, the symbols.
-    let out = h
+    let out = site
         .doctor(&[])
         .run()
-        .expect(h.site.expect(1).stdout_any(REPORT_NOT_COMPARED));
+        .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
     for mark in ["✓", "!", "✗"] {
         assert!(!marked(&out, mark).is_empty(), "no {mark} line\n{out}");
     }
@@ -814,18 +824,18 @@ fn doctor_prints_ascii_marks_without_a_utf8_locale() {
 #[test]
 fn doctor_user_flag_limits_tenant_checks_to_that_tenant() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndus");
-    let (a, b) = (h.alice(), h.bob());
+    let site = healthy("vndus");
+    let (a, b) = (site.tenant(0), site.tenant(1));
     // Bob's bundle is broken; alice's is not.
     run_ok(
         Command::new("chmod")
             .arg("0644")
-            .arg(h.site.path(&format!("tenants/{b}/secret_id"))),
+            .arg(site.path(&format!("tenants/{b}/secret_id"))),
     );
-    h.report(&[], 1)
+    site.report(&[], 1)
         .expect(&format!("files.modes.tenants/{b}/secret_id"), "fail");
 
-    let r = h.report(&["--login", "--user", a], 0);
+    let r = site.report(&["--login", "--user", a], 0);
     assert_all_ok(&r);
     let ids = r.ids();
     assert!(
@@ -846,7 +856,7 @@ fn doctor_user_flag_limits_tenant_checks_to_that_tenant() {
         r.expect(&id, "ok");
     }
 
-    let r = h.report(&["--user", b], 1);
+    let r = site.report(&["--user", b], 1);
     r.expect(&format!("files.modes.tenants/{b}/secret_id"), "fail");
     assert!(!r.ids().iter().any(|i| i.contains(a)), "{}", r.out);
 }
@@ -854,20 +864,19 @@ fn doctor_user_flag_limits_tenant_checks_to_that_tenant() {
 #[test]
 fn doctor_never_prints_the_operator_token_right_or_wrong() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
-    let h = Healthy::start("vndtk");
-    let token_file = h.site.scratch().join("token");
-    write_private(&token_file, format!("{}\n", h.bao.root_token));
+    let site = healthy("vndtk");
+    let token_file = site.scratch().join("token");
+    write_private(&token_file, format!("{}\n", site.bao().root_token));
 
     // From a file, in text and JSON: every check runs, nothing leaks.
     for output in ["text", "json"] {
-        let out = h
-            .site
-            .vaultnet()
+        let out = site
+            .vaultnet_without_token()
             .args(["doctor", "--login", "--output", output, "--token-file"])
             .arg(&token_file)
             .run()
-            .expect(h.site.expect(0).stdout_any(REPORT_NOT_COMPARED));
-        assert_no_token(&out, &h.bao.root_token);
+            .expect(site.expect(0).stdout_any(REPORT_NOT_COMPARED));
+        assert_no_token(&out, &site.bao().root_token);
         if output == "json" {
             assert_all_ok(&Report::parse(out));
         }
@@ -877,15 +886,14 @@ fn doctor_never_prints_the_operator_token_right_or_wrong() {
     // without echoing the token.
     let wrong = "s.doctorWRONGtoken7Qx2";
     for output in ["text", "json"] {
-        let out = h
-            .site
-            .vaultnet()
+        let out = site
+            .vaultnet_without_token()
             .env("BAO_TOKEN", wrong)
             .args(["doctor", "--output", output])
             .run()
-            .expect(h.site.expect(1).stdout_any(REPORT_NOT_COMPARED));
+            .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
         assert_no_token(&out, wrong);
-        assert_no_token(&out, &h.bao.root_token);
+        assert_no_token(&out, &site.bao().root_token);
         if output == "json" {
             let r = Report::parse(out);
             let hint = r.expect_hint("vaultcfg.approle", "fail", &["token"]);
@@ -899,12 +907,11 @@ fn doctor_never_prints_the_operator_token_right_or_wrong() {
     }
 
     // No token at all: the Vault config checks are skipped, and say why.
-    let out = h
-        .site
-        .vaultnet()
+    let out = site
+        .vaultnet_without_token()
         .args(["doctor", "--output", "json"])
         .run()
-        .expect(h.site.expect(0).stdout_any(REPORT_NOT_COMPARED));
+        .expect(site.expect(0).stdout_any(REPORT_NOT_COMPARED));
     let r = Report::parse(out);
     r.expect("vaultcfg", "skip");
     assert!(r.detail("vaultcfg").contains("BAO_TOKEN"), "{}", r.out);
@@ -914,15 +921,17 @@ fn doctor_never_prints_the_operator_token_right_or_wrong() {
 fn doctor_rejects_bad_usage_with_exit_2_and_a_hint() {
     // No root needed: an offline site's files are enough to reach every
     // check of the arguments.
-    let uninit = Site::offline();
-    uninit.vaultnet().arg("doctor").run().expect(rejected(
-        &uninit,
-        "vaultnet is not initialised in `[STATE]`",
-        "run `vaultnet init` first, or pass the right `--dir`",
-    ));
+    let uninit = Fixture::offline();
+    uninit
+        .vaultnet()
+        .arg("doctor")
+        .run()
+        .expect(uninit.rejected(
+            "vaultnet is not initialised in `[STATE]`",
+            "run `vaultnet init` first, or pass the right `--dir`",
+        ));
 
-    let site = Site::offline();
-    site.init().run().expect(first_init(&site));
+    let site = Fixture::builder().init().build();
     let before = site.snapshot();
     for (args, error, hint) in [
         (
@@ -947,7 +956,7 @@ fn doctor_rejects_bad_usage_with_exit_2_and_a_hint() {
         ),
     ] {
         let out = site.vaultnet().arg("doctor").args(&args).run();
-        if let Err(msg) = rejected(&site, error, hint).check(&out) {
+        if let Err(msg) = site.rejected(error, hint).check(&out) {
             panic!("{args:?}:\n{msg}");
         }
     }
@@ -971,8 +980,7 @@ For more information, try '--help'.
 /// first on PATH records the environment it was given.
 #[test]
 fn doctor_never_passes_the_operator_token_to_programs_it_runs() {
-    let site = Site::offline();
-    site.init().run().expect(first_init(&site));
+    let site = Fixture::builder().init().build();
     let bin = site.scratch().join("fake-bin");
     std::fs::create_dir_all(&bin).unwrap();
     let seen = site.scratch().join("nft-env");

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 
 use crate::support::cmd::{Cmd, Output};
 use crate::support::expect::Expect;
-use crate::support::faultproxy::{Event, Fault, FaultSite, Inject, temp_files};
+use crate::support::faultproxy::{Event, Fault, Inject, temp_files};
+use crate::support::fixture::Fixture;
 use crate::support::openbao::OpenBao;
 use crate::support::require_e2e;
 use crate::support::tenant::{NEXT, add_expect, added, created_wrapped, removed, updated};
@@ -44,8 +45,8 @@ const STALL_MARGIN: Duration = Duration::from_secs(6);
 const RERUN: &str = "the rerun's report depends on where the fault struck";
 
 /// A run Vault refused: exit 1, nothing on stdout, one error and a hint.
-fn refused_by_vault(fs: &FaultSite, error: &str, hint: &str) -> Expect {
-    crate::support::site::refused(&fs.site, 1, error, hint)
+fn refused_by_vault(site: &Fixture, error: &str, hint: &str) -> Expect {
+    site.refused(1, error, hint)
 }
 
 /// What a first `add-user NAME` reports before it asks for a secret_id.
@@ -79,84 +80,50 @@ fn rendered_files(tenant: &str) -> Vec<String> {
     ]
 }
 
-fn add_user(fs: &FaultSite, name: &str) -> Cmd {
-    let mut c = fs.vaultnet();
+fn add_user(site: &Fixture, name: &str) -> Cmd {
+    let mut c = site.vaultnet();
     c.args(["add-user", "--no-unix-user", name]);
     c
 }
 
-fn remove_user(fs: &FaultSite, name: &str) -> Cmd {
-    let mut c = fs.vaultnet();
+fn remove_user(site: &Fixture, name: &str) -> Cmd {
+    let mut c = site.vaultnet();
     c.args(["remove-user", name]);
     c
 }
 
-/// `vaultnet.yaml`, parsed.
-#[track_caller]
-fn state(fs: &FaultSite) -> Value {
-    let text = std::fs::read_to_string(fs.site.path("vaultnet.yaml")).expect("vaultnet.yaml");
-    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("vaultnet.yaml: {e}\n{text}"))
-}
-
 /// The tenant's record in `vaultnet.yaml`, if any.
-fn record(fs: &FaultSite, name: &str) -> Option<Value> {
-    state(fs)
+fn record(site: &Fixture, name: &str) -> Option<Value> {
+    site.state()
         .pointer(&format!("/tenants/{name}"))
         .filter(|v| !v.is_null())
         .cloned()
 }
 
-/// `LIST path` as root; a missing path (404, or AppRole's 400 for a role
-/// that does not exist) is empty.
-#[track_caller]
-fn list(bao: &OpenBao, path: &str) -> Vec<String> {
-    let (code, body) = bao.root_api("LIST", path, None);
-    match code {
-        200 => body["data"]["keys"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        404 => Vec::new(),
-        400 if body.to_string().contains("does not exist") => Vec::new(),
-        _ => panic!("LIST {path} answered {code}: {body}"),
-    }
-}
-
 /// Every token accessor in OpenBao (the root token's included).
 #[track_caller]
-fn tokens(bao: &OpenBao) -> BTreeSet<String> {
-    list(bao, "auth/token/accessors").into_iter().collect()
+fn tokens(site: &Fixture) -> BTreeSet<String> {
+    site.list("auth/token/accessors").into_iter().collect()
 }
 
 /// The tenant's secret_id accessors.
 #[track_caller]
-fn secret_ids(bao: &OpenBao, name: &str) -> Vec<String> {
-    list(bao, &format!("auth/approle/role/{name}/secret-id"))
+fn secret_ids(site: &Fixture, name: &str) -> Vec<String> {
+    site.list(&format!("auth/approle/role/{name}/secret-id"))
 }
 
 /// What vaultnet may change in Vault, for "nothing changed" checks.
 #[track_caller]
-fn vault_objects(fs: &FaultSite, tenants: &[&str]) -> Value {
-    let bao = &fs.bao;
+fn vault_objects(site: &Fixture, tenants: &[&str]) -> Value {
     let mut v = json!({
-        "policies": list(bao, "sys/policies/acl"),
-        "roles": list(bao, "auth/approle/role"),
-        "tokens": tokens(bao),
+        "policies": site.list("sys/policies/acl"),
+        "roles": site.list("auth/approle/role"),
+        "tokens": tokens(site),
     });
     for t in tenants {
-        v[format!("secret_ids/{t}")] = json!(secret_ids(bao, t));
+        v[format!("secret_ids/{t}")] = json!(secret_ids(site, t));
     }
     v
-}
-
-/// A path in the tenant's bundle.
-fn bundle(fs: &FaultSite, name: &str) -> PathBuf {
-    fs.site.path(&format!("tenants/{name}"))
 }
 
 #[track_caller]
@@ -181,18 +148,6 @@ fn openssl(args: &[&str], path: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Logs in with the bundle's credentials; panics unless that works.
-#[track_caller]
-fn login_bundle(fs: &FaultSite, name: &str) -> String {
-    let dir = bundle(fs, name);
-    crate::support::tenant::approle_login(
-        &fs.bao,
-        &read_text(&dir.join("role_id")),
-        &read_text(&dir.join("secret_id")),
-    )
-    .unwrap_or_else(|(code, body)| panic!("login with {name}'s bundle answered {code}: {body}"))
 }
 
 /// Revokes a token the test made.
@@ -223,11 +178,12 @@ struct Converged {
 /// `client-key.pem` and the serial the state records — and returns it
 /// normalised. The test's login token is revoked again.
 #[track_caller]
-fn converged(fs: &FaultSite, name: &str) -> Converged {
-    let bao = &fs.bao;
+fn converged(site: &Fixture, name: &str) -> Converged {
+    let bao = site.bao();
     let norm = |s: String| s.replace(name, "NAME");
     let policy_name = format!("vaultnet-{name}");
-    let policies: Vec<String> = list(bao, "sys/policies/acl")
+    let policies: Vec<String> = site
+        .list("sys/policies/acl")
         .into_iter()
         .filter(|p| p.contains(name))
         .collect();
@@ -236,14 +192,15 @@ fn converged(fs: &FaultSite, name: &str) -> Converged {
     assert_eq!(code, 200, "policy {policy_name}: {policy}");
     let (code, role) = bao.root_api("GET", &format!("auth/approle/role/{name}"), None);
     assert_eq!(code, 200, "role {name}: {role}");
-    let roles: Vec<String> = list(bao, "auth/approle/role")
+    let roles: Vec<String> = site
+        .list("auth/approle/role")
         .into_iter()
         .filter(|r| r == name)
         .collect();
     assert_eq!(roles.len(), 1, "roles named {name}");
 
-    let rec = record(fs, name).unwrap_or_else(|| panic!("no record of {name} in vaultnet.yaml"));
-    let accessors = secret_ids(bao, name);
+    let rec = record(site, name).unwrap_or_else(|| panic!("no record of {name} in vaultnet.yaml"));
+    let accessors = secret_ids(site, name);
     assert_eq!(
         accessors.len(),
         1,
@@ -255,7 +212,7 @@ fn converged(fs: &FaultSite, name: &str) -> Converged {
         "vaultnet.yaml must name the live secret_id accessor of {name}"
     );
 
-    let token = login_bundle(fs, name);
+    let token = site.login_bundle(name);
     let (code, me) = bao.api("GET", "auth/token/lookup-self", None, Some(&token));
     assert_eq!(code, 200, "lookup-self: {me}");
     assert!(
@@ -266,7 +223,7 @@ fn converged(fs: &FaultSite, name: &str) -> Converged {
     );
     revoke(bao, &token);
 
-    let dir = bundle(fs, name);
+    let dir = site.bundle(name);
     let cert_key = openssl(&["x509", "-noout", "-pubkey"], &dir.join("client.pem"));
     let key_key = openssl(&["pkey", "-pubout"], &dir.join("client-key.pem"));
     assert_eq!(
@@ -315,9 +272,9 @@ fn converged(fs: &FaultSite, name: &str) -> Converged {
 /// A clean `add-user` of `t-ref` through a pass-through proxy: its end
 /// state and the writes it made.
 #[track_caller]
-fn reference(fs: &FaultSite) -> (Converged, Vec<Event>) {
-    let (out, proxy) = fs.run(Inject::none(), &mut add_user(fs, "t-ref"));
-    out.expect(add_expect(&fs.site, &["t-ref"], false));
+fn reference(site: &Fixture) -> (Converged, Vec<Event>) {
+    let (out, proxy) = site.run_through(Inject::none(), &mut add_user(site, "t-ref"));
+    out.expect(add_expect(site, &["t-ref"], false));
     let writes = proxy.writes();
     let paths: Vec<String> = writes
         .iter()
@@ -334,7 +291,7 @@ fn reference(fs: &FaultSite) -> (Converged, Vec<Event>) {
             proxy.transcript()
         );
     }
-    (converged(fs, "t-ref"), writes)
+    (converged(site, "t-ref"), writes)
 }
 
 /// Exit 1, nothing on stdout, no panic, and exactly one `error:` line —
@@ -394,14 +351,14 @@ fn assert_no_secret(out: &Output, secrets: &[&str]) {
 /// it). Returns the secret files left, to check that the rerun adopts them.
 #[track_caller]
 fn assert_failed_run_left_no_debris(
-    fs: &FaultSite,
+    site: &Fixture,
     name: &str,
     state_before: &Value,
     what: &str,
 ) -> BTreeMap<String, Vec<u8>> {
-    let tmp = temp_files(fs.site.dir());
+    let tmp = temp_files(site.dir());
     assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
-    let mut now = state(fs);
+    let mut now = site.state();
     let rec = now["tenants"]
         .as_object_mut()
         .and_then(|t| t.remove(name))
@@ -420,7 +377,7 @@ fn assert_failed_run_left_no_debris(
 
     let allowed = bundle_files(name);
     let mut secrets = BTreeMap::new();
-    let dir = bundle(fs, name);
+    let dir = site.bundle(name);
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for e in entries {
             let e = e.expect("bundle entry");
@@ -467,7 +424,7 @@ fn assert_failed_run_left_no_debris(
 /// token as `tokens_before`. Returns the rerun's output.
 #[track_caller]
 fn rerun_converges(
-    fs: &FaultSite,
+    site: &Fixture,
     name: &str,
     reference: &Converged,
     left: &BTreeMap<String, Vec<u8>>,
@@ -476,35 +433,35 @@ fn rerun_converges(
 ) -> Output {
     // What the rerun reports repairing and adopting depends on where the
     // fault struck; the end state it reaches is compared below instead.
-    let out = add_user(fs, name)
+    let out = add_user(site, name)
         .run()
         .expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
     assert!(
         out.stderr.lines().all(|l| !l.starts_with("error")),
         "{what}: rerun\n{out}"
     );
-    let got = converged(fs, name);
+    let got = converged(site, name);
     assert_eq!(
         &got, reference,
         "{what}: the rerun must reach a clean run's end state"
     );
     for (f, bytes) in left {
-        let now = std::fs::read(bundle(fs, name).join(f)).expect("read bundle file");
+        let now = std::fs::read(site.bundle(name).join(f)).expect("read bundle file");
         assert!(
             &now == bytes,
             "{what}: the rerun replaced `{f}` that the failed run left instead of adopting it"
         );
     }
     assert_eq!(
-        &tokens(&fs.bao),
+        &tokens(site),
         tokens_before,
         "{what}: tokens left behind (or revoked)"
     );
-    let dir = bundle(fs, name);
+    let dir = site.bundle(name);
     assert_no_secret(
         &out,
         &[
-            &fs.bao.root_token,
+            &site.bao().root_token,
             &read_text(&dir.join("role_id")),
             &read_text(&dir.join("secret_id")),
         ],
@@ -519,7 +476,7 @@ fn rerun_converges(
 /// rerun converges.
 #[track_caller]
 fn fault_then_converge(
-    fs: &FaultSite,
+    site: &Fixture,
     name: &str,
     inject: Inject,
     causes: &[&str],
@@ -527,13 +484,13 @@ fn fault_then_converge(
     reference: &Converged,
 ) {
     let what = format!("add-user {name} with {inject:?}");
-    let tokens_before = tokens(&fs.bao);
-    let state_before = state(fs);
-    let mut cmd = add_user(fs, name);
+    let tokens_before = tokens(site);
+    let state_before = site.state();
+    let mut cmd = add_user(site, name);
     if let Some(t) = timeout {
         cmd.args(["--timeout", &t.to_string()]);
     }
-    let proxy = fs.proxy(inject);
+    let proxy = site.proxy(inject);
     let started = Instant::now();
     let out = cmd.run();
     let took = started.elapsed();
@@ -558,25 +515,25 @@ fn fault_then_converge(
         !hint.contains("certificate"),
         "{what}: Vault failed, yet the hint blames a certificate\n{out}"
     );
-    let left = assert_failed_run_left_no_debris(fs, name, &state_before, &what);
-    assert_no_secret(&out, &[&fs.bao.root_token]);
-    rerun_converges(fs, name, reference, &left, &tokens_before, &what);
+    let left = assert_failed_run_left_no_debris(site, name, &state_before, &what);
+    assert_no_secret(&out, &[&site.bao().root_token]);
+    rerun_converges(site, name, reference, &left, &tokens_before, &what);
     // The role_id is the same across both runs: the failed one never shows it.
-    assert_no_secret(&out, &[&read_text(&bundle(fs, name).join("role_id"))]);
+    assert_no_secret(&out, &[&read_text(&site.bundle(name).join("role_id"))]);
 }
 
 #[test]
 fn add_user_whose_answer_is_lost_after_each_write_converges_on_rerun() {
     require_e2e!("starts OpenBao behind a fault-injecting proxy");
-    let fs = FaultSite::start();
-    let (reference, writes) = reference(&fs);
+    let site = Fixture::builder().fault_proxy().build();
+    let (reference, writes) = reference(&site);
     for k in 1..=writes.len() {
         for (fault, tag, causes) in [
             (Fault::Status(500), "l", &["HTTP 500", "injected"][..]),
             (Fault::Drop, "d", &["hung up"][..]),
         ] {
             fault_then_converge(
-                &fs,
+                &site,
                 &format!("t-{tag}{k}"),
                 Inject::after(fault, k),
                 causes,
@@ -590,15 +547,15 @@ fn add_user_whose_answer_is_lost_after_each_write_converges_on_rerun() {
 #[test]
 fn add_user_killed_while_waiting_after_each_write_converges_on_rerun() {
     require_e2e!("starts OpenBao behind a fault-injecting proxy");
-    let fs = FaultSite::start();
-    let (reference, writes) = reference(&fs);
+    let site = Fixture::builder().fault_proxy().build();
+    let (reference, writes) = reference(&site);
     for k in 1..=writes.len() {
         let name = format!("t-k{k}");
         let what = format!("add-user {name} killed after write {k}");
-        let tokens_before = tokens(&fs.bao);
-        let state_before = state(&fs);
-        let proxy = fs.proxy(Inject::after(Fault::Hold, k));
-        let mut child = add_user(&fs, &name)
+        let tokens_before = tokens(&site);
+        let state_before = site.state();
+        let proxy = site.proxy(Inject::after(Fault::Hold, k));
+        let mut child = add_user(&site, &name)
             .to_command()
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -615,9 +572,9 @@ fn add_user_killed_while_waiting_after_each_write_converges_on_rerun() {
         child.kill().expect("kill vaultnet");
         let status = child.wait().expect("reap vaultnet");
         assert!(status.code().is_none(), "{what}: vaultnet was not killed");
-        let left = assert_failed_run_left_no_debris(&fs, &name, &state_before, &what);
+        let left = assert_failed_run_left_no_debris(&site, &name, &state_before, &what);
         // The held request stays held; the rerun's writes pass.
-        rerun_converges(&fs, &name, &reference, &left, &tokens_before, &what);
+        rerun_converges(&site, &name, &reference, &left, &tokens_before, &what);
         drop(proxy);
     }
 }
@@ -625,8 +582,8 @@ fn add_user_killed_while_waiting_after_each_write_converges_on_rerun() {
 #[test]
 fn vault_failures_during_add_user_give_one_line_cause_and_hint_and_rerun_converges() {
     require_e2e!("starts OpenBao behind a fault-injecting proxy");
-    let fs = FaultSite::start();
-    let (reference, writes) = reference(&fs);
+    let site = Fixture::builder().fault_proxy().build();
+    let (reference, writes) = reference(&site);
     for k in 1..=writes.len() {
         for (fault, tag, causes, timeout) in [
             (Fault::Status(500), "s", &["HTTP 500", "injected"][..], None),
@@ -640,7 +597,7 @@ fn vault_failures_during_add_user_give_one_line_cause_and_hint_and_rerun_converg
             ),
         ] {
             fault_then_converge(
-                &fs,
+                &site,
                 &format!("t-{tag}{k}"),
                 Inject::before(fault, k),
                 causes,
@@ -654,50 +611,50 @@ fn vault_failures_during_add_user_give_one_line_cause_and_hint_and_rerun_converg
 #[test]
 fn remove_user_failing_after_each_write_converges_on_rerun_and_leaves_no_access() {
     require_e2e!("starts OpenBao behind a fault-injecting proxy");
-    let fs = FaultSite::start();
-    let bao = &fs.bao;
+    let site = Fixture::builder().fault_proxy().build();
+    let bao = site.bao();
     let mut clean_writes = None;
     for k in 1..=40 {
         let name = format!("r-{k}");
         let what = format!("remove-user {name} with a 500 after write {k}");
-        let tokens_before = tokens(bao);
-        let (out, proxy) = fs.run(Inject::none(), &mut add_user(&fs, &name));
-        out.expect(add_expect(&fs.site, &[&name], false));
+        let tokens_before = tokens(&site);
+        let (out, proxy) = site.run_through(Inject::none(), &mut add_user(&site, &name));
+        out.expect(add_expect(&site, &[&name], false));
         drop(proxy);
         // A token issued before the removal: it must not survive it.
-        let token = login_bundle(&fs, &name);
+        let token = site.login_bundle(&name);
         let secrets = [
             bao.root_token.clone(),
             token.clone(),
-            read_text(&bundle(&fs, &name).join("role_id")),
-            read_text(&bundle(&fs, &name).join("secret_id")),
+            read_text(&site.bundle(&name).join("role_id")),
+            read_text(&site.bundle(&name).join("secret_id")),
         ];
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
 
-        let proxy = fs.proxy(Inject::after(Fault::Status(500), k));
-        let out = remove_user(&fs, &name).run();
+        let proxy = site.proxy(Inject::after(Fault::Status(500), k));
+        let out = remove_user(&site, &name).run();
         assert_no_secret(&out, &secrets);
         if proxy.struck().is_none() {
             // Past the last write: this was a clean removal.
-            out.expect(fs.site.expect(0).stdout(removed(&name, true)));
-            assert_gone(&fs, &name, &token, &what);
+            out.expect(site.expect(0).stdout(removed(&name, true)));
+            assert_gone(&site, &name, &token, &what);
             clean_writes = Some(proxy.writes());
             break;
         }
         assert_fails_with(&out, &["HTTP 500", "injected"]);
-        let tmp = temp_files(fs.site.dir());
+        let tmp = temp_files(site.dir());
         assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
         // The same proxy: its one fault has struck.
         // What is left to remove depends on where the fault struck;
         // assert_gone checks that nothing is left.
-        let out = remove_user(&fs, &name)
+        let out = remove_user(&site, &name)
             .run()
             .expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
         drop(proxy);
         assert_no_secret(&out, &secrets);
-        assert_gone(&fs, &name, &token, &what);
+        assert_gone(&site, &name, &token, &what);
         assert_eq!(
-            tokens(bao),
+            tokens(&site),
             tokens_before,
             "{what}: tokens left behind after the rerun"
         );
@@ -722,22 +679,22 @@ fn remove_user_failing_after_each_write_converges_on_rerun_and_leaves_no_access(
 
 /// `name` is gone everywhere and `token` (issued before the removal) is dead.
 #[track_caller]
-fn assert_gone(fs: &FaultSite, name: &str, token: &str, what: &str) {
-    let bao = &fs.bao;
+fn assert_gone(site: &Fixture, name: &str, token: &str, what: &str) {
+    let bao = site.bao();
     let (code, body) = bao.root_api("GET", &format!("auth/approle/role/{name}"), None);
     assert_eq!(code, 404, "{what}: the role is still there: {body}");
     let (code, body) = bao.root_api("GET", &format!("sys/policies/acl/vaultnet-{name}"), None);
     assert_eq!(code, 404, "{what}: the policy is still there: {body}");
     assert!(
-        secret_ids(bao, name).is_empty(),
+        secret_ids(site, name).is_empty(),
         "{what}: secret_ids are still there"
     );
     assert!(
-        !bundle(fs, name).exists(),
+        !site.bundle(name).exists(),
         "{what}: the bundle is still there"
     );
     assert!(
-        record(fs, name).is_none(),
+        record(site, name).is_none(),
         "{what}: vaultnet.yaml still has the tenant"
     );
     let (code, body) = bao.api("GET", "auth/token/lookup-self", None, Some(token));
@@ -745,19 +702,19 @@ fn assert_gone(fs: &FaultSite, name: &str, token: &str, what: &str) {
         code, 403,
         "{what}: the token issued before the removal still works: {body}"
     );
-    let tmp = temp_files(fs.site.dir());
+    let tmp = temp_files(site.dir());
     assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
 }
 
 #[test]
 fn a_wrong_token_fails_add_user_and_remove_user_with_permission_denied_and_changes_nothing() {
     require_e2e!("starts OpenBao behind a fault-injecting proxy");
-    let fs = FaultSite::start();
-    let (out, proxy) = fs.run(Inject::none(), &mut add_user(&fs, "t-keep"));
-    out.expect(add_expect(&fs.site, &["t-keep"], false));
+    let site = Fixture::builder().fault_proxy().build();
+    let (out, proxy) = site.run_through(Inject::none(), &mut add_user(&site, "t-keep"));
+    out.expect(add_expect(&site, &["t-keep"], false));
     drop(proxy);
-    let vault = vault_objects(&fs, &["t-keep"]);
-    let disk = fs.site.snapshot().without(LOCK);
+    let vault = vault_objects(&site, &["t-keep"]);
+    let disk = site.snapshot().without(LOCK);
     // Each command, and the first request Vault refuses it.
     for (args, refused) in [
         (
@@ -773,38 +730,38 @@ fn a_wrong_token_fails_add_user_and_remove_user_with_permission_denied_and_chang
             "tenant `t-keep`: GET auth/approle/role/t-keep/secret-id?list=true",
         ),
     ] {
-        let mut cmd = fs.site.vaultnet();
+        let mut cmd = site.vaultnet_without_token();
         cmd.env("BAO_TOKEN", WRONG_TOKEN).args(args);
-        let (out, proxy) = fs.run(Inject::none(), &mut cmd);
+        let (out, proxy) = site.run_through(Inject::none(), &mut cmd);
         drop(proxy);
         assert_fails_with(&out, &["permission denied"]);
         let out = out.expect(refused_by_vault(
-            &fs,
+            &site,
             &format!("{refused}: permission denied"),
             "use an operator token allowed to do this (`VAULT_TOKEN`, `--token-file` or `~/.vault-token`); `bao token lookup` shows its policies",
         ));
         assert!(out.stderr.contains("hint: use an operator token"), "{out}");
-        assert_no_secret(&out, &[WRONG_TOKEN, &fs.bao.root_token]);
+        assert_no_secret(&out, &[WRONG_TOKEN, &site.bao().root_token]);
         disk.assert_same(
-            &fs.site.snapshot().without(LOCK),
+            &site.snapshot().without(LOCK),
             format!("`{}` with a wrong token", args.join(" ")),
         );
     }
     assert_eq!(
-        vault_objects(&fs, &["t-keep"]),
+        vault_objects(&site, &["t-keep"]),
         vault,
         "Vault changed with a wrong token"
     );
     // The kept tenant still works.
-    let token = login_bundle(&fs, "t-keep");
-    revoke(&fs.bao, &token);
+    let token = site.login_bundle("t-keep");
+    revoke(site.bao(), &token);
 }
 
 #[test]
 fn vault_sealed_in_the_middle_of_add_user_exits_1_and_rerun_after_unseal_converges() {
     require_e2e!("starts OpenBao behind a fault-injecting proxy and seals it");
-    let fs = FaultSite::start();
-    let (reference, writes) = reference(&fs);
+    let site = Fixture::builder().fault_proxy().build();
+    let (reference, writes) = reference(&site);
     // Sealed just before the secret_id is created: policy and role exist.
     let k = writes
         .iter()
@@ -812,39 +769,39 @@ fn vault_sealed_in_the_middle_of_add_user_exits_1_and_rerun_after_unseal_converg
         .expect("a secret-id write")
         + 1;
     let name = "t-sealed";
-    let tokens_before = tokens(&fs.bao);
-    let state_before = state(&fs);
-    let proxy = fs.proxy(Inject::before(Fault::Hold, k));
-    let cmd = add_user(&fs, name);
+    let tokens_before = tokens(&site);
+    let state_before = site.state();
+    let proxy = site.proxy(Inject::before(Fault::Hold, k));
+    let cmd = add_user(&site, name);
     let out = std::thread::scope(|s| {
         let run = s.spawn(|| cmd.run());
         let held = proxy.wait_held(Duration::from_secs(30));
         assert!(held.path.ends_with("/secret-id"), "{held}");
-        fs.bao.seal();
+        site.bao().seal();
         proxy.release();
         run.join().expect("the vaultnet run")
     });
     let (_, hint) = assert_fails_with(&out, &["sealed", name]);
-    let out = out.expect(fs.site.expect(1).stderr(format!(
+    let out = out.expect(site.expect(1).stderr(format!(
         "{}error: tenant `{name}`: POST auth/approle/role/{name}/secret-id: Vault is sealed or unavailable
 hint: unseal it: `bao operator unseal`
 ",
         before_secret_id(name)
     )));
     assert!(hint.contains("operator unseal"), "{out}");
-    assert_no_secret(&out, &[&fs.bao.root_token]);
-    let left = assert_failed_run_left_no_debris(&fs, name, &state_before, "sealed mid-run");
+    assert_no_secret(&out, &[&site.bao().root_token]);
+    let left = assert_failed_run_left_no_debris(&site, name, &state_before, "sealed mid-run");
     // Still sealed: a rerun stops before changing anything.
-    let out = add_user(&fs, name).run();
+    let out = add_user(&site, name).run();
     assert_fails_with(&out, &["is sealed"]);
     out.expect(refused_by_vault(
-        &fs,
+        &site,
         "OpenBao at https://[VAULT_ADDR] is sealed",
         "unseal it: `bao operator unseal`",
     ));
-    fs.bao.unseal();
+    site.bao().unseal();
     rerun_converges(
-        &fs,
+        &site,
         name,
         &reference,
         &left,
@@ -873,28 +830,27 @@ fn token_accessor(bao: &OpenBao, token: &str) -> Option<String> {
 #[test]
 fn wrapped_add_user_whose_secret_id_answer_is_lost_leaves_no_wrapping_token_behind() {
     require_e2e!("starts OpenBao behind a fault-injecting proxy");
-    let fs = FaultSite::start();
-    let bao = &fs.bao;
+    let site = Fixture::builder().fault_proxy().build();
+    let bao = site.bao();
     let wrapped = |name: &str| {
-        let mut c = add_user(&fs, name);
+        let mut c = add_user(&site, name);
         c.args(["--wrap-ttl", "10m"]);
         c
     };
-    let tokens_before = tokens(bao);
+    let tokens_before = tokens(&site);
     // A bystander whose unused wrapping token must survive all of this.
-    let (out, proxy) = fs.run(Inject::none(), &mut wrapped("t-other"));
+    let (out, proxy) = site.run_through(Inject::none(), &mut wrapped("t-other"));
     out.expect(
-        fs.site
-            .expect(0)
+        site.expect(0)
             .stdout(format!("{}{NEXT}", added("t-other")))
             .stderr(created_wrapped("t-other")),
     );
     drop(proxy);
-    let other = token_accessor(bao, &read_text(&bundle(&fs, "t-other").join("secret_id")))
+    let other = token_accessor(bao, &read_text(&site.bundle("t-other").join("secret_id")))
         .expect("t-other's wrapping token is live");
 
     let name = "t-wrap";
-    let proxy = fs.proxy(Inject::after(Fault::Status(500), 3));
+    let proxy = site.proxy(Inject::after(Fault::Status(500), 3));
     let out = wrapped(name).run();
     let struck = proxy.struck().expect("the fault struck");
     assert!(
@@ -902,7 +858,7 @@ fn wrapped_add_user_whose_secret_id_answer_is_lost_leaves_no_wrapping_token_behi
         "write 3 of a first add-user creates the secret_id; it was {struck}"
     );
     assert_fails_with(&out, &["HTTP 500", "injected"]);
-    out.expect(fs.site.expect(1).stderr(format!(
+    out.expect(site.expect(1).stderr(format!(
         "{}error: tenant `{name}`: POST auth/approle/role/{name}/secret-id: HTTP 500: injected
 hint: look at the bao server log, then run the command again
 ",
@@ -910,8 +866,7 @@ hint: look at the bao server log, then run the command again
     )));
     // The rerun: one secret_id, one wrapping token — the bundle's.
     let out = wrapped(name).run().expect(
-        fs.site
-            .expect(0)
+        site.expect(0)
             .stdout(format!("{}{NEXT}", updated(name, "")))
             .stderr(format!(
                 "{name}: secret_id issued (response-wrapped), expires [DATE]
@@ -925,8 +880,8 @@ hint: look at the bao server log, then run the command again
         out.stderr.contains("revoked 1 unused wrapping token(s)"),
         "{out}"
     );
-    assert_eq!(secret_ids(bao, name).len(), 1, "secret_ids of {name}");
-    let mine = token_accessor(bao, &read_text(&bundle(&fs, name).join("secret_id")))
+    assert_eq!(secret_ids(&site, name).len(), 1, "secret_ids of {name}");
+    let mine = token_accessor(bao, &read_text(&site.bundle(name).join("secret_id")))
         .expect("the bundle's wrapping token is live");
     let expected: BTreeSet<String> = tokens_before
         .iter()
@@ -934,18 +889,18 @@ hint: look at the bao server log, then run the command again
         .chain([other.clone(), mine])
         .collect();
     assert_eq!(
-        tokens(bao),
+        tokens(&site),
         expected,
         "after the rerun only the two bundles' wrapping tokens may be new"
     );
 
     // Removed, the tenant keeps no token either, not even an unused
     // wrapping token; the bystander's stays.
-    let (out, proxy) = fs.run(Inject::none(), &mut remove_user(&fs, name));
-    out.expect(fs.site.expect(0).stdout(removed(name, true)));
+    let (out, proxy) = site.run_through(Inject::none(), &mut remove_user(&site, name));
+    out.expect(site.expect(0).stdout(removed(name, true)));
     drop(proxy);
     let expected: BTreeSet<String> = tokens_before.iter().cloned().chain([other]).collect();
-    assert_eq!(tokens(bao), expected, "tokens left by the removal");
+    assert_eq!(tokens(&site), expected, "tokens left by the removal");
 }
 
 /// Bulk runs share one keep-alive mutual-TLS connection to Vault: one TLS
@@ -953,12 +908,12 @@ hint: look at the bao server log, then run the command again
 #[test]
 fn add_user_of_many_tenants_shares_one_keep_alive_connection() {
     require_e2e!("starts OpenBao behind the logging proxy");
-    let fs = FaultSite::start();
+    let site = Fixture::builder().fault_proxy().build();
     let names = ["bulk1", "bulk2", "bulk3", "bulk4", "bulk5"];
-    let mut cmd = fs.vaultnet();
+    let mut cmd = site.vaultnet();
     cmd.args(["add-user", "--no-unix-user"]).args(names);
-    let (out, proxy) = fs.run(Inject::none(), &mut cmd);
-    out.expect(add_expect(&fs.site, &names, false));
+    let (out, proxy) = site.run_through(Inject::none(), &mut cmd);
+    out.expect(add_expect(&site, &names, false));
     let events = proxy.events();
     let writes = proxy.writes();
     assert!(

@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use vaultnet::render::forwarder::exec_start;
 
+use crate::support::fixture::Fixture;
 use crate::support::netns::TenantNs;
-use crate::support::openbao::{OpenBao, probe};
-use crate::support::site::{Site, first_init_with};
+use crate::support::openbao::probe;
 use crate::support::{require_e2e, wait_for};
 
 const DNS_NAME: &str = "vault.lan";
@@ -29,18 +29,19 @@ const PORT: u16 = 22300;
 /// A host namespace with init's files for `kind`, OpenBao running, and a
 /// tenant namespace that resolves `vault.lan` to the host address.
 struct Setup {
-    // Dropped first: the tenant's namespace, then OpenBao, then the host.
+    // Dropped first: the tenant's namespace, then OpenBao and the host.
     tenant: TenantNs,
-    _bao: OpenBao,
-    site: Site,
+    site: Fixture,
 }
 
 impl Setup {
     #[track_caller]
     fn new(kind: &str) -> Setup {
-        let site = Site::in_netns("vnfw");
-        let out = site.init().args(["--forwarder", kind]).run();
-        let out = out.expect(first_init_with(&site, kind));
+        let site = Fixture::host("vnfw")
+            .init_args(["--forwarder", kind])
+            .openbao_without_token()
+            .build();
+        let out = site.init_output();
         let listen = format!("{}:{PORT}", site.host_ip());
         assert!(
             out.stdout.contains(&format!(
@@ -49,18 +50,10 @@ impl Setup {
             )),
             "{out}"
         );
-        let bao = site.start_openbao();
-        let host_ip = site.host_ip();
         let tenant = site
-            .ns
-            .as_ref()
-            .unwrap()
-            .add_tenant_ns("vnft", &[(DNS_NAME, host_ip)]);
-        let setup = Setup {
-            tenant,
-            _bao: bao,
-            site,
-        };
+            .ns()
+            .add_tenant_ns("vnft", &[(DNS_NAME, site.host_ip())]);
+        let setup = Setup { tenant, site };
         // Nothing answers on the host address before the forwarder runs,
         // so what answers later is the forwarder.
         assert!(
@@ -71,7 +64,7 @@ impl Setup {
     }
 
     fn host(&self) -> &crate::support::netns::Netns {
-        self.site.ns.as_ref().unwrap()
+        self.site.ns()
     }
 
     /// The text of a file `init` wrote under `forwarder/`.

@@ -23,22 +23,20 @@ use vaultnet::pki::CertInfo;
 
 use crate::support::cmd::{Cmd, Output};
 use crate::support::expect::Expect;
+use crate::support::fixture::Fixture;
+use crate::support::init::{ca_name, first_init, init_stdout, kept_certificates, unchanged_init};
 use crate::support::openbao::parse_listener;
-use crate::support::site::{
-    Site, Snapshot, ca_name, first_init, init_stdout, kept_certificates, rejected, unchanged_init,
-};
+use crate::support::snapshot::Snapshot;
 use crate::support::{run_ok, wait_for, write_private};
 
 /// A site where `init` has run once, successfully.
 #[track_caller]
-fn initialised() -> Site {
-    let site = Site::offline();
-    site.init().run().expect(first_init(&site));
-    site
+fn initialised() -> Fixture {
+    Fixture::builder().init().build()
 }
 
 #[track_caller]
-fn cert(site: &Site, rel: &str) -> CertInfo {
+fn cert(site: &Fixture, rel: &str) -> CertInfo {
     let pem = std::fs::read_to_string(site.path(rel)).unwrap();
     CertInfo::parse(&pem).unwrap_or_else(|e| panic!("{rel}: {}", e.message()))
 }
@@ -176,7 +174,7 @@ fn server_certificate_is_server_auth_only_with_exactly_its_four_sans() {
     );
 
     // `--dns-name` replaces vault.lan; the other SANs stay exactly as they were.
-    let other = Site::offline();
+    let other = Fixture::offline();
     let out = other
         .init()
         .args(["--dns-name", "bao.example.lan", "--server-cert-days", "30"])
@@ -283,7 +281,7 @@ const SECRET_FILES: &[&str] = &[
 
 #[test]
 fn keys_are_0600_and_directories_0700_even_under_umask_000() {
-    let site = Site::offline();
+    let site = Fixture::offline();
     // `umask` is printed first to prove the wrapper really cleared it.
     let out = Cmd::new("/bin/sh")
         .home(site.home())
@@ -301,10 +299,10 @@ fn keys_are_0600_and_directories_0700_even_under_umask_000() {
         let rel = rel.display().to_string();
         let mode = entry.mode();
         match entry {
-            crate::support::site::Entry::Dir { .. } => {
+            crate::support::snapshot::Entry::Dir { .. } => {
                 assert_eq!(mode, 0o700, "directory `{rel}` has mode {mode:o}")
             }
-            crate::support::site::Entry::File { .. } => {
+            crate::support::snapshot::Entry::File { .. } => {
                 if SECRET_FILES.contains(&rel.as_str()) {
                     assert!(
                         mode == 0o600 || mode == 0o400,
@@ -330,7 +328,7 @@ fn keys_are_0600_and_directories_0700_even_under_umask_000() {
 
 #[test]
 fn without_vault_init_writes_every_file_and_lists_what_is_left() {
-    let site = Site::offline();
+    let site = Fixture::offline();
     let out = site.init().run();
     out.expect(first_init(&site));
     assert_eq!(site.snapshot().paths(), LAYOUT);
@@ -453,7 +451,7 @@ removed `forwarder/vaultnet-forwarder.socket` (socket-proxyd is no longer the fo
 
 #[test]
 fn without_a_terminal_init_never_prompts() {
-    let site = Site::offline();
+    let site = Fixture::offline();
     // No `--yes`, stdin is /dev/null: defaults and flags, no prompt.
     let out = site
         .vaultnet()
@@ -502,8 +500,7 @@ fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
         .init()
         .args(["--profile", "l6", "--host-mapping", "ip"])
         .run();
-    out.expect(rejected(
-        &site,
+    out.expect(site.rejected(
         "`--host-mapping ip` contradicts profile `l6`, which maps the name to `host-gateway`",
         "drop `--host-mapping`, or choose the profile that maps to `ip`: `--profile l1`",
     ));
@@ -514,11 +511,7 @@ fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
 
     let before = site.snapshot();
     let out = site.init().args(["--profile", "l9"]).run();
-    out.expect(rejected(
-        &site,
-        "unknown profile `l9`",
-        "known profiles: l1, l6",
-    ));
+    out.expect(site.rejected("unknown profile `l9`", "known profiles: l1, l6"));
     before.without(".vaultnet.lock").assert_same(
         &site.snapshot().without(".vaultnet.lock"),
         "unknown profile",
@@ -671,7 +664,7 @@ const BAD_FLAGS: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// `init --yes` with the site's settings except `flag`, which gets `value`.
-fn init_with(site: &Site, flag: &str, value: &str) -> Cmd {
+fn init_with(site: &Fixture, flag: &str, value: &str) -> Cmd {
     let mut c = site.vaultnet();
     c.args(["init", "--yes", "--timeout", "10"]);
     if flag != "--host-ip" {
@@ -687,7 +680,7 @@ fn init_with(site: &Site, flag: &str, value: &str) -> Cmd {
 
 #[test]
 fn bad_flags_exit_2_with_an_error_and_a_hint_and_create_nothing() {
-    let site = Site::offline();
+    let site = Fixture::offline();
     let parent = Snapshot::take(site.scratch());
     let missing_token = site.scratch().join("no-such-token");
     let mut cases: Vec<[String; 4]> = BAD_FLAGS
@@ -702,7 +695,7 @@ fn bad_flags_exit_2_with_an_error_and_a_hint_and_create_nothing() {
     ]);
     for [flag, value, error, hint] in &cases {
         let out = init_with(&site, flag, value).run();
-        out.expect(rejected(&site, error, hint));
+        out.expect(site.rejected(error, hint));
         assert!(
             !site.dir().exists(),
             "{flag}={value} created the state directory"
@@ -724,7 +717,7 @@ fn bad_flags_leave_an_initialised_state_byte_for_byte_unchanged() {
             if force {
                 cmd.arg("--force");
             }
-            cmd.run().expect(rejected(&site, error, hint));
+            cmd.run().expect(site.rejected(error, hint));
             before.assert_same(&site.snapshot(), format!("{flag}={value:?} force={force}"));
         }
     }
@@ -732,7 +725,7 @@ fn bad_flags_leave_an_initialised_state_byte_for_byte_unchanged() {
 
 #[test]
 fn an_unwritable_state_directory_exits_2_with_a_hint_and_writes_nothing() {
-    let site = Site::offline();
+    let site = Fixture::offline();
     let regular = site.scratch().join("regular-file");
     std::fs::write(&regular, "not a directory\n").unwrap();
     let proc_dir = PathBuf::from(format!("/proc/vaultnet-test-{}", std::process::id()));
@@ -764,8 +757,7 @@ fn an_unwritable_state_directory_exits_2_with_a_hint_and_writes_nothing() {
             .arg("--vault-addr")
             .arg(site.vault_addr().to_string())
             .run();
-        out.expect(rejected(
-            &site,
+        out.expect(site.rejected(
             &error,
             "choose a writable directory with `--dir DIR` (or `VAULTNET_DIR`)",
         ));
@@ -775,7 +767,7 @@ fn an_unwritable_state_directory_exits_2_with_a_hint_and_writes_nothing() {
 }
 
 /// A valid state file, as `init` wrote it for a site.
-fn good_state(site: &Site) -> String {
+fn good_state(site: &Fixture) -> String {
     std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap()
 }
 
@@ -898,15 +890,12 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
         let before = site.snapshot();
         let want = if cause.is_empty() {
             // Too large to read: refused before it is parsed.
-            rejected(
-                &site,
+            site.rejected(
                 &format!("{file} is larger than 1048576 bytes"),
                 &format!("restore {file} from a backup"),
             )
         } else {
-            rejected(
-                &site,
-                &format!("{file} is not a valid state file: {cause}"),
+            site.rejected(&format!("{file} is not a valid state file: {cause}"),
                 &format!(
                     "restore {file} from a backup; vaultnet never overwrites a state file it cannot read"
                 ),
@@ -1037,7 +1026,7 @@ fn release(mut holder: std::process::Child) {
 }
 
 #[track_caller]
-fn init_fails_fast_on_the_lock(site: &Site, holder: &std::process::Child) -> Output {
+fn init_fails_fast_on_the_lock(site: &Fixture, holder: &std::process::Child) -> Output {
     let started = Instant::now();
     let out = site.init().run();
     assert!(
@@ -1091,7 +1080,7 @@ fn a_held_lock_makes_init_fail_fast_naming_the_holder() {
 
 #[test]
 fn a_lock_on_a_new_state_directory_leaves_it_empty() {
-    let site = Site::offline();
+    let site = Fixture::offline();
     // 0700 already, so init has no reason to touch it before the lock.
     std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
         .create(site.dir())
@@ -1111,11 +1100,11 @@ fn a_lock_on_a_new_state_directory_leaves_it_empty() {
 const TOKEN: &str = "s.vaultnetTESTtoken7QxZ93kLmN0pR";
 
 #[track_caller]
-fn assert_no_token(site: &Site, out: &Output) {
+fn assert_no_token(site: &Fixture, out: &Output) {
     assert!(!out.stdout.contains(TOKEN), "token on stdout\n{out}");
     assert!(!out.stderr.contains(TOKEN), "token on stderr\n{out}");
     for (rel, entry) in &site.snapshot().entries {
-        if let crate::support::site::Entry::File { bytes, .. } = entry {
+        if let crate::support::snapshot::Entry::File { bytes, .. } = entry {
             assert!(
                 !String::from_utf8_lossy(bytes).contains(TOKEN),
                 "token written to `{}`",
@@ -1127,7 +1116,7 @@ fn assert_no_token(site: &Site, out: &Output) {
 
 #[test]
 fn the_operator_token_never_appears_in_output_or_state() {
-    let site = Site::offline();
+    let site = Fixture::offline();
     // Vault is not reachable, so every run says the same as without a
     // token: the token changes nothing that is printed.
     for (i, var) in ["BAO_TOKEN", "VAULT_TOKEN"].into_iter().enumerate() {
@@ -1157,8 +1146,7 @@ fn the_operator_token_never_appears_in_output_or_state() {
     let before = site.snapshot();
     let out = site.init().arg("--token-file").arg(&file).run();
     assert_no_token(&site, &out);
-    out.expect(rejected(
-        &site,
+    out.expect(site.rejected(
         "token file `[DIR]/token` is not text",
         "write the operator token into it as one line of text, or set `VAULT_TOKEN`",
     ));

@@ -17,12 +17,13 @@ use time::{Duration, OffsetDateTime};
 use vaultnet::pki::{Ca, Issued};
 
 use crate::support::cmd::Output;
+use crate::support::fixture::Fixture;
+use crate::support::init::{
+    NEXT_ADD_USER, bootstrap_init, init_report, init_stdout_with_vault, initialised,
+    kept_certificates, left_to_do, vault_setup,
+};
 use crate::support::openbao::{OpenBao, probe};
 use crate::support::require_e2e;
-use crate::support::site::{
-    NEXT_ADD_USER, Site, bootstrap_init, first_init, init_report, init_stdout_with_vault,
-    initialised, kept_certificates, left_to_do, vault_setup,
-};
 use crate::support::write_private;
 
 /// Files every `init` writes (default forwarder), relative to the state.
@@ -45,15 +46,13 @@ const WRONG_TOKEN: &str = "s.wrongTOKENvaultnetE2E4kq8Zr";
 /// (which must still write every file and say what is left), and OpenBao
 /// started from what it wrote.
 #[track_caller]
-fn site_with_openbao(prefix: &str) -> (Site, OpenBao) {
-    let site = Site::in_netns(prefix);
-    let out = site.init().run();
-    let out = out.expect(first_init(&site));
+fn site_with_openbao(prefix: &str) -> Fixture {
+    let site = Fixture::host(prefix).openbao_without_token().build();
+    let out = site.init_output();
     for f in WRITTEN {
         assert!(site.path(f).is_file(), "`{f}` missing\n{out}");
     }
-    let bao = site.start_openbao();
-    (site, bao)
+    site
 }
 
 /// Writes an issued pair under `dir` as NAME.pem and NAME-key.pem.
@@ -66,7 +65,7 @@ fn write_pair(dir: &Path, name: &str, issued: &Issued) -> (PathBuf, PathBuf) {
 }
 
 #[track_caller]
-fn assert_refused(site: &Site, bao: &OpenBao, what: &str, cert: Option<(&Path, &Path)>) {
+fn assert_refused(site: &Fixture, bao: &OpenBao, what: &str, cert: Option<(&Path, &Path)>) {
     let r = probe(
         site.ns_name(),
         &bao.addr().to_string(),
@@ -80,7 +79,8 @@ fn assert_refused(site: &Site, bao: &OpenBao, what: &str, cert: Option<(&Path, &
 #[test]
 fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificates() {
     require_e2e!("starts OpenBao in a network namespace");
-    let (site, bao) = site_with_openbao("vnie");
+    let site = site_with_openbao("vnie");
+    let bao = site.bao();
     let addr = bao.addr().to_string();
     let ca_path = site.path("pki/ca.pem");
     let operator = (
@@ -97,7 +97,7 @@ fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificate
         Ok(200),
         "the operator certificate must be let in"
     );
-    assert_refused(&site, &bao, "no certificate", None);
+    assert_refused(&site, bao, "no certificate", None);
 
     // Vault listens on loopback only: not on the host address.
     let on_host_ip = format!("{}:{}", site.host_ip(), bao.addr().port());
@@ -110,12 +110,10 @@ fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificate
     assert!(r.is_err(), "Vault answered on {on_host_ip}: {r:?}");
 
     // Another install's CA, and its operator certificate.
-    let other = Site::offline();
-    let out = other.init().run();
-    out.expect(first_init(&other));
+    let other = Fixture::builder().init().build();
     assert_refused(
         &site,
-        &bao,
+        bao,
         "another CA's client certificate",
         Some((
             &other.path("operator/client.pem"),
@@ -157,7 +155,7 @@ fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificate
     );
     assert_refused(
         &site,
-        &bao,
+        bao,
         "an expired certificate",
         Some((&expired.0, &expired.1)),
     );
@@ -169,14 +167,14 @@ fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificate
     );
     assert_refused(
         &site,
-        &bao,
+        bao,
         "a not-yet-valid certificate",
         Some((&future.0, &future.1)),
     );
     // The Vault server's own certificate: serverAuth only (SECURITY.md T3).
     assert_refused(
         &site,
-        &bao,
+        bao,
         "the serverAuth-only server certificate",
         Some((
             &site.path("vault/server.pem"),
@@ -238,7 +236,8 @@ fn assert_no_text(out: &Output, secret: &str) {
 #[test]
 fn init_bootstraps_approle_and_kv2_from_every_token_source_then_changes_nothing() {
     require_e2e!("starts OpenBao in a network namespace");
-    let (site, bao) = site_with_openbao("vnib");
+    let site = site_with_openbao("vnib");
+    let bao = site.bao();
     let root = bao.root_token.clone();
 
     // Vault is up but there is no token: files only, and it says so.
@@ -253,7 +252,7 @@ fn init_bootstraps_approle_and_kv2_from_every_token_source_then_changes_nothing(
             ))
             .stderr(kept_certificates(&site)),
     );
-    assert_not_bootstrapped(&bao);
+    assert_not_bootstrapped(bao);
 
     // A wrong token: exit 1, permission denied, the token never echoed.
     let out = site.init().env("BAO_TOKEN", WRONG_TOKEN).run();
@@ -264,11 +263,11 @@ hint: use an operator token allowed to do this (`VAULT_TOKEN`, `--token-file` or
 ",
         kept_certificates(&site)
     )));
-    assert_not_bootstrapped(&bao);
+    assert_not_bootstrapped(bao);
 
     // The root token in BAO_TOKEN: AppRole and KV v2 enabled.
     let out = site.init().env("BAO_TOKEN", &root).run();
-    assert_bootstrapped(&bao, "secret");
+    assert_bootstrapped(bao, "secret");
     assert_no_text(&out, &root);
     out.expect(bootstrap_init(&site));
 
@@ -276,7 +275,7 @@ hint: use an operator token allowed to do this (`VAULT_TOKEN`, `--token-file` or
     // OpenBao (same mounts, same accessors), and it says so. The lock
     // file is left out: every run writes its pid into it.
     let before = site.snapshot().without(".vaultnet.lock");
-    let objects = vault_objects(&bao);
+    let objects = vault_objects(bao);
     let out = site.init().env("BAO_TOKEN", &root).run();
     let out = out.expect(
         site.expect(0)
@@ -294,34 +293,34 @@ hint: use an operator token allowed to do this (`VAULT_TOKEN`, `--token-file` or
     );
     before.assert_same(&site.snapshot().without(".vaultnet.lock"), "a further init");
     assert_eq!(
-        vault_objects(&bao),
+        vault_objects(bao),
         objects,
         "a further init changed OpenBao"
     );
     assert_no_text(&out, &root);
 
     // `--token-file`.
-    unbootstrap(&bao);
+    unbootstrap(bao);
     let file = site.scratch().join("operator-token");
     write_private(&file, format!("{root}\n"));
     let out = site.init().arg("--token-file").arg(&file).run();
-    assert_bootstrapped(&bao, "secret");
+    assert_bootstrapped(bao, "secret");
     assert_no_text(&out, &root);
     out.expect(bootstrap_init(&site));
 
     // `~/.vault-token` under the HOME vaultnet runs with.
-    unbootstrap(&bao);
+    unbootstrap(bao);
     write_private(&site.home().join(".vault-token"), &root);
     let out = site.init().run();
-    assert_bootstrapped(&bao, "secret");
+    assert_bootstrapped(bao, "secret");
     assert_no_text(&out, &root);
     out.expect(bootstrap_init(&site));
     std::fs::remove_file(site.home().join(".vault-token")).unwrap();
 
     // `VAULT_TOKEN`, for Vault's own habit.
-    unbootstrap(&bao);
+    unbootstrap(bao);
     let out = site.init().env("VAULT_TOKEN", &root).run();
-    assert_bootstrapped(&bao, "secret");
+    assert_bootstrapped(bao, "secret");
     assert_no_text(&out, &root);
     out.expect(bootstrap_init(&site));
 }
@@ -329,14 +328,15 @@ hint: use an operator token allowed to do this (`VAULT_TOKEN`, `--token-file` or
 #[test]
 fn init_refuses_a_kv_mount_of_another_type_and_leaves_it_alone() {
     require_e2e!("starts OpenBao in a network namespace");
-    let (site, bao) = site_with_openbao("vnik");
+    let site = site_with_openbao("vnik");
+    let bao = site.bao();
     let (code, body) = bao.root_api(
         "POST",
         "sys/mounts/secret2",
         Some(json!({"type": "kv", "options": {"version": "1"}})),
     );
     assert_eq!(code, 204, "{body}");
-    let (_, mounts) = vault_objects(&bao);
+    let (_, mounts) = vault_objects(bao);
     let v1 = mounts["secret2/"].clone();
 
     let out = site
@@ -354,7 +354,7 @@ hint: choose another mount with `vaultnet init --kv-mount NAME`
 ",
         kept_certificates(&site)
     )));
-    let (_, mounts) = vault_objects(&bao);
+    let (_, mounts) = vault_objects(bao);
     assert_eq!(mounts["secret2/"], v1, "init touched the foreign mount");
     // The refused mount did not stick in the settings.
     let state = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
@@ -370,13 +370,14 @@ hint: choose another mount with `vaultnet init --kv-mount NAME`
                 vault_setup("present", "enabled")
             )),
     );
-    assert_bootstrapped(&bao, "secret");
+    assert_bootstrapped(bao, "secret");
 }
 
 #[test]
 fn init_against_a_sealed_openbao_exits_0_and_prints_the_unseal_step() {
     require_e2e!("starts OpenBao in a network namespace");
-    let (site, bao) = site_with_openbao("vnis");
+    let site = site_with_openbao("vnis");
+    let bao = site.bao();
     bao.seal();
     assert_eq!(bao.health(), 503);
     let out = site.init().env("BAO_TOKEN", &bao.root_token).run();
@@ -392,12 +393,12 @@ fn init_against_a_sealed_openbao_exits_0_and_prints_the_unseal_step() {
             .stderr(kept_certificates(&site)),
     );
     bao.unseal();
-    assert_not_bootstrapped(&bao);
+    assert_not_bootstrapped(bao);
 
     // Unsealed, the same command finishes the bootstrap.
     site.init()
         .env("BAO_TOKEN", &bao.root_token)
         .run()
         .expect(bootstrap_init(&site));
-    assert_bootstrapped(&bao, "secret");
+    assert_bootstrapped(bao, "secret");
 }

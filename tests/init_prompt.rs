@@ -14,23 +14,24 @@ use std::time::Duration;
 
 use crate::support::cmd::Cmd;
 use crate::support::expect::Expect;
-use crate::support::netns::Netns;
+use crate::support::fixture::Fixture;
+use crate::support::init::{ca_name_of, install_steps};
 use crate::support::pty::{Session, Terminal};
 use crate::support::require_e2e;
-use crate::support::site::{ca_name_of, install_steps};
 
 /// How long `init` may take to finish once the last answer is typed.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `vaultnet --dir DIR init ARGS…` in `ns`, with a `HOME` beside `dir`.
-fn init(ns: &Netns, dir: &Path, args: &[&str]) -> Cmd {
+/// `vaultnet --dir DIR init ARGS…` in the site's namespace, with its
+/// `HOME`: `dir` is the site's state or another beside it.
+fn init(site: &Fixture, dir: &Path, args: &[&str]) -> Cmd {
     let mut c = Cmd::vaultnet();
-    c.home(dir.parent().unwrap())
+    c.home(site.home())
         .arg("--dir")
         .arg(dir)
         .arg("init")
         .args(args)
-        .netns(ns.name());
+        .netns(site.ns().name());
     c
 }
 
@@ -108,7 +109,8 @@ wrote `forwarder/vaultnet.nft`
 #[test]
 fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address() {
     require_e2e!("needs a network namespace with a default route");
-    let ns = Netns::new("vnpr");
+    let site = Fixture::host("vnpr").build();
+    let ns = site.ns();
     let ip = ns.host_ip();
     let gw = format!(
         "{}.{}.{}.254",
@@ -117,8 +119,7 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
         ip.octets()[2]
     );
     ns.run_ip(&["route", "add", "default", "via", &gw]);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("state");
+    let dir = site.dir();
     let proposed = format!("Host address the forwarder listens on [{ip}]");
     // Every prompt in the order init asks, and what is typed at it:
     // profile (Down: l6), flavor (Enter: openbao), DNS name (typed), host
@@ -138,14 +139,14 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
         ("Prefix under the mount", "\r"),
     ];
     let s = answer(
-        &init(&ns, &dir, &[]),
+        &init(&site, dir, &[]),
         &prompts,
         "Prefix under the mount (tenant NAME owns <mount>/<prefix>/NAME/): tenants\n",
     );
     s.rest_output().expect(report(
-        &dir,
+        dir,
         ip,
-        &created(&dir, "vaultnet-stream.conf"),
+        &created(dir, "vaultnet-stream.conf"),
         (7, 0),
         "nginx",
         22301,
@@ -168,7 +169,7 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
     // A second run on a terminal asks nothing: the settings are recorded.
     // Nothing is typed, so a prompt would wait until the deadline and fail
     // the test; the whole transcript is the report.
-    let s = answer(&init(&ns, &dir, &[]), &[], "");
+    let s = answer(&init(&site, dir, &[]), &[], "");
     let kept = format!(
         "kept CA `pki/ca.pem` ({}, expires [DATE])
 kept Vault server certificate `vault/server.pem` (expires [DATE])
@@ -178,12 +179,12 @@ kept operator certificate `operator/client.pem` (expires [DATE])
     );
     assert_eq!(s.rest, s.transcript);
     s.rest_output()
-        .expect(report(&dir, ip, &kept, (0, 3), "nginx", 22301));
+        .expect(report(dir, ip, &kept, (0, 3), "nginx", 22301));
 
     // With --yes it never prompts, even on a terminal: the defaults, and
     // the default route's address as the host IP.
-    let fresh = tmp.path().join("fresh");
-    let s = answer(&init(&ns, &fresh, &["--yes"]), &[], "");
+    let fresh = site.scratch().join("fresh");
+    let s = answer(&init(&site, &fresh, &["--yes"]), &[], "");
     assert_eq!(s.rest, s.transcript);
     s.rest_output().expect(report(
         &fresh,

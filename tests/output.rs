@@ -3,12 +3,10 @@
 
 use std::process::{Command, Stdio};
 
-use crate::support::site::Site;
+use crate::support::fixture::Fixture;
 
-fn initialised() -> Site {
-    let site = Site::offline();
-    site.init().run().expect_success();
-    site
+fn initialised() -> Fixture {
+    Fixture::builder().init().build()
 }
 
 #[test]

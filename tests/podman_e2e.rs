@@ -23,15 +23,14 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use vaultnet::render::forwarder::exec_start;
+use serde_json::Value;
 
 use crate::support::cmd::Output;
 use crate::support::expect::Expect;
+use crate::support::fixture::Fixture;
 use crate::support::podman::{
     self, AGENT_IMAGE, APP_IMAGE, BAO_IN_APP, Kit, PodmanTenant, markers,
 };
-use crate::support::site::{Site, bootstrap_init, first_init};
 use crate::support::tenant::{NEXT, NFT, created};
 use crate::support::{require_e2e, wait_for, write_private};
 
@@ -188,33 +187,21 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     clock.lap("kit (image tarballs, podman-compose for tenants)");
 
     // The host: init, OpenBao, bootstrap, forwarder.
-    let site = Site::in_netns("vnpod");
-    let host = site.ns.as_ref().expect("a host namespace");
-    let site_flags = ["--flavor", "openbao", "--agent-image", AGENT_IMAGE];
-    let out = site.init().args(site_flags).run();
-    out.expect(first_init(&site));
-    let bao = site.start_openbao();
+    let site = Fixture::host("vnpod")
+        .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
+        .openbao()
+        .forwarder()
+        .build();
+    let host = site.ns();
     let token = site.scratch().join("operator-token");
-    write_private(&token, &bao.root_token);
-    site.init()
-        .args(site_flags)
-        .arg("--token-file")
-        .arg(&token)
-        .run()
-        .expect(bootstrap_init(&site));
-    let unit = std::fs::read_to_string(site.path("forwarder/vaultnet-forwarder.service"))
-        .expect("the socat unit init wrote");
-    let argv = exec_start(&unit).expect("ExecStart= in the socat unit");
-    let mut forwarder = Command::new(&argv[0]);
-    forwarder.args(&argv[1..]);
-    host.spawn(&forwarder, Some(&site.scratch().join("forwarder.log")));
+    write_private(&token, &site.bao().root_token);
     clock.lap("host (init, OpenBao, bootstrap, socat forwarder)");
 
     // Two tenants: Unix users with rootless Podman, bundles installed.
     let tag = std::process::id();
     let alice = PodmanTenant::create(&format!("vnpa{tag}"), host.name());
     let bob = PodmanTenant::create(&format!("vnpb{tag}"), host.name());
-    site.vaultnet()
+    site.vaultnet_without_token()
         .args([
             "add-user",
             &alice.name,
@@ -261,10 +248,8 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     let secret_b = secret_value("bob");
     let path_a = format!("secret/data/tenants/{}/app", alice.name);
     let path_b = format!("secret/data/tenants/{}/app", bob.name);
-    for (path, value) in [(&path_a, &secret_a), (&path_b, &secret_b)] {
-        let (code, body) = bao.root_api("POST", path, Some(json!({"data": {"value": value}})));
-        assert_eq!(code, 200, "writing {path}: {body}");
-    }
+    site.write_secret(&alice.name, &secret_a);
+    site.write_secret(&bob.name, &secret_b);
     clock.lap("tenants (useradd, add-user --install, secrets)");
 
     let version = alice

@@ -17,9 +17,8 @@ use serde_json::Value;
 use crate::support::cmd::Cmd;
 use crate::support::e2e_required;
 use crate::support::expect::Expect;
-use crate::support::openbao::OpenBao;
+use crate::support::fixture::Fixture;
 use crate::support::require_e2e;
-use crate::support::site::{Site, bootstrap_init, first_init, refused, rejected};
 use crate::support::tenant::tenant_name;
 
 /// The lock file every state-changing run rewrites with its pid, before it
@@ -29,63 +28,40 @@ const LOCK: &str = ".vaultnet.lock";
 /// An initialised site; with `VAULTNET_E2E=1` also a real OpenBao on
 /// loopback, started from the listener `init` wrote, on which `init` with
 /// the root token enabled AppRole and KV v2.
-struct Cli {
-    site: Site,
-    bao: Option<OpenBao>,
+#[track_caller]
+fn initialised() -> Fixture {
+    match e2e_required() {
+        true => Fixture::builder().openbao().build(),
+        false => Fixture::builder().init().build(),
+    }
 }
 
-impl Cli {
-    #[track_caller]
-    fn new() -> Cli {
-        let site = Site::offline();
-        site.init().run().expect(first_init(&site));
-        let bao = e2e_required().then(|| {
-            let bao = site.start_openbao();
-            site.init()
-                .env("BAO_TOKEN", &bao.root_token)
-                .run()
-                .expect(bootstrap_init(&site));
-            bao
-        });
-        Cli { site, bao }
-    }
+/// The token commands get: the root token, or (without a server) one that
+/// is never used, because every case here stops before Vault.
+fn token(site: &Fixture) -> String {
+    site.openbao()
+        .map(|b| b.root_token.clone())
+        .unwrap_or_else(|| "s.never-used-without-a-server".into())
+}
 
-    /// The token commands get: the root token, or (without a server) one
-    /// that is never used, because every case here stops before Vault.
-    fn token(&self) -> String {
-        self.bao
-            .as_ref()
-            .map(|b| b.root_token.clone())
-            .unwrap_or_else(|| "s.never-used-without-a-server".into())
-    }
+fn cmd(site: &Fixture, sub: &str) -> Cmd {
+    let mut c = site.vaultnet_without_token();
+    c.env("BAO_TOKEN", token(site)).arg(sub);
+    c
+}
 
-    fn cmd(&self, sub: &str) -> Cmd {
-        let mut c = self.site.vaultnet();
-        c.env("BAO_TOKEN", self.token()).arg(sub);
-        c
+/// What vaultnet could have changed in Vault: ACL policies, AppRole roles,
+/// token accessors. `Null` without a server.
+#[track_caller]
+fn vault_objects(site: &Fixture) -> Value {
+    if site.openbao().is_none() {
+        return Value::Null;
     }
-
-    /// What vaultnet could have changed in Vault: ACL policies, AppRole
-    /// roles, token accessors. `Null` without a server.
-    #[track_caller]
-    fn vault_objects(&self) -> Value {
-        let Some(bao) = &self.bao else {
-            return Value::Null;
-        };
-        let list = |path: &str| {
-            let (code, body) = bao.root_api("LIST", path, None);
-            match code {
-                404 => Value::Array(Vec::new()),
-                200 => body["data"]["keys"].clone(),
-                _ => panic!("LIST {path} answered {code}: {body}"),
-            }
-        };
-        serde_json::json!({
-            "policies": list("sys/policies/acl"),
-            "roles": list("auth/approle/role"),
-            "tokens": list("auth/token/accessors"),
-        })
-    }
+    serde_json::json!({
+        "policies": site.list("sys/policies/acl"),
+        "roles": site.list("auth/approle/role"),
+        "tokens": site.list("auth/token/accessors"),
+    })
 }
 
 /// The hint of every invalid tenant name.
@@ -136,65 +112,61 @@ fn bad_names() -> Vec<(String, String, &'static str)> {
 
 #[test]
 fn every_bad_tenant_name_exits_2_with_an_error_and_a_hint_and_changes_nothing() {
-    let cli = Cli::new();
-    let disk = cli.site.snapshot();
-    let vault = cli.vault_objects();
+    let site = initialised();
+    let disk = site.snapshot();
+    let vault = vault_objects(&site);
     for sub in ["add-user", "remove-user"] {
         for (name, error, hint) in bad_names() {
             // After `--`, so that `-a` reaches the name check, not clap.
-            let out = cli.cmd(sub).arg("--").arg(&name).run();
-            out.expect(rejected(&cli.site, &error, hint));
-            disk.assert_same(&cli.site.snapshot(), format!("{sub} {name:?}"));
+            let out = cmd(&site, sub).arg("--").arg(&name).run();
+            out.expect(site.rejected(&error, hint));
+            disk.assert_same(&site.snapshot(), format!("{sub} {name:?}"));
         }
         // A NUL cannot be in argv; `--from FILE` can carry one.
-        let from = cli.site.scratch().join("names-with-nul");
+        let from = site.scratch().join("names-with-nul");
         std::fs::write(&from, "a\0b\n").unwrap();
-        let out = cli.cmd(sub).arg("--from").arg(&from).run();
-        out.expect(rejected(&cli.site, &bad_name("a\\0b", CHARS), NAME_HINT));
-        disk.assert_same(&cli.site.snapshot(), format!("{sub} --from (a NUL)"));
+        let out = cmd(&site, sub).arg("--from").arg(&from).run();
+        out.expect(site.rejected(&bad_name("a\\0b", CHARS), NAME_HINT));
+        disk.assert_same(&site.snapshot(), format!("{sub} --from (a NUL)"));
     }
-    assert_eq!(cli.vault_objects(), vault, "Vault changed");
+    assert_eq!(vault_objects(&site), vault, "Vault changed");
 }
 
 #[test]
 fn a_bad_name_anywhere_in_the_list_stops_the_good_names_too() {
-    let cli = Cli::new();
-    let disk = cli.site.snapshot();
-    let vault = cli.vault_objects();
+    let site = initialised();
+    let disk = site.snapshot();
+    let vault = vault_objects(&site);
     let good = tenant_name("g");
-    let out = cli
-        .cmd("add-user")
+    let out = cmd(&site, "add-user")
         .args(["--no-unix-user", &good, "a/b"])
         .run();
-    out.expect(rejected(&cli.site, &bad_name("a/b", CHARS), NAME_HINT));
-    let from = cli.site.scratch().join("names");
+    out.expect(site.rejected(&bad_name("a/b", CHARS), NAME_HINT));
+    let from = site.scratch().join("names");
     std::fs::write(&from, format!("{good}\n../etc\n")).unwrap();
-    let out = cli
-        .cmd("add-user")
+    let out = cmd(&site, "add-user")
         .args(["--no-unix-user", "--from"])
         .arg(&from)
         .run();
-    out.expect(rejected(&cli.site, &bad_name("../etc", FIRST), NAME_HINT));
-    disk.assert_same(&cli.site.snapshot(), "good and bad names");
-    assert!(!cli.site.path(&format!("tenants/{good}")).exists());
-    assert_eq!(cli.vault_objects(), vault, "Vault changed");
+    out.expect(site.rejected(&bad_name("../etc", FIRST), NAME_HINT));
+    disk.assert_same(&site.snapshot(), "good and bad names");
+    assert!(!site.path(&format!("tenants/{good}")).exists());
+    assert_eq!(vault_objects(&site), vault, "Vault changed");
 }
 
 #[test]
 fn an_unknown_or_system_unix_user_exits_2_and_changes_nothing() {
-    let cli = Cli::new();
-    let disk = cli.site.snapshot().without(LOCK);
-    let vault = cli.vault_objects();
+    let site = initialised();
+    let disk = site.snapshot().without(LOCK);
+    let vault = vault_objects(&site);
     let ghost = tenant_name("nouser");
-    let out = cli.cmd("add-user").arg(&ghost).run();
-    out.expect(rejected(
-        &cli.site,
-        &format!("there is no Unix user `{ghost}`"),
+    let out = cmd(&site, "add-user").arg(&ghost).run();
+    out.expect(site.rejected(&format!("there is no Unix user `{ghost}`"),
         &format!(
             "create it first (`useradd -m {ghost}`), or pass `--no-unix-user` for a tenant without an account"
         ),
     ));
-    disk.assert_same(&cli.site.snapshot().without(LOCK), "unknown Unix user");
+    disk.assert_same(&site.snapshot().without(LOCK), "unknown Unix user");
 
     // A system account (uid below UID_MIN) is no tenant either.
     let system = ["mail", "news", "uucp", "proxy", "backup", "list"]
@@ -205,24 +177,23 @@ fn an_unknown_or_system_unix_user_exits_2_and_changes_nothing() {
         });
     match system {
         Some((name, uid)) => {
-            let out = cli.cmd("add-user").arg(name).run();
-            out.expect(rejected(
-                &cli.site,
+            let out = cmd(&site, "add-user").arg(name).run();
+            out.expect(site.rejected(
                 &format!(
                     "Unix user `{name}` has uid {uid}, a system account (tenants need uid >= 1000)"
                 ),
                 "choose a regular user as the tenant",
             ));
-            disk.assert_same(&cli.site.snapshot().without(LOCK), "system account");
+            disk.assert_same(&site.snapshot().without(LOCK), "system account");
         }
         None => eprintln!("no system account to try on this machine"),
     }
-    assert_eq!(cli.vault_objects(), vault, "Vault changed");
+    assert_eq!(vault_objects(&site), vault, "Vault changed");
 }
 
 #[test]
 fn tenant_commands_on_a_directory_never_initialised_exit_2_and_create_nothing() {
-    let site = Site::offline();
+    let site = Fixture::offline();
     let name = tenant_name("n");
     for args in [
         vec!["add-user", "--no-unix-user", name.as_str()],
@@ -235,8 +206,7 @@ fn tenant_commands_on_a_directory_never_initialised_exit_2_and_create_nothing() 
             .env("BAO_TOKEN", "s.never-used")
             .args(&args)
             .run();
-        out.expect(rejected(
-            &site,
+        out.expect(site.rejected(
             "vaultnet is not initialised in `[STATE]`",
             "run `vaultnet init` first, or pass the right `--dir`",
         ));
@@ -250,43 +220,40 @@ fn tenant_commands_on_a_directory_never_initialised_exit_2_and_create_nothing() 
 
 #[test]
 fn tenant_commands_without_an_operator_token_exit_2_and_change_nothing() {
-    let cli = Cli::new();
-    let disk = cli.site.snapshot().without(LOCK);
-    let vault = cli.vault_objects();
+    let site = initialised();
+    let disk = site.snapshot().without(LOCK);
+    let vault = vault_objects(&site);
     let name = tenant_name("t");
     for sub in ["add-user", "remove-user"] {
         // No BAO_TOKEN/VAULT_TOKEN (the harness scrubs them) and no
         // ~/.vault-token in the test's HOME.
-        let mut c = cli.site.vaultnet();
+        let mut c = site.vaultnet_without_token();
         c.arg(sub);
         if sub == "add-user" {
             c.arg("--no-unix-user");
         }
-        c.arg(&name).run().expect(rejected(
-            &cli.site,
+        c.arg(&name).run().expect(site.rejected(
             "no operator token",
             "set `BAO_TOKEN`, pass `--token-file FILE`, or log in so `~/.vault-token` exists",
         ));
-        let missing = cli.site.scratch().join("no-such-token");
-        let mut c = cli.site.vaultnet();
+        let missing = site.scratch().join("no-such-token");
+        let mut c = site.vaultnet_without_token();
         c.arg(sub).arg("--token-file").arg(&missing);
         if sub == "add-user" {
             c.arg("--no-unix-user");
         }
-        c.arg(&name).run().expect(rejected(
-            &cli.site,
+        c.arg(&name).run().expect(site.rejected(
             "token file `[DIR]/no-such-token` does not exist",
             "pass the path of a file holding the operator token",
         ));
     }
-    disk.assert_same(&cli.site.snapshot().without(LOCK), "no token");
-    assert_eq!(cli.vault_objects(), vault, "Vault changed");
+    disk.assert_same(&site.snapshot().without(LOCK), "no token");
+    assert_eq!(vault_objects(&site), vault, "Vault changed");
 }
 
 #[test]
 fn list_reads_the_state_alone_and_needs_no_vault_or_token() {
-    let site = Site::offline();
-    site.init().run().expect(first_init(&site));
+    let site = Fixture::builder().init().build();
     let disk = site.snapshot();
     site.vaultnet().arg("list").run().expect(
         site.expect(0)
@@ -305,37 +272,31 @@ fn list_reads_the_state_alone_and_needs_no_vault_or_token() {
 #[test]
 fn a_sealed_vault_fails_add_user_and_remove_user_with_exit_1_and_changes_nothing() {
     require_e2e!("starts a real OpenBao and seals it");
-    let cli = Cli::new();
-    let bao = cli.bao.as_ref().expect("a server under VAULTNET_E2E");
-    let vault = cli.vault_objects();
-    let disk = cli.site.snapshot().without(LOCK);
+    let site = initialised();
+    let bao = site.bao();
+    let vault = vault_objects(&site);
+    let disk = site.snapshot().without(LOCK);
     bao.seal();
     let name = tenant_name("s");
     for args in [
         vec!["add-user", "--no-unix-user", name.as_str()],
         vec!["remove-user", name.as_str()],
     ] {
-        let out = cli
-            .site
-            .vaultnet()
-            .env("BAO_TOKEN", &bao.root_token)
-            .args(&args)
-            .run();
+        let out = site.vaultnet().args(&args).run();
         assert!(!out.stderr.contains(&bao.root_token), "{out}");
-        out.expect(refused(
-            &cli.site,
+        out.expect(site.refused(
             1,
             "OpenBao at https://[VAULT_ADDR] is sealed",
             "unseal it: `bao operator unseal`",
         ));
         disk.assert_same(
-            &cli.site.snapshot().without(LOCK),
+            &site.snapshot().without(LOCK),
             format!("{} on a sealed Vault", args[0]),
         );
     }
-    assert!(!cli.site.path(&format!("tenants/{name}")).exists());
+    assert!(!site.path(&format!("tenants/{name}")).exists());
     bao.unseal();
-    assert_eq!(cli.vault_objects(), vault, "Vault changed");
+    assert_eq!(vault_objects(&site), vault, "Vault changed");
 }
 
 #[test]

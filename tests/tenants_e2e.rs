@@ -30,15 +30,15 @@ use vaultnet::pki::CertInfo;
 
 use crate::support::cmd::{Cmd, Output};
 use crate::support::expect::Expect;
+use crate::support::fixture::Fixture;
 use crate::support::manifest_dir;
 use crate::support::netns::TenantNs;
 use crate::support::require_e2e;
-use crate::support::site::Snapshot;
+use crate::support::snapshot::Snapshot;
 use crate::support::tenant::{
-    Agent, NEXT, NFT, Provisioned, UnixUser, add_expect, added, bundle_files, connect_as, created,
+    Agent, NEXT, NFT, UnixUser, add_expect, added, bundle_files, connect_as, created,
     created_changes, created_wrapped, extra_hosts, json_report, list_json, list_json_installed,
-    list_table, mode_owner, nft_load, nft_set, removed, tenant_name, tenant_request, up_to_date,
-    updated,
+    list_table, mode_owner, nft_set, removed, tenant_name, tenant_request, up_to_date, updated,
 };
 
 /// How long the agent may take to log in and render (≈1 s here).
@@ -79,8 +79,8 @@ fn pem_body_line(path: &Path) -> String {
 
 /// Fails if any secret shows in any output or in `vaultnet.yaml`.
 #[track_caller]
-fn assert_no_secret(p: &Provisioned, outputs: &[&Output], secrets: &[(&str, String)]) {
-    let state = std::fs::read_to_string(p.site.path("vaultnet.yaml")).unwrap();
+fn assert_no_secret(site: &Fixture, outputs: &[&Output], secrets: &[(&str, String)]) {
+    let state = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
     for (what, secret) in secrets {
         let secret = secret.trim();
         assert!(secret.len() >= 8, "{what} is too short to search for");
@@ -98,13 +98,13 @@ fn assert_no_secret(p: &Provisioned, outputs: &[&Output], secrets: &[(&str, Stri
 }
 
 /// The secrets of a tenant's bundle, named.
-fn bundle_secrets(p: &Provisioned, tenant: &str) -> Vec<(&'static str, String)> {
+fn bundle_secrets(site: &Fixture, tenant: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("role_id", p.bundle_text(tenant, "role_id")),
-        ("secret_id", p.bundle_text(tenant, "secret_id")),
+        ("role_id", site.bundle_text(tenant, "role_id")),
+        ("secret_id", site.bundle_text(tenant, "secret_id")),
         (
             "client key",
-            pem_body_line(&p.bundle(tenant).join("client-key.pem")),
+            pem_body_line(&site.bundle(tenant).join("client-key.pem")),
         ),
     ]
 }
@@ -136,8 +136,8 @@ fn days_from_now(rfc3339: &str) -> i64 {
 }
 
 #[track_caller]
-fn cert_serial(p: &Provisioned, tenant: &str) -> String {
-    CertInfo::parse(&p.bundle_text(tenant, "client.pem"))
+fn cert_serial(site: &Fixture, tenant: &str) -> String {
+    CertInfo::parse(&site.bundle_text(tenant, "client.pem"))
         .unwrap_or_else(|e| panic!("client.pem: {}", e.message()))
         .serial
 }
@@ -145,28 +145,27 @@ fn cert_serial(p: &Provisioned, tenant: &str) -> String {
 #[test]
 fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder() {
     require_e2e!("runs OpenBao, the forwarder and bao agent in network namespaces");
-    let p = Provisioned::start("vnta");
-    p.start_forwarder();
+    let site = Fixture::host("vnta").openbao().forwarder().build();
     let alice = UnixUser::create("aa");
     let bob = UnixUser::create("ab");
     let (a, b) = (alice.name.as_str(), bob.name.as_str());
-    p.add_user(&[a, b])
+    site.add_user(&[a, b])
         .run()
-        .expect(add_expect(&p.site, &[a, b], true));
+        .expect(add_expect(&site, &[a, b], true));
     let alice_value = format!("alice-s3cret-{}", std::process::id());
-    p.write_secret(a, &alice_value);
-    p.write_secret(b, "bob-s3cret-never-for-alice");
+    site.write_secret(a, &alice_value);
+    site.write_secret(b, "bob-s3cret-never-for-alice");
 
     // The tenant namespace's hosts file and the chroot's /etc/hosts both
     // play compose's `extra_hosts`: the bundle's entry, to the host IP.
-    let compose = p.compose(a);
-    let host_ip = p.site.host_ip();
+    let compose = site.compose(a);
+    let host_ip = site.host_ip();
     assert_eq!(
         extra_hosts(&compose),
         vec![("vault.lan".to_string(), host_ip)],
         "compose extra_hosts"
     );
-    let ns = p.site.ns.as_ref().unwrap();
+    let ns = site.ns();
     let tenant_ns = ns.add_tenant_ns("vntt", &[("vault.lan", host_ip)]);
     let hosts = std::fs::read_to_string(tenant_ns.etc_dir().join("hosts")).unwrap();
     assert!(
@@ -177,8 +176,8 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
         "{hosts}"
     );
 
-    let agent_json = p.bundle_text(a, "agent.json");
-    let agent = Agent::start(&tenant_ns, &p.bundle(a), &compose);
+    let agent_json = site.bundle_text(a, "agent.json");
+    let agent = Agent::start(&tenant_ns, &site.bundle(a), &compose);
     let (rendered, meta) = agent.wait_for_file("/secrets/app", AGENT_TIMEOUT);
     assert_eq!(
         String::from_utf8_lossy(&rendered),
@@ -195,7 +194,7 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
     assert_eq!(sink.mode() & 0o7777, 0o600, "mode of the token sink");
     let token = String::from_utf8(token).unwrap();
     assert_eq!(
-        p.bundle_text(a, "agent.json"),
+        site.bundle_text(a, "agent.json"),
         agent_json,
         "the agent must run the bundle's config unchanged"
     );
@@ -203,7 +202,7 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
     // The agent's own token: alice's path yes, bob's never.
     let (code, body) = tenant_request(
         &tenant_ns,
-        &p.bundle(a),
+        &site.bundle(a),
         "GET",
         &kv_path(a),
         None,
@@ -213,7 +212,7 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
     assert_eq!(body["data"]["data"]["value"], alice_value.as_str());
     let (code, body) = tenant_request(
         &tenant_ns,
-        &p.bundle(a),
+        &site.bundle(a),
         "GET",
         &kv_path(b),
         None,
@@ -226,7 +225,7 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
     );
     let (code, body) = tenant_request(
         &tenant_ns,
-        &p.bundle(a),
+        &site.bundle(a),
         "LIST",
         "secret/metadata/tenants",
         None,
@@ -237,12 +236,12 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
     // A login of alice's own, through the forwarder with her certificate.
     let (code, body) = tenant_request(
         &tenant_ns,
-        &p.bundle(a),
+        &site.bundle(a),
         "POST",
         "auth/approle/login",
         Some(json!({
-            "role_id": p.bundle_text(a, "role_id").trim(),
-            "secret_id": p.bundle_text(a, "secret_id").trim(),
+            "role_id": site.bundle_text(a, "role_id").trim(),
+            "secret_id": site.bundle_text(a, "secret_id").trim(),
         })),
         None,
     );
@@ -254,8 +253,14 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
         "alice's token policies"
     );
     for t in [&token, &login] {
-        let (code, body) =
-            tenant_request(&tenant_ns, &p.bundle(a), "GET", &kv_path(b), None, Some(t));
+        let (code, body) = tenant_request(
+            &tenant_ns,
+            &site.bundle(a),
+            "GET",
+            &kv_path(b),
+            None,
+            Some(t),
+        );
         assert_eq!(code, 403, "{body}");
     }
 
@@ -266,12 +271,15 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
         format!("secret/metadata/tenants/{a}/app"),
         format!("secret/metadata/tenants/{b}/app"),
     ];
-    let caps = capabilities(&tenant_ns, &p.bundle(a), &token, &paths);
+    let caps = capabilities(&tenant_ns, &site.bundle(a), &token, &paths);
     assert_eq!(caps[&paths[0]], json!(["read"]), "{caps}");
     assert_eq!(caps[&paths[1]], json!(["deny"]), "{caps}");
     assert_eq!(caps[&paths[2]], json!(["list", "read"]), "{caps}");
     assert_eq!(caps[&paths[3]], json!(["deny"]), "{caps}");
-    assert_eq!(capabilities(&tenant_ns, &p.bundle(a), &login, &paths), caps);
+    assert_eq!(
+        capabilities(&tenant_ns, &site.bundle(a), &login, &paths),
+        caps
+    );
 
     // The agent's log names no secret either.
     let log = agent.log();
@@ -283,24 +291,23 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
 #[test]
 fn nft_gate_admits_only_tenant_uids_to_the_forwarder_and_no_tenant_to_vaults_port() {
     require_e2e!("loads nftables in a network namespace and switches uids");
-    let p = Provisioned::start("vntn");
-    p.start_forwarder();
+    let site = Fixture::host("vntn").openbao().forwarder().build();
     let alice = UnixUser::create("na");
     let stranger = UnixUser::create("ns");
-    p.add_user(&[&alice.name])
+    site.add_user(&[&alice.name])
         .run()
-        .expect(add_expect(&p.site, &[&alice.name], true));
+        .expect(add_expect(&site, &[&alice.name], true));
 
-    let nft = p.site.path("forwarder/vaultnet.nft");
+    let nft = site.path("forwarder/vaultnet.nft");
     let text = std::fs::read_to_string(&nft).unwrap();
     assert_eq!(nft_set(&text, "tenants"), vec![alice.uid], "{text}");
     assert_eq!(nft_set(&text, "allowed"), vec![0, alice.uid], "{text}");
 
-    let ns = p.site.ns.as_ref().unwrap();
-    nft_load(ns.name(), &nft);
-    let host = p.site.host_ip().to_string();
-    let fport = p.forwarder_port();
-    let vault = p.bao.addr();
+    let ns = site.ns();
+    site.load_nft();
+    let host = site.host_ip().to_string();
+    let fport = site.forwarder_port();
+    let vault = site.bao().addr();
     let (vip, vport) = (vault.ip().to_string(), vault.port());
 
     connect_as(ns.name(), alice.uid, alice.gid, &host, fport)
@@ -341,16 +348,15 @@ fn nft_gate_admits_only_tenant_uids_to_the_forwarder_and_no_tenant_to_vaults_por
     );
 
     // remove-user takes alice out of the gate.
-    p.remove_user(&[&alice.name]).run().expect(
-        p.site
-            .expect(0)
+    site.remove_user(&[&alice.name]).run().expect(
+        site.expect(0)
             .stdout(removed(&alice.name, false))
             .stderr(NFT),
     );
     let text = std::fs::read_to_string(&nft).unwrap();
     assert_eq!(nft_set(&text, "tenants"), Vec::<u32>::new(), "{text}");
     assert_eq!(nft_set(&text, "allowed"), vec![0], "{text}");
-    nft_load(ns.name(), &nft);
+    site.load_nft();
     refused(
         "alice after remove-user, at the forwarder",
         connect_as(ns.name(), alice.uid, alice.gid, &host, fport),
@@ -367,30 +373,33 @@ fn nft_gate_admits_only_tenant_uids_to_the_forwarder_and_no_tenant_to_vaults_por
 #[test]
 fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
     require_e2e!("runs OpenBao in a network namespace and adds Unix users");
-    let p = Provisioned::start("vntr");
+    let site = Fixture::host("vntr").openbao().build();
     let alice = UnixUser::create("ra");
     let a = alice.name.as_str();
-    p.add_user(&[a])
+    site.add_user(&[a])
         .run()
-        .expect(add_expect(&p.site, &[a], true));
-    p.write_secret(a, "alice-value");
-    let role_id = p.bundle_text(a, "role_id");
-    let secret_id = p.bundle_text(a, "secret_id");
-    let token = p.login_bundle(a);
-    let read = |t: &str| p.bao.api("GET", &kv_path(a), None, Some(t));
-    let lookup = |t: &str| p.bao.api("GET", "auth/token/lookup-self", None, Some(t));
+        .expect(add_expect(&site, &[a], true));
+    site.write_secret(a, "alice-value");
+    let role_id = site.bundle_text(a, "role_id");
+    let secret_id = site.bundle_text(a, "secret_id");
+    let token = site.login_bundle(a);
+    let read = |t: &str| site.bao().api("GET", &kv_path(a), None, Some(t));
+    let lookup = |t: &str| {
+        site.bao()
+            .api("GET", "auth/token/lookup-self", None, Some(t))
+    };
     assert_eq!(read(&token).0, 200);
     assert_eq!(lookup(&token).0, 200);
-    let nft = p.site.path("forwarder/vaultnet.nft");
+    let nft = site.path("forwarder/vaultnet.nft");
     assert_eq!(
         nft_set(&std::fs::read_to_string(&nft).unwrap(), "tenants"),
         vec![alice.uid]
     );
 
-    let out = p
+    let out = site
         .remove_user(&[a])
         .run()
-        .expect(p.site.expect(0).stdout(removed(a, true)).stderr(NFT));
+        .expect(site.expect(0).stdout(removed(a, true)).stderr(NFT));
     assert!(
         out.stdout.starts_with(&format!("removed tenant {a}: ")),
         "{out}"
@@ -398,23 +407,19 @@ fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
     for (code, body) in [lookup(&token), read(&token)] {
         assert_eq!(code, 403, "the old token still works: {body}\n{out}");
     }
-    let denied = p
+    let denied = site
         .login(&role_id, &secret_id)
         .expect_err("login with the old secret_id after remove-user");
     assert_ne!(denied.0, 200);
-    let (code, body) = p
-        .bao
-        .root_api("GET", &format!("auth/approle/role/{a}"), None);
+    let (code, body) = site.root_api("GET", &format!("auth/approle/role/{a}"), None);
     assert_eq!(code, 404, "the role is still there: {body}");
-    let (code, body) = p
-        .bao
-        .root_api("GET", &format!("sys/policies/acl/vaultnet-{a}"), None);
+    let (code, body) = site.root_api("GET", &format!("sys/policies/acl/vaultnet-{a}"), None);
     assert_eq!(code, 404, "the policy is still there: {body}");
-    assert!(!p.bundle(a).exists(), "the bundle is still there");
+    assert!(!site.bundle(a).exists(), "the bundle is still there");
     assert!(
-        p.state()["tenants"].get(a).is_none(),
+        site.state()["tenants"].get(a).is_none(),
         "vaultnet.yaml still lists {a}: {}",
-        p.state()
+        site.state()
     );
     assert_eq!(
         nft_set(&std::fs::read_to_string(&nft).unwrap(), "tenants"),
@@ -422,9 +427,8 @@ fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
     );
 
     // Safe to run twice.
-    let again = p.remove_user(&[a]).run().expect(
-        p.site
-            .expect(0)
+    let again = site.remove_user(&[a]).run().expect(
+        site.expect(0)
             .stdout(format!("tenant {a} was not there: nothing to remove\n")),
     );
     assert!(
@@ -433,37 +437,37 @@ fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
     );
 
     // Adding the name again must not revive anything issued before.
-    p.add_user(&[a])
+    site.add_user(&[a])
         .run()
-        .expect(add_expect(&p.site, &[a], true));
+        .expect(add_expect(&site, &[a], true));
     for (code, body) in [lookup(&token), read(&token)] {
         assert_eq!(code, 403, "re-adding revived the old token: {body}");
     }
-    assert!(p.login(&role_id, &secret_id).is_err());
-    let new = p.login_bundle(a);
+    assert!(site.login(&role_id, &secret_id).is_err());
+    let new = site.login_bundle(a);
     assert_eq!(read(&new).0, 200, "the new bundle must work");
 }
 
 #[test]
 fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
     require_e2e!("runs OpenBao in a network namespace and adds Unix users");
-    let p = Provisioned::start("vntd");
+    let site = Fixture::host("vntd").openbao().build();
     let alice = UnixUser::create("da");
     let a = alice.name.as_str();
-    p.add_user(&[a])
+    site.add_user(&[a])
         .run()
-        .expect(add_expect(&p.site, &[a], true));
-    let bundle = p.bundle(a);
+        .expect(add_expect(&site, &[a], true));
+    let bundle = site.bundle(a);
     let before = Snapshot::take(&bundle);
     let policy_path = format!("sys/policies/acl/vaultnet-{a}");
     let role_path = format!("auth/approle/role/{a}");
-    let policy = p.bao.root_api("GET", &policy_path, None).1["data"]["policy"].clone();
-    let role = p.bao.root_api("GET", &role_path, None).1["data"].clone();
+    let policy = site.root_api("GET", &policy_path, None).1["data"]["policy"].clone();
+    let role = site.root_api("GET", &role_path, None).1["data"].clone();
 
-    let out = p
+    let out = site
         .add_user(&[a])
         .run()
-        .expect(p.site.expect(0).stdout(up_to_date(a)));
+        .expect(site.expect(0).stdout(up_to_date(a)));
     assert!(
         out.stdout.starts_with(&format!("tenant {a} is up to date")),
         "{out}"
@@ -473,8 +477,8 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
         "a converged run reports no change\n{out}"
     );
     before.assert_same(&Snapshot::take(&bundle), "second add-user");
-    assert_eq!(p.list("auth/approle/role"), vec![a.to_string()]);
-    let policies = p.list("sys/policies/acl");
+    assert_eq!(site.list("auth/approle/role"), vec![a.to_string()]);
+    let policies = site.list("sys/policies/acl");
     assert_eq!(
         policies
             .iter()
@@ -483,20 +487,16 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
         vec![&format!("vaultnet-{a}")]
     );
     assert_eq!(
-        p.list(&format!("{role_path}/secret-id")).len(),
+        site.list(&format!("{role_path}/secret-id")).len(),
         1,
         "exactly one secret_id"
     );
 
     // Drift: a broader policy, a longer token_ttl, a changed agent.json.
     let broad = "path \"secret/*\" { capabilities = [\"read\", \"list\"] }";
-    let (code, body) = p
-        .bao
-        .root_api("PUT", &policy_path, Some(json!({ "policy": broad })));
+    let (code, body) = site.root_api("PUT", &policy_path, Some(json!({ "policy": broad })));
     assert_eq!(code, 204, "{body}");
-    let (code, body) = p
-        .bao
-        .root_api("POST", &role_path, Some(json!({ "token_ttl": 7200 })));
+    let (code, body) = site.root_api("POST", &role_path, Some(json!({ "token_ttl": 7200 })));
     assert_eq!(code, 204, "{body}");
     let agent_json = bundle.join("agent.json");
     let wanted_agent = std::fs::read(&agent_json).unwrap();
@@ -514,9 +514,8 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
         .unwrap();
     }
 
-    let out = p.add_user(&[a]).run().expect(
-        p.site
-            .expect(0)
+    let out = site.add_user(&[a]).run().expect(
+        site.expect(0)
             .stdout(format!("{}{NEXT}", updated(a, "")))
             .stderr(format!(
                 "{a}: policy `vaultnet-{a}` had drifted and was repaired:
@@ -559,10 +558,10 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
         assert!(out.stderr.contains(&needle), "no {needle:?}\n{out}");
     }
     assert_eq!(
-        p.bao.root_api("GET", &policy_path, None).1["data"]["policy"],
+        site.root_api("GET", &policy_path, None).1["data"]["policy"],
         policy
     );
-    assert_eq!(p.bao.root_api("GET", &role_path, None).1["data"], role);
+    assert_eq!(site.root_api("GET", &role_path, None).1["data"], role);
     assert_eq!(std::fs::read(&agent_json).unwrap(), wanted_agent);
     assert_eq!(mode_owner(&agent_json).0, 0o644);
     for f in SECRET_FILES {
@@ -572,78 +571,78 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
             "{f} was left readable by others\n{out}"
         );
     }
-    assert_eq!(p.list(&format!("{role_path}/secret-id")).len(), 1);
+    assert_eq!(site.list(&format!("{role_path}/secret-id")).len(), 1);
 
     // Nothing left to repair.
-    let out = p
+    let out = site
         .add_user(&[a])
         .run()
-        .expect(p.site.expect(0).stdout(up_to_date(a)));
+        .expect(site.expect(0).stdout(up_to_date(a)));
     assert!(out.stdout.contains("is up to date"), "{out}");
 }
 
 #[test]
 fn rotate_issues_a_new_certificate_and_secret_id_and_destroys_the_old_one() {
     require_e2e!("runs OpenBao in a network namespace");
-    let p = Provisioned::start("vnto");
+    let site = Fixture::host("vnto").openbao().build();
     let name = tenant_name("o");
     let a = name.as_str();
-    p.add_user(&["--no-unix-user", a])
+    site.add_user(&["--no-unix-user", a])
         .run()
-        .expect(add_expect(&p.site, &[a], false));
-    let role_id = p.bundle_text(a, "role_id");
-    let old_secret_id = p.bundle_text(a, "secret_id");
-    let old_serial = cert_serial(&p, a);
-    p.login(&role_id, &old_secret_id)
+        .expect(add_expect(&site, &[a], false));
+    let role_id = site.bundle_text(a, "role_id");
+    let old_secret_id = site.bundle_text(a, "secret_id");
+    let old_serial = cert_serial(&site, a);
+    site.login(&role_id, &old_secret_id)
         .expect("the first secret_id works");
 
-    let out = p.add_user(&["--no-unix-user", "--rotate", a]).run().expect(
-        p.site
-            .expect(0)
-            .stdout(format!("{}{NEXT}", updated(a, "")))
-            .stderr(format!(
-                "{a}: client certificate rotated, expires [DATE]
+    let out = site
+        .add_user(&["--no-unix-user", "--rotate", a])
+        .run()
+        .expect(
+            site.expect(0)
+                .stdout(format!("{}{NEXT}", updated(a, "")))
+                .stderr(format!(
+                    "{a}: client certificate rotated, expires [DATE]
 {a}: secret_id issued, expires [DATE]
 {a}: destroyed 1 other secret_id(s)
 "
-            )),
-    );
+                )),
+        );
     for needle in ["client certificate rotated", "secret_id issued"] {
         assert!(out.stderr.contains(needle), "no {needle:?}\n{out}");
     }
-    let new_serial = cert_serial(&p, a);
+    let new_serial = cert_serial(&site, a);
     assert_ne!(new_serial, old_serial, "--rotate kept the certificate");
-    let new_secret_id = p.bundle_text(a, "secret_id");
+    let new_secret_id = site.bundle_text(a, "secret_id");
     assert_ne!(new_secret_id, old_secret_id, "--rotate kept the secret_id");
-    assert_eq!(p.bundle_text(a, "role_id"), role_id, "role_id is stable");
-    let (code, body) = p
+    assert_eq!(site.bundle_text(a, "role_id"), role_id, "role_id is stable");
+    let (code, body) = site
         .login(&role_id, &old_secret_id)
         .expect_err("the old secret_id must be destroyed");
     assert_ne!(code, 200, "{body}");
-    p.login(&role_id, &new_secret_id)
+    site.login(&role_id, &new_secret_id)
         .expect("the new secret_id works");
     assert_eq!(
-        p.list(&format!("auth/approle/role/{a}/secret-id")).len(),
+        site.list(&format!("auth/approle/role/{a}/secret-id")).len(),
         1,
         "one secret_id after --rotate"
     );
-    let state = p.state();
+    let state = site.state();
     assert_eq!(state["tenants"][&a]["cert_serial"], new_serial.as_str());
 }
 
 #[test]
 fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
     require_e2e!("runs OpenBao, the forwarder and bao agent in network namespaces");
-    let p = Provisioned::start("vntw");
-    p.start_forwarder();
+    let site = Fixture::host("vntw").openbao().forwarder().build();
     let name = tenant_name("w");
     let a = name.as_str();
-    let out = p
+    let out = site
         .add_user(&["--no-unix-user", "--wrap-ttl", "5m", a])
         .run()
         .expect(
-            p.site
-                .expect(0)
+            site.expect(0)
                 .stdout(format!("{}{NEXT}", added(a)))
                 .stderr(created_wrapped(a)),
         );
@@ -652,8 +651,8 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
         "{out}"
     );
     let creation_path = format!("auth/approle/role/{a}/secret-id");
-    let wrapping = p.bundle_text(a, "secret_id");
-    let (code, body) = p.bao.root_api(
+    let wrapping = site.bundle_text(a, "secret_id");
+    let (code, body) = site.root_api(
         "POST",
         "sys/wrapping/lookup",
         Some(json!({ "token": wrapping.trim() })),
@@ -665,35 +664,30 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
     assert_eq!(body["data"]["creation_path"], creation_path.as_str());
     let ttl = body["data"]["creation_ttl"].as_u64().unwrap();
     assert_eq!(ttl, 300, "--wrap-ttl 5m: {body}");
-    let agent: Value = serde_json::from_str(&p.bundle_text(a, "agent.json")).unwrap();
+    let agent: Value = serde_json::from_str(&site.bundle_text(a, "agent.json")).unwrap();
     assert_eq!(
         agent["auto_auth"]["method"][0]["config"]["secret_id_response_wrapping_path"],
         creation_path.as_str()
     );
     let value = format!("wrapped-{}", std::process::id());
-    p.write_secret(a, &value);
+    site.write_secret(a, &value);
 
-    let host_ip = p.site.host_ip();
-    let tenant_ns = p
-        .site
-        .ns
-        .as_ref()
-        .unwrap()
-        .add_tenant_ns("vntu", &[("vault.lan", host_ip)]);
-    let compose = p.compose(a);
-    let agent = Agent::start(&tenant_ns, &p.bundle(a), &compose);
+    let host_ip = site.host_ip();
+    let tenant_ns = site.ns().add_tenant_ns("vntu", &[("vault.lan", host_ip)]);
+    let compose = site.compose(a);
+    let agent = Agent::start(&tenant_ns, &site.bundle(a), &compose);
     let (rendered, meta) = agent.wait_for_file("/secrets/app", AGENT_TIMEOUT);
     assert_eq!(String::from_utf8_lossy(&rendered), value);
     assert_eq!(meta.mode() & 0o7777, 0o400);
     // The agent unwrapped it: the wrapping token is spent.
-    let (code, body) = p.bao.root_api(
+    let (code, body) = site.root_api(
         "POST",
         "sys/wrapping/lookup",
         Some(json!({ "token": wrapping.trim() })),
     );
     assert_ne!(code, 200, "the wrapping token was not used: {body}");
-    let list = p.vaultnet().args(["list", "--output", "json"]).run();
-    let rows = parse_json(&list.expect(p.site.expect(0).stdout(format!(
+    let list = site.vaultnet().args(["list", "--output", "json"]).run();
+    let rows = parse_json(&list.expect(site.expect(0).stdout(format!(
         r#"[
   {{
     "name": "{a}",
@@ -715,26 +709,24 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
 #[test]
 fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     require_e2e!("runs OpenBao in a network namespace and adds Unix users");
-    let p = Provisioned::start("vntl");
+    let site = Fixture::host("vntl").openbao().build();
     let alice = UnixUser::create("la");
     let a = alice.name.as_str();
     let bob_name = tenant_name("lb");
     let b = bob_name.as_str();
     let mut outputs = Vec::new();
 
-    let empty = p.vaultnet().arg("list").run().expect(
-        p.site
-            .expect(0)
+    let empty = site.vaultnet().arg("list").run().expect(
+        site.expect(0)
             .stdout("no tenants yet: add one with `vaultnet add-user NAME`\n"),
     );
     assert!(empty.stdout.contains("no tenants yet"), "{empty}");
-    let empty_json = p.vaultnet().args(["list", "--output", "json"]).run();
-    let empty_json = empty_json.expect(p.site.expect(0).stdout("[]\n"));
+    let empty_json = site.vaultnet().args(["list", "--output", "json"]).run();
+    let empty_json = empty_json.expect(site.expect(0).stdout("[]\n"));
     assert_eq!(parse_json(&empty_json), json!([]), "{empty_json}");
 
-    let added = p.add_user(&["--output", "json", a]).run().expect(
-        p.site
-            .expect(0)
+    let added = site.add_user(&["--output", "json", a]).run().expect(
+        site.expect(0)
             .stdout(json_report(
                 a,
                 &alice.uid.to_string(),
@@ -760,9 +752,9 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     assert_eq!(keys(r), report_keys, "{added}");
     assert_eq!(r["name"], a);
     assert_eq!(r["uid"], alice.uid);
-    assert_eq!(r["bundle"], p.bundle(a).to_string_lossy().as_ref());
+    assert_eq!(r["bundle"], site.bundle(a).to_string_lossy().as_ref());
     assert_eq!(r["installed_to"], Value::Null);
-    assert_eq!(r["cert_serial"], cert_serial(&p, a).as_str());
+    assert_eq!(r["cert_serial"], cert_serial(&site, a).as_str());
     assert!(
         (89..=90).contains(&days_from_now(r["cert_not_after"].as_str().unwrap())),
         "{r}"
@@ -776,22 +768,20 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     outputs.push(added);
 
     let again =
-        p.add_user(&["--output", "json", a])
+        site.add_user(&["--output", "json", a])
             .run()
             .expect(
-                p.site
-                    .expect(0)
+                site.expect(0)
                     .stdout(json_report(a, &alice.uid.to_string(), false, "[]")),
             );
     assert_eq!(parse_json(&again)[0]["changes"], json!([]), "{again}");
     outputs.push(again);
 
-    let bob = p
+    let bob = site
         .add_user(&["--no-unix-user", "--wrap-ttl", "10m", "--output", "json", b])
         .run()
         .expect(
-            p.site
-                .expect(0)
+            site.expect(0)
                 .stdout(json_report(
                     b,
                     "null",
@@ -805,8 +795,8 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     assert_eq!(r[0]["wrapped_secret_id"], true);
     outputs.push(bob);
 
-    let listed = p.vaultnet().args(["list", "--output", "json"]).run();
-    let listed = listed.expect(p.site.expect(0).stdout(list_json(&[
+    let listed = site.vaultnet().args(["list", "--output", "json"]).run();
+    let listed = listed.expect(site.expect(0).stdout(list_json(&[
         (a, &alice.uid.to_string(), false),
         (b, "null", true),
     ])));
@@ -840,7 +830,7 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     );
     assert_eq!(
         ra["cert_not_after"],
-        p.state()["tenants"][a]["cert_not_after"]
+        site.state()["tenants"][a]["cert_not_after"]
     );
     assert_eq!(ra["wrapped_secret_id"], false);
     assert_eq!(ra["installed"], false);
@@ -850,9 +840,8 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     assert_eq!(rb["wrapped_secret_id"], true);
     outputs.push(listed);
 
-    let text = p.vaultnet().arg("list").run().expect(
-        p.site
-            .expect(0)
+    let text = site.vaultnet().arg("list").run().expect(
+        site.expect(0)
             .stdout(list_table(&[(a, &alice.uid.to_string()), (b, "-")])),
     );
     let lines: Vec<&str> = text.stdout.lines().collect();
@@ -878,39 +867,38 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     assert!(text.stderr.is_empty(), "{text}");
     outputs.push(text);
 
-    let token = p.login_bundle(a);
-    let mut secrets = bundle_secrets(&p, a);
-    secrets.extend(bundle_secrets(&p, b));
-    secrets.push(("root token", p.bao.root_token.clone()));
+    let token = site.login_bundle(a);
+    let mut secrets = bundle_secrets(&site, a);
+    secrets.extend(bundle_secrets(&site, b));
+    secrets.push(("root token", site.bao().root_token.clone()));
     secrets.push(("tenant token", token));
-    secrets.push(("CA key", pem_body_line(&p.site.path("pki/ca-key.pem"))));
+    secrets.push(("CA key", pem_body_line(&site.path("pki/ca-key.pem"))));
     secrets.push((
         "operator key",
-        pem_body_line(&p.site.path("operator/client-key.pem")),
+        pem_body_line(&site.path("operator/client-key.pem")),
     ));
-    let removed = p.remove_user(&[a, b]).run().expect(
-        p.site
-            .expect(0)
+    let removed = site.remove_user(&[a, b]).run().expect(
+        site.expect(0)
             .stdout(format!("{}{}", removed(a, true), removed(b, true)))
             .stderr(NFT),
     );
     outputs.push(removed);
     let refs: Vec<&Output> = outputs.iter().collect();
-    assert_no_secret(&p, &refs, &secrets);
+    assert_no_secret(&site, &refs, &secrets);
 }
 
 /// `vaultnet … ARGS` through `sh -c 'umask 000; exec …'`, in the site's
 /// namespace, with the root token.
-fn under_umask_000(p: &Provisioned, args: &[&str]) -> Cmd {
+fn under_umask_000(site: &Fixture, args: &[&str]) -> Cmd {
     let mut c = Cmd::new("/bin/sh");
-    c.home(p.site.home())
-        .env("BAO_TOKEN", &p.bao.root_token)
+    c.home(site.home())
+        .env("BAO_TOKEN", &site.bao().root_token)
         .args(["-c", "umask 000 && exec \"$@\"", "sh"])
         .arg(env!("CARGO_BIN_EXE_vaultnet"))
         .arg("--dir")
-        .arg(p.site.dir())
+        .arg(site.dir())
         .args(args);
-    if let Some(ns) = p.site.ns_name() {
+    if let Some(ns) = site.ns_name() {
         c.netns(ns);
     }
     c
@@ -919,14 +907,14 @@ fn under_umask_000(p: &Provisioned, args: &[&str]) -> Cmd {
 #[test]
 fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_to_the_tenant() {
     require_e2e!("runs OpenBao in a network namespace and adds Unix users");
-    let p = Provisioned::start("vnti");
+    let site = Fixture::host("vnti").openbao().build();
     let alice = UnixUser::create("ia");
     let a = alice.name.as_str();
-    under_umask_000(&p, &["add-user", a])
+    under_umask_000(&site, &["add-user", a])
         .run()
-        .expect(add_expect(&p.site, &[a], true));
-    let bundle = p.bundle(a);
-    assert_eq!(mode_owner(&p.site.path("tenants")).0, 0o700);
+        .expect(add_expect(&site, &[a], true));
+    let bundle = site.bundle(a);
+    assert_eq!(mode_owner(&site.path("tenants")).0, 0o700);
     assert_eq!(mode_owner(&bundle).0, 0o700);
     for f in bundle_files(a) {
         let want = if SECRET_FILES.contains(&f.as_str()) {
@@ -936,13 +924,12 @@ fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_t
         };
         assert_eq!(mode_owner(&bundle.join(&f)), (want, 0, 0), "{f}");
     }
-    assert_eq!(mode_owner(&p.site.path("vaultnet.yaml")).0, 0o600);
+    assert_eq!(mode_owner(&site.path("vaultnet.yaml")).0, 0o600);
 
-    let out = under_umask_000(&p, &["add-user", "--install", a])
+    let out = under_umask_000(&site, &["add-user", "--install", a])
         .run()
         .expect(
-            p.site
-                .expect(0)
+            site.expect(0)
                 .stdout(format!(
                     "{}{NEXT}",
                     updated(
@@ -1000,8 +987,8 @@ fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_t
         .filter(|n| !bundle_files(a).contains(n))
         .collect();
     assert!(leftovers.is_empty(), "stray files: {leftovers:?}");
-    let listed = p.vaultnet().args(["list", "--output", "json"]).run();
-    let listed = listed.expect(p.site.expect(0).stdout(list_json_installed(&[(
+    let listed = site.vaultnet().args(["list", "--output", "json"]).run();
+    let listed = listed.expect(site.expect(0).stdout(list_json_installed(&[(
         a,
         &alice.uid.to_string(),
         false,
@@ -1039,12 +1026,12 @@ fn assert_empty_dir(d: &Path) {
 #[test]
 fn install_never_writes_through_a_symlink_or_hardlink_the_tenant_planted() {
     require_e2e!("runs OpenBao in a network namespace and adds Unix users");
-    let p = Provisioned::start("vntk");
+    let site = Fixture::host("vntk").openbao().build();
     let mallory = UnixUser::create("ka");
     let m = mallory.name.as_str();
-    p.add_user(&[m])
+    site.add_user(&[m])
         .run()
-        .expect(add_expect(&p.site, &[m], true));
+        .expect(add_expect(&site, &[m], true));
     let victims = tempfile::Builder::new()
         .prefix("vaultnet-victim-")
         .tempdir()
@@ -1060,10 +1047,10 @@ fn install_never_writes_through_a_symlink_or_hardlink_the_tenant_planted() {
     // ~/.config/vaultnet -> a root-owned directory.
     let t1 = root_owned_dir(victims.path(), "t1");
     link_as_tenant(&t1, &config.join("vaultnet"));
-    let out = p
+    let out = site
         .add_user(&["--install", m])
         .run()
-        .expect(p.site.expect(1).stderr(format!(
+        .expect(site.expect(1).stderr(format!(
             "{m}: repaired `tenants/{m}/compose.yaml` (it differed from what vaultnet wrote)
 {m}: repaired `tenants/{m}/{m}-vault-agent.container` (it differed from what vaultnet wrote)
 error: tenant `{m}`: refusing to write into `{}`: it is a symbolic link or not a directory
@@ -1082,10 +1069,10 @@ hint: remove the link or fix the owner, then run the command again
     std::fs::remove_dir(&config).unwrap();
     let t2 = root_owned_dir(victims.path(), "t2");
     link_as_tenant(&t2, &config);
-    let out = p
+    let out = site
         .add_user(&["--install", m])
         .run()
-        .expect(p.site.expect(1).stderr(format!(
+        .expect(site.expect(1).stderr(format!(
         "error: tenant `{m}`: refusing to write into `{}`: it is a symbolic link or not a directory
 hint: remove the link or fix the owner, then run the command again
 ",
@@ -1108,9 +1095,8 @@ hint: remove the link or fix the owner, then run the command again
     std::fs::hard_link(&victim, dir.join("secret_id")).unwrap();
     let victim_ino = std::fs::metadata(&victim).unwrap().ino();
 
-    let out = p.add_user(&["--install", m]).run().expect(
-        p.site
-            .expect(0)
+    let out = site.add_user(&["--install", m]).run().expect(
+        site.expect(0)
             .stdout(format!(
                 "{}{NEXT}",
                 updated(m, &format!(", installed in {}", dir.display()))
@@ -1135,7 +1121,7 @@ hint: remove the link or fix the owner, then run the command again
     );
     assert_eq!(
         std::fs::read(dir.join("secret_id")).unwrap(),
-        std::fs::read(p.bundle(m).join("secret_id")).unwrap()
+        std::fs::read(site.bundle(m).join("secret_id")).unwrap()
     );
 }
 
@@ -1148,12 +1134,11 @@ fn podman_compose_config_accepts_an_app_merged_with_the_bundle_override() {
         "{} is missing: run scripts/deps",
         podman_compose.display()
     );
-    let p = Provisioned::start("vntc");
+    let site = Fixture::host("vntc").openbao().build();
     let name = tenant_name("c");
     let a = name.as_str();
-    p.add_user(&["--no-unix-user", a]).run().expect(
-        p.site
-            .expect(0)
+    site.add_user(&["--no-unix-user", a]).run().expect(
+        site.expect(0)
             .stdout(format!("{}{NEXT}", added(a)))
             .stderr(created(a)),
     );
@@ -1165,7 +1150,7 @@ fn podman_compose_config_accepts_an_app_merged_with_the_bundle_override() {
     let vn = project.path().join("vaultnet");
     std::fs::create_dir(&vn).unwrap();
     for f in bundle_files(a) {
-        std::fs::copy(p.bundle(a).join(&f), vn.join(&f)).unwrap();
+        std::fs::copy(site.bundle(a).join(&f), vn.join(&f)).unwrap();
     }
     std::fs::write(
         project.path().join("app.yaml"),
@@ -1199,7 +1184,7 @@ fn podman_compose_config_accepts_an_app_merged_with_the_bundle_override() {
         json!(["no-new-privileges:true"]),
         "{out}"
     );
-    let host: IpAddr = p.site.host_ip();
+    let host: IpAddr = site.host_ip();
     assert_eq!(
         agent["extra_hosts"],
         json!([format!("vault.lan:{host}")]),

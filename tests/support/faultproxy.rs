@@ -1,10 +1,10 @@
 //! Faults between vaultnet and a real OpenBao, for the convergence tests
 //! (SECURITY.md V3, S2, I3).
 //!
-//! A [`FaultSite`] is a [`Site`] whose `vaultnet.yaml` points at a proxy
-//! port while a real OpenBao (in-memory, initialised and unsealed) listens on
-//! another loopback port, started from a copy of the listener file `init`
-//! wrote with only the address changed. Between them runs
+//! A fixture built with `fault_proxy` has a `vaultnet.yaml` that points at
+//! a proxy port while a real OpenBao (in-memory, initialised and unsealed)
+//! listens on another loopback port, started from a copy of the listener
+//! file `init` wrote with only the address changed. Between them runs
 //! `tests/fixtures/faultproxy.py`: mutual TLS on both sides with the site's
 //! own certificates, so vaultnet cannot tell it from Vault. The proxy counts
 //! write requests and injects one [`Fault`] at the k-th — before the write
@@ -15,17 +15,15 @@
 //! forwarded and where the fault struck.
 
 use std::fs::File;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::cmd::{Cmd, Output, is_scrubbed};
+use super::cmd::is_scrubbed;
+use super::fixture::Fixture;
 use super::manifest_dir;
-use super::openbao::{OpenBao, free_port};
-use super::site::{Site, bootstrap_init, first_init};
 
 /// Time allowed for the proxy to listen after it was started.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -158,7 +156,7 @@ impl FaultProxy {
     /// the TLS files of `site` (server certificate towards vaultnet,
     /// operator certificate towards OpenBao), and waits until it listens.
     #[track_caller]
-    pub fn start(site: &Site, listen: u16, upstream: u16, inject: Inject) -> FaultProxy {
+    pub fn start(site: &Fixture, listen: u16, upstream: u16, inject: Inject) -> FaultProxy {
         let dir = tempfile::Builder::new()
             .prefix("vaultnet-faultproxy-")
             .tempdir()
@@ -331,86 +329,6 @@ impl Drop for FaultProxy {
             let _ = c.wait();
         }
     }
-}
-
-/// A site whose `vault_addr` is the proxy's port, with a real OpenBao
-/// behind it on which `init` (through a pass-through proxy) enabled AppRole
-/// and KV v2.
-pub struct FaultSite {
-    // First: the server is killed before the state directory is removed.
-    pub bao: OpenBao,
-    pub site: Site,
-}
-
-impl FaultSite {
-    #[track_caller]
-    pub fn start() -> FaultSite {
-        let site = Site::offline();
-        site.init().run().expect(first_init(&site));
-        let listener = upstream_listener(&site);
-        let bao = OpenBao::start(None, &listener, site.operator_tls());
-        let fs = FaultSite { bao, site };
-        let mut init = fs.site.init();
-        init.env("BAO_TOKEN", &fs.bao.root_token);
-        let (out, _proxy) = fs.run(Inject::none(), &mut init);
-        out.expect(bootstrap_init(&fs.site));
-        fs
-    }
-
-    /// The proxy's port (`vault_addr` of vaultnet.yaml).
-    pub fn proxy_port(&self) -> u16 {
-        self.site.vault_addr().port()
-    }
-
-    /// OpenBao's own port, behind the proxy.
-    pub fn upstream_port(&self) -> u16 {
-        self.bao.addr().port()
-    }
-
-    /// A proxy injecting `inject`, for the duration of one run.
-    #[track_caller]
-    pub fn proxy(&self, inject: Inject) -> FaultProxy {
-        FaultProxy::start(&self.site, self.proxy_port(), self.upstream_port(), inject)
-    }
-
-    /// `vaultnet --dir DIR` with the root token in `BAO_TOKEN`.
-    pub fn vaultnet(&self) -> Cmd {
-        let mut c = self.site.vaultnet();
-        c.env("BAO_TOKEN", &self.bao.root_token);
-        c
-    }
-
-    /// Runs `cmd` with a fresh proxy injecting `inject`; returns the output
-    /// and the proxy (stopped when dropped) for its log.
-    #[track_caller]
-    pub fn run(&self, inject: Inject, cmd: &mut Cmd) -> (Output, FaultProxy) {
-        let proxy = self.proxy(inject);
-        let out = cmd.run();
-        (out, proxy)
-    }
-}
-
-/// Writes a copy of the site's `vault/listener.json` with the address
-/// changed to a free loopback port (certificate, key, client CA and every
-/// other setting unchanged) beside the state; returns its path.
-#[track_caller]
-fn upstream_listener(site: &Site) -> PathBuf {
-    let src = site.path("vault/listener.json");
-    let text = std::fs::read_to_string(&src).expect("read vault/listener.json");
-    let mut doc: Value = serde_json::from_str(&text).expect("listener.json is JSON");
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port())).to_string();
-    let tcp = match &mut doc["listener"] {
-        Value::Array(items) => items
-            .iter_mut()
-            .find_map(|i| i.get_mut("tcp"))
-            .expect("a tcp listener"),
-        other => other.get_mut("tcp").expect("a tcp listener"),
-    };
-    tcp["address"] = Value::String(addr);
-    let dst = site.scratch().join("upstream-listener.json");
-    std::fs::write(&dst, serde_json::to_string_pretty(&doc).unwrap())
-        .unwrap_or_else(|e| panic!("write {}: {e}", dst.display()));
-    dst
 }
 
 /// Files under `dir` whose names mark an atomic write's temp file

@@ -9,17 +9,20 @@
 //! exit code, stdout and stderr exactly (after redacting dates, serials, PEM
 //! bodies and the test's own paths), [`netns`] builds network
 //! namespaces playing the host and its tenants, and [`openbao`] starts,
-//! initialises and unseals a real OpenBao server. [`site`] gives a test its
-//! own vaultnet state directory, `init` command line and OpenBao, and
-//! snapshots a state directory to prove a run changed nothing.
-//! [`podman`] makes throw-away tenant users with rootless Podman, images
-//! imported without a registry, and a `podman-compose` they can run.
-//! [`tenant`] makes throw-away Unix users, a site whose OpenBao is ready
-//! for tenants, requests made the way a tenant makes them, and runs
-//! `bao agent` unchanged from a bundle.
+//! initialises and unseals a real OpenBao server. [`fixture`] is the one
+//! fixture every test builds on: a vaultnet site of the test's own, taken
+//! as far as the test needs — offline, in a namespace playing the host,
+//! with OpenBao, the forwarder, tenants and the nft gate, or behind the
+//! fault-injecting mTLS proxy of [`faultproxy`] — which runs `vaultnet` for
+//! the site, reads its state and calls Vault as root.
+//! [`snapshot`] records a state directory to prove a run changed nothing;
+//! [`init`] holds what `init` says, [`tenant`] what `add-user`,
+//! `remove-user` and `list` say, and [`doctor`] reads `doctor`'s report.
+//! [`tenant`] also makes throw-away Unix users, requests made the way a
+//! tenant makes them, and runs `bao agent` unchanged from a bundle;
+//! [`podman`] makes tenant users with rootless Podman, images imported
+//! without a registry, and a `podman-compose` they can run.
 //! [`pty`] drives a program on a pseudo-terminal, waiting for each prompt.
-//! [`faultproxy`] puts a fault-injecting mTLS proxy between vaultnet and a
-//! real OpenBao, for the convergence tests.
 
 // Not every test uses every helper, and each test file only sees the ones
 // it calls: without this, every unused helper would warn.
@@ -29,11 +32,13 @@ pub mod cmd;
 pub mod doctor;
 pub mod expect;
 pub mod faultproxy;
+pub mod fixture;
+pub mod init;
 pub mod netns;
 pub mod openbao;
 pub mod podman;
 pub mod pty;
-pub mod site;
+pub mod snapshot;
 pub mod tenant;
 
 use std::path::{Path, PathBuf};

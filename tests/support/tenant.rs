@@ -1,9 +1,7 @@
 //! Tenants for the `add-user` / `remove-user` / `list` tests: throw-away
-//! Unix users, a provisioned site (a [`Site`] in its own namespace with a
-//! real OpenBao on which `init` has enabled AppRole and KV v2, plus the
-//! forwarder `init` wrote, started from its unit's `ExecStart`), requests
-//! made the way a tenant makes them (through the forwarder, from a tenant
-//! namespace, with the bundle's client certificate), and [`Agent`]: `bao
+//! Unix users, requests made the way a tenant makes them (through the
+//! forwarder, from a tenant namespace, with the bundle's client
+//! certificate), and [`Agent`]: `bao
 //! agent` run unchanged from a bundle, in a chroot laid out the way the
 //! bundle's `compose.yaml` declares the container (bundle mounted
 //! read-only, tmpfs for the token and the rendered secrets, `extra_hosts`
@@ -20,12 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::cmd::Cmd;
 use super::expect::Expect;
+use super::fixture::Fixture;
 use super::netns::TenantNs;
-use super::openbao::{OpenBao, bao_binary, probe};
-use super::site::{Site, bootstrap_init, first_init};
-use super::{run_ok, wait_for};
+use super::openbao::{OpenBao, bao_binary};
 
 /// `useradd` and `userdel` lock `/etc/passwd`; parallel tests take turns.
 static PASSWD: Mutex<()> = Mutex::new(());
@@ -121,172 +117,6 @@ pub fn passwd_tool(cmd: &mut Command) {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A site whose Vault is ready for tenants: a [`Site`] in its own
-/// namespace, `init` run, OpenBao started from the listener it wrote, and
-/// `init` run again with the root token (AppRole and KV v2 enabled).
-pub struct Provisioned {
-    pub site: Site,
-    pub bao: OpenBao,
-}
-
-impl Provisioned {
-    #[track_caller]
-    pub fn start(prefix: &str) -> Provisioned {
-        let site = Site::in_netns(prefix);
-        site.init().run().expect(first_init(&site));
-        let bao = site.start_openbao();
-        site.init()
-            .env("BAO_TOKEN", &bao.root_token)
-            .run()
-            .expect(bootstrap_init(&site));
-        Provisioned { site, bao }
-    }
-
-    /// `vaultnet --dir DIR` in the site's namespace, with the root token in
-    /// `BAO_TOKEN`.
-    pub fn vaultnet(&self) -> Cmd {
-        let mut c = self.site.vaultnet();
-        c.env("BAO_TOKEN", &self.bao.root_token);
-        c
-    }
-
-    /// `vaultnet add-user ARGS…` with the root token.
-    pub fn add_user<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Cmd {
-        let mut c = self.vaultnet();
-        c.arg("add-user").args(args);
-        c
-    }
-
-    /// `vaultnet remove-user ARGS…` with the root token.
-    pub fn remove_user<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Cmd {
-        let mut c = self.vaultnet();
-        c.arg("remove-user").args(args);
-        c
-    }
-
-    /// The bundle directory of `tenant` in the state.
-    pub fn bundle(&self, tenant: &str) -> PathBuf {
-        self.site.path(&format!("tenants/{tenant}"))
-    }
-
-    /// A bundle file as text.
-    #[track_caller]
-    pub fn bundle_text(&self, tenant: &str, file: &str) -> String {
-        let p = self.bundle(tenant).join(file);
-        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-    }
-
-    /// The bundle's `compose.yaml`, parsed.
-    #[track_caller]
-    pub fn compose(&self, tenant: &str) -> Value {
-        let text = self.bundle_text(tenant, "compose.yaml");
-        serde_saphyr::from_str(&text)
-            .unwrap_or_else(|e| panic!("compose.yaml of {tenant} is not YAML: {e}\n{text}"))
-    }
-
-    /// Writes `{"value": value}` to `<kv>/data/tenants/TENANT/app` as root.
-    #[track_caller]
-    pub fn write_secret(&self, tenant: &str, value: &str) {
-        let (code, body) = self.bao.root_api(
-            "POST",
-            &format!("secret/data/tenants/{tenant}/app"),
-            Some(json!({ "data": { "value": value } })),
-        );
-        assert_eq!(code, 200, "writing {tenant}'s secret: {body}");
-    }
-
-    /// AppRole login with the bundle's `role_id` and `secret_id` as they
-    /// are on disk now; the token, or the status and body of the refusal.
-    pub fn login(&self, role_id: &str, secret_id: &str) -> Result<String, (u16, Value)> {
-        approle_login(&self.bao, role_id, secret_id)
-    }
-
-    /// Logs in with the credentials in the tenant's bundle.
-    #[track_caller]
-    pub fn login_bundle(&self, tenant: &str) -> String {
-        self.login(
-            &self.bundle_text(tenant, "role_id"),
-            &self.bundle_text(tenant, "secret_id"),
-        )
-        .unwrap_or_else(|(code, body)| panic!("login as {tenant} answered {code}: {body}"))
-    }
-
-    /// `LIST` on `path` as root: the keys, empty when Vault answers 404.
-    #[track_caller]
-    pub fn list(&self, path: &str) -> Vec<String> {
-        let (code, body) = self.bao.root_api("LIST", path, None);
-        match code {
-            404 => Vec::new(),
-            200 => body
-                .pointer("/data/keys")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            _ => panic!("LIST {path} answered {code}: {body}"),
-        }
-    }
-
-    /// Starts the forwarder from `forwarder/vaultnet-forwarder.service`'s
-    /// `ExecStart` in the site's namespace and waits until a request
-    /// through it reaches Vault.
-    #[track_caller]
-    pub fn start_forwarder(&self) -> u32 {
-        let unit = std::fs::read_to_string(self.site.path("forwarder/vaultnet-forwarder.service"))
-            .expect("read the forwarder unit");
-        let exec = unit
-            .lines()
-            .find_map(|l| l.strip_prefix("ExecStart="))
-            .unwrap_or_else(|| panic!("no ExecStart in the forwarder unit:\n{unit}"));
-        let words: Vec<&str> = exec.split_whitespace().collect();
-        let mut cmd = Command::new(words[0]);
-        cmd.args(&words[1..]);
-        let ns = self.site.ns.as_ref().expect("a site with a namespace");
-        let log = self.bao.dir().join("forwarder.log");
-        let pid = ns.spawn(&cmd, Some(&log));
-        let addr = format!("{}:{}", self.site.host_ip(), self.forwarder_port());
-        let tls = self.site.operator_tls();
-        let _: () = wait_for(
-            "the forwarder to pass a request to Vault",
-            Duration::from_secs(10),
-            Duration::from_millis(50),
-            || match probe(
-                Some(ns.name()),
-                &addr,
-                &tls.ca_pem_path,
-                Some((&tls.client_cert_path, &tls.client_key_path)),
-            ) {
-                Ok(200) => Ok(()),
-                other => Err(format!(
-                    "{other:?}; forwarder log: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )),
-            },
-        );
-        pid
-    }
-
-    /// The forwarder port from `vaultnet.yaml`.
-    pub fn forwarder_port(&self) -> u16 {
-        let state = self.state();
-        state
-            .pointer("/site/port")
-            .and_then(Value::as_u64)
-            .unwrap_or_else(|| panic!("no site.port in vaultnet.yaml: {state}")) as u16
-    }
-
-    /// `vaultnet.yaml`, parsed.
-    #[track_caller]
-    pub fn state(&self) -> Value {
-        let text = std::fs::read_to_string(self.site.path("vaultnet.yaml")).expect("vaultnet.yaml");
-        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("vaultnet.yaml: {e}\n{text}"))
-    }
 }
 
 /// One request the way a tenant makes it: `curl` inside the tenant's
@@ -641,16 +471,6 @@ pub fn connect_as(ns: &str, uid: u32, gid: u32, ip: &str, port: u16) -> Result<(
     }
 }
 
-/// `nft -f FILE` inside namespace `ns`.
-#[track_caller]
-pub fn nft_load(ns: &str, file: &Path) {
-    run_ok(
-        Command::new("ip")
-            .args(["netns", "exec", ns, "nft", "-f"])
-            .arg(file),
-    );
-}
-
 /// AppRole login straight at OpenBao; the token, or the status and body of
 /// the refusal.
 pub fn approle_login(
@@ -756,13 +576,13 @@ pub fn created_changes(t: &str, wrapped: &str) -> String {
 
 /// `add-user` of new tenants: each added and created; `nft` when they
 /// have Unix users (the gate is rewritten), not with `--no-unix-user`.
-pub fn add_expect(site: &Site, tenants: &[&str], nft: bool) -> Expect {
+pub fn add_expect(f: &Fixture, tenants: &[&str], nft: bool) -> Expect {
     let stdout: String = tenants.iter().map(|t| added(t)).collect();
     let mut stderr: String = tenants.iter().map(|t| created(t)).collect();
     if nft {
         stderr.push_str(NFT);
     }
-    site.expect(0).stdout(stdout + NEXT).stderr(stderr)
+    f.expect(0).stdout(stdout + NEXT).stderr(stderr)
 }
 
 /// `remove-user`'s line for a tenant it removed; `revoked` when a token

@@ -1,0 +1,227 @@
+//! What `vaultnet init` says, for exact comparisons: [`first_init`],
+//! [`unchanged_init`] and [`bootstrap_init`] are the expectations of the
+//! runs many tests start with — a site whose Vault is not reachable yet,
+//! the same again, and the first run with a token that reaches a real
+//! OpenBao — and the smaller pieces they are made of.
+
+use std::path::Path;
+
+use vaultnet::pki::CertInfo;
+
+use super::expect::Expect;
+use super::fixture::Fixture;
+
+/// The CA's common name (`vaultnet CA <host> <random>`), as `init` names
+/// it; a placeholder when there is no CA, so the diff shows the run.
+pub fn ca_name(f: &Fixture) -> String {
+    ca_name_of(&f.path("pki/ca.pem"))
+}
+
+/// [`ca_name`] of the CA certificate at `path`.
+pub fn ca_name_of(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|pem| CertInfo::parse(&pem).ok())
+        .and_then(|c| c.common_name)
+        .unwrap_or_else(|| "<no CA in pki/ca.pem>".into())
+}
+
+/// How `init` tells the operator to install each forwarder, from the
+/// state directory.
+pub fn install_steps(forwarder: &str) -> &'static str {
+    match forwarder {
+        "socat" => {
+            "  id -u vaultnet-forwarder >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin vaultnet-forwarder
+  install -m 0644 forwarder/vaultnet-forwarder.service /etc/systemd/system/
+  systemctl daemon-reload
+  systemctl enable --now vaultnet-forwarder.service
+"
+        }
+        "nginx" => {
+            "  install -m 0644 forwarder/vaultnet-stream.conf /etc/nginx/
+  grep -q vaultnet-stream.conf /etc/nginx/nginx.conf || echo 'include /etc/nginx/vaultnet-stream.conf;' >> /etc/nginx/nginx.conf
+  nginx -t && systemctl reload nginx
+"
+        }
+        "haproxy" => {
+            "  cat forwarder/vaultnet-haproxy.cfg >> /etc/haproxy/haproxy.cfg
+  haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy
+"
+        }
+        "socket-proxyd" => {
+            "  id -u vaultnet-forwarder >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin vaultnet-forwarder
+  install -m 0644 forwarder/vaultnet-forwarder.socket forwarder/vaultnet-forwarder.service /etc/systemd/system/
+  systemctl daemon-reload
+  systemctl enable --now vaultnet-forwarder.socket
+"
+        }
+        other => panic!("no install steps known for forwarder {other}"),
+    }
+}
+
+/// The host IP as [`Fixture::expect`] shows it: the offline address itself,
+/// `[HOST_IP]` for a namespace's.
+fn shown_host_ip(f: &Fixture) -> String {
+    match f.ns_name() {
+        Some(_) => "[HOST_IP]".into(),
+        None => f.host_ip().to_string(),
+    }
+}
+
+/// What `init` leaves to do once it has a token good enough to set Vault
+/// up (the last step of "Left to do").
+pub const TOKEN_STEP: &str = "run `vaultnet init` again with an operator token (`BAO_TOKEN`, `--token-file` or `~/.vault-token`) to enable AppRole and KV v2";
+
+/// The end of `init`'s report when Vault could not be set up: `first`
+/// (what the operator must do to Vault), then [`TOKEN_STEP`].
+pub fn left_to_do(first: Option<&str>) -> String {
+    match first {
+        Some(step) => format!("Left to do:\n  1. {step}\n  2. then {TOKEN_STEP}\n"),
+        None => format!("Left to do:\n  1. {TOKEN_STEP}\n"),
+    }
+}
+
+/// The end of `init`'s report once Vault is set up.
+pub const NEXT_ADD_USER: &str = "Next: `vaultnet add-user NAME` for each tenant.\n";
+
+/// `init`'s summary line for a run that changed or kept files.
+pub fn initialised(changed: u32, kept: u32) -> String {
+    format!("vaultnet initialised in `[STATE]`: {changed} changed, {kept} kept\n")
+}
+
+/// The note `init` adds when nothing listens at Vault's address.
+pub const UNREACHABLE: &str = "note: OpenBao at https://[VAULT_ADDR] is not reachable: cannot reach https://[VAULT_ADDR]: connection refused\n";
+
+/// stdout of `init`: `head` (the summary, and a note if any), the
+/// listener, the forwarder's install steps and the operator's access,
+/// then `ending` (what is left to do, or the next command).
+pub fn init_report(f: &Fixture, head: &str, forwarder: &str, ending: &str) -> String {
+    format!("{head}{}\n{ending}", init_steps(f, forwarder))
+}
+
+/// stdout of `init` while nothing listens at Vault's address (so no token
+/// reaches Vault): the summary, the unreachable Vault, the files to
+/// install, and what is left to do.
+pub fn init_stdout(f: &Fixture, changed: u32, kept: u32, forwarder: &str) -> String {
+    init_report(
+        f,
+        &format!("{}{UNREACHABLE}", initialised(changed, kept)),
+        forwarder,
+        &left_to_do(Some(
+            "start OpenBao with the listener as an extra config: `bao server -config <your config> -config [STATE]/vault/listener.json`",
+        )),
+    )
+}
+
+/// stdout of `init` that reached Vault with a token good enough to set
+/// it up: the summary, the files to install, and the next command.
+pub fn init_stdout_with_vault(f: &Fixture, changed: u32, kept: u32, forwarder: &str) -> String {
+    init_report(f, &initialised(changed, kept), forwarder, NEXT_ADD_USER)
+}
+
+/// The part of `init`'s report between the summary and what to do next:
+/// the listener, the forwarder's install steps and the operator's access.
+fn init_steps(f: &Fixture, forwarder: &str) -> String {
+    format!(
+        "
+{profile}
+Vault listener: [VAULT_ADDR], mutual TLS required (`vault/listener.json`).
+  The OpenBao server's user must be able to read `[STATE]/vault/server-key.pem`.
+Forwarder ({forwarder}): {host}:22300 -> [VAULT_ADDR]; install it from `[STATE]` with:
+{steps}  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port
+Operator access:
+  export BAO_ADDR=https://[VAULT_ADDR] BAO_CACERT=[STATE]/pki/ca.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
+",
+        host = shown_host_ip(f),
+        steps = install_steps(forwarder),
+        profile = profile_line(f),
+    )
+}
+
+/// The profile line of `init`'s report, for the profile the site's state
+/// records (l1 before the first run).
+fn profile_line(f: &Fixture) -> &'static str {
+    let state = std::fs::read_to_string(f.path("vaultnet.yaml")).unwrap_or_default();
+    if state.lines().any(|l| l.trim() == "profile: l6") {
+        "Profile l6 (pattern L6): host forwarder + DNS name + mTLS, pasta (host-gateway mapping)."
+    } else {
+        "Profile l1 (pattern L1): host forwarder + DNS name + mTLS."
+    }
+}
+
+/// The three lines of a run that kept the CA and both certificates.
+pub fn kept_certificates(f: &Fixture) -> String {
+    format!(
+        "kept CA `pki/ca.pem` ({}, expires [DATE])
+kept Vault server certificate `vault/server.pem` (expires [DATE])
+kept operator certificate `operator/client.pem` (expires [DATE])
+",
+        ca_name(f)
+    )
+}
+
+/// The first `init` of a site whose Vault is not reachable yet: every
+/// file created. Build it after the run: it names the CA the run made.
+pub fn first_init(f: &Fixture) -> Expect {
+    first_init_with(f, "socat")
+}
+
+/// The files `init` writes for each forwarder, in the order it reports
+/// them.
+pub fn forwarder_files(forwarder: &str) -> &'static [&'static str] {
+    match forwarder {
+        "socat" => &["vaultnet-forwarder.service"],
+        "nginx" => &["vaultnet-stream.conf"],
+        "haproxy" => &["vaultnet-haproxy.cfg"],
+        "socket-proxyd" => &["vaultnet-forwarder.socket", "vaultnet-forwarder.service"],
+        other => panic!("no files known for forwarder {other}"),
+    }
+}
+
+/// [`first_init`] with `--forwarder FORWARDER`.
+pub fn first_init_with(f: &Fixture, forwarder: &str) -> Expect {
+    let files: String = forwarder_files(forwarder)
+        .iter()
+        .map(|file| format!("wrote `forwarder/{file}`\n"))
+        .collect();
+    let changed = 6 + forwarder_files(forwarder).len() as u32;
+    f.expect(0)
+        .stdout(init_stdout(f, changed, 0, forwarder))
+        .stderr(format!(
+            "created CA `pki/ca.pem` ({}, expires [DATE])
+created Vault server certificate `vault/server.pem` (expires [DATE])
+created operator certificate `operator/client.pem` (expires [DATE])
+wrote `vault/listener.json`
+wrote `vaultnet.yaml`
+{files}wrote `forwarder/vaultnet.nft`
+",
+            ca_name(f)
+        ))
+}
+
+/// `init` again with the same settings, Vault still not reachable:
+/// everything kept, nothing written.
+pub fn unchanged_init(f: &Fixture) -> Expect {
+    f.expect(0)
+        .stdout(init_stdout(f, 0, 3, "socat"))
+        .stderr(kept_certificates(f))
+}
+
+/// What `init` says of Vault's AppRole auth method and KV v2 mount
+/// (`enabled` or `present` each).
+pub fn vault_setup(approle: &str, kv: &str) -> String {
+    format!("AppRole auth at `approle/`: {approle}\nKV v2 at `secret/`: {kv}\n")
+}
+
+/// `init` with the root token the first time it reaches a real OpenBao
+/// (after a first `init` without one): certificates kept, AppRole and KV
+/// v2 enabled.
+pub fn bootstrap_init(f: &Fixture) -> Expect {
+    f.expect(0)
+        .stdout(init_stdout_with_vault(f, 2, 3, "socat"))
+        .stderr(format!(
+            "{}{}",
+            kept_certificates(f),
+            vault_setup("enabled", "enabled")
+        ))
+}
