@@ -554,6 +554,18 @@ const BAD_FLAGS: &[(&str, &str, &str, &str)] = &[
         "pass the host's address, e.g. `--host-ip 192.168.1.10`",
     ),
     (
+        "--host-ip",
+        "255.255.255.255",
+        "invalid host IP `255.255.255.255`: containers need a unicast address of this host",
+        "pass the host's address, e.g. `--host-ip 192.168.1.10`",
+    ),
+    (
+        "--host-ip",
+        "fe80::1",
+        "invalid host IP `fe80::1`: a link-local address needs an interface scope no forwarder or certificate can carry",
+        "pass a global or unique-local address of a host interface, e.g. `--host-ip 192.168.1.10`",
+    ),
+    (
         "--port",
         "0",
         "invalid port `0`: must be a number from 1 to 65535",

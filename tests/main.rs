@@ -1,6 +1,7 @@
 mod doctor_e2e;
 mod faults;
 mod forwarders;
+mod hardening;
 mod harness_selftest;
 mod help;
 mod init_cli;

@@ -320,15 +320,6 @@ impl Output {
         self.expect_code(0)
     }
 
-    /// Panics unless the run failed (any non-zero exit, not a timeout).
-    #[track_caller]
-    pub fn expect_failure(self) -> Output {
-        if matches!(self.code, Some(0) | None) || self.timed_out {
-            panic!("expected a non-zero exit code\n{self}");
-        }
-        self
-    }
-
     /// Panics unless stdout contains `needle`.
     #[track_caller]
     pub fn expect_stdout_contains(self, needle: &str) -> Output {
