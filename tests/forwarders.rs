@@ -140,7 +140,15 @@ impl Setup {
         );
         // From the host namespace too, with the name pinned to the host
         // address the way `extra_hosts` pins it.
-        assert_eq!(self.probe_resolved(), "200", "{kind}: via --resolve");
+        let resolved = self.probe_resolved();
+        if resolved != "200" {
+            let listening = self.host().exec(Command::new("ss").args(["-ltnp"]));
+            panic!(
+                "{kind}: via --resolve: {resolved}\nforwarder log:\n{}\nlistening:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default(),
+                String::from_utf8_lossy(&listening.stdout)
+            );
+        }
 
         // The certificate seen through the forwarder is Vault's own, and it
         // verifies for the DNS name against the vaultnet CA only.
@@ -302,7 +310,19 @@ fn socket_proxyd_units_carry_mtls_to_openbao_under_socket_activation() {
     let exec = exec_start(&service).expect("ExecStart= in the proxyd service");
     assert!(exec[0].ends_with("/systemd-socket-proxyd"), "{exec:?}");
     assert_eq!(exec[1..], [s.site.vault_addr().to_string()]);
-    let mut argv = vec!["systemd-socket-activate".to_string(), "-l".into(), listen];
+    // systemd starts every service with SIGPIPE ignored (`IgnoreSIGPIPE=`
+    // defaults to yes); started by hand, proxyd would die of the first
+    // write to a client that already hung up, and the port with it. An
+    // ignored signal stays ignored across `exec`, so the shell sets it.
+    let mut argv = vec![
+        "sh".to_string(),
+        "-c".into(),
+        "trap '' PIPE; exec \"$@\"".into(),
+        "sh".into(),
+        "systemd-socket-activate".into(),
+        "-l".into(),
+        listen,
+    ];
     argv.extend(exec);
     s.spawn(&argv);
     s.assert_carries_mtls("socket-proxyd");
