@@ -549,16 +549,7 @@ impl Fixture {
         match code {
             404 => Vec::new(),
             400 if body.to_string().contains("does not exist") => Vec::new(),
-            200 => body
-                .pointer("/data/keys")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            200 => vaultnet::vault::strings_at(&body, "/data/keys"),
             _ => panic!("LIST {path} answered {code}: {body}"),
         }
     }
