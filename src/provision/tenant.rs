@@ -71,6 +71,10 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>) -> Result<Plan> {
         true => Some(crate::sys::users::require_tenant_user(name)?),
         false => None,
     };
+    let installs = asked.install.is_some() || prev.is_some_and(|p| p.installed_to.is_some());
+    if let (true, Some(u)) = (installs, &user) {
+        crate::state::validate::home_dir(name, &u.home)?;
+    }
     let base = prev.map(|t| t.limits).unwrap_or_default();
     let limits = Limits {
         token_ttl: asked.token_ttl.unwrap_or(base.token_ttl),

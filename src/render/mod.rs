@@ -6,6 +6,8 @@ pub mod bundle;
 pub mod forwarder;
 pub mod listener;
 pub mod nft;
+#[cfg(test)]
+mod props;
 pub mod yaml;
 
 use std::net::SocketAddr;

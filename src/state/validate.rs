@@ -283,6 +283,27 @@ pub fn install_path(p: &std::path::Path) -> Result<()> {
     }
 }
 
+/// A tenant's home directory, when the bundle is installed there: it
+/// reaches the compose file and the Quadlet unit as the bundle's path, so
+/// it takes the same characters as `--install-path` (and is absolute).
+pub fn home_dir(tenant: &str, home: &std::path::Path) -> Result<()> {
+    let carried = home.is_absolute()
+        && home
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+@/".contains(b));
+    if carried {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "the home directory of `{tenant}`, `{}`, has a character the bundle's files cannot carry",
+            home.display().to_string().escape_debug()
+        ))
+        .hint("install the bundle yourself, or give the user a home of letters, digits, `.`, `_`, `-`, `+`, `@` and `/`"))
+    }
+}
+
 /// The first line of a (parser's) error message, trimmed.
 pub fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()

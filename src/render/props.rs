@@ -1,0 +1,197 @@
+//! Property tests of the bundle renderers (SECURITY.md I4): whatever the
+//! validators accept — tenant names, DNS names, images, the installed
+//! bundle's path — each file parses back with its consumer's syntax and
+//! carries the value unchanged, and nothing a value holds adds a key, a
+//! line or a section. Hostile values the validators refuse are refused.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use proptest::prelude::*;
+use serde_json::Value;
+
+use super::Endpoint;
+use super::bundle::{self, BundleSpec};
+use crate::state::{Flavor, validate};
+
+/// Cases per property; the suite prints how many it ran.
+const CASES: u32 = 256;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: CASES,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// What compose makes of `${NAME:-default}` and `$$`: the default, read the
+/// way compose's interpolation reads it (it ends at the first `}`).
+fn compose_default(s: &str) -> Option<String> {
+    let rest = s.strip_prefix("${VAULTNET_BUNDLE:-")?;
+    let end = rest.find('}')?;
+    let default = &rest[..end];
+    Some(default.replace("$$", "$"))
+}
+
+/// The keys of a Quadlet/systemd unit's lines, and the line count.
+fn unit_shape(text: &str) -> (Vec<String>, usize) {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    let keys = lines
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, _)) => k.to_string(),
+            None => l.to_string(),
+        })
+        .collect();
+    (keys, lines.len())
+}
+
+fn spec<'a>(
+    tenant: &'a str,
+    endpoint: &'a Endpoint,
+    image: &'a str,
+    installed_at: Option<String>,
+) -> BundleSpec<'a> {
+    BundleSpec {
+        tenant,
+        endpoint,
+        flavor: Flavor::Openbao,
+        agent_image: image,
+        kv_mount: "secret",
+        tenant_prefix: "tenants",
+        wrapped_secret_id_path: None,
+        installed_at,
+    }
+}
+
+fn endpoint(dns: &str) -> Endpoint {
+    Endpoint {
+        url: format!("https://{dns}:22300"),
+        name: dns.to_string(),
+        extra_host: Some(format!("{dns}:10.9.0.1")),
+        connect: "10.9.0.1:22300".parse().expect("valid"),
+    }
+}
+
+fn tenant() -> impl Strategy<Value = String> {
+    "[a-z_][a-z0-9_-]{0,29}[a-z0-9_]"
+        .prop_filter("a valid tenant name", |n| validate::tenant_name(n).is_ok())
+}
+
+fn dns() -> impl Strategy<Value = String> {
+    "[a-z0-9]{1,8}(-[a-z0-9]{1,5})?(\\.[a-z]{1,6}){0,3}"
+        .prop_filter("a valid DNS name", |n| validate::dns_name(n).is_ok())
+}
+
+fn image() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9][a-zA-Z0-9./:@_-]{0,60}"
+        .prop_filter("a valid image", |i| validate::image(i).is_ok())
+}
+
+/// Paths as validators see them: any printable text, and some of the
+/// characters that break out of the files.
+fn path_like() -> impl Strategy<Value = String> {
+    "(/?[a-zA-Z0-9._+@ $%}{\"'\\\\\n:#-]{1,12}){1,4}"
+}
+
+/// Paths of the characters the validators accept, the same with one
+/// character that breaks out of a file, and anything.
+fn some_path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "([a-zA-Z0-9._+@-]{1,12}/){0,3}[a-zA-Z0-9_+@-]{1,12}",
+        "[a-zA-Z0-9_-]{1,8}[ $%}{\"'\\\\\n:#][a-zA-Z0-9_-]{1,8}",
+        path_like(),
+    ]
+}
+
+/// Runs `property` over `CASES` inputs, prints how many it ran, and fails
+/// with the smallest failing input proptest finds.
+fn check<S: Strategy>(
+    name: &str,
+    strategy: S,
+    property: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) where
+    S::Value: std::fmt::Debug,
+{
+    let ran = std::cell::Cell::new(0u32);
+    let mut runner = proptest::test_runner::TestRunner::new(config());
+    let result = runner.run(&strategy, |v| {
+        ran.set(ran.get() + 1);
+        property(v)
+    });
+    eprintln!("{name}: {} cases", ran.get());
+    if let Err(e) = result {
+        panic!("{name}: {e}");
+    }
+    assert!(ran.get() >= CASES, "{name}: only {} cases ran", ran.get());
+}
+
+#[test]
+fn every_bundle_file_parses_back_and_carries_its_values_unchanged() {
+    let inputs = (tenant(), dns(), image(), some_path(), some_path());
+    check("bundle files", inputs, |(t, d, i, home, rel)| {
+        let home = format!("/{home}");
+        let home_ok = validate::home_dir(&t, Path::new(&home)).is_ok();
+        let rel_ok = validate::install_path(Path::new(&rel)).is_ok();
+        // Only what both validators accept ever reaches the files.
+        let installed = (home_ok && rel_ok).then(|| format!("{home}/{rel}"));
+        let e = endpoint(&d);
+        let s = spec(&t, &e, &i, installed.clone());
+
+        let agent: Value = serde_json::from_str(&bundle::agent(&s)).expect("agent.json is JSON");
+        prop_assert_eq!(&agent["vault"]["address"], &Value::from(e.url.clone()));
+
+        let compose: Value = serde_saphyr::from_str(&bundle::compose(&s)).expect("compose is YAML");
+        let top: BTreeSet<&str> = compose
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        prop_assert_eq!(top, BTreeSet::from(["services", "volumes"]));
+        let agent_svc = &compose["services"]["vault-agent"];
+        prop_assert_eq!(&agent_svc["image"], &Value::from(i.clone()));
+        prop_assert_eq!(
+            &agent_svc["extra_hosts"][0],
+            &Value::from(format!("{d}:10.9.0.1"))
+        );
+        let volume = agent_svc["volumes"][0].as_str().unwrap();
+        let bundle_dir = compose_default(volume).expect("an interpolated default");
+        prop_assert_eq!(&bundle_dir, installed.as_deref().unwrap_or("./vaultnet"));
+        prop_assert!(volume.ends_with("}:/vaultnet:ro"), "{}", volume);
+
+        // The Quadlet unit has the shape of a plain one, line for line.
+        let plain_e = endpoint("vault.lan");
+        let plain_dir = installed
+            .as_ref()
+            .map(|_| "/home/a/.config/vaultnet".to_string());
+        let plain = spec("alice", &plain_e, "localhost/bao:test", plain_dir);
+        let q = bundle::quadlet(&s);
+        prop_assert_eq!(unit_shape(&q), unit_shape(&bundle::quadlet(&plain)));
+        let vol = q
+            .lines()
+            .find(|l| l.starts_with("Volume=") && l.ends_with(":/vaultnet:ro"))
+            .unwrap();
+        // `%h` (the user's home) is the one specifier vaultnet means.
+        let want = installed.as_deref().unwrap_or("%h/.config/vaultnet");
+        prop_assert_eq!(vol, format!("Volume={want}:/vaultnet:ro"));
+        Ok(())
+    });
+}
+
+#[test]
+fn paths_with_characters_that_break_out_of_a_bundle_file_are_refused() {
+    check("hostile paths", path_like(), |rel| {
+        let breaks = rel.contains(['\n', '}', '$', '%', ' ', '"', '\'', '\\', ':', '#', '{']);
+        if breaks {
+            let home = format!("/{rel}");
+            prop_assert!(validate::install_path(Path::new(&rel)).is_err());
+            prop_assert!(validate::home_dir("t", Path::new(&home)).is_err());
+        }
+        Ok(())
+    });
+}
