@@ -1,8 +1,11 @@
-//! Property tests of the bundle renderers (SECURITY.md I4): whatever the
-//! validators accept — tenant names, DNS names, images, the installed
-//! bundle's path — each file parses back with its consumer's syntax and
-//! carries the value unchanged, and nothing a value holds adds a key, a
-//! line or a section. Hostile values the validators refuse are refused.
+//! Property tests (SECURITY.md I2, I4): whatever the validators accept —
+//! tenant names, DNS names, images, the installed bundle's path — each
+//! bundle file parses back with its consumer's syntax and carries the value
+//! unchanged, and nothing a value holds adds a key, a line or a section;
+//! hostile values the validators refuse are refused. The gate holds exactly
+//! the uids and addresses it is given, and the state loader reads back
+//! what it writes and answers any damaged byte with one line, never a
+//! panic.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -191,6 +194,73 @@ fn paths_with_characters_that_break_out_of_a_bundle_file_are_refused() {
             let home = format!("/{rel}");
             prop_assert!(validate::install_path(Path::new(&rel)).is_err());
             prop_assert!(validate::home_dir("t", Path::new(&home)).is_err());
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn the_gate_holds_exactly_the_uids_and_addresses_it_is_given() {
+    use super::nft::{self, NftSpec};
+    let uid = proptest::num::u32::ANY.prop_filter("not root", |u| *u != 0);
+    let inputs = (
+        proptest::collection::btree_set(uid, 0..20),
+        any::<[u8; 4]>(),
+        1u16..,
+        1u16..,
+    );
+    check("gate", inputs, |(uids, ip, port, vport)| {
+        let uids: Vec<u32> = uids.into_iter().collect();
+        let entry = std::net::SocketAddr::from((ip, port));
+        let text = nft::render(&NftSpec {
+            entries: &[entry],
+            vault: std::net::SocketAddr::from(([127, 0, 0, 1], vport)),
+            tenant_uids: &uids,
+            vault_clients: &["vaultnet-forwarder"],
+        });
+        let set = |name: &str| -> Vec<String> {
+            let start = text.find(&format!("set {name} {{")).unwrap();
+            let block = &text[start..start + text[start..].find('}').unwrap()];
+            block
+                .split_once("elements = { ")
+                .map(|(_, e)| e.split(", ").map(|x| x.trim().to_string()).collect())
+                .unwrap_or_default()
+        };
+        let want: Vec<String> = uids.iter().map(u32::to_string).collect();
+        prop_assert_eq!(set("tenants"), want.clone());
+        let allowed: Vec<String> = std::iter::once("0".to_string()).chain(want).collect();
+        prop_assert_eq!(set("allowed"), allowed);
+        prop_assert_eq!(set("vault_clients"), vec!["0", "vaultnet-forwarder"]);
+        let rule = format!(
+            "ip daddr {} tcp dport {port} meta skuid != @allowed reject with tcp reset",
+            entry.ip()
+        );
+        prop_assert!(text.contains(&rule), "{}", text);
+        let vault_rule = format!(
+            "ip daddr 127.0.0.1 tcp dport {vport} meta skuid != @vault_clients reject with tcp reset"
+        );
+        prop_assert!(text.contains(&vault_rule), "{}", text);
+        prop_assert_eq!(text.matches("chain ").count(), 2);
+        Ok(())
+    });
+}
+
+#[test]
+fn the_state_loader_reads_back_what_it_writes_and_refuses_garbage_in_one_line() {
+    use crate::state::State;
+    let good = State::new(crate::state::site::sample_site("l1")).to_yaml();
+    let mutation = (0..good.len(), any::<u8>());
+    check("state loader", mutation, |(at, byte)| {
+        // Writing what was read gives the same file.
+        let state = State::parse(good.as_bytes()).unwrap();
+        prop_assert_eq!(state.to_yaml(), good.clone());
+        // Any one byte changed: a valid state or a one-line error, never a
+        // panic.
+        let mut bytes = good.clone().into_bytes();
+        bytes[at] = byte;
+        if let Err(e) = State::parse(&bytes) {
+            prop_assert!(!e.contains('\n'), "{}", e);
+            prop_assert!(!e.is_empty());
         }
         Ok(())
     });
