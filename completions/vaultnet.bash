@@ -313,7 +313,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__init)
-            opts="-y -h -V --profile --dns-name --host-ip --port --vault-addr --forwarder --flavor --agent-image --host-mapping --kv-mount --tenant-prefix --server-cert-days --token-file --yes --force --timeout --dir --help --version"
+            opts="-y -h -V --profile --dns-name --host-ip --port --vault-addr --forwarder --flavor --agent-image --host-mapping --kv-mount --tenant-prefix --server-cert-days --vault-client --token-file --yes --force --timeout --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -364,6 +364,10 @@ _vaultnet() {
                     return 0
                     ;;
                 --server-cert-days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-client)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

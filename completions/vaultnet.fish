@@ -51,6 +51,7 @@ host-gateway\t'`host-gateway`: pasta (Podman ≥ 5.3), where the host\'s own IP 
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l kv-mount -d 'KV v2 mount holding tenant secrets [default: secret]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l tenant-prefix -d 'Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l server-cert-days -d 'Validity of the Vault server certificate, in days [default: 365]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-client -d 'A user (name or uid) the gate admits to Vault\'s own port besides root and the forwarder\'s user; repeat for more; the list given replaces the recorded one' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l timeout -d 'Seconds to wait for Vault' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F

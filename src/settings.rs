@@ -51,6 +51,9 @@ pub struct Flags {
     /// Validity of the Vault server certificate, in days [default: 365]
     #[arg(long, value_name = "DAYS")]
     pub server_cert_days: Option<u32>,
+    /// A user (name or uid) the gate admits to Vault's own port besides root and the forwarder's user; repeat for more; the list given replaces the recorded one
+    #[arg(long, value_name = "USER")]
+    pub vault_client: Vec<String>,
 }
 
 /// Flag values, parsed and validated.
@@ -76,6 +79,16 @@ impl Parsed {
         }
         if let Some(p) = &a.tenant_prefix {
             validate::path_segment("tenant prefix", "--tenant-prefix", p)?;
+        }
+        for c in &a.vault_client {
+            validate::vault_client(c)?;
+            // nft resolves names when it loads the gate: a name it cannot
+            // resolve would keep the whole gate from loading.
+            let is_uid = c.bytes().all(|b| b.is_ascii_digit());
+            if !is_uid && crate::sys::users::lookup(c)?.is_none() {
+                return Err(Error::usage(format!("there is no Unix user `{c}`"))
+                    .hint("create it first, or pass its uid: `--vault-client UID`"));
+            }
         }
         if let Some(d) = a.server_cert_days {
             validate::cert_days(d)?;
@@ -259,6 +272,21 @@ pub fn resolve_under(
             .server_cert_days
             .or(prev.map(|s| s.server_cert_days))
             .unwrap_or(365),
+        vault_clients: match (a.vault_client.is_empty(), prev) {
+            (false, _) => {
+                let mut v: Vec<String> = a
+                    .vault_client
+                    .iter()
+                    .filter(|c| !matches!(c.as_str(), "root" | "0"))
+                    .cloned()
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            }
+            (true, Some(s)) => s.vault_clients.clone(),
+            (true, None) => Vec::new(),
+        },
         legacy_host_mapping: None,
     };
     validate::site(&site)?;

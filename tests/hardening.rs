@@ -6,8 +6,10 @@ use std::process::Command;
 
 use crate::support::cmd::Cmd;
 use crate::support::fixture::Fixture;
+use crate::support::init::{init_stdout_with_vault, kept_certificates, vault_setup};
 use crate::support::require_e2e;
 use crate::support::run_ok;
+use crate::support::tenant::{UnixUser, connect_as};
 
 #[test]
 fn init_refuses_a_forwarder_port_equal_to_vaults_and_creates_nothing() {
@@ -112,4 +114,46 @@ fn the_token_file_the_operator_names_wins_over_a_stale_vault_token() {
         .arg(&file)
         .run();
     out.expect(crate::support::init::bootstrap_init(&f));
+}
+
+#[test]
+fn a_user_the_operator_names_joins_root_on_vaults_port_and_nobody_else_does() {
+    require_e2e!("loads nftables in a network namespace and switches uids");
+    let f = Fixture::host("vnvc").openbao().build();
+    let backup = UnixUser::create("vb");
+    let stranger = UnixUser::create("vs");
+    let out = f
+        .init()
+        .env("BAO_TOKEN", &f.bao().root_token)
+        .args(["--vault-client", &backup.name])
+        .run();
+    out.expect(
+        f.expect(0)
+            .stdout(init_stdout_with_vault(&f, 3, 5, "socat"))
+            .stderr(format!(
+                "setting vault-clients: (none) -> {}\n{}wrote `vaultnet.yaml`\nupdated `forwarder/vaultnet.nft`\n{}",
+                backup.name,
+                kept_certificates(&f),
+                vault_setup("present", "present")
+            )),
+    );
+    f.load_nft();
+    let vault = f.vault_addr();
+    let (ip, port) = (vault.ip().to_string(), vault.port());
+    connect_as(f.ns_name().unwrap(), backup.uid, backup.gid, &ip, port)
+        .unwrap_or_else(|e| panic!("the named user must reach Vault: {e}"));
+    match connect_as(f.ns_name().unwrap(), stranger.uid, stranger.gid, &ip, port) {
+        Err(e) if e.contains("Connection refused") => {}
+        other => panic!("a user nobody named must be refused at Vault's port, got {other:?}"),
+    }
+    // An unknown name would keep nft from loading the whole gate.
+    let before = f.snapshot();
+    let out = f.init().args(["--vault-client", "no-such-user-vn"]).run();
+    out.expect(f.rejected(
+        "there is no Unix user `no-such-user-vn`",
+        "create it first, or pass its uid: `--vault-client UID`",
+    ));
+    before
+        .without(".vaultnet.lock")
+        .assert_same(&f.snapshot().without(".vaultnet.lock"), "unknown user");
 }

@@ -819,7 +819,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
             "unknown site key",
             good.replacen("  port: 22300\n", "  port: 22300\n  bogus: x\n", 1)
                 .into_bytes(),
-            "unknown field `bogus`, expected one of profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, server_cert_days, host_mapping at line 5, column 3",
+            "unknown field `bogus`, expected one of profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, server_cert_days, vault_clients, host_mapping at line 5, column 3",
         ),
         (
             "schema 99",
@@ -864,7 +864,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
                 "}".repeat(20_000)
             )
             .into_bytes(),
-            "unknown field `a`, expected one of profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, server_cert_days, host_mapping at line 2, column 7",
+            "unknown field `a`, expected one of profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, server_cert_days, vault_clients, host_mapping at line 2, column 7",
         ),
         (
             "larger than 1 MiB",

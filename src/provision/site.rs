@@ -216,7 +216,7 @@ const OPERATOR_CN: &str = "vaultnet-operator";
 const OPERATOR_DAYS: u32 = 365;
 
 fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
-    let pairs: [(&'static str, String, String); 11] = [
+    let pairs: [(&'static str, String, String); 12] = [
         ("profile", old.profile.clone(), new.profile.clone()),
         ("dns-name", old.dns_name.clone(), new.dns_name.clone()),
         ("host-ip", old.host_ip.to_string(), new.host_ip.to_string()),
@@ -248,8 +248,21 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
             old.server_cert_days.to_string(),
             new.server_cert_days.to_string(),
         ),
+        (
+            "vault-clients",
+            show_list(&old.vault_clients),
+            show_list(&new.vault_clients),
+        ),
     ];
     pairs.into_iter().filter(|(_, a, b)| a != b).collect()
+}
+
+fn show_list(v: &[String]) -> String {
+    if v.is_empty() {
+        "(none)".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 fn read_pem(path: &Path) -> Result<Option<String>> {

@@ -108,6 +108,10 @@ pub struct Site {
     pub tenant_prefix: String,
     /// Validity of the Vault server certificate, in days.
     pub server_cert_days: u32,
+    /// Users (names or uids) the gate admits to Vault's own port besides
+    /// root and the forwarder's user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vault_clients: Vec<String>,
     /// Read from state files written before the profile decided the
     /// mapping (`ip` or `host-gateway`); checked against the profile and
     /// never written again.
@@ -139,6 +143,7 @@ pub(crate) fn sample_site(profile: &str) -> Site {
         kv_mount: "secret".into(),
         tenant_prefix: "tenants".into(),
         server_cert_days: 365,
+        vault_clients: Vec::new(),
         legacy_host_mapping: None,
     }
 }

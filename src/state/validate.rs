@@ -136,6 +136,27 @@ pub fn cert_days(days: u32) -> Result<()> {
     }
 }
 
+/// A `--vault-client`: a Unix user name or a uid, as nft's `meta skuid`
+/// takes them.
+pub fn vault_client(c: &str) -> Result<()> {
+    let uid = !c.is_empty() && c.len() <= 10 && c.bytes().all(|b| b.is_ascii_digit());
+    let name = c.len() <= 32
+        && c.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && c.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if uid || name {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "invalid Vault client `{}`: not a Unix user name or uid",
+            c.escape_debug()
+        ))
+        .hint("pass a user name or a uid, e.g. `--vault-client backup`"))
+    }
+}
+
 pub fn site(site: &Site) -> Result<()> {
     dns_name(&site.dns_name)?;
     host_ip(site.host_ip)?;
@@ -147,6 +168,9 @@ pub fn site(site: &Site) -> Result<()> {
     path_segment("KV mount", "--kv-mount", &site.kv_mount)?;
     path_segment("tenant prefix", "--tenant-prefix", &site.tenant_prefix)?;
     cert_days(site.server_cert_days)?;
+    for c in &site.vault_clients {
+        vault_client(c)?;
+    }
     Ok(())
 }
 

@@ -13,11 +13,13 @@ pub const FILE: &str = "vaultnet.nft";
 
 pub fn uid_allowlist(t: &Topology<'_>, tenant_uids: &[u32]) -> HostFiles {
     let entries: Vec<_> = t.entry_probes().iter().map(|p| p.addr).collect();
+    let mut clients = vec![crate::render::forwarder::identity(t.site.forwarder)];
+    clients.extend(t.site.vault_clients.iter().map(String::as_str));
     let text = nft::render(&NftSpec {
         entries: &entries,
         vault: t.site.vault_addr,
         tenant_uids,
-        vault_clients: &[crate::render::forwarder::identity(t.site.forwarder)],
+        vault_clients: &clients,
     });
     HostFiles {
         files: vec![Rendered {

@@ -228,3 +228,20 @@ fn a_state_file_from_before_profiles_decided_the_mapping_is_read_when_it_agrees(
     assert_eq!(state.site.legacy_host_mapping.as_deref(), Some("ip"));
     assert_eq!(state.to_yaml(), yaml, "never written again");
 }
+
+#[test]
+fn users_the_operator_names_join_root_and_the_forwarder_on_vaults_port() {
+    let mut site = sample_site("l1");
+    site.vault_clients = vec!["backup".into(), "4242".into()];
+    let t = Topology::new(&site).unwrap();
+    let files = t.host_files(&[]);
+    let nft = files.files.iter().find(|f| f.name == gate::FILE).unwrap();
+    assert!(
+        nft.contents
+            .contains("elements = { 0, vaultnet-forwarder, backup, 4242 }"),
+        "{}",
+        nft.contents
+    );
+    site.vault_clients = vec!["bad name".into()];
+    assert!(crate::state::validate::site(&site).is_err());
+}
