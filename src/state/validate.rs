@@ -276,6 +276,14 @@ pub fn show_duration(secs: u64) -> String {
     }
 }
 
+/// Whether every generated file can carry `p` as it is.
+fn carried(p: &std::path::Path) -> bool {
+    p.as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-+@/".contains(b))
+}
+
 /// `--install-path`: relative, inside the tenant's home, no `..`, and made
 /// of characters every file that names it can carry as they are (compose
 /// YAML and its `${…}` interpolation, Quadlet and systemd's `%` specifiers,
@@ -284,12 +292,7 @@ pub fn install_path(p: &std::path::Path) -> Result<()> {
     let inside = !p.as_os_str().is_empty()
         && p.components()
             .all(|c| matches!(c, std::path::Component::Normal(_)));
-    let carried = p
-        .as_os_str()
-        .as_encoded_bytes()
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || b"._-+@/".contains(b));
-    if inside && !carried {
+    if inside && !carried(p) {
         return Err(Error::usage(format!(
             "`--install-path {}` has a character the bundle's files cannot carry",
             p.display().to_string().escape_debug()
@@ -311,13 +314,7 @@ pub fn install_path(p: &std::path::Path) -> Result<()> {
 /// reaches the compose file and the Quadlet unit as the bundle's path, so
 /// it takes the same characters as `--install-path` (and is absolute).
 pub fn home_dir(tenant: &str, home: &std::path::Path) -> Result<()> {
-    let carried = home.is_absolute()
-        && home
-            .as_os_str()
-            .as_encoded_bytes()
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-+@/".contains(b));
-    if carried {
+    if home.is_absolute() && carried(home) {
         Ok(())
     } else {
         Err(Error::usage(format!(
