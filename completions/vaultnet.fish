@@ -46,7 +46,7 @@ socket-proxyd\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l flavor -d 'Vault or OpenBao: binary and image names, VAULT_* or BAO_* in instructions [default: openbao]' -r -f -a "vault\t''
 openbao\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l agent-image -d 'Agent sidecar image for tenant bundles [default: the flavor\'s official image]' -r
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-mapping -d 'How tenants\' extra_hosts reach the host: the host IP (slirp4netns, rootful) or host-gateway (pasta) [default: ip]' -r -f -a "ip\t'The host IP itself: slirp4netns and rootful engines'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-mapping -d 'How tenants\' extra_hosts reach the host: ip (slirp4netns, rootful) or host-gateway (pasta); the profile decides it, and a value that contradicts it is refused' -r -f -a "ip\t'The host IP itself: slirp4netns and rootful engines'
 host-gateway\t'`host-gateway`: pasta (Podman ≥ 5.3), where the host\'s own IP is not reachable'"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l kv-mount -d 'KV v2 mount holding tenant secrets [default: secret]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l tenant-prefix -d 'Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]' -r

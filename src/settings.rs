@@ -39,7 +39,7 @@ pub struct Flags {
     /// Agent sidecar image for tenant bundles [default: the flavor's official image]
     #[arg(long, value_name = "IMAGE")]
     pub agent_image: Option<String>,
-    /// How tenants' extra_hosts reach the host: the host IP (slirp4netns, rootful) or host-gateway (pasta) [default: ip]
+    /// How tenants' extra_hosts reach the host: ip (slirp4netns, rootful) or host-gateway (pasta); the profile decides it, and a value that contradicts it is refused
     #[arg(long, value_enum)]
     pub host_mapping: Option<HostMapping>,
     /// KV v2 mount holding tenant secrets [default: secret]

@@ -157,3 +157,16 @@ fn a_user_the_operator_names_joins_root_on_vaults_port_and_nobody_else_does() {
         .without(".vaultnet.lock")
         .assert_same(&f.snapshot().without(".vaultnet.lock"), "unknown user");
 }
+
+#[test]
+fn the_login_probe_never_repeats_the_credentials_it_was_handed() {
+    // The probe doctor runs as a tenant reads credentials on stdin; input
+    // it cannot use is refused without quoting any of it back.
+    let canary = "canary-secret-id-3f9a";
+    let input = format!(r#"{{"tenant": "t", "secret_id": "{canary}", "timeout_ms": "{canary}"}}"#);
+    let out = Cmd::vaultnet().arg("__login-probe").stdin(&input).run();
+    out.expect(crate::support::expect::Expect::code(2).stderr(
+        "error: not a login probe (line 1, column 91)\n\
+         hint: `vaultnet doctor --login` runs it; it is not for use by hand\n",
+    ));
+}

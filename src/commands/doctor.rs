@@ -144,8 +144,16 @@ pub fn login_probe() -> Result<u8> {
         .take(crate::sys::fsx::MAX_STATE_BYTES)
         .read_to_end(&mut input)
         .map_err(|e| Error::failed(format!("cannot read the probe: {e}")))?;
-    let probe: doctor::vaultcfg::LoginProbe = serde_json::from_slice(&input)
-        .map_err(|e| Error::usage(format!("not a login probe: {e}")))?;
+    // The parser's message can quote the input, which holds credentials:
+    // say only where it broke.
+    let probe: doctor::vaultcfg::LoginProbe = serde_json::from_slice(&input).map_err(|e| {
+        Error::usage(format!(
+            "not a login probe (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+        .hint("`vaultnet doctor --login` runs it; it is not for use by hand")
+    })?;
     let check = doctor::vaultcfg::run_probe(&probe);
     ui::out(serde_json::to_string(&check).expect("check serialises"))?;
     Ok(0)

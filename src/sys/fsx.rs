@@ -370,10 +370,12 @@ fn open_home_dir(
     gid: u32,
     create: bool,
 ) -> Result<Option<std::os::fd::OwnedFd>> {
+    // Only `--install` creates; removal walks the same way.
+    let verb = if create { "write into" } else { "remove from" };
     use rustix::fs::{CWD, Mode, OFlags, mkdirat, openat};
     let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let refuse = |p: &Path, why: &str| {
-        Error::failed(format!("refusing to write into `{}`: {why}", p.display()))
+        Error::failed(format!("refusing to {verb} `{}`: {why}", p.display()))
             .hint("remove the link or fix the owner, then run the command again")
     };
     let mut fd = openat(CWD, home, dir_flags, Mode::empty())
