@@ -83,7 +83,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__add__subcmd__user)
-            opts="-h -V --from --no-unix-user --cert-days --token-ttl --token-max-ttl --token-num-uses --secret-id-ttl --secret-id-num-uses --wrap-ttl --rotate --install --install-path --token-file --timeout --output --dir --help --version"
+            opts="-h -V --from --no-unix-user --cert-ttl --token-ttl --token-max-ttl --token-num-uses --secret-id-ttl --secret-id-num-uses --wrap-ttl --rotate --install --install-path --token-file --timeout --output --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -93,7 +93,7 @@ _vaultnet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --cert-days)
+                --cert-ttl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -313,7 +313,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__init)
-            opts="-y -h -V --profile --dns-name --host-ip --port --vault-addr --forwarder --flavor --agent-image --host-mapping --kv-mount --tenant-prefix --server-cert-days --vault-client --token-file --yes --force --timeout --dir --help --version"
+            opts="-y -h -V --profile --dns-name --host-ip --port --vault-addr --forwarder --flavor --agent-image --host-mapping --kv-mount --tenant-prefix --server-cert-ttl --vault-reload-command --vault-pid-file --vault-client --token-file --yes --force --timeout --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -363,7 +363,15 @@ _vaultnet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --server-cert-days)
+                --server-cert-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-reload-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-pid-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

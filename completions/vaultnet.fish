@@ -50,7 +50,9 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-mapping 
 host-gateway\t'`host-gateway`: pasta (Podman ≥ 5.3), where the host\'s own IP is not reachable'"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l kv-mount -d 'KV v2 mount holding tenant secrets [default: secret]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l tenant-prefix -d 'Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]' -r
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l server-cert-days -d 'Validity of the Vault server certificate, in days [default: 365]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l server-cert-ttl -d 'Lifetime of the Vault server certificate, e.g. 365d or 12h [default: 365d]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-reload-command -d 'Command `vaultnet renew` runs (no shell) to have Vault load a renewed server certificate, e.g. \'systemctl reload openbao\'' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-pid-file -d 'Vault\'s pid file: `vaultnet renew` sends that process SIGHUP to load a renewed server certificate' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-client -d 'A user (name or uid) the gate admits to Vault\'s own port besides root and the forwarder\'s user; repeat for more; the list given replaces the recorded one' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l timeout -d 'Seconds to wait for Vault' -r
@@ -60,7 +62,7 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l force -d 'Rep
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s V -l version -d 'Print version'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l from -d 'Read more names from FILE, one a line' -r -F
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l cert-days -d 'Validity of the client certificate, in days' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l cert-ttl -d 'Lifetime of the client certificate, e.g. 90d or 12h [default: 90d]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-ttl -d 'AppRole token_ttl [default: 1h]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-max-ttl -d 'AppRole token_max_ttl [default: 24h]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-num-uses -d 'AppRole token_num_uses; 0 = unlimited, which agent auto-auth needs [default: 0]' -r

@@ -116,7 +116,7 @@ impl Ca {
             return Err(Error::failed("the CA key does not match the CA certificate")
                 .hint("restore `pki/ca-key.pem` from a backup, or run `vaultnet init --force` to start a new CA"));
         }
-        let key = KeyPair::from_pem(key_pem).map_err(|e| pki_err("cannot read the CA key", e))?;
+        let key = key_pair(key_pem)?;
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
             .map_err(|e| pki_err("cannot read the CA certificate", e))?;
         Ok(Ca {
@@ -135,7 +135,7 @@ impl Ca {
         cn: &str,
         sans: Vec<SanType>,
         eku: ExtendedKeyUsagePurpose,
-        days: u32,
+        lifetime: Duration,
         now: OffsetDateTime,
     ) -> Result<Issued> {
         let key = KeyPair::generate().map_err(|e| pki_err("cannot generate key", e))?;
@@ -149,8 +149,10 @@ impl Ca {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![eku];
         params.use_authority_key_identifier_extension = true;
-        params.not_before = now - BACKDATE;
-        params.not_after = (now + Duration::days(i64::from(days))).min(self.not_after);
+        // A short-lived leaf is backdated by a tenth of its life at most, so
+        // the renewal rule sees the lifetime it was issued for.
+        params.not_before = now - BACKDATE.min(lifetime / 10);
+        params.not_after = (now + lifetime).min(self.not_after);
         if params.not_after <= now {
             return Err(Error::failed("the vaultnet CA has expired")
                 .hint("run `vaultnet init --force` to create a new CA, then re-add every tenant"));
@@ -173,7 +175,7 @@ impl Ca {
         &self,
         dns_names: &[String],
         ips: &[IpAddr],
-        days: u32,
+        lifetime: Duration,
         now: OffsetDateTime,
     ) -> Result<Issued> {
         let mut sans = Vec::new();
@@ -186,19 +188,61 @@ impl Ca {
         }
         sans.extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
         let cn = dns_names.first().map(String::as_str).unwrap_or("vault");
-        self.leaf(cn, sans, ExtendedKeyUsagePurpose::ServerAuth, days, now)
+        self.leaf(cn, sans, ExtendedKeyUsagePurpose::ServerAuth, lifetime, now)
     }
 
     /// A client certificate (operator or tenant): clientAuth only, CN = name.
-    pub fn issue_client(&self, cn: &str, days: u32, now: OffsetDateTime) -> Result<Issued> {
+    pub fn issue_client(
+        &self,
+        cn: &str,
+        lifetime: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Issued> {
         self.leaf(
             cn,
             Vec::new(),
             ExtendedKeyUsagePurpose::ClientAuth,
-            days,
+            lifetime,
             now,
         )
     }
+}
+
+impl Issued {
+    /// The key followed by its certificate, as one PEM file: written by one
+    /// rename, no reader ever sees a key with another key's certificate
+    /// (Vault, its agent, Go's TLS and reqwest all read the pair from it).
+    pub fn identity_pem(&self) -> Zeroizing<String> {
+        let mut s = Zeroizing::new(String::with_capacity(
+            self.key_pem.len() + self.cert_pem.len() + 1,
+        ));
+        s.push_str(&self.key_pem);
+        if !s.ends_with('\n') {
+            s.push('\n');
+        }
+        s.push_str(&self.cert_pem);
+        s
+    }
+}
+
+/// The first certificate of a PEM text, alone, as PEM.
+pub fn cert_only(pem: &str) -> Result<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let start = pem
+        .find(BEGIN)
+        .ok_or_else(|| Error::failed("no `CERTIFICATE` block in PEM data"))?;
+    let end = pem[start..]
+        .find(END)
+        .map(|i| start + i + END.len())
+        .ok_or_else(|| Error::failed("an unterminated `CERTIFICATE` block in PEM data"))?;
+    Ok(format!("{}\n", &pem[start..end]))
+}
+
+/// Whether a PEM text holds a certificate (an identity file does; a key
+/// file written before identity files does not).
+pub fn has_certificate(pem: &str) -> bool {
+    first_pem_der(pem, "CERTIFICATE").is_ok()
 }
 
 /// What vaultnet needs to know about a certificate.
@@ -403,10 +447,23 @@ pub fn first_pem_der(pem: &str, label: &str) -> Result<Vec<u8>> {
     Err(Error::failed(format!("no `{label}` block in PEM data")))
 }
 
+/// The private key of a PEM text (a key file or an identity file).
+pub fn key_pair(pem: &str) -> Result<KeyPair> {
+    for block in Pem::iter_from_buffer(pem.as_bytes()) {
+        let block = block.map_err(|e| pki_err("malformed PEM", e))?;
+        if block.label.ends_with("PRIVATE KEY") {
+            let der = Zeroizing::new(block.contents);
+            return KeyPair::try_from(der.as_slice())
+                .map_err(|e| pki_err("cannot read private key", e));
+        }
+    }
+    Err(Error::failed("no private key in PEM data"))
+}
+
 /// Whether `key_pem` is the private key of `cert_pem` (SECURITY.md T4).
 pub fn key_matches(cert_pem: &str, key_pem: &str) -> Result<bool> {
     let info = CertInfo::parse(cert_pem)?;
-    let key = KeyPair::from_pem(key_pem).map_err(|e| pki_err("cannot read private key", e))?;
+    let key = key_pair(key_pem)?;
     Ok(key.public_key_raw() == info.public_key.as_slice())
 }
 
@@ -440,7 +497,7 @@ mod tests {
             dns: None,
             ips: None,
         };
-        let leaf = ca.issue_client("alice", 90, t).unwrap();
+        let leaf = ca.issue_client("alice", Duration::days(90), t).unwrap();
         let (v, info) = assess(&leaf.cert_pem, &leaf.key_pem, &ca_info, t, &client("alice"));
         assert_eq!(v, Verdict::Keep);
         assert_eq!(info.unwrap().common_name.as_deref(), Some("alice"));
@@ -466,7 +523,7 @@ mod tests {
         );
         let (v, _) = assess(&leaf.cert_pem, &leaf.key_pem, &ca_info, t, &client("bob"));
         assert_eq!(v, Verdict::Replace("its common name is not `bob`".into()));
-        let other = ca.issue_client("alice", 90, t).unwrap();
+        let other = ca.issue_client("alice", Duration::days(90), t).unwrap();
         let (v, _) = assess(
             &leaf.cert_pem,
             &other.key_pem,
@@ -520,7 +577,7 @@ mod tests {
             .issue_server(
                 &["vault.lan".into(), "localhost".into()],
                 &["10.1.2.3".parse().unwrap(), "127.0.0.1".parse().unwrap()],
-                365,
+                Duration::days(365),
                 now(),
             )
             .unwrap();
@@ -540,8 +597,8 @@ mod tests {
     #[test]
     fn client_cert_is_client_auth_only_and_serials_are_random() {
         let (ca, _) = Ca::generate(now(), "h").unwrap();
-        let a = ca.issue_client("alice", 90, now()).unwrap();
-        let b = ca.issue_client("alice", 90, now()).unwrap();
+        let a = ca.issue_client("alice", Duration::days(90), now()).unwrap();
+        let b = ca.issue_client("alice", Duration::days(90), now()).unwrap();
         let ia = CertInfo::parse(&a.cert_pem).unwrap();
         assert!(ia.client_auth && !ia.server_auth);
         assert_eq!(ia.common_name.as_deref(), Some("alice"));
@@ -553,15 +610,17 @@ mod tests {
     fn leaf_validity_never_exceeds_the_ca() {
         let (ca, issued) = Ca::generate(now(), "h").unwrap();
         let ca_end = CertInfo::parse(&issued.cert_pem).unwrap().not_after;
-        let leaf = ca.issue_client("bob", 3650 * 2, now()).unwrap();
+        let leaf = ca
+            .issue_client("bob", Duration::days(3650 * 2), now())
+            .unwrap();
         assert_eq!(CertInfo::parse(&leaf.cert_pem).unwrap().not_after, ca_end);
     }
 
     #[test]
     fn a_key_from_another_pair_does_not_match() {
         let (ca, _) = Ca::generate(now(), "h").unwrap();
-        let a = ca.issue_client("a", 1, now()).unwrap();
-        let b = ca.issue_client("b", 1, now()).unwrap();
+        let a = ca.issue_client("a", Duration::days(1), now()).unwrap();
+        let b = ca.issue_client("b", Duration::days(1), now()).unwrap();
         assert!(!key_matches(&a.cert_pem, &b.key_pem).unwrap());
     }
 
@@ -571,7 +630,7 @@ mod tests {
         let (_, two) = Ca::generate(now(), "h").unwrap();
         assert!(Ca::load(&one.cert_pem, &two.key_pem).is_err());
         let ca = Ca::load(&one.cert_pem, &one.key_pem).unwrap();
-        let leaf = ca.issue_client("c", 1, now()).unwrap();
+        let leaf = ca.issue_client("c", Duration::days(1), now()).unwrap();
         let info = CertInfo::parse(&leaf.cert_pem).unwrap();
         assert_eq!(info.issuer, CertInfo::parse(&one.cert_pem).unwrap().subject);
     }

@@ -5,9 +5,10 @@
 //! profile are refused.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::state::{Flavor, Forwarder, Site, validate};
+use crate::state::{Flavor, Forwarder, Site, VaultReload, validate};
 use crate::sys::hostnet;
 use crate::topology::profile::HostMapping;
 use crate::topology::profile::{self, Profile};
@@ -48,9 +49,15 @@ pub struct Flags {
     /// Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]
     #[arg(long, value_name = "PREFIX")]
     pub tenant_prefix: Option<String>,
-    /// Validity of the Vault server certificate, in days [default: 365]
-    #[arg(long, value_name = "DAYS")]
-    pub server_cert_days: Option<u32>,
+    /// Lifetime of the Vault server certificate, e.g. 365d or 12h [default: 365d]
+    #[arg(long, value_name = "DURATION")]
+    pub server_cert_ttl: Option<String>,
+    /// Command `vaultnet renew` runs (no shell) to have Vault load a renewed server certificate, e.g. 'systemctl reload openbao'
+    #[arg(long, value_name = "COMMAND", conflicts_with = "vault_pid_file")]
+    pub vault_reload_command: Option<String>,
+    /// Vault's pid file: `vaultnet renew` sends that process SIGHUP to load a renewed server certificate
+    #[arg(long, value_name = "FILE")]
+    pub vault_pid_file: Option<PathBuf>,
     /// A user (name or uid) the gate admits to Vault's own port besides root and the forwarder's user; repeat for more; the list given replaces the recorded one
     #[arg(long, value_name = "USER")]
     pub vault_client: Vec<String>,
@@ -61,6 +68,8 @@ pub struct Parsed {
     host_ip: Option<IpAddr>,
     port: Option<u16>,
     vault_addr: Option<SocketAddr>,
+    server_cert_ttl: Option<u64>,
+    vault_reload: Option<VaultReload>,
 }
 
 impl Parsed {
@@ -90,13 +99,30 @@ impl Parsed {
                     .hint("create it first, or pass its uid: `--vault-client UID`"));
             }
         }
-        if let Some(d) = a.server_cert_days {
-            validate::cert_days(d)?;
+        let server_cert_ttl = match &a.server_cert_ttl {
+            Some(d) => {
+                let secs = validate::duration("--server-cert-ttl", d)?;
+                validate::cert_ttl("--server-cert-ttl", secs)?;
+                Some(secs)
+            }
+            None => None,
+        };
+        let vault_reload = match (&a.vault_reload_command, &a.vault_pid_file) {
+            (Some(c), _) => Some(VaultReload::Command(
+                c.split_whitespace().map(str::to_string).collect(),
+            )),
+            (None, Some(p)) => Some(VaultReload::PidFile(p.clone())),
+            (None, None) => None,
+        };
+        if let Some(r) = &vault_reload {
+            validate::vault_reload(r)?;
         }
         Ok(Parsed {
             host_ip,
             port,
             vault_addr,
+            server_cert_ttl,
+            vault_reload,
         })
     }
 }
@@ -268,10 +294,14 @@ pub fn resolve_under(
         agent_image,
         kv_mount,
         tenant_prefix,
-        server_cert_days: a
-            .server_cert_days
-            .or(prev.map(|s| s.server_cert_days))
-            .unwrap_or(365),
+        server_cert_ttl: p
+            .server_cert_ttl
+            .or(prev.map(|s| s.server_cert_ttl))
+            .unwrap_or(365 * 86400),
+        vault_reload: p
+            .vault_reload
+            .clone()
+            .or_else(|| prev.and_then(|s| s.vault_reload.clone())),
         vault_clients: match (a.vault_client.is_empty(), prev) {
             (false, _) => {
                 let mut v: Vec<String> = a

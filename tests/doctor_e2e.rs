@@ -429,7 +429,11 @@ fn doctor_names_an_expired_tenant_certificate() {
     .unwrap();
     // Valid for one day, three days ago.
     let issued = ca
-        .issue_client(a, 1, OffsetDateTime::now_utc() - time::Duration::days(3))
+        .issue_client(
+            a,
+            time::Duration::days(1),
+            OffsetDateTime::now_utc() - time::Duration::days(3),
+        )
         .unwrap();
     let bundle = site.path(&format!("tenants/{a}"));
     write_private(&bundle.join("client.pem"), &issued.cert_pem);
@@ -494,7 +498,9 @@ fn doctor_names_a_tenant_key_that_does_not_match_its_certificate() {
         &[a, b]
             .map(|t| {
                 format!(
-                    "{t}: client certificate reissued because its key does not match it, expires [DATE]\n"
+                    // The key file carries its certificate: swapped, it is
+                    // the other tenant's pair.
+                    "{t}: client certificate reissued because its common name is not `{t}`, expires [DATE]\n"
                 )
             })
             .concat(),

@@ -177,7 +177,7 @@ fn server_certificate_is_server_auth_only_with_exactly_its_four_sans() {
     let other = Fixture::offline();
     let out = other
         .init()
-        .args(["--dns-name", "bao.example.lan", "--server-cert-days", "30"])
+        .args(["--dns-name", "bao.example.lan", "--server-cert-ttl", "30d"])
         .run();
     out.expect(first_init(&other));
     let info = cert(&other, "vault/server.pem");
@@ -189,7 +189,7 @@ fn server_certificate_is_server_auth_only_with_exactly_its_four_sans() {
     let days = (info.not_after - info.not_before).whole_days();
     assert!(
         (30..=31).contains(&days),
-        "--server-cert-days 30 gave {days}"
+        "--server-cert-ttl 30d gave {days}"
     );
 }
 
@@ -334,7 +334,8 @@ fn without_vault_init_writes_every_file_and_lists_what_is_left() {
     assert_eq!(site.snapshot().paths(), LAYOUT);
     let yaml = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
     for setting in [
-        "schema: 1".to_string(),
+        "schema: 2".to_string(),
+        "server_cert_ttl: 31536000".into(),
         format!("host_ip: {}", site.host_ip()),
         format!("vault_addr: {}", site.vault_addr()),
         "dns_name: vault.lan".into(),
@@ -357,8 +358,21 @@ fn listener_file_requires_client_certificates_from_the_vaultnet_ca() {
     assert_eq!(l.address, site.vault_addr().to_string());
     assert!(l.require_client_cert, "{}", l.raw);
     assert_eq!(l.tls_client_ca_file, Some(site.path("pki/ca.pem")));
-    assert_eq!(l.tls_cert_file, Some(site.path("vault/server.pem")));
+    // One file holds the key and its certificate, so a renewal and a
+    // reload never meet a torn pair; server.pem is the certificate alone.
+    assert_eq!(l.tls_cert_file, Some(site.path("vault/server-key.pem")));
     assert_eq!(l.tls_key_file, Some(site.path("vault/server-key.pem")));
+    let identity = std::fs::read_to_string(site.path("vault/server-key.pem")).unwrap();
+    let cert = std::fs::read_to_string(site.path("vault/server.pem")).unwrap();
+    assert!(
+        identity.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+        "key first"
+    );
+    assert!(
+        identity.ends_with(&cert),
+        "the key file ends with server.pem's certificate"
+    );
+    assert_eq!(cert.matches("-----BEGIN").count(), 1, "{cert}");
     let min = l.raw["tls_min_version"].as_str().unwrap_or("");
     assert!(min == "tls12" || min == "tls13", "{}", l.raw);
     assert!(l.raw.get("tls_disable").is_none(), "{}", l.raw);
@@ -662,16 +676,28 @@ const BAD_FLAGS: &[(&str, &str, &str, &str)] = &[
         "pass e.g. `--agent-image quay.io/openbao/openbao:2.7.2`",
     ),
     (
-        "--server-cert-days",
+        "--server-cert-ttl",
         "0",
-        "invalid certificate validity: 0 days",
-        "pass a number of days from 1 to 3650",
+        "invalid certificate lifetime `0s` for `--server-cert-ttl`",
+        "pass a duration from 1m to 3650d, e.g. `--server-cert-ttl 90d`",
     ),
     (
-        "--server-cert-days",
-        "3651",
-        "invalid certificate validity: 3651 days",
-        "pass a number of days from 1 to 3650",
+        "--server-cert-ttl",
+        "3651d",
+        "invalid certificate lifetime `3651d` for `--server-cert-ttl`",
+        "pass a duration from 1m to 3650d, e.g. `--server-cert-ttl 90d`",
+    ),
+    (
+        "--server-cert-ttl",
+        "1y",
+        "invalid duration `1y` for `--server-cert-ttl`",
+        "pass a number with s, m, h or d, e.g. `--server-cert-ttl 1h`",
+    ),
+    (
+        "--vault-pid-file",
+        "run/bao.pid",
+        "invalid `--vault-pid-file` `run/bao.pid`: not an absolute path",
+        "pass the server's pid file, e.g. `--vault-pid-file /run/openbao/openbao.pid`",
     ),
 ];
 
@@ -802,7 +828,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
         (
             "truncated",
             good.as_bytes()[..good.len() / 2].to_vec(),
-            "cannot deserialize null into string at line 7, column 10",
+            "invalid IP address syntax",
         ),
         ("empty", Vec::new(), "the file is empty"),
         (
@@ -819,16 +845,16 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
             "unknown site key",
             good.replacen("  port: 22300\n", "  port: 22300\n  bogus: x\n", 1)
                 .into_bytes(),
-            "unknown field `bogus`, expected one of profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, server_cert_days, vault_clients, host_mapping at line 5, column 3",
+            "unknown field `bogus`, expected one of profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, server_cert_ttl, vault_reload, vault_clients, host_mapping at line 5, column 3",
         ),
         (
             "schema 99",
-            good.replacen("schema: 1", "schema: 99", 1).into_bytes(),
-            "schema version 99 is not supported (this vaultnet reads version 1)",
+            good.replacen("schema: 2", "schema: 99", 1).into_bytes(),
+            "schema version 99 is not supported (this vaultnet reads version 2)",
         ),
         (
             "no schema",
-            good.replacen("schema: 1\n", "", 1).into_bytes(),
+            good.replacen("schema: 2\n", "", 1).into_bytes(),
             "missing field `schema` at line 3, column 1",
         ),
         (
@@ -854,17 +880,17 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
                 "]".repeat(20_000)
             )
             .into_bytes(),
-            "unexpected event: expected mapping start at line 16, column 10",
+            "recursion limit exceeded at line 16, column 265",
         ),
         (
             "deeply nested mapping",
             format!(
-                "schema: 1\nsite: {}1{}\n",
+                "schema: 2\nsite: {}1{}\n",
                 "{a: ".repeat(20_000),
                 "}".repeat(20_000)
             )
             .into_bytes(),
-            "unknown field `a`, expected one of profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, server_cert_days, vault_clients, host_mapping at line 2, column 7",
+            "nested too deeply at line 2, column 67",
         ),
         (
             "larger than 1 MiB",
@@ -877,7 +903,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
             format!(
                 "{good}tenants:
   ../etc:
-    cert_days: 365
+    cert_ttl: 31536000
     cert_serial: '00'
     cert_not_after: 2027-01-01T00:00:00Z
     limits:

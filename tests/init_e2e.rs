@@ -135,7 +135,7 @@ fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificate
     let control = write_pair(
         &certs,
         "control",
-        &ca.issue_client("control", 1, now).unwrap(),
+        &ca.issue_client("control", Duration::days(1), now).unwrap(),
     );
     assert_eq!(
         probe(
@@ -150,7 +150,7 @@ fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificate
     let expired = write_pair(
         &certs,
         "expired",
-        &ca.issue_client("expired", 1, now - Duration::days(3))
+        &ca.issue_client("expired", Duration::days(1), now - Duration::days(3))
             .unwrap(),
     );
     assert_refused(
@@ -162,7 +162,7 @@ fn openbao_with_the_init_listener_answers_only_valid_vaultnet_client_certificate
     let future = write_pair(
         &certs,
         "future",
-        &ca.issue_client("future", 30, now + Duration::days(3))
+        &ca.issue_client("future", Duration::days(30), now + Duration::days(3))
             .unwrap(),
     );
     assert_refused(

@@ -35,9 +35,9 @@ pub struct Args {
     /// Do not require a Unix user of that name (no nft entry then)
     #[arg(long)]
     pub no_unix_user: bool,
-    /// Validity of the client certificate, in days
-    #[arg(long, value_name = "DAYS")]
-    pub cert_days: Option<u32>,
+    /// Lifetime of the client certificate, e.g. 90d or 12h [default: 90d]
+    #[arg(long, value_name = "DURATION")]
+    pub cert_ttl: Option<String>,
     /// AppRole token_ttl [default: 1h]
     #[arg(long, value_name = "DURATION")]
     pub token_ttl: Option<String>,
@@ -80,14 +80,15 @@ impl Args {
                 .map(|s| validate::duration(flag, s))
                 .transpose()
         };
-        let (token_ttl, token_max_ttl, secret_id_ttl, wrap_ttl) = (
+        let (token_ttl, token_max_ttl, secret_id_ttl, wrap_ttl, cert_ttl) = (
             d("--token-ttl", &self.token_ttl)?,
             d("--token-max-ttl", &self.token_max_ttl)?,
             d("--secret-id-ttl", &self.secret_id_ttl)?,
             d("--wrap-ttl", &self.wrap_ttl)?,
+            d("--cert-ttl", &self.cert_ttl)?,
         );
-        if let Some(days) = self.cert_days {
-            validate::cert_days(days)?;
+        if let Some(secs) = cert_ttl {
+            validate::cert_ttl("--cert-ttl", secs)?;
         }
         if self.install && self.no_unix_user {
             return Err(Error::usage("`--install` needs the tenant's Unix user")
@@ -101,7 +102,7 @@ impl Args {
             secret_id_ttl,
             secret_id_num_uses: self.secret_id_num_uses,
             wrap_ttl,
-            cert_days: self.cert_days,
+            cert_ttl,
             unix_user: !self.no_unix_user,
             rotate: self.rotate,
             install: self.install.then(|| self.install_path.clone()),

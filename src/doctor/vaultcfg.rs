@@ -281,7 +281,10 @@ pub fn login(
         name: reach.endpoint.name.clone(),
         connect: reach.endpoint.connect,
         ca_pem: reach.ca_pem.to_string(),
-        identity: Zeroizing::new(format!("{}\n{}\n", cert.as_str(), key.as_str())),
+        identity: Zeroizing::new(match crate::pki::has_certificate(&key) {
+            true => format!("{}\n", key.as_str()),
+            false => format!("{}\n{}\n", cert.as_str(), key.as_str()),
+        }),
         role_id,
         secret_id,
         own_path: example(name),

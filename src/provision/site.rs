@@ -14,6 +14,7 @@ use crate::layout::Layout;
 use crate::pki::{self, Ca, CertInfo, Issued, Usage, Verdict, Wanted};
 use crate::render::listener::{self, ListenerSpec};
 use crate::secret::Secret;
+use crate::state::validate::show_duration;
 use crate::state::{STATE_FILE, Site, State};
 use crate::sys::fsx::{self, MAX_PEM_BYTES};
 use crate::sys::hostnet;
@@ -178,7 +179,7 @@ fn pki_phase(
         },
     };
     let o = ensure_leaf(layout, &ca, &server, reissue, now, || {
-        ca.issue_server(&dns, &ips, site.server_cert_days, now)
+        ca.issue_server(&dns, &ips, secs(site.server_cert_ttl), now)
     })?;
     rec.emit(o);
     let operator = Leaf {
@@ -193,7 +194,7 @@ fn pki_phase(
         },
     };
     let o = ensure_leaf(layout, &ca, &operator, reissue, now, || {
-        ca.issue_client(OPERATOR_CN, OPERATOR_DAYS, now)
+        ca.issue_client(OPERATOR_CN, OPERATOR_LIFETIME, now)
     })?;
     rec.emit(o);
     Ok(ca_replaced)
@@ -213,10 +214,20 @@ impl Recorder<'_> {
 }
 
 const OPERATOR_CN: &str = "vaultnet-operator";
-const OPERATOR_DAYS: u32 = 365;
+const OPERATOR_LIFETIME: time::Duration = time::Duration::days(365);
+
+/// Seconds as a certificate lifetime (validated lifetimes fit).
+pub fn secs(s: u64) -> time::Duration {
+    time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
+}
 
 fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
-    let pairs: [(&'static str, String, String); 12] = [
+    let reload = |s: &Site| {
+        s.vault_reload
+            .as_ref()
+            .map_or("(none)".into(), ToString::to_string)
+    };
+    let pairs: [(&'static str, String, String); 13] = [
         ("profile", old.profile.clone(), new.profile.clone()),
         ("dns-name", old.dns_name.clone(), new.dns_name.clone()),
         ("host-ip", old.host_ip.to_string(), new.host_ip.to_string()),
@@ -244,10 +255,11 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
             new.tenant_prefix.clone(),
         ),
         (
-            "server-cert-days",
-            old.server_cert_days.to_string(),
-            new.server_cert_days.to_string(),
+            "server-cert-ttl",
+            show_duration(old.server_cert_ttl),
+            show_duration(new.server_cert_ttl),
         ),
+        ("vault-reload", reload(old), reload(new)),
         (
             "vault-clients",
             show_list(&old.vault_clients),
@@ -279,11 +291,11 @@ fn read_key(path: &Path) -> Result<Option<zeroize::Zeroizing<String>>> {
         .map(|b| zeroize::Zeroizing::new(String::from_utf8_lossy(&b).into_owned())))
 }
 
-/// Writes a key then its certificate, each atomically. A run interrupted
-/// between the two leaves a pair that does not match, which the next run
-/// detects and reissues.
-fn write_pair(cert: &Path, key: &Path, issued: &Issued) -> Result<()> {
-    fsx::write_atomic(key, issued.key_pem.as_bytes(), fsx::SECRET)?;
+/// Writes the key with its certificate as one file, then the certificate
+/// alone beside it (for people and tools that want only the certificate),
+/// each atomically: a reader of the key file never sees a torn pair.
+pub(crate) fn write_pair(cert: &Path, key: &Path, issued: &Issued) -> Result<()> {
+    fsx::write_atomic(key, issued.identity_pem().as_bytes(), fsx::SECRET)?;
     fsx::write_atomic(cert, issued.cert_pem.as_bytes(), fsx::PUBLIC)
 }
 
@@ -323,7 +335,8 @@ pub fn ensure_ca(layout: &Layout, force: bool, now: OffsetDateTime) -> Result<(C
         _ => None,
     };
     let (ca, issued) = Ca::generate(now, &hostnet::hostname())?;
-    write_pair(&cert_path, &key_path, &issued)?;
+    fsx::write_atomic(&key_path, issued.key_pem.as_bytes(), fsx::SECRET)?;
+    fsx::write_atomic(&cert_path, issued.cert_pem.as_bytes(), fsx::PUBLIC)?;
     let info = CertInfo::parse(&issued.cert_pem)?;
     let outcome = match old {
         Some(o) => Outcome::new(
@@ -350,7 +363,7 @@ pub fn ensure_ca(layout: &Layout, force: bool, now: OffsetDateTime) -> Result<(C
 }
 
 /// A leaf certificate of the site and what it must be.
-struct Leaf<'a> {
+pub(crate) struct Leaf<'a> {
     what: &'static str,
     cert: std::path::PathBuf,
     key: std::path::PathBuf,
@@ -358,8 +371,10 @@ struct Leaf<'a> {
 }
 
 /// Keeps a leaf the one assessment ([`pki::assess`]) keeps; otherwise
-/// issues a new one and says why.
-fn ensure_leaf(
+/// issues a new one and says why. The key file holds the key and its
+/// certificate ([`Issued::identity_pem`]); a key file written before that
+/// gets its certificate joined to it.
+pub(crate) fn ensure_leaf(
     layout: &Layout,
     ca: &Ca,
     leaf: &Leaf<'_>,
@@ -369,13 +384,30 @@ fn ensure_leaf(
 ) -> Result<Outcome> {
     let rel = layout.rel(&leaf.cert).into_owned();
     let what = leaf.what;
-    let reason = match (read_pem(&leaf.cert)?, read_key(&leaf.key)?) {
+    let (cert, key) = (read_pem(&leaf.cert)?, read_key(&leaf.key)?);
+    let joined = key.as_deref().is_some_and(|k| pki::has_certificate(k));
+    let cert = match (&key, joined) {
+        (Some(k), true) => Some(k.to_string()),
+        _ => cert,
+    };
+    let reason = match (cert, key) {
         (Some(_), Some(_)) if reissue => Some("`--force` or a new CA".to_string()),
         (Some(c), Some(k)) => {
             let ca_info = CertInfo::parse(&ca.cert_pem)?;
             match pki::assess(&c, &k, &ca_info, now, &leaf.want) {
                 (Verdict::Keep, Some(info)) => {
                     let text = format!("kept {what} `{rel}` (expires {})", info.not_after.date());
+                    if !joined {
+                        let mut id = zeroize::Zeroizing::new(k.to_string());
+                        id.push_str(&c);
+                        fsx::write_atomic(&leaf.key, id.as_bytes(), fsx::SECRET)?;
+                        let text = format!(
+                            "joined {what} `{rel}` to its key in `{}`, so the pair is read as one",
+                            layout.rel(&leaf.key)
+                        );
+                        return Ok(Outcome::new(Change::Repaired, text));
+                    }
+                    fsx::write_if_changed(&leaf.cert, pki::cert_only(&c)?.as_bytes(), fsx::PUBLIC)?;
                     return Ok(Outcome::new(Change::Kept, text));
                 }
                 (Verdict::Keep, None) => None,
@@ -409,7 +441,9 @@ fn ensure_leaf(
 fn write_listener(layout: &Layout, site: &Site) -> Result<Option<Outcome>> {
     let text = listener::render(&ListenerSpec {
         address: site.vault_addr,
-        cert_file: &layout.server_cert(),
+        // The key file holds the certificate too: Vault reloads the pair on
+        // SIGHUP from one file, never a torn one.
+        cert_file: &layout.server_key(),
         key_file: &layout.server_key(),
         client_ca_file: &layout.ca_cert(),
     });

@@ -32,7 +32,8 @@ pub struct Plan {
     pub name: String,
     pub user: Option<UnixUser>,
     pub limits: Limits,
-    pub cert_days: u32,
+    /// Seconds.
+    pub cert_ttl: u64,
     /// `Some(seconds)`: deliver the secret_id response-wrapped.
     pub wrap_ttl: Option<u64>,
     /// Replace a valid certificate and secret_id too.
@@ -52,14 +53,14 @@ pub struct Asked {
     pub secret_id_num_uses: Option<u64>,
     /// `Some(0)`: plain.
     pub wrap_ttl: Option<u64>,
-    pub cert_days: Option<u32>,
+    pub cert_ttl: Option<u64>,
     /// The tenant must be an existing Unix user (not `--no-unix-user`).
     pub unix_user: bool,
     pub rotate: bool,
     pub install: Option<PathBuf>,
 }
 
-pub const DEFAULT_CERT_DAYS: u32 = 90;
+pub const DEFAULT_CERT_TTL: u64 = 90 * 86400;
 /// A wrapped secret_id re-issued without `--wrap-ttl` keeps being wrapped,
 /// for this long.
 const DEFAULT_WRAP_TTL: u64 = 300;
@@ -93,10 +94,10 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>) -> Result<Plan> {
         name: name.to_string(),
         user,
         limits,
-        cert_days: asked
-            .cert_days
-            .or(prev.map(|p| p.cert_days))
-            .unwrap_or(DEFAULT_CERT_DAYS),
+        cert_ttl: asked
+            .cert_ttl
+            .or(prev.map(|p| p.cert_ttl))
+            .unwrap_or(DEFAULT_CERT_TTL),
         wrap_ttl,
         rotate: asked.rotate,
         install: asked.install.clone(),
@@ -178,7 +179,7 @@ pub fn provision(
     o.into_iter().for_each(&mut step);
     let record = |sid: Option<&SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
         uid: plan.user.as_ref().map(|u| u.uid),
-        cert_days: plan.cert_days,
+        cert_ttl: plan.cert_ttl,
         cert_serial: cert.serial.clone(),
         cert_not_after: cert.not_after,
         limits: plan.limits,
@@ -190,6 +191,10 @@ pub fn provision(
             .map(|s| s.expires)
             .unwrap_or_else(|| prev.as_ref().and_then(|p| p.secret_id_expires)),
         installed_to,
+        retiring: prev
+            .as_ref()
+            .map(|p| p.retiring.clone())
+            .unwrap_or_default(),
     };
     let prev_installed = prev.as_ref().and_then(|p| p.installed_to.clone());
     if prev.as_ref().is_none_or(|p| p.cert_serial != cert.serial) {
@@ -245,7 +250,9 @@ pub fn provision(
 }
 
 /// The client certificate: kept while the one assessment keeps it, unless
-/// `--rotate`; otherwise a new one, key first (both atomic).
+/// `--rotate`; otherwise a new one. The key file holds the key and its
+/// certificate, written by one rename (no reader sees a torn pair); the
+/// certificate alone follows in `client.pem`.
 fn certificate(
     ca: &Ca,
     dir: &Path,
@@ -254,12 +261,12 @@ fn certificate(
 ) -> Result<(CertInfo, Option<Outcome>)> {
     let cert_path = dir.join(layout::CLIENT_CERT);
     let key_path = dir.join(layout::CLIENT_KEY);
-    let existing = match (
-        fsx::read_text(&cert_path, MAX_PEM_BYTES)?,
-        fsx::read_secret(&key_path, MAX_PEM_BYTES)?,
-    ) {
-        (Some(c), Some(k)) => Some((c, k)),
-        _ => None,
+    let key = fsx::read_secret(&key_path, MAX_PEM_BYTES)?
+        .map(|k| zeroize::Zeroizing::new(String::from_utf8_lossy(&k).into_owned()));
+    let joined = key.as_deref().is_some_and(|k| pki::has_certificate(k));
+    let cert = match (&key, joined) {
+        (Some(k), true) => Some(k.to_string()),
+        _ => fsx::read_text(&cert_path, MAX_PEM_BYTES)?,
     };
     let ca_info = CertInfo::parse(&ca.cert_pem)?;
     let want = Wanted {
@@ -268,16 +275,28 @@ fn certificate(
         dns: None,
         ips: None,
     };
-    let verdict = existing.as_ref().map(|(cert, key)| {
-        let key = String::from_utf8_lossy(key);
-        pki::assess(cert, &key, &ca_info, now, &want)
-    });
-    if let (false, Some((Verdict::Keep, Some(info)))) = (plan.rotate, &verdict) {
-        return Ok((info.clone(), None));
+    let verdict = match (&cert, &key) {
+        (Some(c), Some(k)) => Some(pki::assess(c, k, &ca_info, now, &want)),
+        _ => None,
+    };
+    if let (false, Some((Verdict::Keep, Some(info))), Some(c), Some(k)) =
+        (plan.rotate, &verdict, &cert, &key)
+    {
+        let mut outcome = None;
+        if !joined {
+            let mut id = zeroize::Zeroizing::new(k.to_string());
+            id.push_str(c);
+            fsx::write_atomic(&key_path, id.as_bytes(), fsx::SECRET)?;
+            outcome = Some(Outcome::new(
+                Change::Repaired,
+                "joined the client certificate to its key in `client-key.pem`, so the pair is read as one",
+            ));
+        }
+        fsx::write_if_changed(&cert_path, pki::cert_only(c)?.as_bytes(), fsx::PUBLIC)?;
+        return Ok((info.clone(), outcome));
     }
-    let issued = ca.issue_client(&plan.name, plan.cert_days, now)?;
-    fsx::write_atomic(&key_path, issued.key_pem.as_bytes(), fsx::SECRET)?;
-    fsx::write_atomic(&cert_path, issued.cert_pem.as_bytes(), fsx::PUBLIC)?;
+    let issued = ca.issue_client(&plan.name, super::site::secs(plan.cert_ttl), now)?;
+    super::site::write_pair(&cert_path, &key_path, &issued)?;
     let (change, why) = match verdict {
         None => (Change::Created, "issued".to_string()),
         Some(_) if plan.rotate => (Change::Replaced, "rotated".to_string()),
@@ -288,12 +307,22 @@ fn certificate(
     };
     let text = format!(
         "client certificate {why}, expires {}",
-        issued.not_after.date()
+        show_time(issued.not_after)
     );
     Ok((
         CertInfo::parse(&issued.cert_pem)?,
         Some(Outcome::new(change, text)),
     ))
+}
+
+/// A date, or a date and time when the lifetime is short enough for the
+/// time of day to matter (under two days).
+pub fn show_time(t: OffsetDateTime) -> String {
+    if t - OffsetDateTime::now_utc() < time::Duration::days(2) {
+        crate::state::rfc3339::format(t)
+    } else {
+        t.date().to_string()
+    }
 }
 
 /// The secret_id: kept while Vault still honours it and renewal is not

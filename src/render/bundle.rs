@@ -108,7 +108,9 @@ pub fn agent(spec: &BundleSpec<'_>) -> String {
         "vault": {
             "address": spec.endpoint.url,
             "ca_cert": format!("{BUNDLE_MOUNT}/ca.pem"),
-            "client_cert": format!("{BUNDLE_MOUNT}/client.pem"),
+            // One file holds the key and its certificate: a renewal
+            // replaces both at once (SECURITY.md D1).
+            "client_cert": format!("{BUNDLE_MOUNT}/client-key.pem"),
             "client_key": format!("{BUNDLE_MOUNT}/client-key.pem"),
         },
         "auto_auth": {
@@ -289,7 +291,8 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
          | file | what |\n\
          |---|---|\n\
          | `ca.pem` | the CA that signed {name}'s certificate (and yours) |\n\
-         | `client.pem`, `client-key.pem` | your client certificate (expires {cert_expires}) and its key — secret |\n\
+         | `client.pem` | your client certificate (expires {cert_expires}) |\n\
+         | `client-key.pem` | its key, followed by the certificate: the agent reads the pair from this one file — secret |\n\
          | `role_id`, `secret_id` | your AppRole login — secret |\n\
          | `agent.json` | the {name} agent config: logs in, renders secrets as 0400 files |\n\
          | `compose.yaml` | a compose override adding the agent sidecar to your project |\n\
@@ -355,7 +358,9 @@ mod tests {
         let s = site("l1");
         let v: serde_json::Value = serde_json::from_str(&agent(&spec(&s))).unwrap();
         assert_eq!(v["vault"]["address"], "https://vault.lan:22300");
-        assert_eq!(v["vault"]["client_cert"], "/vaultnet/client.pem");
+        // The key file holds the certificate too: one file, one rename.
+        assert_eq!(v["vault"]["client_cert"], "/vaultnet/client-key.pem");
+        assert_eq!(v["vault"]["client_key"], "/vaultnet/client-key.pem");
         let m = &v["auto_auth"]["method"][0];
         assert_eq!(m["type"], "approle");
         assert_eq!(m["config"]["remove_secret_id_file_after_reading"], false);

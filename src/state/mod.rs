@@ -14,12 +14,15 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-pub use site::{Flavor, Forwarder, Site};
+pub use site::{Flavor, Forwarder, Site, VaultReload};
 
 use crate::error::{Error, Result};
 
 pub const STATE_FILE: &str = "vaultnet.yaml";
-pub const SCHEMA: u32 = 1;
+/// Version 2: certificate lifetimes in seconds (`cert_ttl`,
+/// `server_cert_ttl`), retiring secret_ids, the Vault reload. Version 1
+/// files are read and migrated ([`migrate_v1`]).
+pub const SCHEMA: u32 = 2;
 
 /// Every AppRole limit, explicit (SECURITY.md V1). Durations in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,7 +82,8 @@ pub struct Tenant {
     /// The Unix user's uid; `None` with `--no-unix-user`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
-    pub cert_days: u32,
+    /// Lifetime of its client certificates, in seconds.
+    pub cert_ttl: u64,
     pub cert_serial: String,
     #[serde(with = "rfc3339")]
     pub cert_not_after: OffsetDateTime,
@@ -97,6 +101,19 @@ pub struct Tenant {
     pub secret_id_expires: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed_to: Option<PathBuf>,
+    /// Secret_ids replaced by a renewal, kept until running agents have
+    /// had their chance to log in with the new one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retiring: Vec<Retiring>,
+}
+
+/// A replaced secret_id, destroyed by the first `renew` after `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retiring {
+    pub accessor: String,
+    #[serde(with = "rfc3339")]
+    pub until: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,15 +149,27 @@ impl State {
             }),
             ..serde_saphyr::Options::default()
         };
-        let state: State = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+        let readable = |e: &dyn std::fmt::Display| {
             // The parser's advice to the programmer (`; use Option<String>`)
             // means nothing to whoever reads the error.
             let line = validate::first_line(&e.to_string());
+            if let (true, Some(at)) = (line.contains("budget breached"), line.find(" at line ")) {
+                return format!("nested too deeply{}", &line[at..]);
+            }
             match (line.find("; use Option<"), line.find(" at line ")) {
                 (Some(a), Some(b)) if a < b => format!("{}{}", &line[..a], &line[b..]),
                 _ => line,
             }
-        })?;
+        };
+        let version: Version =
+            serde_saphyr::from_str_with_options(text, options.clone()).map_err(|e| readable(&e))?;
+        let state: State = if version.schema == 1 {
+            let old: serde_json::Value =
+                serde_saphyr::from_str_with_options(text, options).map_err(|e| readable(&e))?;
+            serde_json::from_value(migrate_v1(old)).map_err(|e| readable(&e))?
+        } else {
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| readable(&e))?
+        };
         if state.schema != SCHEMA {
             return Err(format!(
                 "schema version {} is not supported (this vaultnet reads version {SCHEMA})",
@@ -172,6 +201,36 @@ impl State {
         uids.dedup();
         uids
     }
+}
+
+/// Only the schema version, to choose how to read the rest.
+#[derive(Deserialize)]
+struct Version {
+    schema: u32,
+}
+
+/// A version 1 state as version 2: lifetimes in days become seconds.
+/// Anything else is left for the version 2 reader to accept or refuse.
+pub fn migrate_v1(mut v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    fn days_to_secs(obj: &mut serde_json::Map<String, Value>, from: &str, to: &str) {
+        if let Some(d) = obj.remove(from) {
+            let secs = d.as_u64().map(|d| Value::from(d.saturating_mul(86400)));
+            obj.insert(to.into(), secs.unwrap_or(d));
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.insert("schema".into(), Value::from(SCHEMA));
+        if let Some(site) = o.get_mut("site").and_then(Value::as_object_mut) {
+            days_to_secs(site, "server_cert_days", "server_cert_ttl");
+        }
+        if let Some(ts) = o.get_mut("tenants").and_then(Value::as_object_mut) {
+            for t in ts.values_mut().filter_map(Value::as_object_mut) {
+                days_to_secs(t, "cert_days", "cert_ttl");
+            }
+        }
+    }
+    v
 }
 
 /// The one timestamp form: RFC 3339, whole seconds, UTC. Reads any RFC 3339.
@@ -255,7 +314,7 @@ mod tests {
             "alice".into(),
             Tenant {
                 uid: Some(1001),
-                cert_days: 90,
+                cert_ttl: 90 * 86400,
                 cert_serial: "ab".into(),
                 cert_not_after: t,
                 limits: Limits::default(),
@@ -263,6 +322,7 @@ mod tests {
                 secret_id_accessor: None,
                 secret_id_expires: Some(t),
                 installed_to: None,
+                retiring: Vec::new(),
             },
         );
         let yaml = state.to_yaml();
@@ -275,5 +335,59 @@ mod tests {
             "{yaml}"
         );
         assert_eq!(State::parse(yaml.as_bytes()).unwrap(), state);
+    }
+
+    /// A state file as vaultnet wrote it before version 2 (lifetimes in
+    /// days) is read as the same site and tenants, lifetimes in seconds.
+    #[test]
+    fn a_version_1_state_is_migrated_to_seconds() {
+        let v1 = "schema: 1
+site:
+  profile: l1
+  dns_name: vault.lan
+  host_ip: 10.9.0.1
+  port: 22300
+  vault_addr: 127.0.0.1:8200
+  forwarder: socat
+  flavor: openbao
+  agent_image: localhost/bao:test
+  kv_mount: secret
+  tenant_prefix: tenants
+  server_cert_days: 365
+tenants:
+  alice:
+    uid: 1001
+    cert_days: 90
+    cert_serial: ab
+    cert_not_after: 2027-02-26T08:00:00Z
+    limits:
+      token_ttl: 3600
+      token_max_ttl: 86400
+      token_num_uses: 0
+      secret_id_ttl: 2592000
+      secret_id_num_uses: 0
+    wrapped_secret_id: false
+    secret_id_accessor: acc
+    secret_id_expires: 2027-01-01T00:00:00Z
+";
+        let state = State::parse(v1.as_bytes()).unwrap();
+        assert_eq!(state.schema, SCHEMA);
+        assert_eq!(state.site, site::sample_site("l1"));
+        let alice = &state.tenants["alice"];
+        assert_eq!(alice.cert_ttl, 90 * 86400);
+        assert_eq!(alice.uid, Some(1001));
+        assert_eq!(alice.secret_id_accessor.as_deref(), Some("acc"));
+        assert!(alice.retiring.is_empty());
+        let again = State::parse(state.to_yaml().as_bytes()).unwrap();
+        assert_eq!(again, state);
+        assert!(
+            state.to_yaml().contains("schema: 2\n"),
+            "{}",
+            state.to_yaml()
+        );
+        // What version 2 refuses, a migrated version 1 file is refused for.
+        let bad = v1.replace("  port: 22300\n", "  port: 22300\n  bogus: 1\n");
+        let e = State::parse(bad.as_bytes()).unwrap_err();
+        assert!(e.starts_with("unknown field `bogus`"), "{e}");
     }
 }

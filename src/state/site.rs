@@ -106,8 +106,12 @@ pub struct Site {
     pub agent_image: String,
     pub kv_mount: String,
     pub tenant_prefix: String,
-    /// Validity of the Vault server certificate, in days.
-    pub server_cert_days: u32,
+    /// Lifetime of the Vault server certificate, in seconds.
+    pub server_cert_ttl: u64,
+    /// How `renew` has Vault load a new server certificate; `None`: the
+    /// operator reloads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_reload: Option<VaultReload>,
     /// Users (names or uids) the gate admits to Vault's own port besides
     /// root and the forwarder's user.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -117,6 +121,26 @@ pub struct Site {
     /// never written again.
     #[serde(default, skip_serializing, rename = "host_mapping")]
     pub legacy_host_mapping: Option<String>,
+}
+
+/// How Vault is told to reload its listener certificate (it does on
+/// SIGHUP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum VaultReload {
+    /// A command run without a shell, e.g. `systemctl reload openbao`.
+    Command(Vec<String>),
+    /// A file holding the server's pid: vaultnet sends it SIGHUP.
+    PidFile(std::path::PathBuf),
+}
+
+impl fmt::Display for VaultReload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VaultReload::Command(argv) => write!(f, "run `{}`", argv.join(" ")),
+            VaultReload::PidFile(p) => write!(f, "SIGHUP to the pid in `{}`", p.display()),
+        }
+    }
 }
 
 impl Site {
@@ -142,7 +166,8 @@ pub(crate) fn sample_site(profile: &str) -> Site {
         agent_image: "localhost/bao:test".into(),
         kv_mount: "secret".into(),
         tenant_prefix: "tenants".into(),
-        server_cert_days: 365,
+        server_cert_ttl: 365 * 86400,
+        vault_reload: None,
         vault_clients: Vec::new(),
         legacy_host_mapping: None,
     }

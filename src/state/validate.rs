@@ -125,14 +125,19 @@ pub fn image(image: &str) -> Result<()> {
     }
 }
 
-pub fn cert_days(days: u32) -> Result<()> {
-    if (1..=3650).contains(&days) {
+/// A certificate lifetime: from a minute (tests and short-lived sites)
+/// to ten years, the CA's own.
+pub fn cert_ttl(flag: &str, secs: u64) -> Result<()> {
+    if (60..=3650 * 86400).contains(&secs) {
         Ok(())
     } else {
-        Err(
-            Error::usage(format!("invalid certificate validity: {days} days"))
-                .hint("pass a number of days from 1 to 3650"),
-        )
+        Err(Error::usage(format!(
+            "invalid certificate lifetime `{}` for `{flag}`",
+            show_duration(secs)
+        ))
+        .hint(format!(
+            "pass a duration from 1m to 3650d, e.g. `{flag} 90d`"
+        )))
     }
 }
 
@@ -157,6 +162,25 @@ pub fn vault_client(c: &str) -> Result<()> {
     }
 }
 
+/// A `--vault-reload-command` or `--vault-pid-file`: an absolute program
+/// or file, no control characters (they reach a log line and a process).
+pub fn vault_reload(r: &crate::state::VaultReload) -> Result<()> {
+    use crate::state::VaultReload;
+    let clean = |s: &str| !s.is_empty() && !s.chars().any(char::is_control);
+    match r {
+        VaultReload::Command(argv) if !argv.is_empty() && argv.iter().all(|a| clean(a)) => Ok(()),
+        VaultReload::Command(_) => Err(Error::usage("invalid `--vault-reload-command`").hint(
+            "pass the command as words, e.g. `--vault-reload-command 'systemctl reload openbao'`",
+        )),
+        VaultReload::PidFile(p) if p.is_absolute() && clean(&p.to_string_lossy()) => Ok(()),
+        VaultReload::PidFile(p) => Err(Error::usage(format!(
+            "invalid `--vault-pid-file` `{}`: not an absolute path",
+            p.display().to_string().escape_debug()
+        ))
+        .hint("pass the server's pid file, e.g. `--vault-pid-file /run/openbao/openbao.pid`")),
+    }
+}
+
 pub fn site(site: &Site) -> Result<()> {
     dns_name(&site.dns_name)?;
     host_ip(site.host_ip)?;
@@ -167,7 +191,10 @@ pub fn site(site: &Site) -> Result<()> {
     image(&site.agent_image)?;
     path_segment("KV mount", "--kv-mount", &site.kv_mount)?;
     path_segment("tenant prefix", "--tenant-prefix", &site.tenant_prefix)?;
-    cert_days(site.server_cert_days)?;
+    cert_ttl("--server-cert-ttl", site.server_cert_ttl)?;
+    if let Some(r) = &site.vault_reload {
+        vault_reload(r)?;
+    }
     for c in &site.vault_clients {
         vault_client(c)?;
     }

@@ -46,8 +46,9 @@ pub fn operator_client(
     })
 }
 
-/// The operator's certificate and key, concatenated for reqwest; read
-/// without following a link.
+/// The operator's key and certificate for reqwest, from the key file that
+/// holds both (or, written before that, the two files); read without
+/// following a link.
 pub fn operator_identity(layout: &Layout) -> Result<Zeroizing<Vec<u8>>> {
     let read = |path: std::path::PathBuf| {
         fsx::read_secret(&path, fsx::MAX_PEM_BYTES)?.ok_or_else(|| {
@@ -55,8 +56,11 @@ pub fn operator_identity(layout: &Layout) -> Result<Zeroizing<Vec<u8>>> {
             Error::io("read", &path, std::io::Error::from_raw_os_error(2))
         })
     };
-    let mut id = read(layout.operator_cert())?;
     let key = read(layout.operator_key())?;
+    if crate::pki::has_certificate(&String::from_utf8_lossy(&key)) {
+        return Ok(key);
+    }
+    let mut id = read(layout.operator_cert())?;
     id.push(b'\n');
     id.extend_from_slice(&key);
     Ok(id)
