@@ -37,6 +37,9 @@ _vaultnet() {
             vaultnet,remove-user)
                 cmd="vaultnet__subcmd__remove__subcmd__user"
                 ;;
+            vaultnet,renew)
+                cmd="vaultnet__subcmd__renew"
+                ;;
             vaultnet__subcmd__help,add-user)
                 cmd="vaultnet__subcmd__help__subcmd__add__subcmd__user"
                 ;;
@@ -58,6 +61,9 @@ _vaultnet() {
             vaultnet__subcmd__help,remove-user)
                 cmd="vaultnet__subcmd__help__subcmd__remove__subcmd__user"
                 ;;
+            vaultnet__subcmd__help,renew)
+                cmd="vaultnet__subcmd__help__subcmd__renew"
+                ;;
             *)
                 ;;
         esac
@@ -65,7 +71,7 @@ _vaultnet() {
 
     case "${cmd}" in
         vaultnet)
-            opts="-h -V --dir --help --version init add-user remove-user list doctor completions help"
+            opts="-h -V --dir --help --version init add-user remove-user renew list doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,7 +207,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__help)
-            opts="init add-user remove-user list doctor completions help"
+            opts="init add-user remove-user renew list doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -299,6 +305,20 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__help__subcmd__remove__subcmd__user)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vaultnet__subcmd__help__subcmd__renew)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -437,6 +457,40 @@ _vaultnet() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vaultnet__subcmd__renew)
+            opts="-h -V --from --dry-run --token-file --timeout --output --dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --dir)

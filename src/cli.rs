@@ -42,6 +42,8 @@ pub enum Command {
     AddUser(Box<commands::add_user::Args>),
     /// Take tenants' access away and remove their bundles
     RemoveUser(commands::remove_user::Args),
+    /// Renew whatever is due — certificates, secret_ids — and reach running agents
+    Renew(Box<commands::renew::Args>),
     /// List tenants with certificate and secret_id expiry
     List(commands::list::Args),
     /// Check the whole chain and say exactly what is broken and how to fix it

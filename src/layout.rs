@@ -49,6 +49,10 @@ impl Layout {
     pub fn forwarder(&self) -> PathBuf {
         self.root.join("forwarder")
     }
+    /// The systemd timer and service that run `vaultnet renew`.
+    pub fn renew(&self) -> PathBuf {
+        self.root.join("renew")
+    }
     pub fn tenants(&self) -> PathBuf {
         self.root.join("tenants")
     }

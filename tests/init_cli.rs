@@ -265,6 +265,9 @@ const LAYOUT: &[&str] = &[
     "pki",
     "pki/ca-key.pem",
     "pki/ca.pem",
+    "renew",
+    "renew/vaultnet-renew.service",
+    "renew/vaultnet-renew.timer",
     "tenants",
     "vault",
     "vault/listener.json",
@@ -290,7 +293,7 @@ fn keys_are_0600_and_directories_0700_even_under_umask_000() {
         .args(site.init_args())
         .run();
     let first = first_init(&site);
-    let stdout = format!("0000\n{}", init_stdout(&site, 7, 0, "socat"));
+    let stdout = format!("0000\n{}", init_stdout(&site, 9, 0, "socat"));
     out.expect(first.stdout(stdout));
 
     let snap = site.snapshot();
@@ -1281,4 +1284,69 @@ fn completions_bash_prints_a_script_for_vaultnet() {
 For more information, try '--help'.
 ",
         ));
+}
+
+/// The renewal timer and service `init` writes pass `systemd-analyze
+/// verify` (which fails on a bad calendar or a missing binary, shown on a
+/// copy), run this vaultnet against this state directory, and carry no
+/// token: it comes as a credential.
+#[test]
+fn the_renewal_timer_and_service_pass_systemd_analyze_verify() {
+    let site = Fixture::offline();
+    site.init().run().expect(first_init(&site));
+    let (service, timer) = (
+        site.path("renew/vaultnet-renew.service"),
+        site.path("renew/vaultnet-renew.timer"),
+    );
+    let verify = |files: &[&Path]| {
+        let mut c = Cmd::new("systemd-analyze");
+        c.arg("verify").args(files).home(site.home());
+        c.run()
+    };
+    // verify's own notes about this host's units vary: only its silence
+    // about ours and its exit code count.
+    let ok = verify(&[&service, &timer]).expect_success();
+    assert!(!ok.stderr.contains("vaultnet-renew"), "{ok}");
+    let text = std::fs::read_to_string(&service).unwrap();
+    assert!(
+        text.contains(&format!(
+            "\nExecStart={} --dir {} renew --token-file %d/operator-token\n",
+            env!("CARGO_BIN_EXE_vaultnet"),
+            site.dir().display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("\nLoadCredential=operator-token:/etc/vaultnet/operator-token\n"));
+    assert!(
+        !text.to_lowercase().contains("token=") && !text.contains("Environment"),
+        "{text}"
+    );
+    let timer_text = std::fs::read_to_string(&timer).unwrap();
+    for line in [
+        "OnCalendar=daily",
+        "RandomizedDelaySec=1h",
+        "Persistent=true",
+    ] {
+        assert!(
+            timer_text.lines().any(|l| l == line),
+            "{line}:\n{timer_text}"
+        );
+    }
+
+    // The same check fails on a broken copy: it is not vacuous.
+    let bad = site.scratch().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(
+        bad.join("vaultnet-renew.service"),
+        text.replace(env!("CARGO_BIN_EXE_vaultnet"), "/nonexistent/vaultnet"),
+    )
+    .unwrap();
+    std::fs::write(
+        bad.join("vaultnet-renew.timer"),
+        timer_text.replace("OnCalendar=daily", "OnCalendar=dailyy"),
+    )
+    .unwrap();
+    for f in ["vaultnet-renew.service", "vaultnet-renew.timer"] {
+        verify(&[&bad.join(f)]).expect_code(1);
+    }
 }

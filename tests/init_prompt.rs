@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::support::cmd::Cmd;
 use crate::support::expect::Expect;
 use crate::support::fixture::Fixture;
-use crate::support::init::{ca_name_of, install_steps};
+use crate::support::init::{RENEWAL_STEPS, ca_name_of, install_steps};
 use crate::support::pty::{Session, Terminal};
 use crate::support::require_e2e;
 
@@ -72,7 +72,7 @@ Vault listener: 127.0.0.1:8200, mutual TLS required (`vault/listener.json`).
   The OpenBao server's user must be able to read `[STATE]/vault/server-key.pem`.
 Forwarder ({forwarder}): [HOST_IP]:{port} -> 127.0.0.1:8200; install it from `[STATE]` with:
 {steps}  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port
-Operator access:
+{RENEWAL_STEPS}Operator access:
   export BAO_ADDR=https://127.0.0.1:8200 BAO_CACERT=[STATE]/pki/ca.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
 
 Left to do:
@@ -101,6 +101,8 @@ wrote `vault/listener.json`
 wrote `vaultnet.yaml`
 wrote `forwarder/{file}`
 wrote `forwarder/vaultnet.nft`
+wrote `renew/vaultnet-renew.service`
+wrote `renew/vaultnet-renew.timer`
 ",
         ca_name_of(&dir.join("pki/ca.pem"))
     )
@@ -147,7 +149,7 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
         dir,
         ip,
         &created(dir, "vaultnet-stream.conf"),
-        (7, 0),
+        (9, 0),
         "nginx",
         22301,
     ));
@@ -190,7 +192,7 @@ kept operator certificate `operator/client.pem` (expires [DATE])
         &fresh,
         ip,
         &created(&fresh, "vaultnet-forwarder.service"),
-        (7, 0),
+        (9, 0),
         "socat",
         22300,
     ));

@@ -334,8 +334,8 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
 
     // Alice's project: her app plus her installed bundle's override. When
     // the app exits, podman-compose SIGTERMs the `podman start -a` client
-    // of the sidecar; the bundle's `restart: unless-stopped` makes Podman
-    // restart the agent, so compose waits 10 s, kills its client and
+    // of the sidecar; the agent ends on the signal and the bundle's
+    // `restart: on-failure` makes Podman restart it, so compose waits 10 s, kills its client and
     // returns with the agent still running (Podman 4.3, podman-compose
     // 1.6). That costs 10 s here and leaves the agent up for the checks
     // below.

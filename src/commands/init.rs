@@ -139,6 +139,19 @@ fn print_summary(layout: &Layout, site: &Site, report: &SiteReport) -> Result<()
     for c in &report.host.enable {
         ui::out(format!("  {c}"))?;
     }
+    ui::out(format!(
+        "Renewal, daily: put an operator token in `{}` (root, 0600), then install `renew/` with:",
+        crate::render::schedule::TOKEN_FILE
+    ))?;
+    ui::out(format!(
+        "  install -m 0644 renew/{} renew/{} /etc/systemd/system/",
+        crate::render::schedule::SERVICE,
+        crate::render::schedule::TIMER
+    ))?;
+    ui::out(format!(
+        "  systemctl daemon-reload && systemctl enable --now {}",
+        crate::render::schedule::TIMER
+    ))?;
     ui::out("Operator access:")?;
     ui::out(format!(
         "  export {prefix}_ADDR={} {prefix}_CACERT={} {prefix}_CLIENT_CERT={} {prefix}_CLIENT_KEY={}",

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod init;
 pub mod list;
 pub mod remove_user;
+pub mod renew;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -3,6 +3,7 @@
 //! (`site`, for `init`) and each tenant (`tenant`, for `add-user`).
 
 pub mod host;
+pub mod renew;
 pub mod site;
 pub mod tenant;
 

@@ -80,6 +80,7 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
         layout.vault(),
         layout.operator(),
         layout.forwarder(),
+        layout.renew(),
         layout.tenants(),
     ] {
         fsx::private_dir(&d)?;
@@ -116,6 +117,9 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
     // Vault's loopback port and the forwarder port from strangers.
     let (host, written) = super::host::write(layout, &state)?;
     for (_, o) in super::host::outcomes(layout, &written) {
+        rec.emit(o);
+    }
+    for o in schedule(layout)? {
         rec.emit(o);
     }
     if ca_replaced && !state.tenants.is_empty() {
@@ -165,6 +169,22 @@ fn pki_phase(
     let reissue = force || ca_outcome.change != Change::Kept;
     let ca_replaced = ca_outcome.change != Change::Kept;
     rec.emit(ca_outcome);
+    for o in leaves(layout, &ca, site, reissue, now)? {
+        rec.emit(o);
+    }
+    Ok(ca_replaced)
+}
+
+/// The server and operator certificates: each kept while the one
+/// assessment keeps it (unless `reissue`), else issued anew. The server's
+/// outcome comes first.
+pub fn leaves(
+    layout: &Layout,
+    ca: &Ca,
+    site: &Site,
+    reissue: bool,
+    now: OffsetDateTime,
+) -> Result<[Outcome; 2]> {
     let topology = Topology::new(site)?;
     let (dns, ips) = topology.server_sans();
     let server = Leaf {
@@ -178,10 +198,9 @@ fn pki_phase(
             ips: Some(&ips),
         },
     };
-    let o = ensure_leaf(layout, &ca, &server, reissue, now, || {
+    let s = ensure_leaf(layout, ca, &server, reissue, now, || {
         ca.issue_server(&dns, &ips, secs(site.server_cert_ttl), now)
     })?;
-    rec.emit(o);
     let operator = Leaf {
         what: "operator certificate",
         cert: layout.operator_cert(),
@@ -193,11 +212,10 @@ fn pki_phase(
             ips: None,
         },
     };
-    let o = ensure_leaf(layout, &ca, &operator, reissue, now, || {
+    let o = ensure_leaf(layout, ca, &operator, reissue, now, || {
         ca.issue_client(OPERATOR_CN, OPERATOR_LIFETIME, now)
     })?;
-    rec.emit(o);
-    Ok(ca_replaced)
+    Ok([s, o])
 }
 
 /// Tells the observer each outcome and keeps it for the report.
@@ -213,7 +231,7 @@ impl Recorder<'_> {
     }
 }
 
-const OPERATOR_CN: &str = "vaultnet-operator";
+pub const OPERATOR_CN: &str = "vaultnet-operator";
 const OPERATOR_LIFETIME: time::Duration = time::Duration::days(365);
 
 /// Seconds as a certificate lifetime (validated lifetimes fit).
@@ -363,7 +381,7 @@ pub fn ensure_ca(layout: &Layout, force: bool, now: OffsetDateTime) -> Result<(C
 }
 
 /// A leaf certificate of the site and what it must be.
-pub(crate) struct Leaf<'a> {
+struct Leaf<'a> {
     what: &'static str,
     cert: std::path::PathBuf,
     key: std::path::PathBuf,
@@ -374,7 +392,7 @@ pub(crate) struct Leaf<'a> {
 /// issues a new one and says why. The key file holds the key and its
 /// certificate ([`Issued::identity_pem`]); a key file written before that
 /// gets its certificate joined to it.
-pub(crate) fn ensure_leaf(
+fn ensure_leaf(
     layout: &Layout,
     ca: &Ca,
     leaf: &Leaf<'_>,
@@ -436,6 +454,25 @@ pub(crate) fn ensure_leaf(
             ),
         ),
     })
+}
+
+/// The daily `vaultnet renew` timer and its service, naming this binary
+/// and this state directory.
+fn schedule(layout: &Layout) -> Result<Vec<Outcome>> {
+    use crate::render::schedule;
+    let binary = std::env::current_exe()
+        .map_err(|e| Error::failed(format!("cannot tell where vaultnet runs from: {e}")))?;
+    let dir = layout.renew();
+    let mut out = Vec::new();
+    for (name, text) in [
+        (schedule::SERVICE, schedule::service(&binary, &layout.root)),
+        (schedule::TIMER, schedule::timer()),
+    ] {
+        let path = dir.join(name);
+        let change = fsx::write_if_changed(&path, text.as_bytes(), fsx::PUBLIC)?;
+        out.extend(file_outcome(&layout.rel(&path), change));
+    }
+    Ok(out)
 }
 
 fn write_listener(layout: &Layout, site: &Site) -> Result<Option<Outcome>> {

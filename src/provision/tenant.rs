@@ -19,7 +19,7 @@ use crate::layout::{self, Layout};
 use crate::pki::{self, Ca, CertInfo, Usage, Verdict, Wanted};
 use crate::render::bundle::{self, BundleSpec};
 use crate::secret::Secret;
-use crate::state::{Limits, Site, Tenant};
+use crate::state::{Limits, Retiring, Site, Tenant};
 use crate::store::Opened;
 use crate::sys::fsx::{self, HomeFile, MAX_PEM_BYTES, MAX_TOKEN_BYTES};
 use crate::sys::users::UnixUser;
@@ -204,12 +204,41 @@ pub fn provision(
     }
 
     let was_wrapped = prev.as_ref().is_some_and(|p| p.wrapped_secret_id);
-    let (sid, o) = secret_id(c, &dir, plan, prev.as_ref(), now)?;
-    o.into_iter().for_each(&mut step);
+    let new = secret_id(c, &dir, plan, prev.as_ref(), now)?;
+    let sid = new.info;
+    let mut outcome = new.outcome;
+    // A replaced secret_id that still works stays until every running
+    // agent has logged in again (it does at its token's max TTL) and reads
+    // the new one; then the first run after that destroys it. `--rotate`
+    // means the old one must stop working now.
+    let mut retiring: Vec<Retiring> = prev
+        .as_ref()
+        .map(|p| p.retiring.clone())
+        .unwrap_or_default();
+    retiring.retain(|r| r.until > now && r.accessor != sid.accessor && !plan.rotate);
+    if let (Some(acc), false) = (new.superseded, plan.rotate) {
+        let until = now + super::site::secs(plan.limits.token_max_ttl);
+        if let Some(o) = outcome.as_mut() {
+            o.text.push_str(&format!(
+                "; the previous one works until {} so running agents log in with the new one first",
+                show_time(until)
+            ));
+        }
+        retiring.push(Retiring {
+            accessor: acc,
+            until,
+        });
+    }
+    outcome.into_iter().for_each(&mut step);
+    let record = |sid: Option<&SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
+        retiring: retiring.clone(),
+        ..record(sid, installed_to)
+    };
     let r = record(Some(&sid), prev_installed.clone());
     opened.state.tenants.insert(name.to_string(), r);
     opened.save()?;
-    for o in orphans(c, &dir, plan, &sid, was_wrapped)? {
+    let keep: Vec<&str> = retiring.iter().map(|r| r.accessor.as_str()).collect();
+    for o in orphans(c, &dir, plan, &sid, was_wrapped, &keep)? {
         step(o);
     }
 
@@ -333,13 +362,14 @@ fn secret_id(
     plan: &Plan,
     prev: Option<&Tenant>,
     now: OffsetDateTime,
-) -> Result<(SecretIdInfo, Option<Outcome>)> {
+) -> Result<NewSid> {
     let name = plan.name.as_str();
     let sid_path = dir.join(layout::SECRET_ID);
     let current = fsx::read_secret(&sid_path, MAX_TOKEN_BYTES)?
         .map(|b| Secret::new(String::from_utf8_lossy(&b).trim().to_string()))
         .filter(|s| !s.expose().is_empty());
     let was_wrapped = prev.is_some_and(|p| p.wrapped_secret_id);
+    let mut superseded = None;
     if let (false, true, Some(cur)) = (
         plan.rotate,
         was_wrapped == plan.wrap_ttl.is_some(),
@@ -354,9 +384,17 @@ fn secret_id(
             ops::lookup_secret_id(c, name, cur)?
         };
         let ttl = time::Duration::seconds(plan.limits.secret_id_ttl.min(i64::MAX as u64) as i64);
-        let kept = info.filter(|i| i.expires.is_none_or(|e| !pki::renewal_due(e - ttl, e, now)));
-        if let Some(info) = kept {
-            return Ok((info, None));
+        match info {
+            Some(i) if i.expires.is_none_or(|e| !pki::renewal_due(e - ttl, e, now)) => {
+                return Ok(NewSid {
+                    info: i,
+                    outcome: None,
+                    superseded: None,
+                });
+            }
+            // Due but still honoured: replaced with overlap.
+            Some(i) => superseded = Some(i.accessor),
+            None => {}
         }
     }
     let new = ops::create_secret_id(c, name, plan.wrap_ttl)?;
@@ -393,7 +431,20 @@ fn secret_id(
     } else {
         Change::Created
     };
-    Ok((info, Some(Outcome::new(change, text))))
+    Ok(NewSid {
+        info,
+        outcome: Some(Outcome::new(change, text)),
+        superseded,
+    })
+}
+
+/// The secret_id phase's result.
+struct NewSid {
+    info: SecretIdInfo,
+    outcome: Option<Outcome>,
+    /// The accessor of a secret_id that was due but still valid, replaced
+    /// by this one: it retires with overlap instead of going at once.
+    superseded: Option<String>,
 }
 
 /// One valid secret_id per tenant: any other is an orphan of an earlier,
@@ -406,11 +457,12 @@ fn orphans(
     plan: &Plan,
     sid: &SecretIdInfo,
     was_wrapped: bool,
+    retiring: &[&str],
 ) -> Result<Vec<Outcome>> {
     let name = plan.name.as_str();
     let orphans: Vec<String> = ops::list_secret_id_accessors(c, name)?
         .into_iter()
-        .filter(|a| *a != sid.accessor)
+        .filter(|a| *a != sid.accessor && !retiring.contains(&a.as_str()))
         .collect();
     let mut out = Vec::new();
     if orphans.is_empty() {

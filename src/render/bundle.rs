@@ -176,7 +176,10 @@ pub fn compose(spec: &BundleSpec<'_>) -> String {
                     "SKIP_SETCAP": "true",
                     "SKIP_CHOWN": "true",
                 },
-                "restart": "unless-stopped",
+                // `vaultnet renew` finds the agent by this label.
+                "labels": { crate::sys::agents::LABEL: spec.tenant },
+                // SIGHUP reloads; only a failure restarts it.
+                "restart": "on-failure",
             },
             APP_SERVICE: {
                 "environment": { APP_SECRET_VAR: format!("{SECRETS_DIR}/{EXAMPLE_SECRET}") },
@@ -225,6 +228,7 @@ pub fn quadlet(spec: &BundleSpec<'_>) -> String {
          \n\
          [Container]\n\
          ContainerName={t}-vault-agent\n\
+         Label={label}={t}\n\
          Image={image}\n\
          Entrypoint={bin}\n\
          Exec=agent -config={BUNDLE_MOUNT}/agent.json\n\
@@ -240,10 +244,13 @@ pub fn quadlet(spec: &BundleSpec<'_>) -> String {
          \n\
          [Service]\n\
          Restart=on-failure\n\
+         # Reload the agent's TLS material (Podman 5.4 has no ReloadSignal=).\n\
+         ExecReload=/usr/bin/podman kill --signal HUP --cidfile=%t/%N.cid\n\
          \n\
          [Install]\n\
          WantedBy=default.target\n",
         t = spec.tenant,
+        label = crate::sys::agents::LABEL,
         name = spec.flavor.display_name(),
         image = quadlet_value(spec.agent_image),
         bin = spec.flavor.image_binary_path(),
@@ -475,6 +482,7 @@ mod tests {
         "NoNewPrivileges",
         "DropCapability",
         "AddHost",
+        "Label",
         "Volume",
         "Tmpfs",
         "Environment",

@@ -129,7 +129,7 @@ Vault listener: [VAULT_ADDR], mutual TLS required (`vault/listener.json`).
   The OpenBao server's user must be able to read `[STATE]/vault/server-key.pem`.
 Forwarder ({forwarder}): {host}:22300 -> [VAULT_ADDR]; install it from `[STATE]` with:
 {steps}  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port
-Operator access:
+{RENEWAL_STEPS}Operator access:
   export BAO_ADDR=https://[VAULT_ADDR] BAO_CACERT=[STATE]/pki/ca.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
 ",
         host = shown_host_ip(f),
@@ -178,13 +178,23 @@ pub fn forwarder_files(forwarder: &str) -> &'static [&'static str] {
     }
 }
 
+/// How `init` tells the operator to schedule `vaultnet renew`.
+pub const RENEWAL_STEPS: &str = "Renewal, daily: put an operator token in `/etc/vaultnet/operator-token` (root, 0600), then install `renew/` with:
+  install -m 0644 renew/vaultnet-renew.service renew/vaultnet-renew.timer /etc/systemd/system/
+  systemctl daemon-reload && systemctl enable --now vaultnet-renew.timer
+";
+
+/// The renewal timer and service, as the first `init` writes them.
+pub const RENEW_FILES: &str =
+    "wrote `renew/vaultnet-renew.service`\nwrote `renew/vaultnet-renew.timer`\n";
+
 /// [`first_init`] with `--forwarder FORWARDER`.
 pub fn first_init_with(f: &Fixture, forwarder: &str) -> Expect {
     let files: String = forwarder_files(forwarder)
         .iter()
         .map(|file| format!("wrote `forwarder/{file}`\n"))
         .collect();
-    let changed = 6 + forwarder_files(forwarder).len() as u32;
+    let changed = 8 + forwarder_files(forwarder).len() as u32;
     f.expect(0)
         .stdout(init_stdout(f, changed, 0, forwarder))
         .stderr(format!(
@@ -194,7 +204,7 @@ created operator certificate `operator/client.pem` (expires [DATE])
 wrote `vault/listener.json`
 wrote `vaultnet.yaml`
 {files}wrote `forwarder/vaultnet.nft`
-",
+{RENEW_FILES}",
             ca_name(f)
         ))
 }

@@ -1,0 +1,241 @@
+//! `renew`'s work beyond what `add-user` already converges: the site's own
+//! leaves, having Vault load a renewed server certificate (and checking it
+//! does), and what is due, for `--dry-run` (SECURITY.md D1–D3).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use super::tenant::show_time;
+use crate::error::{Error, Result};
+use crate::layout::{self, Layout};
+use crate::pki::{self, CertInfo, Usage, Verdict, Wanted};
+use crate::state::{Site, State, VaultReload};
+use crate::sys::fsx::{self, MAX_PEM_BYTES};
+use crate::vault::ops;
+
+/// Has Vault load its listener certificate again (it does on SIGHUP), by
+/// the means the operator recorded at `init`, then waits until Vault
+/// serves the certificate on disk. Returns what was done.
+pub fn reload_vault(layout: &Layout, site: &Site, timeout: Duration) -> Result<String> {
+    let name = site.flavor.display_name();
+    let how = match &site.vault_reload {
+        Some(r) => r,
+        None => {
+            return Err(Error::failed(format!(
+                "{name} still serves its previous certificate: vaultnet does not know how to reload it"
+            ))
+            .hint(format!(
+                "reload it now (`systemctl reload {}` or `kill -HUP` its pid), and record how once: `vaultnet init --vault-pid-file FILE` or `--vault-reload-command CMD`",
+                site.flavor.binary()
+            )));
+        }
+    };
+    let done = match how {
+        VaultReload::Command(argv) => {
+            let out = std::process::Command::new(&argv[0])
+                .args(&argv[1..])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| {
+                    Error::failed(format!("cannot run `{}`: {e}", argv.join(" ")))
+                        .hint("fix it with `vaultnet init --vault-reload-command CMD`")
+                })?;
+            if !out.status.success() {
+                let err = String::from_utf8_lossy(&out.stderr);
+                let line = err
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                return Err(Error::failed(format!(
+                    "`{}` failed ({}): {line}",
+                    argv.join(" "),
+                    out.status
+                ))
+                .hint("fix it with `vaultnet init --vault-reload-command CMD`"));
+            }
+            format!("ran `{}`", argv.join(" "))
+        }
+        VaultReload::PidFile(path) => {
+            let text = fsx::read_text(path, 64)?.ok_or_else(|| {
+                Error::failed(format!("`{}` does not exist", path.display())).hint(format!(
+                    "is {name} running? Fix the path with `vaultnet init --vault-pid-file FILE`"
+                ))
+            })?;
+            let pid: i32 = text.trim().parse().ok().filter(|p| *p > 1).ok_or_else(|| {
+                Error::failed(format!("`{}` does not hold a pid", path.display()))
+                    .hint("fix the path with `vaultnet init --vault-pid-file FILE`")
+            })?;
+            let p = rustix::process::Pid::from_raw(pid).expect("pid > 1");
+            rustix::process::kill_process(p, rustix::process::Signal::HUP).map_err(|e| {
+                Error::failed(format!(
+                    "cannot signal pid {pid} from `{}`: {e}",
+                    path.display()
+                ))
+                .hint(format!(
+                    "is {name} running? Fix the path with `vaultnet init --vault-pid-file FILE`"
+                ))
+            })?;
+            format!("sent SIGHUP to pid {pid}")
+        }
+    };
+    wait_until_served(layout, site, timeout)?;
+    Ok(format!(
+        "{name} reloaded ({done}) and serves the new certificate"
+    ))
+}
+
+/// Polls Vault's listener with fresh connections until the certificate it
+/// presents is the one in `vault/server-key.pem`.
+fn wait_until_served(layout: &Layout, site: &Site, timeout: Duration) -> Result<()> {
+    let want = fsx::read_secret(&layout.server_key(), MAX_PEM_BYTES)?
+        .and_then(|b| CertInfo::parse(&String::from_utf8_lossy(&b)).ok())
+        .map(|i| i.der)
+        .ok_or_else(|| Error::failed("`vault/server-key.pem` holds no certificate"))?;
+    let deadline = Instant::now() + timeout.max(Duration::from_secs(5));
+    loop {
+        // A new client each time: a kept-alive connection would show the
+        // certificate of its own, earlier handshake.
+        let served = ops::operator_client(layout, site, None, Duration::from_secs(5))
+            .and_then(|c| c.raw(reqwest::Method::GET, "sys/health", None, None))
+            .ok()
+            .and_then(|r| r.peer_cert);
+        if served.as_deref() == Some(want.as_slice()) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::failed(format!(
+                "{} still serves its previous certificate after the reload",
+                site.flavor.display_name()
+            ))
+            .hint("look at its log; it reloads `vault/server-key.pem` on SIGHUP"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One thing `renew` would do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Due {
+    /// `vault`, `operator`, or a tenant's name.
+    pub who: String,
+    pub what: String,
+}
+
+/// What `renew` would do now, from the files and the state alone (no
+/// Vault request): leaves the one assessment does not keep, secret_ids
+/// due by the one rule, replaced secret_ids past their overlap.
+/// Why a leaf is due, from its key file (with its certificate) or, written
+/// before, the two files; `None` when the one assessment keeps it.
+fn leaf_due(
+    ca: &CertInfo,
+    now: OffsetDateTime,
+    key: &Path,
+    cert: &Path,
+    want: &Wanted<'_>,
+) -> Result<Option<String>> {
+    let key = fsx::read_secret(key, MAX_PEM_BYTES)?
+        .map(|k| zeroize::Zeroizing::new(String::from_utf8_lossy(&k).into_owned()));
+    let cert = match key.as_deref() {
+        Some(k) if pki::has_certificate(k) => Some(k.to_string()),
+        _ => fsx::read_text(cert, MAX_PEM_BYTES)?,
+    };
+    Ok(match (&cert, &key) {
+        (Some(c), Some(k)) => match pki::assess(c, k, ca, now, want) {
+            (Verdict::Keep, _) => None,
+            (Verdict::Renew(w) | Verdict::Replace(w), _) => Some(w),
+        },
+        _ => Some("it is missing".into()),
+    })
+}
+
+pub fn due(
+    layout: &Layout,
+    state: &State,
+    tenants: &[String],
+    site_too: bool,
+    now: OffsetDateTime,
+) -> Result<Vec<Due>> {
+    let ca = super::tenant::load_ca(layout)?;
+    let ca_info = CertInfo::parse(&ca.cert_pem)?;
+    let mut out = Vec::new();
+    let leaf = |who: &str, what: &str, key: &Path, cert: &Path, want: Wanted<'_>| {
+        leaf_due(&ca_info, now, key, cert, &want).map(|why| {
+            why.map(|w| Due {
+                who: who.into(),
+                what: format!("renew the {what} because {w}"),
+            })
+        })
+    };
+    if site_too {
+        let topology = crate::topology::Topology::new(&state.site)?;
+        let (dns, ips) = topology.server_sans();
+        out.extend(leaf(
+            "vault",
+            "server certificate",
+            &layout.server_key(),
+            &layout.server_cert(),
+            Wanted {
+                usage: Usage::Server,
+                common_name: None,
+                dns: Some(&dns),
+                ips: Some(&ips),
+            },
+        )?);
+        out.extend(leaf(
+            "operator",
+            "operator certificate",
+            &layout.operator_key(),
+            &layout.operator_cert(),
+            Wanted {
+                usage: Usage::Client,
+                common_name: Some(super::site::OPERATOR_CN),
+                dns: None,
+                ips: None,
+            },
+        )?);
+    }
+    for name in tenants {
+        let Some(t) = state.tenants.get(name) else {
+            continue;
+        };
+        let dir = layout.tenant(name);
+        out.extend(leaf(
+            name,
+            "client certificate",
+            &dir.join(layout::CLIENT_KEY),
+            &dir.join(layout::CLIENT_CERT),
+            Wanted {
+                usage: Usage::Client,
+                common_name: Some(name),
+                dns: None,
+                ips: None,
+            },
+        )?);
+        if let Some(exp) = t.secret_id_expires {
+            let ttl = super::site::secs(t.limits.secret_id_ttl);
+            if pki::renewal_due(exp - ttl, exp, now) {
+                out.push(Due {
+                    who: name.clone(),
+                    what: format!(
+                        "issue a new secret_id (the current one expires {})",
+                        show_time(exp)
+                    ),
+                });
+            }
+        }
+        for r in t.retiring.iter().filter(|r| r.until <= now) {
+            out.push(Due {
+                who: name.clone(),
+                what: format!(
+                    "destroy the previous secret_id `{}` (its overlap ended {})",
+                    r.accessor,
+                    show_time(r.until)
+                ),
+            });
+        }
+    }
+    Ok(out)
+}

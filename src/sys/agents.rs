@@ -1,0 +1,140 @@
+//! A tenant's running agents, reached as the tenant: the rootless Podman
+//! containers labelled [`LABEL`]`=NAME` in the tenant's own Podman, told to
+//! reload (SIGHUP) or restarted. Root runs `podman` through `runuser` with a
+//! clean environment; nothing secret is passed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::users::UnixUser;
+
+/// The label the bundle's compose service and Quadlet unit give the agent.
+pub const LABEL: &str = "io.vaultnet.agent";
+
+/// How long one `podman` call may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the agent must do to use renewed files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nudge {
+    /// SIGHUP: it reloads its TLS material (OpenBao's agent ≥ 2.6).
+    Reload,
+    /// A restart: it reads everything again.
+    Restart,
+}
+
+/// What reaching a tenant's agents came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reached {
+    /// Told, this many containers.
+    Nudged(Nudge, usize),
+    /// No agent of the tenant is running: it reads the new files when it starts.
+    NotRunning,
+    /// Could not look: why.
+    NotReached(String),
+}
+
+impl std::fmt::Display for Reached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reached::Nudged(Nudge::Reload, n) => write!(f, "sent SIGHUP to {n} agent container(s)"),
+            Reached::Nudged(Nudge::Restart, n) => write!(f, "restarted {n} agent container(s)"),
+            Reached::NotRunning => {
+                f.write_str("no agent running (it reads the new files when it starts)")
+            }
+            Reached::NotReached(why) => write!(f, "agent not reached: {why}"),
+        }
+    }
+}
+
+/// Finds the tenant's agent containers and nudges each.
+pub fn reach(tenant: &str, user: &UnixUser, nudge: Nudge) -> Reached {
+    if !rustix::process::geteuid().is_root() {
+        return Reached::NotReached("only root can reach another user's containers".into());
+    }
+    let runtime = PathBuf::from(format!("/run/user/{}", user.uid));
+    if !runtime.is_dir() {
+        // No session, so no rootless Podman of the tenant is running.
+        return Reached::NotRunning;
+    }
+    let filter = format!("label={LABEL}={tenant}");
+    let ids = match podman(tenant, user, &runtime, &["ps", "-q", "--filter", &filter]) {
+        Ok(out) => out
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_string)
+            .collect::<Vec<_>>(),
+        Err(why) => return Reached::NotReached(why),
+    };
+    if ids.is_empty() {
+        return Reached::NotRunning;
+    }
+    let mut args: Vec<&str> = match nudge {
+        Nudge::Reload => vec!["kill", "--signal", "HUP"],
+        Nudge::Restart => vec!["restart", "--time", "10"],
+    };
+    args.extend(ids.iter().map(String::as_str));
+    match podman(tenant, user, &runtime, &args) {
+        Ok(_) => Reached::Nudged(nudge, ids.len()),
+        Err(why) => Reached::NotReached(why),
+    }
+}
+
+/// `podman ARGS` as the tenant; its stdout, or why it failed (one line).
+fn podman(tenant: &str, user: &UnixUser, runtime: &Path, args: &[&str]) -> Result<String, String> {
+    let mut cmd = Command::new("runuser");
+    cmd.args(["-u", tenant, "--", "env", "-i"])
+        .arg(format!("HOME={}", user.home.display()))
+        .arg(format!("USER={tenant}"))
+        .arg(format!("LOGNAME={tenant}"))
+        .arg(format!("XDG_RUNTIME_DIR={}", runtime.display()))
+        .arg("PATH=/usr/local/bin:/usr/bin:/bin")
+        .arg("podman")
+        .args(args)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run `runuser`: {e}"))?;
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "`podman {}` took longer than {}s",
+                    args[0],
+                    TIMEOUT.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("waiting for `podman`: {e}")),
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("reading `podman`'s output: {e}"))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no message")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>();
+    match out.status.code() {
+        Some(127) => Err("`podman` is not installed".into()),
+        _ => Err(format!("`podman {}` failed: {line}", args[0])),
+    }
+}
