@@ -329,6 +329,16 @@ impl CertInfo {
     }
 }
 
+/// A moment as messages show it: the date, or the time in RFC 3339 when it
+/// is less than two days from `now` (short lifetimes).
+pub fn when(t: OffsetDateTime, now: OffsetDateTime) -> String {
+    if t - now < Duration::days(2) {
+        crate::state::rfc3339::format(t)
+    } else {
+        t.date().to_string()
+    }
+}
+
 /// The one renewal rule for everything vaultnet issues that expires
 /// (leaf certificates, secret_ids): renewal is due once less than a third
 /// of the lifetime is left. The CA is not renewed by it (replacing the CA
@@ -429,7 +439,7 @@ pub fn assess(
     } else if info.not_after <= now {
         replace(format!("it expired on {}", info.not_after.date()))
     } else if renewal_due(info.not_before, info.not_after, now) {
-        Verdict::Renew(format!("it expires on {}", info.not_after.date()))
+        Verdict::Renew(format!("it expires on {}", when(info.not_after, now)))
     } else {
         Verdict::Keep
     };

@@ -166,7 +166,7 @@ fn print_reports(
     }
     for r in reports {
         let rel = layout.rel(&r.bundle);
-        let cert = r.cert_not_after.date();
+        let cert = crate::provision::tenant::show_time(r.cert_not_after);
         let what = if r.added {
             format!("added tenant {}", r.name)
         } else if r.changes.is_empty() {

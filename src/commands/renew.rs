@@ -55,7 +55,8 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         (true, None) => None,
         _ => Some(super::collect_names(&args.names, args.from.as_deref())?),
     };
-    let mut opened = crate::store::open(env, dir_flag, true)?;
+    // A dry run only reads: it takes no lock and writes nothing.
+    let mut opened = crate::store::open(env, dir_flag, !args.dry_run)?;
     let names: Vec<String> = match &selected {
         Some(names) => {
             if let Some(n) = names

@@ -414,7 +414,10 @@ fn ensure_leaf(
             let ca_info = CertInfo::parse(&ca.cert_pem)?;
             match pki::assess(&c, &k, &ca_info, now, &leaf.want) {
                 (Verdict::Keep, Some(info)) => {
-                    let text = format!("kept {what} `{rel}` (expires {})", info.not_after.date());
+                    let text = format!(
+                        "kept {what} `{rel}` (expires {})",
+                        pki::when(info.not_after, now)
+                    );
                     if !joined {
                         let mut id = zeroize::Zeroizing::new(k.to_string());
                         id.push_str(&c);
@@ -442,7 +445,7 @@ fn ensure_leaf(
             Change::Created,
             format!(
                 "created {what} `{rel}` (expires {})",
-                issued.not_after.date()
+                pki::when(issued.not_after, now)
             ),
         ),
         Some(why) => Outcome::new(
@@ -450,7 +453,7 @@ fn ensure_leaf(
             format!(
                 "replaced {what} `{rel}` because {why} (new serial {}, expires {})",
                 issued.serial,
-                issued.not_after.date()
+                pki::when(issued.not_after, now)
             ),
         ),
     })

@@ -176,6 +176,7 @@ pub fn provision(
     fsx::private_dir(&dir)?;
 
     let (cert, o) = certificate(ca, &dir, plan, now)?;
+    let cert_new = o.as_ref().is_some_and(|o| o.change != Change::Repaired);
     o.into_iter().for_each(&mut step);
     let record = |sid: Option<&SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
         uid: plan.user.as_ref().map(|u| u.uid),
@@ -253,7 +254,10 @@ pub fn provision(
         ca,
         plan,
         &role_id,
-        &cert,
+        ClientCert {
+            info: &cert,
+            new: cert_new,
+        },
         installed_at.as_deref(),
     )? {
         step(o);
@@ -347,11 +351,7 @@ fn certificate(
 /// A date, or a date and time when the lifetime is short enough for the
 /// time of day to matter (under two days).
 pub fn show_time(t: OffsetDateTime) -> String {
-    if t - OffsetDateTime::now_utc() < time::Duration::days(2) {
-        crate::state::rfc3339::format(t)
-    } else {
-        t.date().to_string()
-    }
+    pki::when(t, OffsetDateTime::now_utc())
 }
 
 /// The secret_id: kept while Vault still honours it and renewal is not
@@ -423,7 +423,7 @@ fn secret_id(
             ""
         },
         info.expires
-            .map(|e| format!(", expires {}", e.date()))
+            .map(|e| format!(", expires {}", show_time(e)))
             .unwrap_or_default()
     );
     let change = if current.is_some() {
@@ -490,6 +490,12 @@ fn orphans(
     Ok(out)
 }
 
+/// The tenant's client certificate, and whether this run issued it.
+struct ClientCert<'a> {
+    info: &'a CertInfo,
+    new: bool,
+}
+
 /// The bundle's rendered files, repaired when they differ from what
 /// vaultnet writes; then the kept key and secret_id, which are not
 /// rewritten, tightened back to 0600 if their mode was widened (S1).
@@ -499,9 +505,13 @@ fn bundle_files(
     ca: &Ca,
     plan: &Plan,
     role_id: &str,
-    cert: &CertInfo,
+    cert: ClientCert<'_>,
     installed_at: Option<&Path>,
 ) -> Result<Vec<Outcome>> {
+    let ClientCert {
+        info: cert,
+        new: cert_new,
+    } = cert;
     let name = plan.name.as_str();
     let dir = layout.tenant(name);
     let topology = Topology::new(site)?;
@@ -526,11 +536,15 @@ fn bundle_files(
             .map_or(fsx::PUBLIC, |t| t.mode)
     };
     let mut out = Vec::new();
-    let expires = cert.not_after.date().to_string();
+    let expires = show_time(cert.not_after);
     for (fname, contents) in bundle::rendered_files(&spec, &ca.cert_pem, role_id, &expires) {
         let path = dir.join(&fname);
+        // The README names the certificate's expiry: a new certificate
+        // rewrites it, which is no repair.
+        let expected = cert_new && fname == "README.md";
         if fsx::write_if_changed(&path, contents.as_bytes(), mode_of(&fname))?
             == fsx::Change::Updated
+            && !expected
         {
             let text = format!(
                 "repaired `{}` (it differed from what vaultnet wrote)",

@@ -149,14 +149,31 @@ fn profile_line(f: &Fixture) -> &'static str {
     }
 }
 
+/// How `init` shows the server certificate's expiry: a date, or the time
+/// when the site asked for a lifetime under two days (`--server-cert-ttl
+/// 2m`, `12h`; days count as long).
+fn server_expiry(f: &Fixture) -> &'static str {
+    let args: Vec<String> = f
+        .init_args()
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let short = args
+        .windows(2)
+        .find(|w| w[0] == "--server-cert-ttl")
+        .is_some_and(|w| !w[1].ends_with('d'));
+    if short { "[TIME]" } else { "[DATE]" }
+}
+
 /// The three lines of a run that kept the CA and both certificates.
 pub fn kept_certificates(f: &Fixture) -> String {
     format!(
         "kept CA `pki/ca.pem` ({}, expires [DATE])
-kept Vault server certificate `vault/server.pem` (expires [DATE])
+kept Vault server certificate `vault/server.pem` (expires {})
 kept operator certificate `operator/client.pem` (expires [DATE])
 ",
-        ca_name(f)
+        ca_name(f),
+        server_expiry(f)
     )
 }
 
@@ -199,13 +216,14 @@ pub fn first_init_with(f: &Fixture, forwarder: &str) -> Expect {
         .stdout(init_stdout(f, changed, 0, forwarder))
         .stderr(format!(
             "created CA `pki/ca.pem` ({}, expires [DATE])
-created Vault server certificate `vault/server.pem` (expires [DATE])
+created Vault server certificate `vault/server.pem` (expires {})
 created operator certificate `operator/client.pem` (expires [DATE])
 wrote `vault/listener.json`
 wrote `vaultnet.yaml`
 {files}wrote `forwarder/vaultnet.nft`
 {RENEW_FILES}",
-            ca_name(f)
+            ca_name(f),
+            server_expiry(f)
         ))
 }
 

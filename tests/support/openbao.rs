@@ -589,6 +589,11 @@ impl OpenBao {
         }
     }
 
+    /// The server's pid (the real binary's: `ip netns exec` execs it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// True while the server process runs.
     pub fn is_running(&mut self) -> bool {
         self.child

@@ -1,0 +1,315 @@
+//! Day two, for real (gated by `VAULTNET_E2E=1`): lifetimes of minutes,
+//! a bundle's agent started once under the tenant's rootless Podman, and
+//! an operator who keeps changing the tenant's secret. The agent keeps
+//! rendering it through its token reaching max TTL again and again,
+//! through `vaultnet renew` renewing the server certificate (and having
+//! OpenBao reload it), the tenant's client certificate (the agent is sent
+//! SIGHUP and uses the new one once the old has expired and every
+//! connection is cut) and its secret_id (the old one keeps working until
+//! the agent has logged in again, then goes), and through an agent
+//! restart. `renew --dry-run` says what is due and changes nothing; a
+//! second `renew` destroys the retired secret_id; a third does nothing.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::cmd::Output;
+use crate::support::expect::Expect;
+use crate::support::fixture::Fixture;
+use crate::support::podman::{self, AGENT_IMAGE, APP_IMAGE, Kit, PodmanTenant};
+use crate::support::{require_e2e, wait_for, write_private};
+
+/// Lifetimes: every certificate and the secret_id live two minutes, so
+/// renewal is due after about 76 s (less than a third left, counting the
+/// tenth of the lifetime leaves are backdated by); tokens live 15 s and at
+/// most 30 s, so the agent logs in again every 30 s.
+const CERT_TTL: &str = "2m";
+const SECRET_ID_TTL: &str = "2m";
+const TOKEN_TTL: &str = "15s";
+const TOKEN_MAX_TTL: &str = "30s";
+/// Longer than a token's max TTL plus the agent's back-off.
+const RENDER_TIMEOUT: Duration = Duration::from_secs(90);
+const PROJECT: &str = "vnrenew";
+/// podman's own warnings depend on this host's setup.
+const PODMAN: &str = "podman's warnings depend on this host's setup";
+
+/// The tenant's project: an app that only keeps the secrets volume open,
+/// so the test can read what the agent rendered.
+fn app_yaml() -> String {
+    format!(
+        "services:\n  app:\n    image: {APP_IMAGE}\n    read_only: true\n    cap_drop: [ALL]\n    command: [\"/bin/sh\", \"-c\", \"while :; do sleep 1; done\"]\n"
+    )
+}
+
+fn state(site: &Fixture) -> Value {
+    site.state()
+}
+
+fn container(tenant: &PodmanTenant, part: &str) -> String {
+    let out = tenant
+        .podman(["ps", "--format", "{{.Names}}"])
+        .run()
+        .expect(
+            Expect::success()
+                .stdout_any("container names podman-compose chose")
+                .stderr_any(PODMAN),
+        );
+    out.stdout
+        .lines()
+        .find(|n| n.contains(part))
+        .unwrap_or_else(|| panic!("no running {part} container\n{out}"))
+        .to_string()
+}
+
+/// Waits until the app sees `value` in `/secrets/app`; on timeout, panics
+/// with the agent's log.
+#[track_caller]
+fn wait_rendered(tenant: &PodmanTenant, app: &str, agent: &str, value: &str, why: &str) {
+    let start = Instant::now();
+    let deadline = start + RENDER_TIMEOUT;
+    loop {
+        let out = tenant.podman(["exec", app, "cat", "/secrets/app"]).run();
+        if out.code == Some(0) && out.stdout == value {
+            eprintln!(
+                "[renewal] {why}: rendered after {:.1} s",
+                start.elapsed().as_secs_f64()
+            );
+            return;
+        }
+        if Instant::now() > deadline {
+            let logs = tenant.podman(["logs", agent]).run();
+            panic!(
+                "{why}: `{value}` not rendered within {RENDER_TIMEOUT:?}; last read:\n{out}\nagent log:\n{logs}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn accessors(site: &Fixture, tenant: &str) -> Vec<String> {
+    let (code, body) = site.root_api(
+        "LIST",
+        &format!("auth/approle/role/{tenant}/secret-id"),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let mut v: Vec<String> = body["data"]["keys"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no keys: {body}"))
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn sleep_until(t: time::OffsetDateTime) {
+    let wait = t - time::OffsetDateTime::now_utc();
+    if wait.is_positive() {
+        std::thread::sleep(Duration::from_secs_f64(wait.as_seconds_f64()));
+    }
+}
+
+fn dry_run(site: &Fixture) -> Output {
+    site.vaultnet().args(["renew", "--dry-run"]).run()
+}
+
+#[test]
+fn renew_keeps_a_running_agent_rendering_through_expiry_renewal_reload_and_restart() {
+    require_e2e!("creates a Unix user and runs its rootless Podman in a network namespace");
+    podman::require_tools();
+    podman::ensure_tun_usable();
+    let kit = Kit::build();
+    let pid_file =
+        std::env::temp_dir().join(format!("vaultnet-renewal-{}.pid", std::process::id()));
+    let site = Fixture::host("vnrn")
+        .init_args([
+            "--flavor",
+            "openbao",
+            "--agent-image",
+            AGENT_IMAGE,
+            "--server-cert-ttl",
+            CERT_TTL,
+        ])
+        .init_args([
+            std::ffi::OsStr::new("--vault-pid-file"),
+            pid_file.as_os_str(),
+        ])
+        .openbao()
+        .forwarder()
+        .build();
+    let pid = site.bao().pid().expect("OpenBao runs");
+    write_private(&pid_file, format!("{pid}\n").as_bytes());
+    let host = site.ns();
+
+    let t = PodmanTenant::create(&format!("vnrn{}", std::process::id()), host.name());
+    let name = t.name.clone();
+    site.add_user(&[
+        name.as_str(),
+        "--install",
+        "--cert-ttl",
+        CERT_TTL,
+        "--secret-id-ttl",
+        SECRET_ID_TTL,
+        "--token-ttl",
+        TOKEN_TTL,
+        "--token-max-ttl",
+        TOKEN_MAX_TTL,
+    ])
+    .run()
+    .expect_success();
+    let added = Instant::now();
+    t.import(&kit.bao_tar, AGENT_IMAGE);
+    t.import(&kit.app_tar, APP_IMAGE);
+    let bundle = t.home.join(".config/vaultnet");
+    let project = t.dir(PROJECT);
+    t.write_file(&format!("{PROJECT}/app.yaml"), &app_yaml(), 0o644);
+    site.write_secret(&name, "v1");
+    let mut up = t.cmd(&kit.compose);
+    up.args(["-f", "app.yaml", "-f"])
+        .arg(bundle.join("compose.yaml"))
+        .args(["up", "-d"])
+        .current_dir(&project);
+    let out = up.run();
+    assert_eq!(out.code, Some(0), "podman-compose up -d failed\n{out}");
+    let (app, agent) = (container(&t, "_app_"), container(&t, "vault-agent"));
+    wait_rendered(&t, &app, &agent, "v1", "first login");
+
+    // Nothing is due yet: a dry run says so and renew changes nothing.
+    dry_run(&site).expect(site.expect(0).stdout("nothing is due\n"));
+    // The token reaches its max TTL: the agent logs in again (the only way
+    // a static secret is rendered again within 5 minutes).
+    site.write_secret(&name, "v2");
+    wait_rendered(&t, &app, &agent, "v2", "re-login at token max TTL");
+
+    // Renewal due: the server certificate, the client certificate and the
+    // secret_id. The dry run names each and changes nothing.
+    let due = wait_for(
+        "renewal to be due for the server, the client certificate and the secret_id",
+        Duration::from_secs(150),
+        Duration::from_secs(1),
+        || {
+            let out = site
+                .vaultnet()
+                .args(["renew", "--dry-run", "--output", "json"])
+                .run();
+            let v: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {out}"))?;
+            match v.as_array().map(Vec::len) {
+                Some(3) => Ok(v),
+                _ => Err(out.to_string()),
+            }
+        },
+    );
+    eprintln!(
+        "[renewal] due after {:.0} s: {due}",
+        added.elapsed().as_secs_f64()
+    );
+    let before = site.snapshot();
+    dry_run(&site).expect(site.expect(0).stdout(format!(
+        "vault: would renew the server certificate because it expires on [TIME]
+{name}: would renew the client certificate because it expires on [TIME]
+{name}: would issue a new secret_id (the current one expires [TIME])
+"
+    )));
+    before.assert_same(&site.snapshot(), "renew --dry-run");
+    let old = state(&site)["tenants"][&name].clone();
+    let old_accessor = old["secret_id_accessor"].as_str().unwrap().to_string();
+    let old_not_after =
+        vaultnet::state::rfc3339::parse(old["cert_not_after"].as_str().unwrap()).unwrap();
+
+    site.vaultnet().args(["renew"]).run().expect(
+        site.expect(0)
+            .redact(pid, "[PID]")
+            .stdout(format!(
+                "renewed tenant {name} (cert expires [TIME], secret_id expires [TIME]); sent SIGHUP to 1 agent container(s)\n"
+            ))
+            .stderr(format!(
+                "site: replaced Vault server certificate `vault/server.pem` because it expires on [TIME] (new serial [SERIAL], expires [TIME])
+site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
+{name}: client certificate reissued because it expires on [TIME], expires [TIME]
+{name}: secret_id issued, expires [TIME]; the previous one works until [TIME] so running agents log in with the new one first
+{name}: sent SIGHUP to 1 agent container(s)
+"
+            )),
+    );
+    let new = state(&site)["tenants"][&name].clone();
+    assert_ne!(new["cert_serial"], old["cert_serial"]);
+    let new_accessor = new["secret_id_accessor"].as_str().unwrap().to_string();
+    assert_eq!(
+        new["retiring"][0]["accessor"],
+        old_accessor.as_str(),
+        "{new}"
+    );
+    let mut both = vec![old_accessor.clone(), new_accessor.clone()];
+    both.sort();
+    assert_eq!(
+        accessors(&site, &name),
+        both,
+        "the old secret_id overlaps the new one"
+    );
+    // The installed copy has the new pair, in one file.
+    let installed = std::fs::read_to_string(bundle.join("client-key.pem")).unwrap();
+    assert!(
+        installed
+            .ends_with(&std::fs::read_to_string(site.bundle(&name).join("client.pem")).unwrap())
+    );
+    let logs = t.podman(["logs", &agent]).run();
+    assert!(
+        format!("{}{}", logs.stdout, logs.stderr)
+            .contains("reloading vault stanza TLS configuration"),
+        "the agent did not reload its TLS material on SIGHUP\n{logs}"
+    );
+
+    // Re-run at once: nothing is due, and the old secret_id still works.
+    let before = site.snapshot();
+    site.vaultnet().args(["renew"]).run().expect(site.expect(0).stdout(format!(
+        "tenant {name}: nothing due (cert expires [TIME], secret_id expires [TIME])\nsite: nothing due\n"
+    )));
+    // (Its lock file names the last run: the only thing it may change.)
+    before.without(".vaultnet.lock").assert_same(
+        &site.snapshot().without(".vaultnet.lock"),
+        "a renew with nothing due",
+    );
+    assert_eq!(accessors(&site, &name), both);
+
+    // Past the overlap (the token's max TTL: the agent has logged in again
+    // since, reading the new secret_id), the next renew destroys the old one.
+    let until =
+        vaultnet::state::rfc3339::parse(new["retiring"][0]["until"].as_str().unwrap()).unwrap();
+    sleep_until(until + time::Duration::seconds(1));
+    site.vaultnet().args(["renew", &name]).run().expect(
+        site.expect(0)
+            .stdout(format!(
+                "renewed tenant {name} (cert expires [TIME], secret_id expires [TIME])\n"
+            ))
+            .stderr(format!("{name}: destroyed 1 other secret_id(s)\n")),
+    );
+    assert_eq!(accessors(&site, &name), vec![new_accessor.clone()]);
+    assert!(state(&site)["tenants"][&name].get("retiring").is_none());
+
+    // Past the old certificate's expiry, every connection to Vault is cut:
+    // the agent's next handshake must present the new certificate, and its
+    // next login use the new secret_id (the old one is gone).
+    sleep_until(old_not_after + time::Duration::seconds(3));
+    let port = site.vault_addr().port().to_string();
+    let out = host.exec(Command::new("ss").args(["-K", "dst", "127.0.0.1", "dport", "=", &port]));
+    assert!(
+        out.status.success(),
+        "ss -K: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    site.write_secret(&name, "v3");
+    wait_rendered(&t, &app, &agent, "v3", "after the old certificate expired");
+
+    // An agent restart: it logs in from the files alone.
+    t.podman(["restart", "--time", "2", &agent]).run().expect(
+        Expect::success()
+            .stdout(format!("{agent}\n"))
+            .stderr_any(PODMAN),
+    );
+    site.write_secret(&name, "v4");
+    wait_rendered(&t, &app, &agent, "v4", "after an agent restart");
+    let _ = std::fs::remove_file(&pid_file);
+}
