@@ -9,6 +9,7 @@ mod init_e2e;
 mod init_prompt;
 mod output;
 mod podman_e2e;
+mod revocation;
 mod support;
 mod tenants_cli;
 mod tenants_e2e;
