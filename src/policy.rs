@@ -1,6 +1,7 @@
 //! What a tenant is in Vault, as pure data: its AppRole limits, its policy
-//! document and role body, and how to tell the live objects drifted from
-//! them (SECURITY.md V1, V2).
+//! document and role body, how to tell the live objects drifted from them
+//! (SECURITY.md V1, V2), and which response-wrapping tokens are the
+//! tenant's (V4).
 
 use serde_json::{Value, json};
 
@@ -27,22 +28,66 @@ pub fn metadata_prefix(site: &Site, tenant: &str) -> String {
     )
 }
 
+/// What a tenant's token may do to itself, in place of Vault's `default`
+/// policy (the role sets `token_no_default_policy`). `default` also allows
+/// `sys/wrapping/wrap` of any data and a cubbyhole: a secret copied there
+/// is wrapped under a path that names no tenant, so `remove-user` could not
+/// find it (SECURITY.md V4). `renew-self` is what `bao agent` calls to keep
+/// its token (its lifetime watcher); `revoke-self` and
+/// `sys/capabilities-self` are what `doctor --login` calls with the
+/// tenant's token; `lookup-self` lets the tenant see its token's TTL and
+/// policies.
+const SELF_PATHS: [(&str, &str); 4] = [
+    ("auth/token/lookup-self", "read"),
+    ("auth/token/renew-self", "update"),
+    ("auth/token/revoke-self", "update"),
+    ("sys/capabilities-self", "update"),
+];
+
 /// The policy, as JSON (Vault's HCL parser reads it natively): read on
-/// the tenant's data, read and list on its metadata, nothing else (V2).
+/// the tenant's data, read and list on its metadata, and what its token
+/// needs to renew, look up and revoke itself ([`SELF_PATHS`]); nothing
+/// else (V2).
 pub fn policy_text(site: &Site, tenant: &str) -> String {
-    let doc = json!({
-        "path": {
-            format!("{}*", data_prefix(site, tenant)): { "capabilities": ["read"] },
-            format!("{}*", metadata_prefix(site, tenant)): { "capabilities": ["read", "list"] },
-        }
-    });
-    serde_json::to_string_pretty(&doc).expect("policy serialises")
+    let mut paths = serde_json::Map::new();
+    paths.insert(
+        format!("{}*", data_prefix(site, tenant)),
+        json!({ "capabilities": ["read"] }),
+    );
+    paths.insert(
+        format!("{}*", metadata_prefix(site, tenant)),
+        json!({ "capabilities": ["read", "list"] }),
+    );
+    for (path, cap) in SELF_PATHS {
+        paths.insert(path.to_string(), json!({ "capabilities": [cap] }));
+    }
+    serde_json::to_string_pretty(&json!({ "path": paths })).expect("policy serialises")
+}
+
+/// Whether a response-wrapping token created at `path` wraps something of
+/// `tenant`'s: a read or list under its data or metadata prefix (what its
+/// policy lets its token wrap), or a call on its role (a wrapped secret_id).
+/// Wrapping tokens are orphans whose only trace of their maker is this
+/// creation path: the token entry keeps `Path`, the fixed
+/// `response-wrapping` policy and the maker's display name, which is the
+/// auth mount's (`approle`) for every tenant (OpenBao
+/// `internal/vault/wrapping.go`, `wrapInCubbyhole`).
+pub fn wraps_for_tenant(site: &Site, tenant: &str, path: &str) -> bool {
+    let role = role_path(tenant);
+    path.starts_with(&data_prefix(site, tenant))
+        || path.starts_with(&metadata_prefix(site, tenant))
+        || path == role
+        || path
+            .strip_prefix(&role)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The AppRole role body.
 pub fn role_body(tenant: &str, l: &Limits) -> Value {
     json!({
         "token_policies": [policy_name(tenant)],
+        // No `default` policy: see [`SELF_PATHS`].
+        "token_no_default_policy": true,
         "token_ttl": l.token_ttl,
         "token_max_ttl": l.token_max_ttl,
         "token_num_uses": l.token_num_uses,
@@ -100,18 +145,57 @@ mod tests {
     }
 
     #[test]
-    fn policy_grants_only_the_tenants_prefix_read_and_list() {
+    fn policy_grants_only_the_tenants_prefix_read_and_list_and_its_tokens_self_calls() {
         let v: Value = serde_json::from_str(&policy_text(&site(), "alice")).unwrap();
-        let paths = v["path"].as_object().unwrap();
-        assert_eq!(paths.len(), 2);
+        let caps: Vec<(&str, &Value)> = v["path"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(p, c)| (p.as_str(), &c["capabilities"]))
+            .collect();
         assert_eq!(
-            paths["secret/data/tenants/alice/*"]["capabilities"],
-            json!(["read"])
+            caps,
+            [
+                ("secret/data/tenants/alice/*", &json!(["read"])),
+                ("secret/metadata/tenants/alice/*", &json!(["read", "list"])),
+                ("auth/token/lookup-self", &json!(["read"])),
+                ("auth/token/renew-self", &json!(["update"])),
+                ("auth/token/revoke-self", &json!(["update"])),
+                ("sys/capabilities-self", &json!(["update"])),
+            ]
         );
-        assert_eq!(
-            paths["secret/metadata/tenants/alice/*"]["capabilities"],
-            json!(["read", "list"])
-        );
+    }
+
+    #[test]
+    fn wrapping_tokens_are_the_tenants_by_creation_path_and_never_a_neighbours() {
+        let s = site();
+        for path in [
+            "secret/data/tenants/alice/app",
+            "secret/metadata/tenants/alice/",
+            "secret/metadata/tenants/alice/app",
+            "auth/approle/role/alice",
+            "auth/approle/role/alice/secret-id",
+            "auth/approle/role/alice/role-id",
+        ] {
+            assert!(wraps_for_tenant(&s, "alice", path), "{path}");
+        }
+        for path in [
+            // A tenant whose name starts with `alice`.
+            "secret/data/tenants/alice2/app",
+            "secret/metadata/tenants/alice2/",
+            "auth/approle/role/alice2/secret-id",
+            // Shared paths that name no tenant.
+            "secret/metadata/tenants/",
+            "auth/approle/login",
+            "auth/token/lookup-self",
+            "sys/wrapping/wrap",
+            "sys/wrapping/unwrap",
+            "cubbyhole/response",
+            // Another mount with the same layout.
+            "kv/data/tenants/alice/app",
+        ] {
+            assert!(!wraps_for_tenant(&s, "alice", path), "{path}");
+        }
     }
 
     #[test]
@@ -131,6 +215,7 @@ mod tests {
         assert_eq!(b["token_max_ttl"], 86400);
         assert_eq!(b["secret_id_ttl"], 2_592_000);
         assert_eq!(b["token_num_uses"], 0);
+        assert_eq!(b["token_no_default_policy"], true);
     }
 
     #[test]
@@ -139,8 +224,11 @@ mod tests {
         assert!(role_drift(&live, "alice", &Limits::default()).is_empty());
         live["token_ttl"] = json!(7200);
         live["token_policies"] = json!(["vaultnet-alice", "admin"]);
+        // A role written before vaultnet set it, as Vault reads it back.
+        live["token_no_default_policy"] = json!(false);
         let d = role_drift(&json!({ "data": live }), "alice", &Limits::default());
-        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(d.len(), 3, "{d:?}");
         assert!(d.iter().any(|l| l.starts_with("token_ttl: 7200 -> 3600")));
+        assert!(d.contains(&"token_no_default_policy: false -> true".to_string()));
     }
 }

@@ -10,6 +10,7 @@ mod init_prompt;
 mod output;
 mod podman_e2e;
 mod renewal;
+mod revocation;
 mod support;
 mod tenants_cli;
 mod tenants_e2e;

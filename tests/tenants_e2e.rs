@@ -249,7 +249,7 @@ fn agent_from_the_bundle_renders_only_the_tenants_secret_through_the_forwarder()
     let login = body["auth"]["client_token"].as_str().unwrap().to_string();
     assert_eq!(
         body["auth"]["policies"],
-        json!(["default", format!("vaultnet-{a}")]),
+        json!([format!("vaultnet-{a}")]),
         "alice's token policies"
     );
     for t in [&token, &login] {
@@ -531,6 +531,26 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
     +       \"capabilities\": [
     +         \"read\",
     +         \"list\"
+    +       ]
+    +     }},
+    +     \"auth/token/lookup-self\": {{
+    +       \"capabilities\": [
+    +         \"read\"
+    +       ]
+    +     }},
+    +     \"auth/token/renew-self\": {{
+    +       \"capabilities\": [
+    +         \"update\"
+    +       ]
+    +     }},
+    +     \"auth/token/revoke-self\": {{
+    +       \"capabilities\": [
+    +         \"update\"
+    +       ]
+    +     }},
+    +     \"sys/capabilities-self\": {{
+    +       \"capabilities\": [
+    +         \"update\"
     +       ]
     +     }}
     +   }}

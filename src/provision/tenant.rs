@@ -636,7 +636,7 @@ pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Resul
         )));
     }
     let had_role = c.get_opt(&crate::policy::role_path(name))?.is_some();
-    let revoked = ops::revoke_tenant_tokens(c, name)?;
+    let revoked = ops::revoke_tenant_tokens(c, &opened.state.site, name)?;
     ops::delete_tenant_objects(c, name)?;
     if had_role {
         done.push(removed("deleted role and policy".into()));

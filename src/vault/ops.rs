@@ -345,23 +345,39 @@ pub fn destroy_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<()> 
     c.check(reqwest::Method::POST, &path, r).map(drop)
 }
 
-/// Revokes every live token an AppRole login as `tenant` produced
-/// (SECURITY.md V4): deleting a role or policy does not revoke them, and a
-/// policy of the same name re-created later would give them access again.
-/// Unused response-wrapping tokens of its secret_ids go too.
-pub fn revoke_tenant_tokens(c: &Client, tenant: &str) -> Result<usize> {
+/// Revokes every live token `tenant` holds or made (SECURITY.md V4):
+/// deleting a role or policy does not revoke them, and a policy of the
+/// same name re-created later would give them access again. That is its
+/// AppRole logins (by role or by policy) and the response-wrapping tokens
+/// of what it may read — its data and metadata prefixes — and of its role
+/// (wrapped secret_ids). A wrapping token is an orphan: revoking the token
+/// that made it leaves it, and whatever it wraps, alive until its TTL.
+pub fn revoke_tenant_tokens(c: &Client, site: &Site, tenant: &str) -> Result<usize> {
     let policy = policy::policy_name(tenant);
-    let wrapping_path = format!("{}/secret-id", policy::role_path(tenant));
     revoke_tokens_where(c, |_, d| {
         let path = d.get("path").and_then(Value::as_str).unwrap_or("");
         let by_role = d.pointer("/meta/role_name").and_then(Value::as_str) == Some(tenant)
             && path.starts_with("auth/approle/login");
-        let by_policy = d
-            .get("policies")
-            .and_then(Value::as_array)
-            .is_some_and(|p| p.iter().any(|x| x.as_str() == Some(policy.as_str())));
-        by_role || by_policy || path == wrapping_path
+        let by_policy = has_policy(d, &policy);
+        let wrapped = is_wrapping(d) && policy::wraps_for_tenant(site, tenant, path);
+        by_role || by_policy || wrapped
     })
+}
+
+/// Whether a token's `policies` (from lookup-accessor) include `name`.
+fn has_policy(d: &Value, name: &str) -> bool {
+    d.get("policies")
+        .and_then(Value::as_array)
+        .is_some_and(|p| p.iter().any(|x| x.as_str() == Some(name)))
+}
+
+/// A response-wrapping token: Vault gives it the fixed `response-wrapping`
+/// policy and nothing else.
+fn is_wrapping(d: &Value) -> bool {
+    d.get("policies")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        == Some(&[Value::from("response-wrapping")][..])
 }
 
 /// Revokes the response-wrapping tokens made when `tenant`'s secret_ids

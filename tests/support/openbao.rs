@@ -444,6 +444,27 @@ impl OpenBao {
         self.api(method, path, body, Some(&self.root_token))
     }
 
+    /// [`OpenBao::api`] with extra request headers, e.g.
+    /// `("X-Vault-Wrap-TTL", "5m")` to have the answer response-wrapped.
+    #[track_caller]
+    pub fn api_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        self.try_api_with_headers(method, path, body, token, headers)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{method} {path} on {} failed: {e}\n{}",
+                    self.addr(),
+                    self.log_banner()
+                )
+            })
+    }
+
     /// Like [`OpenBao::api`], but a transport failure is an `Err`.
     pub fn try_api(
         &self,
@@ -451,6 +472,17 @@ impl OpenBao {
         path: &str,
         body: Option<Value>,
         token: Option<&str>,
+    ) -> Result<(u16, Value), String> {
+        self.try_api_with_headers(method, path, body, token, &[])
+    }
+
+    fn try_api_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> Result<(u16, Value), String> {
         let url = format!("{}{}", self.url(), api_path(path));
         match &self.http {
@@ -461,6 +493,9 @@ impl OpenBao {
                 if let Some(t) = token {
                     req = req.header("X-Vault-Token", t);
                 }
+                for (name, value) in headers {
+                    req = req.header(*name, *value);
+                }
                 if let Some(b) = body {
                     req = req.json(&b);
                 }
@@ -469,7 +504,7 @@ impl OpenBao {
                 let text = resp.text().map_err(|e| format!("reading body: {e}"))?;
                 Ok((code, parse_body(&text)))
             }
-            None => self.curl_api(method, &url, body, token),
+            None => self.curl_api(method, &url, body, token, headers),
         }
     }
 
@@ -482,6 +517,7 @@ impl OpenBao {
         url: &str,
         body: Option<Value>,
         token: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> Result<(u16, Value), String> {
         let mut config = String::new();
         let mut opt = |k: &str, v: &str| config.push_str(&format!("{k} = {}\n", curl_quote(v)));
@@ -495,6 +531,9 @@ impl OpenBao {
         opt("write-out", "\n%{http_code}");
         if let Some(t) = token {
             opt("header", &format!("X-Vault-Token: {t}"));
+        }
+        for (name, value) in headers {
+            opt("header", &format!("{name}: {value}"));
         }
         if let Some(b) = body {
             opt("header", "Content-Type: application/json");
