@@ -89,7 +89,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__add__subcmd__user)
-            opts="-h -V --from --no-unix-user --cert-ttl --token-ttl --token-max-ttl --token-num-uses --secret-id-ttl --secret-id-num-uses --wrap-ttl --rotate --install --install-path --token-file --timeout --output --dir --help --version"
+            opts="-h -V --from --no-unix-user --cert-ttl --token-ttl --token-max-ttl --token-num-uses --secret-id-ttl --secret-id-num-uses --wrap-ttl --auth --rotate --install --install-path --token-file --timeout --output --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -125,6 +125,10 @@ _vaultnet() {
                     ;;
                 --wrap-ttl)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -W "approle cert" -- "${cur}"))
                     return 0
                     ;;
                 --install-path)
@@ -333,7 +337,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__init)
-            opts="-y -h -V --profile --dns-name --host-ip --port --vault-addr --forwarder --flavor --agent-image --host-mapping --kv-mount --tenant-prefix --server-cert-ttl --vault-reload-command --vault-pid-file --vault-client --token-file --yes --force --timeout --dir --help --version"
+            opts="-y -h -V --profile --dns-name --host-ip --port --vault-addr --forwarder --flavor --agent-image --host-mapping --kv-mount --tenant-prefix --auth --server-cert-ttl --vault-reload-command --vault-pid-file --vault-client --token-file --yes --force --timeout --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,6 +385,10 @@ _vaultnet() {
                     ;;
                 --tenant-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -W "approle cert" -- "${cur}"))
                     return 0
                     ;;
                 --server-cert-ttl)

@@ -51,6 +51,8 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-mapping 
 host-gateway\t'`host-gateway`: pasta (Podman ≥ 5.3), where the host\'s own IP is not reachable'"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l kv-mount -d 'KV v2 mount holding tenant secrets [default: secret]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l tenant-prefix -d 'Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l auth -d 'How new tenants\' agents log in: approle (role_id and secret_id) or cert (the client certificate alone); `add-user --auth` overrides it per tenant [default: approle]' -r -f -a "approle\t''
+cert\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l server-cert-ttl -d 'Lifetime of the Vault server certificate, e.g. 365d or 12h [default: 365d]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-reload-command -d 'Command `vaultnet renew` runs (no shell) to have Vault load a renewed server certificate, e.g. \'systemctl reload openbao\'' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-pid-file -d 'Vault\'s pid file: `vaultnet renew` sends that process SIGHUP to load a renewed server certificate' -r -F
@@ -70,6 +72,8 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-num
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l secret-id-ttl -d 'AppRole secret_id_ttl [default: 30d]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l secret-id-num-uses -d 'AppRole secret_id_num_uses; 0 lets the agent log in again after a restart [default: 0]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l wrap-ttl -d 'Deliver the secret_id response-wrapped, valid for DURATION (0: plain)' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l auth -d 'How the agent logs in: approle (role_id, secret_id) or cert (the client certificate alone) [default: the tenant\'s, else the site\'s]' -r -f -a "approle\t''
+cert\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l install-path -d 'Where --install puts the bundle, relative to the tenant\'s home' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l timeout -d 'Seconds to wait for Vault' -r

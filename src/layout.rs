@@ -79,7 +79,8 @@ pub struct BundleFile {
 }
 
 /// The one table of a tenant bundle's files, in the order they are written
-/// and installed.
+/// and installed: every file a bundle can have ([`bundle_files_for`] picks
+/// a tenant's).
 pub fn bundle_files(tenant: &str) -> Vec<BundleFile> {
     use crate::sys::fsx::{PUBLIC, SECRET};
     let file = |name: String, secret: bool| BundleFile {
@@ -99,6 +100,15 @@ pub fn bundle_files(tenant: &str) -> Vec<BundleFile> {
         file(format!("{tenant}-vaultnet-secrets.volume"), false),
         file("README.md".into(), false),
     ]
+}
+
+/// The bundle's files for a tenant logging in by `auth`: cert auth has no
+/// role_id or secret_id.
+pub fn bundle_files_for(tenant: &str, auth: crate::state::Auth) -> Vec<BundleFile> {
+    bundle_files(tenant)
+        .into_iter()
+        .filter(|f| auth.is_approle() || (f.name != ROLE_ID && f.name != SECRET_ID))
+        .collect()
 }
 
 /// Bundle file names other modules refer to.

@@ -98,10 +98,54 @@ pub fn role_body(tenant: &str, l: &Limits) -> Value {
     })
 }
 
+/// Where the tenant's `cert` auth role lives.
+pub fn cert_role_path(tenant: &str) -> String {
+    format!("auth/cert/certs/{tenant}")
+}
+
+/// The `cert` auth role: the vaultnet CA, the tenant's name as the only
+/// common name it accepts, the tenant's policy alone, every token limit
+/// explicit.
+pub fn cert_role_body(tenant: &str, l: &Limits, ca_pem: &str) -> Value {
+    json!({
+        "certificate": ca_pem.trim_end(),
+        "allowed_common_names": [tenant],
+        "display_name": tenant,
+        "token_policies": [policy_name(tenant)],
+        "token_no_default_policy": true,
+        "token_ttl": l.token_ttl,
+        "token_max_ttl": l.token_max_ttl,
+        "token_num_uses": l.token_num_uses,
+        "token_type": "service",
+    })
+}
+
 /// The fields of a live role that differ from what vaultnet wants, as
 /// `field: live -> wanted`.
 pub fn role_drift(live: &Value, tenant: &str, l: &Limits) -> Vec<String> {
-    let want = role_body(tenant, l);
+    drift(live, &role_body(tenant, l))
+}
+
+/// [`role_drift`] for the `cert` role (the CA compared as text, without
+/// the trailing newline Vault may drop or add).
+pub fn cert_role_drift(live: &Value, tenant: &str, l: &Limits, ca_pem: &str) -> Vec<String> {
+    let mut live = live.get("data").unwrap_or(live).clone();
+    if let Some(c) = live.get_mut("certificate")
+        && let Some(t) = c.as_str()
+    {
+        *c = Value::from(t.trim_end());
+    }
+    let mut d = drift(&live, &cert_role_body(tenant, l, ca_pem));
+    // The CA's text is long: name the field, not its PEM.
+    for line in &mut d {
+        if line.starts_with("certificate:") {
+            *line = "certificate: not the vaultnet CA".into();
+        }
+    }
+    d
+}
+
+fn drift(live: &Value, want: &Value) -> Vec<String> {
     let data = live.get("data").unwrap_or(live);
     let mut d = Vec::new();
     for (k, w) in want.as_object().expect("object") {

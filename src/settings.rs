@@ -49,6 +49,9 @@ pub struct Flags {
     /// Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]
     #[arg(long, value_name = "PREFIX")]
     pub tenant_prefix: Option<String>,
+    /// How new tenants' agents log in: approle (role_id and secret_id) or cert (the client certificate alone); `add-user --auth` overrides it per tenant [default: approle]
+    #[arg(long, value_enum)]
+    pub auth: Option<crate::state::Auth>,
     /// Lifetime of the Vault server certificate, e.g. 365d or 12h [default: 365d]
     #[arg(long, value_name = "DURATION")]
     pub server_cert_ttl: Option<String>,
@@ -284,6 +287,7 @@ pub fn resolve_under(
         "tenants",
     )?;
     let site = Site {
+        auth: a.auth.or(prev.map(|s| s.auth)).unwrap_or_default(),
         profile: profile.name(),
         dns_name,
         host_ip,

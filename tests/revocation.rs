@@ -196,7 +196,6 @@ fn remove_user_revokes_every_token_the_tenant_holds_or_made_and_none_of_a_neighb
 {a}: secret_id issued (response-wrapped), expires [DATE]
 {a}: destroyed 1 other secret_id(s)
 {a}: repaired `tenants/{a}/agent.json` (it differed from what vaultnet wrote)
-{a}: repaired `tenants/{a}/README.md` (it differed from what vaultnet wrote)
 "
                 )),
         );

@@ -765,6 +765,7 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
         "cert_not_after",
         "secret_id_expires",
         "wrapped_secret_id",
+        "auth",
         "changes",
     ]);
     let r = &report[0];

@@ -56,6 +56,9 @@ pub struct Args {
     /// Deliver the secret_id response-wrapped, valid for DURATION (0: plain)
     #[arg(long, value_name = "DURATION")]
     pub wrap_ttl: Option<String>,
+    /// How the agent logs in: approle (role_id, secret_id) or cert (the client certificate alone) [default: the tenant's, else the site's]
+    #[arg(long, value_enum)]
+    pub auth: Option<crate::state::Auth>,
     /// Issue a new certificate and secret_id even if the current ones are valid
     #[arg(long)]
     pub rotate: bool,
@@ -106,6 +109,7 @@ impl Args {
             unix_user: !self.no_unix_user,
             rotate: self.rotate,
             install: self.install.then(|| self.install_path.clone()),
+            auth: self.auth,
         })
     }
 }
@@ -118,7 +122,14 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     // first change.
     let plans = names
         .iter()
-        .map(|n| tenant::plan(n, &asked, opened.state.tenants.get(n)))
+        .map(|n| {
+            tenant::plan(
+                n,
+                &asked,
+                opened.state.tenants.get(n),
+                opened.state.site.auth,
+            )
+        })
         .collect::<Result<Vec<Plan>>>()?;
     let client = super::operator(env, &opened, &args.vault)?;
     let ca = tenant::load_ca(&opened.layout)?;

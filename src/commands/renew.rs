@@ -115,7 +115,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             ..Asked::default()
         };
         let mut tell = |o: &crate::provision::Outcome| ui::status(format!("{name}: {}", o.text));
-        let result = tenant::plan(name, &asked, Some(&rec))
+        let result = tenant::plan(name, &asked, Some(&rec), site_settings.auth)
             .and_then(|plan| tenant::provision(&client, &ca, &mut opened, &plan, &mut tell));
         let report = match result {
             Ok(r) => r,

@@ -200,7 +200,7 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
             }
             let mut children = vec![vaultcfg::mounts(&c, site)];
             for (n, t) in &tenants {
-                children.push(vaultcfg::tenant_objects(&c, site, n, t));
+                children.push(vaultcfg::tenant_objects(&c, site, n, t, &ca_pem));
             }
             Check::group("vaultcfg", "Vault config", children)
         });

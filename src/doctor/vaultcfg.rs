@@ -79,10 +79,10 @@ pub fn mounts(c: &Client, site: &Site) -> Check {
 }
 
 /// The tenant's role, policy and secret_id as Vault has them.
-pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant) -> Check {
+pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant, ca_pem: &str) -> Check {
     let fix = format!("run `vaultnet add-user {name}` to repair it");
     let mut children = vec![
-        role_check(c, name, rec, &fix),
+        role_check(c, name, rec, ca_pem, &fix),
         policy_check(c, site, name, &fix),
     ];
     children.extend(secret_id_check(c, name, rec, &fix));
@@ -93,13 +93,23 @@ pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant) -> Chec
     )
 }
 
-/// The role exists with the limits vaultnet set (drift named).
-fn role_check(c: &Client, name: &str, rec: &Tenant, fix: &str) -> Check {
-    let (id, title) = (format!("vaultcfg.{name}.role"), "AppRole role");
-    match c.get_opt(&policy::role_path(name)) {
+/// The role exists with the limits vaultnet set (drift named): the
+/// AppRole role, or the cert role for a tenant on cert auth.
+fn role_check(c: &Client, name: &str, rec: &Tenant, ca_pem: &str, fix: &str) -> Check {
+    let id = format!("vaultcfg.{name}.role");
+    let (title, path) = match rec.auth {
+        crate::state::Auth::Approle => ("AppRole role", policy::role_path(name)),
+        crate::state::Auth::Cert => ("cert role", policy::cert_role_path(name)),
+    };
+    match c.get_opt(&path) {
         Ok(None) => Check::fail(id, title, fix).detail("deleted from Vault"),
         Ok(Some(live)) => {
-            let drift = policy::role_drift(&live, name, &rec.limits);
+            let drift = match rec.auth {
+                crate::state::Auth::Approle => policy::role_drift(&live, name, &rec.limits),
+                crate::state::Auth::Cert => {
+                    policy::cert_role_drift(&live, name, &rec.limits, ca_pem)
+                }
+            };
             if drift.is_empty() {
                 Check::ok(id, title).detail("limits as vaultnet set them")
             } else {
@@ -225,6 +235,8 @@ pub struct LoginProbe {
     pub ca_pem: String,
     /// The bundle's certificate and key, one PEM.
     pub identity: Zeroizing<String>,
+    pub auth: crate::state::Auth,
+    /// Empty for cert auth.
     pub role_id: Zeroizing<String>,
     pub secret_id: Zeroizing<String>,
     /// The tenant's own example path, and each other tenant's.
@@ -259,11 +271,16 @@ pub fn login(
         )),
         _ => Err(()),
     };
+    // Cert auth logs in with the certificate alone.
+    let approle = |f: &str| match rec.auth {
+        crate::state::Auth::Approle => read(f),
+        crate::state::Auth::Cert => Ok(Zeroizing::new(String::new())),
+    };
     let (cert, key, role_id, secret_id) = match (
         read(layout::CLIENT_CERT),
         read(layout::CLIENT_KEY),
-        read(layout::ROLE_ID),
-        read(layout::SECRET_ID),
+        approle(layout::ROLE_ID),
+        approle(layout::SECRET_ID),
     ) {
         (Ok(c), Ok(k), Ok(r), Ok(s)) => (c, k, r, s),
         _ => return Check::fail(id, title, fix).detail("the bundle is incomplete"),
@@ -285,6 +302,7 @@ pub fn login(
             true => format!("{}\n", key.as_str()),
             false => format!("{}\n{}\n", cert.as_str(), key.as_str()),
         }),
+        auth: rec.auth,
         role_id,
         secret_id,
         own_path: example(name),
@@ -377,16 +395,22 @@ pub fn run_probe(p: &LoginProbe) -> Check {
         Ok(c) => c,
         Err(e) => return Check::fail(id, title, fix).detail(e.message().to_string()),
     };
-    let body = json!({
-        "role_id": p.role_id.as_str(),
-        "secret_id": p.secret_id.as_str(),
-    });
-    let answer = match client.raw(Method::POST, "auth/approle/login", Some(&body), None) {
+    let (path, body) = match p.auth {
+        crate::state::Auth::Approle => (
+            "auth/approle/login",
+            json!({
+                "role_id": p.role_id.as_str(),
+                "secret_id": p.secret_id.as_str(),
+            }),
+        ),
+        crate::state::Auth::Cert => ("auth/cert/login", json!({ "name": p.tenant })),
+    };
+    let answer = match client.raw(Method::POST, path, Some(&body), None) {
         Ok(r) => {
-            // 400 and 403 refuse the bundle's role_id or secret_id; any
-            // other status (503 sealed, 5xx) is Vault's, with its own fix.
+            // 400 and 403 refuse the bundle's credentials; any other
+            // status (503 sealed, 5xx) is Vault's, with its own fix.
             let refused = matches!(r.status, 400 | 403);
-            match client.check(Method::POST, "auth/approle/login", r) {
+            match client.check(Method::POST, path, r) {
                 Err(e) if !refused => {
                     return Check::fail(id, title, e.hint_text().unwrap_or(&fix).to_string())
                         .detail(e.message().to_string());

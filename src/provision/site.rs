@@ -245,7 +245,8 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
             .as_ref()
             .map_or("(none)".into(), ToString::to_string)
     };
-    let pairs: [(&'static str, String, String); 13] = [
+    let pairs: [(&'static str, String, String); 14] = [
+        ("auth", old.auth.to_string(), new.auth.to_string()),
         ("profile", old.profile.clone(), new.profile.clone()),
         ("dns-name", old.dns_name.clone(), new.dns_name.clone()),
         ("host-ip", old.host_ip.to_string(), new.host_ip.to_string()),

@@ -19,7 +19,7 @@ use crate::layout::{self, Layout};
 use crate::pki::{self, Ca, CertInfo, Usage, Verdict, Wanted};
 use crate::render::bundle::{self, BundleSpec};
 use crate::secret::Secret;
-use crate::state::{Limits, Retiring, Site, Tenant};
+use crate::state::{Auth, Limits, Retiring, Site, Tenant};
 use crate::store::Opened;
 use crate::sys::fsx::{self, HomeFile, MAX_PEM_BYTES, MAX_TOKEN_BYTES};
 use crate::sys::users::UnixUser;
@@ -40,6 +40,7 @@ pub struct Plan {
     pub rotate: bool,
     /// `Some(path)` (relative to the tenant's home): install the bundle there.
     pub install: Option<PathBuf>,
+    pub auth: Auth,
 }
 
 /// What the operator asked for, parsed: `None` where a flag was not given
@@ -58,6 +59,7 @@ pub struct Asked {
     pub unix_user: bool,
     pub rotate: bool,
     pub install: Option<PathBuf>,
+    pub auth: Option<Auth>,
 }
 
 pub const DEFAULT_CERT_TTL: u64 = 90 * 86400;
@@ -66,8 +68,9 @@ pub const DEFAULT_CERT_TTL: u64 = 90 * 86400;
 const DEFAULT_WRAP_TTL: u64 = 300;
 
 /// The plan for tenant `name`: what was asked, else what was recorded for
-/// it, else the defaults; its Unix user looked up and its limits checked.
-pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>) -> Result<Plan> {
+/// it, else the defaults (`site_auth`: the site's way to log in); its Unix
+/// user looked up and its limits checked.
+pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site_auth: Auth) -> Result<Plan> {
     let user = match asked.unix_user {
         true => Some(crate::sys::users::require_tenant_user(name)?),
         false => None,
@@ -85,10 +88,17 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>) -> Result<Plan> {
         secret_id_num_uses: asked.secret_id_num_uses.unwrap_or(base.secret_id_num_uses),
     };
     limits.validate()?;
-    let wrap_ttl = match asked.wrap_ttl {
-        Some(0) => None,
-        Some(t) => Some(t),
-        None => prev.and_then(|p| p.wrapped_secret_id.then_some(DEFAULT_WRAP_TTL)),
+    let auth = asked.auth.or(prev.map(|p| p.auth)).unwrap_or(site_auth);
+    let wrap_ttl = match (asked.wrap_ttl, auth) {
+        (Some(t), Auth::Cert) if t > 0 => {
+            return Err(
+                Error::usage("`--wrap-ttl` wraps a secret_id, and cert auth has none")
+                    .hint("drop `--wrap-ttl`, or pass `--auth approle`"),
+            );
+        }
+        (_, Auth::Cert) | (Some(0), _) => None,
+        (Some(t), _) => Some(t),
+        (None, _) => prev.and_then(|p| p.wrapped_secret_id.then_some(DEFAULT_WRAP_TTL)),
     };
     Ok(Plan {
         name: name.to_string(),
@@ -101,6 +111,7 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>) -> Result<Plan> {
         wrap_ttl,
         rotate: asked.rotate,
         install: asked.install.clone(),
+        auth,
     })
 }
 
@@ -118,6 +129,7 @@ pub struct TenantReport {
     #[serde(with = "crate::state::rfc3339::option")]
     pub secret_id_expires: Option<OffsetDateTime>,
     pub wrapped_secret_id: bool,
+    pub auth: Auth,
     /// vaultnet did not know the tenant before this run.
     #[serde(skip)]
     pub added: bool,
@@ -169,31 +181,56 @@ pub fn provision(
 
     let policy = ops::ensure_policy(c, &site, name)?;
     step(policy);
-    step(ops::ensure_role(c, name, &plan.limits)?);
+    // The way in the plan, and no other: a tenant moved between AppRole
+    // and cert auth loses the old one.
+    let role_id = match plan.auth {
+        Auth::Approle => {
+            step(ops::ensure_role(c, name, &plan.limits)?);
+            ops::delete_cert_role(c, name)?
+                .into_iter()
+                .for_each(&mut step);
+            Some(ops::role_id(c, name)?)
+        }
+        Auth::Cert => {
+            step(ops::ensure_cert_auth(c)?);
+            step(ops::ensure_cert_role(c, name, &plan.limits, &ca.cert_pem)?);
+            ops::delete_approle(c, name)?
+                .into_iter()
+                .for_each(&mut step);
+            None
+        }
+    };
     let added = prev.is_none();
-    let role_id = ops::role_id(c, name)?;
     // Only now: a run Vault refuses before this point leaves no directory.
     fsx::private_dir(&dir)?;
 
     let (cert, o) = certificate(ca, &dir, plan, now)?;
     let cert_new = o.as_ref().is_some_and(|o| o.change != Change::Repaired);
     o.into_iter().for_each(&mut step);
+    let approle = plan.auth == Auth::Approle;
+    let same_auth = prev.as_ref().is_some_and(|p| p.auth == plan.auth);
     let record = |sid: Option<&SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
         uid: plan.user.as_ref().map(|u| u.uid),
+        auth: plan.auth,
         cert_ttl: plan.cert_ttl,
         cert_serial: cert.serial.clone(),
         cert_not_after: cert.not_after,
         limits: plan.limits,
         wrapped_secret_id: plan.wrap_ttl.is_some(),
-        secret_id_accessor: sid
-            .map(|s| s.accessor.clone())
-            .or_else(|| prev.as_ref().and_then(|p| p.secret_id_accessor.clone())),
-        secret_id_expires: sid
-            .map(|s| s.expires)
-            .unwrap_or_else(|| prev.as_ref().and_then(|p| p.secret_id_expires)),
+        secret_id_accessor: sid.map(|s| s.accessor.clone()).or_else(|| {
+            prev.as_ref()
+                .filter(|_| approle && same_auth)
+                .and_then(|p| p.secret_id_accessor.clone())
+        }),
+        secret_id_expires: sid.map(|s| s.expires).unwrap_or_else(|| {
+            prev.as_ref()
+                .filter(|_| approle && same_auth)
+                .and_then(|p| p.secret_id_expires)
+        }),
         installed_to,
         retiring: prev
             .as_ref()
+            .filter(|_| approle)
             .map(|p| p.retiring.clone())
             .unwrap_or_default(),
     };
@@ -204,18 +241,90 @@ pub fn provision(
         opened.save()?;
     }
 
-    let was_wrapped = prev.as_ref().is_some_and(|p| p.wrapped_secret_id);
-    let new = secret_id(c, &dir, plan, prev.as_ref(), now)?;
+    let sid = match approle {
+        true => Some(approle_secret_id(
+            c,
+            opened,
+            plan,
+            prev.as_ref(),
+            now,
+            &mut step,
+        )?),
+        false => {
+            for f in [layout::ROLE_ID, layout::SECRET_ID] {
+                fsx::remove_if_there(&dir.join(f))?;
+            }
+            None
+        }
+    };
+    let retiring = opened.state.tenants[name].retiring.clone();
+    let record = |sid: Option<&SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
+        retiring: retiring.clone(),
+        ..record(sid, installed_to)
+    };
+
+    let installed_at = plan
+        .install
+        .as_ref()
+        .and_then(|rel| plan.user.as_ref().map(|u| u.home.join(rel)))
+        .or_else(|| prev_installed.clone());
+    for o in bundle_files(
+        &layout,
+        &site,
+        ca,
+        plan,
+        role_id.as_deref(),
+        ClientCert {
+            info: &cert,
+            new: cert_new,
+        },
+        installed_at.as_deref(),
+    )? {
+        step(o);
+    }
+    let (installed_to, o) = install(&layout, plan, prev_installed)?;
+    o.into_iter().for_each(&mut step);
+
+    let r = record(sid.as_ref(), installed_to.clone());
+    opened.state.tenants.insert(name.to_string(), r);
+    opened.save()?;
+    Ok(TenantReport {
+        name: name.to_string(),
+        uid: plan.user.as_ref().map(|u| u.uid),
+        bundle: dir,
+        installed_to,
+        cert_serial: cert.serial.clone(),
+        cert_not_after: cert.not_after,
+        secret_id_expires: sid.and_then(|s| s.expires),
+        wrapped_secret_id: plan.wrap_ttl.is_some(),
+        auth: plan.auth,
+        added,
+        changes,
+    })
+}
+
+/// AppRole's secret_id phase: the secret_id kept or renewed (a replaced one
+/// that still works retires with overlap), recorded, and the orphans of
+/// earlier runs destroyed.
+fn approle_secret_id(
+    c: &Client,
+    opened: &mut Opened,
+    plan: &Plan,
+    prev: Option<&Tenant>,
+    now: OffsetDateTime,
+    step: &mut dyn FnMut(Outcome),
+) -> Result<SecretIdInfo> {
+    let name = plan.name.as_str();
+    let dir = opened.layout.tenant(name);
+    let was_wrapped = prev.is_some_and(|p| p.wrapped_secret_id);
+    let new = secret_id(c, &dir, plan, prev, now)?;
     let sid = new.info;
     let mut outcome = new.outcome;
     // A replaced secret_id that still works stays until every running
     // agent has logged in again (it does at its token's max TTL) and reads
     // the new one; then the first run after that destroys it. `--rotate`
     // means the old one must stop working now.
-    let mut retiring: Vec<Retiring> = prev
-        .as_ref()
-        .map(|p| p.retiring.clone())
-        .unwrap_or_default();
+    let mut retiring: Vec<Retiring> = prev.map(|p| p.retiring.clone()).unwrap_or_default();
     retiring.retain(|r| r.until > now && r.accessor != sid.accessor && !plan.rotate);
     if let (Some(acc), false) = (new.superseded, plan.rotate) {
         let until = now + super::site::secs(plan.limits.token_max_ttl);
@@ -230,56 +339,21 @@ pub fn provision(
             until,
         });
     }
-    outcome.into_iter().for_each(&mut step);
-    let record = |sid: Option<&SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
-        retiring: retiring.clone(),
-        ..record(sid, installed_to)
-    };
-    let r = record(Some(&sid), prev_installed.clone());
-    opened.state.tenants.insert(name.to_string(), r);
+    outcome.into_iter().for_each(&mut *step);
+    let rec = opened
+        .state
+        .tenants
+        .get_mut(name)
+        .expect("recorded before its secret_id");
+    rec.secret_id_accessor = Some(sid.accessor.clone());
+    rec.secret_id_expires = sid.expires;
+    rec.retiring = retiring.clone();
     opened.save()?;
     let keep: Vec<&str> = retiring.iter().map(|r| r.accessor.as_str()).collect();
     for o in orphans(c, &dir, plan, &sid, was_wrapped, &keep)? {
         step(o);
     }
-
-    let installed_at = plan
-        .install
-        .as_ref()
-        .and_then(|rel| plan.user.as_ref().map(|u| u.home.join(rel)))
-        .or_else(|| prev_installed.clone());
-    for o in bundle_files(
-        &layout,
-        &site,
-        ca,
-        plan,
-        &role_id,
-        ClientCert {
-            info: &cert,
-            new: cert_new,
-        },
-        installed_at.as_deref(),
-    )? {
-        step(o);
-    }
-    let (installed_to, o) = install(&layout, plan, prev_installed)?;
-    o.into_iter().for_each(&mut step);
-
-    let r = record(Some(&sid), installed_to.clone());
-    opened.state.tenants.insert(name.to_string(), r);
-    opened.save()?;
-    Ok(TenantReport {
-        name: name.to_string(),
-        uid: plan.user.as_ref().map(|u| u.uid),
-        bundle: dir,
-        installed_to,
-        cert_serial: cert.serial.clone(),
-        cert_not_after: cert.not_after,
-        secret_id_expires: sid.expires,
-        wrapped_secret_id: plan.wrap_ttl.is_some(),
-        added,
-        changes,
-    })
+    Ok(sid)
 }
 
 /// The client certificate: kept while the one assessment keeps it, unless
@@ -504,7 +578,7 @@ fn bundle_files(
     site: &Site,
     ca: &Ca,
     plan: &Plan,
-    role_id: &str,
+    role_id: Option<&str>,
     cert: ClientCert<'_>,
     installed_at: Option<&Path>,
 ) -> Result<Vec<Outcome>> {
@@ -527,8 +601,9 @@ fn bundle_files(
             .wrap_ttl
             .map(|_| format!("{}/secret-id", crate::policy::role_path(name))),
         installed_at: installed_at.map(|p| p.display().to_string()),
+        auth: plan.auth,
     };
-    let table = layout::bundle_files(name);
+    let table = layout::bundle_files_for(name, plan.auth);
     let mode_of = |f: &str| {
         table
             .iter()
@@ -586,7 +661,7 @@ fn install(
     };
     let dir = layout.tenant(&plan.name);
     let mut contents = Vec::new();
-    for f in layout::bundle_files(&plan.name) {
+    for f in layout::bundle_files_for(&plan.name, plan.auth) {
         let bytes = fsx::read_secret(&dir.join(&f.name), MAX_PEM_BYTES)?.unwrap_or_default();
         contents.push((f, bytes));
     }
@@ -635,7 +710,8 @@ pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Resul
             accessors.len()
         )));
     }
-    let had_role = c.get_opt(&crate::policy::role_path(name))?.is_some();
+    let had_role = c.get_opt(&crate::policy::role_path(name))?.is_some()
+        || c.get_opt(&crate::policy::cert_role_path(name))?.is_some();
     let revoked = ops::revoke_tenant_tokens(c, &opened.state.site, name)?;
     ops::delete_tenant_objects(c, name)?;
     if had_role {

@@ -10,7 +10,7 @@
 use serde_json::json;
 
 use super::Endpoint;
-use crate::state::Flavor;
+use crate::state::{Auth, Flavor};
 
 pub const BUNDLE_MOUNT: &str = "/vaultnet";
 pub const AGENT_DIR: &str = "/agent";
@@ -38,6 +38,8 @@ pub struct BundleSpec<'a> {
     pub wrapped_secret_id_path: Option<String>,
     /// Where the bundle lives on the host when installed (compose default).
     pub installed_at: Option<String>,
+    /// How the agent logs in.
+    pub auth: Auth,
 }
 
 impl BundleSpec<'_> {
@@ -67,19 +69,22 @@ impl BundleSpec<'_> {
 pub fn rendered_files(
     spec: &BundleSpec<'_>,
     ca_pem: &str,
-    role_id: &str,
+    role_id: Option<&str>,
     cert_expires: &str,
 ) -> Vec<(String, String)> {
     let t = spec.tenant;
-    vec![
-        ("ca.pem".into(), ca_pem.to_string()),
-        (crate::layout::ROLE_ID.into(), role_id.to_string()),
+    let mut files = vec![("ca.pem".into(), ca_pem.to_string())];
+    if let Some(r) = role_id {
+        files.push((crate::layout::ROLE_ID.into(), r.to_string()));
+    }
+    files.extend([
         (crate::layout::AGENT.into(), agent(spec)),
         (crate::layout::COMPOSE.into(), compose(spec)),
         (format!("{t}-vault-agent.container"), quadlet(spec)),
         (format!("{t}-vaultnet-secrets.volume"), quadlet_volume(spec)),
         ("README.md".into(), readme(spec, cert_expires)),
-    ]
+    ]);
+    files
 }
 
 fn json_text(v: &serde_json::Value) -> String {
@@ -90,16 +95,22 @@ fn json_text(v: &serde_json::Value) -> String {
 
 /// The agent config, as JSON (Vault's HCL parser reads it natively).
 pub fn agent(spec: &BundleSpec<'_>) -> String {
-    let mut approle = json!({
-        "role_id_file_path": format!("{BUNDLE_MOUNT}/role_id"),
-        "secret_id_file_path": format!("{BUNDLE_MOUNT}/secret_id"),
-        // The bundle is read-only and the agent must log in again after a
-        // restart with the same secret_id.
-        "remove_secret_id_file_after_reading": false,
-    });
-    if let Some(p) = &spec.wrapped_secret_id_path {
-        approle["secret_id_response_wrapping_path"] = json!(p);
-    }
+    let method = match spec.auth {
+        Auth::Approle => approle_method(spec),
+        // The client certificate alone; `reload` re-reads the key file at
+        // each login, so a renewed certificate is used without a signal.
+        Auth::Cert => json!({
+            "type": "cert",
+            "mount_path": "auth/cert",
+            "config": {
+                "name": spec.tenant,
+                "ca_cert": format!("{BUNDLE_MOUNT}/ca.pem"),
+                "client_cert": format!("{BUNDLE_MOUNT}/client-key.pem"),
+                "client_key": format!("{BUNDLE_MOUNT}/client-key.pem"),
+                "reload": true,
+            },
+        }),
+    };
     let template = format!(
         "{{{{ with secret \"{}\" }}}}{{{{ .Data.data.value }}}}{{{{ end }}}}",
         spec.example_secret_path()
@@ -114,11 +125,7 @@ pub fn agent(spec: &BundleSpec<'_>) -> String {
             "client_key": format!("{BUNDLE_MOUNT}/client-key.pem"),
         },
         "auto_auth": {
-            "method": [{
-                "type": "approle",
-                "mount_path": "auth/approle",
-                "config": approle,
-            }],
+            "method": [method],
             "sink": [{
                 "type": "file",
                 // 0600 (JSON has no octal literals).
@@ -136,6 +143,25 @@ pub fn agent(spec: &BundleSpec<'_>) -> String {
             "error_on_missing_key": true,
         }],
     }))
+}
+
+/// AppRole auto-auth: role_id and secret_id from the bundle.
+fn approle_method(spec: &BundleSpec<'_>) -> serde_json::Value {
+    let mut approle = json!({
+        "role_id_file_path": format!("{BUNDLE_MOUNT}/role_id"),
+        "secret_id_file_path": format!("{BUNDLE_MOUNT}/secret_id"),
+        // The bundle is read-only and the agent must log in again after a
+        // restart with the same secret_id.
+        "remove_secret_id_file_after_reading": false,
+    });
+    if let Some(p) = &spec.wrapped_secret_id_path {
+        approle["secret_id_response_wrapping_path"] = json!(p);
+    }
+    json!({
+        "type": "approle",
+        "mount_path": "auth/approle",
+        "config": approle,
+    })
 }
 
 /// Characters compose would interpolate are doubled so they reach the
@@ -357,7 +383,39 @@ mod tests {
             tenant_prefix: "tenants",
             wrapped_secret_id_path: None,
             installed_at: None,
+            auth: Auth::Approle,
         }
+    }
+
+    #[test]
+    fn cert_auth_logs_in_with_the_key_file_alone_and_reloads_it_at_each_login() {
+        let e = site("l1");
+        let spec = BundleSpec {
+            auth: Auth::Cert,
+            ..spec(&e)
+        };
+        let v: serde_json::Value = serde_json::from_str(&agent(&spec)).unwrap();
+        let m = &v["auto_auth"]["method"][0];
+        assert_eq!(m["type"], "cert");
+        assert_eq!(m["mount_path"], "auth/cert");
+        assert_eq!(m["config"]["name"], "alice");
+        assert_eq!(m["config"]["reload"], true);
+        assert_eq!(m["config"]["client_cert"], "/vaultnet/client-key.pem");
+        assert_eq!(m["config"]["client_key"], "/vaultnet/client-key.pem");
+        assert!(m["config"].get("role_id_file_path").is_none(), "{m}");
+        let names: Vec<String> = rendered_files(&spec, "ca", None, "2027-01-01")
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert!(!names.iter().any(|n| n == "role_id"), "{names:?}");
+        let table: Vec<String> = crate::layout::bundle_files_for("alice", Auth::Cert)
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert!(
+            !table.contains(&"role_id".to_string()) && !table.contains(&"secret_id".to_string()),
+            "{table:?}"
+        );
     }
 
     #[test]
@@ -459,7 +517,7 @@ mod tests {
     fn every_rendered_file_is_in_the_bundle_table() {
         let e = site("l1");
         let table = crate::layout::bundle_files("alice");
-        for (name, _) in rendered_files(&spec(&e), "ca", "role", "2027-01-01") {
+        for (name, _) in rendered_files(&spec(&e), "ca", Some("role"), "2027-01-01") {
             assert!(table.iter().any(|f| f.name == name), "{name}");
         }
     }

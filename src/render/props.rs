@@ -68,6 +68,7 @@ fn spec<'a>(
         tenant_prefix: "tenants",
         wrapped_secret_id_path: None,
         installed_at,
+        auth: crate::state::Auth::Approle,
     }
 }
 

@@ -74,6 +74,35 @@ impl Limits {
     }
 }
 
+/// How a tenant's agent logs in to Vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    // AppRole: a role_id and a secret_id, with the client certificate for
+    // the connection. (Plain comments: clap would list doc comments as
+    // per-value help.)
+    #[default]
+    Approle,
+    // The `cert` auth method: the client certificate alone, one role per
+    // tenant; nothing else to renew or rotate.
+    Cert,
+}
+
+impl Auth {
+    pub fn is_approle(&self) -> bool {
+        *self == Auth::Approle
+    }
+}
+
+impl std::fmt::Display for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Auth::Approle => "approle",
+            Auth::Cert => "cert",
+        })
+    }
+}
+
 /// What vaultnet remembers about a tenant (no secrets: a secret_id's
 /// accessor identifies it without granting anything).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +111,9 @@ pub struct Tenant {
     /// The Unix user's uid; `None` with `--no-unix-user`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
+    /// How its agent logs in.
+    #[serde(default, skip_serializing_if = "Auth::is_approle")]
+    pub auth: Auth,
     /// Lifetime of its client certificates, in seconds.
     pub cert_ttl: u64,
     pub cert_serial: String,
@@ -314,6 +346,7 @@ mod tests {
             "alice".into(),
             Tenant {
                 uid: Some(1001),
+                auth: Auth::Approle,
                 cert_ttl: 90 * 86400,
                 cert_serial: "ab".into(),
                 cert_not_after: t,

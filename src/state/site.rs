@@ -106,6 +106,9 @@ pub struct Site {
     pub agent_image: String,
     pub kv_mount: String,
     pub tenant_prefix: String,
+    /// How new tenants' agents log in unless `add-user --auth` says.
+    #[serde(default, skip_serializing_if = "crate::state::Auth::is_approle")]
+    pub auth: crate::state::Auth,
     /// Lifetime of the Vault server certificate, in seconds.
     pub server_cert_ttl: u64,
     /// How `renew` has Vault load a new server certificate; `None`: the
@@ -166,6 +169,7 @@ pub(crate) fn sample_site(profile: &str) -> Site {
         agent_image: "localhost/bao:test".into(),
         kv_mount: "secret".into(),
         tenant_prefix: "tenants".into(),
+        auth: crate::state::Auth::Approle,
         server_cert_ttl: 365 * 86400,
         vault_reload: None,
         vault_clients: Vec::new(),

@@ -123,6 +123,20 @@ pub fn write_if_changed(path: &Path, contents: &[u8], mode: u32) -> Result<Chang
 
 /// Reads a file of at most `limit` bytes; `None` when it does not exist.
 /// Never follows a symbolic link at the last component.
+/// Removes a file of the state directory if it is there; whether it was.
+pub fn remove_if_there(path: &Path) -> Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            if let Some(d) = path.parent() {
+                sync_dir(d)?;
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("remove", path, e)),
+    }
+}
+
 pub fn read_limited(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
     let f = OpenOptions::new()
         .read(true)

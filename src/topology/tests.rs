@@ -44,6 +44,7 @@ fn rendered(profile: Profile) -> Result<String> {
             tenant_prefix: &site.tenant_prefix,
             wrapped_secret_id_path: None,
             installed_at: None,
+            auth: crate::state::Auth::Approle,
         };
         out.push(bundle::agent(&spec));
         out.push(bundle::compose(&spec));

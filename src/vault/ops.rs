@@ -92,6 +92,102 @@ pub fn ensure_approle(c: &Client) -> Result<Outcome> {
     ))
 }
 
+/// Enables the `cert` auth method at `cert/` unless it is there; refuses
+/// another method mounted at that path.
+pub fn ensure_cert_auth(c: &Client) -> Result<Outcome> {
+    let auths = c.get("sys/auth")?;
+    let mounts = auths.get("data").unwrap_or(&auths);
+    if let Some(m) = mounts.get("cert/") {
+        if m.get("type").and_then(Value::as_str) == Some("cert") {
+            return Ok(Outcome::new(Change::Kept, "cert auth at `cert/`: present"));
+        }
+        return Err(
+            Error::failed("`auth/cert/` is mounted but is not the cert auth method")
+                .hint("move that auth method elsewhere; vaultnet expects cert auth at `cert/`"),
+        );
+    }
+    c.post(
+        "sys/auth/cert",
+        &json!({"type": "cert", "description": "vaultnet tenants (client certificates)"}),
+    )?;
+    Ok(Outcome::new(
+        Change::Created,
+        "cert auth at `cert/`: enabled",
+    ))
+}
+
+/// Creates the tenant's `cert` auth role or repairs the fields that drifted.
+pub fn ensure_cert_role(
+    c: &Client,
+    tenant: &str,
+    limits: &Limits,
+    ca_pem: &str,
+) -> Result<Outcome> {
+    let path = policy::cert_role_path(tenant);
+    let body = policy::cert_role_body(tenant, limits, ca_pem);
+    match c.get_opt(&path)? {
+        Some(live) => {
+            let drift = policy::cert_role_drift(&live, tenant, limits, ca_pem);
+            if drift.is_empty() {
+                return Ok(Outcome::new(
+                    Change::Kept,
+                    format!("cert role `{tenant}`: as expected"),
+                ));
+            }
+            c.post(&path, &body)?;
+            Ok(Outcome::new(
+                Change::Repaired,
+                format!(
+                    "cert role `{tenant}` had drifted and was repaired: {}",
+                    drift.join(", ")
+                ),
+            ))
+        }
+        None => {
+            c.post(&path, &body)?;
+            Ok(Outcome::new(
+                Change::Created,
+                format!("cert role `{tenant}`: created"),
+            ))
+        }
+    }
+}
+
+/// `DELETE path`, where 404 (nothing there, or the method not mounted)
+/// is success; whether something was there.
+fn delete_if_there(c: &Client, path: &str) -> Result<bool> {
+    if c.get_opt(path)?.is_none() {
+        return Ok(false);
+    }
+    c.delete(path)?;
+    Ok(true)
+}
+
+/// The tenant's `cert` role deleted, if it has one (a tenant moved to
+/// AppRole, or removed).
+pub fn delete_cert_role(c: &Client, tenant: &str) -> Result<Option<Outcome>> {
+    Ok(delete_if_there(c, &policy::cert_role_path(tenant))?
+        .then(|| Outcome::new(Change::Removed, format!("deleted cert role `{tenant}`"))))
+}
+
+/// The tenant's AppRole role deleted with its secret_ids, if it has one (a
+/// tenant moved to cert auth): no login by secret_id is left.
+pub fn delete_approle(c: &Client, tenant: &str) -> Result<Option<Outcome>> {
+    let accessors = list_secret_id_accessors(c, tenant)?;
+    for a in &accessors {
+        destroy_accessor(c, tenant, a)?;
+    }
+    Ok(delete_if_there(c, &policy::role_path(tenant))?.then(|| {
+        Outcome::new(
+            Change::Removed,
+            format!(
+                "deleted AppRole role `{tenant}` and its {} secret_id(s)",
+                accessors.len()
+            ),
+        )
+    }))
+}
+
 /// Mounts KV v2 at `mount` unless it is there; refuses a different engine.
 pub fn ensure_kv2(c: &Client, mount: &str) -> Result<Outcome> {
     let mounts = c.get("sys/mounts")?;
@@ -445,9 +541,10 @@ fn revoke_tokens_where(c: &Client, pick: impl Fn(&str, &Value) -> bool) -> Resul
     Ok(revoked)
 }
 
-/// Deletes the role and the policy (both idempotent in Vault).
+/// Deletes the roles (AppRole, cert) and the policy.
 pub fn delete_tenant_objects(c: &Client, tenant: &str) -> Result<()> {
     c.delete(&policy::role_path(tenant))?;
+    delete_if_there(c, &policy::cert_role_path(tenant))?;
     c.delete(&format!("sys/policies/acl/{}", policy::policy_name(tenant)))?;
     Ok(())
 }

@@ -608,6 +608,7 @@ pub fn json_report(t: &str, uid: &str, wrapped: bool, changes: &str) -> String {
     "cert_not_after": "[TIME]",
     "secret_id_expires": "[TIME]",
     "wrapped_secret_id": {wrapped},
+    "auth": "approle",
     "changes": {changes}
   }}
 ]
