@@ -23,12 +23,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use vaultnet::pki::Ca;
+use vaultnet::pki::{Ca, CertInfo};
+use vaultnet::state::rfc3339;
 
 use crate::support::cmd::Output;
 use crate::support::doctor::{REPORT_NOT_COMPARED, Report, assert_no_token};
+use crate::support::expect::Expect;
 use crate::support::fixture::Fixture;
-use crate::support::tenant::{NEXT, updated};
+use crate::support::init::{NEXT_ADD_USER, ca_name, init_report, kept_certificates, vault_setup};
+use crate::support::tenant::{NEXT, NFT, UnixUser, created, updated};
 use crate::support::{require_e2e, run_ok, wait_for, write_private};
 
 /// The chain as `doctor`'s issue describes it, all of it working: in a
@@ -96,6 +99,100 @@ fn marked<'a>(out: &'a Output, mark: &str) -> Vec<&'a str> {
         .lines()
         .filter(|l| l.trim_start().split(' ').next() == Some(mark))
         .collect()
+}
+
+/// A further `init` with the root token that keeps every certificate.
+fn init_kept_all(site: &Fixture) -> Expect {
+    site.expect(0)
+        .stdout(init_report(
+            site,
+            "vaultnet is initialised in `[STATE]`: nothing changed (5 checked)\n",
+            "socat",
+            NEXT_ADD_USER,
+        ))
+        .stderr(format!(
+            "{}{}",
+            kept_certificates(site),
+            vault_setup("present", "present")
+        ))
+}
+
+/// The site's CA, able to issue certificates the way vaultnet does.
+#[track_caller]
+fn site_ca(site: &Fixture) -> Ca {
+    Ca::load(
+        &std::fs::read_to_string(site.path("pki/ca.pem")).unwrap(),
+        &std::fs::read_to_string(site.path("pki/ca-key.pem")).unwrap(),
+    )
+    .unwrap()
+}
+
+/// A key file's two parts: the private key, and the certificate after it.
+#[track_caller]
+fn split_identity(pem: &str) -> (String, String) {
+    let at = pem
+        .find("-----BEGIN CERTIFICATE-----")
+        .unwrap_or_else(|| panic!("no certificate after the key:\n{pem}"));
+    (pem[..at].to_string(), pem[at..].to_string())
+}
+
+/// The first certificate in a file of the state (`vault/server-key.pem`).
+#[track_caller]
+fn cert_in(site: &Fixture, rel: &str) -> CertInfo {
+    CertInfo::parse(&std::fs::read_to_string(site.path(rel)).unwrap()).unwrap()
+}
+
+/// Asserts a check's status, detail and hint exactly (`hint` `None`: it
+/// has none) and returns it.
+#[track_caller]
+fn assert_check<'a>(
+    r: &'a Report,
+    id: &str,
+    status: &str,
+    detail: &str,
+    hint: Option<&str>,
+) -> &'a Value {
+    let c = r.expect(id, status);
+    assert_eq!(r.detail(id), detail, "detail of `{id}`\n{}", r.out);
+    assert_eq!(c["hint"].as_str(), hint, "hint of `{id}`\n{}", r.out);
+    c
+}
+
+/// The `seconds_left` of a validity check, after asserting that its
+/// `expires` is `at` and that the seconds left agree with it.
+#[track_caller]
+fn assert_expires(r: &Report, id: &str, at: OffsetDateTime) -> i64 {
+    let c = r.check(id);
+    assert_eq!(
+        c["expires"].as_str(),
+        Some(rfc3339::format(at).as_str()),
+        "expires of `{id}`\n{}",
+        r.out
+    );
+    let left = c["seconds_left"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no seconds_left in `{id}`: {c}"));
+    let now = (at - OffsetDateTime::now_utc()).whole_seconds();
+    assert!(
+        (now..=now + 120).contains(&left),
+        "`{id}`: seconds_left {left}, {now} now\n{}",
+        r.out
+    );
+    left
+}
+
+/// Asserts the text report has `line` (after its indentation), and
+/// `next` as the line after it when given.
+#[track_caller]
+fn assert_line(out: &Output, line: &str, next: Option<&str>) {
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim_start).collect();
+    let i = lines
+        .iter()
+        .position(|l| *l == line)
+        .unwrap_or_else(|| panic!("no line {line:?}\n{out}"));
+    if let Some(next) = next {
+        assert_eq!(lines.get(i + 1), Some(&next), "after {line:?}\n{out}");
+    }
 }
 
 #[test]
@@ -422,13 +519,9 @@ fn doctor_names_an_expired_tenant_certificate() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
     let site = healthy("vndex");
     let a = site.tenant(0);
-    let ca = Ca::load(
-        &std::fs::read_to_string(site.path("pki/ca.pem")).unwrap(),
-        &std::fs::read_to_string(site.path("pki/ca-key.pem")).unwrap(),
-    )
-    .unwrap();
-    // Valid for one day, three days ago.
-    let issued = ca
+    // Valid for one day, three days ago, in the key file as vaultnet
+    // writes it (the key followed by its certificate), and alone beside it.
+    let issued = site_ca(&site)
         .issue_client(
             a,
             time::Duration::days(1),
@@ -437,15 +530,25 @@ fn doctor_names_an_expired_tenant_certificate() {
         .unwrap();
     let bundle = site.path(&format!("tenants/{a}"));
     write_private(&bundle.join("client.pem"), &issued.cert_pem);
-    write_private(&bundle.join("client-key.pem"), issued.key_pem.as_bytes());
+    write_private(
+        &bundle.join("client-key.pem"),
+        issued.identity_pem().as_bytes(),
+    );
 
     let r = site.report(&["--login"], 1);
     let id = format!("files.tenant.{a}.expiry");
     assert_failed(&r, &id);
-    r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {a}")]);
-    assert!(r.detail(&id).contains("expired on"), "{}", r.out);
+    assert_check(
+        &r,
+        &id,
+        "fail",
+        &format!("expired on {} (2 days ago)", issued.not_after.date()),
+        Some(&format!("run `vaultnet renew {a}`")),
+    );
+    let left = assert_expires(&r, &id, issued.not_after);
+    assert!(left < -2 * 86_400 + 120, "{left}");
     // The rest of the certificate is fine: it is the expiry, precisely.
-    for suffix in ["chain", "usage", "key"] {
+    for suffix in ["chain", "usage", "key", "alone"] {
         r.expect(&format!("files.tenant.{a}.{suffix}"), "ok");
     }
     // Vault refuses the certificate, and the login says so.
@@ -457,6 +560,7 @@ fn doctor_names_an_expired_tenant_certificate() {
         r.out
     );
 
+    // `add-user` reissues an expired certificate too (as `renew` does).
     site.run_vaultnet_fix(
         &["add-user", a],
         &format!("{}{NEXT}", updated(a, "")),
@@ -473,38 +577,540 @@ fn doctor_names_a_tenant_key_that_does_not_match_its_certificate() {
     let key_a = site.path(&format!("tenants/{a}/client-key.pem"));
     let key_b = site.path(&format!("tenants/{b}/client-key.pem"));
     let (pem_a, pem_b) = (
-        std::fs::read(&key_a).unwrap(),
-        std::fs::read(&key_b).unwrap(),
+        std::fs::read_to_string(&key_a).unwrap(),
+        std::fs::read_to_string(&key_b).unwrap(),
     );
-    write_private(&key_a, &pem_b);
-    write_private(&key_b, &pem_a);
+    let ((only_key_a, cert_a), (only_key_b, _)) = (split_identity(&pem_a), split_identity(&pem_b));
+    // a: b's key in front of a's own certificate, in one file.
+    write_private(&key_a, format!("{only_key_b}{cert_a}"));
+    // b: a key file as an earlier vaultnet wrote it (the key alone), with
+    // a's key beside b's `client.pem`.
+    write_private(&key_b, &only_key_a);
 
     let r = site.report(&[], 1);
-    for t in [a, b] {
+    for (t, detail) in [
+        (
+            a,
+            format!(
+                "the key in `tenants/{a}/client-key.pem` is not the key of the certificate in it"
+            ),
+        ),
+        (
+            b,
+            format!("`tenants/{b}/client-key.pem` is not the key of `tenants/{b}/client.pem`"),
+        ),
+    ] {
         let id = format!("files.tenant.{t}.key");
         assert_failed(&r, &id);
-        r.expect_hint(&id, "fail", &[&format!("vaultnet add-user {t}")]);
-        assert!(
-            r.detail(&id).contains("is not this certificate's key"),
-            "{}",
-            r.out
+        assert_check(
+            &r,
+            &id,
+            "fail",
+            &detail,
+            Some(&format!(
+                "run `vaultnet add-user {t}` (it reissues what is wrong)"
+            )),
         );
         r.expect(&format!("files.tenant.{t}.chain"), "ok");
     }
+    r.expect(&format!("files.tenant.{b}.joined"), "warn");
 
     site.run_vaultnet_fix(
         &["add-user", a, b],
         &format!("{}{}{NEXT}", updated(a, ""), updated(b, "")),
         &[a, b]
             .map(|t| {
-                format!(
-                    // The key file carries its certificate: swapped, it is
-                    // the other tenant's pair.
-                    "{t}: client certificate reissued because its common name is not `{t}`, expires [DATE]\n"
-                )
+                format!("{t}: client certificate reissued because its key does not match it, expires [DATE]\n")
             })
             .concat(),
     );
+    assert_all_ok(&site.report(&["--login"], 0));
+}
+
+#[test]
+fn doctor_says_when_each_certificate_and_secret_id_expires_as_fields_and_in_minutes() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let site = healthy("vnddl");
+    let (a, b) = (site.tenant(0), site.tenant(1));
+    // a: a real three-minute certificate and a ten-minute secret_id.
+    site.run_vaultnet_fix(
+        &[
+            "add-user",
+            a,
+            "--rotate",
+            "--cert-ttl",
+            "3m",
+            "--secret-id-ttl",
+            "10m",
+        ],
+        // Minute lifetimes show the time, not only the date.
+        &format!("{}{NEXT}", updated(a, "").replace("[DATE]", "[TIME]")),
+        &format!(
+            "{a}: AppRole role `{a}` had drifted and was repaired: secret_id_ttl: 2592000 -> 600
+{a}: client certificate rotated, expires [TIME]
+{a}: secret_id issued, expires [TIME]
+{a}: destroyed 1 other secret_id(s)
+"
+        ),
+    );
+    // b: a 30-minute certificate with under five minutes left (renewal is
+    // due), and a 30-day secret_id the state says ends in an hour.
+    let now = OffsetDateTime::now_utc();
+    let issued = site_ca(&site)
+        .issue_client(
+            b,
+            time::Duration::minutes(30),
+            now + time::Duration::seconds(290) - time::Duration::minutes(30),
+        )
+        .unwrap();
+    let bundle = site.bundle(b);
+    write_private(&bundle.join("client.pem"), &issued.cert_pem);
+    write_private(
+        &bundle.join("client-key.pem"),
+        issued.identity_pem().as_bytes(),
+    );
+    let recorded = site.state()["tenants"][b]["secret_id_expires"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b_secret_id = now + time::Duration::seconds(3630);
+    let state = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
+    assert_eq!(state.matches(&recorded).count(), 1, "{state}");
+    write_private(
+        &site.path("vaultnet.yaml"),
+        state.replace(&recorded, &rfc3339::format(b_secret_id)),
+    );
+
+    let r = site.report(&["--login"], 0);
+    assert_eq!(r.status(), "warn", "{}", r.out);
+    let mut warned = r.leaves("warn");
+    warned.sort();
+    let mut want = vec![
+        format!("files.tenant.{b}.expiry"),
+        format!("files.tenant.{b}.secret_id"),
+    ];
+    want.sort();
+    assert_eq!(warned, want, "{}", r.out);
+    assert_eq!(r.summary("fail"), 0, "{}", r.out);
+
+    // Far off: the date and whole days.
+    for (id, file) in [
+        ("files.ca.expiry", "pki/ca.pem"),
+        ("files.server.expiry", "vault/server-key.pem"),
+        ("files.operator.expiry", "operator/client-key.pem"),
+    ] {
+        let at = cert_in(&site, file).not_after;
+        let left = assert_expires(&r, id, at);
+        let detail = format!("expires {} ({} days left)", at.date(), left / 86_400);
+        assert_check(&r, id, "ok", &detail, None);
+    }
+    // Under a day: the time, and minutes.
+    let a_cert = cert_in(&site, &format!("tenants/{a}/client-key.pem")).not_after;
+    let id = format!("files.tenant.{a}.expiry");
+    let left = assert_expires(&r, &id, a_cert);
+    assert!((120..180).contains(&left), "{left}\n{}", r.out);
+    let a_cert_line = format!("expires {} (2m left)", rfc3339::format(a_cert));
+    assert_check(&r, &id, "ok", &a_cert_line, None);
+    let a_secret_id = rfc3339::parse(
+        site.state()["tenants"][a]["secret_id_expires"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let id = format!("files.tenant.{a}.secret_id");
+    let left = assert_expires(&r, &id, a_secret_id);
+    assert!((540..600).contains(&left), "{left}\n{}", r.out);
+    let detail = format!("expires {} (9m left)", rfc3339::format(a_secret_id));
+    assert_check(&r, &id, "ok", &detail, None);
+    // Due by the one rule: a warning, and the command that renews it.
+    let id = format!("files.tenant.{b}.expiry");
+    let left = assert_expires(&r, &id, issued.not_after);
+    assert!((240..=290).contains(&left), "{left}\n{}", r.out);
+    let b_cert_line = format!(
+        "expires {}: 4m left of 33m, less than a third",
+        rfc3339::format(issued.not_after)
+    );
+    let renew_b = format!("run `vaultnet renew {b}`");
+    assert_check(&r, &id, "warn", &b_cert_line, Some(&renew_b));
+    let id = format!("files.tenant.{b}.secret_id");
+    let left = assert_expires(&r, &id, b_secret_id);
+    assert!((3600..3630).contains(&left), "{left}\n{}", r.out);
+    let renew_b_secret_id = format!("run `vaultnet renew {b}` (it issues a new secret_id)");
+    assert_check(
+        &r,
+        &id,
+        "warn",
+        &format!(
+            "expires {}: 1h left of 30 days, less than a third",
+            rfc3339::format(b_secret_id)
+        ),
+        Some(&renew_b_secret_id),
+    );
+
+    // The text report says the same.
+    let out = site
+        .doctor(&[])
+        .run()
+        .expect(site.expect(0).stdout_any(REPORT_NOT_COMPARED));
+    assert_line(&out, &format!("✓ validity: {a_cert_line}"), None);
+    assert_line(
+        &out,
+        &format!("! validity: {b_cert_line}"),
+        Some(&format!("hint: {renew_b}")),
+    );
+}
+
+#[test]
+fn doctor_judges_the_certificate_in_the_key_file_and_names_a_stale_one_beside_it() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let site = healthy("vndkf");
+    let (a, b) = (site.tenant(0), site.tenant(1));
+    // a: the key file holds an expired pair — what the agent presents —
+    // while `client.pem` still holds the valid certificate of before.
+    let before = cert_in(&site, &format!("tenants/{a}/client.pem"));
+    let expired = site_ca(&site)
+        .issue_client(
+            a,
+            time::Duration::days(1),
+            OffsetDateTime::now_utc() - time::Duration::days(3),
+        )
+        .unwrap();
+    let expired_serial = CertInfo::parse(&expired.cert_pem).unwrap().serial;
+    write_private(
+        &site.path(&format!("tenants/{a}/client-key.pem")),
+        expired.identity_pem().as_bytes(),
+    );
+    // b: a key file as an earlier vaultnet wrote it, the key alone.
+    let key_b = site.path(&format!("tenants/{b}/client-key.pem"));
+    let (only_key, _) = split_identity(&std::fs::read_to_string(&key_b).unwrap());
+    write_private(&key_b, &only_key);
+    // `vault/server.pem` is not the certificate Vault reads.
+    let server = cert_in(&site, "vault/server-key.pem");
+    let stray = cert_in(&site, "operator/client.pem");
+    std::fs::copy(
+        site.path("operator/client.pem"),
+        site.path("vault/server.pem"),
+    )
+    .unwrap();
+
+    let r = site.report(&["--login"], 1);
+    assert_check(
+        &r,
+        &format!("files.tenant.{a}.expiry"),
+        "fail",
+        &format!("expired on {} (2 days ago)", expired.not_after.date()),
+        Some(&format!("run `vaultnet renew {a}`")),
+    );
+    let a_stale = format!(
+        "the certificate alone in `tenants/{a}/client.pem` is stale: serial {}, the key file holds serial {expired_serial}",
+        before.serial
+    );
+    let a_rewrite = format!(
+        "run `vaultnet add-user {a}` (it rewrites `tenants/{a}/client.pem` from `tenants/{a}/client-key.pem`)"
+    );
+    assert_check(
+        &r,
+        &format!("files.tenant.{a}.alone"),
+        "warn",
+        &a_stale,
+        Some(&a_rewrite),
+    );
+    // Vault judges the same certificate: the login is refused.
+    assert!(
+        r.detail(&format!("login.{a}"))
+            .contains("client certificate was refused"),
+        "{}",
+        r.out
+    );
+    let b_joined = format!(
+        "`tenants/{b}/client-key.pem` holds only the key (written by an earlier vaultnet): the next `vaultnet add-user {b}` joins them"
+    );
+    assert_check(
+        &r,
+        &format!("files.tenant.{b}.joined"),
+        "warn",
+        &b_joined,
+        Some(&format!(
+            "run `vaultnet add-user {b}` (it joins the certificate to its key)"
+        )),
+    );
+    assert_check(
+        &r,
+        "files.server.alone",
+        "warn",
+        &format!(
+            "the certificate alone in `vault/server.pem` is stale: serial {}, the key file holds serial {}",
+            stray.serial, server.serial
+        ),
+        Some("run `vaultnet init` (it rewrites `vault/server.pem` from `vault/server-key.pem`)"),
+    );
+    // The server's usage is judged on what the listener reads, not on the
+    // client certificate now beside it; so is b's, from `client.pem`.
+    for id in [
+        "files.server.usage".to_string(),
+        "files.server.sans".into(),
+        "vault.served".into(),
+        format!("files.tenant.{b}.key"),
+        format!("files.tenant.{b}.expiry"),
+        format!("login.{b}"),
+    ] {
+        r.expect(&id, "ok");
+    }
+    let mut failed = r.leaves("fail");
+    failed.sort();
+    let mut want = vec![format!("files.tenant.{a}.expiry"), format!("login.{a}")];
+    want.sort();
+    assert_eq!(failed, want, "{}", r.out);
+
+    let out = site
+        .doctor(&[])
+        .run()
+        .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
+    assert_line(
+        &out,
+        &format!(
+            "! `tenants/{a}/client.pem` is the certificate in `tenants/{a}/client-key.pem`: {a_stale}"
+        ),
+        Some(&format!("hint: {a_rewrite}")),
+    );
+    assert_line(
+        &out,
+        &format!("! the key file holds the key and its certificate: {b_joined}"),
+        None,
+    );
+
+    site.run_vaultnet_fix(
+        &["add-user", a, b],
+        &format!("{}{}{NEXT}", updated(a, ""), updated(b, "")),
+        &format!(
+            "{a}: client certificate reissued because it expired on [DATE], expires [DATE]
+{b}: joined the client certificate to its key in `client-key.pem`, so the pair is read as one
+"
+        ),
+    );
+    // `init` rewrites the certificate file from the key file it keeps (and
+    // counts nothing as changed: the certificate is the same).
+    let mut init = site.init();
+    init.env("BAO_TOKEN", &site.bao().root_token)
+        .run()
+        .expect(init_kept_all(&site));
+    assert_eq!(
+        cert_in(&site, "vault/server.pem").der,
+        server.der,
+        "`init` rewrote `vault/server.pem` from the key file"
+    );
+    assert_all_ok(&site.report(&["--login"], 0));
+}
+
+#[test]
+fn doctor_fails_while_vault_serves_an_older_certificate_than_its_key_file_until_reloaded() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let site = healthy("vndrl");
+    let token = site.bao().root_token.clone();
+    // A renewal on disk that Vault has not loaded: `init` issues the
+    // server certificate again (for five minutes now) in place of its
+    // missing key file, and Vault keeps serving the one it loaded.
+    let renew_on_disk = |extra: &[&str], setting: &str| {
+        let old = cert_in(&site, "vault/server-key.pem");
+        std::fs::remove_file(site.path("vault/server-key.pem")).unwrap();
+        let stderr = format!(
+            "setting {setting}
+kept CA `pki/ca.pem` ({}, expires [DATE])
+replaced Vault server certificate `vault/server.pem` because its certificate or key is missing (new serial [SERIAL], expires [TIME])
+kept operator certificate `operator/client.pem` (expires [DATE])
+wrote `vaultnet.yaml`
+{}",
+            ca_name(&site),
+            vault_setup("present", "present")
+        );
+        site.init()
+            .env("BAO_TOKEN", &token)
+            .args(["--server-cert-ttl", "5m"])
+            .args(extra)
+            .run()
+            .expect(
+                site.expect(0)
+                    .stdout(init_report(
+                        &site,
+                        "vaultnet initialised in `[STATE]`: 3 changed, 4 kept\n",
+                        "socat",
+                        NEXT_ADD_USER,
+                    ))
+                    .stderr(stderr),
+            );
+        let new = cert_in(&site, "vault/server-key.pem");
+        assert_ne!(old.serial, new.serial);
+        let served = CertInfo::parse(&site.bao().served_certificate().unwrap()).unwrap();
+        assert_eq!(served.serial, old.serial, "Vault reloaded by itself");
+        (old, new)
+    };
+    let (old, new) = renew_on_disk(&[], "server-cert-ttl: 365d -> 5m");
+
+    let r = site.report(&["--login"], 1);
+    let reload = "reload OpenBao: `systemctl reload openbao` or `kill -HUP <pid of bao server>` (after `vaultnet init --vault-reload-command …` or `--vault-pid-file …`, `vaultnet renew` does it)";
+    let older = format!(
+        "OpenBao serves an older certificate than `vault/server-key.pem`: serial {} is served, the file holds serial {}",
+        old.serial, new.serial
+    );
+    assert_check(&r, "vault.served", "fail", &older, Some(reload));
+    // Tenants see the same through the forwarder.
+    assert_check(
+        &r,
+        "forwarder.served",
+        "fail",
+        &format!("through it, {older}"),
+        Some(reload),
+    );
+    assert_eq!(
+        r.leaves("fail"),
+        ["vault.served", "forwarder.served"],
+        "{}",
+        r.out
+    );
+    r.expect("forwarder.same", "ok");
+    let left = assert_expires(&r, "files.server.expiry", new.not_after);
+    assert!((240..300).contains(&left), "{left}\n{}", r.out);
+    assert_check(
+        &r,
+        "files.server.expiry",
+        "ok",
+        &format!("expires {} (4m left)", rfc3339::format(new.not_after)),
+        None,
+    );
+    let out = site
+        .doctor(&[])
+        .run()
+        .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
+    assert_line(
+        &out,
+        &format!("✗ serves the certificate in `vault/server-key.pem`: {older}"),
+        Some(&format!("hint: {reload}")),
+    );
+
+    // SIGHUP to the server, as `systemctl reload openbao` sends it.
+    site.bao().reload();
+    assert_all_ok(&site.report(&["--login"], 0));
+
+    // With the reload recorded, the hint names it, and as it stands it is
+    // the fix.
+    let pid = site.bao().server_pid();
+    let command = format!("kill -HUP {pid}");
+    let (old, new) = renew_on_disk(
+        &["--vault-reload-command", &command],
+        &format!("vault-reload: (none) -> run `{command}`"),
+    );
+    let r = site.report(&[], 1);
+    assert_check(
+        &r,
+        "vault.served",
+        "fail",
+        &format!(
+            "OpenBao serves an older certificate than `vault/server-key.pem`: serial {} is served, the file holds serial {}",
+            old.serial, new.serial
+        ),
+        Some(&format!(
+            "reload OpenBao: run `{command}` (`vaultnet renew` runs it)"
+        )),
+    );
+    let words: Vec<&str> = command.split(' ').collect();
+    run_ok(Command::new(words[0]).args(&words[1..]));
+    site.bao().wait_serving_its_certificate_file();
+    assert_all_ok(&site.report(&["--login"], 0));
+}
+
+#[test]
+fn doctor_fails_an_installed_copy_that_differs_from_the_bundle_and_never_follows_its_links() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace and adds Unix users");
+    let site = Fixture::host("vndin").forwarder().nft().build();
+    let user = UnixUser::create("di");
+    let t = user.name.as_str();
+    let dir = user.home.join(".config/vaultnet");
+    site.add_user(&["--install", t]).run().expect(
+        site.expect(0)
+            .stdout(format!(
+                "added tenant {t}: bundle in tenants/{t}, installed in {} (cert expires [DATE])\n{NEXT}",
+                dir.display()
+            ))
+            .stderr(format!(
+                "{}{t}: installed into `{}`\n{NFT}",
+                created(t),
+                dir.display()
+            )),
+    );
+    site.load_nft();
+    // `add-user` copies the bundle again on every run once installed (and
+    // does not count that as a change).
+    let reinstalled = format!(
+        "tenant {t} is up to date: bundle in tenants/{t}, installed in {} (cert expires [DATE])\n",
+        dir.display()
+    );
+    let id = format!("files.tenant.{t}.installed");
+    let title = format!("installed copy `{}`", dir.display());
+    let r = site.report(&["--login"], 0);
+    assert_all_ok(&r);
+    assert_check(
+        &r,
+        &id,
+        "ok",
+        &format!("10 files as in `tenants/{t}/`"),
+        None,
+    );
+
+    // The tenant edits one file, removes another, and puts a link where
+    // its secret_id was — to the state's own copy, so a reader that
+    // followed it would find the right bytes.
+    let compose = dir.join("compose.yaml");
+    let mut text = std::fs::read_to_string(&compose).unwrap();
+    text.push_str("# mine\n");
+    std::fs::write(&compose, text).unwrap();
+    std::fs::remove_file(dir.join("README.md")).unwrap();
+    std::fs::remove_file(dir.join("secret_id")).unwrap();
+    std::os::unix::fs::symlink(site.bundle(t).join("secret_id"), dir.join("secret_id")).unwrap();
+    std::os::unix::fs::lchown(dir.join("secret_id"), Some(user.uid), Some(user.gid)).unwrap();
+
+    let r = site.report(&[], 1);
+    let detail = format!(
+        "`compose.yaml` differs from `tenants/{t}/`; `README.md` is missing; `secret_id` is a symbolic link (not followed)"
+    );
+    let fix = format!("run `vaultnet add-user {t}` (it installs the bundle again)");
+    assert_check(&r, &id, "fail", &detail, Some(&fix));
+    // The modes check names the link too; nothing else is wrong.
+    let link = format!("files.modes.{}", dir.join("secret_id").display());
+    r.expect(&link, "fail");
+    assert_eq!(r.leaves("fail"), [id.as_str(), &link], "{}", r.out);
+    let out = site
+        .doctor(&[])
+        .run()
+        .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
+    assert_line(
+        &out,
+        &format!("✗ {title}: {detail}"),
+        Some(&format!("hint: {fix}")),
+    );
+    site.run_vaultnet_fix(&["add-user", t], &reinstalled, "");
+    assert_all_ok(&site.report(&["--login"], 0));
+
+    // A link in place of the directory itself: refused, not followed,
+    // even to a directory holding the very same files.
+    let elsewhere = user.home.join("elsewhere");
+    std::fs::rename(&dir, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+    std::os::unix::fs::lchown(&dir, Some(user.uid), Some(user.gid)).unwrap();
+    let r = site.report(&[], 1);
+    assert_check(
+        &r,
+        &id,
+        "fail",
+        &format!(
+            "refusing to read `{}`: it is a symbolic link or not a directory",
+            dir.display()
+        ),
+        Some(&format!(
+            "remove the link or fix the owner the message names, then run `vaultnet add-user {t}`"
+        )),
+    );
+    std::fs::remove_file(&dir).unwrap();
+    site.run_vaultnet_fix(&["add-user", t], &reinstalled, "");
     assert_all_ok(&site.report(&["--login"], 0));
 }
 

@@ -37,6 +37,13 @@ pub struct Check {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// When the certificate or secret_id the check is about expires
+    /// (RFC 3339, whole seconds, UTC); only on validity checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Seconds from the run until `expires`, negative once it has passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_left: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<Check>,
 }
@@ -49,6 +56,8 @@ impl Check {
             status,
             detail: None,
             hint: None,
+            expires: None,
+            seconds_left: None,
             children: Vec::new(),
         }
     }
@@ -76,6 +85,14 @@ impl Check {
     #[must_use]
     pub fn detail(mut self, d: impl Into<String>) -> Check {
         self.detail = Some(d.into());
+        self
+    }
+
+    /// When what the check is about expires, as seen at `now`.
+    #[must_use]
+    pub fn expiring(mut self, at: OffsetDateTime, now: OffsetDateTime) -> Check {
+        self.expires = Some(crate::state::rfc3339::format(at));
+        self.seconds_left = Some((at - now).whole_seconds());
         self
     }
 
@@ -152,7 +169,9 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
     // Files first: cheap, and the rest depends on nothing they find.
     let (ca_check, ca_info) = files::ca(layout, now);
     let mut file_checks = vec![files::state(layout, state), ca_check];
-    file_checks.push(files::server_cert(layout, state, ca_info.as_ref(), now));
+    let (server_check, server_on_disk) = files::server_cert(layout, state, ca_info.as_ref(), now);
+    file_checks.push(server_check);
+    let server_on_disk = server_on_disk.as_ref();
     file_checks.push(files::operator_cert(layout, ca_info.as_ref(), now));
     for (n, t) in &tenants {
         file_checks.push(files::tenant(layout, n, t, ca_info.as_ref(), now));
@@ -162,7 +181,8 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
 
     // The network checks are independent: run them at once.
     std::thread::scope(|s| {
-        let direct = s.spawn(|| network::direct(site, &ca_pem, operator.as_ref(), timeout));
+        let direct =
+            s.spawn(|| network::direct(site, &ca_pem, operator.as_ref(), server_on_disk, timeout));
         let logins: Vec<_> = if args.login {
             tenants
                 .iter()
@@ -214,7 +234,7 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
                     e,
                     &ca_pem,
                     operator.as_ref(),
-                    direct_cert.as_deref(),
+                    (direct_cert.as_deref(), server_on_disk),
                     timeout,
                 )
             })

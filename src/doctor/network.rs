@@ -9,8 +9,10 @@ use reqwest::Method;
 use zeroize::Zeroizing;
 
 use super::Check;
+use super::files::OnDisk;
 use crate::error::Error;
-use crate::state::Site;
+use crate::pki::CertInfo;
+use crate::state::{Flavor, Site, VaultReload};
 use crate::topology::EntryProbe;
 use crate::vault::{Client, Health, Target};
 
@@ -323,11 +325,13 @@ fn health_check(site: &Site, hid: &str, health_title: &str, status: u16, version
     }
 }
 
-/// Vault's own listener on loopback.
+/// Vault's own listener on loopback, and whether it serves the server
+/// certificate on disk (SECURITY.md D3).
 pub fn direct(
     site: &Site,
     ca_pem: &str,
     operator: Option<&Zeroizing<Vec<u8>>>,
+    on_disk: Option<&OnDisk>,
     timeout: Duration,
 ) -> (Check, Option<Vec<u8>>) {
     let start = format!(
@@ -350,14 +354,86 @@ pub fn direct(
         ),
     );
     let peer = p.peer_cert.clone();
+    let name = site.flavor.display_name();
+    let served = served("vault", site, name, peer.as_deref(), on_disk);
     (
         Check::group(
             "vault",
-            format!("{} at {}", site.flavor.display_name(), site.vault_addr),
-            vec![p.tcp, p.tls, p.mtls, p.health],
+            format!("{name} at {}", site.vault_addr),
+            vec![p.tcp, p.tls, p.mtls, p.health, served],
         ),
         peer,
     )
+}
+
+/// The certificate a Vault serves is the one in the key file its listener
+/// reads: a certificate renewed on disk takes effect only once Vault
+/// reloads it.
+fn served(
+    id: &str,
+    site: &Site,
+    who: &str,
+    peer: Option<&[u8]>,
+    on_disk: Option<&OnDisk>,
+) -> Check {
+    let id = format!("{id}.served");
+    let file = on_disk.map_or("vault/server-key.pem", |d| d.file.as_str());
+    let title = format!("serves the certificate in `{file}`");
+    let (peer, disk) = match (peer, on_disk) {
+        (_, None) => {
+            return Check::skip(id, title).detail(
+                "not compared: no usable server certificate on disk (see the files checks)",
+            );
+        }
+        (None, _) => {
+            return Check::skip(id, title)
+                .detail("not compared: no answer with the operator certificate");
+        }
+        (Some(p), Some(d)) => (p, &d.info),
+    };
+    if peer == disk.der.as_slice() {
+        return Check::ok(id, title);
+    }
+    let detail = match CertInfo::from_der(peer) {
+        Ok(p) => format!(
+            "{who} serves {} certificate than `{file}`: serial {} is served, the file holds serial {}",
+            // Issued in the same second reads as older: a file on disk only
+            // moves forward, except when someone puts an old one back.
+            if p.not_before <= disk.not_before {
+                "an older"
+            } else {
+                "another"
+            },
+            p.serial,
+            disk.serial
+        ),
+        Err(_) => format!("{who} serves another certificate than `{file}`"),
+    };
+    Check::fail(id, title, reload_hint(site)).detail(detail)
+}
+
+/// How the operator has Vault load its server certificate again: the
+/// reload `init` recorded, else the usual ways (Vault and OpenBao reload
+/// listener certificates on SIGHUP).
+pub fn reload_hint(site: &Site) -> String {
+    let name = site.flavor.display_name();
+    match &site.vault_reload {
+        Some(r @ VaultReload::Command(_)) => {
+            format!("reload {name}: {r} (`vaultnet renew` runs it)")
+        }
+        Some(r @ VaultReload::PidFile(_)) => {
+            format!("reload {name}: {r} (`vaultnet renew` sends it)")
+        }
+        None => {
+            let (unit, bin) = match site.flavor {
+                Flavor::Vault => ("vault", "vault"),
+                Flavor::Openbao => ("openbao", "bao"),
+            };
+            format!(
+                "reload {name}: `systemctl reload {unit}` or `kill -HUP <pid of {bin} server>` (after `vaultnet init --vault-reload-command …` or `--vault-pid-file …`, `vaultnet renew` does it)"
+            )
+        }
+    }
 }
 
 /// An entry (the forwarder): listening, on an address this host still
@@ -368,7 +444,7 @@ pub fn entry(
     entry: &EntryProbe,
     ca_pem: &str,
     operator: Option<&Zeroizing<Vec<u8>>>,
-    direct_cert: Option<&[u8]>,
+    (direct_cert, on_disk): (Option<&[u8]>, Option<&OnDisk>),
     timeout: Duration,
 ) -> Check {
     let addr = entry.addr;
@@ -428,7 +504,21 @@ pub fn entry(
         }
         _ => Check::skip(format!("{id}.same"), same_title).detail("not comparable"),
     };
-    children.extend([p.tcp, p.tls, p.mtls, p.health, same]);
+    // What tenants see through the entry; when it is not the Vault
+    // checked directly, `same` has said so.
+    let elsewhere = matches!((&p.peer_cert, direct_cert), (Some(a), Some(b)) if a.as_slice() != b);
+    let mut served = served(
+        id,
+        site,
+        &format!("through it, {}", site.flavor.display_name()),
+        p.peer_cert.as_deref(),
+        on_disk,
+    );
+    if elsewhere {
+        served = Check::skip(served.id, served.title)
+            .detail("not compared: it leads to another server than the Vault address");
+    }
+    children.extend([p.tcp, p.tls, p.mtls, p.health, same, served]);
     Check::group(id, entry.title.clone(), children)
 }
 

@@ -374,6 +374,14 @@ fn errno_io(e: rustix::io::Errno) -> std::io::Error {
     std::io::Error::from_raw_os_error(e.raw_os_error())
 }
 
+/// Why a directory in a tenant's home is walked to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    Install,
+    Remove,
+    Read,
+}
+
 /// Opens (creating when missing) the directory `rel` under `home`, one
 /// component at a time, never following a symbolic link, and makes sure
 /// each component belongs to `uid` (SECURITY.md S4). Returns the last one.
@@ -382,10 +390,15 @@ fn open_home_dir(
     rel: &Path,
     uid: u32,
     gid: u32,
-    create: bool,
+    walk: Walk,
 ) -> Result<Option<std::os::fd::OwnedFd>> {
-    // Only `--install` creates; removal walks the same way.
-    let verb = if create { "write into" } else { "remove from" };
+    // Only `--install` creates; removal and doctor's reads walk the same way.
+    let create = walk == Walk::Install;
+    let verb = match walk {
+        Walk::Install => "write into",
+        Walk::Remove => "remove from",
+        Walk::Read => "read",
+    };
     use rustix::fs::{CWD, Mode, OFlags, mkdirat, openat};
     let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let refuse = |p: &Path, why: &str| {
@@ -454,7 +467,7 @@ pub fn install_into_home(
     files: &[HomeFile<'_>],
 ) -> Result<PathBuf> {
     use rustix::fs::{Mode, OFlags, openat, renameat};
-    let dir = open_home_dir(home, rel, uid, gid, true)?.expect("created");
+    let dir = open_home_dir(home, rel, uid, gid, Walk::Install)?.expect("created");
     let target = home.join(rel);
     rustix::fs::fchmod(&dir, Mode::from_raw_mode(PRIVATE_DIR))
         .map_err(|e| Error::io("set mode of", &target, errno_io(e)))?;
@@ -495,6 +508,68 @@ pub fn install_into_home(
     Ok(target)
 }
 
+/// One file of a directory in a tenant's home, as [`read_from_home`] found it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HomeRead {
+    Missing,
+    /// A symbolic link: not followed.
+    Link,
+    /// A directory, a FIFO, a device: not opened for reading.
+    NotAFile,
+    /// A regular file's bytes (at most the limit plus one byte).
+    File(Zeroizing<Vec<u8>>),
+}
+
+/// Reads `names` from `home/rel` the way [`install_into_home`] writes them:
+/// the walk on directory descriptors, each directory the tenant's, and no
+/// link followed at any component (SECURITY.md S4); a file is opened
+/// `O_NOFOLLOW|O_NONBLOCK` and read only when it is a regular file, so a
+/// FIFO the tenant planted never blocks the reader. `None` when the
+/// directory does not exist.
+pub fn read_from_home(
+    home: &Path,
+    rel: &Path,
+    uid: u32,
+    names: &[&str],
+    limit: u64,
+) -> Result<Option<Vec<HomeRead>>> {
+    use rustix::fs::{FileType, Mode, OFlags, openat};
+    let Some(dir) = open_home_dir(home, rel, uid, 0, Walk::Read)? else {
+        return Ok(None);
+    };
+    let target = home.join(rel);
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let path = target.join(name);
+        let fd = match openat(&dir, *name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => {
+                out.push(HomeRead::Missing);
+                continue;
+            }
+            Err(rustix::io::Errno::LOOP) => {
+                out.push(HomeRead::Link);
+                continue;
+            }
+            Err(e) => return Err(Error::io("read", &path, errno_io(e))),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("inspect", &path, errno_io(e)))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            out.push(HomeRead::NotAFile);
+            continue;
+        }
+        let mut buf = Zeroizing::new(Vec::new());
+        File::from(fd)
+            .take(limit + 1)
+            .read_to_end(&mut buf)
+            .io_ctx("read", &path)?;
+        out.push(HomeRead::File(buf));
+    }
+    Ok(Some(out))
+}
+
 /// Removes the named files from `home/rel`, then the directory if it is
 /// empty. Missing files are fine. The whole walk is on directory
 /// descriptors, the removal of the directory included: a link the tenant
@@ -505,7 +580,7 @@ pub fn remove_from_home(home: &Path, rel: &Path, uid: u32, names: &[&str]) -> Re
         return Ok(false);
     };
     let above = rel.parent().unwrap_or(Path::new(""));
-    let Some(parent) = open_home_dir(home, above, uid, 0, false)? else {
+    let Some(parent) = open_home_dir(home, above, uid, 0, Walk::Remove)? else {
         return Ok(false);
     };
     let target = home.join(rel);
@@ -570,6 +645,62 @@ mod tests {
         fs::create_dir(open.join("state")).unwrap();
         check_trusted_dir(&open.join("state")).unwrap();
         check_trusted_dir(&open.join("state/not/yet")).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod home_read_tests {
+    use super::*;
+
+    /// doctor's reader of an installed copy: a link at a file is reported,
+    /// never read; a link in place of a directory is refused; a FIFO is
+    /// not opened for reading, so it cannot hold the reader up.
+    #[test]
+    fn reading_a_home_never_follows_a_link_or_blocks_on_a_fifo() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let dir = home.join(".config/vaultnet");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("ca.pem"), "ca").unwrap();
+        fs::write(t.path().join("outside"), "secret").unwrap();
+        std::os::unix::fs::symlink(t.path().join("outside"), dir.join("secret_id")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dir.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let me = rustix::process::geteuid().as_raw();
+        let rel = Path::new(".config/vaultnet");
+        let names = ["ca.pem", "secret_id", "fifo", "gone"];
+        let read = read_from_home(&home, rel, me, &names, 1024)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            read,
+            [
+                HomeRead::File(Zeroizing::new(b"ca".to_vec())),
+                HomeRead::Link,
+                HomeRead::NotAFile,
+                HomeRead::Missing,
+            ]
+        );
+        assert_eq!(
+            read_from_home(&home, Path::new(".config/none"), me, &names, 1024).unwrap(),
+            None
+        );
+        fs::rename(&dir, t.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(t.path().join("moved"), &dir).unwrap();
+        let e = read_from_home(&home, rel, me, &names, 1024).unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!(
+                "refusing to read `{}`: it is a symbolic link or not a directory",
+                dir.display()
+            )
+        );
     }
 }
 

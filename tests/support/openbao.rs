@@ -10,7 +10,9 @@
 //! reqwest client into another network namespace without `unsafe`
 //! `setns`). [`probe`] makes one real HTTPS request with or without a
 //! client certificate, because with TLS 1.3 a refused client certificate
-//! only shows at the first read, never in the handshake.
+//! only shows at the first read, never in the handshake. [`OpenBao::reload`]
+//! sends the server SIGHUP, as `systemctl reload` does, and waits until it
+//! serves the certificate now on disk.
 
 use std::fs::File;
 use std::io::Write;
@@ -620,6 +622,95 @@ impl OpenBao {
         self.wait_healthy();
     }
 
+    /// The pid of the server process itself: the child, or — when the
+    /// `bao` that was started is a wrapper running the real binary as its
+    /// own child, as the pip package's `openbao` script does — the
+    /// descendant whose program is `bao`. A signal meant for the server
+    /// must reach that process, not the wrapper.
+    #[track_caller]
+    pub fn server_pid(&self) -> u32 {
+        let root = self.child.as_ref().expect("OpenBao runs").id();
+        let mut todo = vec![root];
+        while let Some(pid) = todo.pop() {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "bao" {
+                return pid;
+            }
+            todo.extend(children_of(pid));
+        }
+        panic!(
+            "no `bao` process at or below pid {root}\n{}",
+            self.log_banner()
+        );
+    }
+
+    /// The certificate the listener presents now (PEM), from a handshake
+    /// with the client certificate, as `openssl s_client` shows it.
+    pub fn served_certificate(&self) -> Result<String, String> {
+        let mut c = match &self.ns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "openssl"]);
+                c
+            }
+            None => Command::new("openssl"),
+        };
+        c.args(["s_client", "-connect"])
+            .arg(self.addr().to_string())
+            .arg("-CAfile")
+            .arg(&self.tls.ca_pem_path)
+            .arg("-cert")
+            .arg(&self.tls.client_cert_path)
+            .arg("-key")
+            .arg(&self.tls.client_key_path)
+            .stdin(Stdio::null());
+        let out = c.output().map_err(|e| format!("cannot run openssl: {e}"))?;
+        first_certificate(&String::from_utf8_lossy(&out.stdout)).ok_or_else(|| {
+            format!(
+                "openssl s_client showed no certificate: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        })
+    }
+
+    /// Sends SIGHUP to the server process ([`OpenBao::server_pid`]) — Vault
+    /// and OpenBao reload their listener certificates on it — and waits
+    /// until the listener presents the certificate now in its
+    /// `tls_cert_file`.
+    #[track_caller]
+    pub fn reload(&self) {
+        let pid = self.server_pid();
+        let pid = rustix::process::Pid::from_raw(pid as i32).expect("a pid is not 0");
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP)
+            .unwrap_or_else(|e| panic!("SIGHUP to OpenBao ({pid:?}): {e}"));
+        self.wait_serving_its_certificate_file();
+    }
+
+    /// Waits until the listener presents the certificate now in its
+    /// `tls_cert_file` (a reload takes effect after the signal returns).
+    #[track_caller]
+    pub fn wait_serving_its_certificate_file(&self) {
+        let file = self
+            .listener
+            .tls_cert_file
+            .clone()
+            .expect("a listener with tls_cert_file");
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+        let want = first_certificate(&text)
+            .unwrap_or_else(|| panic!("no certificate in {}", file.display()));
+        wait_for(
+            "OpenBao to serve the certificate of its tls_cert_file",
+            START_TIMEOUT,
+            Duration::from_millis(100),
+            || match self.served_certificate() {
+                Ok(served) if served == want => Ok(()),
+                Ok(_) => Err("it still serves another certificate".to_string()),
+                Err(e) => Err(e),
+            },
+        )
+    }
+
     /// Kills the server now (SIGKILL) and reaps it.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -663,6 +754,34 @@ impl Drop for OpenBao {
         }
         self.kill();
     }
+}
+
+/// The pids whose parent is `pid`, from `/proc/*/stat` (the parent is the
+/// fourth field, after the parenthesised program name).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = &s[s.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// The first `CERTIFICATE` block of a PEM text, as its own PEM text.
+fn first_certificate(text: &str) -> Option<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let start = text.find(BEGIN)?;
+    let end = start + text[start..].find(END)? + END.len();
+    Some(format!("{}\n", &text[start..end]))
 }
 
 /// A reqwest client that trusts only the test CA and presents the client
