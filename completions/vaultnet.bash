@@ -40,6 +40,9 @@ _vaultnet() {
             vaultnet,renew)
                 cmd="vaultnet__subcmd__renew"
                 ;;
+            vaultnet,unwrap)
+                cmd="vaultnet__subcmd__unwrap"
+                ;;
             vaultnet__subcmd__help,add-user)
                 cmd="vaultnet__subcmd__help__subcmd__add__subcmd__user"
                 ;;
@@ -64,6 +67,9 @@ _vaultnet() {
             vaultnet__subcmd__help,renew)
                 cmd="vaultnet__subcmd__help__subcmd__renew"
                 ;;
+            vaultnet__subcmd__help,unwrap)
+                cmd="vaultnet__subcmd__help__subcmd__unwrap"
+                ;;
             *)
                 ;;
         esac
@@ -71,7 +77,7 @@ _vaultnet() {
 
     case "${cmd}" in
         vaultnet)
-            opts="-h -V --dir --help --version init add-user remove-user renew list doctor completions help"
+            opts="-h -V --dir --help --version init add-user remove-user renew unwrap list doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -211,7 +217,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__help)
-            opts="init add-user remove-user renew list doctor completions help"
+            opts="init add-user remove-user renew unwrap list doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -323,6 +329,20 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__help__subcmd__renew)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vaultnet__subcmd__help__subcmd__unwrap)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -502,6 +522,28 @@ _vaultnet() {
                     return 0
                     ;;
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vaultnet__subcmd__unwrap)
+            opts="-h -V --connect --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -31,6 +31,7 @@ complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "init" -d 'Create 
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "add-user" -d 'Give tenants a certificate, policy, AppRole and agent bundle'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "remove-user" -d 'Take tenants\' access away and remove their bundles'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "renew" -d 'Renew whatever is due — certificates, secret_ids — and reach running agents'
+complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "unwrap" -d '(For tenants) turn a bundle\'s response-wrapped secret_id into the plain one its agent reads, once'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "list" -d 'List tenants with certificate and secret_id expiry'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "doctor" -d 'Check the whole chain and say exactly what is broken and how to fix it'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -101,6 +102,10 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l dir -d 'Stat
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l dry-run -d 'Print what is due and change nothing'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -s V -l version -d 'Print version'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand unwrap" -l connect -d 'Where the bundle\'s Vault address leads from here [default: its compose.yaml `extra_hosts`, else DNS]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand unwrap" -l timeout -d 'Seconds to wait for Vault' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand unwrap" -s h -l help -d 'Print help'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand unwrap" -s V -l version -d 'Print version'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand list" -l output -d 'Report format' -r -f -a "text\t''
 json\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand list" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
@@ -119,11 +124,12 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -s V -l versio
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand completions" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew list doctor completions help" -f -a "init" -d 'Create the CA, the Vault listener and the host forwarder, and bootstrap Vault'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew list doctor completions help" -f -a "add-user" -d 'Give tenants a certificate, policy, AppRole and agent bundle'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew list doctor completions help" -f -a "remove-user" -d 'Take tenants\' access away and remove their bundles'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew list doctor completions help" -f -a "renew" -d 'Renew whatever is due — certificates, secret_ids — and reach running agents'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew list doctor completions help" -f -a "list" -d 'List tenants with certificate and secret_id expiry'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew list doctor completions help" -f -a "doctor" -d 'Check the whole chain and say exactly what is broken and how to fix it'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew list doctor completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew list doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew unwrap list doctor completions help" -f -a "init" -d 'Create the CA, the Vault listener and the host forwarder, and bootstrap Vault'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew unwrap list doctor completions help" -f -a "add-user" -d 'Give tenants a certificate, policy, AppRole and agent bundle'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew unwrap list doctor completions help" -f -a "remove-user" -d 'Take tenants\' access away and remove their bundles'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew unwrap list doctor completions help" -f -a "renew" -d 'Renew whatever is due — certificates, secret_ids — and reach running agents'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew unwrap list doctor completions help" -f -a "unwrap" -d '(For tenants) turn a bundle\'s response-wrapped secret_id into the plain one its agent reads, once'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew unwrap list doctor completions help" -f -a "list" -d 'List tenants with certificate and secret_id expiry'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew unwrap list doctor completions help" -f -a "doctor" -d 'Check the whole chain and say exactly what is broken and how to fix it'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew unwrap list doctor completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand help; and not __fish_seen_subcommand_from init add-user remove-user renew unwrap list doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

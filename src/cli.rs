@@ -44,6 +44,8 @@ pub enum Command {
     RemoveUser(commands::remove_user::Args),
     /// Renew whatever is due — certificates, secret_ids — and reach running agents
     Renew(Box<commands::renew::Args>),
+    /// (For tenants) turn a bundle's response-wrapped secret_id into the plain one its agent reads, once
+    Unwrap(commands::unwrap::Args),
     /// List tenants with certificate and secret_id expiry
     List(commands::list::Args),
     /// Check the whole chain and say exactly what is broken and how to fix it

@@ -38,6 +38,7 @@ pub fn run(cli: cli::Cli) -> Result<u8> {
             commands::remove_user::run(&env, cli.dir.as_deref(), args)
         }
         cli::Command::Renew(args) => commands::renew::run(&env, cli.dir.as_deref(), *args),
+        cli::Command::Unwrap(args) => commands::unwrap::run(args),
         cli::Command::List(args) => commands::list::run(&env, cli.dir.as_deref(), args),
         cli::Command::Doctor(args) => commands::doctor::run(&env, cli.dir.as_deref(), args),
         cli::Command::Completions(args) => {

@@ -1,13 +1,14 @@
-//! Day two, for real (gated by `VAULTNET_E2E=1`): lifetimes of minutes,
+//! Day two, for real (gated by `VAULTNET_E2E=1`), for AppRole and for cert
+//! auth: lifetimes of minutes,
 //! a bundle's agent started once under the tenant's rootless Podman, and
 //! an operator who keeps changing the tenant's secret. The agent keeps
 //! rendering it through its token reaching max TTL again and again,
 //! through `vaultnet renew` renewing the server certificate (and having
 //! OpenBao reload it), the tenant's client certificate (the agent is sent
 //! SIGHUP and uses the new one once the old has expired and every
-//! connection is cut) and its secret_id (the old one keeps working until
-//! the agent has logged in again, then goes), and through an agent
-//! restart. `renew --dry-run` says what is due and changes nothing; a
+//! connection is cut) and, with AppRole, its secret_id (the old one keeps
+//! working until the agent has logged in again, then goes), and through
+//! an agent restart. `renew --dry-run` says what is due and changes nothing; a
 //! second `renew` destroys the retired secret_id; a third does nothing.
 
 use std::process::Command;
@@ -117,14 +118,35 @@ fn dry_run(site: &Fixture) -> Output {
 }
 
 #[test]
-fn renew_keeps_a_running_agent_rendering_through_expiry_renewal_reload_and_restart() {
+fn renew_keeps_an_approle_agent_rendering_through_expiry_renewal_reload_and_restart() {
+    renewal("approle");
+}
+
+#[test]
+fn renew_keeps_a_wrapped_approle_agent_rendering_through_expiry_renewal_reload_and_restart() {
+    renewal("wrapped");
+}
+
+#[test]
+fn renew_keeps_a_cert_auth_agent_rendering_through_expiry_renewal_reload_and_restart() {
+    renewal("cert");
+}
+
+/// The whole run for a tenant logging in by `auth` (`approle`: with a
+/// secret_id to rotate; `wrapped`: the same, delivered response-wrapped
+/// and unwrapped as the tenant into its installed copy; `cert`: the
+/// certificate alone).
+fn renewal(auth: &str) {
     require_e2e!("creates a Unix user and runs its rootless Podman in a network namespace");
+    let wrapped = auth == "wrapped";
+    let approle = auth == "approle" || wrapped;
+    let tag = &auth[..1];
     podman::require_tools();
     podman::ensure_tun_usable();
     let kit = Kit::build();
     let pid_file =
-        std::env::temp_dir().join(format!("vaultnet-renewal-{}.pid", std::process::id()));
-    let site = Fixture::host("vnrn")
+        std::env::temp_dir().join(format!("vaultnet-renewal-{tag}{}.pid", std::process::id()));
+    let site = Fixture::host(&format!("vnr{tag}"))
         .init_args([
             "--flavor",
             "openbao",
@@ -144,7 +166,7 @@ fn renew_keeps_a_running_agent_rendering_through_expiry_renewal_reload_and_resta
     write_private(&pid_file, format!("{pid}\n").as_bytes());
     let host = site.ns();
 
-    let t = PodmanTenant::create(&format!("vnrn{}", std::process::id()), host.name());
+    let t = PodmanTenant::create(&format!("vnr{tag}{}", std::process::id()), host.name());
     let name = t.name.clone();
     site.add_user(&[
         name.as_str(),
@@ -157,6 +179,10 @@ fn renew_keeps_a_running_agent_rendering_through_expiry_renewal_reload_and_resta
         TOKEN_TTL,
         "--token-max-ttl",
         TOKEN_MAX_TTL,
+        "--auth",
+        if approle { "approle" } else { "cert" },
+        "--wrap-ttl",
+        if wrapped { "5m" } else { "0" },
     ])
     .run()
     .expect_success();
@@ -184,8 +210,14 @@ fn renew_keeps_a_running_agent_rendering_through_expiry_renewal_reload_and_resta
     site.write_secret(&name, "v2");
     wait_rendered(&t, &app, &agent, "v2", "re-login at token max TTL");
 
-    // Renewal due: the server certificate, the client certificate and the
-    // secret_id. The dry run names each and changes nothing.
+    // Renewal due: the server certificate, the client certificate and (for
+    // AppRole) the secret_id. The dry run names each and changes nothing.
+    let due_count = if approle { 3 } else { 2 };
+    let sid_when = if approle {
+        ", secret_id expires [TIME]"
+    } else {
+        ""
+    };
     let due = wait_for(
         "renewal to be due for the server, the client certificate and the secret_id",
         Duration::from_secs(150),
@@ -197,7 +229,7 @@ fn renew_keeps_a_running_agent_rendering_through_expiry_renewal_reload_and_resta
                 .run();
             let v: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {out}"))?;
             match v.as_array().map(Vec::len) {
-                Some(3) => Ok(v),
+                Some(n) if n == due_count => Ok(v),
                 _ => Err(out.to_string()),
             }
         },
@@ -210,45 +242,61 @@ fn renew_keeps_a_running_agent_rendering_through_expiry_renewal_reload_and_resta
     dry_run(&site).expect(site.expect(0).stdout(format!(
         "vault: would renew the server certificate because it expires on [TIME]
 {name}: would renew the client certificate because it expires on [TIME]
-{name}: would issue a new secret_id (the current one expires [TIME])
-"
+{}",
+        if approle {
+            format!("{name}: would issue a new secret_id (the current one expires [TIME])\n")
+        } else {
+            String::new()
+        }
     )));
     before.assert_same(&site.snapshot(), "renew --dry-run");
     let old = state(&site)["tenants"][&name].clone();
-    let old_accessor = old["secret_id_accessor"].as_str().unwrap().to_string();
+    let old_accessor = old["secret_id_accessor"].as_str().unwrap_or("").to_string();
+    assert_eq!(old_accessor.is_empty(), !approle, "{old}");
     let old_not_after =
         vaultnet::state::rfc3339::parse(old["cert_not_after"].as_str().unwrap()).unwrap();
 
     site.vaultnet().args(["renew"]).run().expect(
         site.expect(0)
             .redact(pid, "[PID]")
+            .redact_path(&bundle, "[BUNDLE]")
             .stdout(format!(
-                "renewed tenant {name} (cert expires [TIME], secret_id expires [TIME]); sent SIGHUP to 1 agent container(s)\n"
+                "renewed tenant {name} (cert expires [TIME]{sid_when}); sent SIGHUP to 1 agent container(s)\n"
             ))
             .stderr(format!(
                 "site: replaced Vault server certificate `vault/server.pem` because it expires on [TIME] (new serial [SERIAL], expires [TIME])
 site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
 {name}: client certificate reissued because it expires on [TIME], expires [TIME]
-{name}: secret_id issued, expires [TIME]; the previous one works until [TIME] so running agents log in with the new one first
-{name}: sent SIGHUP to 1 agent container(s)
-"
+{}{name}: sent SIGHUP to 1 agent container(s)
+",
+                match (approle, wrapped) {
+                    (true, false) => format!("{name}: secret_id issued, expires [TIME]; the previous one works until [TIME] so running agents log in with the new one first\n"),
+                    (true, true) => format!("{name}: secret_id issued (response-wrapped), expires [TIME]; the previous one works until [TIME] so running agents log in with the new one first\n{name}: unwrapped the secret_id into `[BUNDLE]/secret_id` as {name}\n"),
+                    _ => String::new(),
+                }
             )),
     );
     let new = state(&site)["tenants"][&name].clone();
     assert_ne!(new["cert_serial"], old["cert_serial"]);
-    let new_accessor = new["secret_id_accessor"].as_str().unwrap().to_string();
-    assert_eq!(
-        new["retiring"][0]["accessor"],
-        old_accessor.as_str(),
-        "{new}"
-    );
+    let new_accessor = new["secret_id_accessor"].as_str().unwrap_or("").to_string();
     let mut both = vec![old_accessor.clone(), new_accessor.clone()];
     both.sort();
-    assert_eq!(
-        accessors(&site, &name),
-        both,
-        "the old secret_id overlaps the new one"
-    );
+    if approle {
+        assert_eq!(
+            new["retiring"][0]["accessor"],
+            old_accessor.as_str(),
+            "{new}"
+        );
+        assert_eq!(
+            accessors(&site, &name),
+            both,
+            "the old secret_id overlaps the new one"
+        );
+    } else {
+        // Cert auth has neither an AppRole role nor a secret_id.
+        let (code, _) = site.root_api("GET", &format!("auth/approle/role/{name}"), None);
+        assert_eq!(code, 404);
+    }
     // The installed copy has the new pair, in one file.
     let installed = std::fs::read_to_string(bundle.join("client-key.pem")).unwrap();
     assert!(
@@ -264,34 +312,40 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
 
     // Re-run at once: nothing is due, and the old secret_id still works.
     let before = site.snapshot();
-    site.vaultnet().args(["renew"]).run().expect(site.expect(0).stdout(format!(
-        "tenant {name}: nothing due (cert expires [TIME], secret_id expires [TIME])\nsite: nothing due\n"
-    )));
+    site.vaultnet()
+        .args(["renew"])
+        .run()
+        .expect(site.expect(0).stdout(format!(
+            "tenant {name}: nothing due (cert expires [TIME]{sid_when})\nsite: nothing due\n"
+        )));
     // (Its lock file names the last run: the only thing it may change.)
     before.without(".vaultnet.lock").assert_same(
         &site.snapshot().without(".vaultnet.lock"),
         "a renew with nothing due",
     );
-    assert_eq!(accessors(&site, &name), both);
-
-    // Past the overlap (the token's max TTL: the agent has logged in again
-    // since, reading the new secret_id), the next renew destroys the old one.
-    let until =
-        vaultnet::state::rfc3339::parse(new["retiring"][0]["until"].as_str().unwrap()).unwrap();
-    sleep_until(until + time::Duration::seconds(1));
-    site.vaultnet().args(["renew", &name]).run().expect(
-        site.expect(0)
-            .stdout(format!(
-                "renewed tenant {name} (cert expires [TIME], secret_id expires [TIME])\n"
-            ))
-            .stderr(format!("{name}: destroyed 1 other secret_id(s)\n")),
-    );
-    assert_eq!(accessors(&site, &name), vec![new_accessor.clone()]);
-    assert!(state(&site)["tenants"][&name].get("retiring").is_none());
+    if approle {
+        assert_eq!(accessors(&site, &name), both);
+        // Past the overlap (the token's max TTL: the agent has logged in
+        // again since, reading the new secret_id), the next renew destroys
+        // the old one.
+        let until =
+            vaultnet::state::rfc3339::parse(new["retiring"][0]["until"].as_str().unwrap()).unwrap();
+        sleep_until(until + time::Duration::seconds(1));
+        site.vaultnet().args(["renew", &name]).run().expect(
+            site.expect(0)
+                .stdout(format!(
+                    "renewed tenant {name} (cert expires [TIME], secret_id expires [TIME])\n"
+                ))
+                .stderr(format!("{name}: destroyed 1 other secret_id(s)\n")),
+        );
+        assert_eq!(accessors(&site, &name), vec![new_accessor.clone()]);
+        assert!(state(&site)["tenants"][&name].get("retiring").is_none());
+    }
 
     // Past the old certificate's expiry, every connection to Vault is cut:
     // the agent's next handshake must present the new certificate, and its
-    // next login use the new secret_id (the old one is gone).
+    // next login use the new certificate (cert auth) or the new secret_id
+    // (AppRole: the old one is gone).
     sleep_until(old_not_after + time::Duration::seconds(3));
     let port = site.vault_addr().port().to_string();
     let out = host.exec(Command::new("ss").args(["-K", "dst", "127.0.0.1", "dport", "=", &port]));

@@ -195,7 +195,6 @@ fn remove_user_revokes_every_token_the_tenant_holds_or_made_and_none_of_a_neighb
                     "{a}: client certificate rotated, expires [DATE]
 {a}: secret_id issued (response-wrapped), expires [DATE]
 {a}: destroyed 1 other secret_id(s)
-{a}: repaired `tenants/{a}/agent.json` (it differed from what vaultnet wrote)
 "
                 )),
         );

@@ -198,6 +198,8 @@ fn tenant_commands_on_a_directory_never_initialised_exit_2_and_create_nothing() 
     for args in [
         vec!["add-user", "--no-unix-user", name.as_str()],
         vec!["remove-user", name.as_str()],
+        vec!["renew"],
+        vec!["renew", "--dry-run"],
         vec!["list"],
         vec!["list", "--output", "json"],
     ] {
@@ -224,6 +226,14 @@ fn tenant_commands_without_an_operator_token_exit_2_and_change_nothing() {
     let disk = site.snapshot().without(LOCK);
     let vault = vault_objects(&site);
     let name = tenant_name("t");
+    // renew of the whole site needs the token as much as for one tenant.
+    site.vaultnet_without_token()
+        .arg("renew")
+        .run()
+        .expect(site.rejected(
+            "no operator token",
+            "set `BAO_TOKEN`, pass `--token-file FILE`, or log in so `~/.vault-token` exists",
+        ));
     for sub in ["add-user", "remove-user"] {
         // No BAO_TOKEN/VAULT_TOKEN (the harness scrubs them) and no
         // ~/.vault-token in the test's HOME.
@@ -248,6 +258,43 @@ fn tenant_commands_without_an_operator_token_exit_2_and_change_nothing() {
         ));
     }
     disk.assert_same(&site.snapshot().without(LOCK), "no token");
+    assert_eq!(vault_objects(&site), vault, "Vault changed");
+}
+
+/// `renew` of a tenant vaultnet does not know, or of a bad name, changes
+/// nothing, with or without `--dry-run`; a dry run of a site with nothing
+/// issued yet says nothing is due, without a token.
+#[test]
+fn renew_refuses_unknown_tenants_and_a_dry_run_needs_no_token() {
+    let site = initialised();
+    let disk = site.snapshot().without(LOCK);
+    let vault = vault_objects(&site);
+    let name = tenant_name("u");
+    for extra in [&[][..], &["--dry-run"][..]] {
+        cmd(&site, "renew")
+            .args(extra)
+            .arg(&name)
+            .run()
+            .expect(site.rejected(
+                &format!("vaultnet has no tenant `{name}`"),
+                &format!(
+                    "add it with `vaultnet add-user {name}`; `vaultnet list` shows the tenants"
+                ),
+            ));
+        cmd(&site, "renew").args(extra).arg("Bad/Name").run().expect(site.rejected(
+            "invalid tenant name `Bad/Name`: must start with a lower-case letter or `_`",
+            "tenant names are Unix user names: a lower-case letter or `_`, then up to 30 lower-case letters, digits, `_` or `-`, e.g. `alice`",
+        ));
+    }
+    site.vaultnet_without_token()
+        .args(["renew", "--dry-run"])
+        .run()
+        .expect(site.expect(0).stdout("nothing is due\n"));
+    site.vaultnet_without_token()
+        .args(["renew", "--dry-run", "--output", "json"])
+        .run()
+        .expect(site.expect(0).stdout("[]\n"));
+    disk.assert_same(&site.snapshot().without(LOCK), "renew refused");
     assert_eq!(vault_objects(&site), vault, "Vault changed");
 }
 

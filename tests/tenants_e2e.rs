@@ -684,22 +684,65 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
     assert_eq!(body["data"]["creation_path"], creation_path.as_str());
     let ttl = body["data"]["creation_ttl"].as_u64().unwrap();
     assert_eq!(ttl, 300, "--wrap-ttl 5m: {body}");
+    // The agent reads a plain secret_id: the tenant unwraps it once first.
     let agent: Value = serde_json::from_str(&site.bundle_text(a, "agent.json")).unwrap();
-    assert_eq!(
-        agent["auto_auth"]["method"][0]["config"]["secret_id_response_wrapping_path"],
-        creation_path.as_str()
+    let config = &agent["auto_auth"]["method"][0]["config"];
+    assert!(
+        config.get("secret_id_response_wrapping_path").is_none(),
+        "{config}"
     );
     let value = format!("wrapped-{}", std::process::id());
     site.write_secret(a, &value);
 
+    // The tenant's copy of the bundle, handed over by the operator.
+    let copy = site.scratch().join("tenant-copy");
+    std::fs::create_dir(&copy).unwrap();
+    for f in std::fs::read_dir(site.bundle(a)).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), copy.join(f.file_name())).unwrap();
+    }
+    let connect = format!("{}:22300", site.host_ip());
+    let unwrap = || {
+        let mut c = site.vaultnet_without_token();
+        c.arg("unwrap").arg(&copy).args(["--connect", &connect]);
+        c.run()
+    };
+    let sid_file = copy.join("secret_id");
+    unwrap().expect(site.expect(0).stdout(
+        "unwrapped the secret_id into `[DIR]/tenant-copy/secret_id`: the agent can start\n",
+    ));
+    let plain = std::fs::read_to_string(&sid_file).unwrap();
+    assert!(
+        vaultnet::commands::unwrap::is_plain_secret_id(&plain),
+        "not a secret_id"
+    );
+    assert_eq!(std::fs::metadata(&sid_file).unwrap().mode() & 0o7777, 0o600);
+    assert!(
+        site.login(&site.bundle_text(a, "role_id"), &plain).is_ok(),
+        "the unwrapped secret_id logs in"
+    );
+    // Spent: a second copy of the same token is refused, and says why.
+    let before = std::fs::read(&sid_file).unwrap();
+    unwrap().expect(site.expect(0).stdout(
+        "`[DIR]/tenant-copy/secret_id` holds a plain secret_id already: nothing to unwrap\n",
+    ));
+    assert_eq!(std::fs::read(&sid_file).unwrap(), before);
+    std::fs::write(&sid_file, &wrapping).unwrap();
+    unwrap().expect(site.refused(
+        1,
+        "the wrapping token in `[DIR]/tenant-copy/secret_id` was already used or has expired; if you did not unwrap it, someone else may have",
+        &format!("ask the operator for a new one: `vaultnet add-user {a} --rotate`"),
+    ));
+    std::fs::write(&sid_file, &plain).unwrap();
+
     let host_ip = site.host_ip();
     let tenant_ns = site.ns().add_tenant_ns("vntu", &[("vault.lan", host_ip)]);
     let compose = site.compose(a);
-    let agent = Agent::start(&tenant_ns, &site.bundle(a), &compose);
+    let agent = Agent::start(&tenant_ns, &copy, &compose);
     let (rendered, meta) = agent.wait_for_file("/secrets/app", AGENT_TIMEOUT);
     assert_eq!(String::from_utf8_lossy(&rendered), value);
     assert_eq!(meta.mode() & 0o7777, 0o400);
-    // The agent unwrapped it: the wrapping token is spent.
+    // The wrapping token is spent.
     let (code, body) = site.root_api(
         "POST",
         "sys/wrapping/lookup",

@@ -9,6 +9,7 @@ pub mod init;
 pub mod list;
 pub mod remove_user;
 pub mod renew;
+pub mod unwrap;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

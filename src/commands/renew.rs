@@ -125,14 +125,13 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             }
         };
         // A new certificate is read on SIGHUP by OpenBao's agent; Vault's
-        // agent, and a new wrapped secret_id, need a restart.
+        // agent needs a restart. A new secret_id (plain, or unwrapped into
+        // the installed copy) is read at the agent's next login.
         let cert_new = report.cert_serial != rec.cert_serial;
-        let sid_new = report.wrapped_secret_id
-            && opened.state.tenants[name].secret_id_accessor != rec.secret_id_accessor;
-        let nudge = match (cert_new, sid_new, site_settings.flavor) {
-            (_, true, _) | (true, _, Flavor::Vault) => Some(Nudge::Restart),
-            (true, false, Flavor::Openbao) => Some(Nudge::Reload),
-            (false, false, _) => None,
+        let nudge = match (cert_new, site_settings.flavor) {
+            (true, Flavor::Vault) => Some(Nudge::Restart),
+            (true, Flavor::Openbao) => Some(Nudge::Reload),
+            (false, _) => None,
         };
         let reached = match (nudge, rec.uid) {
             (Some(n), Some(uid)) => Some(match crate::sys::users::lookup(name)? {

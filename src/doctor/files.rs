@@ -554,7 +554,7 @@ fn installed(layout: &Layout, name: &str, rec: &Tenant) -> Option<Check> {
             user.home.display()
         )));
     };
-    let files = layout::bundle_files(name);
+    let files = layout::bundle_files_for(name, rec.auth);
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     let found = match fsx::read_from_home(&user.home, rel, uid, &names, fsx::MAX_FILE_BYTES) {
         Ok(Some(f)) => f,
@@ -575,6 +575,14 @@ fn installed(layout: &Layout, name: &str, rec: &Tenant) -> Option<Check> {
             HomeRead::Missing => missing.push(shown),
             HomeRead::Link => links.push(shown),
             HomeRead::NotAFile => odd.push(shown),
+            // A wrapped secret_id was unwrapped into the copy: there it is
+            // the plain secret_id, not the state's spent wrapping token.
+            HomeRead::File(bytes) if rec.wrapped_secret_id && *n == layout::SECRET_ID => {
+                let plain = String::from_utf8_lossy(&bytes);
+                if !crate::commands::unwrap::is_plain_secret_id(plain.trim()) {
+                    differ.push(shown);
+                }
+            }
             HomeRead::File(bytes) => {
                 let want = fsx::read_secret(&bundle.join(n), fsx::MAX_FILE_BYTES)
                     .ok()

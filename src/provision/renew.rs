@@ -215,8 +215,12 @@ pub fn due(
             },
         )?);
         if let Some(exp) = t.secret_id_expires {
+            // The state keeps whole seconds, and Vault's own expiry may be
+            // up to one later: judged by the latest it can be, what this
+            // calls due, the real run (which asks Vault) calls due too.
+            let latest = exp + time::Duration::SECOND;
             let ttl = super::site::secs(t.limits.secret_id_ttl);
-            if pki::renewal_due(exp - ttl, exp, now) {
+            if pki::renewal_due(latest - ttl, latest, now) {
                 out.push(Due {
                     who: name.clone(),
                     what: format!(

@@ -282,8 +282,32 @@ pub fn provision(
     )? {
         step(o);
     }
-    let (installed_to, o) = install(&layout, plan, prev_installed)?;
+    // A wrapped secret_id is unwrapped once, as the tenant, into its copy:
+    // the agent then reads a plain secret_id at every login and restart.
+    // The copy gets the wrapping token only when it must be unwrapped
+    // (new, or the copy has no plain one); else its plain one stays.
+    let unwrap = match (&installed_at, &plan.user, &sid) {
+        (Some(at), Some(user), Some(sid)) if plan.wrap_ttl.is_some() => {
+            let new_sid =
+                prev.as_ref().and_then(|p| p.secret_id_accessor.as_ref()) != Some(&sid.accessor);
+            new_sid || !installed_secret_id_is_plain(user, at)?
+        }
+        _ => false,
+    };
+    let keep_copy_sid = plan.wrap_ttl.is_some() && !unwrap;
+    let (installed_to, o) = install(&layout, plan, prev_installed, keep_copy_sid)?;
     o.into_iter().for_each(&mut step);
+    if let (true, Some(to), Some(user)) = (unwrap, &installed_to, &plan.user) {
+        let endpoint = Topology::new(&site)?.endpoint(name);
+        unwrap_as_tenant(name, user, to, endpoint.connect)?;
+        step(Outcome::new(
+            Change::Created,
+            format!(
+                "unwrapped the secret_id into `{}` as {name}",
+                to.join(layout::SECRET_ID).display()
+            ),
+        ));
+    }
 
     let r = record(sid.as_ref(), installed_to.clone());
     opened.state.tenants.insert(name.to_string(), r);
@@ -480,9 +504,15 @@ fn secret_id(
             accessor: new.accessor.clone(),
             expires: None,
         },
+        // Counted from the answer, not from the start of the run: never
+        // before Vault's own expiry (the state keeps it in whole seconds,
+        // which `renew --dry-run` allows for).
         Some(ttl) => SecretIdInfo {
             accessor: new.accessor.clone(),
-            expires: Some(now + time::Duration::seconds(ttl.min(i64::MAX as u64) as i64)),
+            expires: Some(
+                OffsetDateTime::now_utc()
+                    + time::Duration::seconds(ttl.min(i64::MAX as u64) as i64),
+            ),
         },
         None => ops::lookup_accessor(c, name, &new.accessor)?.unwrap_or(SecretIdInfo {
             accessor: new.accessor.clone(),
@@ -647,6 +677,7 @@ fn install(
     layout: &Layout,
     plan: &Plan,
     installed_to: Option<PathBuf>,
+    keep_copy_sid: bool,
 ) -> Result<(Option<PathBuf>, Option<Outcome>)> {
     let Some(user) = plan.user.as_ref() else {
         return Ok((installed_to, None));
@@ -661,7 +692,12 @@ fn install(
     };
     let dir = layout.tenant(&plan.name);
     let mut contents = Vec::new();
-    for f in layout::bundle_files_for(&plan.name, plan.auth) {
+    // `keep_copy_sid`: the copy's plain secret_id, unwrapped by the tenant,
+    // stays (the state holds only the spent wrapping token).
+    for f in layout::bundle_files_for(&plan.name, plan.auth)
+        .into_iter()
+        .filter(|f| !(keep_copy_sid && f.name == layout::SECRET_ID))
+    {
         let bytes = fsx::read_secret(&dir.join(&f.name), MAX_PEM_BYTES)?.unwrap_or_default();
         contents.push((f, bytes));
     }
@@ -681,6 +717,71 @@ fn install(
         )
     });
     Ok((Some(target), outcome))
+}
+
+/// Whether the installed copy holds a plain secret_id (not a wrapping
+/// token), read without following any link the tenant planted.
+fn installed_secret_id_is_plain(user: &UnixUser, dir: &Path) -> Result<bool> {
+    let rel = dir.strip_prefix(&user.home).unwrap_or(dir);
+    let read = fsx::read_from_home(
+        &user.home,
+        rel,
+        user.uid,
+        &[layout::SECRET_ID],
+        MAX_TOKEN_BYTES,
+    )?;
+    Ok(match read.as_deref() {
+        Some([fsx::HomeRead::File(b)]) => {
+            crate::commands::unwrap::is_plain_secret_id(String::from_utf8_lossy(b).trim())
+        }
+        _ => false,
+    })
+}
+
+/// Runs `vaultnet unwrap DIR` as the tenant — its uid, its groups, a clean
+/// environment — so the wrapping token is spent by the tenant's own
+/// identity through its own gate, and the plain secret_id is written by
+/// the tenant into its own directory. Nothing secret is passed.
+fn unwrap_as_tenant(
+    name: &str,
+    user: &UnixUser,
+    dir: &Path,
+    connect: std::net::SocketAddr,
+) -> Result<()> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::failed(format!("cannot tell where vaultnet runs from: {e}")))?;
+    // `runuser` sets the tenant's uid and groups (none of root's left).
+    let mut cmd = std::process::Command::new("runuser");
+    cmd.args(["-u", name, "--"])
+        .arg(exe)
+        .arg("unwrap")
+        .arg(dir)
+        .arg("--connect")
+        .arg(connect.to_string())
+        .env_clear()
+        .env("HOME", &user.home)
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .current_dir("/")
+        .stdin(std::process::Stdio::null());
+    let out = cmd
+        .output()
+        .map_err(|e| Error::failed(format!("cannot run `vaultnet unwrap` as {name}: {e}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or("")
+        .trim_start_matches("error: ");
+    Err(Error::failed(format!("unwrapping the secret_id as {name} failed: {line}")).hint(format!(
+        "check the forwarder with `vaultnet doctor`, then run `vaultnet add-user {name}` again; the tenant can also run `vaultnet unwrap {}`",
+        dir.display()
+    )))
 }
 
 /// What `remove-user` did to one tenant.

@@ -96,7 +96,7 @@ fn json_text(v: &serde_json::Value) -> String {
 /// The agent config, as JSON (Vault's HCL parser reads it natively).
 pub fn agent(spec: &BundleSpec<'_>) -> String {
     let method = match spec.auth {
-        Auth::Approle => approle_method(spec),
+        Auth::Approle => approle_method(),
         // The client certificate alone; `reload` re-reads the key file at
         // each login, so a renewed certificate is used without a signal.
         Auth::Cert => json!({
@@ -146,17 +146,17 @@ pub fn agent(spec: &BundleSpec<'_>) -> String {
 }
 
 /// AppRole auto-auth: role_id and secret_id from the bundle.
-fn approle_method(spec: &BundleSpec<'_>) -> serde_json::Value {
-    let mut approle = json!({
+fn approle_method() -> serde_json::Value {
+    let approle = json!({
         "role_id_file_path": format!("{BUNDLE_MOUNT}/role_id"),
         "secret_id_file_path": format!("{BUNDLE_MOUNT}/secret_id"),
         // The bundle is read-only and the agent must log in again after a
-        // restart with the same secret_id.
+        // restart with the same secret_id. A response-wrapped secret_id is
+        // unwrapped once before the agent starts (`vaultnet unwrap`): an
+        // agent that unwrapped it itself would try the spent token again at
+        // its next login.
         "remove_secret_id_file_after_reading": false,
     });
-    if let Some(p) = &spec.wrapped_secret_id_path {
-        approle["secret_id_response_wrapping_path"] = json!(p);
-    }
     json!({
         "type": "approle",
         "mount_path": "auth/approle",
@@ -309,9 +309,10 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
     let cli = spec.flavor.binary();
     let prefix = spec.flavor.env_prefix();
     let wrapped = if spec.wrapped_secret_id_path.is_some() {
-        "\n`secret_id` holds a response-wrapping token: the agent unwraps it once at\n\
-         its first login. Ask the operator for a new one (`vaultnet add-user --rotate`)\n\
-         if the agent must start again from scratch.\n"
+        "\n`secret_id` came as a response-wrapping token. Before the agent's first\n\
+         start, unwrap it once, as yourself: `vaultnet unwrap DIR` (a bundle vaultnet\n\
+         installed for you is unwrapped already). It refuses a token that is spent\n\
+         or was not made for you: then someone else may have it, so tell the operator.\n"
     } else {
         ""
     };
@@ -446,16 +447,22 @@ mod tests {
         );
     }
 
+    /// A wrapped secret_id is unwrapped before the agent starts: the agent
+    /// reads a plain one, so its next login never meets a spent token, and
+    /// the README says how.
     #[test]
-    fn wrapped_secret_id_sets_the_creation_path_the_agent_validates() {
+    fn a_wrapped_bundle_has_an_agent_reading_a_plain_secret_id_and_says_to_unwrap() {
         let s = site("l1");
         let mut sp = spec(&s);
         sp.wrapped_secret_id_path = Some("auth/approle/role/alice/secret-id".into());
         let v: serde_json::Value = serde_json::from_str(&agent(&sp)).unwrap();
-        assert_eq!(
-            v["auto_auth"]["method"][0]["config"]["secret_id_response_wrapping_path"],
-            "auth/approle/role/alice/secret-id"
+        let config = &v["auto_auth"]["method"][0]["config"];
+        assert!(
+            config.get("secret_id_response_wrapping_path").is_none(),
+            "{config}"
         );
+        assert_eq!(config["secret_id_file_path"], "/vaultnet/secret_id");
+        assert!(readme(&sp, "2027-01-01").contains("`vaultnet unwrap DIR`"));
     }
 
     #[test]
