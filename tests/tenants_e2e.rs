@@ -713,7 +713,7 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
     ));
     let plain = std::fs::read_to_string(&sid_file).unwrap();
     assert!(
-        vaultnet::commands::unwrap::is_plain_secret_id(&plain),
+        vaultnet::vault::ops::is_plain_secret_id(&plain),
         "not a secret_id"
     );
     assert_eq!(std::fs::metadata(&sid_file).unwrap().mode() & 0o7777, 0o600);

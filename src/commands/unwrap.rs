@@ -77,7 +77,7 @@ pub fn run(args: Args) -> Result<u8> {
     let token = fsx::read_secret(&sid_path, fsx::MAX_TOKEN_BYTES)?
         .map(|b| Secret::new(String::from_utf8_lossy(&b).trim().to_string()))
         .ok_or_else(|| not_bundle("no `secret_id`"))?;
-    if is_plain_secret_id(token.expose()) {
+    if crate::vault::ops::is_plain_secret_id(token.expose()) {
         ui::out(format!(
             "`{}` holds a plain secret_id already: nothing to unwrap",
             sid_path.display()
@@ -146,16 +146,6 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(0)
 }
 
-/// A plain secret_id is a UUID; a wrapping token is not.
-pub fn is_plain_secret_id(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 fn host_port(url: &str) -> Option<(String, u16)> {
     let rest = url.strip_prefix("https://")?.trim_end_matches('/');
     let (host, port) = rest.rsplit_once(':')?;
@@ -202,6 +192,7 @@ mod tests {
 
     #[test]
     fn a_uuid_is_a_plain_secret_id_and_a_token_is_not() {
+        use crate::vault::ops::is_plain_secret_id;
         assert!(is_plain_secret_id("0b3f2c9e-1d2a-4e5f-8a9b-0c1d2e3f4a5b"));
         assert!(!is_plain_secret_id("s.AbCdEf0123456789"));
         assert!(!is_plain_secret_id("0b3f2c9e-1d2a-4e5f-8a9b"));

@@ -579,7 +579,7 @@ fn installed(layout: &Layout, name: &str, rec: &Tenant) -> Option<Check> {
             // the plain secret_id, not the state's spent wrapping token.
             HomeRead::File(bytes) if rec.wrapped_secret_id && *n == layout::SECRET_ID => {
                 let plain = String::from_utf8_lossy(&bytes);
-                if !crate::commands::unwrap::is_plain_secret_id(plain.trim()) {
+                if !crate::vault::ops::is_plain_secret_id(plain.trim()) {
                     differ.push(shown);
                 }
             }

@@ -732,7 +732,7 @@ fn installed_secret_id_is_plain(user: &UnixUser, dir: &Path) -> Result<bool> {
     )?;
     Ok(match read.as_deref() {
         Some([fsx::HomeRead::File(b)]) => {
-            crate::commands::unwrap::is_plain_secret_id(String::from_utf8_lossy(b).trim())
+            crate::vault::ops::is_plain_secret_id(String::from_utf8_lossy(b).trim())
         }
         _ => false,
     })

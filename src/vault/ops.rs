@@ -381,6 +381,16 @@ pub fn lookup_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<Optio
     }
 }
 
+/// A plain secret_id is a UUID; a wrapping token is not.
+pub fn is_plain_secret_id(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// A new secret_id, plain or response-wrapped (SECURITY.md V5).
 pub struct NewSecretId {
     /// The secret_id, or the wrapping token when wrapped.
