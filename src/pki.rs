@@ -438,6 +438,12 @@ pub fn assess(
         ))
     } else if info.not_after <= now {
         replace(format!("it expired on {}", info.not_after.date()))
+    } else if info.not_before > now {
+        // Vault refuses it until then: as useless as an expired one.
+        replace(format!(
+            "it is not valid before {}",
+            when(info.not_before, now)
+        ))
     } else if renewal_due(info.not_before, info.not_after, now) {
         Verdict::Renew(format!("it expires on {}", when(info.not_after, now)))
     } else {
@@ -483,6 +489,27 @@ mod tests {
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+
+    #[test]
+    fn assess_replaces_a_leaf_that_is_not_valid_yet() {
+        let t = now();
+        let (ca, ca_issued) = Ca::generate(t, "h").unwrap();
+        let ca_info = CertInfo::parse(&ca_issued.cert_pem).unwrap();
+        let want = Wanted {
+            usage: Usage::Client,
+            common_name: Some("alice"),
+            dns: None,
+            ips: None,
+        };
+        let later = ca
+            .issue_client("alice", Duration::days(30), t + Duration::days(3))
+            .unwrap();
+        let (v, _) = assess(&later.cert_pem, &later.key_pem, &ca_info, t, &want);
+        assert!(
+            matches!(&v, Verdict::Replace(w) if w.starts_with("it is not valid before ")),
+            "{v:?}"
+        );
     }
 
     #[test]

@@ -410,7 +410,7 @@ pub fn server_cert(
         cert: &cert,
         key: &key,
         server: true,
-        wrong: "run `vaultnet init` (it reissues a server certificate that is wrong), then restart Vault",
+        wrong: "run `vaultnet init` (it reissues a server certificate that is wrong), then reload Vault (SIGHUP)",
         renew: "run `vaultnet renew` (it renews the server certificate)",
         rewrite: "vaultnet init",
     };

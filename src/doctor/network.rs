@@ -259,12 +259,12 @@ fn tls_checks(
                 Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
             ),
             TlsFailure::WrongName => (
-                Check::fail(format!("{id}.tls"), tls_title.clone(), "run `vaultnet init` (it reissues the server certificate for the current names), then restart Vault")
+                Check::fail(format!("{id}.tls"), tls_title.clone(), "run `vaultnet init` (it reissues the server certificate for the current names), then reload Vault (SIGHUP)")
                     .detail(format!("the server's certificate is not valid for `{name}`")),
                 Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
             ),
             TlsFailure::ServerCertExpired => (
-                Check::fail(format!("{id}.tls"), tls_title.clone(), "run `vaultnet init` (it renews the server certificate), then restart Vault")
+                Check::fail(format!("{id}.tls"), tls_title.clone(), "run `vaultnet renew` (it renews the server certificate and has Vault reload it)")
                     .detail("the server's certificate has expired or is not yet valid"),
                 Check::skip(format!("{id}.mtls"), mtls_title).detail("TLS failed"),
             ),
