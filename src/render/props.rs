@@ -3,8 +3,10 @@
 //! bundle file parses back with its consumer's syntax and carries the value
 //! unchanged, and nothing a value holds adds a key, a line or a section;
 //! hostile values the validators refuse are refused. The gate holds exactly
-//! the uids and addresses it is given, and the state loader reads back
-//! what it writes and answers any damaged byte with one line, never a
+//! the uids and addresses it is given; every forwarder's files keep one
+//! shape whatever addresses they carry; the renewal service runs exactly
+//! `vaultnet renew` whatever its paths hold; and the state loader reads
+//! back what it writes and answers any damaged byte with one line, never a
 //! panic.
 
 use std::collections::BTreeSet;
@@ -263,6 +265,133 @@ fn the_state_loader_reads_back_what_it_writes_and_refuses_garbage_in_one_line() 
             prop_assert!(!e.contains('\n'), "{}", e);
             prop_assert!(!e.is_empty());
         }
+        Ok(())
+    });
+}
+
+/// Each forwarder's files have the shape of a plain site's, line for line
+/// and key for key, whatever addresses and ports they are given, and carry
+/// the addresses unchanged (only typed addresses reach them).
+#[test]
+fn every_forwarder_file_has_one_shape_and_carries_its_addresses() {
+    use super::forwarder::{self, ForwarderSpec};
+    use crate::state::Forwarder;
+    let addr = (any::<[u8; 4]>(), 1u16..);
+    check(
+        "forwarder files",
+        (addr.clone(), addr),
+        |((lip, lport), (uip, uport))| {
+            let spec = ForwarderSpec {
+                listen: std::net::SocketAddr::from((lip, lport)),
+                upstream: std::net::SocketAddr::from((uip, uport)),
+            };
+            let plain = ForwarderSpec {
+                listen: "10.9.0.1:22300".parse().unwrap(),
+                upstream: "127.0.0.1:8200".parse().unwrap(),
+            };
+            for kind in Forwarder::ALL {
+                let got = forwarder::render(kind, &spec);
+                let want = forwarder::render(kind, &plain);
+                prop_assert_eq!(got.files.len(), want.files.len());
+                for (g, w) in got.files.iter().zip(&want.files) {
+                    prop_assert_eq!(&g.name, &w.name);
+                    // Per line: its first word (a directive, or a unit key) and
+                    // how many words it has.
+                    let shape = |t: &str| -> Vec<(String, usize)> {
+                        t.lines()
+                            .map(|l| {
+                                let first = l.split_whitespace().next().unwrap_or("");
+                                let key = first.split_once('=').map_or(first, |(k, _)| k);
+                                (key.to_string(), l.split_whitespace().count())
+                            })
+                            .collect()
+                    };
+                    prop_assert_eq!(shape(&g.contents), shape(&w.contents), "{}", g.contents);
+                    for a in [spec.listen, spec.upstream] {
+                        let shown = [a.to_string(), format!("{}:{}", a.ip(), a.port())];
+                        let ip = a.ip().to_string();
+                        prop_assert!(
+                            shown.iter().any(|s| g.contents.contains(s.as_str()))
+                                || (g.contents.contains(&ip)
+                                    && g.contents.contains(&a.port().to_string())),
+                            "{} is not in {}:\n{}",
+                            a,
+                            g.name,
+                            g.contents
+                        );
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
+}
+
+/// The renewal service's `ExecStart=` is one line whatever the binary's
+/// and the state directory's paths hold, and systemd's quoting (words,
+/// `"…"` with `\"` and `\\`, `%%` for `%`) gives back exactly the command.
+#[test]
+fn the_renewal_service_runs_exactly_vaultnet_renew_for_any_paths() {
+    use super::schedule;
+    /// systemd's splitting of a command line, for what `exec_word` writes.
+    fn split(line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut chars = line.chars().peekable();
+        loop {
+            while chars.peek() == Some(&' ') {
+                chars.next();
+            }
+            let Some(&first) = chars.peek() else { break };
+            let mut w = String::new();
+            if first == '"' {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some('x') => {
+                                let hex: String = chars.by_ref().take(2).collect();
+                                w.push(u8::from_str_radix(&hex, 16).unwrap() as char);
+                            }
+                            Some(e) => w.push(e),
+                            None => {}
+                        },
+                        c => w.push(c),
+                    }
+                }
+            } else {
+                while let Some(&c) = chars.peek() {
+                    if c == ' ' {
+                        break;
+                    }
+                    w.push(c);
+                    chars.next();
+                }
+            }
+            out.push(w.replace("%%", "%"));
+        }
+        out
+    }
+    let path = "(/[a-zA-Z0-9._ %\"'\\\\;$\t-]{1,10}){1,3}";
+    check("renewal service", (path, path), |(bin, dir)| {
+        let text = schedule::service(Path::new(&bin), Path::new(&dir));
+        let exec: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("ExecStart="))
+            .collect();
+        prop_assert_eq!(exec.len(), 1, "{}", text);
+        let argv = split(exec[0].strip_prefix("ExecStart=").unwrap());
+        prop_assert_eq!(
+            argv,
+            vec![
+                bin.clone(),
+                "--dir".into(),
+                dir.clone(),
+                "renew".into(),
+                "--token-file".into(),
+                "%d/operator-token".into(),
+            ]
+        );
         Ok(())
     });
 }
