@@ -318,6 +318,39 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
         .expect(site.expect(0).stdout(format!(
             "tenant {name}: nothing due (cert expires [TIME]{sid_when})\nsite: nothing due\n"
         )));
+    // The same as JSON: stable fields, nothing secret.
+    let uid = t.uid;
+    let installed = bundle.display();
+    let (sid_expires, wrapped_json) = match (approle, wrapped) {
+        (true, w) => ("\"[TIME]\"", w),
+        (false, _) => ("null", false),
+    };
+    let auth_json = if approle { "approle" } else { "cert" };
+    site.vaultnet()
+        .args(["renew", "--output", "json"])
+        .run()
+        .expect(site.expect(0).stdout(format!(
+            r#"{{
+  "site": [],
+  "vault_reload": null,
+  "tenants": [
+    {{
+      "name": "{name}",
+      "uid": {uid},
+      "bundle": "[STATE]/tenants/{name}",
+      "installed_to": "{installed}",
+      "cert_serial": "[SERIAL]",
+      "cert_not_after": "[TIME]",
+      "secret_id_expires": {sid_expires},
+      "wrapped_secret_id": {wrapped_json},
+      "auth": "{auth_json}",
+      "changes": [],
+      "agent": null
+    }}
+  ]
+}}
+"#
+        )));
     // (Its lock file names the last run: the only thing it may change.)
     before.without(".vaultnet.lock").assert_same(
         &site.snapshot().without(".vaultnet.lock"),
@@ -366,4 +399,76 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
     site.write_secret(&name, "v4");
     wait_rendered(&t, &app, &agent, "v4", "after an agent restart");
     let _ = std::fs::remove_file(&pid_file);
+}
+
+/// A renewed server certificate Vault has not loaded is not forgotten:
+/// `renew` fails (exit 1) while it does not know how to reload Vault,
+/// saying how to tell it; once `init` recorded the pid file, the next
+/// `renew` — with nothing left to renew — has Vault load the waiting
+/// certificate and checks it is served; the one after does nothing.
+#[test]
+fn renew_keeps_at_a_server_certificate_vault_has_not_loaded_until_it_serves_it() {
+    require_e2e!("runs OpenBao in a network namespace");
+    let site = Fixture::host("vnrr")
+        .init_args(["--server-cert-ttl", "1m"])
+        .openbao()
+        .build();
+    // A minute (and a backdated tenth): due about 44 s after init.
+    wait_for(
+        "the server certificate to be due",
+        Duration::from_secs(90),
+        Duration::from_secs(1),
+        || {
+            let out = dry_run(&site);
+            match out
+                .stdout
+                .starts_with("vault: would renew the server certificate")
+            {
+                true => Ok(()),
+                false => Err(out.to_string()),
+            }
+        },
+    );
+    let served = |site: &Fixture| site.bao().served_certificate();
+    let before = served(&site);
+    site.vaultnet().arg("renew").run().expect(
+        site.refused(
+            1,
+            "OpenBao still serves its previous certificate: vaultnet does not know how to reload it",
+            "reload it now (`systemctl reload openbao` or `kill -HUP` its pid), and record how once: `vaultnet init --vault-pid-file FILE` or `--vault-reload-command CMD`",
+        )
+        .stderr(
+            "site: replaced Vault server certificate `vault/server.pem` because it expires on [TIME] (new serial [SERIAL], expires [TIME])
+error: OpenBao still serves its previous certificate: vaultnet does not know how to reload it
+hint: reload it now (`systemctl reload openbao` or `kill -HUP` its pid), and record how once: `vaultnet init --vault-pid-file FILE` or `--vault-reload-command CMD`
+",
+        ),
+    );
+    assert_eq!(served(&site), before, "nothing reloaded Vault");
+
+    let pid = site.bao().pid().expect("OpenBao runs");
+    let pid_file = site.scratch().join("bao.pid");
+    write_private(&pid_file, format!("{pid}\n").as_bytes());
+    // (init's whole report is compared by its own tests.)
+    site.init()
+        .env("BAO_TOKEN", &site.bao().root_token)
+        .arg("--vault-pid-file")
+        .arg(&pid_file)
+        .run()
+        .expect_success();
+    site.vaultnet()
+        .arg("renew")
+        .run()
+        .expect(site.expect(0).redact(pid, "[PID]").stderr(
+            "site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate\n",
+        ));
+    assert_ne!(
+        served(&site),
+        before,
+        "Vault still serves the old certificate"
+    );
+    site.vaultnet()
+        .arg("renew")
+        .run()
+        .expect(site.expect(0).stdout("site: nothing due\n"));
 }

@@ -1288,3 +1288,98 @@ fn podman_compose_config_accepts_an_app_merged_with_the_bundle_override() {
         "{out}"
     );
 }
+
+/// Cert auth logs in with the bundle's key file alone and gets the
+/// tenant's policy only; moving a tenant between AppRole and cert auth
+/// takes the old way in away (its role, its secret_ids), and back again.
+#[test]
+fn a_tenant_moved_to_cert_auth_logs_in_by_certificate_and_loses_its_approle() {
+    require_e2e!("runs OpenBao in a network namespace");
+    let site = Fixture::host("vntc").openbao().build();
+    let name = tenant_name("c");
+    let a = name.as_str();
+    site.add_user(&["--no-unix-user", a])
+        .run()
+        .expect(add_expect(&site, &[a], false));
+    let (role_id, secret_id) = (
+        site.bundle_text(a, "role_id"),
+        site.bundle_text(a, "secret_id"),
+    );
+    assert!(site.login(&role_id, &secret_id).is_ok());
+
+    // Moved to cert auth.
+    site.add_user(&["--no-unix-user", "--auth", "cert", a])
+        .run()
+        .expect(
+            site.expect(0)
+                .stdout(format!("{}{NEXT}", updated(a, "")))
+                .stderr(format!(
+                    "{a}: cert auth at `cert/`: enabled
+{a}: cert role `{a}`: created
+{a}: deleted AppRole role `{a}` and its 1 secret_id(s)
+{a}: repaired `tenants/{a}/agent.json` (it differed from what vaultnet wrote)
+"
+                )),
+        );
+    let (code, _) = site.root_api("GET", &format!("auth/approle/role/{a}"), None);
+    assert_eq!(code, 404, "the AppRole role is still there");
+    assert!(
+        site.login(&role_id, &secret_id).is_err(),
+        "the old secret_id still logs in"
+    );
+    for f in ["role_id", "secret_id"] {
+        assert!(
+            !site.bundle(a).join(f).exists(),
+            "{f} is still in the bundle"
+        );
+    }
+    let (code, role) = site.root_api("GET", &format!("auth/cert/certs/{a}"), None);
+    assert_eq!(code, 200, "{role}");
+    assert_eq!(role["data"]["allowed_common_names"], json!([a]));
+    assert_eq!(
+        role["data"]["token_policies"],
+        json!([format!("vaultnet-{a}")])
+    );
+    assert_eq!(role["data"]["token_no_default_policy"], true);
+
+    // The key file alone logs in, as the tenant's policy only.
+    let key = site.bundle(a).join("client-key.pem");
+    let login = |key: &Path| {
+        let port = site.vault_addr().port();
+        let out = site.ns().exec(
+            std::process::Command::new("curl")
+                .args(["-s", "--cacert"])
+                .arg(site.path("pki/ca.pem"))
+                .arg("--cert")
+                .arg(key)
+                .arg("--key")
+                .arg(key)
+                .arg("--resolve")
+                .arg(format!("localhost:{port}:127.0.0.1"))
+                .args(["-X", "POST", "-d"])
+                .arg(format!("{{\"name\":\"{a}\"}}"))
+                .arg(format!("https://localhost:{port}/v1/auth/cert/login")),
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)
+    };
+    let answer = login(&key);
+    assert_eq!(
+        answer["auth"]["policies"],
+        json!([format!("vaultnet-{a}")]),
+        "{answer}"
+    );
+    // The operator's certificate (another common name) is refused.
+    let refused = login(&site.path("operator/client-key.pem"));
+    assert!(refused["auth"].is_null(), "{refused}");
+    let agent: Value = serde_json::from_str(&site.bundle_text(a, "agent.json")).unwrap();
+    assert_eq!(agent["auto_auth"]["method"][0]["type"], "cert");
+
+    // And back: the cert role goes, a new secret_id comes.
+    site.add_user(&["--no-unix-user", "--auth", "approle", a])
+        .run()
+        .expect_success();
+    let (code, _) = site.root_api("GET", &format!("auth/cert/certs/{a}"), None);
+    assert_eq!(code, 404, "the cert role is still there");
+    assert!(login(&key)["auth"].is_null(), "cert login still works");
+    site.login_bundle(a);
+}

@@ -95,7 +95,9 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             ui::status(format!("site: {}", o.text));
             site_changes.push(o.text.clone());
         }
-        if server.changed() {
+        // A certificate renewed by an earlier run that Vault never loaded
+        // (its reload failed, or was not known then) is loaded now.
+        if server.changed() || !renew::serves_the_current_certificate(&layout, &site_settings) {
             let wait = Duration::from_secs(args.vault.timeout);
             match renew::reload_vault(&layout, &site_settings, wait) {
                 Ok(done) => {
@@ -178,7 +180,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             };
             ui::out(line)?;
         }
-        if site_too && site_changes.is_empty() {
+        if site_too && site_changes.is_empty() && vault_reload.is_none() {
             ui::out("site: nothing due")?;
         }
     }

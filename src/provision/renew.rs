@@ -28,7 +28,7 @@ pub fn reload_vault(layout: &Layout, site: &Site, timeout: Duration) -> Result<S
             ))
             .hint(format!(
                 "reload it now (`systemctl reload {}` or `kill -HUP` its pid), and record how once: `vaultnet init --vault-pid-file FILE` or `--vault-reload-command CMD`",
-                site.flavor.binary()
+                site.flavor
             )));
         }
     };
@@ -87,22 +87,40 @@ pub fn reload_vault(layout: &Layout, site: &Site, timeout: Duration) -> Result<S
     ))
 }
 
+/// The certificate in `vault/server-key.pem`, as DER.
+fn on_disk(layout: &Layout) -> Result<Vec<u8>> {
+    fsx::read_secret(&layout.server_key(), MAX_PEM_BYTES)?
+        .and_then(|b| CertInfo::parse(&String::from_utf8_lossy(&b)).ok())
+        .map(|i| i.der)
+        .ok_or_else(|| Error::failed("`vault/server-key.pem` holds no certificate"))
+}
+
+/// What Vault's listener presents to a new connection (a kept-alive one
+/// would show the certificate of its own, earlier handshake).
+fn served(layout: &Layout, site: &Site) -> Option<Vec<u8>> {
+    ops::operator_client(layout, site, None, Duration::from_secs(5))
+        .and_then(|c| c.raw(reqwest::Method::GET, "sys/health", None, None))
+        .ok()
+        .and_then(|r| r.peer_cert)
+}
+
+/// Whether Vault serves the certificate on disk; `true` when Vault does
+/// not answer (then there is nothing to reload, and the run's own requests
+/// say why).
+pub fn serves_the_current_certificate(layout: &Layout, site: &Site) -> bool {
+    match (served(layout, site), on_disk(layout)) {
+        (Some(s), Ok(d)) => s == d,
+        _ => true,
+    }
+}
+
 /// Polls Vault's listener with fresh connections until the certificate it
 /// presents is the one in `vault/server-key.pem`.
 fn wait_until_served(layout: &Layout, site: &Site, timeout: Duration) -> Result<()> {
-    let want = fsx::read_secret(&layout.server_key(), MAX_PEM_BYTES)?
-        .and_then(|b| CertInfo::parse(&String::from_utf8_lossy(&b)).ok())
-        .map(|i| i.der)
-        .ok_or_else(|| Error::failed("`vault/server-key.pem` holds no certificate"))?;
+    let want = on_disk(layout)?;
     let deadline = Instant::now() + timeout.max(Duration::from_secs(5));
     loop {
-        // A new client each time: a kept-alive connection would show the
-        // certificate of its own, earlier handshake.
-        let served = ops::operator_client(layout, site, None, Duration::from_secs(5))
-            .and_then(|c| c.raw(reqwest::Method::GET, "sys/health", None, None))
-            .ok()
-            .and_then(|r| r.peer_cert);
-        if served.as_deref() == Some(want.as_slice()) {
+        if served(layout, site).as_deref() == Some(want.as_slice()) {
             return Ok(());
         }
         if Instant::now() >= deadline {

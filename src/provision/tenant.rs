@@ -182,21 +182,27 @@ pub fn provision(
     let policy = ops::ensure_policy(c, &site, name)?;
     step(policy);
     // The way in the plan, and no other: a tenant moved between AppRole
-    // and cert auth loses the old one.
+    // and cert auth loses the one the state says it had (asked only then:
+    // nothing else is vaultnet's to remove).
+    let moved = prev.as_ref().is_some_and(|p| p.auth != plan.auth);
     let role_id = match plan.auth {
         Auth::Approle => {
             step(ops::ensure_role(c, name, &plan.limits)?);
-            ops::delete_cert_role(c, name)?
-                .into_iter()
-                .for_each(&mut step);
+            if moved {
+                ops::delete_cert_role(c, name)?
+                    .into_iter()
+                    .for_each(&mut step);
+            }
             Some(ops::role_id(c, name)?)
         }
         Auth::Cert => {
             step(ops::ensure_cert_auth(c)?);
             step(ops::ensure_cert_role(c, name, &plan.limits, &ca.cert_pem)?);
-            ops::delete_approle(c, name)?
-                .into_iter()
-                .for_each(&mut step);
+            if moved {
+                ops::delete_approle(c, name)?
+                    .into_iter()
+                    .for_each(&mut step);
+            }
             None
         }
     };
