@@ -1318,6 +1318,7 @@ fn a_tenant_moved_to_cert_auth_logs_in_by_certificate_and_loses_its_approle() {
 {a}: cert role `{a}`: created
 {a}: deleted AppRole role `{a}` and its 1 secret_id(s)
 {a}: repaired `tenants/{a}/agent.json` (it differed from what vaultnet wrote)
+{a}: repaired `tenants/{a}/README.md` (it differed from what vaultnet wrote)
 "
                 )),
         );

@@ -316,6 +316,10 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
     } else {
         ""
     };
+    let login = match spec.auth {
+        Auth::Approle => "| `role_id`, `secret_id` | your AppRole login — secret |",
+        Auth::Cert => "| (no secret_id) | you log in with your certificate alone (cert auth) |",
+    };
     format!(
         "# vaultnet bundle for `{t}`\n\
          \n\
@@ -327,7 +331,7 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
          | `ca.pem` | the CA that signed {name}'s certificate (and yours) |\n\
          | `client.pem` | your client certificate (expires {cert_expires}) |\n\
          | `client-key.pem` | its key, followed by the certificate: the agent reads the pair from this one file — secret |\n\
-         | `role_id`, `secret_id` | your AppRole login — secret |\n\
+         {login}\n\
          | `agent.json` | the {name} agent config: logs in, renders secrets as 0400 files |\n\
          | `compose.yaml` | a compose override adding the agent sidecar to your project |\n\
          | `{t}-vault-agent.container`, `{t}-vaultnet-secrets.volume` | the same agent as Quadlet units |\n\
@@ -417,6 +421,9 @@ mod tests {
             !table.contains(&"role_id".to_string()) && !table.contains(&"secret_id".to_string()),
             "{table:?}"
         );
+        let r = readme(&spec, "2027-01-01");
+        assert!(r.contains("you log in with your certificate alone"), "{r}");
+        assert!(!r.contains("`role_id`, `secret_id`"), "{r}");
     }
 
     #[test]
