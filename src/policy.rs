@@ -82,9 +82,10 @@ pub fn wraps_for_tenant(site: &Site, tenant: &str, path: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// The AppRole role body.
-pub fn role_body(tenant: &str, l: &Limits) -> Value {
-    json!({
+/// The token fields every role of a tenant sets, AppRole's and cert's:
+/// the tenant's policy alone, every limit explicit.
+fn token_fields(tenant: &str, l: &Limits) -> serde_json::Map<String, Value> {
+    let v = json!({
         "token_policies": [policy_name(tenant)],
         // No `default` policy: see [`SELF_PATHS`].
         "token_no_default_policy": true,
@@ -92,10 +93,20 @@ pub fn role_body(tenant: &str, l: &Limits) -> Value {
         "token_max_ttl": l.token_max_ttl,
         "token_num_uses": l.token_num_uses,
         "token_type": "service",
-        "bind_secret_id": true,
-        "secret_id_ttl": l.secret_id_ttl,
-        "secret_id_num_uses": l.secret_id_num_uses,
-    })
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("a JSON object"),
+    }
+}
+
+/// The AppRole role body.
+pub fn role_body(tenant: &str, l: &Limits) -> Value {
+    let mut m = token_fields(tenant, l);
+    m.insert("bind_secret_id".into(), json!(true));
+    m.insert("secret_id_ttl".into(), json!(l.secret_id_ttl));
+    m.insert("secret_id_num_uses".into(), json!(l.secret_id_num_uses));
+    Value::Object(m)
 }
 
 /// Where the tenant's `cert` auth role lives.
@@ -104,20 +115,14 @@ pub fn cert_role_path(tenant: &str) -> String {
 }
 
 /// The `cert` auth role: the vaultnet CA, the tenant's name as the only
-/// common name it accepts, the tenant's policy alone, every token limit
-/// explicit.
+/// common name it accepts, and the token fields of [`token_fields`].
 pub fn cert_role_body(tenant: &str, l: &Limits, ca_pem: &str) -> Value {
-    json!({
-        "certificate": ca_pem.trim_end(),
-        "allowed_common_names": [tenant],
-        "display_name": tenant,
-        "token_policies": [policy_name(tenant)],
-        "token_no_default_policy": true,
-        "token_ttl": l.token_ttl,
-        "token_max_ttl": l.token_max_ttl,
-        "token_num_uses": l.token_num_uses,
-        "token_type": "service",
-    })
+    let mut m = serde_json::Map::new();
+    m.insert("certificate".into(), json!(ca_pem.trim_end()));
+    m.insert("allowed_common_names".into(), json!([tenant]));
+    m.insert("display_name".into(), json!(tenant));
+    m.extend(token_fields(tenant, l));
+    Value::Object(m)
 }
 
 /// The fields of a live role that differ from what vaultnet wants, as

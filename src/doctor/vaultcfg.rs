@@ -323,12 +323,6 @@ fn fix_for(name: &str) -> String {
 /// Runs the probe in a child process with the tenant's uid and gid.
 fn as_tenant(probe: &LoginProbe, uid: u32, (id, title): (String, String)) -> Check {
     use std::io::Write;
-    use std::os::unix::process::CommandExt;
-    let gid = crate::sys::users::lookup(&probe.tenant)
-        .ok()
-        .flatten()
-        .filter(|u| u.uid == uid)
-        .map_or(uid, |u| u.gid);
     let failed = |why: String| {
         Check::fail(
             id.clone(),
@@ -341,12 +335,18 @@ fn as_tenant(probe: &LoginProbe, uid: u32, (id, title): (String, String)) -> Che
         Ok(e) => e,
         Err(e) => return failed(e.to_string()),
     };
-    let child = std::process::Command::new(exe)
+    let user = match crate::sys::users::lookup(&probe.tenant) {
+        Ok(Some(u)) if u.uid == uid => u,
+        _ => {
+            return failed(format!(
+                "there is no Unix user `{}` with that uid",
+                probe.tenant
+            ));
+        }
+    };
+    // The tenant's uid and groups, none of root's, a clean environment.
+    let child = crate::sys::users::as_tenant(&probe.tenant, &user, &[], exe)
         .arg(PROBE_COMMAND)
-        .env_clear()
-        .uid(uid)
-        .gid(gid)
-        .current_dir("/")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -756,22 +756,11 @@ fn unwrap_as_tenant(
 ) -> Result<()> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::failed(format!("cannot tell where vaultnet runs from: {e}")))?;
-    // `runuser` sets the tenant's uid and groups (none of root's left).
-    let mut cmd = std::process::Command::new("runuser");
-    cmd.args(["-u", name, "--"])
-        .arg(exe)
-        .arg("unwrap")
+    let mut cmd = crate::sys::users::as_tenant(name, user, &[], exe);
+    cmd.arg("unwrap")
         .arg(dir)
         .arg("--connect")
-        .arg(connect.to_string())
-        .env_clear()
-        .env("HOME", &user.home)
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .current_dir("/")
-        .stdin(std::process::Stdio::null());
+        .arg(connect.to_string());
     let out = cmd
         .output()
         .map_err(|e| Error::failed(format!("cannot run `vaultnet unwrap` as {name}: {e}")))?;

@@ -4,7 +4,7 @@
 //! clean environment; nothing secret is passed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::users::UnixUser;
@@ -84,19 +84,9 @@ pub fn reach(tenant: &str, user: &UnixUser, nudge: Nudge) -> Reached {
 
 /// `podman ARGS` as the tenant; its stdout, or why it failed (one line).
 fn podman(tenant: &str, user: &UnixUser, runtime: &Path, args: &[&str]) -> Result<String, String> {
-    let mut cmd = Command::new("runuser");
-    cmd.args(["-u", tenant, "--", "env", "-i"])
-        .arg(format!("HOME={}", user.home.display()))
-        .arg(format!("USER={tenant}"))
-        .arg(format!("LOGNAME={tenant}"))
-        .arg(format!("XDG_RUNTIME_DIR={}", runtime.display()))
-        .arg("PATH=/usr/local/bin:/usr/bin:/bin")
-        .arg("podman")
-        .args(args)
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let runtime_dir = ("XDG_RUNTIME_DIR", runtime.display().to_string());
+    let mut cmd = super::users::as_tenant(tenant, user, &[runtime_dir], "podman");
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run `runuser`: {e}"))?;

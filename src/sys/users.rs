@@ -53,3 +53,34 @@ pub fn require_tenant_user(name: &str) -> Result<UnixUser> {
     }
     Ok(u)
 }
+
+/// A command run as the tenant: `runuser -u NAME -- env -i HOME=… USER=…
+/// LOGNAME=… PATH=… [VARS…] PROGRAM`, from `/`, stdin closed. `runuser`
+/// gives it the tenant's uid and groups (none of root's left) and `env -i`
+/// a clean environment: nothing of the caller's, nothing secret. Add the
+/// program's arguments to it.
+pub fn as_tenant(
+    name: &str,
+    user: &UnixUser,
+    vars: &[(&str, String)],
+    program: impl AsRef<std::ffi::OsStr>,
+) -> std::process::Command {
+    let mut c = std::process::Command::new("runuser");
+    c.env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .args(["-u", name, "--", "env", "-i"])
+        .arg(format!("HOME={}", user.home.display()))
+        .arg(format!("USER={name}"))
+        .arg(format!("LOGNAME={name}"))
+        .arg("PATH=/usr/local/bin:/usr/bin:/bin");
+    for (k, v) in vars {
+        c.arg(format!("{k}={v}"));
+    }
+    c.arg(program)
+        .current_dir("/")
+        .stdin(std::process::Stdio::null());
+    c
+}

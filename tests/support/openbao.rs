@@ -431,13 +431,7 @@ impl OpenBao {
         body: Option<Value>,
         token: Option<&str>,
     ) -> (u16, Value) {
-        self.try_api(method, path, body, token).unwrap_or_else(|e| {
-            panic!(
-                "{method} {path} on {} failed: {e}\n{}",
-                self.addr(),
-                self.log_banner()
-            )
-        })
+        self.api_with_headers(method, path, body, token, &[])
     }
 
     /// [`OpenBao::api`] with the root token.
