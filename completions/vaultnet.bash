@@ -499,7 +499,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__renew)
-            opts="-h -V --from --dry-run --token-file --timeout --output --dir --help --version"
+            opts="-h -V --from --dry-run --rotate-ca --token-file --timeout --output --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -100,6 +100,7 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l output -d 'R
 json\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l dry-run -d 'Print what is due and change nothing'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l rotate-ca -d 'Switch to the next CA (`pki/next-ca.pem`, which Vault must already trust) and reissue every certificate under it; the old CA stays trusted until the last certificate it issued expires'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -s V -l version -d 'Print version'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand unwrap" -l connect -d 'Where the bundle\'s Vault address leads from here [default: its compose.yaml `extra_hosts`, else DNS]' -r

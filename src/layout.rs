@@ -25,6 +25,29 @@ impl Layout {
     pub fn ca_key(&self) -> PathBuf {
         self.pki().join("ca-key.pem")
     }
+    /// The CA that takes over at the next `renew --rotate-ca`: trusted
+    /// from the start, so Vault (which reads its client CA file only when
+    /// it starts) already knows it when the rotation comes.
+    pub fn next_ca_cert(&self) -> PathBuf {
+        self.pki().join("next-ca.pem")
+    }
+    pub fn next_ca_key(&self) -> PathBuf {
+        self.pki().join("next-ca-key.pem")
+    }
+    /// The CA a rotation replaced, trusted until the last certificate it
+    /// issued has expired.
+    pub fn previous_ca_cert(&self) -> PathBuf {
+        self.pki().join("previous-ca.pem")
+    }
+    /// Every CA trusted now (current, next, previous): Vault's client CA
+    /// file, every bundle's `ca.pem`, and what vaultnet itself trusts.
+    pub fn trust(&self) -> PathBuf {
+        self.pki().join("trust.pem")
+    }
+    /// Replaced CAs, each key with its certificate, named with the date.
+    pub fn replaced_cas(&self) -> PathBuf {
+        self.pki().join("replaced")
+    }
     pub fn vault(&self) -> PathBuf {
         self.root.join("vault")
     }

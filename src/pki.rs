@@ -42,6 +42,9 @@ impl std::fmt::Debug for Issued {
 /// A loaded CA, able to issue leaves.
 pub struct Ca {
     pub cert_pem: String,
+    /// The CAs trusted beside it (itself first), as PEM: what bundles,
+    /// cert-auth roles and Vault's client CA file carry.
+    pub trust_pem: String,
     issuer: Issuer<'static, KeyPair>,
     not_after: OffsetDateTime,
 }
@@ -97,6 +100,7 @@ impl Ca {
         };
         let ca = Ca {
             cert_pem: issued.cert_pem.clone(),
+            trust_pem: issued.cert_pem.clone(),
             not_after: params.not_after,
             issuer: Issuer::new(params, key),
         };
@@ -119,8 +123,10 @@ impl Ca {
         let key = key_pair(key_pem)?;
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
             .map_err(|e| pki_err("cannot read the CA certificate", e))?;
+        let cert_pem = cert_only(cert_pem)?;
         Ok(Ca {
-            cert_pem: cert_pem.to_string(),
+            trust_pem: cert_pem.clone(),
+            cert_pem,
             issuer,
             not_after: info.not_after,
         })
@@ -128,6 +134,12 @@ impl Ca {
 
     pub fn not_after(&self) -> OffsetDateTime {
         self.not_after
+    }
+
+    /// The same CA, carrying `trust_pem` as the CAs trusted beside it.
+    pub fn with_trust(mut self, trust_pem: String) -> Ca {
+        self.trust_pem = trust_pem;
+        self
     }
 
     fn leaf(

@@ -30,7 +30,9 @@ use crate::support::cmd::Output;
 use crate::support::doctor::{REPORT_NOT_COMPARED, Report, assert_no_token};
 use crate::support::expect::Expect;
 use crate::support::fixture::Fixture;
-use crate::support::init::{NEXT_ADD_USER, ca_name, init_report, kept_certificates, vault_setup};
+use crate::support::init::{
+    NEXT_ADD_USER, ca_name, init_report, kept_certificates, next_ca_name, vault_setup,
+};
 use crate::support::tenant::{NEXT, NFT, UnixUser, created, updated};
 use crate::support::{require_e2e, run_ok, wait_for, write_private};
 
@@ -106,7 +108,7 @@ fn init_kept_all(site: &Fixture) -> Expect {
     site.expect(0)
         .stdout(init_report(
             site,
-            "vaultnet is initialised in `[STATE]`: nothing changed (5 checked)\n",
+            "vaultnet is initialised in `[STATE]`: nothing changed (6 checked)\n",
             "socat",
             NEXT_ADD_USER,
         ))
@@ -480,14 +482,13 @@ fn doctor_names_a_ca_file_replaced_by_another_ca() {
 
     let r = site.report(&[], 1);
     assert_failed(&r, "files.ca");
-    // The key is intact and every bundle keeps a copy of the right
-    // certificate: the fix is to copy it back, not a new CA.
+    // The key is intact and its file holds the right certificate: the fix
+    // is a plain `init`, not a new CA.
     let ca = site.path("pki/ca.pem");
-    let copy = site.path(&format!("tenants/{}/ca.pem", site.tenant(0)));
-    let hint = r.expect_hint(
+    r.expect_hint(
         "files.ca.key",
         "fail",
-        &[&format!("cp {} {}", copy.display(), ca.display())],
+        &["run `vaultnet init`: it puts back `pki/ca.pem` from `pki/ca-key.pem`"],
     );
     assert!(
         r.detail("files.ca.key")
@@ -504,12 +505,19 @@ fn doctor_names_a_ca_file_replaced_by_another_ca() {
     ] {
         r.expect(&id, "skip");
     }
-    // Vault's own certificate no longer verifies against the file.
-    r.expect("vault.tls", "fail");
+    // Vault's own certificate still verifies: it is judged against the
+    // CAs trusted now (`pki/trust.pem`), which the swap did not touch.
+    r.expect("vault.tls", "ok");
 
-    let cmd = &hint[hint.find("`cp ").expect("a cp command") + 1..hint.len() - 1];
-    let words: Vec<&str> = cmd.split(' ').collect();
-    run_ok(Command::new(words[0]).args(&words[1..]));
+    let out = site.init().env("BAO_TOKEN", &site.bao().root_token).run();
+    let out = out.expect_success();
+    assert!(
+        out.stderr.starts_with(&format!(
+            "repaired `pki/ca.pem`: put back the certificate of `pki/ca-key.pem` ({})\n",
+            crate::support::init::ca_name_of(&site.path("pki/ca-key.pem"))
+        )),
+        "init's first line names the repair\n{out}"
+    );
     assert_eq!(std::fs::read(&ca).unwrap(), original);
     assert_all_ok(&site.report(&[], 0));
 }
@@ -916,11 +924,13 @@ fn doctor_fails_while_vault_serves_an_older_certificate_than_its_key_file_until_
         let stderr = format!(
             "setting {setting}
 kept CA `pki/ca.pem` ({}, expires [DATE])
+kept next CA `pki/next-ca.pem` ({}, expires [DATE])
 replaced Vault server certificate `vault/server.pem` because its certificate or key is missing (new serial [SERIAL], expires [TIME])
 kept operator certificate `operator/client.pem` (expires [DATE])
 wrote `vaultnet.yaml`
 {}",
             ca_name(&site),
+            next_ca_name(&site),
             vault_setup("present", "present")
         );
         site.init()
@@ -932,7 +942,7 @@ wrote `vaultnet.yaml`
                 site.expect(0)
                     .stdout(init_report(
                         &site,
-                        "vaultnet initialised in `[STATE]`: 3 changed, 4 kept\n",
+                        "vaultnet initialised in `[STATE]`: 3 changed, 5 kept\n",
                         "socat",
                         NEXT_ADD_USER,
                     ))

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::support::cmd::Cmd;
 use crate::support::fixture::Fixture;
-use crate::support::init::{init_stdout_with_vault, kept_certificates, vault_setup};
+use crate::support::init::{KEPT_PKI, init_stdout_with_vault, kept_certificates, vault_setup};
 use crate::support::require_e2e;
 use crate::support::run_ok;
 use crate::support::tenant::{UnixUser, connect_as};
@@ -129,7 +129,7 @@ fn a_user_the_operator_names_joins_root_on_vaults_port_and_nobody_else_does() {
         .run();
     out.expect(
         f.expect(0)
-            .stdout(init_stdout_with_vault(&f, 3, 5, "socat"))
+            .stdout(init_stdout_with_vault(&f, 3, KEPT_PKI + 2, "socat"))
             .stderr(format!(
                 "setting vault-clients: (none) -> {}\n{}wrote `vaultnet.yaml`\nupdated `forwarder/vaultnet.nft`\n{}",
                 backup.name,

@@ -24,7 +24,9 @@ use vaultnet::pki::CertInfo;
 use crate::support::cmd::{Cmd, Output};
 use crate::support::expect::Expect;
 use crate::support::fixture::Fixture;
-use crate::support::init::{ca_name, first_init, init_stdout, kept_certificates, unchanged_init};
+use crate::support::init::{
+    KEPT_PKI, ca_name, created_next_ca, first_init, init_stdout, kept_certificates, unchanged_init,
+};
 use crate::support::openbao::parse_listener;
 use crate::support::snapshot::Snapshot;
 use crate::support::{run_ok, wait_for, write_private};
@@ -265,6 +267,9 @@ const LAYOUT: &[&str] = &[
     "pki",
     "pki/ca-key.pem",
     "pki/ca.pem",
+    "pki/next-ca-key.pem",
+    "pki/next-ca.pem",
+    "pki/trust.pem",
     "renew",
     "renew/vaultnet-renew.service",
     "renew/vaultnet-renew.timer",
@@ -278,6 +283,7 @@ const LAYOUT: &[&str] = &[
 
 const SECRET_FILES: &[&str] = &[
     "pki/ca-key.pem",
+    "pki/next-ca-key.pem",
     "vault/server-key.pem",
     "operator/client-key.pem",
 ];
@@ -293,7 +299,7 @@ fn keys_are_0600_and_directories_0700_even_under_umask_000() {
         .args(site.init_args())
         .run();
     let first = first_init(&site);
-    let stdout = format!("0000\n{}", init_stdout(&site, 9, 0, "socat"));
+    let stdout = format!("0000\n{}", init_stdout(&site, 11, 0, "socat"));
     out.expect(first.stdout(stdout));
 
     let snap = site.snapshot();
@@ -360,7 +366,9 @@ fn listener_file_requires_client_certificates_from_the_vaultnet_ca() {
     let l = parse_listener(&site.path("vault/listener.json"));
     assert_eq!(l.address, site.vault_addr().to_string());
     assert!(l.require_client_cert, "{}", l.raw);
-    assert_eq!(l.tls_client_ca_file, Some(site.path("pki/ca.pem")));
+    // Every CA trusted now, the next one included (Vault reads this file
+    // only when it starts).
+    assert_eq!(l.tls_client_ca_file, Some(site.path("pki/trust.pem")));
     // One file holds the key and its certificate, so a renewal and a
     // reload never meet a torn pair; server.pem is the certificate alone.
     assert_eq!(l.tls_cert_file, Some(site.path("vault/server-key.pem")));
@@ -436,7 +444,7 @@ removed `forwarder/vaultnet-forwarder.socket` (socket-proxyd is no longer the fo
         let out = site.init().args(["--forwarder", kind]).run();
         let out = out.expect(
             site.expect(0)
-                .stdout(init_stdout(&site, *changed, 3, kind))
+                .stdout(init_stdout(&site, *changed, KEPT_PKI, kind))
                 .stderr(format!(
                     "setting forwarder: {previous} -> {kind}\n{}wrote `vaultnet.yaml`\n{written}",
                     kept_certificates(&site)
@@ -501,7 +509,7 @@ fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
     let out = site.init().arg("--profile").arg("l6").run();
     out.expect(
         site.expect(0)
-            .stdout(init_stdout(&site, 2, 3, "socat"))
+            .stdout(init_stdout(&site, 2, KEPT_PKI, "socat"))
             .stderr(format!(
                 "setting profile: l1 -> l6\n{}wrote `vaultnet.yaml`\n",
                 kept_certificates(&site)
@@ -842,7 +850,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
         (
             "unknown top-level key",
             format!("{good}extra: 1\n").into_bytes(),
-            "unknown field `extra`, expected one of schema, site, tenants at line 3, column 1",
+            "unknown field `extra`, expected one of schema, site, previous_ca, tenants at line 3, column 1",
         ),
         (
             "unknown site key",
@@ -980,14 +988,17 @@ fn force_replaces_the_ca_and_names_the_old_and_new_serials() {
     // The serials are redacted by name, so each must stand where it belongs.
     out.clone().expect(
         site.expect(0)
-            .stdout(init_stdout(&site, 3, 0, "socat"))
+            .stdout(init_stdout(&site, 5, 0, "socat"))
             .stderr(format!(
-                "replaced CA `pki/ca.pem`: `{old_name}` (serial [OLD CA]) -> `{}` (serial [NEW CA]), expires [DATE]
-replaced Vault server certificate `vault/server.pem` because `--force` or a new CA (new serial [SERVER], expires [DATE])
+                "replaced CA `pki/ca.pem`: `{old_name}` (serial [OLD CA]) -> `{}` (serial [NEW CA]), expires [DATE]; the old one is kept in `pki/replaced/ca-[DATE]-[OLD SHORT]-key.pem`
+{}replaced Vault server certificate `vault/server.pem` because `--force` or a new CA (new serial [SERVER], expires [DATE])
 replaced operator certificate `operator/client.pem` because `--force` or a new CA (new serial [OPERATOR], expires [DATE])
+updated `pki/trust.pem`
 ",
-                ca_name(&site)
+                ca_name(&site),
+                created_next_ca(&site)
             ))
+            .redact(&old_ca.serial[..16], "[OLD SHORT]")
             .redact(&old_ca.serial, "[OLD CA]")
             .redact(&new_ca.serial, "[NEW CA]")
             .redact(cert(&site, "vault/server.pem").serial, "[SERVER]")

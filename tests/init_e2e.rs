@@ -19,7 +19,7 @@ use vaultnet::pki::{Ca, Issued};
 use crate::support::cmd::Output;
 use crate::support::fixture::Fixture;
 use crate::support::init::{
-    NEXT_ADD_USER, bootstrap_init, init_report, init_stdout_with_vault, initialised,
+    KEPT_PKI, NEXT_ADD_USER, bootstrap_init, init_report, init_stdout_with_vault, initialised,
     kept_certificates, left_to_do, vault_setup,
 };
 use crate::support::openbao::{OpenBao, probe};
@@ -246,7 +246,7 @@ fn init_bootstraps_approle_and_kv2_from_every_token_source_then_changes_nothing(
         site.expect(0)
             .stdout(init_report(
                 &site,
-                &initialised(0, 3),
+                &initialised(0, KEPT_PKI),
                 "socat",
                 &left_to_do(None),
             ))
@@ -281,7 +281,7 @@ hint: use an operator token allowed to do this (`VAULT_TOKEN`, `--token-file` or
         site.expect(0)
             .stdout(init_report(
                 &site,
-                "vaultnet is initialised in `[STATE]`: nothing changed (5 checked)\n",
+                "vaultnet is initialised in `[STATE]`: nothing changed (6 checked)\n",
                 "socat",
                 NEXT_ADD_USER,
             ))
@@ -363,7 +363,7 @@ hint: choose another mount with `vaultnet init --kv-mount NAME`
     // A plain run goes back to the recorded mount and completes.
     site.init().env("BAO_TOKEN", &bao.root_token).run().expect(
         site.expect(0)
-            .stdout(init_stdout_with_vault(&site, 1, 4, "socat"))
+            .stdout(init_stdout_with_vault(&site, 1, KEPT_PKI + 1, "socat"))
             .stderr(format!(
                 "{}{}",
                 kept_certificates(&site),
@@ -386,7 +386,7 @@ fn init_against_a_sealed_openbao_exits_0_and_prints_the_unseal_step() {
         site.expect(0)
             .stdout(init_report(
                 &site,
-                &initialised(0, 3),
+                &initialised(0, KEPT_PKI),
                 "socat",
                 &left_to_do(Some("unseal it: `bao operator unseal`")),
             ))

@@ -73,7 +73,7 @@ Vault listener: 127.0.0.1:8200, mutual TLS required (`vault/listener.json`).
 Forwarder ({forwarder}): [HOST_IP]:{port} -> 127.0.0.1:8200; install it from `[STATE]` with:
 {steps}  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port
 {RENEWAL_STEPS}Operator access:
-  export BAO_ADDR=https://127.0.0.1:8200 BAO_CACERT=[STATE]/pki/ca.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
+  export BAO_ADDR=https://127.0.0.1:8200 BAO_CACERT=[STATE]/pki/trust.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
 
 Left to do:
   1. start OpenBao with the listener as an extra config: `bao server -config <your config> -config [STATE]/vault/listener.json`
@@ -95,8 +95,10 @@ Left to do:
 fn created(dir: &Path, file: &str) -> String {
     format!(
         "created CA `pki/ca.pem` ({}, expires [DATE])
+created next CA `pki/next-ca.pem` ({}, expires [DATE]), trusted from now on so `vaultnet renew --rotate-ca` can switch to it
 created Vault server certificate `vault/server.pem` (expires [DATE])
 created operator certificate `operator/client.pem` (expires [DATE])
+wrote `pki/trust.pem`
 wrote `vault/listener.json`
 wrote `vaultnet.yaml`
 wrote `forwarder/{file}`
@@ -104,7 +106,8 @@ wrote `forwarder/vaultnet.nft`
 wrote `renew/vaultnet-renew.service`
 wrote `renew/vaultnet-renew.timer`
 ",
-        ca_name_of(&dir.join("pki/ca.pem"))
+        ca_name_of(&dir.join("pki/ca.pem")),
+        ca_name_of(&dir.join("pki/next-ca.pem"))
     )
 }
 
@@ -149,7 +152,7 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
         dir,
         ip,
         &created(dir, "vaultnet-stream.conf"),
-        (9, 0),
+        (11, 0),
         "nginx",
         22301,
     ));
@@ -174,14 +177,16 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
     let s = answer(&init(&site, dir, &[]), &[], "");
     let kept = format!(
         "kept CA `pki/ca.pem` ({}, expires [DATE])
+kept next CA `pki/next-ca.pem` ({}, expires [DATE])
 kept Vault server certificate `vault/server.pem` (expires [DATE])
 kept operator certificate `operator/client.pem` (expires [DATE])
 ",
-        ca_name_of(&dir.join("pki/ca.pem"))
+        ca_name_of(&dir.join("pki/ca.pem")),
+        ca_name_of(&dir.join("pki/next-ca.pem"))
     );
     assert_eq!(s.rest, s.transcript);
     s.rest_output()
-        .expect(report(dir, ip, &kept, (0, 3), "nginx", 22301));
+        .expect(report(dir, ip, &kept, (0, 4), "nginx", 22301));
 
     // With --yes it never prompts, even on a terminal: the defaults, and
     // the default route's address as the host IP.
@@ -192,7 +197,7 @@ kept operator certificate `operator/client.pem` (expires [DATE])
         &fresh,
         ip,
         &created(&fresh, "vaultnet-forwarder.service"),
-        (9, 0),
+        (11, 0),
         "socat",
         22300,
     ));

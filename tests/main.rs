@@ -11,6 +11,7 @@ mod output;
 mod podman_e2e;
 mod renewal;
 mod revocation;
+mod rotation;
 mod support;
 mod tenants_cli;
 mod tenants_e2e;

@@ -8,8 +8,9 @@
 //! SIGHUP and uses the new one once the old has expired and every
 //! connection is cut) and, with AppRole, its secret_id (the old one keeps
 //! working until the agent has logged in again, then goes), and through
-//! an agent restart. `renew --dry-run` says what is due and changes nothing; a
-//! second `renew` destroys the retired secret_id; a third does nothing.
+//! an agent restart, and through a CA rotation (`renew --rotate-ca`).
+//! `renew --dry-run` says what is due and changes nothing; a second
+//! `renew` destroys the retired secret_id; a third does nothing.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -398,6 +399,51 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
     );
     site.write_secret(&name, "v4");
     wait_rendered(&t, &app, &agent, "v4", "after an agent restart");
+
+    // A CA rotation: the next CA, which OpenBao has trusted since it
+    // started, takes over. The tenant goes first — a certificate of the new
+    // CA and the CAs trusted now, its agent sent SIGHUP — then OpenBao
+    // serves a server certificate of the new CA. Nothing else is due yet
+    // (everything was renewed about 45 s ago, with 80 s left).
+    let ca_name = |rel: &str| crate::support::init::ca_name_of(&site.path(rel));
+    let (old_ca, next_ca) = (ca_name("pki/ca.pem"), ca_name("pki/next-ca.pem"));
+    let old_serial =
+        vaultnet::pki::CertInfo::parse(&std::fs::read_to_string(site.path("pki/ca.pem")).unwrap())
+            .unwrap()
+            .serial;
+    let out = site.vaultnet().args(["renew", "--rotate-ca"]).run();
+    out.expect(
+        site.expect(0)
+            .redact(pid, "[PID]")
+            .redact(&old_serial[..16], "[OLD]")
+            .stdout(format!(
+                "renewed tenant {name} (cert expires [TIME]{sid_when}); sent SIGHUP to 1 agent container(s)\n"
+            ))
+            .stderr(format!(
+                "site: rotated the CA: `{old_ca}` -> `{next_ca}`; the old one is kept in `pki/replaced/ca-[DATE]-[OLD]-key.pem` and trusted until [TIME]
+site: created next CA `pki/next-ca.pem` ({}, expires [DATE]), trusted from now on so `vaultnet renew --rotate-ca` can switch to it
+site: updated `pki/trust.pem`
+{}{name}: client certificate reissued because it was issued by another CA, expires [TIME]
+{name}: updated `tenants/{name}/ca.pem` to the CAs trusted now
+{name}: sent SIGHUP to 1 agent container(s)
+site: replaced Vault server certificate `vault/server.pem` because it was issued by another CA (new serial [SERIAL], expires [TIME])
+site: replaced operator certificate `operator/client.pem` because it was issued by another CA (new serial [SERIAL], expires [DATE])
+site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
+",
+                ca_name("pki/next-ca.pem"),
+                if approle {
+                    String::new()
+                } else {
+                    format!("{name}: cert role `{name}`: updated to the CAs trusted now\n")
+                }
+            )),
+    );
+    // Every connection cut: the agent's next handshake verifies a server
+    // certificate of the new CA and presents its own new certificate.
+    let out = host.exec(Command::new("ss").args(["-K", "dst", "127.0.0.1", "dport", "=", &port]));
+    assert!(out.status.success());
+    site.write_secret(&name, "v5");
+    wait_rendered(&t, &app, &agent, "v5", "after a CA rotation");
     let _ = std::fs::remove_file(&pid_file);
 }
 

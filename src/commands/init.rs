@@ -156,7 +156,7 @@ fn print_summary(layout: &Layout, site: &Site, report: &SiteReport) -> Result<()
     ui::out(format!(
         "  export {prefix}_ADDR={} {prefix}_CACERT={} {prefix}_CLIENT_CERT={} {prefix}_CLIENT_KEY={}",
         site.vault_url(),
-        layout.ca_cert().display(),
+        layout.trust().display(),
         layout.operator_cert().display(),
         layout.operator_key().display()
     ))?;

@@ -15,7 +15,7 @@ use super::Output;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::provision::tenant::{self, Asked, show_time};
-use crate::provision::{renew, site};
+use crate::provision::{ca, renew, site};
 use crate::state::Flavor;
 use crate::sys::agents::{self, Nudge};
 use crate::ui;
@@ -25,6 +25,7 @@ EXAMPLES:
   vaultnet renew                  # the site's certificates and every tenant
   vaultnet renew alice bob        # only these tenants
   vaultnet renew --dry-run        # what is due, changing nothing
+  vaultnet renew --rotate-ca      # switch to the next CA, reissue every certificate
 
 EXIT CODES:
   0  nothing was due, or everything due was renewed
@@ -43,6 +44,11 @@ pub struct Args {
     /// Print what is due and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Switch to the next CA (`pki/next-ca.pem`, which Vault must already
+    /// trust) and reissue every certificate under it; the old CA stays
+    /// trusted until the last certificate it issued expires
+    #[arg(long)]
+    pub rotate_ca: bool,
     #[command(flatten)]
     pub vault: super::VaultArgs,
     /// Report format
@@ -55,6 +61,12 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         (true, None) => None,
         _ => Some(super::collect_names(&args.names, args.from.as_deref())?),
     };
+    if args.rotate_ca && selected.is_some() {
+        return Err(Error::usage(
+            "`--rotate-ca` reissues every certificate of the site: it takes no tenant names",
+        )
+        .hint("run `vaultnet renew --rotate-ca` alone"));
+    }
     // A dry run only reads: it takes no lock and writes nothing.
     let mut opened = crate::store::open(env, dir_flag, !args.dry_run)?;
     let names: Vec<String> = match &selected {
@@ -76,37 +88,74 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let site_too = selected.is_none();
     let now = OffsetDateTime::now_utc();
     if args.dry_run {
-        let due = renew::due(&opened.layout, &opened.state, &names, site_too, now)?;
+        let mut due = Vec::new();
+        if args.rotate_ca {
+            due.push(renew::rotation_due(&opened.layout, &opened.state, now)?);
+        }
+        due.extend(renew::due(
+            &opened.layout,
+            &opened.state,
+            &names,
+            site_too,
+            now,
+            args.rotate_ca,
+        )?);
         print_due(&due, args.output)?;
         return Ok(0);
     }
     let client = super::operator(env, &opened, &args.vault)?;
-    let ca = tenant::load_ca(&opened.layout)?;
     let layout = opened.layout.clone();
     let site_settings = opened.state.site.clone();
     let json = args.output == Output::Json;
+    let wait = Duration::from_secs(args.vault.timeout);
     let mut failures: Vec<Error> = Vec::new();
 
     let mut site_changes = Vec::new();
+    let tell_site = |o: &crate::provision::Outcome, changes: &mut Vec<String>| {
+        ui::status(format!("site: {}", o.text));
+        changes.push(o.text.clone());
+    };
+    if args.rotate_ca {
+        for o in rotate(&mut opened, &client, wait)? {
+            tell_site(&o, &mut site_changes);
+        }
+    } else if site_too {
+        let mut previous = opened.state.previous_ca.clone();
+        for o in ca::ensure_trust(&layout, &mut previous, now)? {
+            tell_site(&o, &mut site_changes);
+        }
+        if previous != opened.state.previous_ca {
+            opened.state.previous_ca = previous;
+            opened.save()?;
+        }
+    }
+    let ca = tenant::load_ca(&layout)?;
+
     let mut vault_reload = None;
-    if site_too {
-        let [server, operator] = site::leaves(&layout, &ca, &site_settings, false, now)?;
-        for o in [&server, &operator].into_iter().filter(|o| o.changed()) {
-            ui::status(format!("site: {}", o.text));
-            site_changes.push(o.text.clone());
-        }
-        // A certificate renewed by an earlier run that Vault never loaded
-        // (its reload failed, or was not known then) is loaded now.
-        if server.changed() || !renew::serves_the_current_certificate(&layout, &site_settings) {
-            let wait = Duration::from_secs(args.vault.timeout);
-            match renew::reload_vault(&layout, &site_settings, wait) {
-                Ok(done) => {
-                    ui::status(format!("site: {done}"));
-                    vault_reload = Some(done);
-                }
-                Err(e) => failures.push(e),
+    let mut renew_site =
+        |site_changes: &mut Vec<String>, failures: &mut Vec<Error>| -> Result<()> {
+            let [server, operator] = site::leaves(&layout, &ca, &site_settings, false, now)?;
+            for o in [&server, &operator].into_iter().filter(|o| o.changed()) {
+                tell_site(o, site_changes);
             }
-        }
+            // A certificate renewed by an earlier run that Vault never loaded
+            // (its reload failed, or was not known then) is loaded now.
+            if server.changed() || !renew::serves_the_current_certificate(&layout, &site_settings) {
+                match renew::reload_vault(&layout, &site_settings, wait) {
+                    Ok(done) => {
+                        ui::status(format!("site: {done}"));
+                        vault_reload = Some(done);
+                    }
+                    Err(e) => failures.push(e),
+                }
+            }
+            Ok(())
+        };
+    // In a rotation the tenants go first: their agents get the CAs
+    // trusted now (the new current one among them) and a certificate Vault
+    // already trusts, before Vault serves one from the new CA.
+    if site_too && !args.rotate_ca {
+        renew_site(&mut site_changes, &mut failures)?;
     }
 
     let mut reports = Vec::new();
@@ -146,6 +195,9 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             ui::status(format!("{name}: {r}"));
         }
         reports.push((report, reached));
+    }
+    if args.rotate_ca {
+        renew_site(&mut site_changes, &mut failures)?;
     }
     super::write_host_files(&opened)?;
 
@@ -207,4 +259,57 @@ fn print_due(due: &[renew::Due], output: Output) -> Result<()> {
         ui::out(format!("{}: would {}", d.who, d.what))?;
     }
     Ok(())
+}
+
+/// Switches the site to its next CA, once Vault is known to trust it:
+/// the previous CA of an earlier rotation must have been retired first
+/// (every certificate it issued expired), and a certificate from the next
+/// CA must pass Vault's handshake. When either fails, retiring a previous
+/// CA whose time has come is all that changed.
+fn rotate(
+    opened: &mut crate::store::Opened,
+    client: &crate::vault::Client,
+    wait: Duration,
+) -> Result<Vec<crate::provision::Outcome>> {
+    let layout = opened.layout.clone();
+    let now = OffsetDateTime::now_utc();
+    let mut out = Vec::new();
+    let mut previous = opened.state.previous_ca.clone();
+    out.extend(ca::ensure_trust(&layout, &mut previous, now)?);
+    if previous != opened.state.previous_ca {
+        opened.state.previous_ca = previous;
+        opened.save()?;
+    }
+    // The same judgement as the dry run's: no previous CA still in use,
+    // and a next CA to switch to.
+    renew::rotation_due(&layout, &opened.state, now)?;
+    let current = ca::load(&layout)?;
+    let next = ca::load_next(&layout, &current)?.ok_or_else(ca::no_next)?;
+    let site = &opened.state.site;
+    let name = site.flavor.display_name();
+    // Vault must answer at all before its refusal can mean anything.
+    client.health()?;
+    if !ca::vault_trusts(&layout, site, &next, wait)? {
+        return Err(Error::failed(format!(
+            "{name} does not trust the next CA yet: it reads its client CA file `pki/trust.pem` only when it starts"
+        ))
+        .hint(format!(
+            "restart {name} (`systemctl restart {}`), then run `vaultnet renew --rotate-ca` again",
+            site.flavor
+        )));
+    }
+    // Until the last certificate the current CA issued to a tenant expires,
+    // a copy of it may be in use where vaultnet cannot see it.
+    let mut until = now;
+    for name in opened.state.tenants.keys() {
+        let dir = layout.tenant(name);
+        if let Some(t) = renew::leaf_not_after(
+            &dir.join(crate::layout::CLIENT_KEY),
+            &dir.join(crate::layout::CLIENT_CERT),
+        )? {
+            until = until.max(t);
+        }
+    }
+    out.extend(ca::rotate(&layout, &mut opened.state, until)?);
+    Ok(out)
 }

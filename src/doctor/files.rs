@@ -143,20 +143,26 @@ pub fn ca(layout: &Layout, now: OffsetDateTime) -> (Check, Option<CertInfo>) {
     match key.as_deref().map(|k| pki::key_matches(&pem, k)) {
         Some(Ok(true)) => children.push(Check::ok("files.ca.key", "`pki/ca-key.pem` matches")),
         Some(_) => {
-            // The key is what signed every certificate here; when a bundle's
-            // copy of the CA matches it, `pki/ca.pem` is the file that was
-            // replaced, and putting the copy back is the whole fix.
+            // The key is what signed every certificate here; when the key
+            // file holds its certificate (or a bundle's copy of the CA
+            // matches it), `pki/ca.pem` is the file that was replaced, and
+            // putting it back is the whole fix.
             usable = false;
-            let hint = key
-                .as_deref()
-                .and_then(|k| bundle_copy_of_ca(layout, k))
-                .map(|copy| {
+            let holds_its_cert = key.as_deref().is_some_and(|k| {
+                pki::has_certificate(k)
+                    && pki::cert_only(k).is_ok_and(|c| matches!(pki::key_matches(&c, k), Ok(true)))
+            });
+            let hint = holds_its_cert
+                .then(|| {
+                    "run `vaultnet init`: it puts back `pki/ca.pem` from `pki/ca-key.pem`, which holds the CA's certificate".to_string()
+                })
+                .or_else(|| key.as_deref().and_then(|k| bundle_copy_of_ca(layout, k)).map(|copy| {
                     format!(
                         "put back the CA certificate of `pki/ca-key.pem` (each tenant bundle keeps a copy): `cp {} {}`",
                         copy.display(),
                         layout.ca_cert().display()
                     )
-                })
+                }))
                 .unwrap_or_else(|| fix_new.to_string());
             children.push(
                 Check::fail("files.ca.key", "`pki/ca-key.pem`", hint)

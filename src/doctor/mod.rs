@@ -160,10 +160,9 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
         .map(|(n, t)| (n.clone(), t.clone()))
         .collect();
     let all_names: Vec<String> = state.tenants.keys().cloned().collect();
-    let ca_pem = crate::sys::fsx::read_text(&layout.ca_cert(), crate::sys::fsx::MAX_PEM_BYTES)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    // Every CA trusted now: during a rotation Vault may serve a
+    // certificate of the previous one.
+    let ca_pem = crate::provision::ca::trust_pem(layout).unwrap_or_default();
     let operator = ops::operator_identity(layout).ok();
 
     // Files first: cheap, and the rest depends on nothing they find.

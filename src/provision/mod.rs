@@ -2,6 +2,7 @@
 //! outcomes ([`crate::outcome`]): the host files (`host`), the site
 //! (`site`, for `init`) and each tenant (`tenant`, for `add-user`).
 
+pub mod ca;
 pub mod host;
 pub mod renew;
 pub mod site;

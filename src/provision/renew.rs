@@ -169,18 +169,70 @@ fn leaf_due(
     })
 }
 
+/// When the certificate of a leaf expires, from its key file (with its
+/// certificate) or, written before, the file beside it.
+pub fn leaf_not_after(key: &Path, cert: &Path) -> Result<Option<OffsetDateTime>> {
+    let key = fsx::read_secret(key, MAX_PEM_BYTES)?
+        .map(|k| zeroize::Zeroizing::new(String::from_utf8_lossy(&k).into_owned()));
+    let cert = match key.as_deref() {
+        Some(k) if pki::has_certificate(k) => Some(k.to_string()),
+        _ => fsx::read_text(cert, MAX_PEM_BYTES)?,
+    };
+    Ok(cert
+        .and_then(|c| CertInfo::parse(&c).ok())
+        .map(|i| i.not_after))
+}
+
+/// What `renew --rotate-ca` would do to the CAs: switch to the next one,
+/// or why it cannot (judged from the files and the state alone; whether
+/// Vault trusts the next CA is seen only by the real run).
+pub fn rotation_due(layout: &Layout, state: &State, now: OffsetDateTime) -> Result<Due> {
+    let current = super::ca::load(layout)?;
+    let name = |pem: &str| {
+        CertInfo::parse(pem)
+            .ok()
+            .and_then(|i| i.common_name)
+            .unwrap_or_default()
+    };
+    if let Some(p) = state.previous_ca.as_ref().filter(|p| p.until > now) {
+        return Err(Error::usage(format!(
+            "the CA before the current one is still trusted until {}, when the last certificate it issued expires",
+            show_time(p.until)
+        ))
+        .hint(format!(
+            "run `vaultnet renew --rotate-ca` after {}",
+            show_time(p.until)
+        )));
+    }
+    let next = super::ca::load_next(layout, &current)?.ok_or_else(super::ca::no_next)?;
+    Ok(Due {
+        who: "ca".into(),
+        what: format!(
+            "switch from `{}` to the next CA `{}` (if Vault trusts it) and make a new next one",
+            name(&current.cert_pem),
+            name(&next.cert_pem)
+        ),
+    })
+}
+
+/// With `rotating`, every leaf is due: the CA that issued it is replaced.
 pub fn due(
     layout: &Layout,
     state: &State,
     tenants: &[String],
     site_too: bool,
     now: OffsetDateTime,
+    rotating: bool,
 ) -> Result<Vec<Due>> {
     let ca = super::tenant::load_ca(layout)?;
     let ca_info = CertInfo::parse(&ca.cert_pem)?;
     let mut out = Vec::new();
     let leaf = |who: &str, what: &str, key: &Path, cert: &Path, want: Wanted<'_>| {
-        leaf_due(&ca_info, now, key, cert, &want).map(|why| {
+        let why = match rotating {
+            true => Ok(Some("the CA rotates".to_string())),
+            false => leaf_due(&ca_info, now, key, cert, &want),
+        };
+        why.map(|why| {
             why.map(|w| Due {
                 who: who.into(),
                 what: format!("renew the {what} because {w}"),

@@ -17,7 +17,6 @@ use crate::secret::Secret;
 use crate::state::validate::show_duration;
 use crate::state::{STATE_FILE, Site, State};
 use crate::sys::fsx::{self, MAX_PEM_BYTES};
-use crate::sys::hostnet;
 use crate::topology::{HostFiles, Topology};
 use crate::vault::Health;
 use crate::vault::ops;
@@ -99,7 +98,15 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
             ));
         }
     }
-    let ca_replaced = pki_phase(layout, &run.site, run.force, now, &mut rec)?;
+    let mut previous_ca = run.previous.as_ref().and_then(|p| p.previous_ca.clone());
+    let ca_replaced = pki_phase(
+        layout,
+        &run.site,
+        run.force,
+        now,
+        &mut previous_ca,
+        &mut rec,
+    )?;
     if let Some(o) = write_listener(layout, &run.site)? {
         rec.emit(o);
     }
@@ -107,6 +114,7 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
     let previous_kv_mount = run.previous.as_ref().map(|p| p.site.kv_mount.clone());
     let mut state = run.previous.unwrap_or_else(|| State::new(run.site.clone()));
     state.site = run.site.clone();
+    state.previous_ca = previous_ca;
     if crate::store::save(&layout.root, &state)? != fsx::Change::Unchanged {
         rec.emit(Outcome::new(
             Change::Created,
@@ -156,20 +164,31 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
     })
 }
 
-/// The PKI: the CA, then the server and operator certificates (reissued
-/// when the CA is new or `--force`). Returns whether the CA is new.
+/// The PKI: the CA and the next one, then the server and operator
+/// certificates (reissued when the CA is new or `--force`), then the CAs
+/// trusted now. Returns whether the CA is new.
 fn pki_phase(
     layout: &Layout,
     site: &Site,
     force: bool,
     now: OffsetDateTime,
+    previous_ca: &mut Option<crate::state::PreviousCa>,
     rec: &mut Recorder<'_>,
 ) -> Result<bool> {
-    let (ca, ca_outcome) = ensure_ca(layout, force, now)?;
-    let reissue = force || ca_outcome.change != Change::Kept;
-    let ca_replaced = ca_outcome.change != Change::Kept;
+    let (ca, ca_outcome) = super::ca::ensure_current(layout, force, now)?;
+    // (A repaired `pki/ca.pem` is the same CA: nothing to reissue.)
+    let ca_replaced = matches!(ca_outcome.change, Change::Created | Change::Replaced);
+    let reissue = force || ca_replaced;
     rec.emit(ca_outcome);
+    rec.emit(super::ca::ensure_next(layout, &ca, ca_replaced, now)?);
     for o in leaves(layout, &ca, site, reissue, now)? {
+        rec.emit(o);
+    }
+    // A new CA starts over: the CA it replaced is trusted no more.
+    if ca_replaced {
+        *previous_ca = None;
+    }
+    for o in super::ca::ensure_trust(layout, previous_ca, now)? {
         rec.emit(o);
     }
     Ok(ca_replaced)
@@ -318,69 +337,6 @@ pub(crate) fn write_pair(cert: &Path, key: &Path, issued: &Issued) -> Result<()>
     fsx::write_atomic(cert, issued.cert_pem.as_bytes(), fsx::PUBLIC)
 }
 
-/// Keeps a CA whose certificate and key belong together; creates one when
-/// there is none; replaces it only with `--force`, saying what it replaced.
-pub fn ensure_ca(layout: &Layout, force: bool, now: OffsetDateTime) -> Result<(Ca, Outcome)> {
-    let (cert_path, key_path) = (layout.ca_cert(), layout.ca_key());
-    let cert = read_pem(&cert_path)?;
-    let key = read_key(&key_path)?;
-    let restore = |what: &str| {
-        format!("restore `{what}` from a backup, or run `vaultnet init --force` to start a new CA")
-    };
-    let old = match (&cert, &key) {
-        (Some(c), Some(k)) if !force => {
-            let ca = Ca::load(c, k)?;
-            let info = CertInfo::parse(c)?;
-            let text = format!(
-                "kept CA `pki/ca.pem` ({}, expires {})",
-                info.common_name.unwrap_or_default(),
-                info.not_after.date()
-            );
-            return Ok((ca, Outcome::new(Change::Kept, text)));
-        }
-        (Some(_), None) if !force => {
-            return Err(Error::failed(
-                "`pki/ca.pem` exists but its key `pki/ca-key.pem` is missing",
-            )
-            .hint(restore("pki/ca-key.pem")));
-        }
-        (None, Some(_)) if !force => {
-            return Err(
-                Error::failed("`pki/ca-key.pem` exists but `pki/ca.pem` is missing")
-                    .hint(restore("pki/ca.pem")),
-            );
-        }
-        (Some(c), _) => CertInfo::parse(c).ok(),
-        _ => None,
-    };
-    let (ca, issued) = Ca::generate(now, &hostnet::hostname())?;
-    fsx::write_atomic(&key_path, issued.key_pem.as_bytes(), fsx::SECRET)?;
-    fsx::write_atomic(&cert_path, issued.cert_pem.as_bytes(), fsx::PUBLIC)?;
-    let info = CertInfo::parse(&issued.cert_pem)?;
-    let outcome = match old {
-        Some(o) => Outcome::new(
-            Change::Replaced,
-            format!(
-                "replaced CA `pki/ca.pem`: `{}` (serial {}) -> `{}` (serial {}), expires {}",
-                o.common_name.unwrap_or_default(),
-                o.serial,
-                info.common_name.unwrap_or_default(),
-                info.serial,
-                issued.not_after.date()
-            ),
-        ),
-        None => Outcome::new(
-            Change::Created,
-            format!(
-                "created CA `pki/ca.pem` ({}, expires {})",
-                info.common_name.unwrap_or_default(),
-                issued.not_after.date()
-            ),
-        ),
-    };
-    Ok((ca, outcome))
-}
-
 /// A leaf certificate of the site and what it must be.
 struct Leaf<'a> {
     what: &'static str,
@@ -486,7 +442,9 @@ fn write_listener(layout: &Layout, site: &Site) -> Result<Option<Outcome>> {
         // SIGHUP from one file, never a torn one.
         cert_file: &layout.server_key(),
         key_file: &layout.server_key(),
-        client_ca_file: &layout.ca_cert(),
+        // Every CA trusted now, the next one included: Vault reads this
+        // file only when it starts.
+        client_ca_file: &layout.trust(),
     });
     let path = layout.listener();
     let change = fsx::write_if_changed(&path, text.as_bytes(), fsx::PUBLIC)?;

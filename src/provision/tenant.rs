@@ -143,16 +143,7 @@ fn texts<S: serde::Serializer>(changes: &[Outcome], s: S) -> std::result::Result
 }
 
 pub fn load_ca(layout: &Layout) -> Result<Ca> {
-    let cert = fsx::read_text(&layout.ca_cert(), fsx::MAX_PEM_BYTES)?;
-    let key = fsx::read_secret(&layout.ca_key(), fsx::MAX_PEM_BYTES)?;
-    match (cert, key) {
-        (Some(c), Some(k)) => {
-            let k = zeroize::Zeroizing::new(String::from_utf8_lossy(&k).into_owned());
-            Ca::load(&c, &k)
-        }
-        _ => Err(Error::usage("the vaultnet CA is missing")
-            .hint("restore `pki/` from a backup, or run `vaultnet init`")),
-    }
+    super::ca::load(layout)
 }
 
 /// Provisions one tenant, telling `observe` of each change as it happens.
@@ -197,7 +188,7 @@ pub fn provision(
         }
         Auth::Cert => {
             step(ops::ensure_cert_auth(c)?);
-            step(ops::ensure_cert_role(c, name, &plan.limits, &ca.cert_pem)?);
+            step(ops::ensure_cert_role(c, name, &plan.limits, &ca.trust_pem)?);
             if moved {
                 ops::delete_approle(c, name)?
                     .into_iter()
@@ -648,7 +639,7 @@ fn bundle_files(
     };
     let mut out = Vec::new();
     let expires = show_time(cert.not_after);
-    for (fname, contents) in bundle::rendered_files(&spec, &ca.cert_pem, role_id, &expires) {
+    for (fname, contents) in bundle::rendered_files(&spec, &ca.trust_pem, role_id, &expires) {
         let path = dir.join(&fname);
         // The README names the certificate's expiry: a new certificate
         // rewrites it, which is no repair.
@@ -657,10 +648,15 @@ fn bundle_files(
             == fsx::Change::Updated
             && !expected
         {
-            let text = format!(
-                "repaired `{}` (it differed from what vaultnet wrote)",
-                layout.rel(&path)
-            );
+            // `ca.pem` follows the CAs trusted now (a rotation, a retired
+            // CA): rewriting it is no repair.
+            let text = match fname.as_str() {
+                "ca.pem" => format!("updated `{}` to the CAs trusted now", layout.rel(&path)),
+                _ => format!(
+                    "repaired `{}` (it differed from what vaultnet wrote)",
+                    layout.rel(&path)
+                ),
+            };
             out.push(Outcome::new(Change::Repaired, text));
         }
     }

@@ -148,11 +148,24 @@ pub struct Retiring {
     pub until: OffsetDateTime,
 }
 
+/// The CA a rotation replaced: still trusted (`pki/previous-ca.pem` in
+/// `pki/trust.pem`) until `until`, when the last certificate it issued
+/// expires; the first `renew` or `init` after that retires it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousCa {
+    pub serial: String,
+    #[serde(with = "rfc3339")]
+    pub until: OffsetDateTime,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct State {
     pub schema: u32,
     pub site: Site,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_ca: Option<PreviousCa>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tenants: BTreeMap<String, Tenant>,
 }
@@ -162,6 +175,7 @@ impl State {
         State {
             schema: SCHEMA,
             site,
+            previous_ca: None,
             tenants: BTreeMap::new(),
         }
     }

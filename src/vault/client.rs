@@ -81,10 +81,15 @@ impl Client {
         identity: Option<&Zeroizing<Vec<u8>>>,
         flavor_cli: &str,
     ) -> Result<Client> {
-        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())
+        // Every CA of the PEM text: during a CA rotation Vault may serve a
+        // certificate of either.
+        let cas = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())
             .map_err(|e| Error::failed(format!("cannot read the vaultnet CA: {e}")))?;
+        if cas.is_empty() {
+            return Err(Error::failed("cannot read the vaultnet CA: no certificate"));
+        }
         let mut b = Http::builder()
-            .tls_certs_only([ca])
+            .tls_certs_only(cas)
             .timeout(target.timeout)
             .connect_timeout(target.timeout)
             .pool_max_idle_per_host(1)

@@ -17,19 +17,15 @@ use crate::sys::fsx;
 use crate::vault::{Client, Target};
 
 /// A client for the operator: straight at the loopback listener, with the
-/// operator certificate, trusting only the vaultnet CA.
+/// operator certificate, trusting only the vaultnet CAs (`pki/trust.pem`).
 pub fn operator_client(
     layout: &Layout,
     site: &Site,
     token: Option<Secret>,
     timeout: Duration,
 ) -> Result<Client> {
-    let ca = fsx::read_limited(&layout.ca_cert(), fsx::MAX_PEM_BYTES)?.ok_or_else(|| {
-        Error::usage(format!("`{}` is missing", layout.ca_cert().display()))
-            .hint("run `vaultnet init` first")
-    })?;
+    let ca = crate::provision::ca::trust_pem(layout)?;
     let identity = operator_identity(layout)?;
-    let ca = String::from_utf8(ca).map_err(|_| Error::failed("the CA file is not PEM text"))?;
     let c = Client::new(
         Target {
             url: site.vault_url(),
@@ -135,6 +131,14 @@ pub fn ensure_cert_role(
                 ));
             }
             c.post(&path, &body)?;
+            // The CAs alone follow the site's trust (a CA rotation, a
+            // retired CA): that is no repair.
+            if drift.len() == 1 && drift[0].starts_with("certificate:") {
+                return Ok(Outcome::new(
+                    Change::Repaired,
+                    format!("cert role `{tenant}`: updated to the CAs trusted now"),
+                ));
+            }
             Ok(Outcome::new(
                 Change::Repaired,
                 format!(

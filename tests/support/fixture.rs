@@ -358,7 +358,9 @@ impl Fixture {
     /// The operator's mTLS files as `init` wrote them.
     pub fn operator_tls(&self) -> ClientTls {
         ClientTls {
-            ca_pem_path: self.path("pki/ca.pem"),
+            // Every CA trusted now: during a CA rotation Vault may serve a
+            // certificate of either.
+            ca_pem_path: self.path("pki/trust.pem"),
             client_cert_path: self.path("operator/client.pem"),
             client_key_path: self.path("operator/client-key.pem"),
         }

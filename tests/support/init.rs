@@ -17,6 +17,23 @@ pub fn ca_name(f: &Fixture) -> String {
     ca_name_of(&f.path("pki/ca.pem"))
 }
 
+/// [`ca_name`] of the next CA (`pki/next-ca.pem`).
+pub fn next_ca_name(f: &Fixture) -> String {
+    ca_name_of(&f.path("pki/next-ca.pem"))
+}
+
+/// The line `init` prints of a next CA it created.
+pub fn created_next_ca(f: &Fixture) -> String {
+    format!(
+        "created next CA `pki/next-ca.pem` ({}, expires [DATE]), trusted from now on so `vaultnet renew --rotate-ca` can switch to it\n",
+        next_ca_name(f)
+    )
+}
+
+/// How many things a run that keeps the PKI keeps: the CA, the next CA,
+/// the server and the operator certificates.
+pub const KEPT_PKI: u32 = 4;
+
 /// [`ca_name`] of the CA certificate at `path`.
 pub fn ca_name_of(path: &Path) -> String {
     std::fs::read_to_string(path)
@@ -130,7 +147,7 @@ Vault listener: [VAULT_ADDR], mutual TLS required (`vault/listener.json`).
 Forwarder ({forwarder}): {host}:22300 -> [VAULT_ADDR]; install it from `[STATE]` with:
 {steps}  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port
 {RENEWAL_STEPS}Operator access:
-  export BAO_ADDR=https://[VAULT_ADDR] BAO_CACERT=[STATE]/pki/ca.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
+  export BAO_ADDR=https://[VAULT_ADDR] BAO_CACERT=[STATE]/pki/trust.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
 ",
         host = shown_host_ip(f),
         steps = install_steps(forwarder),
@@ -165,14 +182,16 @@ fn server_expiry(f: &Fixture) -> &'static str {
     if short { "[TIME]" } else { "[DATE]" }
 }
 
-/// The three lines of a run that kept the CA and both certificates.
+/// The four lines of a run that kept both CAs and both certificates.
 pub fn kept_certificates(f: &Fixture) -> String {
     format!(
         "kept CA `pki/ca.pem` ({}, expires [DATE])
+kept next CA `pki/next-ca.pem` ({}, expires [DATE])
 kept Vault server certificate `vault/server.pem` (expires {})
 kept operator certificate `operator/client.pem` (expires [DATE])
 ",
         ca_name(f),
+        next_ca_name(f),
         server_expiry(f)
     )
 }
@@ -211,18 +230,20 @@ pub fn first_init_with(f: &Fixture, forwarder: &str) -> Expect {
         .iter()
         .map(|file| format!("wrote `forwarder/{file}`\n"))
         .collect();
-    let changed = 8 + forwarder_files(forwarder).len() as u32;
+    let changed = 10 + forwarder_files(forwarder).len() as u32;
     f.expect(0)
         .stdout(init_stdout(f, changed, 0, forwarder))
         .stderr(format!(
             "created CA `pki/ca.pem` ({}, expires [DATE])
-created Vault server certificate `vault/server.pem` (expires {})
+{}created Vault server certificate `vault/server.pem` (expires {})
 created operator certificate `operator/client.pem` (expires [DATE])
+wrote `pki/trust.pem`
 wrote `vault/listener.json`
 wrote `vaultnet.yaml`
 {files}wrote `forwarder/vaultnet.nft`
 {RENEW_FILES}",
             ca_name(f),
+            created_next_ca(f),
             server_expiry(f)
         ))
 }
@@ -231,7 +252,7 @@ wrote `vaultnet.yaml`
 /// everything kept, nothing written.
 pub fn unchanged_init(f: &Fixture) -> Expect {
     f.expect(0)
-        .stdout(init_stdout(f, 0, 3, "socat"))
+        .stdout(init_stdout(f, 0, KEPT_PKI, "socat"))
         .stderr(kept_certificates(f))
 }
 
@@ -246,7 +267,7 @@ pub fn vault_setup(approle: &str, kv: &str) -> String {
 /// v2 enabled.
 pub fn bootstrap_init(f: &Fixture) -> Expect {
     f.expect(0)
-        .stdout(init_stdout_with_vault(f, 2, 3, "socat"))
+        .stdout(init_stdout_with_vault(f, 2, KEPT_PKI, "socat"))
         .stderr(format!(
             "{}{}",
             kept_certificates(f),
