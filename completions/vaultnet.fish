@@ -83,6 +83,7 @@ json\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l no-unix-user -d 'Do not require a Unix user of that name (no nft entry then)'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l rotate -d 'Issue a new certificate and secret_id even if the current ones are valid'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l adopt -d 'Take over a policy or role of the tenant\'s names that vaultnet did not make'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l install -d 'Copy the bundle into the tenant\'s home, owned by the tenant'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -s V -l version -d 'Print version'
@@ -91,6 +92,7 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l token-
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l timeout -d 'Seconds to wait for Vault' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l purge -d 'Also remove the bundle installed in the tenant\'s home'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l leftovers -d 'Remove what vaultnet\'s own naming left in Vault for a name it does not know (policy and role `vaultnet-NAME`)'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -s V -l version -d 'Print version'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l from -d 'Read more names from FILE, one a line' -r -F

@@ -12,8 +12,17 @@ pub fn policy_name(tenant: &str) -> String {
     format!("vaultnet-{tenant}")
 }
 
-pub fn role_path(tenant: &str) -> String {
-    format!("auth/approle/role/{tenant}")
+/// The name of a new tenant's role (AppRole's and cert's alike): prefixed,
+/// so it cannot collide with a role the operator made on the shared mounts
+/// (SECURITY.md V7). A tenant recorded before the prefix keeps the bare
+/// name it has (`Tenant::role`).
+pub fn role_name(tenant: &str) -> String {
+    format!("vaultnet-{tenant}")
+}
+
+/// Where the AppRole role named `role` lives.
+pub fn role_path(role: &str) -> String {
+    format!("auth/approle/role/{role}")
 }
 
 /// The tenant's KV v2 prefix, e.g. `secret/data/tenants/alice/`.
@@ -72,8 +81,8 @@ pub fn policy_text(site: &Site, tenant: &str) -> String {
 /// `response-wrapping` policy and the maker's display name, which is the
 /// auth mount's (`approle`) for every tenant (OpenBao
 /// `internal/vault/wrapping.go`, `wrapInCubbyhole`).
-pub fn wraps_for_tenant(site: &Site, tenant: &str, path: &str) -> bool {
-    let role = role_path(tenant);
+pub fn wraps_for_tenant(site: &Site, tenant: &str, role: &str, path: &str) -> bool {
+    let role = role_path(role);
     path.starts_with(&data_prefix(site, tenant))
         || path.starts_with(&metadata_prefix(site, tenant))
         || path == role
@@ -109,9 +118,9 @@ pub fn role_body(tenant: &str, l: &Limits) -> Value {
     Value::Object(m)
 }
 
-/// Where the tenant's `cert` auth role lives.
-pub fn cert_role_path(tenant: &str) -> String {
-    format!("auth/cert/certs/{tenant}")
+/// Where the `cert` auth role named `role` lives.
+pub fn cert_role_path(role: &str) -> String {
+    format!("auth/cert/certs/{role}")
 }
 
 /// The `cert` auth role: the vaultnet CA, the tenant's name as the only
@@ -222,17 +231,22 @@ mod tests {
             "secret/data/tenants/alice/app",
             "secret/metadata/tenants/alice/",
             "secret/metadata/tenants/alice/app",
-            "auth/approle/role/alice",
-            "auth/approle/role/alice/secret-id",
-            "auth/approle/role/alice/role-id",
+            "auth/approle/role/vaultnet-alice",
+            "auth/approle/role/vaultnet-alice/secret-id",
+            "auth/approle/role/vaultnet-alice/role-id",
         ] {
-            assert!(wraps_for_tenant(&s, "alice", path), "{path}");
+            assert!(
+                wraps_for_tenant(&s, "alice", "vaultnet-alice", path),
+                "{path}"
+            );
         }
         for path in [
             // A tenant whose name starts with `alice`.
             "secret/data/tenants/alice2/app",
             "secret/metadata/tenants/alice2/",
-            "auth/approle/role/alice2/secret-id",
+            "auth/approle/role/vaultnet-alice2/secret-id",
+            // A role of the bare name, not vaultnet's for this tenant.
+            "auth/approle/role/alice/secret-id",
             // Shared paths that name no tenant.
             "secret/metadata/tenants/",
             "auth/approle/login",
@@ -243,7 +257,10 @@ mod tests {
             // Another mount with the same layout.
             "kv/data/tenants/alice/app",
         ] {
-            assert!(!wraps_for_tenant(&s, "alice", path), "{path}");
+            assert!(
+                !wraps_for_tenant(&s, "alice", "vaultnet-alice", path),
+                "{path}"
+            );
         }
     }
 

@@ -654,7 +654,7 @@ fn doctor_says_when_each_certificate_and_secret_id_expires_as_fields_and_in_minu
         // Minute lifetimes show the time, not only the date.
         &format!("{}{NEXT}", updated(a, "").replace("[DATE]", "[TIME]")),
         &format!(
-            "{a}: AppRole role `{a}` had drifted and was repaired: secret_id_ttl: 2592000 -> 600
+            "{a}: AppRole role `vaultnet-{a}` had drifted and was repaired: secret_id_ttl: 2592000 -> 600
 {a}: client certificate rotated, expires [TIME]
 {a}: secret_id issued, expires [TIME]
 {a}: destroyed 1 other secret_id(s)
@@ -1226,7 +1226,12 @@ fn doctor_names_a_role_deleted_from_vault() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
     let site = healthy("vndro");
     let a = site.tenant(0);
-    site.root_api_expect("DELETE", &format!("auth/approle/role/{a}"), None, 204);
+    site.root_api_expect(
+        "DELETE",
+        &format!("auth/approle/role/vaultnet-{a}"),
+        None,
+        204,
+    );
 
     let r = site.report(&["--login"], 1);
     let id = format!("vaultcfg.{a}.role");
@@ -1242,7 +1247,7 @@ fn doctor_names_a_role_deleted_from_vault() {
         &["add-user", a],
         &format!("{}{NEXT}", updated(a, "")),
         &format!(
-            "{a}: AppRole role `{a}`: created
+            "{a}: AppRole role `vaultnet-{a}`: created
 {a}: secret_id issued, expires [DATE]
 {a}: repaired `tenants/{a}/role_id` (it differed from what vaultnet wrote)
 "
@@ -1263,7 +1268,7 @@ fn doctor_names_a_destroyed_secret_id_in_config_and_login() {
         .to_string();
     site.root_api_expect(
         "POST",
-        &format!("auth/approle/role/{a}/secret-id-accessor/destroy"),
+        &format!("auth/approle/role/vaultnet-{a}/secret-id-accessor/destroy"),
         Some(json!({ "secret_id_accessor": accessor })),
         204,
     );

@@ -343,7 +343,7 @@ fn without_vault_init_writes_every_file_and_lists_what_is_left() {
     assert_eq!(site.snapshot().paths(), LAYOUT);
     let yaml = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
     for setting in [
-        "schema: 2".to_string(),
+        "schema: 3".to_string(),
         "server_cert_ttl: 31536000".into(),
         format!("host_ip: {}", site.host_ip()),
         format!("vault_addr: {}", site.vault_addr()),
@@ -850,7 +850,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
         (
             "unknown top-level key",
             format!("{good}extra: 1\n").into_bytes(),
-            "unknown field `extra`, expected one of schema, site, previous_ca, tenants at line 3, column 1",
+            "unknown field `extra`, expected one of schema, site, previous_ca, pending, tenants at line 3, column 1",
         ),
         (
             "unknown site key",
@@ -860,12 +860,12 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
         ),
         (
             "schema 99",
-            good.replacen("schema: 2", "schema: 99", 1).into_bytes(),
-            "schema version 99 is not supported (this vaultnet reads version 2)",
+            good.replacen("schema: 3", "schema: 99", 1).into_bytes(),
+            "schema version 99 is not supported (this vaultnet reads version 3)",
         ),
         (
             "no schema",
-            good.replacen("schema: 2\n", "", 1).into_bytes(),
+            good.replacen("schema: 3\n", "", 1).into_bytes(),
             "missing field `schema` at line 3, column 1",
         ),
         (
@@ -896,7 +896,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
         (
             "deeply nested mapping",
             format!(
-                "schema: 2\nsite: {}1{}\n",
+                "schema: 3\nsite: {}1{}\n",
                 "{a: ".repeat(20_000),
                 "}".repeat(20_000)
             )
@@ -914,6 +914,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
             format!(
                 "{good}tenants:
   ../etc:
+    role: vaultnet-etc
     cert_ttl: 31536000
     cert_serial: '00'
     cert_not_after: 2027-01-01T00:00:00Z

@@ -8,6 +8,7 @@ mod init_cli;
 mod init_e2e;
 mod init_prompt;
 mod output;
+mod ownership;
 mod podman_e2e;
 mod renewal;
 mod revocation;

@@ -93,7 +93,7 @@ fn wait_rendered(tenant: &PodmanTenant, app: &str, agent: &str, value: &str, why
 fn accessors(site: &Fixture, tenant: &str) -> Vec<String> {
     let (code, body) = site.root_api(
         "LIST",
-        &format!("auth/approle/role/{tenant}/secret-id"),
+        &format!("auth/approle/role/vaultnet-{tenant}/secret-id"),
         None,
     );
     assert_eq!(code, 200, "{body}");
@@ -295,7 +295,7 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
         );
     } else {
         // Cert auth has neither an AppRole role nor a secret_id.
-        let (code, _) = site.root_api("GET", &format!("auth/approle/role/{name}"), None);
+        let (code, _) = site.root_api("GET", &format!("auth/approle/role/vaultnet-{name}"), None);
         assert_eq!(code, 404);
     }
     // The installed copy has the new pair, in one file.
@@ -434,7 +434,7 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
                 if approle {
                     String::new()
                 } else {
-                    format!("{name}: cert role `{name}`: updated to the CAs trusted now\n")
+                    format!("{name}: cert role `vaultnet-{name}`: updated to the CAs trusted now\n")
                 }
             )),
     );

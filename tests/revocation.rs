@@ -207,7 +207,7 @@ fn remove_user_revokes_every_token_the_tenant_holds_or_made_and_none_of_a_neighb
     assert_eq!(code, 200, "the bundle holds no live wrapping token: {body}");
     assert_eq!(
         body["data"]["creation_path"],
-        format!("auth/approle/role/{a}/secret-id")
+        format!("auth/approle/role/vaultnet-{a}/secret-id")
     );
 
     // Bob's own: a login and a wrapping token of his secret.
@@ -422,7 +422,7 @@ fn add_user_takes_default_away_from_a_tenant_provisioned_before() {
     );
     site.root_api_expect(
         "POST",
-        &format!("auth/approle/role/{a}"),
+        &format!("auth/approle/role/vaultnet-{a}"),
         Some(json!({ "token_no_default_policy": false })),
         204,
     );
@@ -449,7 +449,7 @@ fn add_user_takes_default_away_from_a_tenant_provisioned_before() {
     +         \"update\"
     +     \"sys/capabilities-self\": {{
     +         \"update\"
-{a}: AppRole role `{a}` had drifted and was repaired: token_no_default_policy: false -> true
+{a}: AppRole role `vaultnet-{a}` had drifted and was repaired: token_no_default_policy: false -> true
 "
             )),
     );

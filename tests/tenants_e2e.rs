@@ -411,7 +411,7 @@ fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
         .login(&role_id, &secret_id)
         .expect_err("login with the old secret_id after remove-user");
     assert_ne!(denied.0, 200);
-    let (code, body) = site.root_api("GET", &format!("auth/approle/role/{a}"), None);
+    let (code, body) = site.root_api("GET", &format!("auth/approle/role/vaultnet-{a}"), None);
     assert_eq!(code, 404, "the role is still there: {body}");
     let (code, body) = site.root_api("GET", &format!("sys/policies/acl/vaultnet-{a}"), None);
     assert_eq!(code, 404, "the policy is still there: {body}");
@@ -460,7 +460,7 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
     let bundle = site.bundle(a);
     let before = Snapshot::take(&bundle);
     let policy_path = format!("sys/policies/acl/vaultnet-{a}");
-    let role_path = format!("auth/approle/role/{a}");
+    let role_path = format!("auth/approle/role/vaultnet-{a}");
     let policy = site.root_api("GET", &policy_path, None).1["data"]["policy"].clone();
     let role = site.root_api("GET", &role_path, None).1["data"].clone();
 
@@ -477,7 +477,10 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
         "a converged run reports no change\n{out}"
     );
     before.assert_same(&Snapshot::take(&bundle), "second add-user");
-    assert_eq!(site.list("auth/approle/role"), vec![a.to_string()]);
+    assert_eq!(
+        site.list("auth/approle/role"),
+        vec![format!("vaultnet-{a}")]
+    );
     let policies = site.list("sys/policies/acl");
     assert_eq!(
         policies
@@ -555,7 +558,7 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
     +     }}
     +   }}
     + }}
-{a}: AppRole role `{a}` had drifted and was repaired: token_ttl: 7200 -> 3600
+{a}: AppRole role `vaultnet-{a}` had drifted and was repaired: token_ttl: 7200 -> 3600
 {a}: repaired `tenants/{a}/role_id` (it differed from what vaultnet wrote)
 {a}: repaired `tenants/{a}/agent.json` (it differed from what vaultnet wrote)
 {a}: repaired `tenants/{a}/client-key.pem` (its mode was not 0600)
@@ -570,7 +573,9 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
     for needle in [
         format!("policy `vaultnet-{a}` had drifted and was repaired"),
         format!("- {broad}"),
-        format!("AppRole role `{a}` had drifted and was repaired: token_ttl: 7200 -> 3600"),
+        format!(
+            "AppRole role `vaultnet-{a}` had drifted and was repaired: token_ttl: 7200 -> 3600"
+        ),
         format!("repaired `tenants/{a}/agent.json`"),
         format!("repaired `tenants/{a}/client-key.pem` (its mode was not 0600)"),
         format!("repaired `tenants/{a}/secret_id` (its mode was not 0600)"),
@@ -644,7 +649,8 @@ fn rotate_issues_a_new_certificate_and_secret_id_and_destroys_the_old_one() {
     site.login(&role_id, &new_secret_id)
         .expect("the new secret_id works");
     assert_eq!(
-        site.list(&format!("auth/approle/role/{a}/secret-id")).len(),
+        site.list(&format!("auth/approle/role/vaultnet-{a}/secret-id"))
+            .len(),
         1,
         "one secret_id after --rotate"
     );
@@ -670,7 +676,7 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
         out.stderr.contains("secret_id issued (response-wrapped)"),
         "{out}"
     );
-    let creation_path = format!("auth/approle/role/{a}/secret-id");
+    let creation_path = format!("auth/approle/role/vaultnet-{a}/secret-id");
     let wrapping = site.bundle_text(a, "secret_id");
     let (code, body) = site.root_api(
         "POST",
@@ -1315,14 +1321,14 @@ fn a_tenant_moved_to_cert_auth_logs_in_by_certificate_and_loses_its_approle() {
                 .stdout(format!("{}{NEXT}", updated(a, "")))
                 .stderr(format!(
                     "{a}: cert auth at `cert/`: enabled
-{a}: cert role `{a}`: created
-{a}: deleted AppRole role `{a}` and its 1 secret_id(s)
+{a}: cert role `vaultnet-{a}`: created
+{a}: deleted AppRole role `vaultnet-{a}` and its 1 secret_id(s)
 {a}: repaired `tenants/{a}/agent.json` (it differed from what vaultnet wrote)
 {a}: repaired `tenants/{a}/README.md` (it differed from what vaultnet wrote)
 "
                 )),
         );
-    let (code, _) = site.root_api("GET", &format!("auth/approle/role/{a}"), None);
+    let (code, _) = site.root_api("GET", &format!("auth/approle/role/vaultnet-{a}"), None);
     assert_eq!(code, 404, "the AppRole role is still there");
     assert!(
         site.login(&role_id, &secret_id).is_err(),
@@ -1334,7 +1340,7 @@ fn a_tenant_moved_to_cert_auth_logs_in_by_certificate_and_loses_its_approle() {
             "{f} is still in the bundle"
         );
     }
-    let (code, role) = site.root_api("GET", &format!("auth/cert/certs/{a}"), None);
+    let (code, role) = site.root_api("GET", &format!("auth/cert/certs/vaultnet-{a}"), None);
     assert_eq!(code, 200, "{role}");
     assert_eq!(role["data"]["allowed_common_names"], json!([a]));
     assert_eq!(
@@ -1358,7 +1364,7 @@ fn a_tenant_moved_to_cert_auth_logs_in_by_certificate_and_loses_its_approle() {
                 .arg("--resolve")
                 .arg(format!("localhost:{port}:127.0.0.1"))
                 .args(["-X", "POST", "-d"])
-                .arg(format!("{{\"name\":\"{a}\"}}"))
+                .arg(format!("{{\"name\":\"vaultnet-{a}\"}}"))
                 .arg(format!("https://localhost:{port}/v1/auth/cert/login")),
         );
         serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)
@@ -1379,7 +1385,7 @@ fn a_tenant_moved_to_cert_auth_logs_in_by_certificate_and_loses_its_approle() {
     site.add_user(&["--no-unix-user", "--auth", "approle", a])
         .run()
         .expect_success();
-    let (code, _) = site.root_api("GET", &format!("auth/cert/certs/{a}"), None);
+    let (code, _) = site.root_api("GET", &format!("auth/cert/certs/vaultnet-{a}"), None);
     assert_eq!(code, 404, "the cert role is still there");
     assert!(login(&key)["auth"].is_null(), "cert login still works");
     site.login_bundle(a);

@@ -25,7 +25,8 @@ EXAMPLES:
 EXIT CODES:
   0  every tenant is provisioned
   1  Vault refused or failed a step (tenants done before it are kept)
-  2  bad name, unknown Unix user, not initialised; nothing was changed";
+  2  bad name, unknown Unix user, a name Vault has that vaultnet did not make, not
+     initialised; nothing was changed";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
@@ -62,6 +63,9 @@ pub struct Args {
     /// Issue a new certificate and secret_id even if the current ones are valid
     #[arg(long)]
     pub rotate: bool,
+    /// Take over a policy or role of the tenant's names that vaultnet did not make
+    #[arg(long)]
+    pub adopt: bool,
     /// Copy the bundle into the tenant's home, owned by the tenant
     #[arg(long)]
     pub install: bool,
@@ -110,6 +114,7 @@ impl Args {
             rotate: self.rotate,
             install: self.install.then(|| self.install_path.clone()),
             auth: self.auth,
+            adopt: self.adopt,
         })
     }
 }
@@ -133,6 +138,16 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         .collect::<Result<Vec<Plan>>>()?;
     let client = super::operator(env, &opened, &args.vault)?;
     let ca = tenant::load_ca(&opened.layout)?;
+    // Names Vault already has for tenants vaultnet does not know stop the
+    // whole run before its first change (SECURITY.md V7).
+    for plan in &plans {
+        let known = opened.state.tenants.contains_key(&plan.name)
+            || opened.state.pending.contains(&plan.name);
+        if !known {
+            tenant::check_names_free(&client, plan)
+                .map_err(|e| e.context(format!("tenant `{}`", plan.name)))?;
+        }
+    }
 
     let bar = ui::progress(plans.len(), args.output == Output::Text);
     let mut reports = Vec::new();

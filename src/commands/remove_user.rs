@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::env::Env;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::provision::tenant::{self, Removal};
 use crate::ui;
 
@@ -17,7 +17,8 @@ EXAMPLES:
 EXIT CODES:
   0  removed (or already gone)
   1  Vault refused or failed a step
-  2  bad name, not initialised; nothing was changed";
+  2  bad name, a name vaultnet does not know whose policy or role Vault has
+     (see --leftovers), not initialised; nothing was changed";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
@@ -27,6 +28,9 @@ pub struct Args {
     /// Also remove the bundle installed in the tenant's home
     #[arg(long)]
     pub purge: bool,
+    /// Remove what vaultnet's own naming left in Vault for a name it does not know (policy and role `vaultnet-NAME`)
+    #[arg(long)]
+    pub leftovers: bool,
     #[command(flatten)]
     pub vault: super::VaultArgs,
 }
@@ -35,6 +39,29 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let names = args.names.collect()?;
     let mut opened = crate::store::open(env, dir_flag, true)?;
     let c = super::operator(env, &opened, &args.vault)?;
+    // A name the state does not know is never removed on a guess: only what
+    // vaultnet's own naming gives it, and only when asked (SECURITY.md V7).
+    // Every name is judged before the first change.
+    if !args.leftovers {
+        for name in &names {
+            let known =
+                opened.state.tenants.contains_key(name) || opened.state.pending.contains(name);
+            if known {
+                continue;
+            }
+            let found =
+                crate::vault::ops::existing_objects(&c, name, &crate::policy::role_name(name))?;
+            if !found.is_empty() {
+                return Err(Error::usage(format!(
+                    "vaultnet has no tenant `{name}`, but Vault has {}",
+                    found.join(" and ")
+                ))
+                .hint(format!(
+                    "if an earlier vaultnet left them, remove them with `vaultnet remove-user {name} --leftovers`; `vaultnet list` shows the tenants"
+                )));
+            }
+        }
+    }
     let mut failure = None;
     for name in &names {
         match tenant::remove(&c, &mut opened, name, args.purge) {

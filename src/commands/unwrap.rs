@@ -115,12 +115,16 @@ pub fn run(args: Args) -> Result<u8> {
         .hint(ask));
     }
     let v = client.check(reqwest::Method::POST, "sys/wrapping/lookup", lookup)?;
-    let want = format!("{}/secret-id", crate::policy::role_path(&tenant));
+    // The role's name is `vaultnet-NAME`, or `NAME` for a tenant vaultnet
+    // recorded before it prefixed role names.
     let made_by = v
         .pointer("/data/creation_path")
         .and_then(Value::as_str)
         .unwrap_or("");
-    if made_by != want {
+    let by_vaultnet = [crate::policy::role_name(&tenant), tenant.clone()]
+        .iter()
+        .any(|role| made_by == format!("{}/secret-id", crate::policy::role_path(role)));
+    if !by_vaultnet {
         return Err(Error::failed(format!(
             "the wrapping token in `{}` was made by `{}`, not by vaultnet for `{tenant}`: not unwrapped",
             sid_path.display(),

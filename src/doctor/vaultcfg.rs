@@ -98,8 +98,8 @@ pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant, ca_pem:
 fn role_check(c: &Client, name: &str, rec: &Tenant, ca_pem: &str, fix: &str) -> Check {
     let id = format!("vaultcfg.{name}.role");
     let (title, path) = match rec.auth {
-        crate::state::Auth::Approle => ("AppRole role", policy::role_path(name)),
-        crate::state::Auth::Cert => ("cert role", policy::cert_role_path(name)),
+        crate::state::Auth::Approle => ("AppRole role", policy::role_path(&rec.role)),
+        crate::state::Auth::Cert => ("cert role", policy::cert_role_path(&rec.role)),
     };
     match c.get_opt(&path) {
         Ok(None) => Check::fail(id, title, fix).detail("deleted from Vault"),
@@ -156,7 +156,7 @@ fn secret_id_check(c: &Client, name: &str, rec: &Tenant, fix: &str) -> Option<Ch
         format!("vaultcfg.{name}.secret_id"),
         "secret_id known to Vault",
     );
-    Some(match ops::lookup_accessor(c, name, acc) {
+    Some(match ops::lookup_accessor(c, &rec.role, acc) {
         Ok(Some(_)) => Check::ok(id, title),
         Ok(None) => Check::fail(
             id,
@@ -229,6 +229,8 @@ pub struct Reach<'a> {
 #[derive(Serialize, Deserialize)]
 pub struct LoginProbe {
     pub tenant: String,
+    /// Its role's name (cert auth logs in naming it).
+    pub role: String,
     pub url: String,
     pub name: String,
     pub connect: SocketAddr,
@@ -294,6 +296,7 @@ pub fn login(
     };
     let probe = LoginProbe {
         tenant: name.to_string(),
+        role: rec.role.clone(),
         url: reach.endpoint.url.clone(),
         name: reach.endpoint.name.clone(),
         connect: reach.endpoint.connect,
@@ -403,7 +406,7 @@ pub fn run_probe(p: &LoginProbe) -> Check {
                 "secret_id": p.secret_id.as_str(),
             }),
         ),
-        crate::state::Auth::Cert => ("auth/cert/login", json!({ "name": p.tenant })),
+        crate::state::Auth::Cert => ("auth/cert/login", json!({ "name": p.role })),
     };
     let answer = match client.raw(Method::POST, path, Some(&body), None) {
         Ok(r) => {

@@ -30,6 +30,11 @@ use crate::vault::ops::{self, SecretIdInfo};
 /// Everything decided about one tenant before the first change.
 pub struct Plan {
     pub name: String,
+    /// Its role's name in Vault: the recorded one, else `vaultnet-NAME`.
+    pub role: String,
+    /// Take over a policy or role of its names that vaultnet did not
+    /// create (`--adopt`).
+    pub adopt: bool,
     pub user: Option<UnixUser>,
     pub limits: Limits,
     /// Seconds.
@@ -60,6 +65,7 @@ pub struct Asked {
     pub rotate: bool,
     pub install: Option<PathBuf>,
     pub auth: Option<Auth>,
+    pub adopt: bool,
 }
 
 pub const DEFAULT_CERT_TTL: u64 = 90 * 86400;
@@ -102,6 +108,8 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site_auth: Auth) -
     };
     Ok(Plan {
         name: name.to_string(),
+        role: prev.map_or_else(|| crate::policy::role_name(name), |p| p.role.clone()),
+        adopt: asked.adopt,
         user,
         limits,
         cert_ttl: asked
@@ -170,6 +178,13 @@ pub fn provision(
         }
     };
 
+    // A tenant vaultnet does not know yet (its caller checked that its
+    // names are free in Vault, [`check_names_free`]): from the first write
+    // on, what this run makes is marked as vaultnet's own (V7).
+    if prev.is_none() && !opened.state.pending.contains(name) {
+        opened.state.pending.insert(name.to_string());
+        opened.save()?;
+    }
     let policy = ops::ensure_policy(c, &site, name)?;
     step(policy);
     // The way in the plan, and no other: a tenant moved between AppRole
@@ -178,19 +193,25 @@ pub fn provision(
     let moved = prev.as_ref().is_some_and(|p| p.auth != plan.auth);
     let role_id = match plan.auth {
         Auth::Approle => {
-            step(ops::ensure_role(c, name, &plan.limits)?);
+            step(ops::ensure_role(c, name, &plan.role, &plan.limits)?);
             if moved {
-                ops::delete_cert_role(c, name)?
+                ops::delete_cert_role(c, &plan.role)?
                     .into_iter()
                     .for_each(&mut step);
             }
-            Some(ops::role_id(c, name)?)
+            Some(ops::role_id(c, &plan.role)?)
         }
         Auth::Cert => {
             step(ops::ensure_cert_auth(c)?);
-            step(ops::ensure_cert_role(c, name, &plan.limits, &ca.trust_pem)?);
+            step(ops::ensure_cert_role(
+                c,
+                name,
+                &plan.role,
+                &plan.limits,
+                &ca.trust_pem,
+            )?);
             if moved {
-                ops::delete_approle(c, name)?
+                ops::delete_approle(c, &plan.role)?
                     .into_iter()
                     .for_each(&mut step);
             }
@@ -208,6 +229,7 @@ pub fn provision(
     let same_auth = prev.as_ref().is_some_and(|p| p.auth == plan.auth);
     let record = |sid: Option<&SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
         uid: plan.user.as_ref().map(|u| u.uid),
+        role: plan.role.clone(),
         auth: plan.auth,
         cert_ttl: plan.cert_ttl,
         cert_serial: cert.serial.clone(),
@@ -235,6 +257,7 @@ pub fn provision(
     if prev.as_ref().is_none_or(|p| p.cert_serial != cert.serial) {
         let r = record(None, prev_installed.clone());
         opened.state.tenants.insert(name.to_string(), r);
+        opened.state.pending.remove(name);
         opened.save()?;
     }
 
@@ -308,6 +331,7 @@ pub fn provision(
 
     let r = record(sid.as_ref(), installed_to.clone());
     opened.state.tenants.insert(name.to_string(), r);
+    opened.state.pending.remove(name);
     opened.save()?;
     Ok(TenantReport {
         name: name.to_string(),
@@ -322,6 +346,24 @@ pub fn provision(
         added,
         changes,
     })
+}
+
+/// Refuses a new tenant whose policy or role names Vault already has,
+/// unless the plan adopts them: vaultnet did not make them (SECURITY.md
+/// V7). Nothing is changed.
+pub fn check_names_free(c: &Client, plan: &Plan) -> Result<()> {
+    let found = ops::existing_objects(c, &plan.name, &plan.role)?;
+    if found.is_empty() || plan.adopt {
+        return Ok(());
+    }
+    let name = &plan.name;
+    Err(Error::usage(format!(
+        "Vault already has {}, which vaultnet did not make",
+        found.join(" and ")
+    ))
+    .hint(format!(
+        "choose another name, or take them over with `vaultnet add-user {name} --adopt` (their secret_ids are destroyed)"
+    )))
 }
 
 /// AppRole's secret_id phase: the secret_id kept or renewed (a replaced one
@@ -472,11 +514,11 @@ fn secret_id(
     ) {
         let info = if was_wrapped {
             match prev.and_then(|p| p.secret_id_accessor.clone()) {
-                Some(acc) => ops::lookup_accessor(c, name, &acc)?,
+                Some(acc) => ops::lookup_accessor(c, &plan.role, &acc)?,
                 None => None,
             }
         } else {
-            ops::lookup_secret_id(c, name, cur)?
+            ops::lookup_secret_id(c, &plan.role, cur)?
         };
         let ttl = time::Duration::seconds(plan.limits.secret_id_ttl.min(i64::MAX as u64) as i64);
         match info {
@@ -492,7 +534,7 @@ fn secret_id(
             None => {}
         }
     }
-    let new = ops::create_secret_id(c, name, plan.wrap_ttl)?;
+    let new = ops::create_secret_id(c, name, &plan.role, plan.wrap_ttl)?;
     fsx::write_atomic(&sid_path, new.value.expose().as_bytes(), fsx::SECRET)?;
     // The answer carries the TTL of a plain secret_id; a wrapped one is
     // described only by a lookup.
@@ -511,7 +553,7 @@ fn secret_id(
                     + time::Duration::seconds(ttl.min(i64::MAX as u64) as i64),
             ),
         },
-        None => ops::lookup_accessor(c, name, &new.accessor)?.unwrap_or(SecretIdInfo {
+        None => ops::lookup_accessor(c, &plan.role, &new.accessor)?.unwrap_or(SecretIdInfo {
             accessor: new.accessor.clone(),
             expires: None,
         }),
@@ -560,8 +602,7 @@ fn orphans(
     was_wrapped: bool,
     retiring: &[&str],
 ) -> Result<Vec<Outcome>> {
-    let name = plan.name.as_str();
-    let orphans: Vec<String> = ops::list_secret_id_accessors(c, name)?
+    let orphans: Vec<String> = ops::list_secret_id_accessors(c, &plan.role)?
         .into_iter()
         .filter(|a| *a != sid.accessor && !retiring.contains(&a.as_str()))
         .collect();
@@ -577,14 +618,14 @@ fn orphans(
             )?,
             None => None,
         };
-        let n = ops::revoke_wrapping_tokens(c, name, keep.as_deref())?;
+        let n = ops::revoke_wrapping_tokens(c, &plan.role, keep.as_deref())?;
         if n > 0 {
             let text = format!("revoked {n} unused wrapping token(s)");
             out.push(Outcome::new(Change::Removed, text));
         }
     }
     for acc in &orphans {
-        ops::destroy_accessor(c, name, acc)?;
+        ops::destroy_accessor(c, &plan.role, acc)?;
     }
     let text = format!("destroyed {} other secret_id(s)", orphans.len());
     out.push(Outcome::new(Change::Removed, text));
@@ -619,6 +660,7 @@ fn bundle_files(
     let endpoint = topology.endpoint(name);
     let spec = BundleSpec {
         tenant: name,
+        role: &plan.role,
         endpoint: &endpoint,
         flavor: site.flavor,
         agent_image: &site.agent_image,
@@ -626,7 +668,7 @@ fn bundle_files(
         tenant_prefix: &site.tenant_prefix,
         wrapped_secret_id_path: plan
             .wrap_ttl
-            .map(|_| format!("{}/secret-id", crate::policy::role_path(name))),
+            .map(|_| format!("{}/secret-id", crate::policy::role_path(&plan.role))),
         installed_at: installed_at.map(|p| p.display().to_string()),
         auth: plan.auth,
     };
@@ -790,11 +832,16 @@ pub struct Removal {
 /// tenant only at the end, so a failed run is retried by the next.
 pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Result<Removal> {
     let record = opened.state.tenants.get(name).cloned();
+    // The role on record; for a name only pending or left over, the one
+    // vaultnet's naming gives it (never a bare name: V7).
+    let role = record
+        .as_ref()
+        .map_or_else(|| crate::policy::role_name(name), |r| r.role.clone());
     let mut done = Vec::new();
     // No new logins first: secret_ids, then the role itself.
-    let accessors = ops::list_secret_id_accessors(c, name)?;
+    let accessors = ops::list_secret_id_accessors(c, &role)?;
     for a in &accessors {
-        ops::destroy_accessor(c, name, a)?;
+        ops::destroy_accessor(c, &role, a)?;
     }
     if !accessors.is_empty() {
         done.push(removed(format!(
@@ -802,10 +849,10 @@ pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Resul
             accessors.len()
         )));
     }
-    let had_role = c.get_opt(&crate::policy::role_path(name))?.is_some()
-        || c.get_opt(&crate::policy::cert_role_path(name))?.is_some();
-    let revoked = ops::revoke_tenant_tokens(c, &opened.state.site, name)?;
-    ops::delete_tenant_objects(c, name)?;
+    let had_role = c.get_opt(&crate::policy::role_path(&role))?.is_some()
+        || c.get_opt(&crate::policy::cert_role_path(&role))?.is_some();
+    let revoked = ops::revoke_tenant_tokens(c, &opened.state.site, name, &role)?;
+    ops::delete_tenant_objects(c, name, &role)?;
     if had_role {
         done.push(removed("deleted role and policy".into()));
     }
@@ -833,7 +880,8 @@ pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Resul
     } else {
         left_in_place = record.as_ref().and_then(|r| r.installed_to.clone());
     }
-    if opened.state.tenants.remove(name).is_some() {
+    let pending = opened.state.pending.remove(name);
+    if opened.state.tenants.remove(name).is_some() || pending {
         opened.save()?;
     }
     Ok(Removal {

@@ -26,6 +26,8 @@ pub const APP_SECRET_VAR: &str = "APP_SECRET_FILE";
 
 pub struct BundleSpec<'a> {
     pub tenant: &'a str,
+    /// Its role's name in Vault (cert auth logs in naming it).
+    pub role: &'a str,
     /// How this tenant reaches Vault.
     pub endpoint: &'a Endpoint,
     pub flavor: Flavor,
@@ -103,7 +105,7 @@ pub fn agent(spec: &BundleSpec<'_>) -> String {
             "type": "cert",
             "mount_path": "auth/cert",
             "config": {
-                "name": spec.tenant,
+                "name": spec.role,
                 "ca_cert": format!("{BUNDLE_MOUNT}/ca.pem"),
                 "client_cert": format!("{BUNDLE_MOUNT}/client-key.pem"),
                 "client_key": format!("{BUNDLE_MOUNT}/client-key.pem"),
@@ -381,6 +383,7 @@ mod tests {
     fn spec(endpoint: &Endpoint) -> BundleSpec<'_> {
         BundleSpec {
             tenant: "alice",
+            role: "vaultnet-alice",
             endpoint,
             flavor: Flavor::Openbao,
             agent_image: "localhost/bao:test",
@@ -403,7 +406,7 @@ mod tests {
         let m = &v["auto_auth"]["method"][0];
         assert_eq!(m["type"], "cert");
         assert_eq!(m["mount_path"], "auth/cert");
-        assert_eq!(m["config"]["name"], "alice");
+        assert_eq!(m["config"]["name"], "vaultnet-alice");
         assert_eq!(m["config"]["reload"], true);
         assert_eq!(m["config"]["client_cert"], "/vaultnet/client-key.pem");
         assert_eq!(m["config"]["client_key"], "/vaultnet/client-key.pem");

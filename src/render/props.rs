@@ -63,6 +63,7 @@ fn spec<'a>(
 ) -> BundleSpec<'a> {
     BundleSpec {
         tenant,
+        role: tenant,
         endpoint,
         flavor: Flavor::Openbao,
         agent_image: image,

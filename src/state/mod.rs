@@ -8,7 +8,7 @@
 pub mod site;
 pub mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ pub const STATE_FILE: &str = "vaultnet.yaml";
 /// Version 2: certificate lifetimes in seconds (`cert_ttl`,
 /// `server_cert_ttl`), retiring secret_ids, the Vault reload. Version 1
 /// files are read and migrated ([`migrate_v1`]).
-pub const SCHEMA: u32 = 2;
+pub const SCHEMA: u32 = 3;
 
 /// Every AppRole limit, explicit (SECURITY.md V1). Durations in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +114,10 @@ pub struct Tenant {
     /// How its agent logs in.
     #[serde(default, skip_serializing_if = "Auth::is_approle")]
     pub auth: Auth,
+    /// The name of its role in Vault (AppRole's or cert's, by `auth`):
+    /// `vaultnet-NAME`, or `NAME` for a tenant recorded before the prefix
+    /// (SECURITY.md V7). vaultnet touches only the role named here.
+    pub role: String,
     /// Lifetime of its client certificates, in seconds.
     pub cert_ttl: u64,
     pub cert_serial: String,
@@ -166,6 +170,11 @@ pub struct State {
     pub site: Site,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_ca: Option<PreviousCa>,
+    /// Tenants whose Vault objects an `add-user` has begun to make and not
+    /// yet recorded: what a run cut short left is vaultnet's own, and the
+    /// next run takes it over (SECURITY.md V7).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub pending: BTreeSet<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tenants: BTreeMap<String, Tenant>,
 }
@@ -176,6 +185,7 @@ impl State {
             schema: SCHEMA,
             site,
             previous_ca: None,
+            pending: BTreeSet::new(),
             tenants: BTreeMap::new(),
         }
     }
@@ -209,10 +219,13 @@ impl State {
         };
         let version: Version =
             serde_saphyr::from_str_with_options(text, options.clone()).map_err(|e| readable(&e))?;
-        let state: State = if version.schema == 1 {
-            let old: serde_json::Value =
+        let state: State = if version.schema < SCHEMA && version.schema >= 1 {
+            let mut old: serde_json::Value =
                 serde_saphyr::from_str_with_options(text, options).map_err(|e| readable(&e))?;
-            serde_json::from_value(migrate_v1(old)).map_err(|e| readable(&e))?
+            if version.schema == 1 {
+                old = migrate_v1(old);
+            }
+            serde_json::from_value(migrate_v2(old)).map_err(|e| readable(&e))?
         } else {
             serde_saphyr::from_str_with_options(text, options).map_err(|e| readable(&e))?
         };
@@ -223,7 +236,17 @@ impl State {
             ));
         }
         validate::site(&state.site).map_err(|e| e.message().to_string())?;
-        for name in state.tenants.keys() {
+        for (name, t) in &state.tenants {
+            validate::tenant_name(name).map_err(|e| e.message().to_string())?;
+            if t.role != *name && t.role != crate::policy::role_name(name) {
+                return Err(format!(
+                    "tenant `{name}` has role `{}`: vaultnet names roles `{}` (or `{name}` before version 3)",
+                    t.role.escape_debug(),
+                    crate::policy::role_name(name)
+                ));
+            }
+        }
+        for name in &state.pending {
             validate::tenant_name(name).map_err(|e| e.message().to_string())?;
         }
         Ok(state)
@@ -266,13 +289,31 @@ pub fn migrate_v1(mut v: serde_json::Value) -> serde_json::Value {
         }
     }
     if let Some(o) = v.as_object_mut() {
-        o.insert("schema".into(), Value::from(SCHEMA));
+        o.insert("schema".into(), Value::from(2));
         if let Some(site) = o.get_mut("site").and_then(Value::as_object_mut) {
             days_to_secs(site, "server_cert_days", "server_cert_ttl");
         }
         if let Some(ts) = o.get_mut("tenants").and_then(Value::as_object_mut) {
             for t in ts.values_mut().filter_map(Value::as_object_mut) {
                 days_to_secs(t, "cert_days", "cert_ttl");
+            }
+        }
+    }
+    v
+}
+
+/// A version 2 state as version 3: each tenant's role is recorded, under
+/// the bare name version 2 gave it (vaultnet keeps using that role; new
+/// tenants get prefixed names).
+pub fn migrate_v2(mut v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("schema".into(), Value::from(SCHEMA));
+        if let Some(ts) = o.get_mut("tenants").and_then(Value::as_object_mut) {
+            for (name, t) in ts.iter_mut() {
+                if let Some(t) = t.as_object_mut() {
+                    t.entry("role").or_insert_with(|| Value::from(name.clone()));
+                }
             }
         }
     }
@@ -360,6 +401,7 @@ mod tests {
             "alice".into(),
             Tenant {
                 uid: Some(1001),
+                role: "vaultnet-alice".into(),
                 auth: Auth::Approle,
                 cert_ttl: 90 * 86400,
                 cert_serial: "ab".into(),
@@ -428,13 +470,44 @@ tenants:
         let again = State::parse(state.to_yaml().as_bytes()).unwrap();
         assert_eq!(again, state);
         assert!(
-            state.to_yaml().contains("schema: 2\n"),
+            state.to_yaml().contains("schema: 3\n"),
             "{}",
             state.to_yaml()
         );
-        // What version 2 refuses, a migrated version 1 file is refused for.
+        // Its tenant keeps the role of the bare name it had.
+        assert_eq!(alice.role, "alice");
+        // What version 3 refuses, a migrated version 1 file is refused for.
         let bad = v1.replace("  port: 22300\n", "  port: 22300\n  bogus: 1\n");
         let e = State::parse(bad.as_bytes()).unwrap_err();
         assert!(e.starts_with("unknown field `bogus`"), "{e}");
+    }
+
+    /// A site written by version 2 (the bare role names): read, each
+    /// tenant recorded with the role it has, written back as version 3; a
+    /// role vaultnet would not have named is refused.
+    #[test]
+    fn a_version_2_state_records_each_tenants_bare_role_name() {
+        let v2 = include_str!("../../tests/fixtures/state-v2.yaml");
+        let state = State::parse(v2.as_bytes()).unwrap();
+        assert_eq!(state.schema, 3);
+        let roles: Vec<(&str, &str)> = state
+            .tenants
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.role.as_str()))
+            .collect();
+        assert_eq!(roles, [("alice", "alice"), ("bob", "bob")]);
+        assert!(state.pending.is_empty());
+        let yaml = state.to_yaml();
+        assert!(
+            yaml.contains("schema: 3\n") && yaml.contains("    role: alice\n"),
+            "{yaml}"
+        );
+        assert_eq!(State::parse(yaml.as_bytes()).unwrap(), state);
+        let foreign = yaml.replace("    role: alice\n", "    role: jenkins\n");
+        let e = State::parse(foreign.as_bytes()).unwrap_err();
+        assert_eq!(
+            e,
+            "tenant `alice` has role `jenkins`: vaultnet names roles `vaultnet-alice` (or `alice` before version 3)"
+        );
     }
 }

@@ -37,6 +37,7 @@ fn rendered(profile: Profile) -> Result<String> {
         out.push(format!("{e:?}"));
         let spec = BundleSpec {
             tenant,
+            role: tenant,
             endpoint: &e,
             flavor: site.flavor,
             agent_image: &site.agent_image,

@@ -116,10 +116,11 @@ pub fn ensure_cert_auth(c: &Client) -> Result<Outcome> {
 pub fn ensure_cert_role(
     c: &Client,
     tenant: &str,
+    role: &str,
     limits: &Limits,
     ca_pem: &str,
 ) -> Result<Outcome> {
-    let path = policy::cert_role_path(tenant);
+    let path = policy::cert_role_path(role);
     let body = policy::cert_role_body(tenant, limits, ca_pem);
     match c.get_opt(&path)? {
         Some(live) => {
@@ -127,7 +128,7 @@ pub fn ensure_cert_role(
             if drift.is_empty() {
                 return Ok(Outcome::new(
                     Change::Kept,
-                    format!("cert role `{tenant}`: as expected"),
+                    format!("cert role `{role}`: as expected"),
                 ));
             }
             c.post(&path, &body)?;
@@ -136,13 +137,13 @@ pub fn ensure_cert_role(
             if drift.len() == 1 && drift[0].starts_with("certificate:") {
                 return Ok(Outcome::new(
                     Change::Repaired,
-                    format!("cert role `{tenant}`: updated to the CAs trusted now"),
+                    format!("cert role `{role}`: updated to the CAs trusted now"),
                 ));
             }
             Ok(Outcome::new(
                 Change::Repaired,
                 format!(
-                    "cert role `{tenant}` had drifted and was repaired: {}",
+                    "cert role `{role}` had drifted and was repaired: {}",
                     drift.join(", ")
                 ),
             ))
@@ -151,7 +152,7 @@ pub fn ensure_cert_role(
             c.post(&path, &body)?;
             Ok(Outcome::new(
                 Change::Created,
-                format!("cert role `{tenant}`: created"),
+                format!("cert role `{role}`: created"),
             ))
         }
     }
@@ -169,23 +170,23 @@ fn delete_if_there(c: &Client, path: &str) -> Result<bool> {
 
 /// The tenant's `cert` role deleted, if it has one (a tenant moved to
 /// AppRole, or removed).
-pub fn delete_cert_role(c: &Client, tenant: &str) -> Result<Option<Outcome>> {
-    Ok(delete_if_there(c, &policy::cert_role_path(tenant))?
-        .then(|| Outcome::new(Change::Removed, format!("deleted cert role `{tenant}`"))))
+pub fn delete_cert_role(c: &Client, role: &str) -> Result<Option<Outcome>> {
+    Ok(delete_if_there(c, &policy::cert_role_path(role))?
+        .then(|| Outcome::new(Change::Removed, format!("deleted cert role `{role}`"))))
 }
 
 /// The tenant's AppRole role deleted with its secret_ids, if it has one (a
 /// tenant moved to cert auth): no login by secret_id is left.
-pub fn delete_approle(c: &Client, tenant: &str) -> Result<Option<Outcome>> {
-    let accessors = list_secret_id_accessors(c, tenant)?;
+pub fn delete_approle(c: &Client, role: &str) -> Result<Option<Outcome>> {
+    let accessors = list_secret_id_accessors(c, role)?;
     for a in &accessors {
-        destroy_accessor(c, tenant, a)?;
+        destroy_accessor(c, role, a)?;
     }
-    Ok(delete_if_there(c, &policy::role_path(tenant))?.then(|| {
+    Ok(delete_if_there(c, &policy::role_path(role))?.then(|| {
         Outcome::new(
             Change::Removed,
             format!(
-                "deleted AppRole role `{tenant}` and its {} secret_id(s)",
+                "deleted AppRole role `{role}` and its {} secret_id(s)",
                 accessors.len()
             ),
         )
@@ -270,8 +271,8 @@ pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Outcome> {
 }
 
 /// Creates the tenant's AppRole role or repairs the fields that drifted.
-pub fn ensure_role(c: &Client, tenant: &str, limits: &Limits) -> Result<Outcome> {
-    let path = policy::role_path(tenant);
+pub fn ensure_role(c: &Client, tenant: &str, role: &str, limits: &Limits) -> Result<Outcome> {
+    let path = policy::role_path(role);
     let live = c.get_opt(&path)?;
     let body = policy::role_body(tenant, limits);
     match live {
@@ -280,14 +281,14 @@ pub fn ensure_role(c: &Client, tenant: &str, limits: &Limits) -> Result<Outcome>
             if drift.is_empty() {
                 return Ok(Outcome::new(
                     Change::Kept,
-                    format!("AppRole role `{tenant}`: as expected"),
+                    format!("AppRole role `{role}`: as expected"),
                 ));
             }
             c.post(&path, &body)?;
             Ok(Outcome::new(
                 Change::Repaired,
                 format!(
-                    "AppRole role `{tenant}` had drifted and was repaired: {}",
+                    "AppRole role `{role}` had drifted and was repaired: {}",
                     drift.join(", ")
                 ),
             ))
@@ -296,18 +297,18 @@ pub fn ensure_role(c: &Client, tenant: &str, limits: &Limits) -> Result<Outcome>
             c.post(&path, &body)?;
             Ok(Outcome::new(
                 Change::Created,
-                format!("AppRole role `{tenant}`: created"),
+                format!("AppRole role `{role}`: created"),
             ))
         }
     }
 }
 
-pub fn role_id(c: &Client, tenant: &str) -> Result<String> {
-    let v = c.get(&format!("{}/role-id", policy::role_path(tenant)))?;
+pub fn role_id(c: &Client, role: &str) -> Result<String> {
+    let v = c.get(&format!("{}/role-id", policy::role_path(role)))?;
     v.pointer("/data/role_id")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .ok_or_else(|| Error::failed(format!("no role_id in Vault's answer for `{tenant}`")))
+        .ok_or_else(|| Error::failed(format!("no role_id in Vault's answer for `{role}`")))
 }
 
 /// A secret_id as Vault describes it (no secret in here).
@@ -332,10 +333,10 @@ fn secret_id_info(v: &Value) -> Option<SecretIdInfo> {
 /// Looks up a secret_id by its value; `None` when Vault does not know it.
 pub fn lookup_secret_id(
     c: &Client,
-    tenant: &str,
+    role: &str,
     secret_id: &Secret,
 ) -> Result<Option<SecretIdInfo>> {
-    let path = format!("{}/secret-id/lookup", policy::role_path(tenant));
+    let path = format!("{}/secret-id/lookup", policy::role_path(role));
     let r = c.raw(
         reqwest::Method::POST,
         &path,
@@ -351,23 +352,23 @@ pub fn lookup_secret_id(
     }
 }
 
-/// `POST auth/approle/role/TENANT/secret-id-accessor/OP` for one
+/// `POST auth/approle/role/ROLE/secret-id-accessor/OP` for one
 /// accessor; the path and any HTTP answer.
 fn on_accessor(
     c: &Client,
-    tenant: &str,
+    role: &str,
     op: &str,
     accessor: &str,
 ) -> Result<(String, crate::vault::Response)> {
-    let path = format!("{}/secret-id-accessor/{op}", policy::role_path(tenant));
+    let path = format!("{}/secret-id-accessor/{op}", policy::role_path(role));
     let body = json!({ "secret_id_accessor": accessor });
     let r = c.raw(reqwest::Method::POST, &path, Some(&body), None)?;
     Ok((path, r))
 }
 
 /// Looks up a secret_id by accessor; `None` when it is gone.
-pub fn lookup_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<Option<SecretIdInfo>> {
-    let (path, r) = on_accessor(c, tenant, "lookup", accessor)?;
+pub fn lookup_accessor(c: &Client, role: &str, accessor: &str) -> Result<Option<SecretIdInfo>> {
+    let (path, r) = on_accessor(c, role, "lookup", accessor)?;
     match r.status {
         200 => Ok(secret_id_info(&r.body)),
         204 | 404 | 400 => Ok(None),
@@ -404,8 +405,13 @@ pub struct NewSecretId {
     pub ttl: Option<u64>,
 }
 
-pub fn create_secret_id(c: &Client, tenant: &str, wrap_ttl: Option<u64>) -> Result<NewSecretId> {
-    let path = format!("{}/secret-id", policy::role_path(tenant));
+pub fn create_secret_id(
+    c: &Client,
+    tenant: &str,
+    role: &str,
+    wrap_ttl: Option<u64>,
+) -> Result<NewSecretId> {
+    let path = format!("{}/secret-id", policy::role_path(role));
     let body = json!({ "metadata": json!({ "vaultnet_tenant": tenant }).to_string() });
     let ttl = wrap_ttl.map(|t| format!("{t}s"));
     let r = c.raw(reqwest::Method::POST, &path, Some(&body), ttl.as_deref())?;
@@ -432,8 +438,8 @@ pub fn create_secret_id(c: &Client, tenant: &str, wrap_ttl: Option<u64>) -> Resu
 }
 
 /// Accessors of every secret_id of the role (none when the role is gone).
-pub fn list_secret_id_accessors(c: &Client, tenant: &str) -> Result<Vec<String>> {
-    let path = format!("{}/secret-id?list=true", policy::role_path(tenant));
+pub fn list_secret_id_accessors(c: &Client, role: &str) -> Result<Vec<String>> {
+    let path = format!("{}/secret-id?list=true", policy::role_path(role));
     let r = c.raw(reqwest::Method::GET, &path, None, None)?;
     // AppRole answers a LIST of a missing role's secret_ids with 400
     // `role "NAME" does not exist`, not 404 (builtin/credential/approle/
@@ -447,8 +453,8 @@ pub fn list_secret_id_accessors(c: &Client, tenant: &str) -> Result<Vec<String>>
     Ok(crate::vault::strings_at(&v, "/data/keys"))
 }
 
-pub fn destroy_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<()> {
-    let (path, r) = on_accessor(c, tenant, "destroy", accessor)?;
+pub fn destroy_accessor(c: &Client, role: &str, accessor: &str) -> Result<()> {
+    let (path, r) = on_accessor(c, role, "destroy", accessor)?;
     if r.status == 404 || (200..300).contains(&r.status) {
         return Ok(());
     }
@@ -462,14 +468,14 @@ pub fn destroy_accessor(c: &Client, tenant: &str, accessor: &str) -> Result<()> 
 /// of what it may read — its data and metadata prefixes — and of its role
 /// (wrapped secret_ids). A wrapping token is an orphan: revoking the token
 /// that made it leaves it, and whatever it wraps, alive until its TTL.
-pub fn revoke_tenant_tokens(c: &Client, site: &Site, tenant: &str) -> Result<usize> {
+pub fn revoke_tenant_tokens(c: &Client, site: &Site, tenant: &str, role: &str) -> Result<usize> {
     let policy = policy::policy_name(tenant);
     revoke_tokens_where(c, |_, d| {
         let path = d.get("path").and_then(Value::as_str).unwrap_or("");
-        let by_role = d.pointer("/meta/role_name").and_then(Value::as_str) == Some(tenant)
+        let by_role = d.pointer("/meta/role_name").and_then(Value::as_str) == Some(role)
             && path.starts_with("auth/approle/login");
         let by_policy = has_policy(d, &policy);
-        let wrapped = is_wrapping(d) && policy::wraps_for_tenant(site, tenant, path);
+        let wrapped = is_wrapping(d) && policy::wraps_for_tenant(site, tenant, role, path);
         by_role || by_policy || wrapped
     })
 }
@@ -494,8 +500,8 @@ fn is_wrapping(d: &Value) -> bool {
 /// were created, except the one whose accessor is `keep`: a run that lost
 /// the answer to a wrapped creation leaves its wrapping token alive until
 /// the wrap TTL (SECURITY.md V3).
-pub fn revoke_wrapping_tokens(c: &Client, tenant: &str, keep: Option<&str>) -> Result<usize> {
-    let wrapping_path = format!("{}/secret-id", policy::role_path(tenant));
+pub fn revoke_wrapping_tokens(c: &Client, role: &str, keep: Option<&str>) -> Result<usize> {
+    let wrapping_path = format!("{}/secret-id", policy::role_path(role));
     revoke_tokens_where(c, |a, d| {
         Some(a) != keep && d.get("path").and_then(Value::as_str) == Some(wrapping_path.as_str())
     })
@@ -555,10 +561,28 @@ fn revoke_tokens_where(c: &Client, pick: impl Fn(&str, &Value) -> bool) -> Resul
     Ok(revoked)
 }
 
-/// Deletes the roles (AppRole, cert) and the policy.
-pub fn delete_tenant_objects(c: &Client, tenant: &str) -> Result<()> {
-    c.delete(&policy::role_path(tenant))?;
-    delete_if_there(c, &policy::cert_role_path(tenant))?;
+/// Deletes the roles (AppRole, cert) named `role` and the tenant's policy.
+pub fn delete_tenant_objects(c: &Client, tenant: &str, role: &str) -> Result<()> {
+    c.delete(&policy::role_path(role))?;
+    delete_if_there(c, &policy::cert_role_path(role))?;
     c.delete(&format!("sys/policies/acl/{}", policy::policy_name(tenant)))?;
     Ok(())
+}
+
+/// The Vault objects of a tenant's names that exist already: for a tenant
+/// vaultnet does not know, each is someone else's (SECURITY.md V7).
+pub fn existing_objects(c: &Client, tenant: &str, role: &str) -> Result<Vec<String>> {
+    let policy = policy::policy_name(tenant);
+    let mut found = Vec::new();
+    if c.get_opt(&format!("sys/policies/acl/{policy}"))?.is_some() {
+        found.push(format!("policy `{policy}`"));
+    }
+    if c.get_opt(&policy::role_path(role))?.is_some() {
+        found.push(format!("AppRole role `{role}`"));
+    }
+    // 404 also when the cert method is not mounted.
+    if c.get_opt(&policy::cert_role_path(role))?.is_some() {
+        found.push(format!("cert role `{role}`"));
+    }
+    Ok(found)
 }

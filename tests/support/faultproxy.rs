@@ -119,7 +119,7 @@ pub struct Event {
     /// The write's number, `None` for reads.
     pub n: Option<usize>,
     pub method: String,
-    /// Path and query, e.g. `/v1/auth/approle/role/alice/secret-id`.
+    /// Path and query, e.g. `/v1/auth/approle/role/vaultnet-alice/secret-id`.
     pub path: String,
     /// OpenBao's status, when the request was forwarded.
     pub upstream: Option<u16>,

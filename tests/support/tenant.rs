@@ -543,7 +543,7 @@ pub fn up_to_date(t: &str) -> String {
 pub fn changes(t: &str, wrapped: &str) -> [String; 4] {
     [
         format!("policy `vaultnet-{t}`: created"),
-        format!("AppRole role `{t}`: created"),
+        format!("AppRole role `vaultnet-{t}`: created"),
         "client certificate issued, expires [DATE]".into(),
         format!("secret_id issued{wrapped}, expires [DATE]"),
     ]
