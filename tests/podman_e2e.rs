@@ -19,6 +19,16 @@
 //! slirp4netns `allow_host_loopback` path to Vault's own port, which is
 //! open before the gate is loaded. Users, storage, processes and the
 //! namespace are removed at the end whatever happens.
+//!
+//! The test runs in two variants that share every step ([`Variant`]):
+//! this machine's Podman 4.3 with slirp4netns, and Podman 5.4 with pasta
+//! in the Debian 13 tree (`support::tree`), where `vaultnet add-user` runs
+//! too (it asks the tenants' own Podman) and the tenants are users of the
+//! tree. Under pasta the bundle maps the name to `host-gateway`, the
+//! loopback bypass is pasta's `--map-gw` (the container's gateway is the
+//! host's loopback), and a user of the tree who is no tenant is refused at
+//! the forwarder port: pasta's host-side sockets are the user's, which is
+//! what the per-uid gate sees.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -32,6 +42,7 @@ use crate::support::podman::{
     self, AGENT_IMAGE, APP_IMAGE, BAO_IN_APP, Kit, PodmanTenant, markers,
 };
 use crate::support::tenant::{NEXT, NFT, created};
+use crate::support::tree::{self, Tree};
 use crate::support::{require_e2e, wait_for, write_private};
 
 const DNS_NAME: &str = "vault.lan";
@@ -177,9 +188,48 @@ fn secret_value(who: &str) -> String {
     format!("{who}-s3cret-{:016x}", rand::random::<u64>())
 }
 
+/// Which Podman and rootless network the tenants have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// This machine's Podman 4.3, slirp4netns.
+    Podman4Slirp4netns,
+    /// Podman 5.4 in the Debian 13 tree, pasta.
+    Podman5Pasta,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Podman4Slirp4netns => "podman 4.3 + slirp4netns",
+            Variant::Podman5Pasta => "podman 5.4 + pasta",
+        }
+    }
+
+    /// The start of `podman --version`.
+    fn version_prefix(self) -> &'static str {
+        match self {
+            Variant::Podman4Slirp4netns => "podman version 4.",
+            Variant::Podman5Pasta => "podman version 5.4.",
+        }
+    }
+}
+
 #[test]
-fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
+fn podman4_slirp4netns_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     require_e2e!("creates Unix users and runs their rootless Podman in a network namespace");
+    bundle_runs_rootless(Variant::Podman4Slirp4netns);
+}
+
+#[test]
+fn podman5_pasta_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
+    require_e2e!(
+        "enters the Debian 13 tree and runs its tenants' rootless Podman 5 in a network namespace"
+    );
+    tree::require_tree();
+    bundle_runs_rootless(Variant::Podman5Pasta);
+}
+
+fn bundle_runs_rootless(v: Variant) {
     podman::require_tools();
     let mut clock = Clock::start();
     podman::ensure_tun_usable();
@@ -187,8 +237,10 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     clock.lap("kit (image tarballs, podman-compose for tenants)");
 
     // The host: init, OpenBao, bootstrap, forwarder.
-    let site = Fixture::host("vnpod")
+    let pasta = v == Variant::Podman5Pasta;
+    let site = Fixture::host(if pasta { "vnpst" } else { "vnpod" })
         .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
+        .init_args(if pasta { &["--profile", "l6"][..] } else { &[] })
         .openbao()
         .forwarder()
         .build();
@@ -196,12 +248,34 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     let token = site.scratch().join("operator-token");
     write_private(&token, &site.bao().root_token);
     clock.lap("host (init, OpenBao, bootstrap, socat forwarder)");
+    // Podman 5's tenants live in the tree, entered in the host namespace
+    // (which pasta needs a default route in).
+    let tree = pasta.then(|| {
+        host.add_default_route();
+        let t = Tree::enter(host.name());
+        clock.lap("Debian 13 tree entered");
+        t
+    });
 
     // Two tenants: Unix users with rootless Podman, bundles installed.
     let tag = std::process::id();
-    let alice = PodmanTenant::create(&format!("vnpa{tag}"), host.name());
-    let bob = PodmanTenant::create(&format!("vnpb{tag}"), host.name());
-    site.vaultnet_without_token()
+    let tenant = |letter: char| {
+        let name = format!("vnp{letter}{tag}");
+        match &tree {
+            None => PodmanTenant::create(&name, host.name()),
+            Some(t) => PodmanTenant::create_in(t, &name, ""),
+        }
+    };
+    let alice = tenant('a');
+    let bob = tenant('b');
+    let vaultnet = || {
+        let mut c = site.vaultnet_without_token();
+        if let Some(t) = &tree {
+            c.within(t.launcher());
+        }
+        c
+    };
+    vaultnet()
         .args([
             "add-user",
             &alice.name,
@@ -256,7 +330,12 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         .podman(["--version"])
         .run()
         .expect(Expect::success().stdout_any("the version this host has"));
-    eprintln!("[podman e2e] {}", version.stdout.trim());
+    eprintln!("[podman e2e] {}: {}", v.name(), version.stdout.trim());
+    assert!(
+        version.stdout.starts_with(v.version_prefix()),
+        "expected {}\n{version}",
+        v.name()
+    );
     alice.import(&kit.bao_tar, AGENT_IMAGE);
     alice.import(&kit.app_tar, APP_IMAGE);
     bob.import(&kit.app_tar, APP_IMAGE);
@@ -271,7 +350,11 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         .as_str()
         .expect("extra_hosts in bob's compose.yaml")
         .to_string();
-    assert_eq!(extra_host, format!("{DNS_NAME}:{}", site.host_ip()));
+    let mapping = match v {
+        Variant::Podman4Slirp4netns => site.host_ip().to_string(),
+        Variant::Podman5Pasta => "host-gateway".to_string(),
+    };
+    assert_eq!(extra_host, format!("{DNS_NAME}:{mapping}"));
     let agent_b: Value = serde_json::from_str(
         &std::fs::read_to_string(bundle_b.join("agent.json")).expect("bob's agent.json"),
     )
@@ -284,16 +367,27 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
 
     // The hole the nft gate closes: with `allow_host_loopback`, a tenant's
     // slirp4netns reaches the host's loopback as 10.0.2.2, Vault's own
-    // port included. Before the gate is loaded, that works.
+    // port included; pasta's `--map-gw` makes the container's gateway the
+    // host's loopback. Before the gate is loaded, that works.
+    let (loopback_net, loopback_addr) = match v {
+        Variant::Podman4Slirp4netns => (
+            "--network=slirp4netns:allow_host_loopback=true".to_string(),
+            "10.0.2.2".to_string(),
+        ),
+        Variant::Podman5Pasta => (
+            "--network=pasta:--map-gw".to_string(),
+            host.default_gateway().to_string(),
+        ),
+    };
     let bypass = |expect_open: bool| {
         let out = probe_container(
             &bob,
             &kit,
             &[
-                "--network=slirp4netns:allow_host_loopback=true".into(),
+                loopback_net.clone(),
                 format!("--volume={}:/vaultnet:ro", bundle_b.display()),
                 format!(
-                    "--env=BAO_ADDR=https://10.0.2.2:{}",
+                    "--env=BAO_ADDR=https://{loopback_addr}:{}",
                     site.vault_addr().port()
                 ),
                 "--env=BAO_TLS_SERVER_NAME=localhost".into(),
@@ -310,8 +404,8 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         if expect_open {
             assert!(
                 rc == "0" && text.contains("initialized"),
-                "expected Vault's loopback port to answer over slirp4netns' host loopback \
-                 before the nft gate is loaded\n{out}"
+                "expected Vault's loopback port to answer over the rootless network's host \
+                 loopback before the nft gate is loaded\n{out}"
             );
         } else {
             assert!(
@@ -427,13 +521,14 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         "agent added capabilities: {}",
         info["HostConfig"]["CapAdd"]
     );
+    // Podman lists what `cap_drop: [ALL]` took from its default set;
+    // Podman 5's default set no longer has CAP_NET_RAW to take.
     let dropped = info["HostConfig"]["CapDrop"].to_string();
-    for cap in [
-        "CAP_DAC_OVERRIDE",
-        "CAP_SETUID",
-        "CAP_NET_RAW",
-        "CAP_SYS_CHROOT",
-    ] {
+    let mut caps = vec!["CAP_DAC_OVERRIDE", "CAP_SETUID", "CAP_SYS_CHROOT"];
+    if v == Variant::Podman4Slirp4netns {
+        caps.push("CAP_NET_RAW");
+    }
+    for cap in caps {
         assert!(
             dropped.contains(cap),
             "agent CapDrop lacks {cap}: {dropped}"
@@ -593,5 +688,33 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
 
     // The gate now refuses the loopback path.
     bypass(false);
-    clock.lap("isolation (other tenant denied, no certificate refused, loopback gated)");
+
+    // … and the forwarder port to a user who is no tenant, even holding a
+    // tenant's certificate: under pasta as under slirp4netns the host-side
+    // socket is the user's own, so the per-uid allowlist sees who asks.
+    let stranger = tenant('c');
+    stranger.import(&kit.app_tar, APP_IMAGE);
+    for f in ["ca.pem", "client.pem", "client-key.pem"] {
+        let text = std::fs::read_to_string(bundle_b.join(f)).expect("bob's bundle file");
+        stranger.write_file(&format!("creds/{f}"), &text, 0o600);
+    }
+    let (out, m) = run_markers(probe_container(
+        &stranger,
+        &kit,
+        &with_bundle(&stranger.home.join("creds")),
+        HEALTH_SCRIPT,
+        &[],
+    ));
+    let text = marker(&m, "OUT", &out);
+    assert_ne!(marker(&m, "RC", &out), "0", "{out}");
+    assert!(
+        !text.contains("initialized")
+            && ["connection reset", "connection refused", "EOF"]
+                .iter()
+                .any(|e| text.contains(e)),
+        "the gate let a user who is no tenant reach the forwarder\n{out}"
+    );
+    clock.lap(
+        "isolation (other tenant denied, no certificate refused, loopback and strangers gated)",
+    );
 }
