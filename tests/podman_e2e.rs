@@ -240,7 +240,6 @@ fn bundle_runs_rootless(v: Variant) {
     let pasta = v == Variant::Podman5Pasta;
     let site = Fixture::host(if pasta { "vnpst" } else { "vnpod" })
         .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
-        .init_args(if pasta { &["--profile", "l6"][..] } else { &[] })
         .openbao()
         .forwarder()
         .build();
@@ -257,17 +256,24 @@ fn bundle_runs_rootless(v: Variant) {
         t
     });
 
-    // Two tenants: Unix users with rootless Podman, bundles installed.
+    // Two tenants: Unix users with rootless Podman, bundles installed. In
+    // the tree, bob's own containers.conf chooses slirp4netns: one
+    // `add-user` run, with no flag, gives alice (pasta) `host-gateway` and
+    // bob (slirp4netns) the host address, what works for each.
     let tag = std::process::id();
-    let tenant = |letter: char| {
+    let tenant_with = |letter: char, conf: &str| {
         let name = format!("vnp{letter}{tag}");
         match &tree {
             None => PodmanTenant::create(&name, host.name()),
-            Some(t) => PodmanTenant::create_in(t, &name, ""),
+            Some(t) => PodmanTenant::create_in(t, &name, conf),
         }
     };
+    let tenant = |letter: char| tenant_with(letter, "");
     let alice = tenant('a');
-    let bob = tenant('b');
+    let bob = tenant_with(
+        'b',
+        "[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n",
+    );
     let vaultnet = || {
         let mut c = site.vaultnet_without_token();
         if let Some(t) = &tree {
@@ -341,20 +347,49 @@ fn bundle_runs_rootless(v: Variant) {
     bob.import(&kit.app_tar, APP_IMAGE);
     clock.lap("images (podman import per tenant)");
 
-    // What bob's bundle says about reaching Vault.
-    let compose_b: Value = serde_saphyr::from_str(
-        &std::fs::read_to_string(bundle_b.join("compose.yaml")).expect("bob's compose.yaml"),
-    )
-    .expect("bob's compose.yaml parses");
-    let extra_host = compose_b["services"]["vault-agent"]["extra_hosts"][0]
-        .as_str()
-        .expect("extra_hosts in bob's compose.yaml")
-        .to_string();
-    let mapping = match v {
-        Variant::Podman4Slirp4netns => site.host_ip().to_string(),
-        Variant::Podman5Pasta => "host-gateway".to_string(),
+    // What each bundle says about reaching Vault: the mapping its
+    // tenant's own Podman needs, recorded with the reason.
+    let extra_host_of = |bundle: &std::path::Path| -> String {
+        let compose: Value = serde_saphyr::from_str(
+            &std::fs::read_to_string(bundle.join("compose.yaml")).expect("compose.yaml"),
+        )
+        .expect("compose.yaml parses");
+        compose["services"]["vault-agent"]["extra_hosts"][0]
+            .as_str()
+            .expect("extra_hosts in compose.yaml")
+            .to_string()
     };
-    assert_eq!(extra_host, format!("{DNS_NAME}:{mapping}"));
+    let extra_host = extra_host_of(&bundle_b);
+    let extra_host_a = extra_host_of(&bundle_a);
+    let host_ip = site.host_ip().to_string();
+    let (mapping_a, backend_a) = match v {
+        Variant::Podman4Slirp4netns => (host_ip.as_str(), "slirp4netns"),
+        Variant::Podman5Pasta => ("host-gateway", "pasta"),
+    };
+    assert_eq!(extra_host_a, format!("{DNS_NAME}:{mapping_a}"));
+    assert_eq!(extra_host, format!("{DNS_NAME}:{host_ip}"));
+    let listed = vaultnet()
+        .args(["list", "--output", "json"])
+        .run()
+        .expect(Expect::success().stdout_any("read field by field below: versions and paths vary"));
+    let rows: Value = serde_json::from_str(&listed.stdout).expect("list JSON");
+    let net = |name: &str| {
+        rows.as_array()
+            .and_then(|r| r.iter().find(|r| r["name"] == name))
+            .map(|r| r["network"].clone())
+            .unwrap_or_else(|| panic!("no {name} in\n{listed}"))
+    };
+    let (net_a, net_b) = (net(&alice.name), net(&bob.name));
+    let podman_version = version.stdout.split_whitespace().last().unwrap_or_default();
+    for (n, backend, mapping) in [
+        (&net_a, backend_a, if pasta { "host-gateway" } else { "ip" }),
+        (&net_b, "slirp4netns", "ip"),
+    ] {
+        assert_eq!(n["mapping"], mapping, "{listed}");
+        assert_eq!(n["backend"], backend, "{listed}");
+        assert_eq!(n["podman"], podman_version, "{listed}");
+        assert_eq!(n["source"], "detected", "{listed}");
+    }
     let agent_b: Value = serde_json::from_str(
         &std::fs::read_to_string(bundle_b.join("agent.json")).expect("bob's agent.json"),
     )
@@ -615,7 +650,7 @@ fn bundle_runs_rootless(v: Variant) {
 
     // Isolation: bob, logged in with his own bundle, reads his secret but
     // is denied alice's.
-    let with_bundle = |bundle: &std::path::Path| -> Vec<String> {
+    let with_bundle = |bundle: &std::path::Path, extra_host: &str| -> Vec<String> {
         vec![
             format!("--add-host={extra_host}"),
             format!("--volume={}:/vaultnet:ro", bundle.display()),
@@ -628,7 +663,7 @@ fn bundle_runs_rootless(v: Variant) {
     let (out, m) = run_markers(probe_container(
         &bob,
         &kit,
-        &with_bundle(&bundle_b),
+        &with_bundle(&bundle_b, &extra_host),
         OWN_BUNDLE_SCRIPT,
         &[&path_b, &path_a],
     ));
@@ -701,7 +736,8 @@ fn bundle_runs_rootless(v: Variant) {
     let (out, m) = run_markers(probe_container(
         &stranger,
         &kit,
-        &with_bundle(&stranger.home.join("creds")),
+        // The stranger's Podman is the tenants' default: alice's mapping.
+        &with_bundle(&stranger.home.join("creds"), &extra_host_a),
         HEALTH_SCRIPT,
         &[],
     ));
@@ -716,5 +752,67 @@ fn bundle_runs_rootless(v: Variant) {
     );
     clock.lap(
         "isolation (other tenant denied, no certificate refused, loopback and strangers gated)",
+    );
+}
+
+/// Podman 5.4's own Quadlet generator, in the Debian 13 tree, accepts the
+/// bundle's `.container` and `.volume` units as a tenant installs them in
+/// `~/.config/containers/systemd/` (`quadlet -dryrun -user`), and makes
+/// the agent's service from them.
+#[test]
+fn quadlet_units_of_the_bundle_pass_podman_5_dry_run() {
+    require_e2e!("enters the Debian 13 tree and adds a Unix user there");
+    tree::require_tree();
+    let site = Fixture::host("vnpql")
+        .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
+        .openbao()
+        .build();
+    let tree = Tree::enter(site.ns().name());
+    let carol = PodmanTenant::create_in(&tree, &format!("vnpq{}", std::process::id()), "");
+    let mut add = site.vaultnet();
+    add.within(tree.launcher())
+        .args(["add-user", &carol.name, "--install"]);
+    add.run().expect(
+        Expect::success()
+            .stdout_any("add-user's report is compared in the tests of add-user")
+            .stderr_any("add-user's progress is compared in the tests of add-user"),
+    );
+    let bundle = carol.home.join(".config/vaultnet");
+    let units = [
+        format!("{}-vault-agent.container", carol.name),
+        format!("{}-vaultnet-secrets.volume", carol.name),
+    ];
+    for u in &units {
+        let text = std::fs::read_to_string(bundle.join(u)).expect("a Quadlet unit in the bundle");
+        carol.write_file(&format!(".config/containers/systemd/{u}"), &text, 0o644);
+    }
+    let out = carol
+        .cmd("/usr/libexec/podman/quadlet")
+        .args(["-dryrun", "-user"])
+        .run()
+        .expect(
+            Expect::success()
+                .stdout_any("the generated units, read below")
+                .stderr_any("quadlet logs what it loads; its verdict is the exit code"),
+        );
+    eprintln!("{out}");
+    let service = format!("---{}-vault-agent.service---", carol.name);
+    assert!(out.stdout.contains(&service), "no {service}\n{out}");
+    let volume = format!("---{}-vaultnet-secrets-volume.service---", carol.name);
+    assert!(out.stdout.contains(&volume), "no {volume}\n{out}");
+    for want in [
+        "ExecReload=/usr/bin/podman kill --signal HUP",
+        "--label io.vaultnet.agent=",
+        "--read-only",
+        "--cap-drop all",
+    ] {
+        assert!(
+            out.stdout.contains(want),
+            "no `{want}` in the agent's service\n{out}"
+        );
+    }
+    assert!(
+        !out.stderr.to_lowercase().contains("error"),
+        "quadlet reported an error\n{out}"
     );
 }
