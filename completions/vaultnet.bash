@@ -95,7 +95,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__add__subcmd__user)
-            opts="-h -V --from --no-unix-user --cert-ttl --token-ttl --token-max-ttl --token-num-uses --secret-id-ttl --secret-id-num-uses --wrap-ttl --auth --rotate --adopt --install --install-path --token-file --timeout --output --dir --help --version"
+            opts="-h -V --from --no-unix-user --cert-ttl --token-ttl --token-max-ttl --token-num-uses --secret-id-ttl --secret-id-num-uses --wrap-ttl --auth --host-mapping --rotate --adopt --install --install-path --token-file --timeout --output --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -135,6 +135,10 @@ _vaultnet() {
                     ;;
                 --auth)
                     COMPREPLY=($(compgen -W "approle cert" -- "${cur}"))
+                    return 0
+                    ;;
+                --host-mapping)
+                    COMPREPLY=($(compgen -W "ip host-gateway" -- "${cur}"))
                     return 0
                     ;;
                 --install-path)

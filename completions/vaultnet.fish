@@ -48,8 +48,8 @@ socket-proxyd\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l flavor -d 'Vault or OpenBao: binary and image names, VAULT_* or BAO_* in instructions [default: openbao]' -r -f -a "vault\t''
 openbao\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l agent-image -d 'Agent sidecar image for tenant bundles [default: the flavor\'s official image]' -r
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-mapping -d 'How tenants\' extra_hosts reach the host: ip (slirp4netns, rootful) or host-gateway (pasta); the profile decides it, and a value that contradicts it is refused' -r -f -a "ip\t'The host IP itself: slirp4netns and rootful engines'
-host-gateway\t'`host-gateway`: pasta (Podman ≥ 5.3), where the host\'s own IP is not reachable'"
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-mapping -d 'How tenants\' extra_hosts reach the host: ip (slirp4netns, rootful) or host-gateway (pasta); the profile decides it, and a value that contradicts it is refused' -r -f -a "ip\t''
+host-gateway\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l kv-mount -d 'KV v2 mount holding tenant secrets [default: secret]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l tenant-prefix -d 'Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l auth -d 'How new tenants\' agents log in: approle (role_id and secret_id) or cert (the client certificate alone); `add-user --auth` overrides it per tenant [default: approle]' -r -f -a "approle\t''
@@ -63,7 +63,7 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l timeout -d 'S
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s y -l yes -d 'Never prompt; use flags, recorded settings and defaults'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l force -d 'Replace the CA, the server and operator certificates (tenants must be re-added)'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s V -l version -d 'Print version'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l from -d 'Read more names from FILE, one a line' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l cert-ttl -d 'Lifetime of the client certificate, e.g. 90d or 12h [default: 90d]' -r
@@ -75,6 +75,8 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l secret-id
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l wrap-ttl -d 'Deliver the secret_id response-wrapped, valid for DURATION (0: plain)' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l auth -d 'How the agent logs in: approle (role_id, secret_id) or cert (the client certificate alone) [default: the tenant\'s, else the site\'s]' -r -f -a "approle\t''
 cert\t''"
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l host-mapping -d 'What the bundle maps the Vault name to [default: what the tenant\'s own Podman needs: ip under slirp4netns, host-gateway under pasta]' -r -f -a "ip\t''
+host-gateway\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l install-path -d 'Where --install puts the bundle, relative to the tenant\'s home' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l timeout -d 'Seconds to wait for Vault' -r

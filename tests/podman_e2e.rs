@@ -19,6 +19,16 @@
 //! slirp4netns `allow_host_loopback` path to Vault's own port, which is
 //! open before the gate is loaded. Users, storage, processes and the
 //! namespace are removed at the end whatever happens.
+//!
+//! The test runs in two variants that share every step ([`Variant`]):
+//! this machine's Podman 4.3 with slirp4netns, and Podman 5.4 with pasta
+//! in the Debian 13 tree (`support::tree`), where `vaultnet add-user` runs
+//! too (it asks the tenants' own Podman) and the tenants are users of the
+//! tree. Under pasta the bundle maps the name to `host-gateway`, the
+//! loopback bypass is pasta's `--map-gw` (the container's gateway is the
+//! host's loopback), and a user of the tree who is no tenant is refused at
+//! the forwarder port: pasta's host-side sockets are the user's, which is
+//! what the per-uid gate sees.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -32,6 +42,7 @@ use crate::support::podman::{
     self, AGENT_IMAGE, APP_IMAGE, BAO_IN_APP, Kit, PodmanTenant, markers,
 };
 use crate::support::tenant::{NEXT, NFT, created};
+use crate::support::tree::{self, Tree};
 use crate::support::{require_e2e, wait_for, write_private};
 
 const DNS_NAME: &str = "vault.lan";
@@ -177,9 +188,48 @@ fn secret_value(who: &str) -> String {
     format!("{who}-s3cret-{:016x}", rand::random::<u64>())
 }
 
+/// Which Podman and rootless network the tenants have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// This machine's Podman 4.3, slirp4netns.
+    Podman4Slirp4netns,
+    /// Podman 5.4 in the Debian 13 tree, pasta.
+    Podman5Pasta,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Podman4Slirp4netns => "podman 4.3 + slirp4netns",
+            Variant::Podman5Pasta => "podman 5.4 + pasta",
+        }
+    }
+
+    /// The start of `podman --version`.
+    fn version_prefix(self) -> &'static str {
+        match self {
+            Variant::Podman4Slirp4netns => "podman version 4.",
+            Variant::Podman5Pasta => "podman version 5.4.",
+        }
+    }
+}
+
 #[test]
-fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
+fn podman4_slirp4netns_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     require_e2e!("creates Unix users and runs their rootless Podman in a network namespace");
+    bundle_runs_rootless(Variant::Podman4Slirp4netns);
+}
+
+#[test]
+fn podman5_pasta_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
+    require_e2e!(
+        "enters the Debian 13 tree and runs its tenants' rootless Podman 5 in a network namespace"
+    );
+    tree::require_tree();
+    bundle_runs_rootless(Variant::Podman5Pasta);
+}
+
+fn bundle_runs_rootless(v: Variant) {
     podman::require_tools();
     let mut clock = Clock::start();
     podman::ensure_tun_usable();
@@ -187,7 +237,8 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     clock.lap("kit (image tarballs, podman-compose for tenants)");
 
     // The host: init, OpenBao, bootstrap, forwarder.
-    let site = Fixture::host("vnpod")
+    let pasta = v == Variant::Podman5Pasta;
+    let site = Fixture::host(if pasta { "vnpst" } else { "vnpod" })
         .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
         .openbao()
         .forwarder()
@@ -196,12 +247,41 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     let token = site.scratch().join("operator-token");
     write_private(&token, &site.bao().root_token);
     clock.lap("host (init, OpenBao, bootstrap, socat forwarder)");
+    // Podman 5's tenants live in the tree, entered in the host namespace
+    // (which pasta needs a default route in).
+    let tree = pasta.then(|| {
+        host.add_default_route();
+        let t = Tree::enter(host.name());
+        clock.lap("Debian 13 tree entered");
+        t
+    });
 
-    // Two tenants: Unix users with rootless Podman, bundles installed.
+    // Two tenants: Unix users with rootless Podman, bundles installed. In
+    // the tree, bob's own containers.conf chooses slirp4netns: one
+    // `add-user` run, with no flag, gives alice (pasta) `host-gateway` and
+    // bob (slirp4netns) the host address, what works for each.
     let tag = std::process::id();
-    let alice = PodmanTenant::create(&format!("vnpa{tag}"), host.name());
-    let bob = PodmanTenant::create(&format!("vnpb{tag}"), host.name());
-    site.vaultnet_without_token()
+    let tenant_with = |letter: char, conf: &str| {
+        let name = format!("vnp{letter}{tag}");
+        match &tree {
+            None => PodmanTenant::create(&name, host.name()),
+            Some(t) => PodmanTenant::create_in(t, &name, conf),
+        }
+    };
+    let tenant = |letter: char| tenant_with(letter, "");
+    let alice = tenant('a');
+    let bob = tenant_with(
+        'b',
+        "[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n",
+    );
+    let vaultnet = || {
+        let mut c = site.vaultnet_without_token();
+        if let Some(t) = &tree {
+            c.within(t.launcher());
+        }
+        c
+    };
+    vaultnet()
         .args([
             "add-user",
             &alice.name,
@@ -256,22 +336,60 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         .podman(["--version"])
         .run()
         .expect(Expect::success().stdout_any("the version this host has"));
-    eprintln!("[podman e2e] {}", version.stdout.trim());
+    eprintln!("[podman e2e] {}: {}", v.name(), version.stdout.trim());
+    assert!(
+        version.stdout.starts_with(v.version_prefix()),
+        "expected {}\n{version}",
+        v.name()
+    );
     alice.import(&kit.bao_tar, AGENT_IMAGE);
     alice.import(&kit.app_tar, APP_IMAGE);
     bob.import(&kit.app_tar, APP_IMAGE);
     clock.lap("images (podman import per tenant)");
 
-    // What bob's bundle says about reaching Vault.
-    let compose_b: Value = serde_saphyr::from_str(
-        &std::fs::read_to_string(bundle_b.join("compose.yaml")).expect("bob's compose.yaml"),
-    )
-    .expect("bob's compose.yaml parses");
-    let extra_host = compose_b["services"]["vault-agent"]["extra_hosts"][0]
-        .as_str()
-        .expect("extra_hosts in bob's compose.yaml")
-        .to_string();
-    assert_eq!(extra_host, format!("{DNS_NAME}:{}", site.host_ip()));
+    // What each bundle says about reaching Vault: the mapping its
+    // tenant's own Podman needs, recorded with the reason.
+    let extra_host_of = |bundle: &std::path::Path| -> String {
+        let compose: Value = serde_saphyr::from_str(
+            &std::fs::read_to_string(bundle.join("compose.yaml")).expect("compose.yaml"),
+        )
+        .expect("compose.yaml parses");
+        compose["services"]["vault-agent"]["extra_hosts"][0]
+            .as_str()
+            .expect("extra_hosts in compose.yaml")
+            .to_string()
+    };
+    let extra_host = extra_host_of(&bundle_b);
+    let extra_host_a = extra_host_of(&bundle_a);
+    let host_ip = site.host_ip().to_string();
+    let (mapping_a, backend_a) = match v {
+        Variant::Podman4Slirp4netns => (host_ip.as_str(), "slirp4netns"),
+        Variant::Podman5Pasta => ("host-gateway", "pasta"),
+    };
+    assert_eq!(extra_host_a, format!("{DNS_NAME}:{mapping_a}"));
+    assert_eq!(extra_host, format!("{DNS_NAME}:{host_ip}"));
+    let listed = vaultnet()
+        .args(["list", "--output", "json"])
+        .run()
+        .expect(Expect::success().stdout_any("read field by field below: versions and paths vary"));
+    let rows: Value = serde_json::from_str(&listed.stdout).expect("list JSON");
+    let net = |name: &str| {
+        rows.as_array()
+            .and_then(|r| r.iter().find(|r| r["name"] == name))
+            .map(|r| r["network"].clone())
+            .unwrap_or_else(|| panic!("no {name} in\n{listed}"))
+    };
+    let (net_a, net_b) = (net(&alice.name), net(&bob.name));
+    let podman_version = version.stdout.split_whitespace().last().unwrap_or_default();
+    for (n, backend, mapping) in [
+        (&net_a, backend_a, if pasta { "host-gateway" } else { "ip" }),
+        (&net_b, "slirp4netns", "ip"),
+    ] {
+        assert_eq!(n["mapping"], mapping, "{listed}");
+        assert_eq!(n["backend"], backend, "{listed}");
+        assert_eq!(n["podman"], podman_version, "{listed}");
+        assert_eq!(n["source"], "detected", "{listed}");
+    }
     let agent_b: Value = serde_json::from_str(
         &std::fs::read_to_string(bundle_b.join("agent.json")).expect("bob's agent.json"),
     )
@@ -284,16 +402,27 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
 
     // The hole the nft gate closes: with `allow_host_loopback`, a tenant's
     // slirp4netns reaches the host's loopback as 10.0.2.2, Vault's own
-    // port included. Before the gate is loaded, that works.
+    // port included; pasta's `--map-gw` makes the container's gateway the
+    // host's loopback. Before the gate is loaded, that works.
+    let (loopback_net, loopback_addr) = match v {
+        Variant::Podman4Slirp4netns => (
+            "--network=slirp4netns:allow_host_loopback=true".to_string(),
+            "10.0.2.2".to_string(),
+        ),
+        Variant::Podman5Pasta => (
+            "--network=pasta:--map-gw".to_string(),
+            host.default_gateway().to_string(),
+        ),
+    };
     let bypass = |expect_open: bool| {
         let out = probe_container(
             &bob,
             &kit,
             &[
-                "--network=slirp4netns:allow_host_loopback=true".into(),
+                loopback_net.clone(),
                 format!("--volume={}:/vaultnet:ro", bundle_b.display()),
                 format!(
-                    "--env=BAO_ADDR=https://10.0.2.2:{}",
+                    "--env=BAO_ADDR=https://{loopback_addr}:{}",
                     site.vault_addr().port()
                 ),
                 "--env=BAO_TLS_SERVER_NAME=localhost".into(),
@@ -310,8 +439,8 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         if expect_open {
             assert!(
                 rc == "0" && text.contains("initialized"),
-                "expected Vault's loopback port to answer over slirp4netns' host loopback \
-                 before the nft gate is loaded\n{out}"
+                "expected Vault's loopback port to answer over the rootless network's host \
+                 loopback before the nft gate is loaded\n{out}"
             );
         } else {
             assert!(
@@ -427,13 +556,14 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
         "agent added capabilities: {}",
         info["HostConfig"]["CapAdd"]
     );
+    // Podman lists what `cap_drop: [ALL]` took from its default set;
+    // Podman 5's default set no longer has CAP_NET_RAW to take.
     let dropped = info["HostConfig"]["CapDrop"].to_string();
-    for cap in [
-        "CAP_DAC_OVERRIDE",
-        "CAP_SETUID",
-        "CAP_NET_RAW",
-        "CAP_SYS_CHROOT",
-    ] {
+    let mut caps = vec!["CAP_DAC_OVERRIDE", "CAP_SETUID", "CAP_SYS_CHROOT"];
+    if v == Variant::Podman4Slirp4netns {
+        caps.push("CAP_NET_RAW");
+    }
+    for cap in caps {
         assert!(
             dropped.contains(cap),
             "agent CapDrop lacks {cap}: {dropped}"
@@ -520,7 +650,7 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
 
     // Isolation: bob, logged in with his own bundle, reads his secret but
     // is denied alice's.
-    let with_bundle = |bundle: &std::path::Path| -> Vec<String> {
+    let with_bundle = |bundle: &std::path::Path, extra_host: &str| -> Vec<String> {
         vec![
             format!("--add-host={extra_host}"),
             format!("--volume={}:/vaultnet:ro", bundle.display()),
@@ -533,7 +663,7 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
     let (out, m) = run_markers(probe_container(
         &bob,
         &kit,
-        &with_bundle(&bundle_b),
+        &with_bundle(&bundle_b, &extra_host),
         OWN_BUNDLE_SCRIPT,
         &[&path_b, &path_a],
     ));
@@ -593,5 +723,96 @@ fn podman_bundle_runs_rootless_as_the_tenant_hardened_and_isolated() {
 
     // The gate now refuses the loopback path.
     bypass(false);
-    clock.lap("isolation (other tenant denied, no certificate refused, loopback gated)");
+
+    // … and the forwarder port to a user who is no tenant, even holding a
+    // tenant's certificate: under pasta as under slirp4netns the host-side
+    // socket is the user's own, so the per-uid allowlist sees who asks.
+    let stranger = tenant('c');
+    stranger.import(&kit.app_tar, APP_IMAGE);
+    for f in ["ca.pem", "client.pem", "client-key.pem"] {
+        let text = std::fs::read_to_string(bundle_b.join(f)).expect("bob's bundle file");
+        stranger.write_file(&format!("creds/{f}"), &text, 0o600);
+    }
+    let (out, m) = run_markers(probe_container(
+        &stranger,
+        &kit,
+        // The stranger's Podman is the tenants' default: alice's mapping.
+        &with_bundle(&stranger.home.join("creds"), &extra_host_a),
+        HEALTH_SCRIPT,
+        &[],
+    ));
+    let text = marker(&m, "OUT", &out);
+    assert_ne!(marker(&m, "RC", &out), "0", "{out}");
+    assert!(
+        !text.contains("initialized")
+            && ["connection reset", "connection refused", "EOF"]
+                .iter()
+                .any(|e| text.contains(e)),
+        "the gate let a user who is no tenant reach the forwarder\n{out}"
+    );
+    clock.lap(
+        "isolation (other tenant denied, no certificate refused, loopback and strangers gated)",
+    );
+}
+
+/// Podman 5.4's own Quadlet generator, in the Debian 13 tree, accepts the
+/// bundle's `.container` and `.volume` units as a tenant installs them in
+/// `~/.config/containers/systemd/` (`quadlet -dryrun -user`), and makes
+/// the agent's service from them.
+#[test]
+fn quadlet_units_of_the_bundle_pass_podman_5_dry_run() {
+    require_e2e!("enters the Debian 13 tree and adds a Unix user there");
+    tree::require_tree();
+    let site = Fixture::host("vnpql")
+        .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
+        .openbao()
+        .build();
+    let tree = Tree::enter(site.ns().name());
+    let carol = PodmanTenant::create_in(&tree, &format!("vnpq{}", std::process::id()), "");
+    let mut add = site.vaultnet();
+    add.within(tree.launcher())
+        .args(["add-user", &carol.name, "--install"]);
+    add.run().expect(
+        Expect::success()
+            .stdout_any("add-user's report is compared in the tests of add-user")
+            .stderr_any("add-user's progress is compared in the tests of add-user"),
+    );
+    let bundle = carol.home.join(".config/vaultnet");
+    let units = [
+        format!("{}-vault-agent.container", carol.name),
+        format!("{}-vaultnet-secrets.volume", carol.name),
+    ];
+    for u in &units {
+        let text = std::fs::read_to_string(bundle.join(u)).expect("a Quadlet unit in the bundle");
+        carol.write_file(&format!(".config/containers/systemd/{u}"), &text, 0o644);
+    }
+    let out = carol
+        .cmd("/usr/libexec/podman/quadlet")
+        .args(["-dryrun", "-user"])
+        .run()
+        .expect(
+            Expect::success()
+                .stdout_any("the generated units, read below")
+                .stderr_any("quadlet logs what it loads; its verdict is the exit code"),
+        );
+    eprintln!("{out}");
+    let service = format!("---{}-vault-agent.service---", carol.name);
+    assert!(out.stdout.contains(&service), "no {service}\n{out}");
+    let volume = format!("---{}-vaultnet-secrets-volume.service---", carol.name);
+    assert!(out.stdout.contains(&volume), "no {volume}\n{out}");
+    for want in [
+        "ExecReload=/usr/bin/podman kill --signal HUP",
+        "--label io.vaultnet.agent=",
+        "--read-only",
+        "--cap-drop all",
+    ] {
+        assert!(
+            out.stdout.contains(want),
+            "no `{want}` in the agent's service\n{out}"
+        );
+    }
+    assert!(
+        !out.stderr.to_lowercase().contains("error"),
+        "quadlet reported an error\n{out}"
+    );
 }

@@ -327,6 +327,8 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
         (false, _) => ("null", false),
     };
     let auth_json = if approle { "approle" } else { "cert" };
+    // What `add-user` recorded of the tenant's Podman, which renew keeps.
+    let network = crate::support::tenant::network_json(&uid.to_string(), "      ");
     site.vaultnet()
         .args(["renew", "--output", "json"])
         .run()
@@ -345,6 +347,7 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
       "secret_id_expires": {sid_expires},
       "wrapped_secret_id": {wrapped_json},
       "auth": "{auth_json}",
+      "network": {network},
       "changes": [],
       "agent": null
     }}

@@ -38,7 +38,8 @@ use crate::support::snapshot::Snapshot;
 use crate::support::tenant::{
     Agent, NEXT, NFT, UnixUser, add_expect, added, bundle_files, connect_as, created,
     created_changes, created_wrapped, extra_hosts, json_report, list_json, list_json_installed,
-    list_table, mode_owner, nft_set, removed, tenant_name, tenant_request, up_to_date, updated,
+    list_table, mode_owner, network_json, nft_set, removed, tenant_name, tenant_request,
+    up_to_date, updated,
 };
 
 /// How long the agent may take to log in and render (≈1 s here).
@@ -767,10 +768,12 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
     "secret_id_days_left": 29,
     "wrapped_secret_id": true,
     "installed": false,
-    "installed_to": null
+    "installed_to": null,
+    "network": {network}
   }}
 ]
-"#
+"#,
+        network = network_json("null", "    ")
     ))));
     assert_eq!(rows[0]["wrapped_secret_id"], true, "{rows}");
 }
@@ -815,6 +818,7 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
         "secret_id_expires",
         "wrapped_secret_id",
         "auth",
+        "network",
         "changes",
     ]);
     let r = &report[0];
@@ -881,6 +885,7 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
         "wrapped_secret_id",
         "installed",
         "installed_to",
+        "network",
     ]);
     let rows = rows.as_array().unwrap_or_else(|| panic!("{listed}"));
     assert_eq!(rows.len(), 2, "{listed}");
@@ -924,6 +929,7 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
             "UID",
             "CERT EXPIRES",
             "SECRET_ID EXPIRES",
+            "MAPPING",
             "INSTALLED"
         ],
         "{text}"

@@ -21,6 +21,7 @@ EXAMPLES:
   vaultnet add-user --from tenants.txt --output json
   vaultnet add-user alice --rotate                 # new certificate and secret_id
   vaultnet add-user ci --no-unix-user --wrap-ttl 10m
+  vaultnet add-user carol --host-mapping host-gateway   # her bundle is for a Podman 5 host
 
 EXIT CODES:
   0  every tenant is provisioned
@@ -60,6 +61,9 @@ pub struct Args {
     /// How the agent logs in: approle (role_id, secret_id) or cert (the client certificate alone) [default: the tenant's, else the site's]
     #[arg(long, value_enum)]
     pub auth: Option<crate::state::Auth>,
+    /// What the bundle maps the Vault name to [default: what the tenant's own Podman needs: ip under slirp4netns, host-gateway under pasta]
+    #[arg(long, value_enum, value_name = "MAPPING")]
+    pub host_mapping: Option<crate::state::HostMapping>,
     /// Issue a new certificate and secret_id even if the current ones are valid
     #[arg(long)]
     pub rotate: bool,
@@ -134,6 +138,39 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
                 opened.state.tenants.get(n),
                 opened.state.site.auth,
             )
+        })
+        .collect::<Result<Vec<Plan>>>()?;
+    // What each tenant's containers can reach Vault by, from its own Podman.
+    let site_mapping = crate::topology::Topology::new(&opened.state.site)?
+        .profile
+        .host_mapping;
+    let plans = plans
+        .into_iter()
+        .map(|mut plan| {
+            let answer = plan
+                .user
+                .as_ref()
+                .map(|u| crate::sys::podman::ask(&plan.name, u));
+            let prev = opened
+                .state
+                .tenants
+                .get(&plan.name)
+                .and_then(|t| t.network.as_ref());
+            let network = crate::topology::tenant_network(
+                &plan.name,
+                site_mapping,
+                args.host_mapping,
+                prev,
+                answer.as_ref(),
+            )?;
+            if answer == Some(crate::sys::podman::Answer::Absent) {
+                ui::status(format!(
+                    "{}: Podman is not installed for `{}` here; its bundle maps the Vault name as the site does ({})",
+                    plan.name, plan.name, network.mapping
+                ));
+            }
+            plan.network = Some(network);
+            Ok(plan)
         })
         .collect::<Result<Vec<Plan>>>()?;
     let client = super::operator(env, &opened, &args.vault)?;

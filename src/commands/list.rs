@@ -1,5 +1,6 @@
 //! `vaultnet list`: the tenants, when their certificate and secret_id
-//! expire, and whether their bundle is installed. Reads the state only.
+//! expire, what their bundle maps the Vault name to and why, and whether
+//! it is installed. Reads the state only.
 
 use std::path::Path;
 
@@ -34,6 +35,9 @@ pub struct Row {
     pub wrapped_secret_id: bool,
     pub installed: bool,
     pub installed_to: Option<String>,
+    /// What its bundle maps the Vault name to, and why (`null`: the site's,
+    /// for a tenant added before vaultnet chose per tenant).
+    pub network: Option<crate::state::TenantNetwork>,
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
@@ -54,6 +58,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             wrapped_secret_id: t.wrapped_secret_id,
             installed: t.installed_to.is_some(),
             installed_to: t.installed_to.as_ref().map(|p| p.display().to_string()),
+            network: t.network.clone(),
         })
         .collect();
     if args.output == Output::Json {
@@ -65,7 +70,22 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         return Ok(0);
     }
     let days = |d: i64| format!(" ({d}d)");
-    let table: Vec<[String; 5]> = rows
+    let site_mapping = crate::topology::Topology::new(&opened.state.site)?
+        .profile
+        .host_mapping;
+    // `host-gateway (pasta)`: the mapping and what decided it.
+    let mapping = |n: &Option<crate::state::TenantNetwork>| match n {
+        Some(n) => {
+            let why = match (n.source, &n.backend) {
+                (crate::state::MappingSource::Detected, Some(b)) => b.clone(),
+                (crate::state::MappingSource::Flag, _) => "flag".into(),
+                _ => "site".into(),
+            };
+            format!("{} ({why})", n.mapping)
+        }
+        None => format!("{site_mapping} (site)"),
+    };
+    let table: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
             [
@@ -75,6 +95,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
                 r.secret_id_expires
                     .map(|s| format!("{}{}", s.date(), days((s - now).whole_days())))
                     .unwrap_or_else(|| "never".into()),
+                mapping(&r.network),
                 r.installed_to.clone().unwrap_or_else(|| "no".into()),
             ]
         })
@@ -84,26 +105,29 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         "UID",
         "CERT EXPIRES",
         "SECRET_ID EXPIRES",
+        "MAPPING",
         "INSTALLED",
     ];
-    let mut w = [0usize; 5];
+    let mut w = [0usize; 6];
     for row in std::iter::once(&head.map(String::from)).chain(table.iter()) {
         for (i, c) in row.iter().enumerate() {
             w[i] = w[i].max(c.chars().count());
         }
     }
-    let line = |r: &[String; 5]| {
+    let line = |r: &[String; 6]| {
         format!(
-            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {:w4$}  {}",
             r[0],
             r[1],
             r[2],
             r[3],
             r[4],
+            r[5],
             w0 = w[0],
             w1 = w[1],
             w2 = w[2],
-            w3 = w[3]
+            w3 = w[3],
+            w4 = w[4]
         )
         .trim_end()
         .to_string()

@@ -189,7 +189,7 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
                     let others: Vec<String> =
                         all_names.iter().filter(|o| *o != n).cloned().collect();
                     let ca = &ca_pem;
-                    let endpoint = topology.endpoint(n);
+                    let endpoint = topology.tenant_endpoint(n, t);
                     s.spawn(move || {
                         let reach = vaultcfg::Reach {
                             endpoint: &endpoint,
@@ -240,7 +240,7 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
             .collect();
         let names: Vec<Check> = tenants
             .iter()
-            .map(|(n, _)| vaultcfg::bundle_name(layout, &topology.endpoint(n), n))
+            .map(|(n, t)| vaultcfg::bundle_name(layout, &topology.tenant_endpoint(n, t), n))
             .collect();
         let mut out = vec![files_group, direct];
         out.extend(entries);

@@ -19,7 +19,7 @@ use crate::layout::{self, Layout};
 use crate::pki::{self, Ca, CertInfo, Usage, Verdict, Wanted};
 use crate::render::bundle::{self, BundleSpec};
 use crate::secret::Secret;
-use crate::state::{Auth, Limits, Retiring, Site, Tenant};
+use crate::state::{Auth, Limits, Retiring, Site, Tenant, TenantNetwork};
 use crate::store::Opened;
 use crate::sys::fsx::{self, HomeFile, MAX_PEM_BYTES, MAX_TOKEN_BYTES};
 use crate::sys::users::UnixUser;
@@ -28,6 +28,7 @@ use crate::vault::Client;
 use crate::vault::ops::{self, SecretIdInfo};
 
 /// Everything decided about one tenant before the first change.
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub name: String,
     /// Its role's name in Vault: the recorded one, else `vaultnet-NAME`.
@@ -46,6 +47,9 @@ pub struct Plan {
     /// `Some(path)` (relative to the tenant's home): install the bundle there.
     pub install: Option<PathBuf>,
     pub auth: Auth,
+    /// What the bundle maps the Vault name to, and why (`add-user` asks the
+    /// tenant's Podman); `None`: as recorded, else the profile's.
+    pub network: Option<TenantNetwork>,
 }
 
 /// What the operator asked for, parsed: `None` where a flag was not given
@@ -120,6 +124,7 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site_auth: Auth) -
         rotate: asked.rotate,
         install: asked.install.clone(),
         auth,
+        network: None,
     })
 }
 
@@ -138,6 +143,8 @@ pub struct TenantReport {
     pub secret_id_expires: Option<OffsetDateTime>,
     pub wrapped_secret_id: bool,
     pub auth: Auth,
+    /// What its bundle maps the Vault name to, and why.
+    pub network: Option<TenantNetwork>,
     /// vaultnet did not know the tenant before this run.
     #[serde(skip)]
     pub added: bool,
@@ -191,6 +198,19 @@ pub fn provision(
     // and cert auth loses the one the state says it had (asked only then:
     // nothing else is vaultnet's to remove).
     let moved = prev.as_ref().is_some_and(|p| p.auth != plan.auth);
+    // A run that did not choose the mapping (renew) keeps the recorded one.
+    let recorded;
+    let plan = match (&plan.network, prev.as_ref().and_then(|p| p.network.clone())) {
+        (None, Some(n)) => {
+            recorded = Plan {
+                network: Some(n),
+                ..plan.clone()
+            };
+            &recorded
+        }
+        _ => plan,
+    };
+    let network = plan.network.clone();
     let role_id = match plan.auth {
         Auth::Approle => {
             step(ops::ensure_role(c, name, &plan.role, &plan.limits)?);
@@ -252,6 +272,7 @@ pub fn provision(
             .filter(|_| approle)
             .map(|p| p.retiring.clone())
             .unwrap_or_default(),
+        network: network.clone(),
     };
     let prev_installed = prev.as_ref().and_then(|p| p.installed_to.clone());
     if prev.as_ref().is_none_or(|p| p.cert_serial != cert.serial) {
@@ -343,6 +364,7 @@ pub fn provision(
         secret_id_expires: sid.and_then(|s| s.expires),
         wrapped_secret_id: plan.wrap_ttl.is_some(),
         auth: plan.auth,
+        network,
         added,
         changes,
     })
@@ -657,7 +679,7 @@ fn bundle_files(
     let name = plan.name.as_str();
     let dir = layout.tenant(name);
     let topology = Topology::new(site)?;
-    let endpoint = topology.endpoint(name);
+    let endpoint = topology.endpoint_mapped(name, plan.network.as_ref().map(|n| n.mapping));
     let spec = BundleSpec {
         tenant: name,
         role: &plan.role,

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-pub use site::{Flavor, Forwarder, Site, VaultReload};
+pub use site::{Flavor, Forwarder, HostMapping, Site, VaultReload};
 
 use crate::error::{Error, Result};
 
@@ -141,6 +141,39 @@ pub struct Tenant {
     /// had their chance to log in with the new one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retiring: Vec<Retiring>,
+    /// What its bundle maps the Vault name to, and why; `None` for a
+    /// tenant added before vaultnet chose per tenant (the site's mapping).
+    /// Optional with a default, so the schema version stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<TenantNetwork>,
+}
+
+/// A tenant's mapping of the Vault name and how it was chosen; also its
+/// JSON form in `add-user` and `list` (stable field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantNetwork {
+    pub mapping: HostMapping,
+    /// The rootless network the tenant's Podman uses (`slirp4netns`,
+    /// `pasta`), when Podman said.
+    pub backend: Option<String>,
+    /// The tenant's Podman version, when Podman said.
+    pub podman: Option<String>,
+    pub source: MappingSource,
+    /// Why, in words: `Podman 5.4.2 uses pasta …`.
+    pub reason: String,
+}
+
+/// Where a tenant's mapping came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MappingSource {
+    /// The tenant's own Podman, asked as the tenant.
+    Detected,
+    /// `add-user --host-mapping` (kept on later runs without the flag).
+    Flag,
+    /// The site's profile: Podman could not be asked.
+    Site,
 }
 
 /// A replaced secret_id, destroyed by the first `renew` after `until`.
@@ -412,6 +445,7 @@ mod tests {
                 secret_id_expires: Some(t),
                 installed_to: None,
                 retiring: Vec::new(),
+                network: None,
             },
         );
         let yaml = state.to_yaml();

@@ -6,6 +6,26 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
+/// What tenants' `extra_hosts` map the Vault name to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostMapping {
+    // The host IP itself: slirp4netns and rootful engines. (Plain
+    // comments: clap would list doc comments as per-value help.)
+    Ip,
+    // `host-gateway`: pasta (Podman ≥ 5.3), where the host's own IP is not reachable.
+    HostGateway,
+}
+
+impl fmt::Display for HostMapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HostMapping::Ip => "ip",
+            HostMapping::HostGateway => "host-gateway",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Forwarder {

@@ -84,12 +84,35 @@ pub fn reach(tenant: &str, user: &UnixUser, nudge: Nudge) -> Reached {
 
 /// `podman ARGS` as the tenant; its stdout, or why it failed (one line).
 fn podman(tenant: &str, user: &UnixUser, runtime: &Path, args: &[&str]) -> Result<String, String> {
+    podman_as(tenant, user, runtime, args).map_err(|e| match e {
+        PodmanError::NotInstalled => "`podman` is not installed".into(),
+        PodmanError::Failed(why) => why,
+    })
+}
+
+/// Why `podman` as a tenant gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodmanError {
+    /// There is no `podman` on the tenant's `PATH`.
+    NotInstalled,
+    /// It ran and failed, or could not be run: why, in one line.
+    Failed(String),
+}
+
+/// `podman ARGS` as the tenant, with `XDG_RUNTIME_DIR=runtime`; its stdout.
+pub fn podman_as(
+    tenant: &str,
+    user: &UnixUser,
+    runtime: &Path,
+    args: &[&str],
+) -> Result<String, PodmanError> {
+    use PodmanError::Failed;
     let runtime_dir = ("XDG_RUNTIME_DIR", runtime.display().to_string());
     let mut cmd = super::users::as_tenant(tenant, user, &[runtime_dir], "podman");
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
-        .map_err(|e| format!("cannot run `runuser`: {e}"))?;
+        .map_err(|e| Failed(format!("cannot run `runuser`: {e}")))?;
     let deadline = Instant::now() + TIMEOUT;
     loop {
         match child.try_wait() {
@@ -98,18 +121,18 @@ fn podman(tenant: &str, user: &UnixUser, runtime: &Path, args: &[&str]) -> Resul
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
+                return Err(Failed(format!(
                     "`podman {}` took longer than {}s",
                     args[0],
                     TIMEOUT.as_secs()
-                ));
+                )));
             }
-            Err(e) => return Err(format!("waiting for `podman`: {e}")),
+            Err(e) => return Err(Failed(format!("waiting for `podman`: {e}"))),
         }
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| format!("reading `podman`'s output: {e}"))?;
+        .map_err(|e| Failed(format!("reading `podman`'s output: {e}")))?;
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -124,7 +147,7 @@ fn podman(tenant: &str, user: &UnixUser, runtime: &Path, args: &[&str]) -> Resul
         .take(200)
         .collect::<String>();
     match out.status.code() {
-        Some(127) => Err("`podman` is not installed".into()),
-        _ => Err(format!("`podman {}` failed: {line}", args[0])),
+        Some(127) => Err(PodmanError::NotInstalled),
+        _ => Err(Failed(format!("`podman {}` failed: {line}", args[0]))),
     }
 }

@@ -20,7 +20,8 @@ use std::net::{IpAddr, SocketAddr};
 use crate::error::{Error, Result};
 pub use crate::render::Endpoint;
 use crate::render::Rendered;
-use crate::state::Site;
+use crate::state::{MappingSource, Site, TenantNetwork};
+use crate::sys::podman::{Answer, parse_version};
 use profile::{EntryKind, GateKind, HostMapping, Profile, VaultBind};
 
 /// A site seen through its profile.
@@ -93,15 +94,26 @@ impl<'a> Topology<'a> {
     }
 
     /// What `extra_hosts` maps the Vault name to, or `None` for no entry.
-    fn mapping_target(&self) -> Option<String> {
-        Some(match self.profile.host_mapping {
+    fn mapping_target(&self, mapping: HostMapping) -> Option<String> {
+        Some(match mapping {
             HostMapping::Ip => self.site.host_ip.to_string(),
             HostMapping::HostGateway => "host-gateway".into(),
         })
     }
 
-    /// How `tenant` reaches Vault.
+    /// How `tenant` reaches Vault with the profile's mapping.
     pub fn endpoint(&self, tenant: &str) -> Endpoint {
+        self.endpoint_mapped(tenant, None)
+    }
+
+    /// How `tenant` reaches Vault with its own recorded mapping, if any.
+    pub fn tenant_endpoint(&self, tenant: &str, t: &crate::state::Tenant) -> Endpoint {
+        self.endpoint_mapped(tenant, t.network.as_ref().map(|n| n.mapping))
+    }
+
+    /// How `tenant` reaches Vault when its bundle maps the name as
+    /// `mapping` (`None`: as the profile does).
+    pub fn endpoint_mapped(&self, tenant: &str, mapping: Option<HostMapping>) -> Endpoint {
         let _ = tenant; // one shared entry: the same for every tenant
         let connect = match self.profile.entry {
             EntryKind::SharedPort => shared_port::listen(self.site),
@@ -110,7 +122,7 @@ impl<'a> Topology<'a> {
             url: format!("https://{}:{}", self.site.dns_name, connect.port()),
             name: self.site.dns_name.clone(),
             extra_host: self
-                .mapping_target()
+                .mapping_target(mapping.unwrap_or(self.profile.host_mapping))
                 .map(|t| format!("{}:{t}", self.site.dns_name)),
             connect,
         }
@@ -178,6 +190,87 @@ impl<'a> Topology<'a> {
             EntryKind::SharedPort => vec![shared_port::probe(self.site)],
         }
     }
+}
+
+/// The first Podman whose `host-gateway` pasta maps to the host.
+pub const HOST_GATEWAY_SINCE: (u32, u32) = (5, 3);
+
+/// The mapping that works for `tenant`'s containers, and why: `--host-mapping`
+/// (`flag`), else one the flag chose before (`prev`), else what its own
+/// Podman says (`answer`; `None` without a Unix user) — the host address
+/// under slirp4netns, `host-gateway` under pasta from Podman 5.3 on —, else
+/// the profile's (`site`). Pasta on an older Podman has no mapping that
+/// works: refused, with the ways out.
+pub fn tenant_network(
+    tenant: &str,
+    site: HostMapping,
+    flag: Option<HostMapping>,
+    prev: Option<&TenantNetwork>,
+    answer: Option<&Answer>,
+) -> Result<TenantNetwork> {
+    let (backend, podman) = match answer {
+        Some(Answer::Found { version, backend }) => (Some(backend.clone()), Some(version.clone())),
+        _ => (None, None),
+    };
+    let record = |mapping, source, reason: String| TenantNetwork {
+        mapping,
+        backend: backend.clone(),
+        podman: podman.clone(),
+        source,
+        reason,
+    };
+    if let Some(m) = flag {
+        return Ok(record(
+            m,
+            MappingSource::Flag,
+            format!("chosen with `--host-mapping {m}`"),
+        ));
+    }
+    if let Some(p) = prev.filter(|p| p.source == MappingSource::Flag) {
+        return Ok(TenantNetwork {
+            backend,
+            podman,
+            ..p.clone()
+        });
+    }
+    let site_default = |why: String| {
+        record(
+            site,
+            MappingSource::Site,
+            format!("{why}: the site's mapping"),
+        )
+    };
+    Ok(match answer {
+        None => site_default("no Unix user whose Podman to ask".into()),
+        Some(Answer::Absent) => site_default(format!("Podman is not installed for `{tenant}`")),
+        Some(Answer::Failed(_)) => site_default(format!("`{tenant}`'s Podman did not answer")),
+        Some(Answer::Found { version, backend }) => match backend.as_str() {
+            "slirp4netns" => record(
+                HostMapping::Ip,
+                MappingSource::Detected,
+                format!("Podman {version} uses slirp4netns, which reaches the host address"),
+            ),
+            "pasta" if parse_version(version).is_some_and(|v| v >= HOST_GATEWAY_SINCE) => record(
+                HostMapping::HostGateway,
+                MappingSource::Detected,
+                format!(
+                    "Podman {version} uses pasta, where the host address is the container's own; host-gateway reaches the host"
+                ),
+            ),
+            "pasta" => {
+                return Err(Error::usage(format!(
+                    "tenant `{tenant}`'s Podman {version} uses pasta, where the host address is the container's own, and `host-gateway` needs Podman 5.3"
+                ))
+                .hint(format!(
+                    "upgrade Podman, or have `{tenant}` set `default_rootless_network_cmd = \"slirp4netns\"` under `[network]` in `~/.config/containers/containers.conf` and run `vaultnet add-user {tenant}` again"
+                )));
+            }
+            other => site_default(format!(
+                "Podman {version} names a rootless network vaultnet does not know (`{}`)",
+                other.escape_debug()
+            )),
+        },
+    })
 }
 
 /// A `--host-mapping` that contradicts the chosen profile is refused: the

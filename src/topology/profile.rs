@@ -4,8 +4,6 @@
 //! them. A value vaultnet does not implement is refused when the profile
 //! is read, never silently treated as another.
 
-use std::fmt;
-
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -33,24 +31,9 @@ pub enum EntryKind {
     SharedPort,
 }
 
-/// What tenants' `extra_hosts` map the Vault name to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum HostMapping {
-    /// The host IP itself: slirp4netns and rootful engines.
-    Ip,
-    /// `host-gateway`: pasta (Podman ≥ 5.3), where the host's own IP is not reachable.
-    HostGateway,
-}
-
-impl fmt::Display for HostMapping {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HostMapping::Ip => "ip",
-            HostMapping::HostGateway => "host-gateway",
-        })
-    }
-}
+/// What tenants' `extra_hosts` map the Vault name to (a state type: each
+/// tenant's choice is recorded).
+pub use crate::state::HostMapping;
 
 /// How the host keeps everyone but tenants off the entry and off Vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

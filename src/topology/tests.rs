@@ -247,3 +247,121 @@ fn users_the_operator_names_join_root_and_the_forwarder_on_vaults_port() {
     site.vault_clients = vec!["bad name".into()];
     assert!(crate::state::validate::site(&site).is_err());
 }
+
+fn found(version: &str, backend: &str) -> Answer {
+    Answer::Found {
+        version: version.into(),
+        backend: backend.into(),
+    }
+}
+
+#[test]
+fn each_tenant_gets_the_mapping_its_own_podman_can_use() {
+    use HostMapping::{HostGateway, Ip};
+    let pick = |site, answer: &Answer| {
+        tenant_network("bob", site, None, None, Some(answer)).map(|n| (n.mapping, n.source))
+    };
+    // Whatever the site's profile says, the tenant's backend decides.
+    for site in [Ip, HostGateway] {
+        let slirp = pick(site, &found("4.3.1", "slirp4netns")).unwrap();
+        assert_eq!(slirp, (Ip, MappingSource::Detected));
+        let slirp5 = pick(site, &found("5.4.2", "slirp4netns")).unwrap();
+        assert_eq!(slirp5, (Ip, MappingSource::Detected));
+        let pasta = pick(site, &found("5.3.0", "pasta")).unwrap();
+        assert_eq!(pasta, (HostGateway, MappingSource::Detected));
+        // Asking nobody, or a Podman that cannot say: the site's.
+        for answer in [
+            Answer::Absent,
+            Answer::Failed("no".into()),
+            found("5.4.2", "bridge-of-sorts"),
+        ] {
+            assert_eq!(pick(site, &answer).unwrap(), (site, MappingSource::Site));
+        }
+        let none = tenant_network("bob", site, None, None, None).unwrap();
+        assert_eq!((none.mapping, none.source), (site, MappingSource::Site));
+    }
+    let n = tenant_network("bob", Ip, None, None, Some(&found("5.4.2", "pasta"))).unwrap();
+    assert_eq!(
+        (n.backend.as_deref(), n.podman.as_deref()),
+        (Some("pasta"), Some("5.4.2"))
+    );
+    assert!(
+        n.reason.starts_with("Podman 5.4.2 uses pasta"),
+        "{}",
+        n.reason
+    );
+    let absent = tenant_network("bob", Ip, None, None, Some(&Answer::Absent)).unwrap();
+    assert_eq!(
+        absent.reason,
+        "Podman is not installed for `bob`: the site's mapping"
+    );
+}
+
+#[test]
+fn pasta_before_podman_5_3_is_refused_with_the_ways_out() {
+    let e = tenant_network(
+        "bob",
+        HostMapping::Ip,
+        None,
+        None,
+        Some(&found("5.2.5", "pasta")),
+    )
+    .unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert_eq!(
+        e.message(),
+        "tenant `bob`'s Podman 5.2.5 uses pasta, where the host address is the container's own, and `host-gateway` needs Podman 5.3"
+    );
+    assert!(e.hint_text().unwrap().contains("slirp4netns"), "{e:?}");
+    // The operator may know better: the flag is the way out too.
+    let n = tenant_network(
+        "bob",
+        HostMapping::Ip,
+        Some(HostMapping::Ip),
+        None,
+        Some(&found("5.2.5", "pasta")),
+    )
+    .unwrap();
+    assert_eq!(
+        (n.mapping, n.source),
+        (HostMapping::Ip, MappingSource::Flag)
+    );
+}
+
+#[test]
+fn a_mapping_chosen_by_flag_is_kept_until_another_flag() {
+    let chosen = tenant_network(
+        "bob",
+        HostMapping::Ip,
+        Some(HostMapping::HostGateway),
+        None,
+        Some(&found("4.3.1", "slirp4netns")),
+    )
+    .unwrap();
+    assert_eq!(chosen.reason, "chosen with `--host-mapping host-gateway`");
+    let again = tenant_network(
+        "bob",
+        HostMapping::Ip,
+        None,
+        Some(&chosen),
+        Some(&found("4.3.1", "slirp4netns")),
+    )
+    .unwrap();
+    assert_eq!(again, chosen);
+    let detected = tenant_network(
+        "bob",
+        HostMapping::Ip,
+        None,
+        Some(&TenantNetwork {
+            source: MappingSource::Detected,
+            ..chosen
+        }),
+        Some(&found("4.3.1", "slirp4netns")),
+    )
+    .unwrap();
+    assert_eq!(
+        detected.mapping,
+        HostMapping::Ip,
+        "a detected one is asked again"
+    );
+}

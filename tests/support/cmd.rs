@@ -59,6 +59,7 @@ pub struct Cmd {
     env: Vec<(OsString, OsString)>,
     home: Option<PathBuf>,
     netns: Option<String>,
+    launcher: Option<Vec<OsString>>,
     cwd: Option<PathBuf>,
     timeout: Duration,
 }
@@ -79,6 +80,7 @@ impl Cmd {
             env: Vec::new(),
             home: None,
             netns: None,
+            launcher: None,
             cwd: None,
             timeout: DEFAULT_TIMEOUT,
         }
@@ -126,6 +128,15 @@ impl Cmd {
         self
     }
 
+    /// Run through `launcher`, as `LAUNCHER… DIR PROGRAM ARGS…`: a program
+    /// that enters another root (`support::tree`), changes to DIR there
+    /// (the [`Cmd::current_dir`], else `/`) and execs the rest. It takes
+    /// the place of [`Cmd::netns`]: the launcher enters the namespace too.
+    pub fn within(&mut self, launcher: Vec<OsString>) -> &mut Cmd {
+        self.launcher = Some(launcher);
+        self
+    }
+
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Cmd {
         self.cwd = Some(dir.as_ref().to_owned());
         self
@@ -162,7 +173,10 @@ impl Cmd {
     /// The command line as a shell would show it, for failure messages.
     pub fn display(&self) -> String {
         let mut words = Vec::new();
-        if let Some(ns) = &self.netns {
+        if let Some(l) = &self.launcher {
+            words.extend(l.iter().map(|w| w.to_string_lossy().into_owned()));
+            words.push(self.dir_inside().display().to_string());
+        } else if let Some(ns) = &self.netns {
             words.extend(["ip", "netns", "exec", ns.as_str()].map(String::from));
         }
         words.push(self.program.display().to_string());
@@ -176,15 +190,20 @@ impl Cmd {
 
     /// The `std::process::Command` this builder describes (stdio not set).
     pub fn to_command(&self) -> Command {
-        let mut cmd = match &self.netns {
-            Some(ns) => {
+        let mut cmd = match (&self.launcher, &self.netns) {
+            (Some(l), _) => {
+                let mut c = Command::new(&l[0]);
+                c.args(&l[1..]).arg(self.dir_inside()).arg(&self.program);
+                c
+            }
+            (None, Some(ns)) => {
                 // `ip netns exec` execs the program (same pid) and keeps the
                 // environment, so scrubbing below still applies to it.
                 let mut c = Command::new("ip");
                 c.args(["netns", "exec", ns]).arg(&self.program);
                 c
             }
-            None => Command::new(&self.program),
+            (None, None) => Command::new(&self.program),
         };
         cmd.args(&self.args);
         for (name, _) in std::env::vars_os() {
@@ -198,10 +217,15 @@ impl Cmd {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        if let Some(dir) = &self.cwd {
+        if let (Some(dir), None) = (&self.cwd, &self.launcher) {
             cmd.current_dir(dir);
         }
         cmd
+    }
+
+    /// Where a launched program starts: the working directory, else `/`.
+    fn dir_inside(&self) -> PathBuf {
+        self.cwd.clone().unwrap_or_else(|| PathBuf::from("/"))
     }
 
     /// Runs the program to completion (or until the timeout, when it is

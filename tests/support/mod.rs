@@ -22,6 +22,7 @@
 //! tenant makes them, and runs `bao agent` unchanged from a bundle;
 //! [`podman`] makes tenant users with rootless Podman, images imported
 //! without a registry, and a `podman-compose` they can run.
+//! [`tree`] enters the Debian 13 tree (Podman 5.4, pasta) as a second host.
 //! [`pty`] drives a program on a pseudo-terminal, waiting for each prompt.
 
 // Not every test uses every helper, and each test file only sees the ones
@@ -40,6 +41,7 @@ pub mod podman;
 pub mod pty;
 pub mod snapshot;
 pub mod tenant;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

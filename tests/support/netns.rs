@@ -293,6 +293,22 @@ impl Netns {
         self.host_ip
     }
 
+    /// A default route via `10.A.B.2` on `vnhost` (an address nothing
+    /// holds): pasta copies the host's routes into its containers and
+    /// refuses to start without a default one ("Network is unreachable").
+    /// Nothing leaves the namespace by it.
+    #[track_caller]
+    pub fn add_default_route(&self) {
+        let via = self.default_gateway().to_string();
+        self.ns
+            .run_ip(&["route", "add", "default", "via", &via, "dev", HOST_IF]);
+    }
+
+    /// The address [`Netns::add_default_route`] routes through.
+    pub fn default_gateway(&self) -> Ipv4Addr {
+        Ipv4Addr::new(10, self.host_ip.octets()[1], self.host_ip.octets()[2], 2)
+    }
+
     /// Deletes the host IP from `vnhost` (the interface stays up), so tests
     /// can see what happens when the host's address disappears.
     #[track_caller]

@@ -23,16 +23,25 @@
 //! subuids (containers, conmon, slirp4netns, the pause process), deletes
 //! the user with its home and container storage (`userdel -r`) and removes
 //! its runtime directory, whether the test passed or not.
+//!
+//! A tenant can also live in the Debian 13 tree ([`PodmanTenant::create_in`],
+//! `support::tree`), where Podman is 5.4 and pasta its rootless network:
+//! made there with `useradd`, a uid and subordinate ranges far from the
+//! machine's own users (the kernel sees one uid space: the nft gate and
+//! the clean-up by uid must not meet another test's users), a home under
+//! the tree's work directory, and commands entering the tree first.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::cmd::{Cmd, Output};
 use super::expect::Expect;
 use super::openbao::bao_binary;
+use super::tree::Tree;
 use super::{manifest_dir, run_ok};
 
 /// The agent image: `/bin/bao`, as in the official OpenBao image.
@@ -314,7 +323,39 @@ pub struct PodmanTenant {
     pub runtime_dir: PathBuf,
     /// The tenant's subordinate uid range (start, count), from `/etc/subuid`.
     pub subuids: (u32, u32),
-    netns: String,
+    place: Place,
+}
+
+/// Where a tenant's commands run.
+#[derive(Debug)]
+enum Place {
+    /// On this machine, in network namespace `netns`.
+    Host { netns: String },
+    /// In an entered Debian 13 tree, through its launcher.
+    Tree { launcher: Vec<std::ffi::OsString> },
+}
+
+/// Tenants of the tree get uids from here on (below `UID_MAX`, above any
+/// user `useradd` gives out on these machines), `uid * 65536` as the start
+/// of their subordinate ranges (never in the machine's `/etc/subuid`, which
+/// starts at 100000 and grows by 65536 a user).
+const TREE_UID_BASE: u32 = 40000;
+static TREE_UIDS: AtomicU32 = AtomicU32::new(0);
+
+/// A uid for a tree tenant: distinct per process and call, and no user's
+/// on this machine.
+fn tree_uid() -> u32 {
+    loop {
+        let n = TREE_UIDS.fetch_add(1, Ordering::Relaxed);
+        let uid = TREE_UID_BASE + (std::process::id() % 2000) * 8 + n % 8;
+        if nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            return uid;
+        }
+    }
 }
 
 impl PodmanTenant {
@@ -342,7 +383,9 @@ impl PodmanTenant {
             home,
             runtime_dir: PathBuf::from(format!("/run/user/{uid}")),
             subuids: subid_range("/etc/subuid", name).unwrap_or((0, 0)),
-            netns: netns.to_string(),
+            place: Place::Host {
+                netns: netns.to_string(),
+            },
         };
         assert!(
             t.subuids.1 > 0 && subid_range("/etc/subgid", name).is_some(),
@@ -353,6 +396,69 @@ impl PodmanTenant {
         t.make_dir(&t.runtime_dir, 0o700);
         t.write_file(".config/containers/containers.conf", CONTAINERS_CONF, 0o644);
         t
+    }
+
+    /// A tenant of the Debian 13 tree: `useradd -m` there with a uid of
+    /// [`tree_uid`] and its own subordinate ranges, `/run/user/UID` in the
+    /// tree, and `containers.conf` (runc; `extra_conf` appended, e.g. a
+    /// `[network]` table choosing the rootless network).
+    #[track_caller]
+    pub fn create_in(tree: &Tree, name: &str, extra_conf: &str) -> PodmanTenant {
+        assert!(name.len() <= 31, "user name {name} too long");
+        let uid = tree_uid();
+        let home = tree.homes().join(name);
+        let (u, h) = (uid.to_string(), home.display().to_string());
+        tree.run_ok(&[
+            "useradd",
+            "-m",
+            "-d",
+            &h,
+            "-u",
+            &u,
+            "-U",
+            "-s",
+            "/bin/sh",
+            "-K",
+            "SUB_UID_COUNT=0",
+            "-K",
+            "SUB_GID_COUNT=0",
+            name,
+        ]);
+        let subuids = (uid * 65536, 65536);
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            use std::io::Write;
+            let path = tree.host_path(file);
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+            writeln!(f, "{name}:{}:{}", subuids.0, subuids.1)
+                .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        }
+        let t = PodmanTenant {
+            name: name.to_string(),
+            uid,
+            gid: uid,
+            home,
+            runtime_dir: PathBuf::from(format!("/run/user/{uid}")),
+            subuids,
+            place: Place::Tree {
+                launcher: tree.launcher(),
+            },
+        };
+        let rt = t.runtime_dir.display().to_string();
+        tree.run_ok(&["install", "-d", "-m", "0700", "-o", &u, "-g", &u, &rt]);
+        t.write_file(
+            ".config/containers/containers.conf",
+            &format!("{CONTAINERS_CONF}{extra_conf}"),
+            0o644,
+        );
+        t
+    }
+
+    /// True for a tenant of the Debian 13 tree.
+    pub fn in_tree(&self) -> bool {
+        matches!(self.place, Place::Tree { .. })
     }
 
     /// Creates `path` (and missing parents) owned by the tenant.
@@ -395,15 +501,27 @@ impl PodmanTenant {
     /// environment (`HOME`, `USER`, `LOGNAME`, `XDG_RUNTIME_DIR`, `PATH`,
     /// `LANG`), in the tenant's home. Add arguments to it.
     pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Cmd {
-        let mut c = Cmd::new("nsenter");
-        c.arg(format!("--net=/run/netns/{}", self.netns))
-            .args(["runuser", "-u", &self.name, "--", "env", "-i"])
+        let mut c = match &self.place {
+            Place::Host { netns } => {
+                let mut c = Cmd::new("nsenter");
+                c.arg(format!("--net=/run/netns/{netns}")).arg("runuser");
+                c
+            }
+            Place::Tree { launcher } => {
+                let mut c = Cmd::new("runuser");
+                c.within(launcher.clone());
+                c
+            }
+        };
+        c.args(["-u", &self.name, "--", "env", "-i"])
             .arg(format!("HOME={}", self.home.display()))
             .arg(format!("USER={}", self.name))
             .arg(format!("LOGNAME={}", self.name))
             .arg(format!("XDG_RUNTIME_DIR={}", self.runtime_dir.display()))
             .arg(format!("PATH={TENANT_PATH}"))
             .arg("LANG=C.UTF-8")
+            // Podman 5 warns on every command that cgroups v1 is deprecated.
+            .arg("PODMAN_IGNORE_CGROUPSV1_WARNING=1")
             .arg(program)
             .current_dir(&self.home)
             .timeout(Duration::from_secs(180));
@@ -469,6 +587,12 @@ impl Drop for PodmanTenant {
         // process's mount namespace, and with it the storage mounts, goes.
         // `userdel` refuses (exit 8) while the user has processes: a
         // container cleanup process may start between the kill and it.
+        if self.in_tree() {
+            // The user lives in the tree's overlay, which goes with it.
+            self.kill_all();
+            let _ = std::fs::remove_dir_all(&self.home);
+            return;
+        }
         let mut out = None;
         for _ in 0..5 {
             self.kill_all();

@@ -594,9 +594,51 @@ pub fn removed(t: &str, revoked: bool) -> String {
     )
 }
 
+/// This machine's Podman version (`podman --version`), asked once.
+pub fn host_podman_version() -> String {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            let out = super::run_ok(Command::new("podman").arg("--version"));
+            out.split_whitespace()
+                .last()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .clone()
+}
+
+/// The `network` a tenant gets, as `add-user` and `list` print it in JSON,
+/// indented by `pad`: for a tenant without Unix user (`uid` is `null`) the
+/// site's `ip`; for one with a home, what this machine's Podman (4.3, whose
+/// rootless network is always slirp4netns) says.
+pub fn network_json(uid: &str, pad: &str) -> String {
+    let (backend, podman, source, reason) = if uid == "null" {
+        (
+            "null".to_string(),
+            "null".to_string(),
+            "site",
+            "no Unix user whose Podman to ask: the site's mapping".to_string(),
+        )
+    } else {
+        let v = host_podman_version();
+        (
+            "\"slirp4netns\"".into(),
+            format!("\"{v}\""),
+            "detected",
+            format!("Podman {v} uses slirp4netns, which reaches the host address"),
+        )
+    };
+    format!(
+        "{{\n{pad}  \"mapping\": \"ip\",\n{pad}  \"backend\": {backend},\n{pad}  \"podman\": {podman},\n{pad}  \"source\": \"{source}\",\n{pad}  \"reason\": \"{reason}\"\n{pad}}}"
+    )
+}
+
 /// `add-user --output json` for one new tenant `t` (`uid` as JSON) with a
-/// 90-day certificate and a 30-day secret_id; `changes` as JSON.
+/// 90-day certificate and a 30-day secret_id; `changes` as JSON; its
+/// network as [`network_json`] says.
 pub fn json_report(t: &str, uid: &str, wrapped: bool, changes: &str) -> String {
+    let network = network_json(uid, "    ");
     format!(
         r#"[
   {{
@@ -609,6 +651,7 @@ pub fn json_report(t: &str, uid: &str, wrapped: bool, changes: &str) -> String {
     "secret_id_expires": "[TIME]",
     "wrapped_secret_id": {wrapped},
     "auth": "approle",
+    "network": {network},
     "changes": {changes}
   }}
 ]
@@ -631,6 +674,7 @@ pub fn list_json_installed(rows: &[(&str, &str, bool, Option<&Path>)]) -> String
         .iter()
         .map(|(t, uid, wrapped, to)| {
             let installed = to.is_some();
+            let network = network_json(uid, "    ");
             let to = match to {
                 Some(p) => serde_json::to_string(&p.display().to_string()).unwrap(),
                 None => "null".into(),
@@ -645,7 +689,8 @@ pub fn list_json_installed(rows: &[(&str, &str, bool, Option<&Path>)]) -> String
     "secret_id_days_left": 29,
     "wrapped_secret_id": {wrapped},
     "installed": {installed},
-    "installed_to": {to}
+    "installed_to": {to},
+    "network": {network}
   }}"#
             )
         })
@@ -653,19 +698,31 @@ pub fn list_json_installed(rows: &[(&str, &str, bool, Option<&Path>)]) -> String
     format!("[\n{}\n]\n", rows.join(",\n"))
 }
 
-/// `list` of fresh tenants (name, uid or `-`), none installed. The first
-/// two columns are as wide as their longest entry (tenant names carry the
-/// test's pid); the dates are redacted, the days left are not.
+/// `list` of fresh tenants (name, uid or `-`), none installed, mapped as
+/// [`network_json`] says. The first two columns are as wide as their
+/// longest entry (tenant names carry the test's pid); the dates are
+/// redacted, the days left are not.
 pub fn list_table(rows: &[(&str, &str)]) -> String {
     let nw = rows.iter().map(|r| r.0.len()).chain([6]).max().unwrap();
     let uw = rows.iter().map(|r| r.1.len()).chain([3]).max().unwrap();
+    let mapping = |uid: &str| match uid {
+        "-" => "ip (site)",
+        _ => "ip (slirp4netns)",
+    };
+    let mw = rows
+        .iter()
+        .map(|r| mapping(r.1).len())
+        .chain([7])
+        .max()
+        .unwrap();
     let mut text = format!(
-        "{:<nw$}  {:<uw$}  CERT EXPIRES      SECRET_ID EXPIRES  INSTALLED\n",
-        "TENANT", "UID"
+        "{:<nw$}  {:<uw$}  CERT EXPIRES      SECRET_ID EXPIRES  {:<mw$}  INSTALLED\n",
+        "TENANT", "UID", "MAPPING"
     );
     for (t, uid) in rows {
         text.push_str(&format!(
-            "{t:<nw$}  {uid:<uw$}  [DATE] (89d)  [DATE] (29d)   no\n"
+            "{t:<nw$}  {uid:<uw$}  [DATE] (89d)  [DATE] (29d)   {:<mw$}  no\n",
+            mapping(uid)
         ));
     }
     text
