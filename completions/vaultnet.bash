@@ -473,7 +473,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__remove__subcmd__user)
-            opts="-h -V --from --purge --leftovers --token-file --timeout --dir --help --version"
+            opts="-y -h -V --from --purge --leftovers --yes --dry-run --token-file --timeout --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

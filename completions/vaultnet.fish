@@ -61,8 +61,8 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-client 
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l timeout -d 'Seconds to wait for Vault' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s y -l yes -d 'Never prompt; use flags, recorded settings and defaults'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l force -d 'Replace the CA, the server and operator certificates (tenants must be re-added)'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s y -l yes -d 'Never prompt: use flags, recorded settings and defaults, and confirm `--force`'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l force -d 'Replace the CA, the server and operator certificates (tenants must be re-added); asks first, or needs --yes'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -s V -l version -d 'Print version'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l from -d 'Read more names from FILE, one a line' -r -F
@@ -95,6 +95,8 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l timeou
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l purge -d 'Also remove the bundle installed in the tenant\'s home'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l leftovers -d 'Remove what vaultnet\'s own naming left in Vault for a name it does not know (policy and role `vaultnet-NAME`)'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -s y -l yes -d 'Do not ask: removing is confirmed (needed without a terminal)'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l dry-run -d 'Print what would be removed and change nothing'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -s V -l version -d 'Print version'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l from -d 'Read more names from FILE, one a line' -r -F

@@ -36,6 +36,40 @@ pub fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
+/// Asks a yes/no question on the terminal, `no` unless answered `y`.
+pub fn confirm(question: &str) -> Result<bool> {
+    dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|e| {
+            Error::usage(format!("prompt aborted: {e}"))
+                .hint("answer the question, or pass `--yes`")
+        })
+}
+
+/// Goes on with a destructive step only when confirmed: by `yes`, or on a
+/// terminal by the user's answer to `question`; without a terminal,
+/// refuses with `what` and a hint naming `--yes`. Nothing has changed when
+/// it refuses (exit 2).
+pub fn confirm_destruction(yes: bool, what: &str, question: &str, rerun: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !interactive() {
+        return Err(Error::usage(what.to_string()).hint(format!("confirm with `--yes`: {rerun}")));
+    }
+    status(what);
+    if confirm(question)? {
+        return Ok(());
+    }
+    Err(
+        Error::usage("not confirmed: nothing was changed").hint(format!(
+            "run it again and answer `y`, or confirm with `--yes`: {rerun}"
+        )),
+    )
+}
+
 /// A progress bar on stderr for `n` steps, only on a terminal and when
 /// `wanted` (not for machine-readable output), and only for two or more.
 pub fn progress(n: usize, wanted: bool) -> Option<indicatif::ProgressBar> {

@@ -88,7 +88,7 @@ fn add_user(site: &Fixture, name: &str) -> Cmd {
 
 fn remove_user(site: &Fixture, name: &str) -> Cmd {
     let mut c = site.vaultnet();
-    c.args(["remove-user", name]);
+    c.args(["remove-user", "--yes", name]);
     c
 }
 

@@ -1,3 +1,4 @@
+mod confirm;
 mod doctor_e2e;
 mod faults;
 mod forwarders;

@@ -35,10 +35,10 @@ pub struct Args {
     /// File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// Never prompt; use flags, recorded settings and defaults
+    /// Never prompt: use flags, recorded settings and defaults, and confirm `--force`
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Replace the CA, the server and operator certificates (tenants must be re-added)
+    /// Replace the CA, the server and operator certificates (tenants must be re-added); asks first, or needs --yes
     #[arg(long)]
     pub force: bool,
     /// Seconds to wait for Vault
@@ -58,6 +58,26 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     } else {
         None
     };
+    // `--force` over a CA destroys every certificate it issued: asked
+    // first, or refused without a terminal unless `--yes`.
+    if args.force {
+        let layout = Layout::new(&dir);
+        if let Some(pem) = fsx::read_text(&layout.ca_cert(), fsx::MAX_PEM_BYTES)? {
+            let name = crate::pki::CertInfo::parse(&pem)
+                .ok()
+                .and_then(|i| i.common_name)
+                .unwrap_or_default();
+            let tenants = previous.as_ref().map_or(0, |s| s.tenants.len());
+            ui::confirm_destruction(
+                args.yes,
+                &format!(
+                    "`--force` replaces the CA `{name}`, which the certificates of {tenants} tenant(s) depend on, and the server and operator certificates (the old CA is kept in `pki/replaced/`)"
+                ),
+                "Replace the CA?",
+                "`vaultnet init --force --yes`",
+            )?;
+        }
+    }
     let ask = !args.yes && ui::interactive();
     let site = settings::resolve(
         &parsed,

@@ -11,14 +11,16 @@ use crate::ui;
 
 const EXAMPLES: &str = "\
 EXAMPLES:
-  vaultnet remove-user alice
-  vaultnet remove-user alice bob --purge     # also the copy installed in their homes
+  vaultnet remove-user alice                 # asks first on a terminal
+  vaultnet remove-user alice bob --purge --yes   # also the copies in their homes, no question
+  vaultnet remove-user alice --dry-run       # what it would remove, changing nothing
 
 EXIT CODES:
   0  removed (or already gone)
   1  Vault refused or failed a step
   2  bad name, a name vaultnet does not know whose policy or role Vault has
-     (see --leftovers), not initialised; nothing was changed";
+     (see --leftovers), not confirmed (no terminal and no --yes), not
+     initialised; nothing was changed";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
@@ -31,13 +33,20 @@ pub struct Args {
     /// Remove what vaultnet's own naming left in Vault for a name it does not know (policy and role `vaultnet-NAME`)
     #[arg(long)]
     pub leftovers: bool,
+    /// Do not ask: removing is confirmed (needed without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print what would be removed and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub vault: super::VaultArgs,
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let names = args.names.collect()?;
-    let mut opened = crate::store::open(env, dir_flag, true)?;
+    // A dry run only reads: it takes no lock and writes nothing.
+    let mut opened = crate::store::open(env, dir_flag, !args.dry_run)?;
     let c = super::operator(env, &opened, &args.vault)?;
     // A name the state does not know is never removed on a guess: only what
     // vaultnet's own naming gives it, and only when asked (SECURITY.md V7).
@@ -61,6 +70,43 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
                 )));
             }
         }
+    }
+    let plans = names
+        .iter()
+        .map(|n| what_goes(&c, &opened, n).map_err(|e| e.context(format!("tenant `{n}`"))))
+        .collect::<Result<Vec<_>>>()?;
+    if args.dry_run {
+        for (name, p) in names.iter().zip(&plans) {
+            match p {
+                None => ui::out(format!("tenant {name} was not there: nothing to remove"))?,
+                Some(what) => ui::out(format!("tenant {name}: would {}", what.join(", ")))?,
+            }
+        }
+        return Ok(0);
+    }
+    let going: Vec<&str> = names
+        .iter()
+        .zip(&plans)
+        .filter(|(_, p)| p.is_some())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !going.is_empty() {
+        let mut rerun = format!("`vaultnet remove-user {}", going.join(" "));
+        for (on, flag) in [(args.purge, " --purge"), (args.leftovers, " --leftovers")] {
+            if on {
+                rerun.push_str(flag);
+            }
+        }
+        rerun.push_str(" --yes`");
+        ui::confirm_destruction(
+            args.yes,
+            &format!(
+                "`remove-user` takes away for good the access of: {}",
+                going.join(", ")
+            ),
+            "Remove them?",
+            &rerun,
+        )?;
     }
     let mut failure = None;
     for name in &names {
@@ -92,4 +138,35 @@ fn print(name: &str, r: &Removal) -> Result<()> {
         let done: Vec<&str> = r.done.iter().map(|o| o.text.as_str()).collect();
         ui::out(format!("removed tenant {name}: {}", done.join(", ")))
     }
+}
+
+/// What removing `name` would take away, from Vault's and the state's side
+/// (read only); `None` when nothing is there.
+fn what_goes(
+    c: &crate::vault::Client,
+    opened: &crate::store::Opened,
+    name: &str,
+) -> Result<Option<Vec<String>>> {
+    let record = opened.state.tenants.get(name);
+    let role = record.map_or_else(|| crate::policy::role_name(name), |r| r.role.clone());
+    let mut what = Vec::new();
+    let sids = crate::vault::ops::list_secret_id_accessors(c, &role)?.len();
+    if sids > 0 {
+        what.push(format!("destroy {sids} secret_id(s)"));
+    }
+    let found = crate::vault::ops::existing_objects(c, name, &role)?;
+    if !found.is_empty() {
+        what.push(format!("delete {}", found.join(" and ")));
+    }
+    if record.is_some() || !found.is_empty() {
+        what.push("revoke every token it holds or made".into());
+    }
+    let bundle = opened.layout.tenant(name);
+    if bundle.exists() {
+        what.push(format!("remove `{}`", opened.layout.rel(&bundle)));
+    }
+    if record.is_some() && what.is_empty() {
+        what.push("forget its record".into());
+    }
+    Ok((!what.is_empty()).then_some(what))
 }

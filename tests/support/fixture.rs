@@ -439,10 +439,12 @@ impl Fixture {
         c
     }
 
-    /// `vaultnet remove-user ARGS…` (with the root token once OpenBao runs).
+    /// `vaultnet remove-user --yes ARGS…` (with the root token once OpenBao
+    /// runs).
     pub fn remove_user<S: AsRef<OsStr>>(&self, args: &[S]) -> Cmd {
         let mut c = self.vaultnet();
-        c.arg("remove-user").args(args);
+        // Confirmed: the tests run without a terminal.
+        c.args(["remove-user", "--yes"]).args(args);
         c
     }
 
