@@ -1,3 +1,4 @@
+mod cluster;
 mod doctor_e2e;
 mod faults;
 mod forwarders;
