@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::support::cluster::{RaftCluster, curl};
 use crate::support::fixture::Fixture;
 use crate::support::init::{RENEWAL_STEPS, ca_name, next_ca_name};
-use crate::support::tenant::{UnixUser, add_expect};
+use crate::support::tenant::{NFT, UnixUser, add_expect, removed};
 use crate::support::{require_e2e, wait_for};
 
 const NODES: [(&str, &str); 3] = [
@@ -142,6 +142,23 @@ fn via_forwarder(
         token,
         Duration::from_secs(2),
     )
+}
+
+/// The certificate a node presents (PEM), as `openssl s_client` sees it
+/// in the host namespace.
+fn served_certificate(f: &Fixture, addr: &str) -> String {
+    let tls = f.operator_tls();
+    let out = f.ns().exec(
+        Command::new("timeout")
+            .args(["10", "openssl", "s_client", "-connect", addr])
+            .arg("-CAfile")
+            .arg(&tls.ca_pem_path)
+            .arg("-cert")
+            .arg(&tls.client_cert_path)
+            .arg("-key")
+            .arg(&tls.client_key_path),
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A tenant's bundle files as curl's identity.
@@ -494,6 +511,111 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
             "{id} lags the leader: {s}"
         );
     }
+
+    // add-user and remove-user, each started right after the active node
+    // is killed: they wait out the election, retry what it answers, and
+    // converge as on one node.
+    let extra = UnixUser::create("cc");
+    for step in ["add-user", "remove-user"] {
+        let active = cluster.active().expect("one active node");
+        cluster.kill(active);
+        let t = Instant::now();
+        let mut c = match step {
+            "add-user" => f.add_user(&[&extra.name]),
+            _ => f.remove_user(&[&extra.name]),
+        };
+        c.env("BAO_TOKEN", &token);
+        let out = c.run();
+        eprintln!(
+            "timing: {step} started as {} was killed took {:.2} s",
+            NODES[active].0,
+            t.elapsed().as_secs_f64()
+        );
+        match step {
+            "add-user" => out.expect(add_expect(&f, &[&extra.name], true)),
+            _ => out.expect(f.expect(0).stdout(removed(&extra.name, false)).stderr(NFT)),
+        };
+        cluster.restart(active);
+        cluster.unseal(active);
+        cluster.wait_all_voters();
+    }
+    let (code, _) = cluster.root_api(
+        cluster.active().unwrap(),
+        "GET",
+        &format!("auth/approle/role/{}", extra.name),
+        None,
+    );
+    assert_eq!(code, 404, "remove-user left the role behind");
+
+    // renew: every node's certificate, each node reloaded by the pid file
+    // `%n` names, and each serving its new one.
+    let pids = f.scratch().join("pids");
+    std::fs::create_dir_all(&pids).unwrap();
+    let mut expect_pids = f.expect(0);
+    for (i, (name, _)) in NODES.iter().enumerate() {
+        let pid = cluster.pid(i).unwrap();
+        std::fs::write(pids.join(format!("{name}.pid")), pid.to_string()).unwrap();
+        expect_pids = expect_pids.redact(pid, &format!("[PID_{name}]"));
+    }
+    let mut init = f.vaultnet_without_token();
+    init.args(node_args(&f))
+        .arg("--vault-pid-file")
+        .arg(pids.join("%n.pid"))
+        .env("BAO_TOKEN", &token);
+    let out = init.run();
+    assert!(
+        out.stderr
+            .contains("setting vault-reload: (none) -> SIGHUP to the pid in `"),
+        "{out}"
+    );
+    for (name, _) in NODES {
+        for file in ["server.pem", "server-key.pem"] {
+            std::fs::remove_file(f.path(&format!("vault/nodes/{name}/{file}"))).unwrap();
+        }
+    }
+    let mut renew = f.vaultnet_without_token();
+    renew.arg("renew").env("BAO_TOKEN", &token);
+    let t = Instant::now();
+    let out = renew.run();
+    eprintln!(
+        "timing: renew of three node certificates took {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let mut stderr = String::new();
+    for (name, _) in NODES {
+        stderr.push_str(&format!(
+            "site: created Vault server certificate `vault/nodes/{name}/server.pem` (expires [DATE])
+"
+        ));
+    }
+    for (name, _) in NODES {
+        stderr.push_str(&format!(
+            "site: OpenBao node `{name}` reloaded (sent SIGHUP to pid [PID_{name}]) and serves the new certificate
+"
+        ));
+    }
+    let stdout: String = names
+        .iter()
+        .map(|n| {
+            format!(
+                "tenant {n}: nothing due (cert expires [DATE], secret_id expires [DATE])
+"
+            )
+        })
+        .collect();
+    out.expect(expect_pids.stdout(stdout).stderr(stderr));
+    for (i, (name, _)) in NODES.iter().enumerate() {
+        let served = served_certificate(&f, NODES[i].1);
+        let file =
+            std::fs::read_to_string(f.path(&format!("vault/nodes/{name}/server.pem"))).unwrap();
+        assert_eq!(
+            vaultnet::pki::first_pem_der(&served, "CERTIFICATE").unwrap(),
+            vaultnet::pki::first_pem_der(&file, "CERTIFICATE").unwrap(),
+            "{name} does not serve its renewed certificate"
+        );
+    }
+    // Through the forwarder, tenants still log in.
+    assert!(bundles[1].login(&f).is_ok());
 
     eprintln!(
         "timing: the whole test took {:.1} s",

@@ -522,3 +522,41 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     }
     parts.join(": ").replace('\n', " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_requests_that_change_nothing_more_the_second_time_are_repeated() {
+        let post = Method::POST;
+        for (path, wrapped) in [
+            ("auth/approle/role/alice/secret-id", false),
+            ("auth/approle/login", false),
+            ("/auth/cert/login", false),
+            ("auth/token/create-orphan", false),
+            ("sys/wrapping/unwrap", false),
+            ("sys/mounts/secret", false),
+            ("sys/auth/approle", false),
+            ("secret/data/tenants/alice/app", true),
+        ] {
+            assert!(!repeatable(&post, path, wrapped), "{path} {wrapped}");
+        }
+        for path in [
+            "sys/policies/acl/vaultnet-alice",
+            "auth/approle/role/alice",
+            "auth/approle/role/alice/secret-id-accessor/destroy",
+            "auth/token/revoke-accessor",
+            "auth/token/lookup-accessor",
+        ] {
+            assert!(repeatable(&post, path, false), "{path}");
+        }
+        for m in [Method::GET, Method::PUT, Method::DELETE] {
+            assert!(repeatable(
+                &m,
+                "auth/approle/role/alice/secret-id?list=true",
+                false
+            ));
+        }
+    }
+}

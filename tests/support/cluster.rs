@@ -432,6 +432,11 @@ impl<'a> RaftCluster<'a> {
         );
     }
 
+    /// The pid of node `i`'s server, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.nodes[i].pid
+    }
+
     /// Starts node `i` again from the same files (its raft data kept);
     /// it comes up sealed.
     #[track_caller]
