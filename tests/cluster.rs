@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::cluster::{RaftCluster, curl};
+use crate::support::doctor::{REPORT_NOT_COMPARED, Report, assert_no_token};
 use crate::support::fixture::Fixture;
 use crate::support::init::{RENEWAL_STEPS, ca_name, next_ca_name};
 use crate::support::tenant::{NFT, UnixUser, add_expect, removed};
@@ -142,6 +143,42 @@ fn via_forwarder(
         token,
         Duration::from_secs(2),
     )
+}
+
+/// How long after `kill` the node whose log is `log` took over as the
+/// active node (its first "enabling active operation" after it).
+fn took_over_after(log: &Path, kill: time::OffsetDateTime) -> Option<time::Duration> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .filter(|l| l.contains("acquired lock, enabling active operation"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|ts| {
+            time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .find(|t| *t > kill)
+        .map(|t| t - kill)
+}
+
+/// `doctor --output json` with the root token: exit `code`, nothing on
+/// stderr, the token nowhere in the output.
+#[track_caller]
+fn doctor(f: &Fixture, token: &str, code: i32) -> Report {
+    let mut c = f.vaultnet_without_token();
+    c.env("LC_ALL", "C.UTF-8")
+        .env("BAO_TOKEN", token)
+        .args(["doctor", "--output", "json"]);
+    let out = c
+        .run()
+        .expect(f.expect(code).stdout_any(REPORT_NOT_COMPARED));
+    assert_no_token(&out, token);
+    if std::env::var_os("DUMP").is_some() {
+        let mut t = f.vaultnet_without_token();
+        t.env("LC_ALL", "C.UTF-8")
+            .env("BAO_TOKEN", token)
+            .arg("doctor");
+        eprintln!("{}", t.run().stdout);
+    }
+    Report::parse(out)
 }
 
 /// The certificate a node presents (PEM), as `openssl s_client` sees it
@@ -370,6 +407,7 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
     let stop = AtomicBool::new(false);
     let tenant = names[0];
     let b = &bundles[0];
+    let killed_wall: Mutex<Option<time::OffsetDateTime>> = Mutex::new(None);
     let (killed, kill_at) = std::thread::scope(|s| {
         s.spawn(|| {
             let mut n = 0u64;
@@ -417,6 +455,7 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
         let active = cluster.active().expect("one active node");
         cluster.kill(active);
         let kill_at = Instant::now();
+        *killed_wall.lock().unwrap() = Some(time::OffsetDateTime::now_utc());
         // Recovered: an attempt begun after the kill succeeded.
         let _: () = wait_for(
             "a login and a write through the forwarder after the kill",
@@ -452,9 +491,18 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
         .done;
     let failover = recovered - kill_at;
     let failed = attempts.iter().filter(|a| a.acked.is_none()).count();
+    // When the new active node took over, from its own log: what the
+    // election took, apart from the forwarder's part.
+    let new_active = cluster.active().expect("a new active node");
+    let took_over = took_over_after(
+        &f.scratch().join(format!("bao-{}.log", NODES[new_active].0)),
+        killed_wall.lock().unwrap().expect("the kill's time"),
+    );
     eprintln!(
-        "timing: killed {} ; logins and writes through the forwarder succeeded again after {:.2} s ({} attempts, {failed} failed)",
+        "timing: killed {} ; {} active {} after the kill; logins and writes through the forwarder succeeded again after {:.2} s ({} attempts, {failed} failed)",
         NODES[killed].0,
+        NODES[new_active].0,
+        took_over.map_or("?".to_string(), |d| format!("{:.2} s", d.as_seconds_f64())),
         failover.as_secs_f64(),
         attempts.len()
     );
@@ -467,7 +515,6 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
     // Every acknowledged write, on every survivor.
     let acked: Vec<u64> = attempts.iter().filter_map(|a| a.acked).collect();
     let survivors: Vec<usize> = (0..NODES.len()).filter(|i| *i != killed).collect();
-    let new_active = cluster.active().expect("a new active node");
     assert_ne!(new_active, killed);
     for i in &survivors {
         for n in &acked {
@@ -480,6 +527,59 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
             assert_eq!(code, 200, "write {n} missing on {}: {body}", NODES[*i].0);
             assert_eq!(body.pointer("/data/data/value"), Some(&json!(n)));
         }
+    }
+
+    // doctor names the new active node and the one that is down, and sees
+    // the forwarder send every connection to the new active node.
+    let down = NODES[killed].0;
+    let up = NODES[new_active].0;
+    let standby = NODES[survivors
+        .iter()
+        .copied()
+        .find(|i| *i != new_active)
+        .unwrap()]
+    .0;
+    let r = doctor(&f, &token, 1);
+    assert_eq!(
+        r.detail("vault.active"),
+        format!("active: {up}; standby: {standby}; sealed or not ready: none; down: {down}")
+    );
+    r.expect("vault.active", "ok");
+    r.expect_hint(
+        &format!("vault.{down}.tcp"),
+        "fail",
+        &[&format!("start node `{down}`")],
+    );
+    r.expect(&format!("vault.{up}.health",), "ok");
+    assert!(
+        r.detail(&format!("vault.{up}.health"))
+            .starts_with("active, OpenBao ")
+    );
+    assert!(
+        r.detail(&format!("vault.{standby}.health"))
+            .starts_with("standby (HTTP 429)")
+    );
+    r.expect("vault.raft.autopilot", "fail");
+    assert_eq!(
+        r.detail("vault.raft.autopilot"),
+        format!("unhealthy: {down}; failure tolerance 0")
+    );
+    r.expect("forwarder.active", "ok");
+    assert_eq!(
+        r.detail("forwarder.active"),
+        format!("4 of 4 new connections reached `{up}`, the active node")
+    );
+    for (name, _) in NODES {
+        r.expect(&format!("files.node.{name}.sans"), "ok");
+    }
+    // Every failure is about the node that is down.
+    for id in r.leaves("fail") {
+        assert!(
+            id.starts_with(&format!("vault.{down}.")) || id == "vault.raft.autopilot",
+            "{id} failed
+{}",
+            r.out
+        );
     }
 
     // The killed node restarts, is unsealed and rejoins: three voters,
@@ -511,6 +611,18 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
             "{id} lags the leader: {s}"
         );
     }
+
+    // With every node back, doctor finds nothing wrong.
+    let r = doctor(&f, &token, 0);
+    let raft = r.detail("vault.raft.peers");
+    for (name, _) in NODES {
+        assert!(raft.contains(&format!("{name} (voter")), "{raft}");
+    }
+    assert_eq!(
+        r.detail("vault.raft.autopilot"),
+        "healthy, failure tolerance 1"
+    );
+    r.expect("forwarder.active", "ok");
 
     // add-user and remove-user, each started right after the active node
     // is killed: they wait out the election, retry what it answers, and

@@ -39,7 +39,7 @@ pub struct ClusterCheck {
 /// How often HAProxy checks each node, in milliseconds: after the active
 /// node dies a new one is elected in 1.4–3.0 s, and tenants wait for the
 /// check that finds it.
-pub const CHECK_INTERVAL_MS: u32 = 250;
+pub const CHECK_INTERVAL_MS: u32 = 100;
 
 /// Characters a path may have to be written into HAProxy's config as it
 /// is (HAProxy splits words on spaces and reads `#`, `\`, `$` and quotes).
