@@ -8,8 +8,10 @@
 //! active node is SIGKILLed while logins and writes go through the
 //! forwarder without pause: they succeed again within 3 s, every write
 //! acknowledged before, during and after is on the survivors, the killed
-//! node restarts and rejoins, and `renew` renews and reloads every node's
-//! certificate.
+//! node restarts and rejoins, `doctor` names the active node and the one
+//! that is down, and `renew` renews and reloads every node's certificate.
+//! Offline: a cluster with a forwarder that cannot tell the active node is
+//! refused before anything is written.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -733,4 +735,45 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
         "timing: the whole test took {:.1} s",
         test_start.elapsed().as_secs_f64()
     );
+}
+
+#[test]
+fn a_cluster_with_a_forwarder_that_cannot_tell_the_active_node_is_refused_and_nothing_is_written() {
+    for kind in ["socat", "nginx", "socket-proxyd"] {
+        let f = Fixture::offline();
+        let mut c = f.vaultnet_without_token();
+        c.args([
+            "init",
+            "--yes",
+            "--host-ip",
+            "10.77.0.1",
+            "--forwarder",
+            kind,
+        ]);
+        for (name, addr) in NODES {
+            c.args(["--vault-node", &format!("{name}={addr}")]);
+        }
+        c.run().expect(f.rejected(
+            &format!(
+                "a cluster needs a forwarder that checks which node is active, and {kind} does not"
+            ),
+            "pass `--forwarder haproxy`: it checks `sys/health` on every node over mutual TLS and sends tenants to the active one only",
+        ));
+        assert!(
+            !f.dir().exists(),
+            "{kind}: init wrote {}",
+            f.dir().display()
+        );
+    }
+    // Without `--forwarder`, a cluster gets HAProxy. (The words of such a
+    // run are compared whole in the end-to-end test above; here only the
+    // choice matters.)
+    let f = Fixture::offline();
+    let mut c = f.vaultnet_without_token();
+    c.args(["init", "--yes", "--host-ip", "10.77.0.1", "--timeout", "1"]);
+    for (name, addr) in NODES {
+        c.args(["--vault-node", &format!("{name}={addr}")]);
+    }
+    c.run().expect_success();
+    assert_eq!(f.state()["site"]["forwarder"], "haproxy");
 }
