@@ -58,6 +58,8 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l server-cert-t
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-reload-command -d 'Command `vaultnet renew` runs (no shell) to have Vault load a renewed server certificate, e.g. \'systemctl reload openbao\'' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-pid-file -d 'Vault\'s pid file: `vaultnet renew` sends that process SIGHUP to load a renewed server certificate' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-client -d 'A user (name or uid) the gate admits to Vault\'s own port besides root and the forwarder\'s user; repeat for more; the list given replaces the recorded one' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-node -d 'A node of an OpenBao raft cluster, as NAME=IP:PORT (its API listener); repeat for every node; the list given replaces the recorded one. A cluster needs `--forwarder haproxy`' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l raft-dir -d 'Where each cluster node keeps its raft data: DIR/NAME [default: /var/lib/openbao/raft]' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l timeout -d 'Seconds to wait for Vault' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F

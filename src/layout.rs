@@ -60,6 +60,40 @@ impl Layout {
     pub fn listener(&self) -> PathBuf {
         self.vault().join("listener.json")
     }
+    /// A cluster node's own files: its server certificate, its join
+    /// client certificate, its listener and its raft stanza.
+    pub fn node(&self, name: &str) -> PathBuf {
+        self.vault().join("nodes").join(name)
+    }
+    pub fn node_server_cert(&self, name: &str) -> PathBuf {
+        self.node(name).join("server.pem")
+    }
+    pub fn node_server_key(&self, name: &str) -> PathBuf {
+        self.node(name).join("server-key.pem")
+    }
+    /// The client certificate the node presents when it joins a peer.
+    pub fn node_join_cert(&self, name: &str) -> PathBuf {
+        self.node(name).join("join.pem")
+    }
+    pub fn node_join_key(&self, name: &str) -> PathBuf {
+        self.node(name).join("join-key.pem")
+    }
+    pub fn node_listener(&self, name: &str) -> PathBuf {
+        self.node(name).join("listener.json")
+    }
+    /// `storage "raft"` with `retry_join` for every peer, `api_addr`,
+    /// `cluster_addr`, `disable_standby_reads`.
+    pub fn node_raft(&self, name: &str) -> PathBuf {
+        self.node(name).join("raft.json")
+    }
+    /// The client certificate HAProxy presents in its health checks (key
+    /// and certificate in one file, as its `crt` wants).
+    pub fn check_cert(&self) -> PathBuf {
+        self.forwarder().join("check.pem")
+    }
+    pub fn check_key(&self) -> PathBuf {
+        self.forwarder().join("check-key.pem")
+    }
     pub fn operator(&self) -> PathBuf {
         self.root.join("operator")
     }

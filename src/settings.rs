@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::state::cluster::{self, Cluster, VaultNode};
 use crate::state::{Flavor, Forwarder, Site, VaultReload, validate};
 use crate::sys::hostnet;
 use crate::topology::profile::HostMapping;
@@ -64,6 +65,12 @@ pub struct Flags {
     /// A user (name or uid) the gate admits to Vault's own port besides root and the forwarder's user; repeat for more; the list given replaces the recorded one
     #[arg(long, value_name = "USER")]
     pub vault_client: Vec<String>,
+    /// A node of an OpenBao raft cluster, as NAME=IP:PORT (its API listener); repeat for every node; the list given replaces the recorded one. A cluster needs `--forwarder haproxy`
+    #[arg(long, value_name = "NAME=IP:PORT")]
+    pub vault_node: Vec<String>,
+    /// Where each cluster node keeps its raft data: DIR/NAME [default: /var/lib/openbao/raft]
+    #[arg(long, value_name = "DIR")]
+    pub raft_dir: Option<PathBuf>,
 }
 
 /// Flag values, parsed and validated.
@@ -73,6 +80,7 @@ pub struct Parsed {
     vault_addr: Option<SocketAddr>,
     server_cert_ttl: Option<u64>,
     vault_reload: Option<VaultReload>,
+    nodes: Vec<VaultNode>,
 }
 
 impl Parsed {
@@ -120,12 +128,18 @@ impl Parsed {
         if let Some(r) = &vault_reload {
             validate::vault_reload(r)?;
         }
+        let nodes = a
+            .vault_node
+            .iter()
+            .map(|n| cluster::parse_node(n))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Parsed {
             host_ip,
             port,
             vault_addr,
             server_cert_ttl,
             vault_reload,
+            nodes,
         })
     }
 }
@@ -232,18 +246,33 @@ pub fn resolve_under(
         (None, None) if ask => prompt("Forwarder port", &profile.port.to_string(), parse_port)?,
         (None, None) => profile.port,
     };
-    let vault_addr = match (p.vault_addr, prev) {
-        (Some(v), _) => v,
-        (None, Some(s)) => s.vault_addr,
-        (None, None) if ask => prompt(
+    let cluster = resolve_cluster(p, prev, a, flavor)?;
+    let vault_addr = match (p.vault_addr, prev, &cluster) {
+        // In a cluster vaultnet talks to a node first: the one named, else
+        // the one it talked to before, else the first.
+        (Some(v), _, Some(c)) if !c.nodes.iter().any(|n| n.addr == v) => {
+            return Err(
+                Error::usage(format!("`--vault-addr {v}` is none of the cluster's nodes")).hint(
+                    "drop `--vault-addr`: in a cluster it is one of the `--vault-node` addresses",
+                ),
+            );
+        }
+        (Some(v), _, _) => v,
+        (None, Some(s), Some(c)) if c.nodes.iter().any(|n| n.addr == s.vault_addr) => s.vault_addr,
+        (None, _, Some(c)) => c.nodes[0].addr,
+        (None, Some(s), None) => s.vault_addr,
+        (None, None, None) if ask => prompt(
             "Loopback address of Vault's listener",
             "127.0.0.1:8200",
             parse_vault_addr,
         )?,
-        (None, None) => "127.0.0.1:8200".parse().expect("valid"),
+        (None, None, None) => "127.0.0.1:8200".parse().expect("valid"),
     };
     let forwarder = match a.forwarder.or(prev.map(|s| s.forwarder)) {
         Some(f) => f,
+        // Only HAProxy checks which node is active (the topology refuses
+        // any other forwarder for a cluster).
+        None if cluster.is_some() => Forwarder::Haproxy,
         None if first => choose("Host forwarder", Forwarder::Socat)?,
         None => Forwarder::Socat,
     };
@@ -321,11 +350,45 @@ pub fn resolve_under(
             (true, Some(s)) => s.vault_clients.clone(),
             (true, None) => Vec::new(),
         },
+        cluster,
         legacy_host_mapping: None,
     };
     validate::site(&site)?;
     crate::topology::Topology::with_profile(&site, profile.clone())?;
     Ok(site)
+}
+
+/// The cluster: the nodes flagged (else recorded), with the raft directory
+/// flagged, else recorded, else the flavor's default; none without nodes.
+fn resolve_cluster(
+    p: &Parsed,
+    prev: Option<&Site>,
+    a: &Flags,
+    flavor: Flavor,
+) -> Result<Option<Cluster>> {
+    let recorded = prev.and_then(|s| s.cluster.as_ref());
+    let nodes = match (p.nodes.is_empty(), recorded) {
+        (false, _) => p.nodes.clone(),
+        (true, Some(c)) => c.nodes.clone(),
+        (true, None) => {
+            if let Some(d) = &a.raft_dir {
+                return Err(Error::usage(format!(
+                    "`--raft-dir {}` without a cluster",
+                    d.display()
+                ))
+                .hint("give the cluster's nodes with `--vault-node NAME=IP:PORT`, or drop `--raft-dir`"));
+            }
+            return Ok(None);
+        }
+    };
+    let raft_dir = a
+        .raft_dir
+        .clone()
+        .or_else(|| recorded.map(|c| c.raft_dir.clone()))
+        .unwrap_or_else(|| cluster::default_raft_dir(flavor.binary()));
+    let c = Cluster { nodes, raft_dir };
+    cluster::validate(&c)?;
+    Ok(Some(c))
 }
 
 fn prompt<T>(question: &str, default: &str, parse: impl Fn(&str) -> Result<T>) -> Result<T> {

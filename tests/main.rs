@@ -1,3 +1,4 @@
+mod cluster;
 mod confirm;
 mod doctor_e2e;
 mod faults;

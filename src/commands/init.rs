@@ -85,6 +85,15 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         &args.settings,
         ask,
     )?;
+    // HAProxy's config names the health check's files in the state
+    // directory as they are.
+    if site.cluster.is_some() && !crate::render::forwarder::haproxy_path_ok(&dir) {
+        return Err(Error::usage(format!(
+            "the state directory `{}` cannot be written into HAProxy's config: it has characters other than letters, digits and `._-+@/`",
+            dir.display()
+        ))
+        .hint("choose another state directory with `--dir DIR` (or `VAULTNET_DIR`)"));
+    }
 
     // Creating the state directory is the first write; when it fails
     // nothing changed, so it is a rejection like any unwritable directory.
@@ -116,6 +125,35 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     Ok(0)
 }
 
+/// How each node of a cluster is started, and what its server reads.
+fn print_cluster(layout: &Layout, site: &Site, c: &crate::state::cluster::Cluster) -> Result<()> {
+    let (name, cli) = (site.flavor.display_name(), site.flavor.binary());
+    ui::out(format!(
+        "{name} raft cluster of {} nodes, mutual TLS required on each; start each with its raft stanza and listener:",
+        c.nodes.len()
+    ))?;
+    for n in &c.nodes {
+        ui::out(format!(
+            "  {} at {}: `{cli} server -config {} -config {}`",
+            n.name,
+            n.addr,
+            layout.node_raft(&n.name).display(),
+            layout.node_listener(&n.name).display()
+        ))?;
+    }
+    ui::out(format!(
+        "  Each node's user must be able to read `{}` and `{}`, and write `{}`; name that user with `--vault-client` so the gate lets nodes join one another.",
+        layout.node_server_key("NAME").display(),
+        layout.node_join_key("NAME").display(),
+        c.raft_dir.join("NAME").display()
+    ))?;
+    ui::out(format!(
+        "  Raft timing: performance_multiplier = {} (a new active node 1.4-3.0 s after the active one dies); standbys forward every request (disable_standby_reads).",
+        crate::render::raft::PERFORMANCE_MULTIPLIER
+    ))?;
+    Ok(())
+}
+
 fn print_summary(layout: &Layout, site: &Site, report: &SiteReport) -> Result<()> {
     let prefix = site.flavor.env_prefix();
     let root = layout.root.display();
@@ -141,19 +179,35 @@ fn print_summary(layout: &Layout, site: &Site, report: &SiteReport) -> Result<()
         "Profile {} (pattern {}): {}.",
         site.profile, p.code, p.summary
     ))?;
-    ui::out(format!(
-        "Vault listener: {}, mutual TLS required (`vault/listener.json`).",
-        site.vault_addr
-    ))?;
-    ui::out(format!(
-        "  The {} server's user must be able to read `{}`.",
-        site.flavor.display_name(),
-        layout.server_key().display()
-    ))?;
+    let upstream = match &site.cluster {
+        None => {
+            ui::out(format!(
+                "Vault listener: {}, mutual TLS required (`vault/listener.json`).",
+                site.vault_addr
+            ))?;
+            ui::out(format!(
+                "  The {} server's user must be able to read `{}`.",
+                site.flavor.display_name(),
+                layout.server_key().display()
+            ))?;
+            site.vault_addr.to_string()
+        }
+        Some(c) => {
+            print_cluster(layout, site, c)?;
+            format!(
+                "the active node of {}",
+                c.nodes
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    };
     for e in topology.entry_probes() {
         ui::out(format!(
-            "Forwarder ({}): {} -> {}; install it from `{root}` with:",
-            site.forwarder, e.addr, site.vault_addr
+            "Forwarder ({}): {} -> {upstream}; install it from `{root}` with:",
+            site.forwarder, e.addr
         ))?;
     }
     for c in &report.host.enable {

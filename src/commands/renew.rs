@@ -131,26 +131,44 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     }
     let ca = tenant::load_ca(&layout)?;
 
-    let mut vault_reload = None;
-    let mut renew_site =
-        |site_changes: &mut Vec<String>, failures: &mut Vec<Error>| -> Result<()> {
-            let [server, operator] = site::leaves(&layout, &ca, &site_settings, false, now)?;
-            for o in [&server, &operator].into_iter().filter(|o| o.changed()) {
-                tell_site(o, site_changes);
-            }
-            // A certificate renewed by an earlier run that Vault never loaded
-            // (its reload failed, or was not known then) is loaded now.
-            if server.changed() || !renew::serves_the_current_certificate(&layout, &site_settings) {
-                match renew::reload_vault(&layout, &site_settings, wait) {
-                    Ok(done) => {
-                        ui::status(format!("site: {done}"));
-                        vault_reload = Some(done);
-                    }
-                    Err(e) => failures.push(e),
-                }
-            }
-            Ok(())
+    let mut vault_reload: Option<String> = None;
+    let mut renew_site = |site_changes: &mut Vec<String>,
+                          failures: &mut Vec<Error>|
+     -> Result<()> {
+        let leaves = site::leaves(&layout, &ca, &site_settings, false, now)?;
+        for o in leaves.outcomes.iter().filter(|o| o.changed()) {
+            tell_site(o, site_changes);
+        }
+        if leaves.new_check {
+            ui::status(
+                "site: HAProxy reads its health-check certificate when it starts or reloads: `systemctl reload haproxy`",
+            );
+        }
+        // A certificate renewed by an earlier run that Vault never loaded
+        // (its reload failed, or was not known then) is loaded now; in a
+        // cluster, node by node.
+        let nodes: Vec<Option<&crate::state::cluster::VaultNode>> = match &site_settings.cluster {
+            None => vec![None],
+            Some(c) => c.nodes.iter().map(Some).collect(),
         };
+        for node in nodes {
+            let new = leaves.new_servers.contains(&node.map(|n| n.name.clone()));
+            if !new && renew::serves_the_current_certificate(&layout, &site_settings, node) {
+                continue;
+            }
+            match renew::reload_vault(&layout, &site_settings, node, wait) {
+                Ok(done) => {
+                    ui::status(format!("site: {done}"));
+                    vault_reload = Some(match vault_reload.take() {
+                        Some(before) => format!("{before}; {done}"),
+                        None => done,
+                    });
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+        Ok(())
+    };
     // In a rotation the tenants go first: their agents get the CAs
     // trusted now (the new current one among them) and a certificate Vault
     // already trusts, before Vault serves one from the new CA.

@@ -453,6 +453,108 @@ pub fn server_cert(
     )
 }
 
+/// A cluster node's certificates: its server certificate — which must
+/// carry the name and address tenants use (the forwarder's) and its own
+/// address, as tenants may land on any node — and its join certificate.
+/// Also returns the server certificate, to compare with what it serves.
+pub fn node_certs(
+    layout: &Layout,
+    st: &State,
+    node: &crate::state::cluster::VaultNode,
+    ca: Option<&CertInfo>,
+    now: OffsetDateTime,
+) -> (Check, Option<OnDisk>) {
+    let name = &node.name;
+    let (cert, key) = (layout.node_server_cert(name), layout.node_server_key(name));
+    let id = format!("files.node.{name}");
+    let spec = LeafSpec {
+        id: &id,
+        cert: &cert,
+        key: &key,
+        server: true,
+        wrong: "run `vaultnet init` (it reissues a server certificate that is wrong), then reload the node (SIGHUP)",
+        renew: "run `vaultnet renew` (it renews every node's certificate)",
+        rewrite: "vaultnet init",
+    };
+    let (mut children, disk) = leaf(layout, &spec, ca, now);
+    if let Some(info) = disk.as_ref().map(|d| &d.info) {
+        let site = &st.site;
+        let mut missing = Vec::new();
+        if !info.dns_sans.contains(&site.dns_name) {
+            missing.push(site.dns_name.clone());
+        }
+        for ip in [site.host_ip, node.addr.ip()] {
+            if !info.ip_sans.contains(&ip) {
+                missing.push(ip.to_string());
+            }
+        }
+        let sans = format!(
+            "{}, {}",
+            info.dns_sans.join(", "),
+            info.ip_sans
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        children.push(if missing.is_empty() {
+            Check::ok(format!("{id}.sans"), "names: the forwarder's and its own").detail(sans)
+        } else {
+            Check::fail(
+                format!("{id}.sans"),
+                "names: the forwarder's and its own",
+                spec.wrong,
+            )
+            .detail(format!("missing {}", missing.join(", ")))
+        });
+    }
+    let (jcert, jkey) = (layout.node_join_cert(name), layout.node_join_key(name));
+    let jid = format!("files.node.{name}.join");
+    let join = LeafSpec {
+        id: &jid,
+        cert: &jcert,
+        key: &jkey,
+        server: false,
+        wrong: "run `vaultnet init` (it reissues the join certificate)",
+        renew: "run `vaultnet renew` (it renews the join certificate)",
+        rewrite: "vaultnet init",
+    };
+    let (join_children, _) = leaf(layout, &join, ca, now);
+    children.push(Check::group(
+        jid.clone(),
+        format!("join certificate `{}`", layout.rel(&jkey)),
+        join_children,
+    ));
+    (
+        Check::group(
+            id,
+            format!("node `{name}` server certificate `{}`", layout.rel(&key)),
+            children,
+        ),
+        disk,
+    )
+}
+
+/// HAProxy's health-check certificate (`forwarder/check-key.pem`).
+pub fn check_cert(layout: &Layout, ca: Option<&CertInfo>, now: OffsetDateTime) -> Check {
+    let (cert, key) = (layout.check_cert(), layout.check_key());
+    let spec = LeafSpec {
+        id: "files.check",
+        cert: &cert,
+        key: &key,
+        server: false,
+        wrong: "run `vaultnet init` (it reissues the health-check certificate), then reload HAProxy",
+        renew: "run `vaultnet renew`, then reload HAProxy",
+        rewrite: "vaultnet init",
+    };
+    let (children, _) = leaf(layout, &spec, ca, now);
+    Check::group(
+        "files.check",
+        "HAProxy health-check certificate `forwarder/check-key.pem`",
+        children,
+    )
+}
+
 pub fn operator_cert(layout: &Layout, ca: Option<&CertInfo>, now: OffsetDateTime) -> Check {
     let (cert, key) = (layout.operator_cert(), layout.operator_key());
     let spec = LeafSpec {
@@ -634,11 +736,18 @@ pub fn secret_modes(layout: &Layout, st: &State, only: Option<&str>) -> Check {
     // Secret files belong to whoever runs vaultnet (the state directory is
     // refused otherwise), and installed copies to their tenant.
     let owner = rustix::process::geteuid().as_raw();
-    let mut files: Vec<(std::path::PathBuf, u32)> = vec![
-        (layout.ca_key(), owner),
-        (layout.server_key(), owner),
-        (layout.operator_key(), owner),
-    ];
+    let mut files: Vec<(std::path::PathBuf, u32)> = vec![(layout.ca_key(), owner)];
+    match &st.site.cluster {
+        None => files.push((layout.server_key(), owner)),
+        Some(c) => {
+            for n in &c.nodes {
+                files.push((layout.node_server_key(&n.name), owner));
+                files.push((layout.node_join_key(&n.name), owner));
+            }
+            files.push((layout.check_key(), owner));
+        }
+    }
+    files.push((layout.operator_key(), owner));
     for (name, rec) in &st.tenants {
         if only.is_some_and(|o| o != name) {
             continue;

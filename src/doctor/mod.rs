@@ -5,6 +5,7 @@
 //! seen, and for every warning or failure a `hint` with the exact fix.
 //! A group's status is its worst child's (as `vault operator diagnose`).
 
+pub mod cluster;
 pub mod files;
 pub mod network;
 pub mod vaultcfg;
@@ -168,8 +169,24 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
     // Files first: cheap, and the rest depends on nothing they find.
     let (ca_check, ca_info) = files::ca(layout, now);
     let mut file_checks = vec![files::state(layout, state), ca_check];
-    let (server_check, server_on_disk) = files::server_cert(layout, state, ca_info.as_ref(), now);
-    file_checks.push(server_check);
+    // A cluster: each node's certificates instead of the one server's.
+    let mut node_disks = Vec::new();
+    let server_on_disk = match &site.cluster {
+        None => {
+            let (server_check, disk) = files::server_cert(layout, state, ca_info.as_ref(), now);
+            file_checks.push(server_check);
+            disk
+        }
+        Some(c) => {
+            for n in &c.nodes {
+                let (check, disk) = files::node_certs(layout, state, n, ca_info.as_ref(), now);
+                file_checks.push(check);
+                node_disks.push(disk);
+            }
+            file_checks.push(files::check_cert(layout, ca_info.as_ref(), now));
+            None
+        }
+    };
     let server_on_disk = server_on_disk.as_ref();
     file_checks.push(files::operator_cert(layout, ca_info.as_ref(), now));
     for (n, t) in &tenants {
@@ -179,9 +196,32 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
     let files_group = Check::group("files", "files", file_checks);
 
     // The network checks are independent: run them at once.
+    let cluster_client = match (&site.cluster, &token) {
+        (Some(_), Some(t)) => ops::operator_client(layout, site, Some(t.clone()), timeout).ok(),
+        _ => None,
+    };
     std::thread::scope(|s| {
-        let direct =
-            s.spawn(|| network::direct(site, &ca_pem, operator.as_ref(), server_on_disk, timeout));
+        let direct = s.spawn(|| match &site.cluster {
+            None => {
+                let (c, cert) =
+                    network::direct(site, &ca_pem, operator.as_ref(), server_on_disk, timeout);
+                (c, cert, None)
+            }
+            Some(cl) => {
+                let (c, seen) = cluster::nodes(
+                    site,
+                    cl,
+                    &ca_pem,
+                    operator.as_ref(),
+                    &node_disks,
+                    cluster_client.as_ref(),
+                    timeout,
+                );
+                // The forwarder must lead to the active node.
+                let cert = seen.active().and_then(|i| seen.nodes[i].1.clone());
+                (c, cert, Some(seen))
+            }
+        });
         let logins: Vec<_> = if args.login {
             tenants
                 .iter()
@@ -223,19 +263,45 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
             }
             Check::group("vaultcfg", "Vault config", children)
         });
-        let (direct, direct_cert) = direct.join().expect("check thread");
+        let (direct, direct_cert, seen) = direct.join().expect("check thread");
+        // In a cluster the forwarder is compared with the active node.
+        let active_disk = seen
+            .as_ref()
+            .and_then(|s| s.active())
+            .and_then(|i| node_disks.get(i).and_then(Option::as_ref));
         let entries: Vec<Check> = topology
             .entry_probes()
             .iter()
             .map(|e| {
-                network::entry(
+                let mut c = network::entry(
                     site,
                     e,
                     &ca_pem,
                     operator.as_ref(),
-                    (direct_cert.as_deref(), server_on_disk),
+                    (direct_cert.as_deref(), server_on_disk.or(active_disk)),
                     timeout,
-                )
+                );
+                if let (Some(cl), Some(seen)) = (&site.cluster, &seen) {
+                    let active = cluster::selects_active(
+                        site,
+                        cl,
+                        e,
+                        seen,
+                        &ca_pem,
+                        operator.as_ref(),
+                        timeout,
+                    );
+                    c = Check::group(
+                        c.id,
+                        c.title,
+                        c.children
+                            .into_iter()
+                            .filter(|ch| !ch.id.ends_with(".same"))
+                            .chain([active])
+                            .collect(),
+                    );
+                }
+                c
             })
             .collect();
         let names: Vec<Check> = tenants

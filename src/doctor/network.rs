@@ -23,6 +23,8 @@ pub struct Probe {
     pub mtls: Check,
     pub health: Check,
     pub peer_cert: Option<Vec<u8>>,
+    /// The status `sys/health` answered with the operator certificate.
+    pub health_status: Option<u16>,
 }
 
 fn tcp(id: &str, addr: SocketAddr, timeout: Duration, fix: &str) -> Check {
@@ -163,6 +165,7 @@ pub fn probe(
             mtls: skipped("mtls", mtls_title),
             health: skipped("health", health_title),
             peer_cert: None,
+            health_status: None,
         };
     }
     let url = format!("https://{name}:{}", addr.port());
@@ -185,12 +188,14 @@ pub fn probe(
     };
     let (tls, mtls) = tls_checks(id, name, answer.map(|r| r.status), &fixes, timeout);
     let mut peer_cert = None;
+    let mut health_status = None;
     let health = if tls.status == super::Status::Fail {
         Check::skip(format!("{id}.health"), health_title).detail("TLS failed")
     } else {
         match client(operator).and_then(|c| c.raw(Method::GET, "sys/health", None, None)) {
             Ok(r) => {
                 peer_cert = r.peer_cert.clone();
+                health_status = Some(r.status);
                 let version = r
                     .body
                     .get("version")
@@ -219,6 +224,7 @@ pub fn probe(
         mtls,
         health,
         peer_cert,
+        health_status,
     }
 }
 
@@ -369,7 +375,7 @@ pub fn direct(
 /// The certificate a Vault serves is the one in the key file its listener
 /// reads: a certificate renewed on disk takes effect only once Vault
 /// reloads it.
-fn served(
+pub(crate) fn served(
     id: &str,
     site: &Site,
     who: &str,

@@ -595,7 +595,7 @@ mod tests {
         let file = crate::render::nft::render(&crate::render::nft::NftSpec {
             entries: &["10.0.0.1:22300".parse().unwrap()],
             vault_clients: &[],
-            vault: "127.0.0.1:8200".parse().unwrap(),
+            vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[1002, 1001],
         });
         assert_eq!(set_elements(&file), [1001, 1002]);

@@ -25,7 +25,7 @@ pub enum HostChange {
 /// what happened to each path.
 pub fn write(layout: &Layout, state: &State) -> Result<(HostFiles, Vec<(PathBuf, HostChange)>)> {
     let topology = Topology::new(&state.site)?;
-    let files = topology.host_files(&state.tenant_uids());
+    let files = topology.host_files(layout, &state.tenant_uids());
     let dir = layout.forwarder();
     let mut done = Vec::new();
     for f in &files.files {

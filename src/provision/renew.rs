@@ -11,6 +11,7 @@ use super::tenant::show_time;
 use crate::error::{Error, Result};
 use crate::layout::{self, Layout};
 use crate::pki::{self, CertInfo, Usage, Verdict, Wanted};
+use crate::state::cluster::VaultNode;
 use crate::state::{Site, State, VaultReload};
 use crate::sys::fsx::{self, MAX_PEM_BYTES};
 use crate::vault::ops;
@@ -18,11 +19,23 @@ use crate::vault::ops;
 /// Has Vault load its listener certificate again (it does on SIGHUP), by
 /// the means the operator recorded at `init`, then waits until Vault
 /// serves the certificate on disk. Returns what was done.
-pub fn reload_vault(layout: &Layout, site: &Site, timeout: Duration) -> Result<String> {
-    let name = site.flavor.display_name();
-    let how = match &site.vault_reload {
-        Some(r) => r,
-        None => {
+///
+/// In a cluster `node` is the node to reload; the recorded reload names it
+/// with `%n`.
+pub fn reload_vault(
+    layout: &Layout,
+    site: &Site,
+    node: Option<&VaultNode>,
+    timeout: Duration,
+) -> Result<String> {
+    let name = match node {
+        Some(n) => format!("{} node `{}`", site.flavor.display_name(), n.name),
+        None => site.flavor.display_name().to_string(),
+    };
+    let how = match (&site.vault_reload, node) {
+        (Some(r), Some(n)) => &crate::state::cluster::reload_for(r, &n.name),
+        (Some(r), None) => r,
+        (None, _) => {
             return Err(Error::failed(format!(
                 "{name} still serves its previous certificate: vaultnet does not know how to reload it"
             ))
@@ -81,54 +94,109 @@ pub fn reload_vault(layout: &Layout, site: &Site, timeout: Duration) -> Result<S
             format!("sent SIGHUP to pid {pid}")
         }
     };
-    wait_until_served(layout, site, timeout)?;
+    wait_until_served(layout, site, node, timeout)?;
     Ok(format!(
         "{name} reloaded ({done}) and serves the new certificate"
     ))
 }
 
-/// The certificate in `vault/server-key.pem`, as DER.
-fn on_disk(layout: &Layout) -> Result<Vec<u8>> {
-    fsx::read_secret(&layout.server_key(), MAX_PEM_BYTES)?
-        .and_then(|b| CertInfo::parse(&String::from_utf8_lossy(&b)).ok())
-        .map(|i| i.der)
-        .ok_or_else(|| Error::failed("`vault/server-key.pem` holds no certificate"))
+/// The key file of the server certificate of `node` (a cluster's), or of
+/// the one server.
+fn server_key(layout: &Layout, node: Option<&VaultNode>) -> std::path::PathBuf {
+    match node {
+        Some(n) => layout.node_server_key(&n.name),
+        None => layout.server_key(),
+    }
 }
 
-/// What Vault's listener presents to a new connection (a kept-alive one
-/// would show the certificate of its own, earlier handshake).
-fn served(layout: &Layout, site: &Site) -> Option<Vec<u8>> {
-    ops::operator_client(layout, site, None, Duration::from_secs(5))
+/// The certificate in the server's key file, as DER.
+fn on_disk(layout: &Layout, node: Option<&VaultNode>) -> Result<Vec<u8>> {
+    let path = server_key(layout, node);
+    fsx::read_secret(&path, MAX_PEM_BYTES)?
+        .and_then(|b| CertInfo::parse(&String::from_utf8_lossy(&b)).ok())
+        .map(|i| i.der)
+        .ok_or_else(|| Error::failed(format!("`{}` holds no certificate", layout.rel(&path))))
+}
+
+/// What a Vault listener presents to a new connection (a kept-alive one
+/// would show the certificate of its own, earlier handshake): the one
+/// server's, or node `node`'s.
+fn served(layout: &Layout, site: &Site, node: Option<&VaultNode>) -> Option<Vec<u8>> {
+    let client = match node {
+        None => ops::operator_client(layout, site, None, Duration::from_secs(5)),
+        Some(n) => node_client(layout, site, n, Duration::from_secs(5)),
+    };
+    client
         .and_then(|c| c.raw(reqwest::Method::GET, "sys/health", None, None))
         .ok()
         .and_then(|r| r.peer_cert)
 }
 
-/// Whether Vault serves the certificate on disk; `true` when Vault does
-/// not answer (then there is nothing to reload, and the run's own requests
-/// say why).
-pub fn serves_the_current_certificate(layout: &Layout, site: &Site) -> bool {
-    match (served(layout, site), on_disk(layout)) {
+/// The operator's client for one cluster node alone (no failover to the
+/// others), trusting only the vaultnet CAs.
+pub fn node_client(
+    layout: &Layout,
+    site: &Site,
+    node: &VaultNode,
+    timeout: Duration,
+) -> Result<crate::vault::Client> {
+    let ca = super::ca::trust_pem(layout)?;
+    let identity = ops::operator_identity(layout)?;
+    crate::vault::Client::new(
+        crate::vault::Target {
+            url: node.url(),
+            resolve: None,
+            timeout,
+        },
+        &ca,
+        Some(&identity),
+        site.flavor.binary(),
+    )
+}
+
+/// Whether Vault (node `node` in a cluster) serves the certificate on
+/// disk; `true` when it does not answer (then there is nothing to reload,
+/// and the run's own requests say why).
+pub fn serves_the_current_certificate(
+    layout: &Layout,
+    site: &Site,
+    node: Option<&VaultNode>,
+) -> bool {
+    match (served(layout, site, node), on_disk(layout, node)) {
         (Some(s), Ok(d)) => s == d,
         _ => true,
     }
 }
 
-/// Polls Vault's listener with fresh connections until the certificate it
-/// presents is the one in `vault/server-key.pem`.
-fn wait_until_served(layout: &Layout, site: &Site, timeout: Duration) -> Result<()> {
-    let want = on_disk(layout)?;
+/// Polls the listener with fresh connections until the certificate it
+/// presents is the one in its key file.
+fn wait_until_served(
+    layout: &Layout,
+    site: &Site,
+    node: Option<&VaultNode>,
+    timeout: Duration,
+) -> Result<()> {
+    let want = on_disk(layout, node)?;
     let deadline = Instant::now() + timeout.max(Duration::from_secs(5));
     loop {
-        if served(layout, site).as_deref() == Some(want.as_slice()) {
+        if served(layout, site, node).as_deref() == Some(want.as_slice()) {
             return Ok(());
         }
         if Instant::now() >= deadline {
+            let (who, file) = match node {
+                Some(n) => (
+                    format!("{} node `{}`", site.flavor.display_name(), n.name),
+                    format!("vault/nodes/{}/server-key.pem", n.name),
+                ),
+                None => (
+                    site.flavor.display_name().to_string(),
+                    "vault/server-key.pem".to_string(),
+                ),
+            };
             return Err(Error::failed(format!(
-                "{} still serves its previous certificate after the reload",
-                site.flavor.display_name()
+                "{who} still serves its previous certificate after the reload"
             ))
-            .hint("look at its log; it reloads `vault/server-key.pem` on SIGHUP"));
+            .hint(format!("look at its log; it reloads `{file}` on SIGHUP")));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -241,19 +309,64 @@ pub fn due(
     };
     if site_too {
         let topology = crate::topology::Topology::new(&state.site)?;
-        let (dns, ips) = topology.server_sans();
-        out.extend(leaf(
-            "vault",
-            "server certificate",
-            &layout.server_key(),
-            &layout.server_cert(),
+        fn client(cn: &str) -> Wanted<'_> {
             Wanted {
-                usage: Usage::Server,
-                common_name: None,
-                dns: Some(&dns),
-                ips: Some(&ips),
-            },
-        )?);
+                usage: Usage::Client,
+                common_name: Some(cn),
+                dns: None,
+                ips: None,
+            }
+        }
+        match &state.site.cluster {
+            None => {
+                let (dns, ips) = topology.server_sans();
+                out.extend(leaf(
+                    "vault",
+                    "server certificate",
+                    &layout.server_key(),
+                    &layout.server_cert(),
+                    Wanted {
+                        usage: Usage::Server,
+                        common_name: None,
+                        dns: Some(&dns),
+                        ips: Some(&ips),
+                    },
+                )?);
+            }
+            Some(c) => {
+                for n in &c.nodes {
+                    let who = format!("vault:{}", n.name);
+                    let (dns, ips) = topology.node_sans(n);
+                    out.extend(leaf(
+                        &who,
+                        "server certificate",
+                        &layout.node_server_key(&n.name),
+                        &layout.node_server_cert(&n.name),
+                        Wanted {
+                            usage: Usage::Server,
+                            common_name: None,
+                            dns: Some(&dns),
+                            ips: Some(&ips),
+                        },
+                    )?);
+                    let cn = super::site::join_cn(&n.name);
+                    out.extend(leaf(
+                        &who,
+                        "join certificate",
+                        &layout.node_join_key(&n.name),
+                        &layout.node_join_cert(&n.name),
+                        client(&cn),
+                    )?);
+                }
+                out.extend(leaf(
+                    "forwarder",
+                    "health-check certificate",
+                    &layout.check_key(),
+                    &layout.check_cert(),
+                    client(super::site::CHECK_CN),
+                )?);
+            }
+        }
         out.extend(leaf(
             "operator",
             "operator certificate",

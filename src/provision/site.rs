@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::pki::{self, Ca, CertInfo, Issued, Usage, Verdict, Wanted};
 use crate::render::listener::{self, ListenerSpec};
+use crate::render::raft;
 use crate::secret::Secret;
 use crate::state::validate::show_duration;
 use crate::state::{STATE_FILE, Site, State};
@@ -84,6 +85,9 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
     ] {
         fsx::private_dir(&d)?;
     }
+    for n in run.site.cluster.iter().flat_map(|c| &c.nodes) {
+        fsx::private_dir(&layout.node(&n.name))?;
+    }
     if let Some(prev) = &run.previous {
         let diff = site_diff(&prev.site, &run.site);
         for (what, old, new) in &diff {
@@ -107,7 +111,7 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
         &mut previous_ca,
         &mut rec,
     )?;
-    if let Some(o) = write_listener(layout, &run.site)? {
+    for o in write_listener(layout, &run.site)? {
         rec.emit(o);
     }
 
@@ -181,7 +185,7 @@ fn pki_phase(
     let reissue = force || ca_replaced;
     rec.emit(ca_outcome);
     rec.emit(super::ca::ensure_next(layout, &ca, ca_replaced, now)?);
-    for o in leaves(layout, &ca, site, reissue, now)? {
+    for o in leaves(layout, &ca, site, reissue, now)?.outcomes {
         rec.emit(o);
     }
     // A new CA starts over: the CA it replaced is trusted no more.
@@ -194,48 +198,140 @@ fn pki_phase(
     Ok(ca_replaced)
 }
 
-/// The server and operator certificates: each kept while the one
-/// assessment keeps it (unless `reissue`), else issued anew. The server's
-/// outcome comes first.
+/// The site's leaves, as `leaves` kept or issued them.
+pub struct Leaves {
+    /// In the order they are reported: the server's (each node's, with
+    /// its join certificate, then HAProxy's health-check certificate, in
+    /// a cluster), then the operator's.
+    pub outcomes: Vec<Outcome>,
+    /// The servers whose certificate is new: `None` is the one server of
+    /// a site without a cluster, else a node's name.
+    pub new_servers: Vec<Option<String>>,
+    /// Whether the health-check certificate is new (HAProxy reads it only
+    /// when it starts or reloads).
+    pub new_check: bool,
+}
+
+/// The server and operator certificates — in a cluster each node's server
+/// and join certificates and HAProxy's health-check certificate instead
+/// of the one server's: each kept while the one assessment keeps it
+/// (unless `reissue`), else issued anew.
 pub fn leaves(
     layout: &Layout,
     ca: &Ca,
     site: &Site,
     reissue: bool,
     now: OffsetDateTime,
-) -> Result<[Outcome; 2]> {
+) -> Result<Leaves> {
     let topology = Topology::new(site)?;
-    let (dns, ips) = topology.server_sans();
-    let server = Leaf {
-        what: "Vault server certificate",
-        cert: layout.server_cert(),
-        key: layout.server_key(),
-        want: Wanted {
-            usage: Usage::Server,
-            common_name: None,
-            dns: Some(&dns),
-            ips: Some(&ips),
-        },
+    let mut out = Leaves {
+        outcomes: Vec::new(),
+        new_servers: Vec::new(),
+        new_check: false,
     };
-    let s = ensure_leaf(layout, ca, &server, reissue, now, || {
-        ca.issue_server(&dns, &ips, secs(site.server_cert_ttl), now)
-    })?;
-    let operator = Leaf {
-        what: "operator certificate",
-        cert: layout.operator_cert(),
-        key: layout.operator_key(),
+    let ttl = secs(site.server_cert_ttl);
+    let servers: Vec<(Option<String>, Sans)> = match &site.cluster {
+        None => vec![(None, topology.server_sans())],
+        Some(c) => c
+            .nodes
+            .iter()
+            .map(|n| (Some(n.name.clone()), topology.node_sans(n)))
+            .collect(),
+    };
+    for (node, (dns, ips)) in &servers {
+        let (cert, key) = match node {
+            None => (layout.server_cert(), layout.server_key()),
+            Some(n) => (layout.node_server_cert(n), layout.node_server_key(n)),
+        };
+        let server = Leaf {
+            what: "Vault server certificate",
+            cert,
+            key,
+            want: Wanted {
+                usage: Usage::Server,
+                common_name: None,
+                dns: Some(dns),
+                ips: Some(ips),
+            },
+        };
+        let o = ensure_leaf(layout, ca, &server, reissue, now, || {
+            ca.issue_server(dns, ips, ttl, now)
+        })?;
+        if o.changed() {
+            out.new_servers.push(node.clone());
+        }
+        out.outcomes.push(o);
+        if let Some(n) = node {
+            let cn = join_cn(n);
+            let join = client_leaf(
+                "join certificate",
+                layout.node_join_cert(n),
+                layout.node_join_key(n),
+                &cn,
+            );
+            out.outcomes
+                .push(ensure_leaf(layout, ca, &join, reissue, now, || {
+                    ca.issue_client(&cn, ttl, now)
+                })?);
+        }
+    }
+    if site.cluster.is_some() {
+        let check = client_leaf(
+            "health-check certificate",
+            layout.check_cert(),
+            layout.check_key(),
+            CHECK_CN,
+        );
+        let o = ensure_leaf(layout, ca, &check, reissue, now, || {
+            ca.issue_client(CHECK_CN, ttl, now)
+        })?;
+        out.new_check = o.changed();
+        out.outcomes.push(o);
+    }
+    let operator = client_leaf(
+        "operator certificate",
+        layout.operator_cert(),
+        layout.operator_key(),
+        OPERATOR_CN,
+    );
+    out.outcomes
+        .push(ensure_leaf(layout, ca, &operator, reissue, now, || {
+            ca.issue_client(OPERATOR_CN, OPERATOR_LIFETIME, now)
+        })?);
+    Ok(out)
+}
+
+/// A server certificate's DNS names and addresses.
+type Sans = (Vec<String>, Vec<std::net::IpAddr>);
+
+/// A client certificate of the site: clientAuth, CN = `cn`.
+fn client_leaf<'a>(
+    what: &'static str,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    cn: &'a str,
+) -> Leaf<'a> {
+    Leaf {
+        what,
+        cert,
+        key,
         want: Wanted {
             usage: Usage::Client,
-            common_name: Some(OPERATOR_CN),
+            common_name: Some(cn),
             dns: None,
             ips: None,
         },
-    };
-    let o = ensure_leaf(layout, ca, &operator, reissue, now, || {
-        ca.issue_client(OPERATOR_CN, OPERATOR_LIFETIME, now)
-    })?;
-    Ok([s, o])
+    }
 }
+
+/// The common name of the client certificate node `node` joins its peers
+/// with.
+pub fn join_cn(node: &str) -> String {
+    format!("vaultnet-join-{node}")
+}
+
+/// The common name of HAProxy's health-check certificate.
+pub const CHECK_CN: &str = "vaultnet-forwarder-check";
 
 /// Tells the observer each outcome and keeps it for the report.
 struct Recorder<'f> {
@@ -264,7 +360,21 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
             .as_ref()
             .map_or("(none)".into(), ToString::to_string)
     };
-    let pairs: [(&'static str, String, String); 14] = [
+    let nodes = |s: &Site| {
+        s.cluster.as_ref().map_or("(none)".into(), |c| {
+            c.nodes
+                .iter()
+                .map(|n| format!("{}={}", n.name, n.addr))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    };
+    let raft_dir = |s: &Site| {
+        s.cluster
+            .as_ref()
+            .map_or("(none)".into(), |c| c.raft_dir.display().to_string())
+    };
+    let pairs: [(&'static str, String, String); 16] = [
         ("auth", old.auth.to_string(), new.auth.to_string()),
         ("profile", old.profile.clone(), new.profile.clone()),
         ("dns-name", old.dns_name.clone(), new.dns_name.clone()),
@@ -303,6 +413,8 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
             show_list(&old.vault_clients),
             show_list(&new.vault_clients),
         ),
+        ("vault-nodes", nodes(old), nodes(new)),
+        ("raft-dir", raft_dir(old), raft_dir(new)),
     ];
     pairs.into_iter().filter(|(_, a, b)| a != b).collect()
 }
@@ -435,20 +547,61 @@ fn schedule(layout: &Layout) -> Result<Vec<Outcome>> {
     Ok(out)
 }
 
-fn write_listener(layout: &Layout, site: &Site) -> Result<Option<Outcome>> {
+fn write_listener(layout: &Layout, site: &Site) -> Result<Vec<Outcome>> {
+    let Some(cluster) = &site.cluster else {
+        let path = layout.listener();
+        return write_listener_for(layout, site.vault_addr, &layout.server_key(), &path);
+    };
+    let mut out = Vec::new();
+    let peers: Vec<raft::Peer> = cluster
+        .nodes
+        .iter()
+        .map(|n| raft::Peer { api_addr: n.url() })
+        .collect();
+    for n in &cluster.nodes {
+        let path = layout.node_listener(&n.name);
+        out.extend(write_listener_for(
+            layout,
+            n.addr,
+            &layout.node_server_key(&n.name),
+            &path,
+        )?);
+        let text = raft::render(&raft::RaftSpec {
+            node_id: &n.name,
+            path: &cluster.raft_path(n),
+            api_addr: n.addr,
+            cluster_addr: n.cluster_addr(),
+            peers: &peers,
+            ca_file: &layout.trust(),
+            join_identity: &layout.node_join_key(&n.name),
+        });
+        let path = layout.node_raft(&n.name);
+        let change = fsx::write_if_changed(&path, text.as_bytes(), fsx::PUBLIC)?;
+        out.extend(file_outcome(&layout.rel(&path), change));
+    }
+    Ok(out)
+}
+
+fn write_listener_for(
+    layout: &Layout,
+    address: std::net::SocketAddr,
+    server_key: &Path,
+    path: &Path,
+) -> Result<Vec<Outcome>> {
     let text = listener::render(&ListenerSpec {
-        address: site.vault_addr,
+        address,
         // The key file holds the certificate too: Vault reloads the pair on
         // SIGHUP from one file, never a torn one.
-        cert_file: &layout.server_key(),
-        key_file: &layout.server_key(),
+        cert_file: server_key,
+        key_file: server_key,
         // Every CA trusted now, the next one included: Vault reads this
         // file only when it starts.
         client_ca_file: &layout.trust(),
     });
-    let path = layout.listener();
-    let change = fsx::write_if_changed(&path, text.as_bytes(), fsx::PUBLIC)?;
-    Ok(file_outcome(&layout.rel(&path), change))
+    let change = fsx::write_if_changed(path, text.as_bytes(), fsx::PUBLIC)?;
+    Ok(file_outcome(&layout.rel(path), change)
+        .into_iter()
+        .collect())
 }
 
 /// Enables AppRole and KV v2 when Vault answers; returns what is left to do.
@@ -463,10 +616,22 @@ fn bootstrap(
     let cli = site.flavor.binary();
     let name = site.flavor.display_name();
     let prefix = site.flavor.env_prefix();
-    let start = format!(
-        "start {name} with the listener as an extra config: `{cli} server -config <your config> -config {}`",
-        layout.listener().display()
-    );
+    let start = match &site.cluster {
+        None => format!(
+            "start {name} with the listener as an extra config: `{cli} server -config <your config> -config {}`",
+            layout.listener().display()
+        ),
+        Some(c) => format!(
+            "start every node with its raft stanza and listener: `{cli} server -config {} -config {}` for NAME in {}",
+            layout.node_raft("NAME").display(),
+            layout.node_listener("NAME").display(),
+            c.nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     let rerun = format!(
         "then run `vaultnet init` again with an operator token (`{prefix}_TOKEN`, `--token-file` or `~/.vault-token`) to enable AppRole and KV v2"
     );
@@ -482,9 +647,24 @@ fn bootstrap(
             return Ok(vec![start, rerun]);
         }
     };
-    let unseal = format!("unseal it: `{cli} operator unseal`");
+    let unseal = match site.cluster {
+        None => format!("unseal it: `{cli} operator unseal`"),
+        Some(_) => format!(
+            "unseal every node: `{cli} operator unseal` with `{prefix}_ADDR` set to each (the others join it)"
+        ),
+    };
     match health {
         Health::Active => {}
+        Health::NotInitialized if site.cluster.is_some() => {
+            return Ok(vec![
+                format!(
+                    "initialise the cluster once, on one node: `{prefix}_ADDR={} {cli} operator init`",
+                    site.vault_url()
+                ),
+                unseal,
+                rerun,
+            ]);
+        }
         Health::NotInitialized => {
             return Ok(vec![
                 format!("initialise {name}: `{cli} operator init`"),

@@ -17,6 +17,37 @@ pub const SOCKET_PROXYD: &str = "/usr/lib/systemd/systemd-socket-proxyd";
 pub struct ForwarderSpec {
     pub listen: SocketAddr,
     pub upstream: SocketAddr,
+    /// A cluster: every node, of which tenants must reach only the
+    /// active one. Only HAProxy renders it (the topology refuses the
+    /// others for a cluster).
+    pub cluster: Option<ClusterCheck>,
+}
+
+/// A cluster's nodes and how HAProxy checks which one is active: a real
+/// `GET /v1/sys/health` over mutual TLS to each (200 only from the active
+/// node; a standby answers 429, a sealed node 503), with a client
+/// certificate of its own, since every node requires one.
+pub struct ClusterCheck {
+    /// `(name, API address)` of each node.
+    pub nodes: Vec<(String, SocketAddr)>,
+    /// The CAs a node's certificate may come from (`pki/trust.pem`).
+    pub ca_file: std::path::PathBuf,
+    /// Key and certificate in one file (HAProxy's `crt`).
+    pub identity_file: std::path::PathBuf,
+}
+
+/// How often HAProxy checks each node, in milliseconds: after the active
+/// node dies a new one is elected in 1.4–3.0 s, and tenants wait for the
+/// check that finds it.
+pub const CHECK_INTERVAL_MS: u32 = 100;
+
+/// Characters a path may have to be written into HAProxy's config as it
+/// is (HAProxy splits words on spaces and reads `#`, `\`, `$` and quotes).
+pub fn haproxy_path_ok(p: &std::path::Path) -> bool {
+    let s = p.to_string_lossy();
+    p.is_absolute()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+@/".contains(&b))
 }
 
 /// The forwarder's files and the commands that enable it.
@@ -175,6 +206,9 @@ fn nginx(spec: &ForwarderSpec) -> ForwarderFiles {
 }
 
 fn haproxy(spec: &ForwarderSpec) -> ForwarderFiles {
+    if let Some(c) = &spec.cluster {
+        return haproxy_cluster(spec, c);
+    }
     let conf = format!(
         "# {desc}\n\
          # Append to /etc/haproxy/haproxy.cfg, or pass as an extra `-f` file.\n\
@@ -192,6 +226,54 @@ fn haproxy(spec: &ForwarderSpec) -> ForwarderFiles {
         desc = describe(spec),
         listen = spec.listen,
         upstream = spec.upstream,
+    );
+    one_file(
+        "vaultnet-haproxy.cfg",
+        conf,
+        &[
+            "cat forwarder/vaultnet-haproxy.cfg >> /etc/haproxy/haproxy.cfg",
+            "haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy",
+        ],
+    )
+}
+
+/// The cluster's backend: every node with an active mTLS health check, so
+/// that only the node answering 200 (the active one) is UP. Plain TCP
+/// checks mark sealed and standby nodes UP (NOTES.md, "OpenBao raft
+/// cluster"). Sessions to a node marked down are cut, so agents reconnect
+/// to the new active node instead of waiting on a dead one.
+fn haproxy_cluster(spec: &ForwarderSpec, c: &ClusterCheck) -> ForwarderFiles {
+    let servers: String = c
+        .nodes
+        .iter()
+        .map(|(name, addr)| format!("    server {name} {addr}\n"))
+        .collect();
+    let conf = format!(
+        "# vaultnet forwarder {listen} -> the active one of {n} Vault nodes (TLS passes through)\n\
+         # Append to /etc/haproxy/haproxy.cfg, or pass as an extra `-f` file. HAProxy\n\
+         # reads the check's certificate and CA when it starts, before it drops\n\
+         # privileges.\n\
+         frontend vaultnet_vault\n\
+         \x20   mode tcp\n\
+         \x20   bind {listen}\n\
+         \x20   timeout client 1h\n\
+         \x20   default_backend vaultnet_vault\n\
+         \n\
+         backend vaultnet_vault\n\
+         \x20   mode tcp\n\
+         \x20   timeout connect 5s\n\
+         \x20   timeout server 1h\n\
+         \x20   timeout check 2s\n\
+         \x20   # Only the active node answers sys/health with 200.\n\
+         \x20   option httpchk\n\
+         \x20   http-check send meth GET uri /v1/sys/health\n\
+         \x20   http-check expect status 200\n\
+         \x20   default-server check check-ssl verify required ca-file {ca} crt {crt} inter {CHECK_INTERVAL_MS}ms fall 2 rise 1 on-marked-down shutdown-sessions\n\
+         {servers}",
+        listen = spec.listen,
+        n = c.nodes.len(),
+        ca = c.ca_file.display(),
+        crt = c.identity_file.display(),
     );
     one_file(
         "vaultnet-haproxy.cfg",
@@ -283,6 +365,41 @@ mod tests {
         ForwarderSpec {
             listen: "10.9.0.1:22300".parse().unwrap(),
             upstream: "127.0.0.1:8200".parse().unwrap(),
+            cluster: None,
+        }
+    }
+
+    #[test]
+    fn haproxy_for_a_cluster_checks_every_node_over_mtls_and_wants_200() {
+        let mut s = spec();
+        s.cluster = Some(ClusterCheck {
+            nodes: vec![
+                ("bao1".into(), "127.0.0.1:8200".parse().unwrap()),
+                ("bao2".into(), "127.0.0.2:8200".parse().unwrap()),
+            ],
+            ca_file: "/s/pki/trust.pem".into(),
+            identity_file: "/s/forwarder/check-key.pem".into(),
+        });
+        let c = &render(Forwarder::Haproxy, &s).files[0].contents;
+        assert_eq!(c.matches("mode tcp").count(), 2);
+        assert!(c.contains("bind 10.9.0.1:22300"));
+        assert!(c.contains("\n    option httpchk\n"));
+        assert!(c.contains("\n    http-check send meth GET uri /v1/sys/health\n"));
+        assert!(c.contains("\n    http-check expect status 200\n"));
+        assert!(c.contains(
+            "default-server check check-ssl verify required ca-file /s/pki/trust.pem crt /s/forwarder/check-key.pem "
+        ));
+        assert!(c.ends_with("    server bao1 127.0.0.1:8200\n    server bao2 127.0.0.2:8200\n"));
+        assert!(!c.contains("server vault "));
+    }
+
+    #[test]
+    fn only_plain_absolute_paths_go_into_haproxys_config() {
+        assert!(haproxy_path_ok(std::path::Path::new(
+            "/tmp/a-b/c_d.e+f@g/x.pem"
+        )));
+        for bad in ["rel/x.pem", "/a b/x.pem", "/a#b", "/a\"b", "/a$b", "/a\\b"] {
+            assert!(!haproxy_path_ok(std::path::Path::new(bad)), "{bad}");
         }
     }
 
@@ -315,6 +432,7 @@ mod tests {
             &ForwarderSpec {
                 listen: "[fd00::1]:22300".parse().unwrap(),
                 upstream: "[::1]:8200".parse().unwrap(),
+                cluster: None,
             },
         );
         let cmd = exec_start(&f.files[0].contents).unwrap();

@@ -8,6 +8,7 @@ pub mod listener;
 pub mod nft;
 #[cfg(test)]
 mod props;
+pub mod raft;
 pub mod schedule;
 pub mod yaml;
 

@@ -15,7 +15,8 @@ pub const TABLE: &str = "vaultnet";
 pub struct NftSpec<'a> {
     /// Where tenants enter (the forwarder's address and port).
     pub entries: &'a [SocketAddr],
-    pub vault: SocketAddr,
+    /// Vault's listeners: one server's, or every cluster node's.
+    pub vaults: &'a [SocketAddr],
     /// Tenant uids, sorted and unique.
     pub tenant_uids: &'a [u32],
     /// Who besides root may connect to Vault's listener directly: user
@@ -37,8 +38,6 @@ pub fn render(spec: &NftSpec<'_>) -> String {
     let mut allowed: Vec<u32> = vec![0];
     allowed.extend(spec.tenant_uids.iter().copied().filter(|u| *u != 0));
     let allowed: Vec<String> = allowed.iter().map(u32::to_string).collect();
-    let (v, vp) = (family(&spec.vault), spec.vault.port());
-    let va = spec.vault.ip();
     let rule = |e: &SocketAddr, tail: &str| {
         format!(
             "        {} daddr {} tcp dport {} {tail}\n",
@@ -56,6 +55,16 @@ pub fn render(spec: &NftSpec<'_>) -> String {
         .entries
         .iter()
         .map(|e| rule(e, "iifname != \"lo\" reject with tcp reset"))
+        .collect();
+    let vault_out: String = spec
+        .vaults
+        .iter()
+        .map(|v| rule(v, "meta skuid != @vault_clients reject with tcp reset"))
+        .collect();
+    let vault_in: String = spec
+        .vaults
+        .iter()
+        .map(|v| rule(v, "iifname != \"lo\" reject with tcp reset"))
         .collect();
     format!(
         "#!/usr/sbin/nft -f\n\
@@ -82,14 +91,14 @@ pub fn render(spec: &NftSpec<'_>) -> String {
          {out_rules}\
          \x20       # Vault's listener: only root (the operator) and the forwarder's\n\
          \x20       # own user; never a tenant, a removed tenant or a stranger.\n\
-         \x20       {v} daddr {va} tcp dport {vp} meta skuid != @vault_clients reject with tcp reset\n\
+         {vault_out}\
          \x20   }}\n\
          \n\
          \x20   chain input {{\n\
          \x20       type filter hook input priority filter; policy accept;\n\
          \x20       # Local clients (rootless containers too) arrive on lo; nobody else may.\n\
          {in_rules}\
-         \x20       {v} daddr {va} tcp dport {vp} iifname != \"lo\" reject with tcp reset\n\
+         {vault_in}\
          \x20   }}\n\
          }}\n",
         allowed = allowed.join(", "),
@@ -108,7 +117,7 @@ mod tests {
     fn tenants_are_allowed_on_the_forwarder_and_refused_on_vaults_port() {
         let s = render(&NftSpec {
             entries: &["10.9.0.1:22300".parse().unwrap()],
-            vault: "127.0.0.1:8200".parse().unwrap(),
+            vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[1001, 1002],
             vault_clients: &["vaultnet-forwarder"],
         });
@@ -127,7 +136,7 @@ mod tests {
     fn no_tenants_gives_an_empty_set_that_still_loads() {
         let s = render(&NftSpec {
             entries: &["10.9.0.1:22300".parse().unwrap()],
-            vault: "127.0.0.1:8200".parse().unwrap(),
+            vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[],
             vault_clients: &["vaultnet-forwarder"],
         });

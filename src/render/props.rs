@@ -218,7 +218,7 @@ fn the_gate_holds_exactly_the_uids_and_addresses_it_is_given() {
         let entry = std::net::SocketAddr::from((ip, port));
         let text = nft::render(&NftSpec {
             entries: &[entry],
-            vault: std::net::SocketAddr::from(([127, 0, 0, 1], vport)),
+            vaults: &[std::net::SocketAddr::from(([127, 0, 0, 1], vport))],
             tenant_uids: &uids,
             vault_clients: &["vaultnet-forwarder"],
         });
@@ -285,10 +285,12 @@ fn every_forwarder_file_has_one_shape_and_carries_its_addresses() {
             let spec = ForwarderSpec {
                 listen: std::net::SocketAddr::from((lip, lport)),
                 upstream: std::net::SocketAddr::from((uip, uport)),
+                cluster: None,
             };
             let plain = ForwarderSpec {
                 listen: "10.9.0.1:22300".parse().unwrap(),
                 upstream: "127.0.0.1:8200".parse().unwrap(),
+                cluster: None,
             };
             for kind in Forwarder::ALL {
                 let got = forwarder::render(kind, &spec);

@@ -139,6 +139,10 @@ pub struct Site {
     /// root and the forwarder's user.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vault_clients: Vec<String>,
+    /// An OpenBao raft cluster behind the forwarder; `None`: one server
+    /// at `vault_addr`. In a cluster `vault_addr` is one of its nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::state::cluster::Cluster>,
     /// Read from state files written before the profile decided the
     /// mapping (`ip` or `host-gateway`); checked against the profile and
     /// never written again.
@@ -193,6 +197,7 @@ pub(crate) fn sample_site(profile: &str) -> Site {
         server_cert_ttl: 365 * 86400,
         vault_reload: None,
         vault_clients: Vec::new(),
+        cluster: None,
         legacy_host_mapping: None,
     }
 }

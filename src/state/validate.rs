@@ -198,6 +198,10 @@ pub fn site(site: &Site) -> Result<()> {
     for c in &site.vault_clients {
         vault_client(c)?;
     }
+    if let Some(c) = &site.cluster {
+        crate::state::cluster::validate(c)?;
+        crate::state::cluster::check_reload(site.vault_reload.as_ref())?;
+    }
     Ok(())
 }
 

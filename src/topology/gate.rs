@@ -17,7 +17,7 @@ pub fn uid_allowlist(t: &Topology<'_>, tenant_uids: &[u32]) -> HostFiles {
     clients.extend(t.site.vault_clients.iter().map(String::as_str));
     let text = nft::render(&NftSpec {
         entries: &entries,
-        vault: t.site.vault_addr,
+        vaults: &t.vault_addrs(),
         tenant_uids,
         vault_clients: &clients,
     });

@@ -18,8 +18,10 @@ pub mod shared_port;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::error::{Error, Result};
+use crate::layout::Layout;
 pub use crate::render::Endpoint;
 use crate::render::Rendered;
+use crate::state::cluster::VaultNode;
 use crate::state::{MappingSource, Site, TenantNetwork};
 use crate::sys::podman::{Answer, parse_version};
 use profile::{EntryKind, GateKind, HostMapping, Profile, VaultBind};
@@ -63,14 +65,24 @@ impl<'a> Topology<'a> {
     /// The site under `profile`, checked against it.
     pub fn with_profile(site: &'a Site, profile: Profile) -> Result<Topology<'a>> {
         match profile.vault_bind {
-            VaultBind::Loopback if !site.vault_addr.ip().is_loopback() => {
-                return Err(Error::usage(format!(
-                    "invalid Vault address `{}`: profile {} keeps Vault on loopback",
-                    site.vault_addr, profile.code
-                ))
-                .hint("pass a loopback address, e.g. `--vault-addr 127.0.0.1:8200`"));
+            VaultBind::Loopback => {
+                // A cluster's nodes first: `vault_addr` is one of them.
+                let nodes = site.cluster.iter().flat_map(|c| &c.nodes);
+                if let Some(n) = nodes.into_iter().find(|n| !n.addr.ip().is_loopback()) {
+                    return Err(Error::usage(format!(
+                        "invalid `--vault-node {}={}`: profile {} keeps Vault on loopback",
+                        n.name, n.addr, profile.code
+                    ))
+                    .hint("give every node a loopback address, e.g. `--vault-node bao2=127.0.0.2:8200`"));
+                }
+                if !site.vault_addr.ip().is_loopback() {
+                    return Err(Error::usage(format!(
+                        "invalid Vault address `{}`: profile {} keeps Vault on loopback",
+                        site.vault_addr, profile.code
+                    ))
+                    .hint("pass a loopback address, e.g. `--vault-addr 127.0.0.1:8200`"));
+                }
             }
-            VaultBind::Loopback => {}
         }
         match profile.entry {
             EntryKind::SharedPort => shared_port::check(site)?,
@@ -132,20 +144,28 @@ impl<'a> Topology<'a> {
     /// tenants use and the profile's extra names, `localhost`; the host
     /// address, Vault's own, and 127.0.0.1.
     pub fn server_sans(&self) -> (Vec<String>, Vec<IpAddr>) {
+        self.sans_for(None, self.site.vault_addr.ip())
+    }
+
+    /// The names of a server listening on `own`: the name tenants use,
+    /// the profile's extra names, its own `name` (a cluster node's), then
+    /// `localhost`; the host address, `own` and 127.0.0.1.
+    fn sans_for(&self, name: Option<&str>, own: IpAddr) -> (Vec<String>, Vec<IpAddr>) {
         let mut dns = vec![self.site.dns_name.clone()];
-        for s in &self.profile.extra_sans {
-            if !dns.contains(s) {
-                dns.push(s.clone());
+        for s in self
+            .profile
+            .extra_sans
+            .iter()
+            .map(String::as_str)
+            .chain(name)
+            .chain(["localhost"])
+        {
+            if !dns.iter().any(|d| d == s) {
+                dns.push(s.to_string());
             }
         }
-        if !dns.iter().any(|d| d == "localhost") {
-            dns.push("localhost".into());
-        }
         let mut ips = vec![self.site.host_ip];
-        for ip in [
-            self.site.vault_addr.ip(),
-            "127.0.0.1".parse().expect("valid"),
-        ] {
+        for ip in [own, "127.0.0.1".parse().expect("valid")] {
             if !ips.contains(&ip) {
                 ips.push(ip);
             }
@@ -153,10 +173,27 @@ impl<'a> Topology<'a> {
         (dns, ips)
     }
 
-    /// The host files for the current tenants (their uids, sorted).
-    pub fn host_files(&self, tenant_uids: &[u32]) -> HostFiles {
+    /// The Vault server certificate's names for cluster node `node`: the
+    /// names of [`Topology::server_sans`] (tenants reach every node by the
+    /// forwarder's name and address) and the node's own name and address.
+    pub fn node_sans(&self, node: &VaultNode) -> (Vec<String>, Vec<IpAddr>) {
+        self.sans_for(Some(&node.name), node.addr.ip())
+    }
+
+    /// Every address a Vault server of the site listens on: each cluster
+    /// node's, else the one server's.
+    pub fn vault_addrs(&self) -> Vec<SocketAddr> {
+        match &self.site.cluster {
+            Some(c) => c.nodes.iter().map(|n| n.addr).collect(),
+            None => vec![self.site.vault_addr],
+        }
+    }
+
+    /// The host files for the current tenants (their uids, sorted), with
+    /// paths into the state directory of `layout`.
+    pub fn host_files(&self, layout: &Layout, tenant_uids: &[u32]) -> HostFiles {
         let mut out = match self.profile.entry {
-            EntryKind::SharedPort => shared_port::host_files(self.site),
+            EntryKind::SharedPort => shared_port::host_files(self.site, layout),
         };
         let g = match self.profile.gate {
             GateKind::UidAllowlist => gate::uid_allowlist(self, tenant_uids),
@@ -170,7 +207,7 @@ impl<'a> Topology<'a> {
     /// the current one does not write: `(name, why)`, sorted by name.
     pub fn retired_host_files(&self) -> Vec<(String, String)> {
         let current: Vec<String> = self
-            .host_files(&[])
+            .host_files(&Layout::new("/"), &[])
             .files
             .into_iter()
             .map(|f| f.name)

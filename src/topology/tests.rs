@@ -23,7 +23,7 @@ fn rendered(profile: Profile) -> Result<String> {
     let mut out = vec![t.describe()];
     let (dns, ips) = t.server_sans();
     out.push(format!("sans {dns:?} {ips:?}"));
-    let host = t.host_files(&[1001, 1002]);
+    let host = t.host_files(&crate::layout::Layout::new("/s"), &[1001, 1002]);
     for f in host.files {
         out.push(format!("file {}\n{}", f.name, f.contents));
     }
@@ -182,7 +182,7 @@ fn a_host_mapping_flag_that_contradicts_the_profile_is_refused_with_the_profile_
 fn the_gate_admits_tenants_on_the_entry_and_refuses_them_on_vaults_port() {
     let site = sample_site("l1");
     let t = Topology::new(&site).unwrap();
-    let files = t.host_files(&[1001]);
+    let files = t.host_files(&crate::layout::Layout::new("/s"), &[1001]);
     let nft = files
         .files
         .iter()
@@ -236,7 +236,7 @@ fn users_the_operator_names_join_root_and_the_forwarder_on_vaults_port() {
     let mut site = sample_site("l1");
     site.vault_clients = vec!["backup".into(), "4242".into()];
     let t = Topology::new(&site).unwrap();
-    let files = t.host_files(&[]);
+    let files = t.host_files(&crate::layout::Layout::new("/s"), &[]);
     let nft = files.files.iter().find(|f| f.name == gate::FILE).unwrap();
     assert!(
         nft.contents

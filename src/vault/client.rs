@@ -2,6 +2,14 @@
 //! identity, trusting only the vaultnet CA, one keep-alive connection for a
 //! whole run. Covers the dozen endpoints vaultnet uses; no SDK, no runtime.
 //! Tokens live in [`Secret`] and never reach `Debug`, logs or errors.
+//!
+//! For a raft cluster ([`Client::with_nodes`]) the client talks to the
+//! active node and rides out a leader change: what the cluster answers
+//! while it elects one (307 from a standby pointing at the dead leader,
+//! 429, 503, or a refused or reset connection) is retried on the node
+//! then active, within the client's timeout. A request that may have been
+//! applied (a 500, or a connection lost after it was sent) is repeated
+//! only when repeating it changes nothing more ([`repeatable`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,6 +27,12 @@ pub struct Client {
     base: String,
     token: Option<Secret>,
     flavor_cli: String,
+    /// A cluster's nodes (base URLs); empty for one server at `base`.
+    nodes: Vec<String>,
+    /// Which of `nodes` requests go to: the active one, when known.
+    current: std::sync::atomic::AtomicUsize,
+    /// How long a cluster's answers during an election are retried.
+    retry_for: Duration,
 }
 
 impl std::fmt::Debug for Client {
@@ -113,7 +127,34 @@ impl Client {
             base: target.url.trim_end_matches('/').to_string(),
             token: None,
             flavor_cli: flavor_cli.to_string(),
+            nodes: Vec::new(),
+            current: std::sync::atomic::AtomicUsize::new(0),
+            retry_for: target.timeout,
         })
+    }
+
+    /// A raft cluster: requests go to whichever of `nodes` (base URLs,
+    /// the client's own first among them) is active, and are retried
+    /// through a leader change.
+    pub fn with_nodes(mut self, nodes: Vec<String>) -> Self {
+        let mut all: Vec<String> = nodes
+            .into_iter()
+            .map(|n| n.trim_end_matches('/').to_string())
+            .collect();
+        match all.iter().position(|n| *n == self.base) {
+            Some(i) => all.swap(0, i),
+            None => all.insert(0, self.base.clone()),
+        }
+        self.nodes = all;
+        self
+    }
+
+    /// The base URL requests go to now.
+    fn current_base(&self) -> &str {
+        match self.nodes.is_empty() {
+            true => &self.base,
+            false => &self.nodes[self.current.load(std::sync::atomic::Ordering::Relaxed)],
+        }
     }
 
     pub fn with_token(mut self, token: Secret) -> Self {
@@ -122,10 +163,12 @@ impl Client {
     }
 
     pub fn base(&self) -> &str {
-        &self.base
+        self.current_base()
     }
 
-    /// One request; any HTTP status is returned, transport failures are errors.
+    /// One request; any HTTP status is returned, transport failures are
+    /// errors. In a cluster, what an election answers is retried (see the
+    /// module docs).
     pub fn raw(
         &self,
         method: Method,
@@ -133,11 +176,77 @@ impl Client {
         body: Option<&Value>,
         wrap_ttl: Option<&str>,
     ) -> Result<Response> {
-        let url = format!("{}/v1/{}", self.base, path.trim_start_matches('/'));
+        if self.nodes.is_empty() {
+            return self
+                .raw_at(&self.base, method, path, body, wrap_ttl, None)
+                .map_err(Failure::into_error);
+        }
+        let deadline = std::time::Instant::now() + self.retry_for;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let base = self.current_base().to_string();
+            let r = self.raw_at(&base, method.clone(), path, body, wrap_ttl, None);
+            let again = match &r {
+                Ok(resp) => match resp.status {
+                    // Not applied: a standby's redirect, a standby or a
+                    // sealed node, a node without a leader.
+                    307 | 429 | 503 => true,
+                    // Perhaps applied.
+                    500 | 502 => repeatable(&method, path, wrap_ttl.is_some()),
+                    _ => false,
+                },
+                Err(Failure::NotSent(_)) => true,
+                Err(Failure::Lost(_)) => repeatable(&method, path, wrap_ttl.is_some()),
+                Err(Failure::Final(_)) => false,
+            };
+            if !again || std::time::Instant::now() >= deadline {
+                return r.map_err(Failure::into_error);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(500));
+            self.find_active();
+        }
+    }
+
+    /// Points the client at the node that answers `sys/health` with 200,
+    /// if one does; returns whether one did.
+    fn find_active(&self) -> bool {
+        for (i, base) in self.nodes.iter().enumerate() {
+            let probe = self.raw_at(
+                base,
+                Method::GET,
+                HEALTH_PATH,
+                None,
+                None,
+                Some(Duration::from_secs(2)),
+            );
+            if matches!(probe, Ok(Response { status: 200, .. })) {
+                self.current.store(i, std::sync::atomic::Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// One request to `base`, once; `timeout` overrides the client's.
+    fn raw_at(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        wrap_ttl: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> std::result::Result<Response, Failure> {
+        let url = format!("{}/v1/{}", base, path.trim_start_matches('/'));
         let mut req = self.http.request(method, &url);
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
         if let Some(t) = &self.token {
-            let mut v = reqwest::header::HeaderValue::from_str(t.expose())
-                .map_err(|_| Error::usage("the operator token has invalid characters"))?;
+            let mut v = reqwest::header::HeaderValue::from_str(t.expose()).map_err(|_| {
+                Failure::Final(Error::usage("the operator token has invalid characters"))
+            })?;
             v.set_sensitive(true);
             req = req.header("X-Vault-Token", v);
         }
@@ -147,23 +256,42 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().map_err(|e| self.transport_error(&e))?;
+        let resp = req.send().map_err(|e| {
+            let err = self.transport_error(base, &e);
+            let tls = {
+                let c = chain(&e).to_lowercase();
+                c.contains("certificate") || c.contains("alert")
+            };
+            if e.is_connect() && tls {
+                // The server refused us, or we it: another try is no better.
+                Failure::Final(err)
+            } else if e.is_connect() {
+                Failure::NotSent(err)
+            } else {
+                Failure::Lost(err)
+            }
+        })?;
         let status = resp.status().as_u16();
         let peer_cert = resp
             .extensions()
             .get::<reqwest::tls::TlsInfo>()
             .and_then(|i| i.peer_certificate())
             .map(<[u8]>::to_vec);
-        let bytes = resp.bytes().map_err(|e| self.transport_error(&e))?;
+        let bytes = resp
+            .bytes()
+            .map_err(|e| Failure::Lost(self.transport_error(base, &e)))?;
         let body = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).map_err(|_| {
-                Error::failed(format!(
-                    "malformed answer from {} (HTTP {status}, not JSON)",
-                    self.base
-                ))
-                .hint("check that `--vault-addr` points at Vault or OpenBao, not another server")
+                Failure::Final(
+                    Error::failed(format!(
+                        "malformed answer from {base} (HTTP {status}, not JSON)"
+                    ))
+                    .hint(
+                        "check that `--vault-addr` points at Vault or OpenBao, not another server",
+                    ),
+                )
             })?
         };
         Ok(Response {
@@ -239,21 +367,49 @@ impl Client {
         self.check(Method::GET, path, r).map(Some)
     }
 
-    /// `sys/health` without a token; every status is an answer here.
+    /// `sys/health` without a token; every status is an answer here. In a
+    /// cluster, the active node's when one is active (the client then
+    /// talks to it); while standbys answer and none is active — an
+    /// election — it asks again until the client's timeout; else the
+    /// answer of the node the client talked to.
     pub fn health(&self) -> Result<(Health, Value)> {
-        let r = self.raw(
-            Method::GET,
-            "sys/health?standbyok=false&perfstandbyok=false",
-            None,
-            None,
-        )?;
-        Ok((Health::from_status(r.status), r.body))
+        let once = |base: &str| {
+            self.raw_at(base, Method::GET, HEALTH_PATH, None, None, None)
+                .map(|r| (Health::from_status(r.status), r.body))
+                .map_err(Failure::into_error)
+        };
+        if self.nodes.is_empty() {
+            return once(&self.base);
+        }
+        let deadline = std::time::Instant::now() + self.retry_for;
+        loop {
+            if self.find_active() {
+                return once(self.current_base());
+            }
+            let answer = once(self.current_base());
+            let electing = self.nodes.iter().any(|b| {
+                matches!(
+                    self.raw_at(
+                        b,
+                        Method::GET,
+                        HEALTH_PATH,
+                        None,
+                        None,
+                        Some(Duration::from_secs(2))
+                    ),
+                    Ok(Response { status: 429, .. })
+                )
+            });
+            if !electing || std::time::Instant::now() >= deadline {
+                return answer;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> Error {
+    fn transport_error(&self, base: &str, e: &reqwest::Error) -> Error {
         let cause = chain(e);
         let lower = cause.to_lowercase();
-        let base = &self.base;
         if e.is_timeout() || lower.contains("timed out") {
             Error::failed(format!("no answer from {base}: timed out"))
                 .hint("check that Vault runs and that nothing drops traffic to that address")
@@ -290,6 +446,51 @@ impl Client {
     }
 }
 
+const HEALTH_PATH: &str = "sys/health?standbyok=false&perfstandbyok=false";
+
+/// Why one request got no answer.
+enum Failure {
+    /// The connection failed before the request was sent (refused,
+    /// reset or timed out while connecting): nothing reached Vault.
+    NotSent(Error),
+    /// The request may have reached Vault, and its answer was lost.
+    Lost(Error),
+    /// Not worth another try.
+    Final(Error),
+}
+
+impl Failure {
+    fn into_error(self) -> Error {
+        match self {
+            Failure::NotSent(e) | Failure::Lost(e) | Failure::Final(e) => e,
+        }
+    }
+}
+
+/// Whether a request that may already have been applied can be sent again
+/// and change nothing more: reads, deletes, and writes of a whole object
+/// (a policy, a role, a revocation) can; what makes something new each
+/// time cannot — a secret_id, a response-wrapped answer, a login's token,
+/// an unwrap (it spends the wrapping token), mounting an engine or an auth
+/// method (the second answers "path is already in use").
+pub fn repeatable(method: &Method, path: &str, wrapped: bool) -> bool {
+    let path = path.trim_start_matches('/');
+    let path = path.split('?').next().unwrap_or(path);
+    if wrapped {
+        return false;
+    }
+    if *method != Method::POST {
+        return true;
+    }
+    !(path.ends_with("/secret-id")
+        || path.contains("/login")
+        || path.starts_with("auth/token/create")
+        || path == "sys/wrapping/unwrap"
+        || path == "sys/wrapping/wrap"
+        || path.starts_with("sys/mounts/")
+        || path.starts_with("sys/auth/"))
+}
+
 /// The strings of the JSON array at `pointer` (JSON Pointer), or none.
 pub fn strings_at(v: &Value, pointer: &str) -> Vec<String> {
     v.pointer(pointer)
@@ -320,4 +521,42 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     parts.join(": ").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_requests_that_change_nothing_more_the_second_time_are_repeated() {
+        let post = Method::POST;
+        for (path, wrapped) in [
+            ("auth/approle/role/alice/secret-id", false),
+            ("auth/approle/login", false),
+            ("/auth/cert/login", false),
+            ("auth/token/create-orphan", false),
+            ("sys/wrapping/unwrap", false),
+            ("sys/mounts/secret", false),
+            ("sys/auth/approle", false),
+            ("secret/data/tenants/alice/app", true),
+        ] {
+            assert!(!repeatable(&post, path, wrapped), "{path} {wrapped}");
+        }
+        for path in [
+            "sys/policies/acl/vaultnet-alice",
+            "auth/approle/role/alice",
+            "auth/approle/role/alice/secret-id-accessor/destroy",
+            "auth/token/revoke-accessor",
+            "auth/token/lookup-accessor",
+        ] {
+            assert!(repeatable(&post, path, false), "{path}");
+        }
+        for m in [Method::GET, Method::PUT, Method::DELETE] {
+            assert!(repeatable(
+                &m,
+                "auth/approle/role/alice/secret-id?list=true",
+                false
+            ));
+        }
+    }
 }

@@ -36,6 +36,11 @@ pub fn operator_client(
         Some(&identity),
         site.flavor.binary(),
     )?;
+    // A cluster: whichever node is active, through leader changes.
+    let c = match &site.cluster {
+        Some(cl) => c.with_nodes(cl.nodes.iter().map(|n| n.url()).collect()),
+        None => c,
+    };
     Ok(match token {
         Some(t) => c.with_token(t),
         None => c,

@@ -29,6 +29,7 @@
 // it calls: without this, every unused helper would warn.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod cmd;
 pub mod doctor;
 pub mod expect;
