@@ -42,7 +42,11 @@ pub fn open(env: &Env, dir_flag: Option<&Path>, lock: bool) -> Result<Opened> {
     }
     fsx::check_trusted_dir(&dir)?;
     let lock = if lock {
-        Some(fsx::Lock::acquire(&dir)?)
+        let held = fsx::Lock::acquire(&dir)?;
+        // A run killed mid-write left its temp file; the lock holder is
+        // the only writer, so whatever temp file is there is stale.
+        fsx::remove_stale_temps(&dir)?;
+        Some(held)
     } else {
         None
     };

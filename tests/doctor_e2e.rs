@@ -1650,3 +1650,83 @@ fn doctor_never_passes_the_operator_token_to_programs_it_runs() {
     );
     assert_no_token(&out, token);
 }
+
+/// Tenants of the large-site test: more than doctor runs at once, and
+/// names that extend each other (`m1`, `m10`, `m100`), the neighbours a
+/// policy that lost its trailing slash would reach.
+const MANY: usize = 300;
+
+/// `doctor --login` on a site of [`MANY`] tenants (no Unix users: the
+/// probes run in doctor's own process, through the socat forwarder) says
+/// every one of them logs in — no false failure from hundreds of logins at
+/// once — in tenant order, each checking its token against a bounded set
+/// of neighbours (`vaultcfg::neighbours`) rather than every other tenant.
+/// Before the bound (a thread and a TLS client per tenant at once, each
+/// asking about every other tenant's path), 231 and 272 of the 300 logins
+/// failed with "timed out" in two runs; 150 tenants were not enough to
+/// show it. The test takes about two minutes, most of it the one
+/// `add-user` of 300 tenants (70–110 s in a debug build on two cores).
+#[test]
+fn doctor_login_with_300_tenants_reports_no_false_failures() {
+    require_e2e!("runs OpenBao and socat in a network namespace");
+    let site = Fixture::host("vndmany").forwarder().build();
+    let names: Vec<String> = (0..MANY).map(|i| format!("m{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut args = vec!["--no-unix-user"];
+    args.extend(&refs);
+    let started = Instant::now();
+    site.add_user(&args)
+        .timeout(Duration::from_secs(300))
+        .run()
+        .expect(crate::support::tenant::add_expect(&site, &refs, false));
+    eprintln!(
+        "[many] add-user of {MANY} tenants in one run: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let out = site
+        .doctor(&["--login", "--output", "json"])
+        .timeout(Duration::from_secs(300))
+        .run();
+    let took = started.elapsed();
+    assert_no_token(&out, &site.bao().root_token);
+    let r = Report::parse(out);
+    let logins: Vec<&Value> = r.check("login")["children"]
+        .as_array()
+        .expect("the login group's children")
+        .iter()
+        .collect();
+    let failed: Vec<String> = logins
+        .iter()
+        .filter(|c| c["status"] != "ok")
+        .map(|c| c.to_string())
+        .collect();
+    eprintln!(
+        "[many] doctor --login of {MANY} tenants: {} logins ok, {} failed, in {:.1} s",
+        logins.len() - failed.len(),
+        failed.len(),
+        took.as_secs_f64()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} false login failure(s) of {MANY}: {failed:#?}",
+        failed.len()
+    );
+    let mut sorted = names.clone();
+    sorted.sort();
+    let ids: Vec<String> = logins
+        .iter()
+        .map(|c| c["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let want: Vec<String> = sorted.iter().map(|n| format!("login.{n}")).collect();
+    assert_eq!(ids, want, "logins must be reported in tenant order");
+    for c in &logins {
+        assert_eq!(
+            c["detail"], "reads its own path, denied on 16 other tenant(s); token revoked",
+            "{c}"
+        );
+    }
+    assert_eq!(r.leaves("fail"), Vec::<String>::new(), "{}", r.out);
+    assert_eq!(r.out.code, Some(0), "{}", r.out);
+}

@@ -214,6 +214,51 @@ pub fn bundle_name(layout: &Layout, endpoint: &Endpoint, name: &str) -> Check {
     Check::ok(id, title)
 }
 
+/// The most other tenants whose paths one login checks.
+pub const MAX_NEIGHBOURS: usize = 16;
+
+/// The other tenants whose paths `name`'s token must be denied, in name
+/// order: every one on a site of up to [`MAX_NEIGHBOURS`] others. On a
+/// larger site, checking every pair was quadratic (300 tenants: 89,700
+/// paths); instead, the names that extend `name` (`m1` → `m10`, `m1-b`),
+/// which sort right after it and are the only ones a policy that lost its
+/// trailing slash (`tenants/m1*`) would reach, then the names on either
+/// side of it, then an even spread of the rest up to the bound. That still
+/// proves isolation: every tenant's policy comes from one template that
+/// differs only in the name, and the Vault config checks (with an operator
+/// token) compare each policy's text and each role's `token_policies`
+/// with what vaultnet writes, so a grant beyond the tenant's own prefix
+/// shows there for every tenant; the login shows Vault enforcing it for
+/// the paths a slip in the template would reach first.
+pub fn neighbours(all: &[String], name: &str) -> Vec<String> {
+    let mut others: Vec<&String> = all.iter().filter(|o| *o != name).collect();
+    others.sort();
+    if others.len() <= MAX_NEIGHBOURS {
+        return others.into_iter().cloned().collect();
+    }
+    let len = others.len();
+    let after = others.partition_point(|o| o.as_str() < name);
+    let extending = (after..len)
+        .take_while(|&i| others[i].starts_with(name))
+        .take(MAX_NEIGHBOURS / 4);
+    let beside = after.saturating_sub(2)..(after + 2).min(len);
+    let spread = (0..MAX_NEIGHBOURS).map(|k| k * len / MAX_NEIGHBOURS);
+    let mut picked = std::collections::BTreeSet::new();
+    for i in extending.chain(beside).chain(spread) {
+        if picked.len() == MAX_NEIGHBOURS {
+            break;
+        }
+        picked.insert(i);
+    }
+    // The spread may have met names already picked: fill up in order.
+    let mut i = 0;
+    while picked.len() < MAX_NEIGHBOURS {
+        picked.insert(i);
+        i += 1;
+    }
+    picked.into_iter().map(|i| others[i].clone()).collect()
+}
+
 /// How doctor reaches Vault as a tenant: the tenant's endpoint, the CA
 /// that vouches for Vault, and how long a probe may take.
 pub struct Reach<'a> {
@@ -589,6 +634,46 @@ fn set_elements(text: &str) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_login_checks_every_neighbour_on_a_small_site_and_a_bounded_set_on_a_large_one() {
+        let small: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        assert_eq!(neighbours(&small, "b"), ["a", "c"]);
+        let exactly: Vec<String> = (0..=MAX_NEIGHBOURS).map(|i| format!("t{i}")).collect();
+        assert_eq!(neighbours(&exactly, "t3").len(), MAX_NEIGHBOURS);
+
+        let mut many: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+        many.sort();
+        for name in &many {
+            let picked = neighbours(&many, name);
+            assert_eq!(picked.len(), MAX_NEIGHBOURS, "{name}: {picked:?}");
+            assert!(!picked.contains(name), "{name} checks itself");
+            let mut sorted = picked.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(sorted, picked, "{name}: in order, once each");
+            // The names a lost trailing slash would reach come first.
+            let extending: Vec<&String> = many
+                .iter()
+                .filter(|o| *o != name && o.starts_with(name.as_str()))
+                .take(MAX_NEIGHBOURS / 4)
+                .collect();
+            for e in extending {
+                assert!(picked.contains(e), "{name} does not check {e}: {picked:?}");
+            }
+            // And the names on either side of it.
+            let at = many.iter().position(|o| o == name).unwrap();
+            for i in [at.checked_sub(1), Some(at + 1)].into_iter().flatten() {
+                if let Some(o) = many.get(i) {
+                    assert!(picked.contains(o), "{name} does not check {o}");
+                }
+            }
+        }
+        // Every tenant is checked by some other tenant's login.
+        let checked: std::collections::BTreeSet<String> =
+            many.iter().flat_map(|n| neighbours(&many, n)).collect();
+        assert_eq!(checked.len(), many.len());
+    }
 
     #[test]
     fn nft_set_elements_are_read_from_the_file_and_from_nft_list() {

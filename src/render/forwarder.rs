@@ -13,6 +13,18 @@ use crate::state::Forwarder;
 pub const UNIT: &str = "vaultnet-forwarder";
 pub const SOCKET_PROXYD: &str = "/usr/lib/systemd/systemd-socket-proxyd";
 
+/// How many connections may wait to be accepted: Linux's default cap
+/// (`net.core.somaxconn`, 4096 since 5.4). socat's own default is 5, so a
+/// burst of agents starting together (a host reboot) overflowed its accept
+/// queue; every forwarder sets it explicitly (SECURITY.md, figures).
+pub const BACKLOG: u32 = 4096;
+
+/// The most connections systemd-socket-proxyd carries at once (its default
+/// is 256; by its source, a connection over the limit is closed as soon as
+/// it is accepted). Each takes six descriptors (two sockets,
+/// two pipes), hence the unit's `LimitNOFILE=`.
+pub const PROXYD_CONNECTIONS: u32 = 4096;
+
 /// Everything a forwarder needs to know.
 pub struct ForwarderSpec {
     pub listen: SocketAddr,
@@ -149,7 +161,7 @@ fn socat(spec: &ForwarderSpec) -> ForwarderFiles {
          Wants=network-online.target\n\
          \n\
          [Service]\n\
-         ExecStart=/usr/bin/socat {listen_kind}-LISTEN:{port},bind={bind},reuseaddr,fork {up_kind}:{up_host}:{up_port}\n\
+         ExecStart=/usr/bin/socat {listen_kind}-LISTEN:{port},bind={bind},reuseaddr,fork,backlog={BACKLOG} {up_kind}:{up_host}:{up_port}\n\
          Restart=on-failure\n\
          RestartSec=2\n\
          {HARDENING}\
@@ -181,9 +193,11 @@ fn nginx(spec: &ForwarderSpec) -> ForwarderFiles {
          # the top level of nginx.conf, outside `http {{}}`:\n\
          #   include /etc/nginx/vaultnet-stream.conf;\n\
          # If nginx.conf already has a `stream {{}}` block, put the `server` below in it.\n\
+         # Each tenant connection takes two of nginx's `worker_connections` (the\n\
+         # `events {{}}` block of nginx.conf; Debian ships 768 per worker).\n\
          stream {{\n\
          \x20   server {{\n\
-         \x20       listen {listen};\n\
+         \x20       listen {listen} backlog={BACKLOG};\n\
          \x20       proxy_pass {upstream};\n\
          \x20       proxy_connect_timeout 5s;\n\
          \x20       # Agents keep connections open; do not cut long requests.\n\
@@ -215,6 +229,8 @@ fn haproxy(spec: &ForwarderSpec) -> ForwarderFiles {
          frontend vaultnet_vault\n\
          \x20   mode tcp\n\
          \x20   bind {listen}\n\
+         \x20   maxconn {BACKLOG}\n\
+         \x20   backlog {BACKLOG}\n\
          \x20   timeout client 1h\n\
          \x20   default_backend vaultnet_vault\n\
          \n\
@@ -294,6 +310,7 @@ fn socket_proxyd(spec: &ForwarderSpec) -> ForwarderFiles {
          \n\
          [Socket]\n\
          ListenStream={listen}\n\
+         Backlog={BACKLOG}\n\
          # Start even before the host address is configured.\n\
          FreeBind=yes\n\
          \n\
@@ -312,10 +329,12 @@ fn socket_proxyd(spec: &ForwarderSpec) -> ForwarderFiles {
          After={UNIT}.socket\n\
          \n\
          [Service]\n\
-         ExecStart={SOCKET_PROXYD} {upstream}\n\
+         ExecStart={SOCKET_PROXYD} --connections-max={PROXYD_CONNECTIONS} {upstream}\n\
+         LimitNOFILE={nofile}\n\
          {HARDENING}",
         desc = describe(spec),
         upstream = spec.upstream,
+        nofile = PROXYD_CONNECTIONS * 6 + 64,
     );
     ForwarderFiles {
         files: vec![
@@ -412,7 +431,7 @@ mod tests {
             cmd,
             [
                 "/usr/bin/socat",
-                "TCP4-LISTEN:22300,bind=10.9.0.1,reuseaddr,fork",
+                "TCP4-LISTEN:22300,bind=10.9.0.1,reuseaddr,fork,backlog=4096",
                 "TCP4:127.0.0.1:8200"
             ]
         );
@@ -436,7 +455,10 @@ mod tests {
             },
         );
         let cmd = exec_start(&f.files[0].contents).unwrap();
-        assert_eq!(cmd[1], "TCP6-LISTEN:22300,bind=[fd00::1],reuseaddr,fork");
+        assert_eq!(
+            cmd[1],
+            "TCP6-LISTEN:22300,bind=[fd00::1],reuseaddr,fork,backlog=4096"
+        );
         assert_eq!(cmd[2], "TCP6:[::1]:8200");
     }
 
@@ -445,7 +467,7 @@ mod tests {
         let f = render(Forwarder::Nginx, &spec());
         let c = &f.files[0].contents;
         assert!(c.contains("stream {"));
-        assert!(c.contains("listen 10.9.0.1:22300;"));
+        assert!(c.contains("listen 10.9.0.1:22300 backlog=4096;"));
         assert!(c.contains("proxy_pass 127.0.0.1:8200;"));
         assert!(!c.contains("ssl"), "TLS must pass through: {c}");
     }
@@ -456,6 +478,7 @@ mod tests {
         assert_eq!(c.matches("mode tcp").count(), 2);
         assert!(c.contains("bind 10.9.0.1:22300"));
         assert!(c.contains("server vault 127.0.0.1:8200"));
+        assert!(c.contains("\n    maxconn 4096\n    backlog 4096\n"), "{c}");
     }
 
     #[test]
@@ -466,10 +489,15 @@ mod tests {
             names,
             ["vaultnet-forwarder.socket", "vaultnet-forwarder.service"]
         );
-        assert!(f.files[0].contents.contains("ListenStream=10.9.0.1:22300"));
+        assert!(
+            f.files[0]
+                .contents
+                .contains("ListenStream=10.9.0.1:22300\nBacklog=4096\n")
+        );
         assert_eq!(
             exec_start(&f.files[1].contents).unwrap(),
-            [SOCKET_PROXYD, "127.0.0.1:8200"]
+            [SOCKET_PROXYD, "--connections-max=4096", "127.0.0.1:8200"]
         );
+        assert!(f.files[1].contents.contains("\nLimitNOFILE=24640\n"));
     }
 }

@@ -70,6 +70,43 @@ pub fn private_dir(dir: &Path) -> Result<()> {
     fs::set_permissions(dir, Permissions::from_mode(PRIVATE_DIR)).io_ctx("set mode of", dir)
 }
 
+/// Whether `name` is the temp name of an atomic write,
+/// `.NAME.tmp-PID-XXXXXXXX`.
+fn is_temp_name(name: &str) -> bool {
+    let Some((_, tail)) = name.strip_prefix('.').and_then(|r| r.rsplit_once(".tmp-")) else {
+        return false;
+    };
+    let Some((pid, hex)) = tail.split_once('-') else {
+        return false;
+    };
+    !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && hex.len() == 8
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Removes the temp files of atomic writes that a killed run left in the
+/// state directory `dir` and below it (links are neither followed nor
+/// removed); returns how many. Only the holder of the state's lock calls
+/// it, so no other run is writing there (SECURITY.md S2).
+pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).io_ctx("list", &d)?.flatten() {
+            let Ok(ty) = e.file_type() else { continue };
+            let path = e.path();
+            if ty.is_dir() {
+                stack.push(path);
+            } else if ty.is_file() && is_temp_name(&e.file_name().to_string_lossy()) {
+                fs::remove_file(&path).io_ctx("remove", &path)?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes `contents` to `path` atomically with `mode`, whatever the umask.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -622,6 +659,33 @@ pub fn remove_from_home(home: &Path, rel: &Path, uid: u32, names: &[&str]) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_files_a_killed_run_left_are_removed_and_nothing_else() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("tenants/alice");
+        fs::create_dir_all(&sub).unwrap();
+        let stale = [
+            d.path().join(".vaultnet.yaml.tmp-4242-0badf00d"),
+            sub.join(".client-key.pem.tmp-1-deadbeef"),
+        ];
+        let kept = [
+            d.path().join("vaultnet.yaml"),
+            d.path().join(".vaultnet.lock"),
+            sub.join(".x.tmp-12-notahexx"),
+            sub.join("a.tmp-12-deadbeef"),
+            sub.join(".x.tmp--deadbeef"),
+        ];
+        for p in stale.iter().chain(&kept) {
+            fs::write(p, b"x").unwrap();
+        }
+        std::os::unix::fs::symlink(&sub, d.path().join(".l.tmp-1-deadbeef")).unwrap();
+        assert_eq!(remove_stale_temps(d.path()).unwrap(), 2);
+        assert!(stale.iter().all(|p| !p.exists()));
+        assert!(kept.iter().all(|p| p.exists()));
+        assert!(d.path().join(".l.tmp-1-deadbeef").is_symlink());
+        assert!(sub.is_dir());
+    }
 
     #[test]
     fn a_state_directory_under_a_directory_others_may_write_is_refused() {

@@ -39,7 +39,7 @@ use serde_json::{Value, json};
 use super::cmd::{Cmd, Output};
 use super::expect::Expect;
 use super::faultproxy::{FaultProxy, Inject};
-use super::init::{bootstrap_init, first_init_with};
+use super::init::{bootstrap_init_with, first_init_with};
 use super::netns::Netns;
 use super::openbao::{ClientTls, OpenBao, free_port, probe};
 use super::snapshot::Snapshot;
@@ -242,7 +242,7 @@ impl Builder {
                 true => f.run_through(Inject::none(), &mut init).0,
                 false => init.run(),
             };
-            out.expect(bootstrap_init(&f));
+            out.expect(bootstrap_init_with(&f, &forwarder));
         }
         if self.tenants > 0 {
             f.tenants = (0..self.tenants).map(SharedUser::nth).collect();

@@ -266,8 +266,13 @@ pub fn vault_setup(approle: &str, kv: &str) -> String {
 /// (after a first `init` without one): certificates kept, AppRole and KV
 /// v2 enabled.
 pub fn bootstrap_init(f: &Fixture) -> Expect {
+    bootstrap_init_with(f, "socat")
+}
+
+/// [`bootstrap_init`] of a site whose forwarder is `forwarder`.
+pub fn bootstrap_init_with(f: &Fixture, forwarder: &str) -> Expect {
     f.expect(0)
-        .stdout(init_stdout_with_vault(f, 2, KEPT_PKI, "socat"))
+        .stdout(init_stdout_with_vault(f, 2, KEPT_PKI, forwarder))
         .stderr(format!(
             "{}{}",
             kept_certificates(f),
