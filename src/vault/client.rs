@@ -183,6 +183,11 @@ impl Client {
         }
         let deadline = std::time::Instant::now() + self.retry_for;
         let mut pause = Duration::from_millis(100);
+        // During a leader change a node answered 403 to a valid operator
+        // token (`auth/token/lookup-accessor`, seen in the cluster test
+        // right after the active node was killed): a refusal is asked again
+        // a few times, so a wrong token still fails, a second or so later.
+        let mut denied = 0;
         loop {
             let base = self.current_base().to_string();
             let r = self.raw_at(&base, method.clone(), path, body, wrap_ttl, None);
@@ -191,6 +196,10 @@ impl Client {
                     // Not applied: a standby's redirect, a standby or a
                     // sealed node, a node without a leader.
                     307 | 429 | 503 => true,
+                    403 if denied < 3 => {
+                        denied += 1;
+                        true
+                    }
                     // Perhaps applied.
                     500 | 502 => repeatable(&method, path, wrap_ttl.is_some()),
                     _ => false,
