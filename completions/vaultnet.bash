@@ -187,7 +187,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__doctor)
-            opts="-h -V --user --login --strict --timeout --token-file --output --dir --help --version"
+            opts="-h -V --user --login --probe --strict --timeout --token-file --output --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

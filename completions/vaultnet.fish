@@ -127,6 +127,7 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l output -d '
 json\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l login -d 'Also log in as each tenant through the forwarder and check its access'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l probe -d 'Also run a short-lived container as the tenant (its own rootless Podman, its bundle\'s mapping and certificate) and reach Vault from inside its network; needs --user'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -l strict -d 'Treat warnings as failures'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand doctor" -s V -l version -d 'Print version'

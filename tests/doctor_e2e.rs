@@ -1574,6 +1574,11 @@ fn doctor_rejects_bad_usage_with_exit_2_and_a_hint() {
             "`vaultnet list` shows the tenants",
         ),
         (
+            vec!["--probe"],
+            "`--probe` needs the tenant to probe as: `--user NAME`",
+            "`vaultnet doctor --user NAME --probe`; `vaultnet list` shows the tenants",
+        ),
+        (
             vec!["--timeout", "0"],
             "invalid timeout 0",
             "pass seconds between 0 and 300, e.g. `--timeout 3`",

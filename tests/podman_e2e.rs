@@ -29,6 +29,14 @@
 //! host's loopback), and a user of the tree who is no tenant is refused at
 //! the forwarder port: pasta's host-side sockets are the user's, which is
 //! what the per-uid gate sees.
+//!
+//! In both variants `vaultnet doctor --user NAME --probe` runs as root
+//! where the tenants' Podman is (in the tree for pasta) and passes for the
+//! first tenant: its own container, with its bundle's mapping and
+//! certificate, gets Vault's answer through the forwarder. Under pasta, once
+//! `add-user --host-mapping ip` forces the host address on that tenant, the
+//! probe fails, names the cause (the host address is the container's own)
+//! and gives `--host-mapping host-gateway` as the fix.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -186,6 +194,24 @@ fn marker<'a>(
 /// A fresh secret value, distinctive in any output.
 fn secret_value(who: &str) -> String {
     format!("{who}-s3cret-{:016x}", rand::random::<u64>())
+}
+
+/// Runs `doctor --user NAME --probe --output json` with `cmd` (vaultnet
+/// where the tenant's Podman is), expects exit `code`, and returns the
+/// `probe.NAME` check. Why the report is not compared whole:
+/// `support::doctor::REPORT_NOT_COMPARED`; the probe's check is compared
+/// field by field by the caller.
+#[track_caller]
+fn probe_check(mut cmd: crate::support::cmd::Cmd, name: &str, code: i32) -> Value {
+    let out = cmd
+        .env("LC_ALL", "C.UTF-8")
+        .args(["doctor", "--user", name, "--probe", "--output", "json"])
+        .run()
+        .expect(Expect::code(code).stdout_any(crate::support::doctor::REPORT_NOT_COMPARED));
+    let report = crate::support::doctor::Report::parse(out);
+    let check = report.check(&format!("probe.{name}")).clone();
+    eprintln!("[podman e2e] probe.{name}: {check}");
+    check
 }
 
 /// Which Podman and rootless network the tenants have.
@@ -347,6 +373,45 @@ fn bundle_runs_rootless(v: Variant) {
     bob.import(&kit.app_tar, APP_IMAGE);
     clock.lap("images (podman import per tenant)");
 
+    // doctor's probe, from alice's own network: a container of the agent
+    // image, as alice, with her bundle's mapping and certificate, reaches
+    // Vault through the forwarder over mutual TLS.
+    let podman_version = version.stdout.split_whitespace().last().unwrap_or_default();
+    let (backend_a, mapping_a) = match v {
+        Variant::Podman4Slirp4netns => ("slirp4netns", "ip"),
+        Variant::Podman5Pasta => ("pasta", "host-gateway"),
+    };
+    let target_a = if pasta {
+        "host-gateway".to_string()
+    } else {
+        site.host_ip().to_string()
+    };
+    let probe = probe_check(vaultnet(), &alice.name, 0);
+    let seen = format!("{backend_a} (Podman {podman_version}), `--add-host {DNS_NAME}:{target_a}`");
+    assert_eq!(probe["status"], "ok", "{probe}");
+    assert_eq!(
+        probe["title"],
+        format!("tenant `{}`: Vault from its own containers", alice.name)
+    );
+    let detail = probe["detail"].as_str().unwrap_or_default();
+    let answered =
+        format!("{seen}: Vault answered `sys/health` over mutual TLS through the forwarder (bao ");
+    assert!(
+        detail.starts_with(&answered) && detail.ends_with(", active)"),
+        "expected {answered:?}…\n{probe}"
+    );
+    assert_eq!(
+        probe["network"],
+        serde_json::json!({
+            "backend": backend_a,
+            "podman": podman_version,
+            "mapping": mapping_a,
+            "extra_host": format!("{DNS_NAME}:{target_a}"),
+        })
+    );
+    assert!(probe.get("hint").is_none(), "{probe}");
+    clock.lap("doctor --probe from alice's network");
+
     // What each bundle says about reaching Vault: the mapping its
     // tenant's own Podman needs, recorded with the reason.
     let extra_host_of = |bundle: &std::path::Path| -> String {
@@ -362,11 +427,7 @@ fn bundle_runs_rootless(v: Variant) {
     let extra_host = extra_host_of(&bundle_b);
     let extra_host_a = extra_host_of(&bundle_a);
     let host_ip = site.host_ip().to_string();
-    let (mapping_a, backend_a) = match v {
-        Variant::Podman4Slirp4netns => (host_ip.as_str(), "slirp4netns"),
-        Variant::Podman5Pasta => ("host-gateway", "pasta"),
-    };
-    assert_eq!(extra_host_a, format!("{DNS_NAME}:{mapping_a}"));
+    assert_eq!(extra_host_a, format!("{DNS_NAME}:{target_a}"));
     assert_eq!(extra_host, format!("{DNS_NAME}:{host_ip}"));
     let listed = vaultnet()
         .args(["list", "--output", "json"])
@@ -380,7 +441,6 @@ fn bundle_runs_rootless(v: Variant) {
             .unwrap_or_else(|| panic!("no {name} in\n{listed}"))
     };
     let (net_a, net_b) = (net(&alice.name), net(&bob.name));
-    let podman_version = version.stdout.split_whitespace().last().unwrap_or_default();
     for (n, backend, mapping) in [
         (&net_a, backend_a, if pasta { "host-gateway" } else { "ip" }),
         (&net_b, "slirp4netns", "ip"),
@@ -753,6 +813,48 @@ fn bundle_runs_rootless(v: Variant) {
     clock.lap(
         "isolation (other tenant denied, no certificate refused, loopback and strangers gated)",
     );
+
+    // Under pasta, alice's bundle forced to the host address cannot work:
+    // the probe fails and names the cause and the mapping that works.
+    if pasta {
+        vaultnet()
+            .args([
+                "add-user",
+                &alice.name,
+                "--host-mapping",
+                "ip",
+                "--token-file",
+            ])
+            .arg(&token)
+            .run()
+            .expect(
+                Expect::success()
+                    .stdout_any("add-user's report is compared in the tests of add-user")
+                    .stderr_any("add-user's progress is compared in the tests of add-user"),
+            );
+        let probe = probe_check(vaultnet(), &alice.name, 1);
+        assert_eq!(probe["status"], "fail", "{probe}");
+        let seen = format!("pasta (Podman {podman_version}), `--add-host {DNS_NAME}:{host_ip}`");
+        let detail = probe["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.starts_with(&format!("{seen}: no answer from Vault: "))
+                && detail.contains("connection refused")
+                && detail.ends_with(&format!(
+                    " — under pasta the host address {host_ip} is the container's own address"
+                )),
+            "{probe}"
+        );
+        assert_eq!(
+            probe["hint"],
+            format!(
+                "`vaultnet add-user {n} --host-mapping host-gateway`, then restart `{n}`'s containers",
+                n = alice.name
+            )
+        );
+        assert_eq!(probe["network"]["mapping"], "ip", "{probe}");
+        assert_eq!(probe["network"]["backend"], "pasta", "{probe}");
+        clock.lap("doctor --probe names a host-address mapping under pasta");
+    }
 }
 
 /// Podman 5.4's own Quadlet generator, in the Debian 13 tree, accepts the

@@ -18,6 +18,7 @@ const EXAMPLES: &str = "\
 EXAMPLES:
   vaultnet doctor
   vaultnet doctor --login --user alice
+  vaultnet doctor --user alice --probe
   vaultnet doctor --output json | jq '.checks[] | select(.status != \"ok\")'
 
 EXIT CODES:
@@ -34,6 +35,9 @@ pub struct Args {
     /// Also log in as each tenant through the forwarder and check its access
     #[arg(long)]
     pub login: bool,
+    /// Also run a short-lived container as the tenant (its own rootless Podman, its bundle's mapping and certificate) and reach Vault from inside its network; needs --user
+    #[arg(long)]
+    pub probe: bool,
     /// Treat warnings as failures
     #[arg(long)]
     pub strict: bool,
@@ -60,6 +64,12 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         return Err(Error::usage(format!("invalid timeout {}", args.timeout))
             .hint("pass seconds between 0 and 300, e.g. `--timeout 3`"));
     }
+    if args.probe && args.user.is_none() {
+        return Err(
+            Error::usage("`--probe` needs the tenant to probe as: `--user NAME`")
+                .hint("`vaultnet doctor --user NAME --probe`; `vaultnet list` shows the tenants"),
+        );
+    }
     if let Some(u) = &args.user {
         crate::state::validate::tenant_name(u)?;
     }
@@ -81,6 +91,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             let options = doctor::Options {
                 user: args.user.clone(),
                 login: args.login,
+                probe: args.probe,
                 timeout: Duration::from_secs_f64(args.timeout),
             };
             doctor::run(&layout, &state, token, &options)

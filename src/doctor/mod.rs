@@ -1,13 +1,15 @@
 //! `vaultnet doctor`'s checks and their report. The checks walk the chain
 //! the way a packet and a login do — files, Vault directly, the forwarder,
-//! the name tenants use, Vault's config, each tenant's login, the nft gate —
-//! and each is a small function returning a [`Check`]: a status, what was
-//! seen, and for every warning or failure a `hint` with the exact fix.
+//! the name tenants use, Vault's config, each tenant's login, with `--probe`
+//! Vault seen from a tenant's own containers, the nft gate — and each is a
+//! small function returning a [`Check`]: a status, what was seen, and for
+//! every warning or failure a `hint` with the exact fix.
 //! A group's status is its worst child's (as `vault operator diagnose`).
 
 pub mod cluster;
 pub mod files;
 pub mod network;
+pub mod probe;
 pub mod vaultcfg;
 
 use std::time::Duration;
@@ -45,6 +47,9 @@ pub struct Check {
     /// Seconds from the run until `expires`, negative once it has passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_left: Option<i64>,
+    /// On `probe.NAME`: the rootless network and mapping the probe ran with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<probe::ProbeNetwork>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<Check>,
 }
@@ -59,6 +64,7 @@ impl Check {
             hint: None,
             expires: None,
             seconds_left: None,
+            network: None,
             children: Vec::new(),
         }
     }
@@ -128,6 +134,8 @@ pub struct Options {
     pub user: Option<String>,
     /// Also log in as each tenant through its entry.
     pub login: bool,
+    /// Also reach Vault from each tenant's own containers (`--probe`).
+    pub probe: bool,
     /// How long each network check may take.
     pub timeout: Duration,
 }
@@ -228,6 +236,17 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
                 logins(layout, site, &topology, &tenants, &all_names, ca, timeout)
             })
         });
+        let probes: Vec<_> = if args.probe {
+            tenants
+                .iter()
+                .map(|(n, t)| {
+                    let topology = &topology;
+                    s.spawn(move || probe::probe(layout, topology, n, t, timeout))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let config = s.spawn(|| {
             let Some(token) = token else {
                 let prefix = site.flavor.env_prefix();
@@ -306,6 +325,17 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
         if let Some(logins) = logins {
             let results = logins.join().expect("check thread");
             out.push(Check::group("login", "tenant logins", results));
+        }
+        if args.probe {
+            let results: Vec<Check> = probes
+                .into_iter()
+                .map(|h| h.join().expect("check thread"))
+                .collect();
+            out.push(Check::group(
+                "probe",
+                "from each tenant's own containers",
+                results,
+            ));
         }
         out.push(vaultcfg::nft(layout, &tenants));
         out

@@ -106,6 +106,26 @@ pub fn podman_as(
     runtime: &Path,
     args: &[&str],
 ) -> Result<String, PodmanError> {
+    let out = podman_output(tenant, user, runtime, args)?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    Err(PodmanError::Failed(format!(
+        "`podman {}` failed: {}",
+        args[0],
+        why_line(&out.stderr)
+    )))
+}
+
+/// `podman ARGS` as the tenant, with `XDG_RUNTIME_DIR=runtime`, whatever
+/// its exit status: what it printed and how it ended. At most [`TIMEOUT`];
+/// a `podman` missing from the tenant's `PATH` is [`PodmanError::NotInstalled`].
+pub fn podman_output(
+    tenant: &str,
+    user: &UnixUser,
+    runtime: &Path,
+    args: &[&str],
+) -> Result<std::process::Output, PodmanError> {
     use PodmanError::Failed;
     let runtime_dir = ("XDG_RUNTIME_DIR", runtime.display().to_string());
     let mut cmd = super::users::as_tenant(tenant, user, &[runtime_dir], "podman");
@@ -113,10 +133,13 @@ pub fn podman_as(
     let mut child = cmd
         .spawn()
         .map_err(|e| Failed(format!("cannot run `runuser`: {e}")))?;
+    // Both pipes are drained while it runs: a chatty podman never blocks.
+    let out_reader = drain(child.stdout.take());
+    let err_reader = drain(child.stderr.take());
     let deadline = Instant::now() + TIMEOUT;
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
             Ok(None) => {
                 let _ = child.kill();
@@ -129,25 +152,44 @@ pub fn podman_as(
             }
             Err(e) => return Err(Failed(format!("waiting for `podman`: {e}"))),
         }
+    };
+    let out = std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    };
+    if out.status.code() == Some(127) {
+        return Err(PodmanError::NotInstalled);
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Failed(format!("reading `podman`'s output: {e}")))?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    let err = String::from_utf8_lossy(&out.stderr);
-    let line = err
-        .lines()
+    Ok(out)
+}
+
+/// Reads a pipe to its end on a thread of its own.
+fn drain<R: std::io::Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// The line of a program's stderr that says why it failed: the last
+/// `Error…` line, else the last line; control characters dropped, at most
+/// 200 characters.
+pub fn why_line(stderr: &[u8]) -> String {
+    let err = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines
+        .iter()
         .rev()
-        .find(|l| !l.trim().is_empty())
+        .find(|l| l.trim_start().starts_with("Error"))
+        .or(lines.last())
+        .copied()
         .unwrap_or("no message")
         .chars()
         .filter(|c| !c.is_control())
         .take(200)
-        .collect::<String>();
-    match out.status.code() {
-        Some(127) => Err(PodmanError::NotInstalled),
-        _ => Err(Failed(format!("`podman {}` failed: {line}", args[0]))),
-    }
+        .collect()
 }
