@@ -29,7 +29,7 @@ use crate::support::faultproxy::{Event, Fault, Inject, temp_files};
 use crate::support::fixture::Fixture;
 use crate::support::openbao::OpenBao;
 use crate::support::require_e2e;
-use crate::support::tenant::{NEXT, add_expect, added, created_wrapped, removed, updated};
+use crate::support::tenant::{NEXT, add_expect, added, created, created_wrapped, removed, updated};
 
 /// The lock file every state-changing run rewrites with its pid.
 const LOCK: &str = ".vaultnet.lock";
@@ -179,6 +179,23 @@ struct Converged {
 /// normalised. The test's login token is revoked again.
 #[track_caller]
 fn converged(site: &Fixture, name: &str) -> Converged {
+    end_state(site, name, None)
+}
+
+/// [`converged`] after a `renew` of `name`, whose record was `before`: a
+/// new certificate and a new live secret_id, and besides it exactly the
+/// secret_ids the state names as retiring — the replaced one, still
+/// honoured until its `until` — and no other. The record is normalised
+/// with the replaced accessor shown as `OLD` and its `until` (counted from
+/// the run's own clock) as `[LATER]` once checked to lie ahead.
+#[track_caller]
+fn renewed(site: &Fixture, name: &str, before: &Value) -> Converged {
+    end_state(site, name, Some(before))
+}
+
+/// [`converged`], or with `renewed_from` [`renewed`].
+#[track_caller]
+fn end_state(site: &Fixture, name: &str, renewed_from: Option<&Value>) -> Converged {
     let bao = site.bao();
     let norm = |s: String| s.replace(name, "NAME");
     let policy_name = format!("vaultnet-{name}");
@@ -199,18 +216,66 @@ fn converged(site: &Fixture, name: &str) -> Converged {
         .collect();
     assert_eq!(roles.len(), 1, "roles named vaultnet-{name}");
 
-    let rec = record(site, name).unwrap_or_else(|| panic!("no record of {name} in vaultnet.yaml"));
-    let accessors = secret_ids(site, name);
+    let mut rec =
+        record(site, name).unwrap_or_else(|| panic!("no record of {name} in vaultnet.yaml"));
+    let live = rec["secret_id_accessor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let retiring: Vec<String> = rec["retiring"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|e| e["accessor"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut accessors = secret_ids(site, name);
+    accessors.sort();
+    let mut named: Vec<String> = std::iter::once(live.clone())
+        .chain(retiring.iter().cloned())
+        .collect();
+    named.sort();
     assert_eq!(
-        accessors.len(),
-        1,
-        "{name} must have exactly one secret_id: {accessors:?}"
+        accessors, named,
+        "{name} must have exactly the secret_ids vaultnet.yaml names: the live one and those retiring"
     );
+    // The bundle's secret_id is the live one (a retiring one logs in too).
+    let (code, sid) = bao.root_api(
+        "POST",
+        &format!("auth/approle/role/vaultnet-{name}/secret-id/lookup"),
+        Some(json!({ "secret_id": read_text(&site.bundle(name).join("secret_id")).trim() })),
+    );
+    assert_eq!(code, 200, "look up {name}'s secret_id: {sid}");
     assert_eq!(
-        rec["secret_id_accessor"].as_str(),
-        Some(accessors[0].as_str()),
-        "vaultnet.yaml must name the live secret_id accessor of {name}"
+        sid["data"]["secret_id_accessor"].as_str(),
+        Some(live.as_str()),
+        "{name}: the bundle's secret_id is not the one vaultnet.yaml names as live"
     );
+    match renewed_from {
+        None => assert!(
+            retiring.is_empty(),
+            "{name}: retiring after add-user: {rec}"
+        ),
+        Some(before) => {
+            let old = before["secret_id_accessor"].as_str().unwrap_or_default();
+            assert_ne!(live, old, "{name}: renew kept the secret_id that was due");
+            assert_ne!(
+                rec["cert_serial"], before["cert_serial"],
+                "{name}: renew kept the certificate that was due"
+            );
+            let now = time::OffsetDateTime::now_utc();
+            for r in rec["retiring"].as_array_mut().into_iter().flatten() {
+                if r["accessor"] == old {
+                    r["accessor"] = json!("OLD");
+                }
+                let until = r["until"].as_str().unwrap_or_default();
+                if vaultnet::state::rfc3339::parse(until).is_some_and(|u| u > now) {
+                    r["until"] = json!("[LATER]");
+                }
+            }
+        }
+    }
 
     let token = site.login_bundle(name);
     let (code, me) = bao.api("GET", "auth/token/lookup-self", None, Some(&token));
@@ -249,7 +314,6 @@ fn converged(site: &Fixture, name: &str) -> Converged {
         .into_iter()
         .map(|f| (norm(f.clone()), norm(read_text(&dir.join(&f)))))
         .collect();
-    let mut rec = rec;
     let expires = rec["secret_id_expires"].is_string();
     for k in [
         "cert_serial",
@@ -1086,4 +1150,183 @@ fn bulk_add_user_killed_at_100_random_moments_converges_with_no_debris() {
         assert_eq!(converged(&site, n), first, "{n} differs from {}", names[0]);
     }
     assert_eq!(tokens(&site), tokens_before, "tokens left behind");
+}
+
+/// Lifetime of the certificate and secret_id of the tenants `renew` is
+/// faulted on: both fall due about 40 s after `add-user` (less than a third
+/// left), and the replaced secret_id still works for 20 s after that — the
+/// window every fault point and its rerun run in, so that each renewal
+/// replaces a secret_id Vault still honours, as the clean one does.
+const RENEW_TTL: &str = "1m";
+/// Fault points provisioned for, per fault: at least the writes of one
+/// `renew NAME` (checked).
+const RENEW_POINTS: usize = 4;
+
+fn renew(site: &Fixture, name: &str) -> Cmd {
+    let mut c = site.vaultnet();
+    c.args(["renew", name]);
+    c
+}
+
+/// `renew NAME` of a tenant whose certificate and secret_id are due,
+/// failing at each write in turn — its answer lost after Vault applied it
+/// (the connection cut), or a 500 before Vault saw it — then rerun: it
+/// exits 1 with one cause and a hint, shows no secret, leaves no temp
+/// file, and the rerun reaches the end state of an uninterrupted renew —
+/// the role and policy, a new certificate and a new live secret_id (the
+/// one in the bundle), exactly the replaced one besides it as the state's
+/// retiring one, no orphan of the faulted run, the same record and bundle
+/// files, no token left. One tenant per fault point, all added up front,
+/// so one wait for the due date serves them all.
+#[test]
+fn renew_failing_at_each_write_converges_on_rerun() {
+    require_e2e!("starts OpenBao behind a fault-injecting proxy");
+    let site = Fixture::builder().fault_proxy().build();
+    let mut names = vec!["n-ref".to_string()];
+    for k in 1..=RENEW_POINTS {
+        names.extend([format!("n-d{k}"), format!("n-s{k}")]);
+    }
+    let mut add = site.vaultnet();
+    add.args(["add-user", "--no-unix-user", "--cert-ttl", RENEW_TTL])
+        .args(["--secret-id-ttl", RENEW_TTL])
+        .args(&names);
+    let start = Instant::now();
+    let (out, proxy) = site.run_through(Inject::none(), &mut add);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    // Lifetimes under a day are shown to the second.
+    let stdout: String = refs.iter().map(|t| added(t)).collect();
+    let stderr: String = refs.iter().map(|t| created(t)).collect();
+    out.expect(
+        site.expect(0)
+            .stdout((stdout + NEXT).replace("[DATE]", "[TIME]"))
+            .stderr(stderr.replace("[DATE]", "[TIME]")),
+    );
+    drop(proxy);
+    let before: BTreeMap<&str, Value> = refs
+        .iter()
+        .map(|n| (*n, record(&site, n).expect("recorded")))
+        .collect();
+    // The old secret_ids stop working at the first expiry; every renewal
+    // below must run before it for the comparison to hold.
+    let first_expiry = before
+        .values()
+        .map(|r| {
+            vaultnet::state::rfc3339::parse(r["secret_id_expires"].as_str().expect("expiry"))
+                .expect("an RFC 3339 expiry")
+        })
+        .min()
+        .expect("tenants");
+
+    // Due: both the certificate and the secret_id of every tenant.
+    crate::support::wait_for(
+        "the tenants' certificates and secret_ids to be due",
+        Duration::from_secs(75),
+        Duration::from_secs(1),
+        || {
+            let out = site
+                .vaultnet()
+                .args(["renew", "--dry-run", "--output", "json"])
+                .run();
+            let v: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {out}"))?;
+            match v.as_array().map(Vec::len) {
+                Some(n) if n == 2 * names.len() => Ok(v),
+                _ => Err(out.to_string()),
+            }
+        },
+    );
+    let due_after = start.elapsed();
+    let tokens_before = tokens(&site);
+
+    let (out, proxy) = site.run_through(Inject::none(), &mut renew(&site, "n-ref"));
+    let out = out.expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
+    assert!(
+        out.stderr.contains("n-ref: client certificate reissued")
+            && out.stderr.contains("n-ref: secret_id issued")
+            && out.stderr.contains("the previous one works until"),
+        "a clean renew of a due tenant replaces its certificate and secret_id\n{out}"
+    );
+    let writes = proxy.writes();
+    drop(proxy);
+    let paths: Vec<String> = writes
+        .iter()
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == "POST /v1/auth/approle/role/vaultnet-n-ref/secret-id"),
+        "a renew with a due secret_id creates one; it wrote {paths:#?}"
+    );
+    assert!(
+        writes.len() <= RENEW_POINTS,
+        "renew made {} writes; provision RENEW_POINTS for each: {paths:#?}",
+        writes.len()
+    );
+    let reference = renewed(&site, "n-ref", &before["n-ref"]);
+
+    for k in 1..=writes.len() {
+        for (inject, tag, causes) in [
+            (Inject::after(Fault::Drop, k), "d", &["hung up"][..]),
+            (
+                Inject::before(Fault::Status(500), k),
+                "s",
+                &["HTTP 500", "injected"][..],
+            ),
+        ] {
+            let name = format!("n-{tag}{k}");
+            let what = format!("renew {name} with {inject:?}");
+            let secrets = [
+                site.bao().root_token.clone(),
+                read_text(&site.bundle(&name).join("secret_id")),
+                read_text(&site.bundle(&name).join("role_id")),
+            ];
+            let proxy = site.proxy(inject);
+            let out = renew(&site, &name).run();
+            let struck = proxy.struck().unwrap_or_else(|| {
+                panic!(
+                    "{what}: the fault never struck; the proxy saw:\n{}\n{out}",
+                    proxy.transcript()
+                )
+            });
+            let (error, _) = assert_fails_with(&out, causes);
+            eprintln!("[faults] {what}: struck {struck}: {error}");
+            assert!(
+                error.contains(&format!("tenant `{name}`")),
+                "{what}: the error must name the tenant (the fault struck {struck})\n{out}"
+            );
+            let tmp = temp_files(site.dir());
+            assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            assert_no_secret(&out, &secrets);
+            // The same proxy: its one fault has struck.
+            let out = renew(&site, &name)
+                .run()
+                .expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
+            drop(proxy);
+            assert_no_secret(&out, &secrets);
+            assert!(
+                time::OffsetDateTime::now_utc() < first_expiry,
+                "{what}: the run took too long; the secret_id being replaced has expired \
+                 ({:.0} s after add-user, due after {:.0} s)",
+                start.elapsed().as_secs_f64(),
+                due_after.as_secs_f64()
+            );
+            assert_eq!(
+                renewed(&site, &name, &before[name.as_str()]),
+                reference,
+                "{what}: the rerun must reach an uninterrupted renew's end state"
+            );
+            assert_eq!(
+                tokens(&site),
+                tokens_before,
+                "{what}: tokens left behind (or revoked)"
+            );
+        }
+    }
+    eprintln!(
+        "[faults] renew: {} fault points at the writes {paths:?}, due after {:.0} s, done after {:.0} s",
+        2 * writes.len(),
+        due_after.as_secs_f64(),
+        start.elapsed().as_secs_f64()
+    );
 }

@@ -1,3 +1,4 @@
+mod canary;
 mod cluster;
 mod confirm;
 mod doctor_e2e;
