@@ -4,7 +4,8 @@
 //! each write in turn loses the answer of a write Vault applied, answers
 //! 500, a malformed body, nothing at all or nothing for longer than
 //! `--timeout`, or holds the request while the test kills vaultnet
-//! (SIGKILL) or seals OpenBao. Every failed run must exit 1 with one
+//! (SIGKILL), seals OpenBao or SIGKILLs OpenBao itself (raft storage) and
+//! restarts it. Every failed run must exit 1 with one
 //! `error:` line naming the cause and one `hint:` line, never panic, never
 //! show a secret, and leave no temp file, nothing outside the bundle and no
 //! secret file without a record of its tenant that names the certificate
@@ -1150,6 +1151,214 @@ fn bulk_add_user_killed_at_100_random_moments_converges_with_no_debris() {
         assert_eq!(converged(&site, n), first, "{n} differs from {}", names[0]);
     }
     assert_eq!(tokens(&site), tokens_before, "tokens left behind");
+}
+
+/// Tenants of each bulk `add-user` OpenBao is killed under.
+const VAULTKILL_TENANTS: usize = 3;
+/// `--timeout` of the runs whose Vault dies under them.
+const VAULTKILL_TIMEOUT_SECS: &str = "5";
+
+/// The secret files in `name`'s bundle, to check that a rerun adopts them.
+fn secret_files(site: &Fixture, name: &str) -> BTreeMap<String, Vec<u8>> {
+    ["client-key.pem", "role_id", "secret_id"]
+        .into_iter()
+        .filter_map(|f| {
+            let bytes = std::fs::read(site.bundle(name).join(f)).ok()?;
+            Some((f.to_string(), bytes))
+        })
+        .collect()
+}
+
+/// A bulk run whose Vault died under it: exit 1, no panic, one `error:`
+/// line naming a tenant, then one `hint:` line, the last two of stderr;
+/// on stdout only the tenants it finished. Returns the error line.
+#[track_caller]
+fn assert_bulk_run_failed(out: &Output, what: &str) -> String {
+    assert!(
+        out.code == Some(1) && !out.timed_out,
+        "{what}: expected exit code 1\n{out}"
+    );
+    assert!(
+        !out.stderr.contains("panicked"),
+        "{what}: vaultnet panicked\n{out}"
+    );
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let errors = lines.iter().filter(|l| l.starts_with("error:")).count();
+    let n = lines.len();
+    assert!(
+        errors == 1
+            && n >= 2
+            && lines[n - 2].starts_with("error: tenant `")
+            && lines[n - 1].starts_with("hint: ")
+            && lines[n - 1].len() > "hint: ".len(),
+        "{what}: expected one `error:` line naming a tenant, then one `hint:` line\n{out}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .all(|l| l.starts_with("added tenant ") || l.starts_with("next: ") || l.is_empty()),
+        "{what}: stdout may only report the tenants finished\n{out}"
+    );
+    lines[n - 2].to_string()
+}
+
+/// OpenBao itself (raft storage, so its data survives) SIGKILLed in the
+/// middle of a bulk `add-user` of three tenants (SECURITY.md V3, S2), once
+/// after each write of the run in turn: the fault proxy lets the run's
+/// k-th write reach OpenBao, which applies it; while its answer is held,
+/// OpenBao is killed, then the proxy goes too, so the run sees its
+/// connection cut and nothing listening — a server that died before it
+/// could answer. The kill points are counted writes rather than random
+/// delays because they are reproducible and cover every step of the run
+/// — each tenant's policy, role and secret_id — once, where random delays
+/// would mostly fall on local work or between requests. The run must exit
+/// 1 with one error (naming the tenant it was at) and a hint, report only
+/// the tenants it finished, and leave no temp file and no half-written
+/// file; OpenBao, restarted on the same listener and data and unsealed
+/// with the same key (the same root token), must still hold what it
+/// applied; the rerun must reach for every tenant a clean run's end state
+/// — policy, role, exactly one secret_id that logs in and that
+/// vaultnet.yaml names, the record, the bundle files — keep the secret
+/// files the killed run left, and leave no temp file and no token behind.
+#[test]
+fn bulk_add_user_with_openbao_killed_after_each_write_converges_after_restart() {
+    require_e2e!("starts OpenBao with raft storage behind a fault-injecting proxy and kills it");
+    let mut site = Fixture::builder().fault_proxy().raft().build();
+    let started = Instant::now();
+    // One letter per tenant: no name extends another, as `converged` needs.
+    let bulk_names = |tag: usize| -> Vec<String> {
+        (0..VAULTKILL_TENANTS)
+            .map(|i| format!("vk{tag}{}", (b'a' + i as u8) as char))
+            .collect()
+    };
+    let bulk = |site: &Fixture, names: &[String]| {
+        let mut c = site.vaultnet();
+        c.args([
+            "add-user",
+            "--no-unix-user",
+            "--timeout",
+            VAULTKILL_TIMEOUT_SECS,
+        ])
+        .args(names);
+        c
+    };
+
+    // The clean run: the end state every rerun must reach, and its writes.
+    let names = bulk_names(0);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (out, proxy) = site.run_through(Inject::none(), &mut bulk(&site, &names));
+    out.expect(add_expect(&site, &refs, false));
+    let writes = proxy.writes();
+    drop(proxy);
+    let reference = converged(&site, &names[0]);
+    for n in &names[1..] {
+        assert_eq!(
+            converged(&site, n),
+            reference,
+            "{n} differs from {}",
+            names[0]
+        );
+    }
+    for k in 1..=writes.len() {
+        let i = k - 1;
+        let names = bulk_names(i + 1);
+        let tokens_before = tokens(&site);
+        let proxy = site.proxy(Inject::after(Fault::Hold, k));
+        let cmd = bulk(&site, &names);
+        let what = format!(
+            "add-user {} with OpenBao killed after write {k}",
+            names.join(" ")
+        );
+        let (out, held) = std::thread::scope(|s| {
+            let run = s.spawn(|| cmd.run());
+            let held = proxy.wait_held(Duration::from_secs(30));
+            assert_eq!(held.n, Some(k), "{what}: {held}");
+            assert!(
+                held.upstream.is_some_and(|s| s < 300),
+                "{what}: OpenBao must have applied the write: {held}"
+            );
+            // SIGKILL: no chance to flush or step down, as in a crash.
+            site.bao_mut().kill();
+            // The answer is never sent; the next connection finds nothing.
+            drop(proxy);
+            (run.join().expect("the vaultnet run"), held)
+        });
+        assert!(!site.bao_mut().is_running(), "{what}: OpenBao still runs");
+        let error = assert_bulk_run_failed(&out, &what);
+        assert_no_secret(&out, &[&site.bao().root_token]);
+        let tmp = temp_files(site.dir());
+        assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
+        assert_whole_files(&site, &what);
+        let left: BTreeMap<&str, BTreeMap<String, Vec<u8>>> = names
+            .iter()
+            .map(|n| (n.as_str(), secret_files(&site, n)))
+            .collect();
+
+        let restart = Instant::now();
+        let iteration = restart;
+        site.bao_mut().restart();
+        let restart = restart.elapsed();
+        // What OpenBao applied before it died is still there.
+        let (code, body) = site.bao().root_api(
+            "GET",
+            &format!("sys/policies/acl/vaultnet-{}", names[0]),
+            None,
+        );
+        assert_eq!(
+            code, 200,
+            "{what}: the first write is gone after the restart: {body}"
+        );
+
+        let (out, proxy) = site.run_through(Inject::none(), &mut bulk(&site, &names));
+        let out = out.expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
+        let rerun_writes = proxy.writes().len();
+        drop(proxy);
+        assert!(
+            out.stderr.lines().all(|l| !l.starts_with("error")),
+            "{what}: rerun\n{out}"
+        );
+        assert_no_secret(&out, &[&site.bao().root_token]);
+        let tmp = temp_files(site.dir());
+        assert!(
+            tmp.is_empty(),
+            "{what}: temp files left after the rerun: {tmp:?}"
+        );
+        for n in &names {
+            assert_eq!(
+                converged(&site, n),
+                reference,
+                "{what}: {n} must reach a clean run's end state"
+            );
+            for (f, bytes) in &left[n.as_str()] {
+                assert!(
+                    std::fs::read(site.bundle(n).join(f)).ok().as_ref() == Some(bytes),
+                    "{what}: the rerun replaced {n}'s `{f}` instead of adopting it"
+                );
+            }
+        }
+        assert_eq!(
+            tokens(&site),
+            tokens_before,
+            "{what}: tokens left behind (or revoked)"
+        );
+        let adopted: usize = left.values().map(BTreeMap::len).sum();
+        eprintln!(
+            "[vaultkill] kill {}: after write {k} of {} ({} {}, applied {}); the run: {}; restart and unseal {:.1} s; rerun: {rerun_writes} writes, {adopted} secret files adopted, converged in {:.1} s",
+            i + 1,
+            writes.len(),
+            held.method,
+            held.path,
+            held.upstream.unwrap_or_default(),
+            error.split(": error sending").next().unwrap_or_default(),
+            restart.as_secs_f64(),
+            iteration.elapsed().as_secs_f64()
+        );
+    }
+    eprintln!(
+        "[vaultkill] OpenBao (raft) SIGKILLed {n} times, after each write of a {n}-write add-user of {VAULTKILL_TENANTS} tenants, restarted and unsealed; every rerun converged, in {:.1} s",
+        started.elapsed().as_secs_f64(),
+        n = writes.len(),
+    );
 }
 
 /// Lifetime of the certificate and secret_id of the tenants `renew` is

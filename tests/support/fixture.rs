@@ -15,6 +15,8 @@
 //!   changed behind vaultnet's back;
 //! - [`Builder::fault_proxy`]: vaultnet's Vault address is the port of a
 //!   fault-injecting proxy ([`super::faultproxy`]) in front of OpenBao;
+//!   [`Builder::raft`] gives that OpenBao raft storage, so that a test can
+//!   SIGKILL and restart it ([`Fixture::bao_mut`]) with its data kept;
 //! - [`Builder::forwarder`]: the socat forwarder started from the unit's
 //!   `ExecStart=`, carrying an mTLS request to Vault;
 //! - [`Builder::tenants`]: `add-user` for throw-away Unix users;
@@ -77,6 +79,7 @@ pub struct Builder {
     vault: Vault,
     listener_edits: Vec<ListenerEdit>,
     fault_proxy: bool,
+    raft: bool,
     forwarder: bool,
     tenants: usize,
     nft: bool,
@@ -143,6 +146,14 @@ impl Builder {
             let upstream = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
             tcp["address"] = Value::String(upstream.to_string());
         })
+    }
+
+    /// OpenBao keeps its data in raft storage, not in memory
+    /// ([`OpenBao::start_raft`]): it survives a SIGKILL and a restart.
+    /// Implies [`Builder::openbao`] unless a token-less one was asked.
+    pub fn raft(mut self) -> Builder {
+        self.raft = true;
+        self.with_openbao()
     }
 
     /// The socat forwarder of `forwarder/vaultnet-forwarder.service`,
@@ -234,7 +245,7 @@ impl Builder {
         if self.vault == Vault::None {
             return f;
         }
-        f.bao = Some(f.start_openbao(self.listener_edits));
+        f.bao = Some(f.start_openbao(self.listener_edits, self.raft));
         if self.vault == Vault::SetUp {
             let mut init = f.init();
             init.env("BAO_TOKEN", &f.bao().root_token);
@@ -299,6 +310,7 @@ impl Fixture {
             vault: Vault::None,
             listener_edits: Vec::new(),
             fault_proxy: false,
+            raft: false,
             forwarder: false,
             tenants: 0,
             nft: false,
@@ -520,6 +532,13 @@ impl Fixture {
         self.bao.as_ref().expect("a fixture with OpenBao")
     }
 
+    /// The running OpenBao, to kill and restart it ([`Builder::raft`]);
+    /// panics if the fixture has none.
+    #[track_caller]
+    pub fn bao_mut(&mut self) -> &mut OpenBao {
+        self.bao.as_mut().expect("a fixture with OpenBao")
+    }
+
     /// The running OpenBao, if any.
     pub fn openbao(&self) -> Option<&OpenBao> {
         self.bao.as_ref()
@@ -589,7 +608,7 @@ impl Fixture {
     /// Starts OpenBao from `vault/listener.json`, or from a copy beside the
     /// state changed by `edits`.
     #[track_caller]
-    fn start_openbao(&self, edits: Vec<ListenerEdit>) -> OpenBao {
+    fn start_openbao(&self, edits: Vec<ListenerEdit>, raft: bool) -> OpenBao {
         let mut listener = self.path("vault/listener.json");
         if !edits.is_empty() {
             let text = std::fs::read_to_string(&listener).expect("read vault/listener.json");
@@ -606,7 +625,10 @@ impl Fixture {
             std::fs::write(&listener, serde_json::to_vec_pretty(&doc).unwrap())
                 .unwrap_or_else(|e| panic!("write {}: {e}", listener.display()));
         }
-        OpenBao::start(self.ns.as_ref(), &listener, self.operator_tls())
+        match raft {
+            true => OpenBao::start_raft(self.ns.as_ref(), &listener, self.operator_tls()),
+            false => OpenBao::start(self.ns.as_ref(), &listener, self.operator_tls()),
+        }
     }
 
     // ----------------------------------------------------- the fault proxy

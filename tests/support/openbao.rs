@@ -12,7 +12,11 @@
 //! client certificate, because with TLS 1.3 a refused client certificate
 //! only shows at the first read, never in the handshake. [`OpenBao::reload`]
 //! sends the server SIGHUP, as `systemctl reload` does, and waits until it
-//! serves the certificate now on disk.
+//! serves the certificate now on disk. [`OpenBao::start_raft`] keeps the
+//! data in integrated (raft) storage in the server's temp dir instead, so
+//! that after [`OpenBao::kill`] (SIGKILL) [`OpenBao::restart`] brings back
+//! the same server — same listener, same data, unsealed with the same key,
+//! the same root token — as after a crash.
 
 use std::fs::File;
 use std::io::Write;
@@ -238,6 +242,15 @@ fn parse_body(text: &str) -> Value {
     }
 }
 
+/// Where the server keeps its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Storage {
+    /// `storage "inmem"`: gone when the process ends.
+    Inmem,
+    /// `storage "raft"` in the server's temp dir: survives a kill.
+    Raft,
+}
+
 /// A running, initialised and unsealed OpenBao server.
 pub struct OpenBao {
     /// From `sys/init`.
@@ -250,6 +263,9 @@ pub struct OpenBao {
     http: Option<reqwest::blocking::Client>,
     child: Option<Child>,
     log_path: PathBuf,
+    /// The two `-config` files, for [`OpenBao::restart`].
+    base_config: PathBuf,
+    listener_file: PathBuf,
     // Last: removed after the server is killed in `drop`.
     dir: tempfile::TempDir,
 }
@@ -260,53 +276,54 @@ impl OpenBao {
     /// `sys/health` to answer 200. Panics with the server log on failure.
     #[track_caller]
     pub fn start(ns: Option<&Netns>, listener_file: &Path, tls: ClientTls) -> OpenBao {
+        OpenBao::start_with(ns, listener_file, tls, Storage::Inmem)
+    }
+
+    /// [`OpenBao::start`] with raft storage in the server's temp dir (one
+    /// node; its cluster address is the API port + 1, which [`free_port`]
+    /// keeps free): the data survives [`OpenBao::kill`], and
+    /// [`OpenBao::restart`] brings the server back.
+    #[track_caller]
+    pub fn start_raft(ns: Option<&Netns>, listener_file: &Path, tls: ClientTls) -> OpenBao {
+        OpenBao::start_with(ns, listener_file, tls, Storage::Raft)
+    }
+
+    #[track_caller]
+    fn start_with(
+        ns: Option<&Netns>,
+        listener_file: &Path,
+        tls: ClientTls,
+        storage: Storage,
+    ) -> OpenBao {
         let listener = parse_listener(listener_file);
         let dir = tempfile::Builder::new()
             .prefix("vaultnet-bao-")
             .tempdir()
             .expect("temp dir for OpenBao");
+        let stanza = match storage {
+            Storage::Inmem => "storage \"inmem\" {}\n".to_string(),
+            Storage::Raft => {
+                let data = dir.path().join("raft");
+                std::fs::create_dir(&data).expect("create the raft data directory");
+                let mut cluster = listener.connect;
+                cluster.set_port(cluster.port() + 1);
+                format!(
+                    "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"bao1\"\n}}\ncluster_addr = \"https://{cluster}\"\n",
+                    data.display()
+                )
+            }
+        };
         let base = dir.path().join("base.hcl");
         // No `disable_mlock`: OpenBao 2.7 no longer knows it and warns.
         std::fs::write(
             &base,
             format!(
-                "storage \"inmem\" {{}}\napi_addr = \"https://{}\"\nui = false\nlog_level = \"info\"\n",
+                "{stanza}api_addr = \"https://{}\"\nui = false\nlog_level = \"info\"\n",
                 listener.connect
             ),
         )
         .expect("write base.hcl");
-        let log_path = dir.path().join("bao.log");
-        let log = File::create(&log_path).expect("create bao.log");
-
         let ns_name = ns.map(|n| n.name().to_string());
-        let mut cmd = match &ns_name {
-            Some(n) => {
-                // `ip netns exec` execs bao: the child's pid is the server's.
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", n]).arg(bao_binary());
-                c
-            }
-            None => Command::new(bao_binary()),
-        };
-        cmd.arg("server")
-            .arg("-config")
-            .arg(&base)
-            .arg("-config")
-            .arg(listener_file)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log);
-        // The server must not pick up the developer's BAO_*/VAULT_* settings.
-        for (name, _) in std::env::vars_os() {
-            if is_scrubbed(&name) {
-                cmd.env_remove(name);
-            }
-        }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {cmd:?} (is bao installed?): {e}"));
-
         let http = if ns_name.is_none() {
             Some(reqwest_client(&tls))
         } else {
@@ -319,17 +336,91 @@ impl OpenBao {
             ns: ns_name,
             tls,
             http,
-            child: Some(child),
-            log_path,
+            child: None,
+            log_path: dir.path().join("bao.log"),
+            base_config: base,
+            listener_file: listener_file.to_path_buf(),
             dir,
         };
+        bao.spawn();
         bao.bring_up();
         bao
+    }
+
+    /// Starts the server process from the two config files, its output
+    /// appended to the log.
+    #[track_caller]
+    fn spawn(&mut self) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open bao.log");
+        let mut cmd = match &self.ns {
+            Some(n) => {
+                // `ip netns exec` execs bao: the child's pid is the server's.
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", n]).arg(bao_binary());
+                c
+            }
+            None => Command::new(bao_binary()),
+        };
+        cmd.arg("server")
+            .arg("-config")
+            .arg(&self.base_config)
+            .arg("-config")
+            .arg(&self.listener_file)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log);
+        // The server must not pick up the developer's BAO_*/VAULT_* settings.
+        for (name, _) in std::env::vars_os() {
+            if is_scrubbed(&name) {
+                cmd.env_remove(name);
+            }
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?} (is bao installed?): {e}"));
+        self.child = Some(child);
+    }
+
+    /// After [`OpenBao::kill`] of a server started with
+    /// [`OpenBao::start_raft`]: starts it again from the same config files
+    /// and data, on the same listener, unseals it with the same key and
+    /// waits until it is active. The root token still works: it is in the
+    /// data.
+    #[track_caller]
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart an OpenBao that was killed");
+        self.spawn();
+        self.wait_answering();
+        self.unseal();
     }
 
     /// Waits for the listener, then init, unseal, health 200.
     #[track_caller]
     fn bring_up(&mut self) {
+        self.wait_answering();
+        let (code, init) = self.api(
+            "PUT",
+            "sys/init",
+            Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+            None,
+        );
+        if code != 200 {
+            panic!("sys/init answered {code}: {init}\n{}", self.log_banner());
+        }
+        self.root_token = init["root_token"].as_str().expect("root_token").to_string();
+        self.unseal_key = init["keys"][0].as_str().expect("keys[0]").to_string();
+        self.unseal();
+    }
+
+    /// Waits until the listener gives an HTTP answer (any status), or
+    /// panics with the log when the server exits or the time is up.
+    #[track_caller]
+    fn wait_answering(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self
@@ -354,18 +445,6 @@ impl OpenBao {
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
-        let (code, init) = self.api(
-            "PUT",
-            "sys/init",
-            Some(json!({"secret_shares": 1, "secret_threshold": 1})),
-            None,
-        );
-        if code != 200 {
-            panic!("sys/init answered {code}: {init}\n{}", self.log_banner());
-        }
-        self.root_token = init["root_token"].as_str().expect("root_token").to_string();
-        self.unseal_key = init["keys"][0].as_str().expect("keys[0]").to_string();
-        self.unseal();
     }
 
     /// Where clients connect (from the listener file's `address`).
