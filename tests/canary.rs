@@ -27,8 +27,8 @@ use crate::support::expect::Expect;
 use crate::support::fixture::Fixture;
 use crate::support::init::bootstrap_init;
 use crate::support::podman::{self, PodmanTenant};
+use crate::support::require_e2e;
 use crate::support::tenant::{NEXT, NFT, created};
-use crate::support::{require_e2e, wait_for};
 
 /// The operator token: an id OpenBao accepts from the root token, found
 /// nowhere else.
@@ -310,21 +310,11 @@ fn no_secret_reaches_a_child_process_argv_or_environment_or_any_output() {
     site.load_nft();
 
     // renew, once the certificate and secret_id are due (about 40 s).
-    wait_for(
-        "the tenant's certificate and secret_id to be due",
+    site.wait_until_due(
+        &[&t],
+        2,
         Duration::from_secs(75),
-        Duration::from_secs(1),
-        || {
-            let out = site
-                .vaultnet_without_token()
-                .args(["renew", "--dry-run", "--output", "json", &t])
-                .run();
-            let v: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {out}"))?;
-            match v.as_array().map(Vec::len) {
-                Some(2) => Ok(()),
-                _ => Err(out.to_string()),
-            }
-        },
+        "the tenant's certificate and secret_id to be due",
     );
     // The tenant's rootless Podman keeps a pause process: started here,
     // untraced, so that strace (which waits for every process it follows)

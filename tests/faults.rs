@@ -1427,21 +1427,11 @@ fn renew_failing_at_each_write_converges_on_rerun() {
         .expect("tenants");
 
     // Due: both the certificate and the secret_id of every tenant.
-    crate::support::wait_for(
-        "the tenants' certificates and secret_ids to be due",
+    site.wait_until_due(
+        &[],
+        2 * names.len(),
         Duration::from_secs(75),
-        Duration::from_secs(1),
-        || {
-            let out = site
-                .vaultnet()
-                .args(["renew", "--dry-run", "--output", "json"])
-                .run();
-            let v: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {out}"))?;
-            match v.as_array().map(Vec::len) {
-                Some(n) if n == 2 * names.len() => Ok(v),
-                _ => Err(out.to_string()),
-            }
-        },
+        "the tenants' certificates and secret_ids to be due",
     );
     let due_after = start.elapsed();
     let tokens_before = tokens(&site);

@@ -219,21 +219,11 @@ fn renewal(auth: &str) {
     } else {
         ""
     };
-    let due = wait_for(
-        "renewal to be due for the server, the client certificate and the secret_id",
+    let due = site.wait_until_due(
+        &[],
+        due_count,
         Duration::from_secs(150),
-        Duration::from_secs(1),
-        || {
-            let out = site
-                .vaultnet()
-                .args(["renew", "--dry-run", "--output", "json"])
-                .run();
-            let v: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {out}"))?;
-            match v.as_array().map(Vec::len) {
-                Some(n) if n == due_count => Ok(v),
-                _ => Err(out.to_string()),
-            }
-        },
+        "renewal to be due for the server, the client certificate and the secret_id",
     );
     eprintln!(
         "[renewal] due after {:.0} s: {due}",
@@ -495,16 +485,7 @@ hint: reload it now (`systemctl reload openbao` or `kill -HUP` its pid), and rec
     );
     assert_eq!(served(&site), before, "nothing reloaded Vault");
 
-    let pid = site.bao().pid().expect("OpenBao runs");
-    let pid_file = site.scratch().join("bao.pid");
-    write_private(&pid_file, format!("{pid}\n").as_bytes());
-    // (init's whole report is compared by its own tests.)
-    site.init()
-        .env("BAO_TOKEN", &site.bao().root_token)
-        .arg("--vault-pid-file")
-        .arg(&pid_file)
-        .run()
-        .expect_success();
+    let (pid, _) = site.record_vault_pid_file();
     site.vaultnet()
         .arg("renew")
         .run()

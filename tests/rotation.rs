@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::support::fixture::Fixture;
 use crate::support::init::ca_name_of;
 use crate::support::openbao::probe;
-use crate::support::{require_e2e, write_private};
+use crate::support::require_e2e;
 
 fn ca_name(site: &Fixture, rel: &str) -> String {
     ca_name_of(&site.path(rel))
@@ -73,15 +73,7 @@ fn renew_rotate_ca_is_refused_while_vault_does_not_trust_the_next_ca() {
 fn renew_rotate_ca_reissues_every_certificate_under_the_next_ca() {
     require_e2e!("runs OpenBao in a network namespace");
     let site = Fixture::host("vnrcb").tenants(1).build();
-    let pid = site.bao().pid().expect("OpenBao runs");
-    let pid_file = site.scratch().join("bao.pid");
-    write_private(&pid_file, format!("{pid}\n").as_bytes());
-    site.init()
-        .env("BAO_TOKEN", &site.bao().root_token)
-        .arg("--vault-pid-file")
-        .arg(&pid_file)
-        .run()
-        .expect_success();
+    let (pid, _) = site.record_vault_pid_file();
     let name = site.tenant(0).to_string();
     let (old, next) = (
         ca_name(&site, "pki/ca.pem"),

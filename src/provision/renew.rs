@@ -213,6 +213,23 @@ pub struct Due {
 /// What `renew` would do now, from the files and the state alone (no
 /// Vault request): leaves the one assessment does not keep, secret_ids
 /// due by the one rule, replaced secret_ids past their overlap.
+/// A leaf's key and the certificate its readers use: the one in the key
+/// file, or (a key file written before it held its certificate) the one
+/// beside it. The key stays in zeroised memory; only the certificate is
+/// copied out.
+fn read_leaf(
+    key: &Path,
+    cert: &Path,
+) -> Result<(Option<zeroize::Zeroizing<String>>, Option<String>)> {
+    let key = fsx::read_secret(key, MAX_PEM_BYTES)?
+        .map(|k| zeroize::Zeroizing::new(String::from_utf8_lossy(&k).into_owned()));
+    let cert = match key.as_deref() {
+        Some(k) if pki::has_certificate(k) => Some(pki::cert_only(k)?),
+        _ => fsx::read_text(cert, MAX_PEM_BYTES)?,
+    };
+    Ok((key, cert))
+}
+
 /// Why a leaf is due, from its key file (with its certificate) or, written
 /// before, the two files; `None` when the one assessment keeps it.
 fn leaf_due(
@@ -222,12 +239,7 @@ fn leaf_due(
     cert: &Path,
     want: &Wanted<'_>,
 ) -> Result<Option<String>> {
-    let key = fsx::read_secret(key, MAX_PEM_BYTES)?
-        .map(|k| zeroize::Zeroizing::new(String::from_utf8_lossy(&k).into_owned()));
-    let cert = match key.as_deref() {
-        Some(k) if pki::has_certificate(k) => Some(k.to_string()),
-        _ => fsx::read_text(cert, MAX_PEM_BYTES)?,
-    };
+    let (key, cert) = read_leaf(key, cert)?;
     Ok(match (&cert, &key) {
         (Some(c), Some(k)) => match pki::assess(c, k, ca, now, want) {
             (Verdict::Keep, _) => None,
@@ -240,12 +252,7 @@ fn leaf_due(
 /// When the certificate of a leaf expires, from its key file (with its
 /// certificate) or, written before, the file beside it.
 pub fn leaf_not_after(key: &Path, cert: &Path) -> Result<Option<OffsetDateTime>> {
-    let key = fsx::read_secret(key, MAX_PEM_BYTES)?
-        .map(|k| zeroize::Zeroizing::new(String::from_utf8_lossy(&k).into_owned()));
-    let cert = match key.as_deref() {
-        Some(k) if pki::has_certificate(k) => Some(k.to_string()),
-        _ => fsx::read_text(cert, MAX_PEM_BYTES)?,
-    };
+    let (_, cert) = read_leaf(key, cert)?;
     Ok(cert
         .and_then(|c| CertInfo::parse(&c).ok())
         .map(|i| i.not_after))

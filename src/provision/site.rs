@@ -474,7 +474,8 @@ fn ensure_leaf(
     let (cert, key) = (read_pem(&leaf.cert)?, read_key(&leaf.key)?);
     let joined = key.as_deref().is_some_and(|k| pki::has_certificate(k));
     let cert = match (&key, joined) {
-        (Some(k), true) => Some(k.to_string()),
+        // The certificate alone: the key stays in zeroised memory.
+        (Some(k), true) => Some(pki::cert_only(k)?),
         _ => cert,
     };
     let reason = match (cert, key) {

@@ -457,7 +457,8 @@ fn certificate(
         .map(|k| zeroize::Zeroizing::new(String::from_utf8_lossy(&k).into_owned()));
     let joined = key.as_deref().is_some_and(|k| pki::has_certificate(k));
     let cert = match (&key, joined) {
-        (Some(k), true) => Some(k.to_string()),
+        // The certificate alone: the key stays in zeroised memory.
+        (Some(k), true) => Some(pki::cert_only(k)?),
         _ => fsx::read_text(&cert_path, MAX_PEM_BYTES)?,
     };
     let ca_info = CertInfo::parse(&ca.cert_pem)?;

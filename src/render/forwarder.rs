@@ -226,13 +226,7 @@ fn haproxy(spec: &ForwarderSpec) -> ForwarderFiles {
     let conf = format!(
         "# {desc}\n\
          # Append to /etc/haproxy/haproxy.cfg, or pass as an extra `-f` file.\n\
-         frontend vaultnet_vault\n\
-         \x20   mode tcp\n\
-         \x20   bind {listen}\n\
-         \x20   maxconn {BACKLOG}\n\
-         \x20   backlog {BACKLOG}\n\
-         \x20   timeout client 1h\n\
-         \x20   default_backend vaultnet_vault\n\
+         {frontend}\
          \n\
          backend vaultnet_vault\n\
          \x20   mode tcp\n\
@@ -240,7 +234,7 @@ fn haproxy(spec: &ForwarderSpec) -> ForwarderFiles {
          \x20   timeout server 1h\n\
          \x20   server vault {upstream}\n",
         desc = describe(spec),
-        listen = spec.listen,
+        frontend = haproxy_frontend(spec),
         upstream = spec.upstream,
     );
     one_file(
@@ -258,6 +252,21 @@ fn haproxy(spec: &ForwarderSpec) -> ForwarderFiles {
 /// checks mark sealed and standby nodes UP (NOTES.md, "OpenBao raft
 /// cluster"). Sessions to a node marked down are cut, so agents reconnect
 /// to the new active node instead of waiting on a dead one.
+/// The frontend of every HAProxy config vaultnet writes: the entry, with
+/// room for a burst of tenant connections (see [`BACKLOG`]).
+fn haproxy_frontend(spec: &ForwarderSpec) -> String {
+    format!(
+        "frontend vaultnet_vault\n\
+         \x20   mode tcp\n\
+         \x20   bind {listen}\n\
+         \x20   maxconn {BACKLOG}\n\
+         \x20   backlog {BACKLOG}\n\
+         \x20   timeout client 1h\n\
+         \x20   default_backend vaultnet_vault\n",
+        listen = spec.listen,
+    )
+}
+
 fn haproxy_cluster(spec: &ForwarderSpec, c: &ClusterCheck) -> ForwarderFiles {
     let servers: String = c
         .nodes
@@ -269,11 +278,7 @@ fn haproxy_cluster(spec: &ForwarderSpec, c: &ClusterCheck) -> ForwarderFiles {
          # Append to /etc/haproxy/haproxy.cfg, or pass as an extra `-f` file. HAProxy\n\
          # reads the check's certificate and CA when it starts, before it drops\n\
          # privileges.\n\
-         frontend vaultnet_vault\n\
-         \x20   mode tcp\n\
-         \x20   bind {listen}\n\
-         \x20   timeout client 1h\n\
-         \x20   default_backend vaultnet_vault\n\
+         {frontend}\
          \n\
          backend vaultnet_vault\n\
          \x20   mode tcp\n\
@@ -287,6 +292,7 @@ fn haproxy_cluster(spec: &ForwarderSpec, c: &ClusterCheck) -> ForwarderFiles {
          \x20   default-server check check-ssl verify required ca-file {ca} crt {crt} inter {CHECK_INTERVAL_MS}ms fall 2 rise 1 on-marked-down shutdown-sessions\n\
          {servers}",
         listen = spec.listen,
+        frontend = haproxy_frontend(spec),
         n = c.nodes.len(),
         ca = c.ca_file.display(),
         crt = c.identity_file.display(),
@@ -402,6 +408,8 @@ mod tests {
         let c = &render(Forwarder::Haproxy, &s).files[0].contents;
         assert_eq!(c.matches("mode tcp").count(), 2);
         assert!(c.contains("bind 10.9.0.1:22300"));
+        // The same room for a burst of connections as one server's.
+        assert!(c.contains("\n    maxconn 4096\n    backlog 4096\n"), "{c}");
         assert!(c.contains("\n    option httpchk\n"));
         assert!(c.contains("\n    http-check send meth GET uri /v1/sys/health\n"));
         assert!(c.contains("\n    http-check expect status 200\n"));

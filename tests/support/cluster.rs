@@ -11,16 +11,15 @@
 //! server process and [`RaftCluster::restart`] starts it again from the same
 //! files. A failing test prints every node's log.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::netns::Netns;
-use super::openbao::{ClientTls, bao_binary};
+use super::openbao::{ClientTls, bao_binary, curl_quote, run_curl_config};
 use super::wait_for;
 
 /// A raft node takes ~6–7 s from start to active; joins and elections on
@@ -43,7 +42,7 @@ pub fn curl(
     max_time: Duration,
 ) -> Result<(u16, Value), String> {
     let mut config = String::new();
-    let mut opt = |k: &str, v: &str| config.push_str(&format!("{k} = {}\n", quote(v)));
+    let mut opt = |k: &str, v: &str| config.push_str(&format!("{k} = {}\n", curl_quote(v)));
     opt("url", url);
     opt("request", method);
     opt("cacert", &ca.to_string_lossy());
@@ -61,53 +60,7 @@ pub fn curl(
         opt("header", "Content-Type: application/json");
         opt("data-raw", &b.to_string());
     }
-    config.push_str("silent\nshow-error\n");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "curl", "-q", "--config", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run curl: {e}"))?;
-    child
-        .stdin
-        .take()
-        .expect("curl stdin")
-        .write_all(config.as_bytes())
-        .map_err(|e| format!("writing curl config: {e}"))?;
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("waiting for curl: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "curl {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let (text, code) = stdout
-        .rsplit_once('\n')
-        .ok_or_else(|| format!("curl output without status line: {stdout:?}"))?;
-    let code = code
-        .trim()
-        .parse()
-        .map_err(|_| format!("curl printed no status code: {stdout:?}"))?;
-    let body = if text.trim().is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
-    };
-    Ok((code, body))
-}
-
-fn quote(s: &str) -> String {
-    let escaped = s
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-        .replace('\r', "\\r");
-    format!("\"{escaped}\"")
+    run_curl_config(Some(ns), config)
 }
 
 /// One node of a [`RaftCluster`].

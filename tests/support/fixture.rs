@@ -451,6 +451,49 @@ impl Fixture {
         c
     }
 
+    /// Waits up to `within` until `renew --dry-run --output json` (for
+    /// `names`, or the whole site when empty) lists exactly `count` things
+    /// due; returns that list. (`why` names the wait in a failure.)
+    #[track_caller]
+    pub fn wait_until_due(
+        &self,
+        names: &[&str],
+        count: usize,
+        within: Duration,
+        why: &str,
+    ) -> Value {
+        wait_for(why, within, Duration::from_secs(1), || {
+            // A dry run reads files and the state alone: no token.
+            let out = self
+                .vaultnet_without_token()
+                .args(["renew", "--dry-run", "--output", "json"])
+                .args(names)
+                .run();
+            let v: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {out}"))?;
+            match v.as_array().map(Vec::len) {
+                Some(n) if n == count => Ok(v),
+                _ => Err(out.to_string()),
+            }
+        })
+    }
+
+    /// Records OpenBao's pid in a file and tells the site (`init
+    /// --vault-pid-file`), so `renew` can have it reload; returns the pid
+    /// and the file. (init's whole report is compared by its own tests.)
+    #[track_caller]
+    pub fn record_vault_pid_file(&self) -> (u32, PathBuf) {
+        let pid = self.bao().pid().expect("OpenBao runs");
+        let pid_file = self.scratch().join("bao.pid");
+        super::write_private(&pid_file, format!("{pid}\n").as_bytes());
+        self.init()
+            .env("BAO_TOKEN", &self.bao().root_token)
+            .arg("--vault-pid-file")
+            .arg(&pid_file)
+            .run()
+            .expect_success();
+        (pid, pid_file)
+    }
+
     /// `vaultnet remove-user --yes ARGS…` (with the root token once OpenBao
     /// runs).
     pub fn remove_user<S: AsRef<OsStr>>(&self, args: &[S]) -> Cmd {

@@ -205,7 +205,48 @@ fn curl(ns: Option<&str>) -> Command {
 }
 
 /// Quotes a value for a curl config file (`--config`).
-fn curl_quote(s: &str) -> String {
+/// Runs `curl` (in `ns` when given) with `config` on its stdin — secrets
+/// stay off the command line — adding `silent` and `show-error`; the config
+/// must ask for the status on the last line (`write-out = "\n%{http_code}"`).
+/// Returns the status and the body (JSON, `Null` when empty, else the
+/// text), or curl's error when no HTTP answer came.
+pub fn run_curl_config(ns: Option<&str>, mut config: String) -> Result<(u16, Value), String> {
+    config.push_str("silent\nshow-error\n");
+    let mut c = curl(ns);
+    c.args(["--config", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().map_err(|e| format!("cannot run curl: {e}"))?;
+    child
+        .stdin
+        .take()
+        .expect("curl stdin")
+        .write_all(config.as_bytes())
+        .map_err(|e| format!("writing curl config: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for curl: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "curl {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (text, code) = stdout
+        .rsplit_once('\n')
+        .ok_or_else(|| format!("curl output without status line: {stdout:?}"))?;
+    let code = code
+        .trim()
+        .parse()
+        .map_err(|_| format!("curl printed no status code: {stdout:?}"))?;
+    Ok((code, parse_body(text)))
+}
+
+/// A value for a curl config file, quoted.
+pub fn curl_quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
     for ch in s.chars() {
@@ -615,39 +656,7 @@ impl OpenBao {
             // `data-raw`: a leading `@` is not a file name.
             opt("data-raw", &b.to_string());
         }
-        config.push_str("silent\nshow-error\n");
-
-        let mut c = curl(self.ns.as_deref());
-        c.args(["--config", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().map_err(|e| format!("cannot run curl: {e}"))?;
-        child
-            .stdin
-            .take()
-            .expect("curl stdin")
-            .write_all(config.as_bytes())
-            .map_err(|e| format!("writing curl config: {e}"))?;
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("waiting for curl: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "curl {}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let (text, code) = stdout
-            .rsplit_once('\n')
-            .ok_or_else(|| format!("curl output without status line: {stdout:?}"))?;
-        let code = code
-            .trim()
-            .parse()
-            .map_err(|_| format!("curl printed no status code: {stdout:?}"))?;
-        Ok((code, parse_body(text)))
+        run_curl_config(self.ns.as_deref(), config)
     }
 
     /// `GET sys/health` status: 200 active, 503 sealed, 501 uninitialised.
