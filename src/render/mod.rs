@@ -7,7 +7,7 @@ pub mod forwarder;
 pub mod listener;
 pub mod nft;
 #[cfg(test)]
-mod props;
+pub(crate) mod props;
 pub mod raft;
 pub mod schedule;
 pub mod yaml;

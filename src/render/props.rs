@@ -22,7 +22,7 @@ use crate::state::{Flavor, validate};
 /// Cases per property; the suite prints how many it ran.
 const CASES: u32 = 256;
 
-fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     ProptestConfig {
         cases: CASES,
         failure_persistence: None,
@@ -117,7 +117,7 @@ fn some_path() -> impl Strategy<Value = String> {
 
 /// Runs `property` over `CASES` inputs, prints how many it ran, and fails
 /// with the smallest failing input proptest finds.
-fn check<S: Strategy>(
+pub(crate) fn check<S: Strategy>(
     name: &str,
     strategy: S,
     property: impl Fn(S::Value) -> Result<(), TestCaseError>,
@@ -397,4 +397,199 @@ fn the_renewal_service_runs_exactly_vaultnet_renew_for_any_paths() {
         );
         Ok(())
     });
+}
+
+/// Any text, including what breaks out of a JSON string or a line.
+fn any_path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "/[a-zA-Z0-9 \n\t\"'{}$%#;\\\\=:./-]{0,30}",
+        "/\\PC{0,30}",
+        any::<String>().prop_map(|s| format!("/{s}")),
+    ]
+}
+
+fn any_addr() -> impl Strategy<Value = std::net::SocketAddr> {
+    prop_oneof![
+        (any::<[u8; 4]>(), any::<u16>()).prop_map(std::net::SocketAddr::from),
+        (any::<[u16; 8]>(), any::<u16>()).prop_map(std::net::SocketAddr::from),
+    ]
+}
+
+/// Vault's listener and a cluster node's raft stanza are JSON whatever the
+/// paths hold: they parse back with exactly their keys, each path and
+/// address unchanged, mutual TLS always required, one `retry_join` per peer.
+#[test]
+fn the_listener_and_raft_stanzas_carry_any_path_and_address_unchanged() {
+    use super::{listener, raft};
+    let node = "[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?";
+    let inputs = (
+        (any_addr(), any_path(), any_path(), any_path()),
+        (
+            node,
+            any_addr(),
+            proptest::collection::vec(any_addr(), 0..6),
+        ),
+    );
+    check(
+        "listener and raft stanzas",
+        inputs,
+        |((addr, cert, key, ca), (node_id, api, peers))| {
+            let text = listener::render(&listener::ListenerSpec {
+                address: addr,
+                cert_file: Path::new(&cert),
+                key_file: Path::new(&key),
+                client_ca_file: Path::new(&ca),
+            });
+            let v: Value = serde_json::from_str(&text).expect("the listener is JSON");
+            prop_assert_eq!(v.as_object().unwrap().len(), 1);
+            prop_assert_eq!(v["listener"].as_array().unwrap().len(), 1);
+            let tcp = v["listener"][0]["tcp"].as_object().unwrap();
+            let keys: BTreeSet<&str> = tcp.keys().map(String::as_str).collect();
+            prop_assert_eq!(
+                keys,
+                BTreeSet::from([
+                    "address",
+                    "tls_cert_file",
+                    "tls_key_file",
+                    "tls_client_ca_file",
+                    "tls_require_and_verify_client_cert",
+                    "tls_min_version",
+                ])
+            );
+            prop_assert_eq!(&tcp["address"], &Value::from(addr.to_string()));
+            prop_assert_eq!(&tcp["tls_cert_file"], &Value::from(cert.clone()));
+            prop_assert_eq!(&tcp["tls_key_file"], &Value::from(key.clone()));
+            prop_assert_eq!(&tcp["tls_client_ca_file"], &Value::from(ca.clone()));
+            prop_assert_eq!(
+                &tcp["tls_require_and_verify_client_cert"],
+                &Value::Bool(true)
+            );
+
+            let peers: Vec<raft::Peer> = peers
+                .iter()
+                .map(|a| raft::Peer {
+                    api_addr: format!("https://{a}"),
+                })
+                .collect();
+            let cluster_addr = std::net::SocketAddr::new(api.ip(), api.port().wrapping_add(1));
+            let text = raft::render(&raft::RaftSpec {
+                node_id: &node_id,
+                path: Path::new(&key),
+                api_addr: api,
+                cluster_addr,
+                peers: &peers,
+                ca_file: Path::new(&ca),
+                join_identity: Path::new(&cert),
+            });
+            let v: Value = serde_json::from_str(&text).expect("the raft stanza is JSON");
+            let top: BTreeSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+            prop_assert_eq!(
+                top,
+                BTreeSet::from([
+                    "storage",
+                    "api_addr",
+                    "cluster_addr",
+                    "disable_standby_reads"
+                ])
+            );
+            prop_assert_eq!(&v["disable_standby_reads"], &Value::Bool(true));
+            prop_assert_eq!(&v["api_addr"], &Value::from(format!("https://{api}")));
+            prop_assert_eq!(
+                &v["cluster_addr"],
+                &Value::from(format!("https://{cluster_addr}"))
+            );
+            let r = &v["storage"]["raft"];
+            prop_assert_eq!(&r["node_id"], &Value::from(node_id.clone()));
+            prop_assert_eq!(&r["path"], &Value::from(key.clone()));
+            let joins = r["retry_join"].as_array().unwrap();
+            prop_assert_eq!(joins.len(), peers.len());
+            for (j, p) in joins.iter().zip(&peers) {
+                prop_assert_eq!(j.as_object().unwrap().len(), 4);
+                prop_assert_eq!(&j["leader_api_addr"], &Value::from(p.api_addr.clone()));
+                prop_assert_eq!(&j["leader_ca_cert_file"], &Value::from(ca.clone()));
+                prop_assert_eq!(&j["leader_client_cert_file"], &Value::from(cert.clone()));
+                prop_assert_eq!(&j["leader_client_key_file"], &Value::from(cert.clone()));
+            }
+            Ok(())
+        },
+    );
+}
+
+/// A cluster's HAProxy file checks exactly its nodes, in order, one
+/// `server` line each, over mutual TLS with the given files; every other
+/// line is the same whatever the nodes and paths (only paths HAProxy can
+/// carry as a word are ever given, and any other is refused).
+#[test]
+fn the_cluster_forwarder_checks_exactly_its_nodes_over_mtls() {
+    use super::forwarder::{self, ClusterCheck, ForwarderSpec};
+    use crate::state::Forwarder;
+    let node = "[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?";
+    let nodes = proptest::collection::btree_map(node, any_addr(), 1..7);
+    let word = "/[a-zA-Z0-9._+@/-]{1,30}";
+    let inputs = (nodes, word, word, any_path(), any_addr());
+    check(
+        "cluster forwarder",
+        inputs,
+        |(nodes, ca, crt, other, listen)| {
+            let nodes: Vec<(String, std::net::SocketAddr)> = nodes.into_iter().collect();
+            prop_assert!(forwarder::haproxy_path_ok(Path::new(&ca)));
+            prop_assert!(forwarder::haproxy_path_ok(Path::new(&crt)));
+            let carried = other
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-+@/".contains(&b));
+            prop_assert_eq!(forwarder::haproxy_path_ok(Path::new(&other)), carried);
+            let spec =
+                |nodes: Vec<(String, std::net::SocketAddr)>, ca: &str, crt: &str| ForwarderSpec {
+                    listen,
+                    upstream: nodes[0].1,
+                    cluster: Some(ClusterCheck {
+                        nodes,
+                        ca_file: ca.into(),
+                        identity_file: crt.into(),
+                    }),
+                };
+            let got = forwarder::render(Forwarder::Haproxy, &spec(nodes.clone(), &ca, &crt));
+            let plain = forwarder::render(
+                Forwarder::Haproxy,
+                &spec(
+                    vec![("bao1".into(), "127.0.0.1:8200".parse().unwrap())],
+                    "/s/pki/trust.pem",
+                    "/s/forwarder/check-key.pem",
+                ),
+            );
+            prop_assert_eq!(got.files.len(), 1);
+            let text = &got.files[0].contents;
+            let servers: Vec<&str> = text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("server "))
+                .collect();
+            let want: Vec<String> = nodes
+                .iter()
+                .map(|(n, a)| format!("    server {n} {a}"))
+                .collect();
+            prop_assert_eq!(servers, want);
+            let check_line = format!(
+                "    default-server check check-ssl verify required ca-file {ca} crt {crt} "
+            );
+            prop_assert_eq!(
+                text.lines().filter(|l| l.starts_with(&check_line)).count(),
+                1,
+                "{}",
+                text
+            );
+            // Everything but the comment naming the count, the listen
+            // address and the server lines has one shape.
+            let rest = |t: &str| -> Vec<(String, usize)> {
+                t.lines()
+                    .filter(|l| !l.starts_with('#') && !l.trim_start().starts_with("server "))
+                    .map(|l| {
+                        let first = l.split_whitespace().next().unwrap_or("").to_string();
+                        (first, l.split_whitespace().count())
+                    })
+                    .collect()
+            };
+            prop_assert_eq!(rest(text), rest(&plain.files[0].contents), "{}", text);
+            Ok(())
+        },
+    );
 }

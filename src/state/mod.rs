@@ -6,6 +6,8 @@
 //! UTC (`2027-02-26T10:00:00Z`), here and in every `--output json`.
 
 pub mod cluster;
+#[cfg(test)]
+mod props;
 pub mod site;
 pub mod validate;
 

@@ -53,6 +53,14 @@ pub fn host_ip(ip: IpAddr) -> Result<()> {
         ))
         .hint("pass the host's address, e.g. `--host-ip 192.168.1.10`"));
     }
+    if let IpAddr::V6(v6) = ip
+        && let Some(v4) = v6.to_ipv4_mapped()
+    {
+        return Err(Error::usage(format!(
+            "invalid host IP `{ip}`: an IPv4 address written as IPv6"
+        ))
+        .hint(format!("pass it as IPv4: `--host-ip {v4}`")));
+    }
     if ip.is_loopback() {
         return Err(Error::usage(format!(
             "invalid host IP `{ip}`: containers cannot reach the host's loopback through it"
@@ -335,7 +343,7 @@ pub fn install_path(p: &std::path::Path) -> Result<()> {
     } else {
         Err(Error::usage(format!(
             "`--install-path {}` must be a relative path inside the tenant's home",
-            p.display()
+            p.display().to_string().escape_debug()
         ))
         .hint("pass e.g. `--install-path .config/vaultnet`"))
     }
