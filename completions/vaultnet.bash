@@ -95,7 +95,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__add__subcmd__user)
-            opts="-h -V --from --no-unix-user --cert-ttl --token-ttl --token-max-ttl --token-num-uses --secret-id-ttl --secret-id-num-uses --wrap-ttl --auth --host-mapping --rotate --adopt --install --install-path --token-file --timeout --output --dir --help --version"
+            opts="-h -V --from --no-unix-user --cert-ttl --token-ttl --token-max-ttl --token-num-uses --secret-id-ttl --secret-id-num-uses --wrap-ttl --auth --host-mapping --rotate --adopt --install --install-path --token-file --timeout --no-gate-reload --output --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -481,7 +481,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__remove__subcmd__user)
-            opts="-y -h -V --from --purge --leftovers --yes --dry-run --token-file --timeout --dir --help --version"
+            opts="-y -h -V --from --purge --leftovers --yes --dry-run --token-file --timeout --no-gate-reload --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -511,7 +511,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__renew)
-            opts="-h -V --from --dry-run --rotate-ca --token-file --timeout --output --dir --help --version"
+            opts="-h -V --from --dry-run --rotate-ca --token-file --timeout --no-gate-reload --output --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

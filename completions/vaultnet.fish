@@ -89,6 +89,7 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l no-unix-u
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l rotate -d 'Issue a new certificate and secret_id even if the current ones are valid'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l adopt -d 'Take over a policy or role of the tenant\'s names that vaultnet did not make'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l install -d 'Copy the bundle into the tenant\'s home, owned by the tenant'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l no-gate-reload -d 'Do not reload the nftables gate, even when it is loaded (it is reloaded by default)'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -s V -l version -d 'Print version'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l from -d 'Read more names from FILE, one a line' -r -F
@@ -99,6 +100,7 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l purge 
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l leftovers -d 'Remove what vaultnet\'s own naming left in Vault for a name it does not know (policy and role `vaultnet-NAME`)'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -s y -l yes -d 'Do not ask: removing is confirmed (needed without a terminal)'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l dry-run -d 'Print what would be removed and change nothing'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -l no-gate-reload -d 'Do not reload the nftables gate, even when it is loaded (it is reloaded by default)'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand remove-user" -s V -l version -d 'Print version'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l from -d 'Read more names from FILE, one a line' -r -F
@@ -109,6 +111,7 @@ json\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l dir -d 'State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l dry-run -d 'Print what is due and change nothing'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l rotate-ca -d 'Switch to the next CA (`pki/next-ca.pem`, which Vault must already trust) and reissue every certificate under it; the old CA stays trusted until the last certificate it issued expires'
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -l no-gate-reload -d 'Do not reload the nftables gate, even when it is loaded (it is reloaded by default)'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -s h -l help -d 'Print help'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand renew" -s V -l version -d 'Print version'
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand unwrap" -l connect -d 'Where the bundle\'s Vault address leads from here [default: its compose.yaml `extra_hosts`, else DNS]' -r

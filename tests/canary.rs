@@ -28,7 +28,7 @@ use crate::support::fixture::Fixture;
 use crate::support::init::bootstrap_init;
 use crate::support::podman::{self, PodmanTenant};
 use crate::support::require_e2e;
-use crate::support::tenant::{NEXT, NFT, created};
+use crate::support::tenant::{NEXT, created, created_wrapped};
 
 /// The operator token: an id OpenBao accepts from the root token, found
 /// nowhere else.
@@ -252,6 +252,7 @@ fn no_secret_reaches_a_child_process_argv_or_environment_or_any_output() {
     let site = Fixture::host("vncan")
         .openbao_without_token()
         .forwarder()
+        .init_args(["--agent-image", podman::AGENT_IMAGE])
         .build();
     let (code, body) = site.root_api(
         "POST",
@@ -297,9 +298,10 @@ fn no_secret_reaches_a_child_process_argv_or_environment_or_any_output() {
             ))
             // Lifetimes under a day are shown to the second.
             .stderr(format!(
-                "{}{t}: installed into `{}`\n{NFT}",
+                "{}{t}: installed into `{}`\n{gate}",
                 created(&t).replace("[DATE]", "[TIME]"),
-                copy.display()
+                copy.display(),
+                gate = site.gate_line()
             )),
     );
     let s = secrets(&site, &copy, &mut seen);
@@ -307,7 +309,51 @@ fn no_secret_reaches_a_child_process_argv_or_environment_or_any_output() {
         "add-user",
         check_run("add-user", &out, &trace("add-user"), &s, &state()),
     );
+
+    // add-user --install of a tenant whose secret_id is response-wrapped:
+    // `vaultnet unwrap` runs as that tenant, through runuser, and spends
+    // the wrapping token through the tenant's own gate.
+    let wrapped = PodmanTenant::create(&format!("vnw{}", std::process::id()), site.ns().name());
+    let w = wrapped.name.clone();
+    let wcopy = wrapped.home.join(".config/vaultnet");
     site.load_nft();
+    let mut add = site.vaultnet_without_token();
+    add.args(["add-user", "--install", "--wrap-ttl", "10m", &w]);
+    let out = traced(&site, token(add), &trace("add-user-wrapped")).run().expect(
+        site.expect(0)
+            .stdout(format!(
+                "added tenant {w}: bundle in tenants/{w}, installed in {} (cert expires [DATE])\n{NEXT}",
+                wcopy.display()
+            ))
+            .stderr(format!(
+                "{}{w}: installed into `{}`\n{w}: unwrapped the secret_id into `{}` as {w}\n{gate}",
+                created_wrapped(&w),
+                wcopy.display(),
+                wcopy.join("secret_id").display(),
+                gate = site.gate_line()
+            )),
+    );
+    let installed =
+        std::fs::read_to_string(wcopy.join("secret_id")).expect("the installed secret_id");
+    let in_state =
+        std::fs::read_to_string(site.bundle(&w).join("secret_id")).expect("the bundle's secret_id");
+    assert_ne!(
+        installed.trim(),
+        in_state.trim(),
+        "the installed copy holds the unwrapped secret_id"
+    );
+    let mut s = secrets(&site, &wcopy, &mut seen);
+    s.extend(secrets(&site, &copy, &mut seen));
+    children.insert(
+        "add-user-wrapped",
+        check_run(
+            "add-user --install --wrap-ttl",
+            &out,
+            &trace("add-user-wrapped"),
+            &s,
+            &state(),
+        ),
+    );
 
     // renew, once the certificate and secret_id are due (about 40 s).
     site.wait_until_due(
@@ -362,6 +408,26 @@ fn no_secret_reaches_a_child_process_argv_or_environment_or_any_output() {
     );
     let report = Report::parse(out);
     report.expect(&format!("login.{t}"), "ok");
+    // Its bundle holds the spent wrapping token: doctor does not log in.
+    report.expect(&format!("login.{w}"), "skip");
+
+    // doctor --probe: a container of the agent image, run by the tenant's
+    // own Podman through runuser, with the bundle's key mounted as a file.
+    let kit = podman::Kit::build();
+    user.import(&kit.bao_tar, podman::AGENT_IMAGE);
+    let mut probe = site.vaultnet_without_token();
+    probe
+        .env("LC_ALL", "C.UTF-8")
+        .args(["doctor", "--user", &t, "--probe", "--output", "json"]);
+    let out = traced(&site, token(probe), &trace("probe"))
+        .run()
+        .expect(site.expect(0).stdout_any(REPORT_NOT_COMPARED));
+    let s = secrets(&site, &copy, &mut seen);
+    children.insert(
+        "probe",
+        check_run("doctor --probe", &out, &trace("probe"), &s, &state()),
+    );
+    Report::parse(out).expect(&format!("probe.{t}"), "ok");
 
     // remove-user: the old secret_id (still retiring) and the new one go.
     let mut remove = site.vaultnet_without_token();
@@ -374,8 +440,9 @@ fn no_secret_reaches_a_child_process_argv_or_environment_or_any_output() {
                     "removed tenant {t}: destroyed 2 secret_id(s), deleted role and policy, removed `tenants/{t}`\n"
                 ))
                 .stderr(format!(
-                    "{t}: the copy in `{}` is left in place (its credentials no longer work); `--purge` removes it\n{NFT}",
-                    copy.display()
+                    "{t}: the copy in `{}` is left in place (its credentials no longer work); `--purge` removes it\n{gate}",
+                    copy.display(),
+                    gate = site.gate_line()
                 )),
         );
     children.insert(
@@ -391,6 +458,14 @@ fn no_secret_reaches_a_child_process_argv_or_environment_or_any_output() {
         ("doctor", "nft"),
         // The login probe, as the tenant.
         ("doctor", "vaultnet"),
+        // `vaultnet unwrap`, as the tenant.
+        ("add-user-wrapped", "runuser"),
+        ("add-user-wrapped", "vaultnet"),
+        // The new uid admitted to the loaded gate, then the gate reloaded.
+        ("add-user-wrapped", "nft"),
+        ("probe", "runuser"),
+        ("probe", "podman"),
+        ("probe", "conmon"),
     ] {
         assert!(
             children[step].contains(want),

@@ -26,7 +26,7 @@ use crate::support::cluster::{RaftCluster, curl};
 use crate::support::doctor::{REPORT_NOT_COMPARED, Report, assert_no_token};
 use crate::support::fixture::Fixture;
 use crate::support::init::{RENEWAL_STEPS, ca_name, next_ca_name};
-use crate::support::tenant::{NFT, UnixUser, add_expect, removed};
+use crate::support::tenant::{UnixUser, add_expect, removed};
 use crate::support::{require_e2e, wait_for};
 
 const NODES: [(&str, &str); 3] = [
@@ -647,7 +647,11 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
         );
         match step {
             "add-user" => out.expect(add_expect(&f, &[&extra.name], true)),
-            _ => out.expect(f.expect(0).stdout(removed(&extra.name, false)).stderr(NFT)),
+            _ => out.expect(
+                f.expect(0)
+                    .stdout(removed(&extra.name, false))
+                    .stderr(f.gate_line()),
+            ),
         };
         cluster.restart(active);
         cluster.unseal(active);

@@ -33,7 +33,7 @@ use crate::support::fixture::Fixture;
 use crate::support::init::{
     NEXT_ADD_USER, ca_name, init_report, kept_certificates, next_ca_name, vault_setup,
 };
-use crate::support::tenant::{NEXT, NFT, UnixUser, created, updated};
+use crate::support::tenant::{NEXT, UnixUser, created, updated};
 use crate::support::{require_e2e, run_ok, wait_for, write_private};
 
 /// The chain as `doctor`'s issue describes it, all of it working: in a
@@ -1044,9 +1044,10 @@ fn doctor_fails_an_installed_copy_that_differs_from_the_bundle_and_never_follows
                 dir.display()
             ))
             .stderr(format!(
-                "{}{t}: installed into `{}`\n{NFT}",
+                "{}{t}: installed into `{}`\n{gate}",
                 created(t),
-                dir.display()
+                dir.display(),
+                gate = site.gate_line()
             )),
     );
     site.load_nft();

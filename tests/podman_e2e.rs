@@ -49,7 +49,7 @@ use crate::support::fixture::Fixture;
 use crate::support::podman::{
     self, AGENT_IMAGE, APP_IMAGE, BAO_IN_APP, Kit, PodmanTenant, markers,
 };
-use crate::support::tenant::{NEXT, NFT, created};
+use crate::support::tenant::{NEXT, created};
 use crate::support::tree::{self, Tree};
 use crate::support::{require_e2e, wait_for, write_private};
 
@@ -340,7 +340,7 @@ fn bundle_runs_rootless(v: Variant) {
                 .concat();
             site.expect(0)
                 .stdout(format!("{added}{NEXT}"))
-                .stderr(format!("{created}{NFT}"))
+                .stderr(format!("{created}{}", site.gate_line()))
         });
     let bundle_a = alice.home.join(".config/vaultnet");
     let bundle_b = bob.home.join(".config/vaultnet");

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::support::fixture::Fixture;
 use crate::support::require_e2e;
 use crate::support::tenant::{
-    Agent, NEXT, NFT, UnixUser, add_expect, added, created, tenant_name, updated,
+    Agent, NEXT, UnixUser, add_expect, added, created, tenant_name, updated,
 };
 use crate::support::wait_for;
 
@@ -243,7 +243,7 @@ fn remove_user_revokes_every_token_the_tenant_holds_or_made_and_none_of_a_neighb
                 "removed tenant {a}: destroyed 1 secret_id(s), deleted role and policy, \
                  revoked 7 token(s), removed `tenants/{a}`\n"
             ))
-            .stderr(NFT),
+            .stderr(site.gate_line()),
     );
 
     for (what, t) in [("login 1", &login1), ("login 2", &login2)] {

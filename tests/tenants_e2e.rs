@@ -36,7 +36,7 @@ use crate::support::netns::TenantNs;
 use crate::support::require_e2e;
 use crate::support::snapshot::Snapshot;
 use crate::support::tenant::{
-    Agent, NEXT, NFT, UnixUser, add_expect, added, bundle_files, connect_as, created,
+    Agent, NEXT, NFT, NFT_RELOADED, UnixUser, add_expect, added, bundle_files, connect_as, created,
     created_changes, created_wrapped, extra_hosts, json_report, list_json, list_json_installed,
     list_table, mode_owner, network_json, nft_set, removed, tenant_name, tenant_request,
     up_to_date, updated,
@@ -352,12 +352,12 @@ fn nft_gate_admits_only_tenant_uids_to_the_forwarder_and_no_tenant_to_vaults_por
     site.remove_user(&[&alice.name]).run().expect(
         site.expect(0)
             .stdout(removed(&alice.name, false))
-            .stderr(NFT),
+            .stderr(site.gate_line()),
     );
     let text = std::fs::read_to_string(&nft).unwrap();
     assert_eq!(nft_set(&text, "tenants"), Vec::<u32>::new(), "{text}");
     assert_eq!(nft_set(&text, "allowed"), vec![0], "{text}");
-    site.load_nft();
+    // Reloaded by remove-user itself: the gate was loaded.
     refused(
         "alice after remove-user, at the forwarder",
         connect_as(ns.name(), alice.uid, alice.gid, &host, fport),
@@ -397,10 +397,11 @@ fn remove_user_leaves_no_token_or_secret_id_working_even_after_re_adding() {
         vec![alice.uid]
     );
 
-    let out = site
-        .remove_user(&[a])
-        .run()
-        .expect(site.expect(0).stdout(removed(a, true)).stderr(NFT));
+    let out = site.remove_user(&[a]).run().expect(
+        site.expect(0)
+            .stdout(removed(a, true))
+            .stderr(site.gate_line()),
+    );
     assert!(
         out.stdout.starts_with(&format!("removed tenant {a}: ")),
         "{out}"
@@ -805,7 +806,7 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
                 false,
                 &created_changes(a, ""),
             ))
-            .stderr(format!("{}{NFT}", created(a))),
+            .stderr(format!("{}{}", created(a), site.gate_line())),
     );
     let report = parse_json(&added);
     let report_keys = set(&[
@@ -956,7 +957,7 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     let removed = site.remove_user(&[a, b]).run().expect(
         site.expect(0)
             .stdout(format!("{}{}", removed(a, true), removed(b, true)))
-            .stderr(NFT),
+            .stderr(site.gate_line()),
     );
     outputs.push(removed);
     let refs: Vec<&Output> = outputs.iter().collect();
@@ -1395,4 +1396,67 @@ fn a_tenant_moved_to_cert_auth_logs_in_by_certificate_and_loses_its_approle() {
     assert_eq!(code, 404, "the cert role is still there");
     assert!(login(&key)["auth"].is_null(), "cert login still works");
     site.login_bundle(a);
+}
+
+/// The gate's uids as the kernel of the fixture's namespace holds them.
+fn loaded_gate_set(site: &Fixture, set: &str) -> Vec<u32> {
+    let out = site
+        .ns()
+        .command("nft")
+        .args(["list", "set", "inet", "vaultnet", set])
+        .output()
+        .expect("run nft");
+    assert!(out.status.success(), "nft list set {set}: {out:?}");
+    nft_set(&String::from_utf8_lossy(&out.stdout), set)
+}
+
+/// `add-user` and `remove-user` reload a loaded gate from the file they
+/// rewrote, never load one that is not loaded (that stays the operator's
+/// step, and they say what it leaves open), and leave a loaded one as it
+/// is with `--no-gate-reload`, saying so.
+#[test]
+fn the_gate_is_reloaded_when_loaded_never_loaded_otherwise_and_kept_with_no_gate_reload() {
+    require_e2e!("runs OpenBao and nft in a network namespace and adds Unix users");
+    let site = Fixture::host("vngr").openbao().build();
+    let alice = UnixUser::create("ga");
+    let bob = UnixUser::create("gb");
+    let (a, b) = (alice.name.as_str(), bob.name.as_str());
+
+    // Not loaded: written, not loaded, and what that leaves open is said.
+    assert!(!site.gate_loaded());
+    site.add_user(&[a]).run().expect(
+        site.expect(0)
+            .stdout(format!("{}{NEXT}", added(a)))
+            .stderr(format!("{}{}", created(a), NFT)),
+    );
+    assert!(
+        !site.gate_loaded(),
+        "add-user loaded a gate that was not loaded"
+    );
+
+    // Loaded, with --no-gate-reload: the kernel keeps the old gate.
+    site.load_nft();
+    site.add_user(&["--no-gate-reload", b]).run().expect(
+        site.expect(0)
+            .stdout(format!("{}{NEXT}", added(b)))
+            .stderr(format!(
+                "{}wrote `forwarder/vaultnet.nft`: the loaded gate is not updated (`--no-gate-reload`); load it with `nft -f [STATE]/forwarder/vaultnet.nft`\n",
+                created(b)
+            )),
+    );
+    assert_eq!(loaded_gate_set(&site, "tenants"), vec![alice.uid]);
+    let file = std::fs::read_to_string(site.path("forwarder/vaultnet.nft")).unwrap();
+    let mut both = vec![alice.uid, bob.uid];
+    both.sort();
+    assert_eq!(nft_set(&file, "tenants"), both);
+
+    // Loaded: remove-user reloads it; the kernel holds what the file says.
+    site.remove_user(&[a]).run().expect(
+        site.expect(0)
+            .stdout(removed(a, false))
+            .stderr(NFT_RELOADED),
+    );
+    assert_eq!(loaded_gate_set(&site, "tenants"), vec![bob.uid]);
+    assert_eq!(loaded_gate_set(&site, "allowed"), vec![0, bob.uid]);
+    site.unload_nft();
 }

@@ -78,6 +78,8 @@ pub struct Args {
     pub install_path: PathBuf,
     #[command(flatten)]
     pub vault: super::VaultArgs,
+    #[command(flatten)]
+    pub gate: super::GateArgs,
     /// Report format
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
@@ -119,6 +121,7 @@ impl Args {
             install: self.install.then(|| self.install_path.clone()),
             auth: self.auth,
             adopt: self.adopt,
+            gate_reload: self.gate.reload(),
         })
     }
 }
@@ -210,7 +213,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         b.finish_and_clear();
     }
     // The gate follows the state even when a later tenant failed.
-    super::write_host_files(&opened)?;
+    super::write_host_files(&opened, args.gate.reload())?;
     print_reports(&opened.layout, &opened.state.site, &reports, args.output)?;
     match failure {
         Some(e) => Err(e),

@@ -80,19 +80,57 @@ pub fn operator(env: &Env, opened: &Opened, vault: &VaultArgs) -> Result<Client>
     }
 }
 
-/// Rewrites the host files from the tenants, saying which changed.
-pub fn write_host_files(opened: &Opened) -> Result<()> {
+/// Whether commands that rewrite the gate reload it in the kernel.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct GateArgs {
+    /// Do not reload the nftables gate, even when it is loaded (it is reloaded by default)
+    #[arg(long)]
+    pub no_gate_reload: bool,
+}
+
+impl GateArgs {
+    pub fn reload(&self) -> bool {
+        !self.no_gate_reload
+    }
+}
+
+/// Rewrites the host files from the tenants, saying which changed. A gate
+/// loaded in the kernel is reloaded from its new file unless `reload` is
+/// off; one that is not loaded is left to the operator, with what that
+/// leaves open.
+pub fn write_host_files(opened: &Opened, reload: bool) -> Result<()> {
     let (_, done) = crate::provision::host::write(&opened.layout, &opened.state)?;
+    let live = crate::topology::Topology::new(&opened.state.site)?.live_gate();
+    let gate_path = opened.layout.forwarder().join(crate::topology::gate::FILE);
+    let mut gate_written = false;
     for (path, o) in crate::provision::host::outcomes(&opened.layout, &done) {
-        let load = if path.ends_with(crate::topology::gate::FILE) {
-            format!("load it with `nft -f {}`", path.display())
+        let rel = opened.layout.rel(&path);
+        if o.change == crate::outcome::Change::Removed {
+            ui::status(&o.text);
+        } else if let (Some(live), true) = (live, path == gate_path) {
+            gate_written = true;
+            let state = live.loaded();
+            let reloaded = reload && state == crate::topology::gate::Loaded::Yes;
+            if reloaded {
+                live.reload(&path)?;
+            }
+            ui::status(crate::topology::gate::written_note(
+                &rel, &path, state, reloaded,
+            ));
         } else {
-            "install it as `vaultnet init` printed".to_string()
-        };
-        match o.change {
-            crate::outcome::Change::Removed => ui::status(&o.text),
-            _ => ui::status(format!("wrote `{}`: {load}", opened.layout.rel(&path))),
+            ui::status(format!(
+                "wrote `{rel}`: install it as `vaultnet init` printed"
+            ));
         }
+    }
+    // A uid admitted for this run only: the file decides again.
+    if let Some(live) = live
+        && reload
+        && !gate_written
+        && live.admitted()
+        && live.loaded() == crate::topology::gate::Loaded::Yes
+    {
+        live.reload(&gate_path)?;
     }
     Ok(())
 }

@@ -41,6 +41,8 @@ pub struct Args {
     pub dry_run: bool,
     #[command(flatten)]
     pub vault: super::VaultArgs,
+    #[command(flatten)]
+    pub gate: super::GateArgs,
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
@@ -118,7 +120,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             }
         }
     }
-    super::write_host_files(&opened)?;
+    super::write_host_files(&opened, args.gate.reload())?;
     match failure {
         Some(e) => Err(e),
         None => Ok(0),

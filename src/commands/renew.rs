@@ -51,6 +51,8 @@ pub struct Args {
     pub rotate_ca: bool,
     #[command(flatten)]
     pub vault: super::VaultArgs,
+    #[command(flatten)]
+    pub gate: super::GateArgs,
     /// Report format
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
@@ -217,7 +219,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     if args.rotate_ca {
         renew_site(&mut site_changes, &mut failures)?;
     }
-    super::write_host_files(&opened)?;
+    super::write_host_files(&opened, args.gate.reload())?;
 
     if json {
         let tenants: Vec<_> = reports

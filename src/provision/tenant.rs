@@ -50,6 +50,9 @@ pub struct Plan {
     /// What the bundle maps the Vault name to, and why (`add-user` asks the
     /// tenant's Podman); `None`: as recorded, else the profile's.
     pub network: Option<TenantNetwork>,
+    /// A loaded gate may be told at once of the tenant's uid, where the
+    /// tenant must pass it during this run (`vaultnet unwrap`).
+    pub gate_reload: bool,
 }
 
 /// What the operator asked for, parsed: `None` where a flag was not given
@@ -70,6 +73,8 @@ pub struct Asked {
     pub install: Option<PathBuf>,
     pub auth: Option<Auth>,
     pub adopt: bool,
+    /// See [`Plan::gate_reload`].
+    pub gate_reload: bool,
 }
 
 pub const DEFAULT_CERT_TTL: u64 = 90 * 86400;
@@ -125,6 +130,7 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site_auth: Auth) -
         install: asked.install.clone(),
         auth,
         network: None,
+        gate_reload: asked.gate_reload,
     })
 }
 
@@ -339,8 +345,16 @@ pub fn provision(
     let (installed_to, o) = install(&layout, plan, prev_installed, keep_copy_sid)?;
     o.into_iter().for_each(&mut step);
     if let (true, Some(to), Some(user)) = (unwrap, &installed_to, &plan.user) {
-        let endpoint = Topology::new(&site)?.endpoint(name);
-        unwrap_as_tenant(name, user, to, endpoint.connect)?;
+        let topology = Topology::new(&site)?;
+        // A new tenant's uid is not in the loaded gate yet: the unwrap goes
+        // through the gate the tenant's containers meet.
+        if let Some(live) = topology.live_gate()
+            && plan.gate_reload
+            && live.loaded() == crate::topology::gate::Loaded::Yes
+        {
+            live.admit(user.uid)?;
+        }
+        unwrap_as_tenant(name, user, to, topology.endpoint(name).connect)?;
         step(Outcome::new(
             Change::Created,
             format!(

@@ -203,6 +203,13 @@ impl<'a> Topology<'a> {
         out
     }
 
+    /// The gate as the kernel holds it, for the kinds vaultnet can reload.
+    pub fn live_gate(&self) -> Option<gate::Live> {
+        match self.profile.gate {
+            GateKind::UidAllowlist => Some(gate::Live),
+        }
+    }
+
     /// Host files an earlier setting may have left in `forwarder/` that
     /// the current one does not write: `(name, why)`, sorted by name.
     pub fn retired_host_files(&self) -> Vec<(String, String)> {

@@ -433,9 +433,10 @@ impl Client {
         {
             // TLS was up and the request sent, then the server hung up
             // without an alert: it crashed or restarted, no certificate is
-            // at fault (SECURITY.md I3).
+            // at fault (SECURITY.md I3). The transport's own chain adds
+            // only its URL and library advice.
             Error::failed(format!(
-                "no answer from {base}: the server hung up before answering: {cause}"
+                "no answer from {base}: the server hung up before answering"
             ))
             .hint(format!(
                 "look at the {} server log, then run the command again",

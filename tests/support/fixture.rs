@@ -769,6 +769,31 @@ impl Fixture {
         );
     }
 
+    /// Whether the gate (table inet vaultnet) is loaded in the
+    /// fixture's namespace (the machine's own, for a fixture without one:
+    /// read, never changed).
+    pub fn gate_loaded(&self) -> bool {
+        let mut c = match &self.ns {
+            Some(ns) => ns.command("nft"),
+            None => std::process::Command::new("nft"),
+        };
+        c.args(["list", "table", "inet", "vaultnet"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// The line a command that rewrites the gate prints: the gate is
+    /// reloaded when it is loaded, else the operator is told to load it.
+    pub fn gate_line(&self) -> &'static str {
+        if self.gate_loaded() {
+            crate::support::tenant::NFT_RELOADED
+        } else {
+            crate::support::tenant::NFT
+        }
+    }
+
     /// `nft delete table inet vaultnet` in the namespace.
     #[track_caller]
     pub fn unload_nft(&self) {

@@ -519,8 +519,10 @@ pub const NEXT: &str =
     "next: write secrets under `secret/tenants/NAME/` and start the bundle's compose.yaml\n";
 
 /// What a run that changed the tenant uids says about the nft gate.
-pub const NFT: &str =
-    "wrote `forwarder/vaultnet.nft`: load it with `nft -f [STATE]/forwarder/vaultnet.nft`\n";
+pub const NFT: &str = "wrote `forwarder/vaultnet.nft`: load it with `nft -f [STATE]/forwarder/vaultnet.nft` (not loaded: until it is, any local user can connect to the forwarder and to Vault's port)\n";
+
+/// The same when the gate is loaded: vaultnet reloads it.
+pub const NFT_RELOADED: &str = "wrote `forwarder/vaultnet.nft` and reloaded the gate from it\n";
 
 /// `add-user`'s stdout line for a tenant it created.
 pub fn added(t: &str) -> String {
@@ -580,7 +582,7 @@ pub fn add_expect(f: &Fixture, tenants: &[&str], nft: bool) -> Expect {
     let stdout: String = tenants.iter().map(|t| added(t)).collect();
     let mut stderr: String = tenants.iter().map(|t| created(t)).collect();
     if nft {
-        stderr.push_str(NFT);
+        stderr.push_str(f.gate_line());
     }
     f.expect(0).stdout(stdout + NEXT).stderr(stderr)
 }
