@@ -593,3 +593,86 @@ fn the_cluster_forwarder_checks_exactly_its_nodes_over_mtls() {
         },
     );
 }
+
+/// A tenant's policy, for any two tenants and any mount and prefix the
+/// validators accept (SECURITY.md V2): JSON with only `path`, read on its
+/// own data and read and list on its own metadata (globs that end at its
+/// name's `/`, so `al` never reaches `alice`), plus its token's own paths,
+/// nothing else; none of it, and no wrapping token of it, reaches the
+/// other tenant's paths or role; its roles grant its policy alone.
+#[test]
+fn a_tenants_policy_and_roles_reach_only_its_own_paths() {
+    use crate::policy;
+    let segment = "[a-z0-9_][a-z0-9_-]{0,12}";
+    let inputs = (tenant(), tenant(), segment, segment, "[a-z0-9/_-]{0,12}");
+    check("policy and roles", inputs, |(a, b, mount, prefix, rest)| {
+        prop_assume!(a != b);
+        let mut site = crate::state::site::sample_site("l1");
+        site.kv_mount = mount.clone();
+        site.tenant_prefix = prefix.clone();
+        let v: Value = serde_json::from_str(&policy::policy_text(&site, &a)).expect("JSON");
+        prop_assert_eq!(v.as_object().unwrap().len(), 1);
+        let paths = v["path"].as_object().unwrap();
+        let data = format!("{mount}/data/{prefix}/{a}/*");
+        let meta = format!("{mount}/metadata/{prefix}/{a}/*");
+        let want: BTreeSet<&str> = [
+            data.as_str(),
+            meta.as_str(),
+            "auth/token/lookup-self",
+            "auth/token/renew-self",
+            "auth/token/revoke-self",
+            "sys/capabilities-self",
+        ]
+        .into();
+        prop_assert_eq!(
+            paths.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+            want
+        );
+        prop_assert_eq!(&paths[&data]["capabilities"], &serde_json::json!(["read"]));
+        prop_assert_eq!(
+            &paths[&meta]["capabilities"],
+            &serde_json::json!(["read", "list"])
+        );
+        // Vault's glob: a trailing `*` matches any rest, else exact.
+        let grants = |path: &str| {
+            paths.keys().any(|p| match p.strip_suffix('*') {
+                Some(pre) => path.starts_with(pre),
+                None => path == p,
+            })
+        };
+        let role_b = policy::role_path(&policy::role_name(&b));
+        for other in [
+            format!("{mount}/data/{prefix}/{b}/{rest}"),
+            format!("{mount}/metadata/{prefix}/{b}/{rest}"),
+            format!("{mount}/data/{prefix}/{b}"),
+            format!("{role_b}/secret-id"),
+            format!("{mount}/data/{prefix}"),
+        ] {
+            prop_assert!(!grants(&other), "{}'s policy grants {}", a, other);
+            prop_assert!(
+                !policy::wraps_for_tenant(&site, &a, &policy::role_name(&a), &other),
+                "a wrapping token at {} counted as {}'s",
+                other,
+                a
+            );
+        }
+        let own = format!("{mount}/data/{prefix}/{a}/{rest}");
+        prop_assert!(grants(&own), "{}'s policy does not grant {}", a, own);
+        let limits = crate::state::Limits::default();
+        for body in [
+            policy::role_body(&a, &limits),
+            policy::cert_role_body(&a, &limits, "CA"),
+        ] {
+            prop_assert_eq!(
+                &body["token_policies"],
+                &serde_json::json!([policy::policy_name(&a)])
+            );
+            prop_assert_eq!(&body["token_no_default_policy"], &Value::Bool(true));
+        }
+        prop_assert_eq!(
+            &policy::cert_role_body(&a, &limits, "CA")["allowed_common_names"],
+            &serde_json::json!([a.clone()])
+        );
+        Ok(())
+    });
+}
