@@ -36,10 +36,10 @@ complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "list" -d 'List te
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "doctor" -d 'Check the whole chain and say exactly what is broken and how to fix it'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l profile -d 'Deployment pattern: l1 (host forwarder), l6 (l1 for pasta: host-gateway mapping) [default: l1]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l profile -d 'Deployment pattern: l1 (host forwarder), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder) [default: l1]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l dns-name -d 'Name tenants use to reach Vault [default: vault.lan]' -r
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-ip -d 'Host address the forwarder listens on [default: the default-route interface\'s address]' -r
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l port -d 'Forwarder port on the host address [default: 22300]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-ip -d 'Host address tenants connect to (the forwarder\'s, or Vault\'s own under r1) [default: the default-route interface\'s address]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l port -d 'Port tenants connect to on the host address (the forwarder\'s, or Vault\'s own under r1) [default: the profile\'s, 22300; r1: 8200]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-addr -d 'Loopback address Vault\'s listener binds [default: 127.0.0.1:8200]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l forwarder -d 'Host forwarder to configure [default: socat]' -r -f -a "socat\t''
 nginx\t''
@@ -58,6 +58,7 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l server-cert-t
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-reload-command -d 'Command `vaultnet renew` runs (no shell) to have Vault load a renewed server certificate, e.g. \'systemctl reload openbao\'' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-pid-file -d 'Vault\'s pid file: `vaultnet renew` sends that process SIGHUP to load a renewed server certificate' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-client -d 'A user (name or uid) the gate admits to Vault\'s own port besides root and the forwarder\'s user; repeat for more; the list given replaces the recorded one' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l allow-cidr -d 'A source network admitted from outside this host (IPv4 or IPv6, e.g. 192.168.1.0/24) under profiles l4 (at least one) and r1; repeat for more; the list given replaces the recorded one' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-node -d 'A node of an OpenBao raft cluster, as NAME=IP:PORT (its API listener); repeat for every node; the list given replaces the recorded one. A cluster needs `--forwarder haproxy`' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l raft-dir -d 'Where each cluster node keeps its raft data: DIR/NAME [default: /var/lib/openbao/raft]' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::state::cidr::Cidr;
 use crate::state::cluster::{self, Cluster, VaultNode};
 use crate::state::{Flavor, Forwarder, Site, VaultReload, validate};
 use crate::sys::hostnet;
@@ -17,16 +18,16 @@ use crate::topology::profile::{self, Profile};
 /// The settings flags of `vaultnet init`.
 #[derive(Debug, Default, clap::Args)]
 pub struct Flags {
-    /// Deployment pattern: l1 (host forwarder), l6 (l1 for pasta: host-gateway mapping) [default: l1]
+    /// Deployment pattern: l1 (host forwarder), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder) [default: l1]
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
     /// Name tenants use to reach Vault [default: vault.lan]
     #[arg(long, value_name = "NAME")]
     pub dns_name: Option<String>,
-    /// Host address the forwarder listens on [default: the default-route interface's address]
+    /// Host address tenants connect to (the forwarder's, or Vault's own under r1) [default: the default-route interface's address]
     #[arg(long, value_name = "IP")]
     pub host_ip: Option<String>,
-    /// Forwarder port on the host address [default: 22300]
+    /// Port tenants connect to on the host address (the forwarder's, or Vault's own under r1) [default: the profile's, 22300; r1: 8200]
     #[arg(long, value_name = "PORT")]
     pub port: Option<String>,
     /// Loopback address Vault's listener binds [default: 127.0.0.1:8200]
@@ -65,6 +66,9 @@ pub struct Flags {
     /// A user (name or uid) the gate admits to Vault's own port besides root and the forwarder's user; repeat for more; the list given replaces the recorded one
     #[arg(long, value_name = "USER")]
     pub vault_client: Vec<String>,
+    /// A source network admitted from outside this host (IPv4 or IPv6, e.g. 192.168.1.0/24) under profiles l4 (at least one) and r1; repeat for more; the list given replaces the recorded one
+    #[arg(long, value_name = "CIDR")]
+    pub allow_cidr: Vec<String>,
     /// A node of an OpenBao raft cluster, as NAME=IP:PORT (its API listener); repeat for every node; the list given replaces the recorded one. A cluster needs `--forwarder haproxy`
     #[arg(long, value_name = "NAME=IP:PORT")]
     pub vault_node: Vec<String>,
@@ -81,6 +85,7 @@ pub struct Parsed {
     server_cert_ttl: Option<u64>,
     vault_reload: Option<VaultReload>,
     nodes: Vec<VaultNode>,
+    allow_cidrs: Vec<Cidr>,
 }
 
 impl Parsed {
@@ -133,6 +138,12 @@ impl Parsed {
             .iter()
             .map(|n| cluster::parse_node(n))
             .collect::<Result<Vec<_>>>()?;
+        let allow_cidrs = a
+            .allow_cidr
+            .iter()
+            .map(|c| Cidr::parse(c))
+            .collect::<Result<Vec<_>>>()?;
+        let allow_cidrs = crate::state::cidr::normalise(&allow_cidrs)?;
         Ok(Parsed {
             host_ip,
             port,
@@ -140,6 +151,7 @@ impl Parsed {
             server_cert_ttl,
             vault_reload,
             nodes,
+            allow_cidrs,
         })
     }
 }
@@ -242,6 +254,13 @@ pub fn resolve_under(
     };
     let port = match (p.port, prev) {
         (Some(port), _) => port,
+        // A port the old profile chose follows the new profile's.
+        (None, Some(s))
+            if s.profile != profile.name()
+                && Profile::builtin(&s.profile).is_ok_and(|old| old.port == s.port) =>
+        {
+            profile.port
+        }
         (None, Some(s)) => s.port,
         (None, None) if ask => prompt("Forwarder port", &profile.port.to_string(), parse_port)?,
         (None, None) => profile.port,
@@ -350,6 +369,11 @@ pub fn resolve_under(
             (true, Some(s)) => s.vault_clients.clone(),
             (true, None) => Vec::new(),
         },
+        allow_cidrs: crate::topology::gate::allow_cidrs(
+            profile,
+            &p.allow_cidrs,
+            prev.map(|s| s.allow_cidrs.as_slice()),
+        ),
         cluster,
         legacy_host_mapping: None,
     };

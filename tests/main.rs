@@ -12,6 +12,7 @@ mod init_e2e;
 mod init_prompt;
 mod output;
 mod ownership;
+mod patterns;
 mod podman_e2e;
 mod renewal;
 mod revocation;

@@ -770,7 +770,11 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
     "wrapped_secret_id": true,
     "installed": false,
     "installed_to": null,
-    "network": {network}
+    "network": {network},
+    "endpoint": {{
+      "url": "https://vault.lan:22300",
+      "connect": "[HOST_IP]:22300"
+    }}
   }}
 ]
 "#,
@@ -887,6 +891,7 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
         "installed",
         "installed_to",
         "network",
+        "endpoint",
     ]);
     let rows = rows.as_array().unwrap_or_else(|| panic!("{listed}"));
     assert_eq!(rows.len(), 2, "{listed}");
@@ -931,6 +936,7 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
             "CERT EXPIRES",
             "SECRET_ID EXPIRES",
             "MAPPING",
+            "ENDPOINT",
             "INSTALLED"
         ],
         "{text}"

@@ -181,9 +181,14 @@ fn print_summary(layout: &Layout, site: &Site, report: &SiteReport) -> Result<()
     ))?;
     let upstream = match &site.cluster {
         None => {
+            let listeners: Vec<String> = topology
+                .vault_listeners()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             ui::out(format!(
                 "Vault listener: {}, mutual TLS required (`vault/listener.json`).",
-                site.vault_addr
+                listeners.join(" and ")
             ))?;
             ui::out(format!(
                 "  The {} server's user must be able to read `{}`.",
@@ -204,11 +209,8 @@ fn print_summary(layout: &Layout, site: &Site, report: &SiteReport) -> Result<()
             )
         }
     };
-    for e in topology.entry_probes() {
-        ui::out(format!(
-            "Forwarder ({}): {} -> {upstream}; install it from `{root}` with:",
-            site.forwarder, e.addr
-        ))?;
+    for line in topology.init_lines(&root.to_string(), &upstream) {
+        ui::out(line)?;
     }
     for c in &report.host.enable {
         ui::out(format!("  {c}"))?;

@@ -1,6 +1,6 @@
 //! `vaultnet list`: the tenants, when their certificate and secret_id
-//! expire, what their bundle maps the Vault name to and why, and whether
-//! it is installed. Reads the state only.
+//! expire, what their bundle maps the Vault name to and why, the endpoint
+//! it reaches Vault at, and whether it is installed. Reads the state only.
 
 use std::path::Path;
 
@@ -38,12 +38,21 @@ pub struct Row {
     /// What its bundle maps the Vault name to, and why (`null`: the site's,
     /// for a tenant added before vaultnet chose per tenant).
     pub network: Option<crate::state::TenantNetwork>,
+    /// How its bundle reaches Vault: the URL and where it lands on the host.
+    pub endpoint: EndpointRow,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EndpointRow {
+    pub url: String,
+    pub connect: String,
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let opened = crate::store::open(env, dir_flag, false)?;
     let now = OffsetDateTime::now_utc();
     let left = |t: OffsetDateTime| (t - now).whole_days();
+    let topology = crate::topology::Topology::new(&opened.state.site)?;
     let rows: Vec<Row> = opened
         .state
         .tenants
@@ -59,6 +68,13 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             installed: t.installed_to.is_some(),
             installed_to: t.installed_to.as_ref().map(|p| p.display().to_string()),
             network: t.network.clone(),
+            endpoint: {
+                let e = topology.tenant_endpoint(name, t);
+                EndpointRow {
+                    url: e.url,
+                    connect: e.connect.to_string(),
+                }
+            },
         })
         .collect();
     if args.output == Output::Json {
@@ -70,9 +86,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         return Ok(0);
     }
     let days = |d: i64| format!(" ({d}d)");
-    let site_mapping = crate::topology::Topology::new(&opened.state.site)?
-        .profile
-        .host_mapping;
+    let site_mapping = topology.profile.host_mapping;
     // `host-gateway (pasta)`: the mapping and what decided it.
     let mapping = |n: &Option<crate::state::TenantNetwork>| match n {
         Some(n) => {
@@ -85,7 +99,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         }
         None => format!("{site_mapping} (site)"),
     };
-    let table: Vec<[String; 6]> = rows
+    let table: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
             [
@@ -96,6 +110,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
                     .map(|s| format!("{}{}", s.date(), days((s - now).whole_days())))
                     .unwrap_or_else(|| "never".into()),
                 mapping(&r.network),
+                r.endpoint.url.clone(),
                 r.installed_to.clone().unwrap_or_else(|| "no".into()),
             ]
         })
@@ -106,28 +121,31 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         "CERT EXPIRES",
         "SECRET_ID EXPIRES",
         "MAPPING",
+        "ENDPOINT",
         "INSTALLED",
     ];
-    let mut w = [0usize; 6];
+    let mut w = [0usize; 7];
     for row in std::iter::once(&head.map(String::from)).chain(table.iter()) {
         for (i, c) in row.iter().enumerate() {
             w[i] = w[i].max(c.chars().count());
         }
     }
-    let line = |r: &[String; 6]| {
+    let line = |r: &[String; 7]| {
         format!(
-            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {:w4$}  {}",
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {:w4$}  {:w5$}  {}",
             r[0],
             r[1],
             r[2],
             r[3],
             r[4],
             r[5],
+            r[6],
             w0 = w[0],
             w1 = w[1],
             w2 = w[2],
             w3 = w[3],
-            w4 = w[4]
+            w4 = w[4],
+            w5 = w[5]
         )
         .trim_end()
         .to_string()

@@ -337,7 +337,8 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
                 results,
             ));
         }
-        out.push(vaultcfg::nft(layout, &tenants));
+        out.extend(vaultcfg::exposure(&topology));
+        out.push(vaultcfg::nft(layout, &tenants, &topology));
         out
     })
 }

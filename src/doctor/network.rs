@@ -480,33 +480,16 @@ pub fn entry(
         operator,
         timeout,
         &entry.start_hint,
-        &format!(
-            "the forwarder gets no answer from its upstream: start Vault at {addr}, and point the forwarder at {addr} (reinstall the file in `forwarder/`)",
-            addr = site.vault_addr
-        ),
+        &entry.upstream_hint,
     );
     let same_title = "leads to the same Vault (same server certificate)";
     let same = match (&p.peer_cert, direct_cert) {
         (Some(a), Some(b)) if a.as_slice() == b => Check::ok(format!("{id}.same"), same_title),
-        (Some(_), Some(_)) => Check::fail(
-            format!("{id}.same"),
-            same_title,
-            format!(
-                "point the forwarder at {} (reinstall the file in `forwarder/`)",
-                site.vault_addr
-            ),
-        )
-        .detail("the forwarder leads to a different TLS server than the one at the Vault address"),
+        (Some(_), Some(_)) => Check::fail(format!("{id}.same"), same_title, &entry.elsewhere_hint)
+            .detail("the entry leads to a different TLS server than the one at the Vault address"),
         _ if p.tls.status == super::Status::Fail && p.tcp.status == super::Status::Ok => {
-            Check::fail(
-                format!("{id}.same"),
-                same_title,
-                format!(
-                    "point the forwarder at {} (reinstall the file in `forwarder/`)",
-                    site.vault_addr
-                ),
-            )
-            .detail("the server behind the forwarder is not this Vault")
+            Check::fail(format!("{id}.same"), same_title, &entry.elsewhere_hint)
+                .detail("the server behind the entry is not this Vault")
         }
         _ => Check::skip(format!("{id}.same"), same_title).detail("not comparable"),
     };

@@ -17,10 +17,12 @@ use super::network::{TlsFailure, classify};
 use crate::layout::{self, Layout};
 use crate::policy;
 use crate::render::bundle::AGENT_SERVICE;
+use crate::render::nft::Remote;
 use crate::secret::Secret;
+use crate::state::cidr::Cidr;
 use crate::state::{Site, Tenant};
 use crate::sys::fsx;
-use crate::topology::Endpoint;
+use crate::topology::{Endpoint, Topology};
 use crate::vault::ops;
 use crate::vault::{Client, Target};
 
@@ -540,8 +542,9 @@ fn access(client: &Client, p: &LoginProbe, (id, title, fix): (String, String, St
 }
 
 /// The nft allowlist holds every tenant's uid — in the file, and in the
-/// kernel when the table is loaded.
-pub fn nft(layout: &Layout, tenants: &[(String, Tenant)]) -> Check {
+/// kernel when the table is loaded — and, where the gate admits clients
+/// from outside this host, exactly the site's `--allow-cidr` networks.
+pub fn nft(layout: &Layout, tenants: &[(String, Tenant)], topology: &Topology<'_>) -> Check {
     let path = layout.forwarder().join(crate::topology::gate::FILE);
     let shown = format!("`forwarder/{}`", crate::topology::gate::FILE);
     let fix = format!(
@@ -572,44 +575,174 @@ pub fn nft(layout: &Layout, tenants: &[(String, Tenant)]) -> Check {
                 .detail(format!("missing {}", missing.join(", "))),
         );
     }
-    // The operator token may be in our environment; it never reaches a
-    // child (SECURITY.md S6).
-    let loaded = std::process::Command::new("nft")
-        .env_remove("VAULT_TOKEN")
-        .env_remove("BAO_TOKEN")
-        .args(["list", "set", "inet", crate::render::nft::TABLE, "tenants"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output();
-    match loaded {
-        Ok(o) if o.status.success() => {
-            let live = set_elements(&String::from_utf8_lossy(&o.stdout));
-            if live == set {
+    let listed = match topology.remote() {
+        Remote::Listed(list) => Some(list),
+        _ => None,
+    };
+    if let Some(list) = listed {
+        children.push(allowlist_in_file(&text, list, &shown, &path));
+    }
+    let load = format!("nft -f {}", path.display());
+    match nft_list(&["list", "table", "inet", crate::render::nft::TABLE]) {
+        Some(Ok(live)) => {
+            if set_elements(&live) == set {
                 children.push(Check::ok("nft.loaded", "loaded in the kernel"));
             } else {
                 children.push(
-                    Check::fail(
-                        "nft.loaded",
-                        "loaded in the kernel",
-                        format!("nft -f {}", path.display()),
-                    )
-                    .detail("the loaded table differs from the file"),
+                    Check::fail("nft.loaded", "loaded in the kernel", &load)
+                        .detail("the loaded table differs from the file"),
                 );
             }
+            if let Some(list) = listed {
+                let title = "the kernel admits from outside only the `--allow-cidr` networks";
+                let seen = cidr_elements(&live);
+                let want = crate::state::cidr::normalise(list).unwrap_or_default();
+                let c = if seen.as_ref() == Some(&want) {
+                    Check::ok("nft.allowlist.loaded", title).detail(show_cidrs(&want))
+                } else {
+                    let found = match &seen {
+                        Some(v) if v.is_empty() => "none".to_string(),
+                        Some(v) => show_cidrs(v),
+                        None => "no allowlist sets".to_string(),
+                    };
+                    Check::fail("nft.allowlist.loaded", title, &load).detail(format!(
+                        "the loaded gate admits {found}, the site lists {}",
+                        show_cidrs(&want)
+                    ))
+                };
+                children.push(c);
+            }
         }
-        Ok(_) => children.push(
-            Check::warn(
-                "nft.loaded",
-                "loaded in the kernel",
-                format!("nft -f {}", path.display()),
-            )
-            .detail("table inet vaultnet is not loaded: the forwarder port is not gated"),
-        ),
-        Err(_) => children.push(
+        Some(Err(())) => {
+            let entry = topology
+                .entry_probes()
+                .first()
+                .map(|e| e.addr.to_string())
+                .unwrap_or_default();
+            children.push(match listed {
+                // Not gated, a port meant for listed networks is open to all.
+                Some(_) => Check::fail("nft.loaded", "loaded in the kernel", &load).detail(format!(
+                    "table inet vaultnet is not loaded: {entry} is open to every network and every local user"
+                )),
+                None => Check::warn("nft.loaded", "loaded in the kernel", &load)
+                    .detail("table inet vaultnet is not loaded: the forwarder port is not gated"),
+            })
+        }
+        None => children.push(
             Check::skip("nft.loaded", "loaded in the kernel").detail("`nft` is not installed"),
         ),
     }
     Check::group("nft", "forwarder gate (nftables)", children)
+}
+
+/// The file's allowlist sets hold the site's networks.
+fn allowlist_in_file(text: &str, list: &[Cidr], shown: &str, path: &std::path::Path) -> Check {
+    let title = format!("{shown} admits from outside only the `--allow-cidr` networks");
+    let want = crate::state::cidr::normalise(list).unwrap_or_default();
+    match cidr_elements(text) {
+        Some(v) if v == want => Check::ok("nft.allowlist", title).detail(show_cidrs(&want)),
+        other => Check::fail(
+            "nft.allowlist",
+            title,
+            format!(
+                "run `vaultnet init` (it rewrites the file), then `nft -f {}`",
+                path.display()
+            ),
+        )
+        .detail(format!(
+            "the file admits {}, the site lists {}",
+            other.map_or("no allowlist sets".into(), |v| show_cidrs(&v)),
+            show_cidrs(&want)
+        )),
+    }
+}
+
+fn show_cidrs(v: &[Cidr]) -> String {
+    if v.is_empty() {
+        return "none".into();
+    }
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `nft ARGS…`: its stdout, `Err` when nft ran and failed (no such
+/// table), `None` when it cannot run. The operator token may be in our
+/// environment; it never reaches a child (SECURITY.md S6).
+fn nft_list(args: &[&str]) -> Option<std::result::Result<String, ()>> {
+    let out = std::process::Command::new("nft")
+        .env_remove("VAULT_TOKEN")
+        .env_remove("BAO_TOKEN")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    Some(if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(())
+    })
+}
+
+/// The networks of sets `clients4` and `clients6`, sorted, as the file
+/// writes them or `nft list` prints them (a host without `/32`); `None`
+/// when neither set is there.
+fn cidr_elements(text: &str) -> Option<Vec<Cidr>> {
+    let mut found = false;
+    let mut v = Vec::new();
+    for name in ["set clients4 {", "set clients6 {"] {
+        let Some(start) = text.find(name) else {
+            continue;
+        };
+        found = true;
+        let rest = &text[start + name.len()..];
+        let block = &rest[..rest.find('}').unwrap_or(rest.len())];
+        let Some(e) = block.find("elements") else {
+            continue;
+        };
+        let list = block[e..].split_once('{').map_or("", |(_, l)| l);
+        v.extend(
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| Cidr::parse(s).ok()),
+        );
+    }
+    v.sort();
+    found.then_some(v)
+}
+
+/// Vault itself open to other hosts (`vault_bind: nic`): always said, with
+/// who may connect, since mutual TLS is then all that keeps the network out.
+pub fn exposure(topology: &Topology<'_>) -> Option<Check> {
+    let addr = topology.vault_exposed()?;
+    let name = topology.site.flavor.display_name();
+    let title = format!("{name} is exposed to the network at {addr}");
+    Some(match topology.remote() {
+        Remote::Listed(list) => Check::warn(
+            "exposure",
+            title,
+            "keep `--allow-cidr` to your clients' networks; to keep Vault off the network, `vaultnet init --profile l1` puts a forwarder in front",
+        )
+        .detail(format!(
+            "clients from {} reach {name}'s listener; mutual TLS is what stops them",
+            show_cidrs(list)
+        )),
+        _ => Check::warn(
+            "exposure",
+            title,
+            format!(
+                "admit only your clients' networks: `vaultnet init --allow-cidr NETWORK` (repeat for each), then `nft -f {}`",
+                "forwarder/vaultnet.nft"
+            ),
+        )
+        .detail(format!(
+            "every network that reaches {} reaches {name}'s listener; mutual TLS is the only lock",
+            addr.ip()
+        )),
+    })
 }
 
 fn set_elements(text: &str) -> Vec<u32> {
@@ -682,6 +815,7 @@ mod tests {
             vault_clients: &[],
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[1002, 1001],
+            remote: crate::render::nft::Remote::None,
         });
         assert_eq!(set_elements(&file), [1001, 1002]);
         let listed = "table inet vaultnet {\n\tset tenants {\n\t\ttype uid\n\t\telements = { 1001, 1002 }\n\t}\n}\n";

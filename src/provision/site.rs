@@ -374,7 +374,10 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
             .as_ref()
             .map_or("(none)".into(), |c| c.raft_dir.display().to_string())
     };
-    let pairs: [(&'static str, String, String); 16] = [
+    let cidrs = |v: &[crate::state::cidr::Cidr]| -> Vec<String> {
+        v.iter().map(ToString::to_string).collect()
+    };
+    let pairs: [(&'static str, String, String); 17] = [
         ("auth", old.auth.to_string(), new.auth.to_string()),
         ("profile", old.profile.clone(), new.profile.clone()),
         ("dns-name", old.dns_name.clone(), new.dns_name.clone()),
@@ -412,6 +415,11 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
             "vault-clients",
             show_list(&old.vault_clients),
             show_list(&new.vault_clients),
+        ),
+        (
+            "allow-cidrs",
+            show_list(&cidrs(&old.allow_cidrs)),
+            show_list(&cidrs(&new.allow_cidrs)),
         ),
         ("vault-nodes", nodes(old), nodes(new)),
         ("raft-dir", raft_dir(old), raft_dir(new)),
@@ -551,7 +559,8 @@ fn schedule(layout: &Layout) -> Result<Vec<Outcome>> {
 fn write_listener(layout: &Layout, site: &Site) -> Result<Vec<Outcome>> {
     let Some(cluster) = &site.cluster else {
         let path = layout.listener();
-        return write_listener_for(layout, site.vault_addr, &layout.server_key(), &path);
+        let addresses = Topology::new(site)?.vault_listeners();
+        return write_listener_for(layout, &addresses, &layout.server_key(), &path);
     };
     let mut out = Vec::new();
     let peers: Vec<raft::Peer> = cluster
@@ -563,7 +572,7 @@ fn write_listener(layout: &Layout, site: &Site) -> Result<Vec<Outcome>> {
         let path = layout.node_listener(&n.name);
         out.extend(write_listener_for(
             layout,
-            n.addr,
+            &[n.addr],
             &layout.node_server_key(&n.name),
             &path,
         )?);
@@ -585,12 +594,12 @@ fn write_listener(layout: &Layout, site: &Site) -> Result<Vec<Outcome>> {
 
 fn write_listener_for(
     layout: &Layout,
-    address: std::net::SocketAddr,
+    addresses: &[std::net::SocketAddr],
     server_key: &Path,
     path: &Path,
 ) -> Result<Vec<Outcome>> {
     let text = listener::render(&ListenerSpec {
-        address,
+        addresses,
         // The key file holds the certificate too: Vault reloads the pair on
         // SIGHUP from one file, never a torn one.
         cert_file: server_key,

@@ -7,10 +7,28 @@
 //!   port — an allowlist, so no tenant (slirp4netns `allow_host_loopback`
 //!   and pasta would otherwise expose it), no removed tenant and no
 //!   stranger can skip the gate.
+//!
+//! With `gate: source-allowlist` (L4, R1) clients from outside this host
+//! reach the entry from the listed networks only (sets `clients4` and
+//! `clients6`); local ones still arrive on `lo` — rootless containers with
+//! the host's own address as source — and meet the uid rule.
 
 use std::net::SocketAddr;
 
+use crate::state::cidr::Cidr;
+
 pub const TABLE: &str = "vaultnet";
+
+/// Who may reach the entry from outside this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remote<'a> {
+    /// Nobody: local clients only.
+    None,
+    /// Clients whose source address is in one of these networks.
+    Listed(&'a [Cidr]),
+    /// Every source (mutual TLS is the only lock).
+    Any,
+}
 
 pub struct NftSpec<'a> {
     /// Where tenants enter (the forwarder's address and port).
@@ -22,6 +40,22 @@ pub struct NftSpec<'a> {
     /// Who besides root may connect to Vault's listener directly: user
     /// names (nft resolves them when it loads the file) or uids.
     pub vault_clients: &'a [&'a str],
+    /// Who may reach the entries from outside this host.
+    pub remote: Remote<'a>,
+}
+
+/// `elements = { … }` of one allowlist set, or nothing when empty.
+fn cidr_elements(list: &[Cidr], v4: bool) -> String {
+    let v: Vec<String> = list
+        .iter()
+        .filter(|c| c.is_ipv4() == v4)
+        .map(ToString::to_string)
+        .collect();
+    if v.is_empty() {
+        String::new()
+    } else {
+        format!("\n        elements = {{ {} }}", v.join(", "))
+    }
 }
 
 fn family(a: &SocketAddr) -> &'static str {
@@ -54,8 +88,46 @@ pub fn render(spec: &NftSpec<'_>) -> String {
     let in_rules: String = spec
         .entries
         .iter()
-        .map(|e| rule(e, "iifname != \"lo\" reject with tcp reset"))
+        .map(|e| match spec.remote {
+            Remote::None => rule(e, "iifname != \"lo\" reject with tcp reset"),
+            Remote::Listed(_) => {
+                let set = if e.is_ipv4() { "clients4" } else { "clients6" };
+                [
+                    rule(e, "iifname \"lo\" accept"),
+                    rule(e, &format!("{} saddr @{set} accept", family(e))),
+                    rule(e, "reject with tcp reset"),
+                ]
+                .concat()
+            }
+            Remote::Any => String::new(),
+        })
         .collect();
+    let (clients_sets, in_comment) = match spec.remote {
+        Remote::None => (
+            String::new(),
+            "Local clients (rootless containers too) arrive on lo; nobody else may.",
+        ),
+        Remote::Listed(list) => (
+            format!(
+                "    # Networks admitted from outside this host (`vaultnet init --allow-cidr`).\n\
+                 \x20   set clients4 {{\n\
+                 \x20       type ipv4_addr\n\
+                 \x20       flags interval{}\n\
+                 \x20   }}\n\
+                 \x20   set clients6 {{\n\
+                 \x20       type ipv6_addr\n\
+                 \x20       flags interval{}\n\
+                 \x20   }}\n",
+                cidr_elements(list, true),
+                cidr_elements(list, false)
+            ),
+            "Local clients (rootless containers too, with the host's address as\n        # source) arrive on lo and meet the uid rule; from outside, only the\n        # listed networks; everyone else is reset.",
+        ),
+        Remote::Any => (
+            String::new(),
+            "The entry is open to every network (no `--allow-cidr`): mutual TLS is\n        # its only lock. Vault's loopback port stays local.",
+        ),
+    };
     let vault_out: String = spec
         .vaults
         .iter()
@@ -84,6 +156,7 @@ pub fn render(spec: &NftSpec<'_>) -> String {
          \x20       type uid\n\
          \x20       elements = {{ {clients} }}\n\
          \x20   }}\n\
+         {clients_sets}\
          \n\
          \x20   chain output {{\n\
          \x20       type filter hook output priority filter; policy accept;\n\
@@ -96,7 +169,7 @@ pub fn render(spec: &NftSpec<'_>) -> String {
          \n\
          \x20   chain input {{\n\
          \x20       type filter hook input priority filter; policy accept;\n\
-         \x20       # Local clients (rootless containers too) arrive on lo; nobody else may.\n\
+         \x20       # {in_comment}\n\
          {in_rules}\
          {vault_in}\
          \x20   }}\n\
@@ -120,6 +193,7 @@ mod tests {
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[1001, 1002],
             vault_clients: &["vaultnet-forwarder"],
+            remote: Remote::None,
         });
         assert!(s.contains("elements = { 1001, 1002 }"));
         assert!(s.contains("elements = { 0, 1001, 1002 }"));
@@ -139,7 +213,73 @@ mod tests {
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[],
             vault_clients: &["vaultnet-forwarder"],
+            remote: Remote::None,
         });
         assert!(s.contains("set tenants {\n        type uid\n    }"));
+    }
+
+    #[test]
+    fn listed_networks_are_admitted_from_outside_and_everyone_else_is_reset() {
+        let nets = [
+            Cidr::parse("10.77.0.0/24").unwrap(),
+            Cidr::parse("10.78.0.2").unwrap(),
+            Cidr::parse("fd00:1::/64").unwrap(),
+        ];
+        let s = render(&NftSpec {
+            entries: &["10.9.0.1:22300".parse().unwrap()],
+            vaults: &["127.0.0.1:8200".parse().unwrap()],
+            tenant_uids: &[1001],
+            vault_clients: &["vaultnet-forwarder"],
+            remote: Remote::Listed(&nets),
+        });
+        assert!(s.contains(
+            "set clients4 {\n        type ipv4_addr\n        flags interval\n        elements = { 10.77.0.0/24, 10.78.0.2/32 }\n    }"
+        ), "{s}");
+        assert!(s.contains("elements = { fd00:1::/64 }"), "{s}");
+        let input = &s[s.find("chain input").unwrap()..];
+        let rules: Vec<&str> = input
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("ip"))
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                "ip daddr 10.9.0.1 tcp dport 22300 iifname \"lo\" accept",
+                "ip daddr 10.9.0.1 tcp dport 22300 ip saddr @clients4 accept",
+                "ip daddr 10.9.0.1 tcp dport 22300 reject with tcp reset",
+                "ip daddr 127.0.0.1 tcp dport 8200 iifname != \"lo\" reject with tcp reset",
+            ]
+        );
+        // Local clients keep the uid rule.
+        assert!(s.contains(
+            "ip daddr 10.9.0.1 tcp dport 22300 meta skuid != @allowed reject with tcp reset"
+        ));
+        let v6 = render(&NftSpec {
+            entries: &["[fd00::1]:8200".parse().unwrap()],
+            vaults: &["127.0.0.1:8200".parse().unwrap()],
+            tenant_uids: &[],
+            vault_clients: &[],
+            remote: Remote::Listed(&nets),
+        });
+        assert!(
+            v6.contains("ip6 daddr fd00::1 tcp dport 8200 ip6 saddr @clients6 accept"),
+            "{v6}"
+        );
+    }
+
+    #[test]
+    fn an_open_entry_has_no_input_rule_but_vaults_loopback_port_stays_local() {
+        let s = render(&NftSpec {
+            entries: &["10.9.0.1:8200".parse().unwrap()],
+            vaults: &["127.0.0.1:8200".parse().unwrap()],
+            tenant_uids: &[1001],
+            vault_clients: &[],
+            remote: Remote::Any,
+        });
+        let input = &s[s.find("chain input").unwrap()..];
+        assert!(!input.contains("10.9.0.1"), "{s}");
+        assert!(input.contains("ip daddr 127.0.0.1 tcp dport 8200 iifname != \"lo\" reject"));
+        assert!(!s.contains("clients4"));
     }
 }

@@ -221,6 +221,7 @@ fn the_gate_holds_exactly_the_uids_and_addresses_it_is_given() {
             vaults: &[std::net::SocketAddr::from(([127, 0, 0, 1], vport))],
             tenant_uids: &uids,
             vault_clients: &["vaultnet-forwarder"],
+            remote: nft::Remote::None,
         });
         let set = |name: &str| -> Vec<String> {
             let start = text.find(&format!("set {name} {{")).unwrap();
@@ -434,36 +435,44 @@ fn the_listener_and_raft_stanzas_carry_any_path_and_address_unchanged() {
         "listener and raft stanzas",
         inputs,
         |((addr, cert, key, ca), (node_id, api, peers))| {
-            let text = listener::render(&listener::ListenerSpec {
-                address: addr,
-                cert_file: Path::new(&cert),
-                key_file: Path::new(&key),
-                client_ca_file: Path::new(&ca),
-            });
-            let v: Value = serde_json::from_str(&text).expect("the listener is JSON");
-            prop_assert_eq!(v.as_object().unwrap().len(), 1);
-            prop_assert_eq!(v["listener"].as_array().unwrap().len(), 1);
-            let tcp = v["listener"][0]["tcp"].as_object().unwrap();
-            let keys: BTreeSet<&str> = tcp.keys().map(String::as_str).collect();
-            prop_assert_eq!(
-                keys,
-                BTreeSet::from([
-                    "address",
-                    "tls_cert_file",
-                    "tls_key_file",
-                    "tls_client_ca_file",
-                    "tls_require_and_verify_client_cert",
-                    "tls_min_version",
-                ])
-            );
-            prop_assert_eq!(&tcp["address"], &Value::from(addr.to_string()));
-            prop_assert_eq!(&tcp["tls_cert_file"], &Value::from(cert.clone()));
-            prop_assert_eq!(&tcp["tls_key_file"], &Value::from(key.clone()));
-            prop_assert_eq!(&tcp["tls_client_ca_file"], &Value::from(ca.clone()));
-            prop_assert_eq!(
-                &tcp["tls_require_and_verify_client_cert"],
-                &Value::Bool(true)
-            );
+            // One stanza per address (loopback, and the host's under R1).
+            let addrs = [addr, api];
+            for n in 1..=addrs.len() {
+                let text = listener::render(&listener::ListenerSpec {
+                    addresses: &addrs[..n],
+                    cert_file: Path::new(&cert),
+                    key_file: Path::new(&key),
+                    client_ca_file: Path::new(&ca),
+                });
+                let v: Value = serde_json::from_str(&text).expect("the listener is JSON");
+                prop_assert_eq!(v.as_object().unwrap().len(), 1);
+                let stanzas = v["listener"].as_array().unwrap();
+                prop_assert_eq!(stanzas.len(), n);
+                for (stanza, a) in stanzas.iter().zip(&addrs) {
+                    prop_assert_eq!(stanza.as_object().unwrap().len(), 1);
+                    let tcp = stanza["tcp"].as_object().unwrap();
+                    let keys: BTreeSet<&str> = tcp.keys().map(String::as_str).collect();
+                    prop_assert_eq!(
+                        keys,
+                        BTreeSet::from([
+                            "address",
+                            "tls_cert_file",
+                            "tls_key_file",
+                            "tls_client_ca_file",
+                            "tls_require_and_verify_client_cert",
+                            "tls_min_version",
+                        ])
+                    );
+                    prop_assert_eq!(&tcp["address"], &Value::from(a.to_string()));
+                    prop_assert_eq!(&tcp["tls_cert_file"], &Value::from(cert.clone()));
+                    prop_assert_eq!(&tcp["tls_key_file"], &Value::from(key.clone()));
+                    prop_assert_eq!(&tcp["tls_client_ca_file"], &Value::from(ca.clone()));
+                    prop_assert_eq!(
+                        &tcp["tls_require_and_verify_client_cert"],
+                        &Value::Bool(true)
+                    );
+                }
+            }
 
             let peers: Vec<raft::Peer> = peers
                 .iter()

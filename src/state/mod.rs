@@ -5,6 +5,7 @@
 //! Timestamps are typed and written in one RFC 3339 form, whole seconds in
 //! UTC (`2027-02-26T10:00:00Z`), here and in every `--output json`.
 
+pub mod cidr;
 pub mod cluster;
 #[cfg(test)]
 mod props;

@@ -139,6 +139,11 @@ pub struct Site {
     /// root and the forwarder's user.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vault_clients: Vec<String>,
+    /// Source networks the gate admits from outside this host (`init
+    /// --allow-cidr`), sorted; only profiles whose gate admits remote
+    /// clients keep any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_cidrs: Vec<crate::state::cidr::Cidr>,
     /// An OpenBao raft cluster behind the forwarder; `None`: one server
     /// at `vault_addr`. In a cluster `vault_addr` is one of its nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +202,7 @@ pub(crate) fn sample_site(profile: &str) -> Site {
         server_cert_ttl: 365 * 86400,
         vault_reload: None,
         vault_clients: Vec::new(),
+        allow_cidrs: Vec::new(),
         cluster: None,
         legacy_host_mapping: None,
     }

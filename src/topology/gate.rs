@@ -1,39 +1,130 @@
-//! Gate kind `uid-allowlist`: the nftables table that admits only tenant
-//! uids (and root, for the operator) to the entry, and only root and the
-//! forwarder's own user to Vault's own port, which slirp4netns
-//! (`allow_host_loopback`) and pasta would otherwise expose to tenants'
-//! containers.
+//! Gate kinds `uid-allowlist`, `source-allowlist` and
+//! `optional-source-allowlist`: the nftables table that admits only tenant
+//! uids (and root, for the operator) to the entry from this host, and only
+//! root and the forwarder's own user to Vault's loopback port, which
+//! slirp4netns (`allow_host_loopback`) and pasta would otherwise expose to
+//! tenants' containers. The source-allowlist kinds also admit clients from
+//! outside this host, from the networks `init --allow-cidr` lists (or,
+//! for the optional kind without any, from every network).
 
 use std::path::Path;
 
+use super::profile::{GateKind, Profile};
 use super::{HostFiles, Topology};
 use crate::error::{Error, Result};
 use crate::render::Rendered;
-use crate::render::nft::{self, NftSpec};
+use crate::render::nft::{self, NftSpec, Remote};
+use crate::state::Site;
+use crate::state::cidr::Cidr;
 use crate::sys::nft as sys;
 pub use crate::sys::nft::Loaded;
 
 /// The gate's file in `forwarder/`.
 pub const FILE: &str = "vaultnet.nft";
 
+/// Who `gate` admits to the entry from outside this host.
+pub fn remote(gate: GateKind, site: &Site) -> Remote<'_> {
+    match gate {
+        GateKind::UidAllowlist => Remote::None,
+        GateKind::OptionalSourceAllowlist if site.allow_cidrs.is_empty() => Remote::Any,
+        GateKind::SourceAllowlist | GateKind::OptionalSourceAllowlist => {
+            Remote::Listed(&site.allow_cidrs)
+        }
+    }
+}
+
+/// The networks of `init --allow-cidr`: the flagged ones, else the
+/// recorded ones while the profile's gate admits remote clients (a
+/// profile that admits none drops them; [`check`] refuses flagged ones).
+pub fn allow_cidrs(profile: &Profile, flagged: &[Cidr], recorded: Option<&[Cidr]>) -> Vec<Cidr> {
+    match (flagged.is_empty(), recorded) {
+        (false, _) => flagged.to_vec(),
+        (true, Some(r)) if profile.gate.admits_remote() => r.to_vec(),
+        (true, _) => Vec::new(),
+    }
+}
+
+/// The site's networks fit the profile's gate: none where the gate admits
+/// nobody from outside, at least one where it admits only listed ones,
+/// and each of the entry's address family (a client of the other family
+/// never reaches it).
+pub fn check(site: &Site, profile: &Profile) -> Result<()> {
+    let name = profile.name();
+    let list = &site.allow_cidrs;
+    if !profile.gate.admits_remote() {
+        if let Some(c) = list.first() {
+            return Err(Error::usage(format!(
+                "`--allow-cidr {c}` does not apply to profile {name}: its gate admits no client from outside this host"
+            ))
+            .hint(format!(
+                "drop `--allow-cidr`, or choose a profile that admits remote clients: {}",
+                remote_profiles()
+            )));
+        }
+        return Ok(());
+    }
+    if profile.gate == GateKind::SourceAllowlist && list.is_empty() {
+        return Err(Error::usage(format!(
+            "profile {name} admits clients from outside this host only from the networks `--allow-cidr` lists, and none is listed"
+        ))
+        .hint("pass `--allow-cidr NETWORK` for each client network, e.g. `--allow-cidr 192.168.1.0/24`; or `--profile l1` for local tenants only"));
+    }
+    let v4 = site.host_ip.is_ipv4();
+    if let Some(c) = list.iter().find(|c| c.is_ipv4() != v4) {
+        let fam = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
+        return Err(Error::usage(format!(
+            "`--allow-cidr {c}` is {}, and the entry's host address {} is {}: no client from it can connect",
+            fam(!v4),
+            site.host_ip,
+            fam(v4)
+        ))
+        .hint(format!(
+            "pass {} networks with `--allow-cidr`, or an {} `--host-ip`",
+            fam(v4),
+            fam(!v4)
+        )));
+    }
+    Ok(())
+}
+
+/// `` `--profile l4` or `--profile r1` ``: the built-in profiles whose gate
+/// admits remote clients.
+fn remote_profiles() -> String {
+    Profile::all()
+        .into_iter()
+        .filter(|p| p.gate.admits_remote())
+        .map(|p| format!("`--profile {}`", p.name()))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 pub fn uid_allowlist(t: &Topology<'_>, tenant_uids: &[u32]) -> HostFiles {
     let entries: Vec<_> = t.entry_probes().iter().map(|p| p.addr).collect();
-    let mut clients = vec![crate::render::forwarder::identity(t.site.forwarder)];
+    let mut clients = t.entry_users();
     clients.extend(t.site.vault_clients.iter().map(String::as_str));
+    let remote = remote(t.profile.gate, t.site);
     let text = nft::render(&NftSpec {
         entries: &entries,
         vaults: &t.vault_addrs(),
         tenant_uids,
         vault_clients: &clients,
+        remote,
     });
+    let what = match remote {
+        Remote::None => "tenant uids only, never on Vault's port",
+        Remote::Listed(_) => {
+            "tenant uids, and from outside only the --allow-cidr networks; no tenant on Vault's loopback port"
+        }
+        Remote::Any => {
+            "tenant uids, and from outside every network; no tenant on Vault's loopback port"
+        }
+    };
     HostFiles {
         files: vec![Rendered {
             name: FILE.into(),
             contents: text,
         }],
-        enable: vec![format!(
-            "nft -f forwarder/{FILE}    # the gate: tenant uids only, never on Vault's port"
-        )],
+        enable: vec![format!("nft -f forwarder/{FILE}    # the gate: {what}")],
     }
 }
 
@@ -102,7 +193,7 @@ pub fn written_note(rel: &str, path: &Path, state: Loaded, reloaded: bool) -> St
             path.display()
         ),
         (Loaded::No, _) => format!(
-            "wrote `{rel}`: load it with `nft -f {}` (not loaded: until it is, any local user can connect to the forwarder and to Vault's port)",
+            "wrote `{rel}`: load it with `nft -f {}` (not loaded: until it is, nothing gates who connects to Vault)",
             path.display()
         ),
         (Loaded::NoNft, _) => format!(

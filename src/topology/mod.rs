@@ -11,6 +11,7 @@
 //! pattern is a profile file, plus a module here only when it brings a new
 //! kind of entry or gate (see docs/ARCHITECTURE.md).
 
+pub mod direct;
 pub mod gate;
 pub mod profile;
 pub mod shared_port;
@@ -54,6 +55,10 @@ pub struct EntryProbe {
     pub host_ip: Option<IpAddr>,
     /// The fix when nothing listens there.
     pub start_hint: String,
+    /// The fix when the entry accepts and then no TLS server answers.
+    pub upstream_hint: String,
+    /// The fix when the entry leads to another TLS server than Vault's.
+    pub elsewhere_hint: String,
 }
 
 impl<'a> Topology<'a> {
@@ -64,8 +69,10 @@ impl<'a> Topology<'a> {
 
     /// The site under `profile`, checked against it.
     pub fn with_profile(site: &'a Site, profile: Profile) -> Result<Topology<'a>> {
+        // Either way the operator's listener, `vault_addr`, is loopback;
+        // `nic` adds the host address beside it.
         match profile.vault_bind {
-            VaultBind::Loopback => {
+            VaultBind::Loopback | VaultBind::Nic => {
                 // A cluster's nodes first: `vault_addr` is one of them.
                 let nodes = site.cluster.iter().flat_map(|c| &c.nodes);
                 if let Some(n) = nodes.into_iter().find(|n| !n.addr.ip().is_loopback()) {
@@ -76,8 +83,12 @@ impl<'a> Topology<'a> {
                     .hint("give every node a loopback address, e.g. `--vault-node bao2=127.0.0.2:8200`"));
                 }
                 if !site.vault_addr.ip().is_loopback() {
+                    let what = match profile.vault_bind {
+                        VaultBind::Loopback => "Vault",
+                        VaultBind::Nic => "Vault's operator listener",
+                    };
                     return Err(Error::usage(format!(
-                        "invalid Vault address `{}`: profile {} keeps Vault on loopback",
+                        "invalid Vault address `{}`: profile {} keeps {what} on loopback",
                         site.vault_addr, profile.code
                     ))
                     .hint("pass a loopback address, e.g. `--vault-addr 127.0.0.1:8200`"));
@@ -86,7 +97,9 @@ impl<'a> Topology<'a> {
         }
         match profile.entry {
             EntryKind::SharedPort => shared_port::check(site)?,
+            EntryKind::Direct => direct::check(site)?,
         }
+        gate::check(site, &profile)?;
         if let Some(m) = &site.legacy_host_mapping
             && *m != profile.host_mapping.to_string()
         {
@@ -127,9 +140,7 @@ impl<'a> Topology<'a> {
     /// `mapping` (`None`: as the profile does).
     pub fn endpoint_mapped(&self, tenant: &str, mapping: Option<HostMapping>) -> Endpoint {
         let _ = tenant; // one shared entry: the same for every tenant
-        let connect = match self.profile.entry {
-            EntryKind::SharedPort => shared_port::listen(self.site),
-        };
+        let connect = self.listen();
         Endpoint {
             url: format!("https://{}:{}", self.site.dns_name, connect.port()),
             name: self.site.dns_name.clone(),
@@ -138,6 +149,73 @@ impl<'a> Topology<'a> {
                 .map(|t| format!("{}:{t}", self.site.dns_name)),
             connect,
         }
+    }
+
+    /// Where every tenant connects (one entry for all of them).
+    fn listen(&self) -> SocketAddr {
+        match self.profile.entry {
+            EntryKind::SharedPort => shared_port::listen(self.site),
+            EntryKind::Direct => direct::listen(self.site),
+        }
+    }
+
+    /// Every address one Vault server's listener file binds, the
+    /// operator's loopback one first; under `vault_bind: nic` also the
+    /// tenants' entry on the host address.
+    pub fn vault_listeners(&self) -> Vec<SocketAddr> {
+        let mut v = vec![self.site.vault_addr];
+        if self.profile.vault_bind == VaultBind::Nic {
+            v.push(self.listen());
+        }
+        v
+    }
+
+    /// The address where Vault itself is open to other hosts, if any.
+    pub fn vault_exposed(&self) -> Option<SocketAddr> {
+        (self.profile.vault_bind == VaultBind::Nic).then(|| self.listen())
+    }
+
+    /// Who the gate admits to the entry from outside this host.
+    pub fn remote(&self) -> crate::render::nft::Remote<'_> {
+        gate::remote(self.profile.gate, self.site)
+    }
+
+    /// Users besides root that the entry itself needs on Vault's loopback
+    /// port: the forwarder's, when there is one.
+    pub fn entry_users(&self) -> Vec<&'static str> {
+        match self.profile.entry {
+            EntryKind::SharedPort => vec![crate::render::forwarder::identity(self.site.forwarder)],
+            EntryKind::Direct => Vec::new(),
+        }
+    }
+
+    /// What `init` says of the way in, before the host files' enable
+    /// commands (run from `root`); `upstream` is where the entry leads.
+    pub fn init_lines(&self, root: &str, upstream: &str) -> Vec<String> {
+        use crate::render::nft::Remote;
+        let mut out = match self.remote() {
+            Remote::None => Vec::new(),
+            Remote::Listed(list) => vec![format!(
+                "Clients from outside this host: only from {} (`--allow-cidr`); the gate resets every other.",
+                list.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )],
+            Remote::Any => vec![format!(
+                "Clients from outside this host: from every network that reaches {}; mutual TLS is the only lock (limit them with `--allow-cidr NETWORK`).",
+                self.listen()
+            )],
+        };
+        out.extend(match self.profile.entry {
+            EntryKind::SharedPort => self
+                .entry_probes()
+                .iter()
+                .map(|e| shared_port::heading(self.site, e.addr, upstream, root))
+                .collect::<Vec<_>>(),
+            EntryKind::Direct => vec![direct::heading(self.site, root)],
+        });
+        out
     }
 
     /// The Vault server certificate's DNS names and addresses: the name
@@ -194,9 +272,12 @@ impl<'a> Topology<'a> {
     pub fn host_files(&self, layout: &Layout, tenant_uids: &[u32]) -> HostFiles {
         let mut out = match self.profile.entry {
             EntryKind::SharedPort => shared_port::host_files(self.site, layout),
+            EntryKind::Direct => direct::host_files(),
         };
         let g = match self.profile.gate {
-            GateKind::UidAllowlist => gate::uid_allowlist(self, tenant_uids),
+            GateKind::UidAllowlist
+            | GateKind::SourceAllowlist
+            | GateKind::OptionalSourceAllowlist => gate::uid_allowlist(self, tenant_uids),
         };
         out.files.extend(g.files);
         out.enable.extend(g.enable);
@@ -206,7 +287,9 @@ impl<'a> Topology<'a> {
     /// The gate as the kernel holds it, for the kinds vaultnet can reload.
     pub fn live_gate(&self) -> Option<gate::Live> {
         match self.profile.gate {
-            GateKind::UidAllowlist => Some(gate::Live),
+            GateKind::UidAllowlist
+            | GateKind::SourceAllowlist
+            | GateKind::OptionalSourceAllowlist => Some(gate::Live),
         }
     }
 
@@ -232,6 +315,7 @@ impl<'a> Topology<'a> {
     pub fn entry_probes(&self) -> Vec<EntryProbe> {
         match self.profile.entry {
             EntryKind::SharedPort => vec![shared_port::probe(self.site)],
+            EntryKind::Direct => vec![direct::probe(self.site)],
         }
     }
 }

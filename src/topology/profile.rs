@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 
 const BUILTIN: &[(&str, &str)] = &[
     ("l1", include_str!("../../profiles/l1.yaml")),
+    ("l4", include_str!("../../profiles/l4.yaml")),
     ("l6", include_str!("../../profiles/l6.yaml")),
+    ("r1", include_str!("../../profiles/r1.yaml")),
 ];
 
 pub const DEFAULT: &str = "l1";
@@ -21,6 +23,9 @@ pub const DEFAULT: &str = "l1";
 pub enum VaultBind {
     /// Loopback only: tenants reach Vault through their entry, never directly.
     Loopback,
+    /// Loopback for the operator, and the host address for tenants and
+    /// remote clients: Vault is its own entry (entry `direct`).
+    Nic,
 }
 
 /// How tenants' connections enter the host on their way to Vault.
@@ -29,6 +34,9 @@ pub enum VaultBind {
 pub enum EntryKind {
     /// One forwarder port on the host address, shared by every tenant.
     SharedPort,
+    /// No forwarder: Vault's own listener on the host address and the
+    /// site's port (needs `vault_bind: nic`).
+    Direct,
 }
 
 /// What tenants' `extra_hosts` map the Vault name to (a state type: each
@@ -39,8 +47,23 @@ pub use crate::state::HostMapping;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GateKind {
-    /// nftables `meta skuid`: tenant uids only on the entry, none on Vault's port.
+    /// nftables `meta skuid`: tenant uids only on the entry, none on Vault's
+    /// port; nothing from outside this host.
     UidAllowlist,
+    /// `uid-allowlist` for local clients, and from outside this host only
+    /// the source networks of `init --allow-cidr` (at least one); every
+    /// other remote client is reset.
+    SourceAllowlist,
+    /// `source-allowlist` when `init --allow-cidr` lists networks; without
+    /// any, remote clients from every network reach the entry.
+    OptionalSourceAllowlist,
+}
+
+impl GateKind {
+    /// Whether clients from outside this host may reach the entry.
+    pub fn admits_remote(self) -> bool {
+        !matches!(self, GateKind::UidAllowlist)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -86,6 +109,11 @@ impl Profile {
         }
         if p.port == 0 {
             return Err("port 0".into());
+        }
+        // Vault on the host address is the entry itself; a forwarder on
+        // that address and port would fight Vault for it.
+        if (p.vault_bind == VaultBind::Nic) != (p.entry == EntryKind::Direct) {
+            return Err("entry `direct` and `vault_bind: nic` go together".into());
         }
         for s in &p.extra_sans {
             crate::state::validate::dns_name(s).map_err(|e| e.message().to_string())?;
@@ -149,6 +177,8 @@ mod tests {
         for (from, to) in [
             ("entry: shared-port", "entry: per-tenant-port"),
             ("vault_bind: loopback", "vault_bind: nic"),
+            ("vault_bind: loopback", "vault_bind: lan"),
+            ("entry: shared-port", "entry: direct"),
             ("gate: uid-allowlist", "gate: none"),
             ("code: L1", "code: l1"),
             ("port: 22300", "port: 0"),
@@ -165,6 +195,6 @@ mod tests {
     fn unknown_profile_is_a_usage_error_with_the_known_names() {
         let e = Profile::builtin("l9").unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert_eq!(e.hint_text(), Some("known profiles: l1, l6"));
+        assert_eq!(e.hint_text(), Some("known profiles: l1, l4, l6, r1"));
     }
 }

@@ -107,5 +107,21 @@ pub fn probe(site: &Site) -> EntryProbe {
         addr,
         host_ip: Some(site.host_ip),
         start_hint: forwarder::start_hint(site.forwarder),
+        upstream_hint: format!(
+            "the forwarder gets no answer from its upstream: start Vault at {addr}, and point the forwarder at {addr} (reinstall the file in `forwarder/`)",
+            addr = site.vault_addr
+        ),
+        elsewhere_hint: format!(
+            "point the forwarder at {} (reinstall the file in `forwarder/`)",
+            site.vault_addr
+        ),
     }
+}
+
+/// What `init` says of the forwarder, before its enable commands.
+pub fn heading(site: &Site, addr: SocketAddr, upstream: &str, root: &str) -> String {
+    format!(
+        "Forwarder ({}): {addr} -> {upstream}; install it from `{root}` with:",
+        site.forwarder
+    )
 }

@@ -6,8 +6,15 @@ use crate::state::site::sample_site;
 /// the site a plain `init --host-ip 10.9.0.1` makes under it, and two
 /// tenants.
 fn rendered(profile: Profile) -> Result<String> {
+    // A gate that admits only listed networks needs one; the others are
+    // shown without, so each gate kind renders differently.
+    let allow_cidr = match profile.gate {
+        GateKind::SourceAllowlist => vec!["10.77.0.0/24".into()],
+        _ => Vec::new(),
+    };
     let flags = crate::settings::Flags {
         host_ip: Some("10.9.0.1".into()),
+        allow_cidr,
         ..Default::default()
     };
     let parsed = crate::settings::Parsed::from_flags(&flags)?;
@@ -23,6 +30,12 @@ fn rendered(profile: Profile) -> Result<String> {
     let mut out = vec![t.describe()];
     let (dns, ips) = t.server_sans();
     out.push(format!("sans {dns:?} {ips:?}"));
+    out.push(format!(
+        "listeners {:?} exposed {:?}",
+        t.vault_listeners(),
+        t.vault_exposed()
+    ));
+    out.extend(t.init_lines("/s", "127.0.0.1:8200"));
     let host = t.host_files(&crate::layout::Layout::new("/s"), &[1001, 1002]);
     for f in host.files {
         out.push(format!("file {}\n{}", f.name, f.contents));
@@ -60,12 +73,24 @@ fn rendered(profile: Profile) -> Result<String> {
 const ALTERNATIVES: &[(&str, &[&str])] = &[
     ("code", &["L9"]),
     ("summary", &["another summary"]),
-    ("vault_bind", &["nic"]),
-    ("entry", &["per-tenant-port", "dnat"]),
+    ("vault_bind", &["nic", "loopback"]),
+    (
+        "entry",
+        &["per-tenant-port", "dnat", "shared-port", "direct"],
+    ),
     ("port", &["22399"]),
     ("host_mapping", &["ip", "host-gateway"]),
     ("extra_sans", &["[extra.example]"]),
-    ("gate", &["none", "per-port"]),
+    (
+        "gate",
+        &[
+            "none",
+            "per-port",
+            "uid-allowlist",
+            "source-allowlist",
+            "optional-source-allowlist",
+        ],
+    ),
 ];
 
 /// `text` with the value of top-level `key` replaced by `value`.

@@ -137,32 +137,142 @@ pub fn init_stdout_with_vault(f: &Fixture, changed: u32, kept: u32, forwarder: &
 }
 
 /// The part of `init`'s report between the summary and what to do next:
-/// the listener, the forwarder's install steps and the operator's access.
+/// the listener, the way in and its install steps, and the operator's
+/// access — as the site's profile (l1, l4, l6 or r1) words them.
 fn init_steps(f: &Fixture, forwarder: &str) -> String {
+    let host = shown_host_ip(f);
+    let profile = site_profile(f);
+    let cidrs = allow_cidrs(f);
+    let (listeners, way_in) = match profile.as_str() {
+        "r1" => {
+            let entry = format!("{host}:{}", entry_port(f));
+            let remote = if cidrs.is_empty() {
+                format!(
+                    "Clients from outside this host: from every network that reaches {entry}; mutual TLS is the only lock (limit them with `--allow-cidr NETWORK`).\n"
+                )
+            } else {
+                remote_line(&cidrs)
+            };
+            (
+                format!("[VAULT_ADDR] and {entry}"),
+                format!(
+                    "{remote}No forwarder: tenants and remote clients reach OpenBao itself at {entry} (the second listener of `vault/listener.json`); start it once {host} is up on its interface, or set `net.ipv4.ip_nonlocal_bind=1`. Install the gate from `[STATE]` with:\n{}\n",
+                    gate_step(&cidrs, true)
+                ),
+            )
+        }
+        other => {
+            let remote = match other {
+                "l4" => remote_line(&cidrs),
+                _ => String::new(),
+            };
+            (
+                "[VAULT_ADDR]".to_string(),
+                format!(
+                    "{remote}Forwarder ({forwarder}): {host}:{} -> [VAULT_ADDR]; install it from `[STATE]` with:\n{}{}\n",
+                    entry_port(f),
+                    install_steps(forwarder),
+                    gate_step(&cidrs, false)
+                ),
+            )
+        }
+    };
     format!(
         "
-{profile}
-Vault listener: [VAULT_ADDR], mutual TLS required (`vault/listener.json`).
+{profile_line}
+Vault listener: {listeners}, mutual TLS required (`vault/listener.json`).
   The OpenBao server's user must be able to read `[STATE]/vault/server-key.pem`.
-Forwarder ({forwarder}): {host}:22300 -> [VAULT_ADDR]; install it from `[STATE]` with:
-{steps}  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port
-{RENEWAL_STEPS}Operator access:
+{way_in}{RENEWAL_STEPS}Operator access:
   export BAO_ADDR=https://[VAULT_ADDR] BAO_CACERT=[STATE]/pki/trust.pem BAO_CLIENT_CERT=[STATE]/operator/client.pem BAO_CLIENT_KEY=[STATE]/operator/client-key.pem
 ",
-        host = shown_host_ip(f),
-        steps = install_steps(forwarder),
-        profile = profile_line(f),
+        profile_line = profile_line(f),
     )
+}
+
+/// `init`'s line on the clients it admits from the networks `cidrs`.
+fn remote_line(cidrs: &[String]) -> String {
+    format!(
+        "Clients from outside this host: only from {} (`--allow-cidr`); the gate resets every other.\n",
+        cidrs.join(", ")
+    )
+}
+
+/// The command that loads the gate, with its comment: tenant uids only
+/// (l1, l6), also listed networks (`cidrs`), or also every network (r1
+/// without `--allow-cidr`; `open` says the profile may be open).
+fn gate_step(cidrs: &[String], open: bool) -> &'static str {
+    match (cidrs.is_empty(), open) {
+        (true, false) => {
+            "  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port"
+        }
+        (true, true) => {
+            "  nft -f forwarder/vaultnet.nft    # the gate: tenant uids, and from outside every network; no tenant on Vault's loopback port"
+        }
+        (false, _) => {
+            "  nft -f forwarder/vaultnet.nft    # the gate: tenant uids, and from outside only the --allow-cidr networks; no tenant on Vault's loopback port"
+        }
+    }
+}
+
+/// The site's profile as its state records it, else as the fixture's
+/// `--profile` asks, else l1.
+pub fn site_profile(f: &Fixture) -> String {
+    let state = std::fs::read_to_string(f.path("vaultnet.yaml")).unwrap_or_default();
+    if let Some(p) = state
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("profile: "))
+    {
+        return p.trim().to_string();
+    }
+    let args: Vec<String> = f
+        .init_args()
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    args.windows(2)
+        .find(|w| w[0] == "--profile")
+        .map_or("l1".into(), |w| w[1].clone())
+}
+
+/// The site's `allow_cidrs` as its state records them.
+fn allow_cidrs(f: &Fixture) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(f.path("vaultnet.yaml")) else {
+        return Vec::new();
+    };
+    let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap_or_default();
+    v.pointer("/site/allow_cidrs")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The port tenants connect to, as the state records it.
+fn entry_port(f: &Fixture) -> u16 {
+    let text = std::fs::read_to_string(f.path("vaultnet.yaml")).unwrap_or_default();
+    let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap_or_default();
+    v.pointer("/site/port")
+        .and_then(serde_json::Value::as_u64)
+        .map_or(22300, |p| p as u16)
 }
 
 /// The profile line of `init`'s report, for the profile the site's state
 /// records (l1 before the first run).
 fn profile_line(f: &Fixture) -> &'static str {
-    let state = std::fs::read_to_string(f.path("vaultnet.yaml")).unwrap_or_default();
-    if state.lines().any(|l| l.trim() == "profile: l6") {
-        "Profile l6 (pattern L6): host forwarder + DNS name + mTLS, pasta (host-gateway mapping)."
-    } else {
-        "Profile l1 (pattern L1): host forwarder + DNS name + mTLS."
+    match site_profile(f).as_str() {
+        "l6" => {
+            "Profile l6 (pattern L6): host forwarder + DNS name + mTLS, pasta (host-gateway mapping)."
+        }
+        "l4" => {
+            "Profile l4 (pattern L4): host forwarder open to listed networks (--allow-cidr) + mTLS."
+        }
+        "r1" => {
+            "Profile r1 (pattern R1): Vault listening on the host address, no forwarder + mTLS."
+        }
+        _ => "Profile l1 (pattern L1): host forwarder + DNS name + mTLS.",
     }
 }
 
@@ -226,11 +336,16 @@ pub const RENEW_FILES: &str =
 
 /// [`first_init`] with `--forwarder FORWARDER`.
 pub fn first_init_with(f: &Fixture, forwarder: &str) -> Expect {
-    let files: String = forwarder_files(forwarder)
+    // Profile r1 has no forwarder.
+    let written = match site_profile(f).as_str() {
+        "r1" => &[][..],
+        _ => forwarder_files(forwarder),
+    };
+    let files: String = written
         .iter()
         .map(|file| format!("wrote `forwarder/{file}`\n"))
         .collect();
-    let changed = 10 + forwarder_files(forwarder).len() as u32;
+    let changed = 10 + written.len() as u32;
     f.expect(0)
         .stdout(init_stdout(f, changed, 0, forwarder))
         .stderr(format!(

@@ -519,7 +519,7 @@ pub const NEXT: &str =
     "next: write secrets under `secret/tenants/NAME/` and start the bundle's compose.yaml\n";
 
 /// What a run that changed the tenant uids says about the nft gate.
-pub const NFT: &str = "wrote `forwarder/vaultnet.nft`: load it with `nft -f [STATE]/forwarder/vaultnet.nft` (not loaded: until it is, any local user can connect to the forwarder and to Vault's port)\n";
+pub const NFT: &str = "wrote `forwarder/vaultnet.nft`: load it with `nft -f [STATE]/forwarder/vaultnet.nft` (not loaded: until it is, nothing gates who connects to Vault)\n";
 
 /// The same when the gate is loaded: vaultnet reloads it.
 pub const NFT_RELOADED: &str = "wrote `forwarder/vaultnet.nft` and reloaded the gate from it\n";
@@ -692,7 +692,11 @@ pub fn list_json_installed(rows: &[(&str, &str, bool, Option<&Path>)]) -> String
     "wrapped_secret_id": {wrapped},
     "installed": {installed},
     "installed_to": {to},
-    "network": {network}
+    "network": {network},
+    "endpoint": {{
+      "url": "https://vault.lan:22300",
+      "connect": "[HOST_IP]:22300"
+    }}
   }}"#
             )
         })
@@ -718,12 +722,12 @@ pub fn list_table(rows: &[(&str, &str)]) -> String {
         .max()
         .unwrap();
     let mut text = format!(
-        "{:<nw$}  {:<uw$}  CERT EXPIRES      SECRET_ID EXPIRES  {:<mw$}  INSTALLED\n",
+        "{:<nw$}  {:<uw$}  CERT EXPIRES      SECRET_ID EXPIRES  {:<mw$}  ENDPOINT                 INSTALLED\n",
         "TENANT", "UID", "MAPPING"
     );
     for (t, uid) in rows {
         text.push_str(&format!(
-            "{t:<nw$}  {uid:<uw$}  [DATE] (89d)  [DATE] (29d)   {:<mw$}  no\n",
+            "{t:<nw$}  {uid:<uw$}  [DATE] (89d)  [DATE] (29d)   {:<mw$}  https://vault.lan:22300  no\n",
             mapping(uid)
         ));
     }

@@ -1,0 +1,545 @@
+//! Patterns L4 (the forwarder open to listed networks) and R1 (Vault
+//! itself on the host address), for real (gated by `VAULTNET_E2E=1`): a
+//! namespace playing the host, OpenBao started from the listener file
+//! `init --profile` wrote, the socat forwarder for L4, the nft gate
+//! loaded, and client namespaces joined to the host by veth pairs — each
+//! a machine of the LAN. From an admitted namespace the tenant's bundle
+//! runs unchanged (`bao agent` with its own config) and renders the
+//! tenant's secret and not its neighbour's; a namespace outside
+//! `--allow-cidr` is reset; an admitted client without a client
+//! certificate gets no answer (the TLS handshake fails); local tenants
+//! keep the per-uid gate, a stranger uid is refused. Unloading the gate
+//! lets the outside namespace in, so its refusal is the gate's. The doctor
+//! tests break each pattern's own link: the allowlist not loaded, or not
+//! the site's, and Vault exposed on the network (R1).
+//!
+//! The input checks (`--allow-cidr` refused with the fix, nothing made)
+//! run without root.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::fixture::Fixture;
+use crate::support::init::{KEPT_PKI, init_stdout_with_vault, kept_certificates, vault_setup};
+use crate::support::netns::TenantNs;
+use crate::support::openbao::probe;
+use crate::support::tenant::{Agent, UnixUser, connect_as, tenant_request};
+use crate::support::{require_e2e, run_ok};
+
+const DNS_NAME: &str = "vault.lan";
+const AGENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A documentation network (RFC 5737) no test namespace is in: the first
+/// `init` of an L4 site needs one network, and nothing from it connects.
+const DOC_NET: &str = "192.0.2.0/24";
+
+#[test]
+fn bad_allow_cidrs_are_refused_with_the_fix_and_nothing_is_made() {
+    for (args, error, hint) in [
+        (
+            &["--profile", "l4"][..],
+            "profile l4 admits clients from outside this host only from the networks `--allow-cidr` lists, and none is listed",
+            "pass `--allow-cidr NETWORK` for each client network, e.g. `--allow-cidr 192.168.1.0/24`; or `--profile l1` for local tenants only",
+        ),
+        (
+            &["--profile", "l4", "--allow-cidr", "10.78.0.9/24"],
+            "invalid `--allow-cidr 10.78.0.9/24`: host bits are set below the /24 prefix",
+            "pass the network itself, `--allow-cidr 10.78.0.0/24`, or one host, `--allow-cidr 10.78.0.9`",
+        ),
+        (
+            &["--profile", "r1", "--allow-cidr", "lan"],
+            "invalid `--allow-cidr lan`: `lan` is not an IP address",
+            "pass a network as ADDRESS/PREFIX, e.g. `--allow-cidr 192.168.1.0/24` or `--allow-cidr fd00:1::/64`",
+        ),
+        (
+            &["--profile", "r1", "--allow-cidr", "0.0.0.0/0"],
+            "invalid `--allow-cidr 0.0.0.0/0`: a /0 admits every address, which is no allowlist",
+            "list the networks your clients are in, e.g. `--allow-cidr 192.168.1.0/24`",
+        ),
+        (
+            &[
+                "--profile",
+                "l4",
+                "--allow-cidr",
+                "10.0.0.0/8",
+                "--allow-cidr",
+                "10.78.0.2",
+            ],
+            "`--allow-cidr 10.78.0.2/32` is inside `--allow-cidr 10.0.0.0/8`: nft cannot load overlapping networks",
+            "drop `--allow-cidr 10.78.0.2/32`: `10.0.0.0/8` admits it already",
+        ),
+        (
+            &["--profile", "l4", "--allow-cidr", "fd00:1::/64"],
+            "`--allow-cidr fd00:1::/64` is IPv6, and the entry's host address 10.77.0.1 is IPv4: no client from it can connect",
+            "pass IPv4 networks with `--allow-cidr`, or an IPv6 `--host-ip`",
+        ),
+        (
+            &["--allow-cidr", "10.78.0.0/24"],
+            "`--allow-cidr 10.78.0.0/24` does not apply to profile l1: its gate admits no client from outside this host",
+            "drop `--allow-cidr`, or choose a profile that admits remote clients: `--profile l4` or `--profile r1`",
+        ),
+    ] {
+        let f = Fixture::offline();
+        f.init().args(args).run().expect(f.rejected(error, hint));
+        assert!(!f.dir().exists(), "{args:?} created the state directory");
+    }
+    // Over a site that exists: refused, and nothing changes.
+    let f = Fixture::builder().init().build();
+    let before = f.snapshot();
+    f.init()
+        .args(["--allow-cidr", "10.78.0.0/24"])
+        .run()
+        .expect(f.rejected(
+            "`--allow-cidr 10.78.0.0/24` does not apply to profile l1: its gate admits no client from outside this host",
+            "drop `--allow-cidr`, or choose a profile that admits remote clients: `--profile l4` or `--profile r1`",
+        ));
+    before.without(".vaultnet.lock").assert_same(
+        &f.snapshot().without(".vaultnet.lock"),
+        "refused --allow-cidr",
+    );
+}
+
+/// The uid and gid of a Unix user.
+fn ids(name: &str) -> (u32, u32) {
+    let u = nix::unistd::User::from_name(name)
+        .expect("read passwd")
+        .unwrap_or_else(|| panic!("no user {name}"));
+    (u.uid.as_raw(), u.gid.as_raw())
+}
+
+/// `GET sys/health` from `ns` to `https://vault.lan:PORT` (the namespace's
+/// hosts file maps the name) with the tenant's bundle: its CA, and its
+/// client certificate when `with_cert`.
+fn from_ns(ns: &str, f: &Fixture, tenant: &str, port: u16, with_cert: bool) -> Result<u16, String> {
+    let b = f.bundle(tenant);
+    let (cert, key) = (b.join("client.pem"), b.join("client-key.pem"));
+    probe(
+        Some(ns),
+        &format!("{DNS_NAME}:{port}"),
+        &b.join("ca.pem"),
+        with_cert.then_some((cert.as_path(), key.as_path())),
+    )
+}
+
+/// Asserts a probe got a TCP reset — the gate's answer: curl could not
+/// connect (exit 7) and was told so at once (a dropped SYN would wait out
+/// curl's 10 s and exit 28).
+#[track_caller]
+fn assert_reset(got: Result<u16, String>, who: &str) {
+    let waited = |e: &str| -> Option<u64> {
+        let (_, rest) = e.split_once(" after ")?;
+        rest.split_once(" ms")?.0.parse().ok()
+    };
+    match got {
+        Err(e) if e.contains("curl: (7)") && waited(&e).is_some_and(|ms| ms < 2000) => {}
+        other => panic!("{who} must be reset by the gate, got {other:?}"),
+    }
+}
+
+/// Asserts a probe without a client certificate got no HTTP answer: the
+/// TCP connection was made (curl's exit is neither 7, could not connect,
+/// nor 28, timed out) and the server ended it in the TLS handshake.
+#[track_caller]
+fn assert_no_answer_without_cert(got: Result<u16, String>, who: &str) {
+    match got {
+        Err(e) if !e.contains("curl: (7)") && !e.contains("curl: (28)") => {}
+        other => panic!("{who} without a client certificate must get no answer, got {other:?}"),
+    }
+}
+
+/// The same request as uid `uid` from the host namespace, with copies of
+/// the tenant's certificates it may read: what the tenant's rootless
+/// containers do (slirp4netns connects from the host's stack as the
+/// tenant's own uid, which is all the gate sees).
+fn as_uid(
+    f: &Fixture,
+    tenant: &str,
+    (uid, gid): (u32, u32),
+    addr: SocketAddr,
+) -> Result<u16, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("vaultnet-as-uid-")
+        .tempdir()
+        .unwrap();
+    for file in ["ca.pem", "client.pem", "client-key.pem"] {
+        let to = dir.path().join(file);
+        std::fs::copy(f.bundle(tenant).join(file), &to).unwrap();
+        std::os::unix::fs::chown(&to, Some(uid), Some(gid)).unwrap();
+    }
+    std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let d = |n: &str| dir.path().join(n);
+    let out = Command::new("ip")
+        .args(["netns", "exec", f.ns_name().unwrap(), "setpriv"])
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .args(["--clear-groups", "curl", "-q", "-sS", "-o", "/dev/null"])
+        .args(["-w", "%{http_code}", "--max-time", "10", "--resolve"])
+        .arg(format!("{DNS_NAME}:{}:{}", addr.port(), addr.ip()))
+        .arg("--cacert")
+        .arg(d("ca.pem"))
+        .arg("--cert")
+        .arg(d("client.pem"))
+        .arg("--key")
+        .arg(d("client-key.pem"))
+        .arg(format!("https://{DNS_NAME}:{}/v1/sys/health", addr.port()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run curl as the uid");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .map_err(|e| format!("{e}"))
+}
+
+/// The tenant's bundle, unchanged, run by `bao agent` in `ns`: it renders
+/// the tenant's own secret, and its token is denied the neighbour's.
+#[track_caller]
+fn bundle_renders_own_secret_only(f: &Fixture, ns: &TenantNs, own: &str, neighbour: &str) {
+    let value = format!("{own}-s3cret");
+    f.write_secret(own, &value);
+    f.write_secret(neighbour, "never-for-the-neighbour");
+    let agent = Agent::start(ns, &f.bundle(own), &f.compose(own));
+    let (rendered, _) = agent.wait_for_file("/secrets/app", AGENT_TIMEOUT);
+    assert_eq!(String::from_utf8_lossy(&rendered), value, "{}", agent.log());
+    let (token, _) = agent.wait_for_file("/agent/token", AGENT_TIMEOUT);
+    let token = String::from_utf8(token).unwrap();
+    let (code, body) = tenant_request(
+        ns,
+        &f.bundle(own),
+        "GET",
+        &format!("secret/data/tenants/{neighbour}/app"),
+        None,
+        Some(token.trim()),
+    );
+    assert_eq!(code, 403, "the neighbour's secret: {body}");
+}
+
+/// `init` again with `--allow-cidr` for each of `nets` (besides the
+/// fixture's own): the site's networks change, and the gate file with them.
+#[track_caller]
+fn allow(f: &Fixture, old: &str, nets: &[String]) {
+    let mut init = f.init();
+    init.env("BAO_TOKEN", &f.bao().root_token);
+    for n in nets {
+        init.args(["--allow-cidr", n]);
+    }
+    let mut all: Vec<String> = nets.to_vec();
+    all.extend(
+        f.init_args()
+            .windows(2)
+            .filter(|w| w[0] == "--allow-cidr")
+            .map(|w| format!("{}", w[1].to_string_lossy())),
+    );
+    let mut shown: Vec<vaultnet::state::cidr::Cidr> = all
+        .iter()
+        .map(|c| vaultnet::state::cidr::Cidr::parse(c).unwrap())
+        .collect();
+    shown.sort();
+    let new = shown
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let out = init.run();
+    out.expect(
+        f.expect(0)
+            .stdout(init_stdout_with_vault(f, 3, KEPT_PKI + 2, "socat"))
+            .stderr(format!(
+                "setting allow-cidrs: {old} -> {new}\n{}wrote `vaultnet.yaml`\nupdated `forwarder/vaultnet.nft`\n{}",
+                kept_certificates(f),
+                vault_setup("present", "present")
+            )),
+    );
+    f.load_nft();
+}
+
+/// `list --output json`: each tenant's endpoint.
+#[track_caller]
+fn endpoints(f: &Fixture) -> Vec<(String, String, String)> {
+    let out = f.vaultnet().args(["list", "--output", "json"]).run();
+    let rows: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"));
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r["endpoint"][k].as_str().unwrap().to_string();
+            (
+                r["name"].as_str().unwrap().to_string(),
+                s("url"),
+                s("connect"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn l4_admits_the_listed_networks_resets_the_others_and_keeps_the_uid_gate_for_local_tenants() {
+    require_e2e!("runs OpenBao, socat, nft and bao agent in network namespaces");
+    let f = Fixture::host("vnl4")
+        .init_args(["--profile", "l4", "--allow-cidr", DOC_NET])
+        .tenants(2)
+        .forwarder()
+        .nft()
+        .build();
+    let (a, b) = (f.tenant(0).to_string(), f.tenant(1).to_string());
+    let host_ip = f.host_ip();
+    let port = f.forwarder_port();
+    assert_eq!(port, 22300);
+    let admitted = f.ns().add_tenant_ns("vnla", &[(DNS_NAME, host_ip)]);
+    let outside = f.ns().add_tenant_ns("vnlo", &[(DNS_NAME, host_ip)]);
+    // Only the documentation network is listed: both are reset.
+    assert_reset(
+        from_ns(admitted.name(), &f, &a, port, true),
+        "an unlisted namespace",
+    );
+
+    allow(&f, DOC_NET, &[format!("{}/32", admitted.ip())]);
+    let nft = std::fs::read_to_string(f.path("forwarder/vaultnet.nft")).unwrap();
+    assert!(
+        nft.contains(&format!("elements = {{ {}/32, {DOC_NET} }}", admitted.ip())),
+        "{nft}"
+    );
+    assert_eq!(from_ns(admitted.name(), &f, &a, port, true), Ok(200));
+    bundle_renders_own_secret_only(&f, &admitted, &a, &b);
+    assert_reset(
+        from_ns(outside.name(), &f, &a, port, true),
+        "a namespace outside the list",
+    );
+    assert_no_answer_without_cert(
+        from_ns(admitted.name(), &f, &a, port, false),
+        "an admitted namespace",
+    );
+
+    // Local tenants meet the uid gate: the tenant's uid gets through, a
+    // stranger's is refused on the same address.
+    let entry = SocketAddr::new(host_ip, port);
+    assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
+    let stranger = UnixUser::create("l4s");
+    match connect_as(
+        f.ns_name().unwrap(),
+        stranger.uid,
+        stranger.gid,
+        &host_ip.to_string(),
+        port,
+    ) {
+        Err(e) if e.contains("Connection refused") => {}
+        other => panic!("a stranger uid must be refused at the entry, got {other:?}"),
+    }
+    assert_eq!(
+        endpoints(&f),
+        [a.clone(), b.clone()].map(|t| (
+            t,
+            format!("https://{DNS_NAME}:22300"),
+            format!("{host_ip}:22300")
+        ))
+    );
+
+    // The gate is what refused the outside namespace: without it, in.
+    f.unload_nft();
+    assert_eq!(from_ns(outside.name(), &f, &a, port, true), Ok(200));
+}
+
+#[test]
+fn doctor_names_an_l4_allowlist_that_is_not_loaded_or_not_the_sites() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let f = Fixture::host("vnd4")
+        .init_args(["--profile", "l4", "--allow-cidr", DOC_NET])
+        .tenants(1)
+        .forwarder()
+        .nft()
+        .build();
+    let r = f.report(&[], 0);
+    assert_eq!(r.status(), "ok", "{}", r.out);
+    r.expect("nft.allowlist", "ok");
+    assert_eq!(r.detail("nft.allowlist.loaded"), DOC_NET);
+    assert!(r.ids().iter().all(|i| i != "exposure"), "{}", r.out);
+
+    let file = f.path("forwarder/vaultnet.nft");
+    let load = format!("nft -f {}", file.display());
+    // The networks taken out of the kernel's set behind vaultnet's back.
+    run_ok(f.ns().command("nft").args([
+        "delete",
+        "element",
+        "inet",
+        "vaultnet",
+        "clients4",
+        &format!("{{ {DOC_NET} }}"),
+    ]));
+    let r = f.report(&[], 1);
+    assert_eq!(
+        r.expect_hint("nft.allowlist.loaded", "fail", &[&load]),
+        load
+    );
+    assert_eq!(
+        r.detail("nft.allowlist.loaded"),
+        format!("the loaded gate admits none, the site lists {DOC_NET}")
+    );
+    // The gate not loaded at all: the forwarder is open to everyone.
+    f.unload_nft();
+    let r = f.report(&[], 1);
+    r.expect_hint("nft.loaded", "fail", &[&load]);
+    assert_eq!(
+        r.detail("nft.loaded"),
+        format!(
+            "table inet vaultnet is not loaded: {}:22300 is open to every network and every local user",
+            f.host_ip()
+        )
+    );
+    // The hint is the fix.
+    run_ok(f.ns().command("nft").arg("-f").arg(&file));
+    let r = f.report(&[], 0);
+    r.expect("nft.allowlist.loaded", "ok");
+    r.expect("nft.loaded", "ok");
+}
+
+#[test]
+fn r1_serves_remote_and_local_tenants_from_vaults_own_listener_and_requires_a_certificate() {
+    require_e2e!("runs OpenBao, nft and bao agent in network namespaces");
+    let f = Fixture::host("vnr1")
+        .init_args(["--profile", "r1"])
+        .tenants(2)
+        .nft()
+        .build();
+    let (a, b) = (f.tenant(0).to_string(), f.tenant(1).to_string());
+    let host_ip = f.host_ip();
+    // No forwarder: the bundle points at Vault's own port on the host.
+    assert_eq!(f.forwarder_port(), 8200);
+    let entry = SocketAddr::new(host_ip, 8200);
+    let listener: Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("vault/listener.json")).unwrap())
+            .unwrap();
+    let addrs: Vec<&str> = listener["listener"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["tcp"]["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(addrs, [f.vault_addr().to_string(), entry.to_string()]);
+    assert!(
+        !f.path("forwarder/vaultnet-forwarder.service").exists(),
+        "r1 writes no forwarder"
+    );
+    let agent_json: Value = serde_json::from_str(&f.bundle_text(&a, "agent.json")).unwrap();
+    assert_eq!(agent_json["vault"]["address"], "https://vault.lan:8200");
+    let served = vaultnet::pki::CertInfo::parse(
+        &std::fs::read_to_string(f.path("vault/server.pem")).unwrap(),
+    )
+    .unwrap();
+    assert!(served.ip_sans.contains(&host_ip), "{:?}", served.ip_sans);
+    assert!(served.dns_sans.iter().any(|d| d == DNS_NAME));
+
+    let remote = f.ns().add_tenant_ns("vnrr", &[(DNS_NAME, host_ip)]);
+    assert_eq!(from_ns(remote.name(), &f, &a, 8200, true), Ok(200));
+    bundle_renders_own_secret_only(&f, &remote, &a, &b);
+    assert_no_answer_without_cert(
+        from_ns(remote.name(), &f, &a, 8200, false),
+        "a remote client",
+    );
+    // A local tenant, as its rootless containers connect: its own uid on
+    // the host address. A stranger is refused there, and the tenant on
+    // Vault's loopback port (the operator's).
+    assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
+    let stranger = UnixUser::create("r1s");
+    let refused = |uid: u32, gid: u32, addr: SocketAddr, who: &str| match connect_as(
+        f.ns_name().unwrap(),
+        uid,
+        gid,
+        &addr.ip().to_string(),
+        addr.port(),
+    ) {
+        Err(e) if e.contains("Connection refused") => {}
+        other => panic!("{who} must be refused at {addr}, got {other:?}"),
+    };
+    refused(stranger.uid, stranger.gid, entry, "a stranger uid");
+    let (uid, gid) = ids(&a);
+    refused(
+        uid,
+        gid,
+        f.vault_addr(),
+        "a tenant on Vault's loopback port",
+    );
+    assert_eq!(
+        endpoints(&f),
+        [a.clone(), b.clone()].map(|t| (t, format!("https://{DNS_NAME}:8200"), entry.to_string()))
+    );
+
+    // An allowlist that does not list the remote namespace: reset, while
+    // the local tenant still gets through.
+    allow_r1(&f, DOC_NET);
+    assert_reset(
+        from_ns(remote.name(), &f, &a, 8200, true),
+        "an unlisted remote client",
+    );
+    assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
+}
+
+/// `init --allow-cidr NET` on an r1 site that had none.
+#[track_caller]
+fn allow_r1(f: &Fixture, net: &str) {
+    let out = f
+        .init()
+        .env("BAO_TOKEN", &f.bao().root_token)
+        .args(["--allow-cidr", net])
+        .run();
+    out.expect(
+        f.expect(0)
+            .stdout(init_stdout_with_vault(f, 3, KEPT_PKI + 2, "socat"))
+            .stderr(format!(
+                "setting allow-cidrs: (none) -> {net}\n{}wrote `vaultnet.yaml`\nupdated `forwarder/vaultnet.nft`\n{}",
+                kept_certificates(f),
+                vault_setup("present", "present")
+            )),
+    );
+    f.load_nft();
+}
+
+#[test]
+fn doctor_warns_that_r1_exposes_vault_and_names_an_allowlist_that_is_not_loaded() {
+    require_e2e!("runs OpenBao and nft in a network namespace");
+    let f = Fixture::host("vnd1")
+        .init_args(["--profile", "r1"])
+        .tenants(1)
+        .nft()
+        .build();
+    let entry = format!("{}:8200", f.host_ip());
+    let r = f.report(&["--login"], 0);
+    assert_eq!(r.status(), "warn", "{}", r.out);
+    assert_eq!(r.leaves("warn"), ["exposure"], "{}", r.out);
+    r.expect_hint("exposure", "warn", &["--allow-cidr NETWORK"]);
+    assert_eq!(
+        r.detail("exposure"),
+        format!(
+            "every network that reaches {} reaches OpenBao's listener; mutual TLS is the only lock",
+            f.host_ip()
+        )
+    );
+    r.expect("entry.mtls", "ok");
+    r.expect(&format!("login.{}", f.tenant(0)), "ok");
+
+    allow_r1(&f, DOC_NET);
+    let r = f.report(&[], 0);
+    r.expect_hint("exposure", "warn", &["--allow-cidr"]);
+    assert_eq!(
+        r.detail("exposure"),
+        format!("clients from {DOC_NET} reach OpenBao's listener; mutual TLS is what stops them")
+    );
+    r.expect("nft.allowlist.loaded", "ok");
+    // Vault's own port open to everyone: the gate not loaded.
+    f.unload_nft();
+    let r = f.report(&[], 1);
+    let load = format!("nft -f {}", f.path("forwarder/vaultnet.nft").display());
+    r.expect_hint("nft.loaded", "fail", &[&load]);
+    assert_eq!(
+        r.detail("nft.loaded"),
+        format!(
+            "table inet vaultnet is not loaded: {entry} is open to every network and every local user"
+        )
+    );
+}
