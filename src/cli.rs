@@ -7,7 +7,13 @@ use clap::{Parser, Subcommand};
 
 use crate::commands;
 
-const EXIT_CODES: &str = "\
+const TOP_HELP: &str = "\
+EXAMPLES:
+  sudo vaultnet init                  # the CA, Vault's listener, the forwarder (asks on a terminal)
+  sudo vaultnet add-user alice bob    # a certificate, policy, AppRole and bundle each
+  vaultnet list                       # tenants and when their credentials expire
+  sudo vaultnet doctor --login        # check the whole chain, logging in as each tenant
+
 EXIT CODES:
   0  success
   1  the command ran and failed (doctor: a check failed)
@@ -22,7 +28,7 @@ EXIT CODES:
 NAT network, mutual-TLS access to one Vault or OpenBao server: a CA, the Vault listener, a host \
 forwarder, and per tenant a client certificate, a least-privilege policy, an AppRole and an agent \
 sidecar bundle.",
-    after_help = EXIT_CODES,
+    after_help = TOP_HELP,
     propagate_version = true
 )]
 pub struct Cli {
@@ -101,6 +107,76 @@ mod tests {
                 shipped == crate::commands::completions::script(shell, Cli::command()),
                 "`completions/{file}` is stale: run `cargo run -- completions {shell} > completions/{file}`"
             );
+        }
+    }
+
+    /// The manual pages in `man/`: `vaultnet.1` and one per subcommand
+    /// (`vaultnet-init.1`, …), rendered from the same definitions as
+    /// `--help`. `VAULTNET_BLESS=1 cargo test --lib man_pages` rewrites
+    /// them.
+    fn man_pages() -> Vec<(String, Vec<u8>)> {
+        let mut cli = Cli::command();
+        cli.build();
+        let mut pages = Vec::new();
+        let render = |cmd: clap::Command| {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .date("")
+                .render(&mut out)
+                .expect("render a manual page");
+            out
+        };
+        pages.push(("vaultnet.1".to_string(), render(cli.clone())));
+        for sub in cli.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("vaultnet-{}", sub.get_name());
+            let static_name: &'static str = Box::leak(name.clone().into_boxed_str());
+            let cmd = sub
+                .clone()
+                .name(static_name)
+                .bin_name(format!("vaultnet {}", sub.get_name()));
+            pages.push((format!("{name}.1"), render(cmd)));
+        }
+        pages
+    }
+
+    #[test]
+    fn man_pages_are_current() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+        let pages = man_pages();
+        if std::env::var_os("VAULTNET_BLESS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                std::fs::remove_file(entry.unwrap().path()).unwrap();
+            }
+            for (name, page) in &pages {
+                std::fs::write(dir.join(name), page).unwrap();
+            }
+        }
+        let mut shipped: Vec<String> = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        shipped.sort();
+        let mut want: Vec<String> = pages.iter().map(|(n, _)| n.clone()).collect();
+        want.sort();
+        assert_eq!(
+            shipped, want,
+            "`man/` has other pages than the CLI: run `VAULTNET_BLESS=1 cargo test --lib man_pages`"
+        );
+        for (name, page) in &pages {
+            let on_disk = std::fs::read(dir.join(name)).unwrap();
+            assert!(
+                &on_disk == page,
+                "`man/{name}` is stale: run `VAULTNET_BLESS=1 cargo test --lib man_pages`"
+            );
+            let text = String::from_utf8_lossy(page);
+            assert!(
+                text.starts_with(".ie \\n(.g .ds Aq") || text.contains(".TH "),
+                "{name}"
+            );
+            assert!(text.contains("EXAMPLES"), "`man/{name}` has no EXAMPLES");
         }
     }
 
