@@ -93,11 +93,12 @@ mod tests {
     /// Regenerate with `cargo run -- completions SHELL > completions/…`.
     #[test]
     fn shipped_completion_scripts_are_current() {
-        use clap_complete::Shell;
+        use crate::commands::completions::Shell;
         for (shell, file) in [
             (Shell::Bash, "vaultnet.bash"),
             (Shell::Zsh, "_vaultnet"),
             (Shell::Fish, "vaultnet.fish"),
+            (Shell::Nushell, "vaultnet.nu"),
         ] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("completions")
@@ -105,7 +106,7 @@ mod tests {
             let shipped = std::fs::read(&path).unwrap_or_default();
             assert!(
                 shipped == crate::commands::completions::script(shell, Cli::command()),
-                "`completions/{file}` is stale: run `cargo run -- completions {shell} > completions/{file}`"
+                "`completions/{file}` is stale: run `cargo run -- completions {shell:?} > completions/{file}`"
             );
         }
     }

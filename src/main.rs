@@ -11,6 +11,8 @@ fn main() -> ExitCode {
     if args.len() == 2 && args[1] == vaultnet::doctor::vaultcfg::PROBE_COMMAND {
         return finish(vaultnet::commands::doctor::login_probe());
     }
+    // A shell asking for completion candidates (`COMPLETE=bash vaultnet -- …`).
+    vaultnet::commands::completions::answer_if_asked();
     let cli = match vaultnet::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -19,7 +19,7 @@ use crate::topology::profile::{self, Profile};
 #[derive(Debug, Default, clap::Args)]
 pub struct Flags {
     /// Deployment pattern: l1 (host forwarder), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder) [default: l1]
-    #[arg(long, value_name = "PROFILE")]
+    #[arg(long, value_name = "PROFILE", add = clap_complete::ArgValueCandidates::new(crate::commands::completions::profile_names))]
     pub profile: Option<String>,
     /// Name tenants use to reach Vault [default: vault.lan]
     #[arg(long, value_name = "NAME")]

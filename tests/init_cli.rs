@@ -1277,10 +1277,15 @@ fn completions_bash_prints_a_script_for_vaultnet() {
     let shipped = crate::support::manifest_dir().join("completions/vaultnet.bash");
     let out = Cmd::vaultnet().args(["completions", "bash"]).run();
     let out = out.expect(Expect::success().stdout(std::fs::read_to_string(shipped).unwrap()));
-    assert!(out.stdout.contains("_vaultnet()"), "{out}");
-    assert!(out.stdout.contains("complete -F _vaultnet"), "{out}");
-    assert!(out.stdout.contains("init"), "{out}");
-    assert!(out.stdout.contains("--dns-name"), "{out}");
+    // A registration that asks vaultnet for the candidates at each TAB.
+    assert!(out.stdout.contains("_clap_complete_vaultnet()"), "{out}");
+    assert!(
+        out.stdout.contains(
+            "complete -o nospace -o bashdefault -o nosort -F _clap_complete_vaultnet vaultnet"
+        ),
+        "{out}"
+    );
+    assert!(out.stdout.contains("COMPLETE=\"bash\""), "{out}");
     // And bash can parse it.
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("vaultnet.bash");
@@ -1291,7 +1296,7 @@ fn completions_bash_prints_a_script_for_vaultnet() {
         .run()
         .expect(Expect::code(2).stderr(
             "error: invalid value 'no-such-shell' for '<SHELL>'
-  [possible values: bash, elvish, fish, powershell, zsh]
+  [possible values: bash, zsh, fish, elvish, powershell, nushell]
 
 For more information, try '--help'.
 ",

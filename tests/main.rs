@@ -1,5 +1,6 @@
 mod canary;
 mod cluster;
+mod completion;
 mod confirm;
 mod doctor_e2e;
 mod faults;

@@ -30,7 +30,7 @@ EXIT CODES:
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     /// Limit tenant checks to this tenant
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = clap_complete::ArgValueCompleter::new(super::completions::tenant_names))]
     pub user: Option<String>,
     /// Also log in as each tenant through the forwarder and check its access
     #[arg(long)]

@@ -139,7 +139,7 @@ pub fn write_host_files(opened: &Opened, reload: bool) -> Result<()> {
 #[derive(Debug, clap::Args)]
 pub struct Names {
     /// Tenant names (Unix user names)
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = clap_complete::ArgValueCompleter::new(completions::tenant_names))]
     pub names: Vec<String>,
     /// Read more names from FILE, one a line
     #[arg(long, value_name = "FILE")]

@@ -36,7 +36,7 @@ EXIT CODES:
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     /// Tenants to renew [default: the site's certificates and every tenant]
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = clap_complete::ArgValueCompleter::new(super::completions::tenant_names))]
     pub names: Vec<String>,
     /// Read more names from FILE, one a line
     #[arg(long, value_name = "FILE")]
