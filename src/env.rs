@@ -100,14 +100,15 @@ fn read_token_file(path: &Path, required: bool) -> Result<Option<Secret>> {
         Some(bytes) => {
             let text = std::str::from_utf8(&bytes).map_err(|_| {
                 Error::usage(format!("token file `{}` is not text", path.display())).hint(
-                    "write the operator token into it as one line of text, or set `VAULT_TOKEN`",
+                    "write the operator token into it as one line of text, or set `VAULT_TOKEN` or `BAO_TOKEN`",
                 )
             })?;
             let t = text.trim();
             if t.is_empty() {
                 return Err(
-                    Error::usage(format!("token file `{}` is empty", path.display()))
-                        .hint("write the operator token into it, or set `VAULT_TOKEN`"),
+                    Error::usage(format!("token file `{}` is empty", path.display())).hint(
+                        "write the operator token into it, or set `VAULT_TOKEN` or `BAO_TOKEN`",
+                    ),
                 );
             }
             Ok(Some(Secret::new(t.to_string())))

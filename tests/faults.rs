@@ -818,7 +818,7 @@ fn a_wrong_token_fails_add_user_and_remove_user_with_permission_denied_and_chang
         let out = out.expect(refused_by_vault(
             &site,
             &format!("{refused}: permission denied"),
-            "use an operator token allowed to do this (`VAULT_TOKEN`, `--token-file` or `~/.vault-token`); `bao token lookup` shows its policies",
+            "use an operator token allowed to do this (`BAO_TOKEN`, `--token-file` or `~/.vault-token`); `bao token lookup` shows its policies",
         ));
         assert!(out.stderr.contains("hint: use an operator token"), "{out}");
         assert_no_secret(&out, &[WRONG_TOKEN, &site.bao().root_token]);
@@ -864,7 +864,7 @@ fn vault_sealed_in_the_middle_of_add_user_exits_1_and_rerun_after_unseal_converg
     let (_, hint) = assert_fails_with(&out, &["sealed", name]);
     let out = out.expect(site.expect(1).stderr(format!(
         "{}error: tenant `{name}`: POST auth/approle/role/vaultnet-{name}/secret-id: Vault is sealed or unavailable
-hint: unseal it: `bao operator unseal`
+hint: unseal it: `bao operator unseal`, with `BAO_ADDR`, `BAO_CACERT`, `BAO_CLIENT_CERT` and `BAO_CLIENT_KEY` set as `vaultnet init` printed
 ",
         before_secret_id(name)
     )));
@@ -877,7 +877,7 @@ hint: unseal it: `bao operator unseal`
     out.expect(refused_by_vault(
         &site,
         "OpenBao at https://[VAULT_ADDR] is sealed",
-        "unseal it: `bao operator unseal`",
+        "unseal it: `bao operator unseal`, with `BAO_ADDR`, `BAO_CACERT`, `BAO_CLIENT_CERT` and `BAO_CLIENT_KEY` set as `vaultnet init` printed",
     ));
     site.bao().unseal();
     rerun_converges(

@@ -1201,7 +1201,7 @@ fn the_operator_token_never_appears_in_output_or_state() {
     assert_no_token(&site, &out);
     out.expect(site.rejected(
         "token file `[DIR]/token` is not text",
-        "write the operator token into it as one line of text, or set `VAULT_TOKEN`",
+        "write the operator token into it as one line of text, or set `VAULT_TOKEN` or `BAO_TOKEN`",
     ));
     before.assert_same(&site.snapshot(), "rejected token file");
 

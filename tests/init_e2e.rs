@@ -259,7 +259,7 @@ fn init_bootstraps_approle_and_kv2_from_every_token_source_then_changes_nothing(
     assert_no_text(&out, WRONG_TOKEN);
     out.expect(site.expect(1).stderr(format!(
         "{}error: GET sys/auth: permission denied
-hint: use an operator token allowed to do this (`VAULT_TOKEN`, `--token-file` or `~/.vault-token`); `bao token lookup` shows its policies
+hint: use an operator token allowed to do this (`BAO_TOKEN`, `--token-file` or `~/.vault-token`); `bao token lookup` shows its policies
 ",
         kept_certificates(&site)
     )));
@@ -388,7 +388,7 @@ fn init_against_a_sealed_openbao_exits_0_and_prints_the_unseal_step() {
                 &site,
                 &initialised(0, KEPT_PKI),
                 "socat",
-                &left_to_do(Some("unseal it: `bao operator unseal`")),
+                &left_to_do(Some("unseal it: `bao operator unseal`, with `BAO_ADDR`, `BAO_CACERT`, `BAO_CLIENT_CERT` and `BAO_CLIENT_KEY` set as `vaultnet init` printed")),
             ))
             .stderr(kept_certificates(&site)),
     );

@@ -334,7 +334,7 @@ fn a_sealed_vault_fails_add_user_and_remove_user_with_exit_1_and_changes_nothing
         out.expect(site.refused(
             1,
             "OpenBao at https://[VAULT_ADDR] is sealed",
-            "unseal it: `bao operator unseal`",
+            "unseal it: `bao operator unseal`, with `BAO_ADDR`, `BAO_CACERT`, `BAO_CLIENT_CERT` and `BAO_CLIENT_KEY` set as `vaultnet init` printed",
         ));
         disk.assert_same(
             &site.snapshot().without(LOCK),
@@ -372,5 +372,16 @@ fn tenant_commands_help_shows_examples_and_exit_codes() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn a_command_given_no_tenant_name_names_itself_in_the_hint() {
+    let site = Fixture::offline();
+    for command in ["add-user", "remove-user"] {
+        site.vaultnet().arg(command).run().expect(site.rejected(
+            "no tenant name given",
+            &format!("pass one or more names, e.g. `vaultnet {command} alice`, or `--from FILE`"),
+        ));
     }
 }

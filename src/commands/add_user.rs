@@ -127,7 +127,7 @@ impl Args {
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
-    let names = args.names.collect()?;
+    let names = args.names.collect("add-user")?;
     let asked = args.asked()?;
     let mut opened = crate::store::open(env, dir_flag, true)?;
     // Every tenant is planned (users looked up, limits checked) before the

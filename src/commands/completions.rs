@@ -40,7 +40,11 @@ EXAMPLES:
   vaultnet completions bash > /etc/bash_completion.d/vaultnet
   vaultnet completions zsh > \"${fpath[1]}/_vaultnet\"
   vaultnet completions fish > ~/.config/fish/completions/vaultnet.fish
-  vaultnet completions nushell | save -f ~/.config/nushell/vaultnet.nu")]
+  vaultnet completions nushell | save -f ~/.config/nushell/vaultnet.nu
+
+EXIT CODES:
+  0  the script was printed
+  2  an unknown shell")]
 pub struct Args {
     /// The shell to generate for
     pub shell: Shell,

@@ -64,7 +64,7 @@ pub fn operator(env: &Env, opened: &Opened, vault: &VaultArgs) -> Result<Client>
             site.flavor.display_name(),
             site.vault_url()
         ))
-        .hint(format!("unseal it: `{cli} operator unseal`"))),
+        .hint(crate::vault::unseal_hint(cli))),
         Health::NotInitialized => Err(Error::failed(format!(
             "{} at {} is not initialised",
             site.flavor.display_name(),
@@ -148,15 +148,16 @@ pub struct Names {
 
 impl Names {
     /// See [`collect_names`].
-    pub fn collect(&self) -> Result<Vec<String>> {
-        collect_names(&self.names, self.from.as_deref())
+    /// `command` names the subcommand in the hint for an empty list.
+    pub fn collect(&self, command: &str) -> Result<Vec<String>> {
+        collect_names(command, &self.names, self.from.as_deref())
     }
 }
 
 /// Names from the command line and `--from FILE` (one a line; blank lines
 /// and `#` comments skipped), in order, without repeats — all validated
 /// before anything changes.
-pub fn collect_names(names: &[String], from: Option<&Path>) -> Result<Vec<String>> {
+pub fn collect_names(command: &str, names: &[String], from: Option<&Path>) -> Result<Vec<String>> {
     let mut all: Vec<String> = names.to_vec();
     if let Some(f) = from {
         let bytes = fsx::read_limited(f, fsx::MAX_LIST_BYTES)?.ok_or_else(|| {
@@ -183,8 +184,9 @@ pub fn collect_names(names: &[String], from: Option<&Path>) -> Result<Vec<String
         }
     }
     if out.is_empty() {
-        return Err(Error::usage("no tenant name given")
-            .hint("pass one or more names, e.g. `vaultnet add-user alice`, or `--from FILE`"));
+        return Err(Error::usage("no tenant name given").hint(format!(
+            "pass one or more names, e.g. `vaultnet {command} alice`, or `--from FILE`"
+        )));
     }
     Ok(out)
 }

@@ -46,7 +46,7 @@ pub struct Args {
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
-    let names = args.names.collect()?;
+    let names = args.names.collect("remove-user")?;
     // A dry run only reads: it takes no lock and writes nothing.
     let mut opened = crate::store::open(env, dir_flag, !args.dry_run)?;
     let c = super::operator(env, &opened, &args.vault)?;

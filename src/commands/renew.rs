@@ -61,7 +61,11 @@ pub struct Args {
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let selected = match (args.names.is_empty(), &args.from) {
         (true, None) => None,
-        _ => Some(super::collect_names(&args.names, args.from.as_deref())?),
+        _ => Some(super::collect_names(
+            "renew",
+            &args.names,
+            args.from.as_deref(),
+        )?),
     };
     if args.rotate_ca && selected.is_some() {
         return Err(Error::usage(

@@ -298,12 +298,8 @@ fn health_check(site: &Site, hid: &str, health_title: &str, status: u16, version
     match Health::from_status(status) {
         Health::Active => Check::ok(hid, health_title)
             .detail(format!("active, {} {version}", site.flavor.display_name())),
-        Health::Sealed => Check::fail(
-            hid,
-            health_title,
-            format!("unseal it: `{cli} operator unseal`"),
-        )
-        .detail("sealed (HTTP 503)"),
+        Health::Sealed => Check::fail(hid, health_title, crate::vault::unseal_hint(cli))
+            .detail("sealed (HTTP 503)"),
         Health::NotInitialized => Check::fail(
             hid,
             health_title,

@@ -658,7 +658,7 @@ fn bootstrap(
         }
     };
     let unseal = match site.cluster {
-        None => format!("unseal it: `{cli} operator unseal`"),
+        None => crate::vault::unseal_hint(cli),
         Some(_) => format!(
             "unseal every node: `{cli} operator unseal` with `{prefix}_ADDR` set to each (the others join it)"
         ),

@@ -336,9 +336,9 @@ impl Client {
         let cli = &self.flavor_cli;
         let e = match StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR) {
             StatusCode::FORBIDDEN => Error::failed(format!("{what}: permission denied"))
-                .hint(format!("use an operator token allowed to do this (`VAULT_TOKEN`, `--token-file` or `~/.vault-token`); `{cli} token lookup` shows its policies")),
+                .hint(format!("use an operator token allowed to do this (`{}_TOKEN`, `--token-file` or `~/.vault-token`); `{cli} token lookup` shows its policies", cli.to_uppercase())),
             StatusCode::SERVICE_UNAVAILABLE => Error::failed(format!("{what}: Vault is sealed or unavailable"))
-                .hint(format!("unseal it: `{cli} operator unseal`")),
+                .hint(super::unseal_hint(cli)),
             StatusCode::NOT_IMPLEMENTED => Error::failed(format!("{what}: Vault is not initialised"))
                 .hint(format!("initialise it: `{cli} operator init`")),
             s => Error::failed(format!(
@@ -424,7 +424,7 @@ impl Client {
                 .hint("check that Vault runs and that nothing drops traffic to that address")
         } else if lower.contains("connection refused") {
             Error::failed(format!("cannot reach {base}: connection refused"))
-                .hint("start Vault with the listener vaultnet wrote (`vault/listener.json`), or fix `--vault-addr`")
+                .hint("start Vault with the listener vaultnet wrote (`vault/listener.json`), or give its address with `vaultnet init --vault-addr IP:PORT`")
         } else if lower.contains("(sendrequest)")
             && !lower.contains("alert")
             && (lower.contains("close_notify")
