@@ -158,6 +158,8 @@ module completions {
     --login                   # Also log in as each tenant through the forwarder and check its access
     --probe                   # Also run a short-lived container as the tenant (its own rootless Podman, its bundle's mapping and certificate) and reach Vault from inside its network; needs --user
     --strict                  # Treat warnings as failures
+    --verbose(-v)             # Show every check (by default a section that is all green is one line)
+    --quiet(-q)               # Show only what warned or failed, and the counts
     --timeout: string         # Seconds each network check may take
     --token-file: path        # File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
     --output: string@"nu-complete vaultnet doctor output" # Report format

@@ -68,12 +68,20 @@ fn assert_failed(r: &Report, id: &str) {
 /// `add-user` (which cannot fix a forwarder).
 #[track_caller]
 fn assert_logins_blame_the_forwarder(site: &Fixture, r: &Report) {
+    assert_logins_not_tried(site, r, "the check `forwarder (socat) at ");
+}
+
+/// The tenants' logins were not tried, each naming the failed check that
+/// stopped them (`because` starts its title); the cause and its hint are
+/// reported once, by that check, never blamed on the tenants' bundles.
+#[track_caller]
+fn assert_logins_not_tried(site: &Fixture, r: &Report, because: &str) {
     for t in [site.tenant(0), site.tenant(1)] {
         let id = format!("login.{t}");
-        let hint = r.expect_hint(&id, "fail", &["forwarder checks"]);
-        assert!(!hint.contains("add-user"), "{}", r.out);
+        let c = r.expect(&id, "skip");
+        assert!(c["hint"].is_null(), "{}", r.out);
         assert!(
-            r.detail(&id).contains("no answer through the forwarder"),
+            r.detail(&id).starts_with(&format!("not tried: {because}")),
             "{}",
             r.out
         );
@@ -251,7 +259,7 @@ fn doctor_on_a_healthy_host_reports_every_check_ok_and_exits_0() {
 
     // The text report: only ✓ marks, the same counts as the JSON.
     let out = site
-        .doctor(&["--login"])
+        .doctor(&["--login", "--verbose"])
         .run()
         .expect(site.expect(0).stdout_any(REPORT_NOT_COMPARED));
     assert_no_token(&out, &site.bao().root_token);
@@ -287,17 +295,10 @@ fn doctor_names_a_stopped_forwarder_and_how_to_start_it() {
     for id in ["forwarder.tls", "forwarder.mtls", "forwarder.health"] {
         r.expect(id, "skip");
     }
-    // The tenants cannot log in, and doctor does not blame their bundles.
+    // The tenants cannot log in, and doctor does not blame their bundles:
+    // one failure, the forwarder's.
     assert_logins_blame_the_forwarder(&site, &r);
-    let mut fails = r.leaves("fail");
-    fails.sort();
-    let mut want = vec![
-        "forwarder.tcp".to_string(),
-        format!("login.{}", site.tenant(0)),
-        format!("login.{}", site.tenant(1)),
-    ];
-    want.sort();
-    assert_eq!(fails, want, "{}", r.out);
+    assert_eq!(r.leaves("fail"), ["forwarder.tcp"], "{}", r.out);
 
     site.start_forwarder();
     assert_all_ok(&site.report(&["--login"], 0));
@@ -427,12 +428,9 @@ fn doctor_names_a_sealed_vault_and_the_unseal_command() {
     r.expect_hint("forwarder.health", "fail", &["bao operator unseal"]);
     r.expect("forwarder.tls", "ok");
     r.expect("vaultcfg", "skip");
-    // A tenant's login meets the sealed Vault: the same fix, not add-user.
-    r.expect_hint(
-        &format!("login.{}", site.tenant(0)),
-        "fail",
-        &["bao operator unseal"],
-    );
+    // The tenants' logins would meet the sealed Vault: not tried, the
+    // cause named once.
+    assert_logins_not_tried(&site, &r, "the check `OpenBao at ");
 
     site.bao().unseal();
     assert_all_ok(&site.report(&["--login"], 0));
@@ -759,7 +757,7 @@ fn doctor_says_when_each_certificate_and_secret_id_expires_as_fields_and_in_minu
 
     // The text report says the same.
     let out = site
-        .doctor(&[])
+        .doctor(&["--verbose"])
         .run()
         .expect(site.expect(0).stdout_any(REPORT_NOT_COMPARED));
     assert_line(&out, &format!("✓ validity: {a_cert_line}"), None);
@@ -873,7 +871,7 @@ fn doctor_judges_the_certificate_in_the_key_file_and_names_a_stale_one_beside_it
     assert_eq!(failed, want, "{}", r.out);
 
     let out = site
-        .doctor(&[])
+        .doctor(&["--verbose"])
         .run()
         .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
     assert_line(
@@ -990,7 +988,7 @@ wrote `vaultnet.yaml`
         None,
     );
     let out = site
-        .doctor(&[])
+        .doctor(&["--verbose"])
         .run()
         .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
     assert_line(
@@ -1092,7 +1090,7 @@ fn doctor_fails_an_installed_copy_that_differs_from_the_bundle_and_never_follows
     r.expect(&link, "fail");
     assert_eq!(r.leaves("fail"), [id.as_str(), &link], "{}", r.out);
     let out = site
-        .doctor(&[])
+        .doctor(&["--verbose"])
         .run()
         .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
     assert_line(
@@ -1414,7 +1412,7 @@ fn doctor_prints_ascii_marks_without_a_utf8_locale() {
     let mut site = healthy("vndas");
     site.stop_forwarder();
     site.unload_nft();
-    let mut cmd = site.doctor(&[]);
+    let mut cmd = site.doctor(&["--verbose"]);
     for var in ["LC_ALL", "LC_CTYPE", "LANG"] {
         cmd.env(var, "C");
     }
@@ -1443,7 +1441,7 @@ fn doctor_prints_ascii_marks_without_a_utf8_locale() {
 
     // And with a UTF-8 locale, the symbols.
     let out = site
-        .doctor(&[])
+        .doctor(&["--verbose"])
         .run()
         .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
     for mark in ["✓", "!", "✗"] {
@@ -1735,4 +1733,74 @@ fn doctor_login_with_300_tenants_reports_no_false_failures() {
     }
     assert_eq!(r.leaves("fail"), Vec::<String>::new(), "{}", r.out);
     assert_eq!(r.out.code, Some(0), "{}", r.out);
+}
+
+/// With the forwarder stopped, the cause is reported once: its check fails
+/// with its hint, and the tenants' logins, which go through it, are not
+/// tried but counted as skipped in one line naming it — not one failure
+/// and one hint per tenant. `--quiet` shows only what failed or warned;
+/// `--verbose` every check, the skipped logins with their reason.
+#[test]
+fn doctor_reports_a_stopped_forwarder_once_and_skips_the_logins_through_it() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let mut site = Fixture::host("vnddp").tenants(3).forwarder().nft().build();
+    site.stop_forwarder();
+    let r = site.report(&["--login"], 1);
+    let tenants: Vec<String> = (0..3).map(|i| site.tenant(i).to_string()).collect();
+    for t in &tenants {
+        r.expect(&format!("login.{t}"), "skip");
+        assert!(
+            r.detail(&format!("login.{t}"))
+                .starts_with("not tried: the check `forwarder"),
+            "{}",
+            r.out
+        );
+    }
+    let skipped = r.leaves("skip");
+    assert_eq!(
+        skipped.iter().filter(|id| id.starts_with("login.")).count(),
+        3,
+        "{}",
+        r.out
+    );
+
+    let start_hint =
+        "hint: start the forwarder: `systemctl enable --now vaultnet-forwarder.service`";
+    let out = site
+        .doctor(&["--login"])
+        .run()
+        .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
+    assert_eq!(out.stdout.matches(start_hint).count(), 1, "{out}");
+    assert_line(&out, "- tenant logins: 0 ok, 3 skipped", None);
+    // A green section is one line.
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("✓ files: ") && l.ends_with(" ok")),
+        "{out}"
+    );
+    let lines = out.stdout.lines().count();
+
+    let quiet = site
+        .doctor(&["--login", "--quiet"])
+        .run()
+        .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
+    assert!(marked(&quiet, "✓").is_empty(), "{quiet}");
+    assert!(marked(&quiet, "-").is_empty(), "{quiet}");
+    assert_eq!(quiet.stdout.matches(start_hint).count(), 1, "{quiet}");
+
+    let verbose = site
+        .doctor(&["--login", "--verbose"])
+        .run()
+        .expect(site.expect(1).stdout_any(REPORT_NOT_COMPARED));
+    for t in &tenants {
+        assert!(
+            verbose.stdout.contains(&format!(
+                "- tenant `{t}`: login through the forwarder: not tried: the check `forwarder"
+            )),
+            "{verbose}"
+        );
+    }
+    assert!(verbose.stdout.lines().count() > lines, "{verbose}\n{out}");
+    assert!(out.stdout.lines().count() > quiet.stdout.lines().count());
 }

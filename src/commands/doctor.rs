@@ -41,6 +41,12 @@ pub struct Args {
     /// Treat warnings as failures
     #[arg(long)]
     pub strict: bool,
+    /// Show every check (by default a section that is all green is one line)
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Show only what warned or failed, and the counts
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Seconds each network check may take
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     pub timeout: f64,
@@ -127,7 +133,14 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             &doctor::ASCII
         };
         ui::out(format!("vaultnet doctor: `{}`", layout.root.display()))?;
-        for line in doctor::render_tree(&checks, sym) {
+        let view = if args.verbose {
+            doctor::View::Verbose
+        } else if args.quiet {
+            doctor::View::Quiet
+        } else {
+            doctor::View::Default
+        };
+        for line in doctor::render(&checks, sym, view) {
             ui::out(line)?;
         }
         ui::out(format!(

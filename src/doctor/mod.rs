@@ -230,12 +230,6 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
                 (c, cert, Some(seen))
             }
         });
-        let logins = args.login.then(|| {
-            s.spawn(|| {
-                let ca = ca_pem.as_str();
-                logins(layout, site, &topology, &tenants, &all_names, ca, timeout)
-            })
-        });
         let probes: Vec<_> = if args.probe {
             tenants
                 .iter()
@@ -308,6 +302,28 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
                 c
             })
             .collect();
+        // A login depends on Vault and on the tenant's entry: when either
+        // failed, the cause is reported once and the logins are not tried.
+        let logins = args.login.then(|| {
+            let mut blocked: Vec<(std::net::SocketAddr, String)> = Vec::new();
+            if direct.status == Status::Fail {
+                blocked.extend(tenants.iter().map(|(n, t)| {
+                    (
+                        topology.tenant_endpoint(n, t).connect,
+                        format!("the check `{}` failed", direct.title),
+                    )
+                }));
+            }
+            for (probe, c) in topology.entry_probes().iter().zip(&entries) {
+                if c.status == Status::Fail {
+                    blocked.push((probe.addr, format!("the check `{}` failed", c.title)));
+                }
+            }
+            let ca = ca_pem.as_str();
+            logins(
+                layout, site, &topology, &tenants, &all_names, ca, &blocked, timeout,
+            )
+        });
         let names: Vec<Check> = tenants
             .iter()
             .map(|(n, t)| vaultcfg::bundle_name(layout, &topology.tenant_endpoint(n, t), n))
@@ -322,8 +338,7 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
             ),
             config.join().expect("check thread"),
         ]);
-        if let Some(logins) = logins {
-            let results = logins.join().expect("check thread");
+        if let Some(results) = logins {
             out.push(Check::group("login", "tenant logins", results));
         }
         if args.probe {
@@ -351,7 +366,9 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
 pub const LOGIN_WORKERS: usize = 8;
 
 /// Every tenant's login through its entry, [`LOGIN_WORKERS`] at a time,
-/// reported in tenant order whatever finishes first.
+/// reported in tenant order whatever finishes first; a tenant whose entry
+/// address is in `blocked` is skipped with its reason.
+#[allow(clippy::too_many_arguments)]
 fn logins(
     layout: &Layout,
     site: &crate::state::Site,
@@ -359,6 +376,7 @@ fn logins(
     tenants: &[(String, Tenant)],
     all_names: &[String],
     ca_pem: &str,
+    blocked: &[(std::net::SocketAddr, String)],
     timeout: Duration,
 ) -> Vec<Check> {
     use std::sync::Mutex;
@@ -373,6 +391,11 @@ fn logins(
                     let Some((n, t)) = tenants.get(i) else { break };
                     let others = vaultcfg::neighbours(all_names, n);
                     let endpoint = topology.tenant_endpoint(n, t);
+                    if let Some((_, why)) = blocked.iter().find(|(a, _)| *a == endpoint.connect) {
+                        let check = vaultcfg::login_skipped(n, why);
+                        done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(check);
+                        continue;
+                    }
                     let reach = vaultcfg::Reach {
                         endpoint: &endpoint,
                         ca_pem,
@@ -442,34 +465,173 @@ pub const ASCII: Symbols = Symbols {
     skip: "[skip]",
 };
 
-/// The report as an indented tree, one line per check.
-pub fn render_tree(checks: &[Check], sym: &Symbols) -> Vec<String> {
-    fn walk(c: &Check, depth: usize, sym: &Symbols, out: &mut Vec<String>) {
+/// How much of the report the text shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Only what warned or failed, with its hint, under its sections.
+    Quiet,
+    /// A screen: a section that is all green is one line; in the others,
+    /// what warned, failed or was skipped, and a count of the rest.
+    Default,
+    /// Every check.
+    Verbose,
+}
+
+fn mark(status: Status, sym: &Symbols) -> &'static str {
+    match status {
+        Status::Ok => sym.ok,
+        Status::Warn => sym.warn,
+        Status::Fail => sym.fail,
+        Status::Skip => sym.skip,
+    }
+}
+
+fn is_problem(s: Status) -> bool {
+    matches!(s, Status::Warn | Status::Fail)
+}
+
+/// Whether a check or any check under it warned or failed.
+fn has_problem(c: &Check) -> bool {
+    is_problem(c.status) || c.children.iter().any(has_problem)
+}
+
+/// The report as text, as much of it as `view` asks for.
+pub fn render(checks: &[Check], sym: &Symbols, view: View) -> Vec<String> {
+    fn line(c: &Check, depth: usize, sym: &Symbols, out: &mut Vec<String>) {
         let pad = "  ".repeat(depth);
-        let mark = match c.status {
-            Status::Ok => sym.ok,
-            Status::Warn => sym.warn,
-            Status::Fail => sym.fail,
-            Status::Skip => sym.skip,
-        };
         let detail = c
             .detail
             .as_deref()
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
-        out.push(format!("{pad}{mark} {}{detail}", c.title));
+        out.push(format!("{pad}{} {}{detail}", mark(c.status, sym), c.title));
         if let Some(h) = &c.hint
             && c.status != Status::Ok
         {
             out.push(format!("{pad}    hint: {h}"));
         }
+    }
+    fn walk(c: &Check, depth: usize, sym: &Symbols, view: View, out: &mut Vec<String>) {
+        if c.children.is_empty() {
+            line(c, depth, sym, out);
+            return;
+        }
+        if view == View::Default && !has_problem(c) {
+            let s = summarize(std::slice::from_ref(c));
+            let skipped = if s.skip > 0 {
+                format!(", {} skipped", s.skip)
+            } else {
+                String::new()
+            };
+            out.push(format!(
+                "{}{} {}: {} ok{skipped}",
+                "  ".repeat(depth),
+                mark(c.status, sym),
+                c.title,
+                s.ok
+            ));
+            return;
+        }
+        line(c, depth, sym, out);
+        let mut quiet_ok = 0;
         for ch in &c.children {
-            walk(ch, depth + 1, sym, out);
+            let shown = match view {
+                View::Verbose => true,
+                View::Default => has_problem(ch) || ch.status == Status::Skip,
+                View::Quiet => has_problem(ch),
+            };
+            if shown {
+                walk(ch, depth + 1, sym, view, out);
+            } else if ch.status == Status::Ok {
+                quiet_ok += summarize(std::slice::from_ref(ch)).ok;
+            }
+        }
+        if view == View::Default && quiet_ok > 0 {
+            out.push(format!(
+                "{}{} {quiet_ok} more ok",
+                "  ".repeat(depth + 1),
+                sym.ok
+            ));
         }
     }
     let mut out = Vec::new();
     for c in checks {
-        walk(c, 0, sym, &mut out);
+        if view == View::Quiet && !has_problem(c) {
+            continue;
+        }
+        walk(c, 0, sym, view, &mut out);
     }
     out
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    fn site_report() -> Vec<Check> {
+        let tenants: Vec<Check> = (1..=3)
+            .map(|i| Check::ok(format!("files.t{i}"), format!("tenant `t{i}`")))
+            .collect();
+        let logins: Vec<Check> = (1..=3)
+            .map(|i| {
+                crate::doctor::vaultcfg::login_skipped(
+                    &format!("t{i}"),
+                    "the check `forwarder` failed",
+                )
+            })
+            .collect();
+        vec![
+            Check::group("files", "files", tenants),
+            Check::group(
+                "forwarder",
+                "forwarder",
+                vec![
+                    Check::ok("forwarder.tcp", "TCP"),
+                    Check::fail("forwarder.tls", "TLS", "start it").detail("refused"),
+                    Check::warn("forwarder.x", "X", "look").detail("odd"),
+                ],
+            ),
+            Check::group("login", "tenant logins", logins),
+        ]
+    }
+
+    #[test]
+    fn the_default_view_folds_green_sections_and_shows_each_cause_once() {
+        let got = render(&site_report(), &ASCII, View::Default);
+        assert_eq!(
+            got,
+            [
+                "[ok] files: 3 ok",
+                "[FAIL] forwarder",
+                "  [FAIL] TLS: refused",
+                "      hint: start it",
+                "  [warn] X: odd",
+                "      hint: look",
+                "  [ok] 1 more ok",
+                "[skip] tenant logins: 0 ok, 3 skipped",
+            ]
+        );
+    }
+
+    #[test]
+    fn quiet_shows_only_what_warned_or_failed_and_verbose_shows_everything() {
+        let quiet = render(&site_report(), &ASCII, View::Quiet);
+        assert_eq!(
+            quiet,
+            [
+                "[FAIL] forwarder",
+                "  [FAIL] TLS: refused",
+                "      hint: start it",
+                "  [warn] X: odd",
+                "      hint: look",
+            ]
+        );
+        let verbose = render(&site_report(), &ASCII, View::Verbose);
+        assert_eq!(verbose.len(), 1 + 3 + 1 + 5 + 1 + 3, "{verbose:#?}");
+        assert!(verbose.contains(&"  [ok] tenant `t2`".to_string()));
+        assert!(verbose.contains(
+            &"  [skip] tenant `t3`: login through the forwarder: not tried: the check `forwarder` failed"
+                .to_string()
+        ));
+    }
 }

@@ -295,6 +295,20 @@ pub struct LoginProbe {
     pub timeout_ms: u64,
 }
 
+fn login_names(name: &str) -> (String, String) {
+    (
+        format!("login.{name}"),
+        format!("tenant `{name}`: login through the forwarder"),
+    )
+}
+
+/// A tenant's login not tried, because a check it depends on failed:
+/// `because` names that check (it is reported, with its hint, once).
+pub fn login_skipped(name: &str, because: &str) -> Check {
+    let (id, title) = login_names(name);
+    Check::skip(id, title).detail(format!("not tried: {because}"))
+}
+
 /// Logs in as the tenant through its entry with the bundle's credentials,
 /// checks what its token may read, and revokes the token — as the tenant's
 /// uid when doctor can take it.
@@ -306,8 +320,7 @@ pub fn login(
     rec: &Tenant,
     others: &[String],
 ) -> Check {
-    let id = format!("login.{name}");
-    let title = format!("tenant `{name}`: login through the forwarder");
+    let (id, title) = login_names(name);
     let fix = fix_for(name);
     if rec.wrapped_secret_id {
         return Check::skip(id, title)
