@@ -25,10 +25,10 @@ module completions {
 
   # Create the CA, the Vault listener and the host forwarder, and bootstrap Vault
   export extern "vaultnet init" [
-    --profile: string         # Deployment pattern: l1 (host forwarder), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder) [default: l1]
+    --profile: string         # Deployment pattern: l1 (host forwarder), l3 (a forwarder port per tenant), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder) [default: l1]
     --dns-name: string        # Name tenants use to reach Vault [default: vault.lan]
     --host-ip: string         # Host address tenants connect to (the forwarder's, or Vault's own under r1) [default: the default-route interface's address]
-    --port: string            # Port tenants connect to on the host address (the forwarder's, or Vault's own under r1) [default: the profile's, 22300; r1: 8200]
+    --port: string            # Port tenants connect to on the host address (the forwarder's, Vault's own under r1, the first tenant's under l3) [default: the profile's, 22300; l3: 22301; r1: 8200]
     --vault-addr: string      # Loopback address Vault's listener binds [default: 127.0.0.1:8200]
     --forwarder: string@"nu-complete vaultnet init forwarder" # Host forwarder to configure [default: socat]
     --flavor: string@"nu-complete vaultnet init flavor" # Vault or OpenBao: binary and image names, VAULT_* or BAO_* in instructions [default: openbao]

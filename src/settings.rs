@@ -18,7 +18,7 @@ use crate::topology::profile::{self, Profile};
 /// The settings flags of `vaultnet init`.
 #[derive(Debug, Default, clap::Args)]
 pub struct Flags {
-    /// Deployment pattern: l1 (host forwarder), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder) [default: l1]
+    /// Deployment pattern: l1 (host forwarder), l3 (a forwarder port per tenant), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder) [default: l1]
     #[arg(long, value_name = "PROFILE", add = clap_complete::ArgValueCandidates::new(crate::commands::completions::profile_names))]
     pub profile: Option<String>,
     /// Name tenants use to reach Vault [default: vault.lan]
@@ -27,7 +27,7 @@ pub struct Flags {
     /// Host address tenants connect to (the forwarder's, or Vault's own under r1) [default: the default-route interface's address]
     #[arg(long, value_name = "IP")]
     pub host_ip: Option<String>,
-    /// Port tenants connect to on the host address (the forwarder's, or Vault's own under r1) [default: the profile's, 22300; r1: 8200]
+    /// Port tenants connect to on the host address (the forwarder's, Vault's own under r1, the first tenant's under l3) [default: the profile's, 22300; l3: 22301; r1: 8200]
     #[arg(long, value_name = "PORT")]
     pub port: Option<String>,
     /// Loopback address Vault's listener binds [default: 127.0.0.1:8200]

@@ -343,7 +343,7 @@ fn without_vault_init_writes_every_file_and_lists_what_is_left() {
     assert_eq!(site.snapshot().paths(), LAYOUT);
     let yaml = std::fs::read_to_string(site.path("vaultnet.yaml")).unwrap();
     for setting in [
-        "schema: 3".to_string(),
+        "schema: 4".to_string(),
         "server_cert_ttl: 31536000".into(),
         format!("host_ip: {}", site.host_ip()),
         format!("vault_addr: {}", site.vault_addr()),
@@ -536,7 +536,7 @@ fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
 
     let before = site.snapshot();
     let out = site.init().args(["--profile", "l9"]).run();
-    out.expect(site.rejected("unknown profile `l9`", "known profiles: l1, l4, l6, r1"));
+    out.expect(site.rejected("unknown profile `l9`", "known profiles: l1, l3, l4, l6, r1"));
     before.without(".vaultnet.lock").assert_same(
         &site.snapshot().without(".vaultnet.lock"),
         "unknown profile",
@@ -850,7 +850,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
         (
             "unknown top-level key",
             format!("{good}extra: 1\n").into_bytes(),
-            "unknown field `extra`, expected one of schema, site, previous_ca, pending, tenants at line 3, column 1",
+            "unknown field `extra`, expected one of schema, site, previous_ca, pending, tenants, reserved_ports at line 3, column 1",
         ),
         (
             "unknown site key",
@@ -860,12 +860,12 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
         ),
         (
             "schema 99",
-            good.replacen("schema: 3", "schema: 99", 1).into_bytes(),
-            "schema version 99 is not supported (this vaultnet reads version 3)",
+            good.replacen("schema: 4", "schema: 99", 1).into_bytes(),
+            "schema version 99 is not supported (this vaultnet reads version 4)",
         ),
         (
             "no schema",
-            good.replacen("schema: 3\n", "", 1).into_bytes(),
+            good.replacen("schema: 4\n", "", 1).into_bytes(),
             "missing field `schema` at line 3, column 1",
         ),
         (
@@ -896,7 +896,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
         (
             "deeply nested mapping",
             format!(
-                "schema: 3\nsite: {}1{}\n",
+                "schema: 4\nsite: {}1{}\n",
                 "{a: ".repeat(20_000),
                 "}".repeat(20_000)
             )

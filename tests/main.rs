@@ -13,6 +13,7 @@ mod init_e2e;
 mod init_prompt;
 mod output;
 mod ownership;
+mod pattern_l3;
 mod patterns;
 mod podman_e2e;
 mod renewal;

@@ -56,7 +56,7 @@ use crate::support::{require_e2e, wait_for, write_private};
 const DNS_NAME: &str = "vault.lan";
 const PORT: u16 = 22300;
 /// The compose project (the project directory's name).
-const PROJECT: &str = "vnapp";
+pub(crate) const PROJECT: &str = "vnapp";
 
 /// Phase timings, printed as the test goes (CI time matters: 2 cores).
 struct Clock {
@@ -89,7 +89,7 @@ impl Clock {
 /// `$APP_SECRET_FILE`), its mode, its own capabilities and `no_new_privs`,
 /// whether `/` and the secrets volume are writable, and whether the secret
 /// leaked into its environment. `$$` is compose's escape for `$`.
-fn app_yaml() -> String {
+pub(crate) fn app_yaml() -> String {
     format!(
         r#"# The tenant's own project: an app that reads its secret from a file.
 services:
@@ -123,7 +123,7 @@ services:
 
 /// Logs in with the bundle mounted at `/vaultnet` (AppRole over mTLS),
 /// then reads `$1` (its own secret) and `$2` (another tenant's).
-const OWN_BUNDLE_SCRIPT: &str = r#"
+pub(crate) const OWN_BUNDLE_SCRIPT: &str = r#"
 login=$(bao write -field=token auth/approle/login role_id=@/vaultnet/role_id secret_id=@/vaultnet/secret_id 2>&1)
 if [ $? -ne 0 ]; then echo "VN_LOGIN=failed: $(echo "$login" | tr '\n' ' ')"; exit 0; fi
 echo VN_LOGIN=ok
@@ -134,14 +134,14 @@ out=$(bao read -field=data "$2" 2>&1); echo "VN_OTHER_RC=$?"; echo "VN_OTHER=$(e
 
 /// One request to `$BAO_ADDR` (`sys/health`), with whatever TLS settings
 /// the environment gives.
-const HEALTH_SCRIPT: &str = r#"
+pub(crate) const HEALTH_SCRIPT: &str = r#"
 out=$(bao read sys/health 2>&1); echo "VN_RC=$?"; echo "VN_OUT=$(echo "$out" | tr '\n' ' ')"
 "#;
 
 /// `podman run` of the app image as `tenant`, hardened like the app, with
 /// the kit's `bao` binary mounted, running `script` under `sh -c`.
 #[track_caller]
-fn probe_container(
+pub(crate) fn probe_container(
     tenant: &PodmanTenant,
     kit: &Kit,
     options: &[String],
@@ -165,15 +165,15 @@ fn probe_container(
 
 /// Why Podman's own stderr is not compared: its warnings depend on the
 /// host (cgroup manager, storage driver, user namespaces).
-const PODMAN: &str = "podman's warnings depend on this host's setup";
+pub(crate) const PODMAN: &str = "podman's warnings depend on this host's setup";
 
 /// Why a probe container's stdout is not compared whole: the test reads
 /// the `VN_KEY=value` markers it prints.
-const PROBE: &str = "the probe's VN_ markers are read one by one";
+pub(crate) const PROBE: &str = "the probe's VN_ markers are read one by one";
 
 /// Markers of a run that must have exited 0.
 #[track_caller]
-fn run_markers(out: Output) -> (Output, std::collections::BTreeMap<String, String>) {
+pub(crate) fn run_markers(out: Output) -> (Output, std::collections::BTreeMap<String, String>) {
     let out = out.expect(Expect::success().stdout_any(PROBE).stderr_any(PODMAN));
     eprintln!("{out}");
     let m = markers(&format!("{}\n{}", out.stdout, out.stderr));
@@ -181,7 +181,7 @@ fn run_markers(out: Output) -> (Output, std::collections::BTreeMap<String, Strin
 }
 
 #[track_caller]
-fn marker<'a>(
+pub(crate) fn marker<'a>(
     m: &'a std::collections::BTreeMap<String, String>,
     key: &str,
     out: &Output,
@@ -192,7 +192,7 @@ fn marker<'a>(
 }
 
 /// A fresh secret value, distinctive in any output.
-fn secret_value(who: &str) -> String {
+pub(crate) fn secret_value(who: &str) -> String {
     format!("{who}-s3cret-{:016x}", rand::random::<u64>())
 }
 

@@ -249,6 +249,12 @@ fn print_reports(
             "{what}: bundle in {rel}{install} (cert expires {cert})"
         ))?;
     }
+    let topology = crate::topology::Topology::new(site)?;
+    for r in reports.iter().filter(|r| r.new_port) {
+        if let Some(note) = topology.port_note(&r.name, r.port, true) {
+            ui::out(format!("next: {note}"))?;
+        }
+    }
     if reports.iter().any(|r| !r.changes.is_empty()) {
         ui::out(format!(
             "next: write secrets under `{}/{}/NAME/` and start the bundle's compose.yaml",

@@ -113,7 +113,13 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let mut failure = None;
     for name in &names {
         match tenant::remove(&c, &mut opened, name, args.purge) {
-            Ok(r) => print(name, &r)?,
+            Ok(r) => {
+                print(name, &r)?;
+                let topology = crate::topology::Topology::new(&opened.state.site)?;
+                if let Some(note) = topology.port_note(name, r.reserved, false) {
+                    ui::out(format!("next: {note}"))?;
+                }
+            }
             Err(e) => {
                 failure = Some(e.context(format!("tenant `{name}`")));
                 break;

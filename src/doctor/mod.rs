@@ -147,7 +147,7 @@ pub struct Options {
 /// finishes first. (Long: it is the list of checks; each is one call.)
 pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options) -> Vec<Check> {
     let site = &state.site;
-    let topology = match crate::topology::Topology::new(site) {
+    let topology = match crate::topology::Topology::of(state) {
         Ok(t) => t,
         Err(e) => {
             return vec![

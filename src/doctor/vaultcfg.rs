@@ -588,6 +588,8 @@ pub fn nft(layout: &Layout, tenants: &[(String, Tenant)], topology: &Topology<'_
                 .detail(format!("missing {}", missing.join(", "))),
         );
     }
+    let live = nft_list(&["list", "table", "inet", crate::render::nft::TABLE]);
+    children.extend(port_rules(&text, &live, tenants, topology, &path));
     let listed = match topology.remote() {
         Remote::Listed(list) => Some(list),
         _ => None,
@@ -596,7 +598,7 @@ pub fn nft(layout: &Layout, tenants: &[(String, Tenant)], topology: &Topology<'_
         children.push(allowlist_in_file(&text, list, &shown, &path));
     }
     let load = format!("nft -f {}", path.display());
-    match nft_list(&["list", "table", "inet", crate::render::nft::TABLE]) {
+    match live {
         Some(Ok(live)) => {
             if set_elements(&live) == set {
                 children.push(Check::ok("nft.loaded", "loaded in the kernel"));
@@ -646,6 +648,50 @@ pub fn nft(layout: &Layout, tenants: &[(String, Tenant)], topology: &Topology<'_
         ),
     }
     Check::group("nft", "forwarder gate (nftables)", children)
+}
+
+/// Where each tenant has a port of its own: the gate's rule that admits
+/// only its uid there, in the file and in the kernel (when loaded).
+fn port_rules(
+    text: &str,
+    live: &Option<std::result::Result<String, ()>>,
+    tenants: &[(String, Tenant)],
+    topology: &Topology<'_>,
+    path: &std::path::Path,
+) -> Vec<Check> {
+    let has = |hay: &str, rule: &str| hay.lines().any(|l| l.trim() == rule);
+    topology
+        .port_rules()
+        .into_iter()
+        .filter(|(n, _, _)| tenants.iter().any(|(t, _)| t == n))
+        .map(|(name, port, rule)| {
+            let id = format!("nft.port.{name}");
+            let title = format!("the gate admits only {name}'s uid (and root) on port {port}");
+            if !has(text, &rule) {
+                return Check::fail(
+                    id,
+                    title,
+                    format!(
+                        "run `vaultnet add-user {name}` (it rewrites the file), then `nft -f {}`",
+                        path.display()
+                    ),
+                )
+                .detail(format!(
+                    "`forwarder/{}` lacks `{rule}`",
+                    crate::topology::gate::FILE
+                ));
+            }
+            match live {
+                Some(Ok(l)) if !has(l, &rule) => {
+                    Check::fail(id, title, format!("nft -f {}", path.display())).detail(format!(
+                        "the loaded gate lacks `{rule}`: port {port} is open to every local user"
+                    ))
+                }
+                Some(Ok(_)) => Check::ok(id, title).detail(rule),
+                _ => Check::skip(id, title).detail("the gate is not loaded in the kernel"),
+            }
+        })
+        .collect()
 }
 
 /// The file's allowlist sets hold the site's networks.
@@ -825,6 +871,7 @@ mod tests {
     fn nft_set_elements_are_read_from_the_file_and_from_nft_list() {
         let file = crate::render::nft::render(&crate::render::nft::NftSpec {
             entries: &["10.0.0.1:22300".parse().unwrap()],
+            own_ports: &[],
             vault_clients: &[],
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[1002, 1001],

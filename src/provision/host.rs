@@ -24,7 +24,7 @@ pub enum HostChange {
 /// removes retired ones; returns the files and their enable commands, and
 /// what happened to each path.
 pub fn write(layout: &Layout, state: &State) -> Result<(HostFiles, Vec<(PathBuf, HostChange)>)> {
-    let topology = Topology::new(&state.site)?;
+    let topology = Topology::of(state)?;
     let files = topology.host_files(layout, &state.tenant_uids());
     let dir = layout.forwarder();
     let mut done = Vec::new();
@@ -33,7 +33,13 @@ pub fn write(layout: &Layout, state: &State) -> Result<(HostFiles, Vec<(PathBuf,
         let change = fsx::write_if_changed(&path, f.contents.as_bytes(), fsx::PUBLIC)?;
         done.push((path, HostChange::Written(change)));
     }
-    for (name, why) in topology.retired_host_files() {
+    let present: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    for (name, why) in topology.retired_host_files(&present) {
         let path = dir.join(&name);
         if path.exists() {
             std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;

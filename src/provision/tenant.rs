@@ -151,6 +151,12 @@ pub struct TenantReport {
     pub auth: Auth,
     /// What its bundle maps the Vault name to, and why.
     pub network: Option<TenantNetwork>,
+    /// Its own port, where the profile gives each tenant one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// This run gave it that port.
+    #[serde(skip)]
+    pub new_port: bool,
     /// vaultnet did not know the tenant before this run.
     #[serde(skip)]
     pub added: bool,
@@ -217,6 +223,9 @@ pub fn provision(
         _ => plan,
     };
     let network = plan.network.clone();
+    // Its own port, where the profile gives each tenant one: kept once
+    // recorded, else the lowest free one (never a reserved one).
+    let port = Topology::new(&site)?.tenant_port(&opened.state, name, now)?;
     let role_id = match plan.auth {
         Auth::Approle => {
             step(ops::ensure_role(c, name, &plan.role, &plan.limits)?);
@@ -279,12 +288,20 @@ pub fn provision(
             .map(|p| p.retiring.clone())
             .unwrap_or_default(),
         network: network.clone(),
+        port,
+        last_cert_expiry: port.map(|_| {
+            prev.as_ref()
+                .and_then(|p| p.last_cert_expiry.or(p.port.map(|_| p.cert_not_after)))
+                .map_or(cert.not_after, |t| t.max(cert.not_after))
+        }),
     };
     let prev_installed = prev.as_ref().and_then(|p| p.installed_to.clone());
     if prev.as_ref().is_none_or(|p| p.cert_serial != cert.serial) {
         let r = record(None, prev_installed.clone());
         opened.state.tenants.insert(name.to_string(), r);
         opened.state.pending.remove(name);
+        // A tenant added again takes back its own reserved port.
+        opened.state.reserved_ports.retain(|r| Some(r.port) != port);
         opened.save()?;
     }
 
@@ -320,6 +337,7 @@ pub fn provision(
         &site,
         ca,
         plan,
+        port,
         role_id.as_deref(),
         ClientCert {
             info: &cert,
@@ -354,7 +372,7 @@ pub fn provision(
         {
             live.admit(user.uid)?;
         }
-        unwrap_as_tenant(name, user, to, topology.endpoint(name).connect)?;
+        unwrap_as_tenant(name, user, to, topology.endpoint_mapped(port, None).connect)?;
         step(Outcome::new(
             Change::Created,
             format!(
@@ -379,6 +397,8 @@ pub fn provision(
         wrapped_secret_id: plan.wrap_ttl.is_some(),
         auth: plan.auth,
         network,
+        port,
+        new_port: port.is_some() && prev.as_ref().and_then(|p| p.port) != port,
         added,
         changes,
     })
@@ -678,11 +698,13 @@ struct ClientCert<'a> {
 /// The bundle's rendered files, repaired when they differ from what
 /// vaultnet writes; then the kept key and secret_id, which are not
 /// rewritten, tightened back to 0600 if their mode was widened (S1).
+#[allow(clippy::too_many_arguments)]
 fn bundle_files(
     layout: &Layout,
     site: &Site,
     ca: &Ca,
     plan: &Plan,
+    port: Option<u16>,
     role_id: Option<&str>,
     cert: ClientCert<'_>,
     installed_at: Option<&Path>,
@@ -694,7 +716,7 @@ fn bundle_files(
     let name = plan.name.as_str();
     let dir = layout.tenant(name);
     let topology = Topology::new(site)?;
-    let endpoint = topology.endpoint_mapped(name, plan.network.as_ref().map(|n| n.mapping));
+    let endpoint = topology.endpoint_mapped(port, plan.network.as_ref().map(|n| n.mapping));
     let spec = BundleSpec {
         tenant: name,
         role: &plan.role,
@@ -861,6 +883,8 @@ pub struct Removal {
     pub done: Vec<Outcome>,
     /// The installed copy left in place (without `--purge`).
     pub left_in_place: Option<PathBuf>,
+    /// Its own port, now reserved until its certificates expire.
+    pub reserved: Option<u16>,
 }
 
 /// Takes one tenant's access away for good (V4): no new logins first
@@ -918,12 +942,41 @@ pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Resul
         left_in_place = record.as_ref().and_then(|r| r.installed_to.clone());
     }
     let pending = opened.state.pending.remove(name);
-    if opened.state.tenants.remove(name).is_some() || pending {
+    // Its port goes to nobody else while a certificate of its could still
+    // connect there (SECURITY.md G6).
+    let now = OffsetDateTime::now_utc();
+    let mut reserved = None;
+    if let Some((port, until)) = record.as_ref().and_then(|r| {
+        r.port.map(|p| {
+            (
+                p,
+                r.last_cert_expiry
+                    .unwrap_or(r.cert_not_after)
+                    .max(r.cert_not_after),
+            )
+        })
+    }) && until > now
+    {
+        opened.state.reserved_ports.retain(|r| r.port != port);
+        opened
+            .state
+            .reserved_ports
+            .push(crate::state::ReservedPort {
+                port,
+                tenant: name.to_string(),
+                until,
+            });
+        opened.state.reserved_ports.sort_by_key(|r| r.port);
+        reserved = Some(port);
+    }
+    let expired = opened.state.expire_reserved_ports(now);
+    if opened.state.tenants.remove(name).is_some() || pending || expired {
         opened.save()?;
     }
     Ok(Removal {
         done,
         left_in_place,
+        reserved,
     })
 }
 

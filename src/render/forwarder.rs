@@ -1,4 +1,5 @@
-//! The host forwarder (`entry: shared-port`): listens on the host address and passes TCP to
+//! The host forwarder (`entry: shared-port`, and `per-tenant-port` with one
+//! entry per tenant's port): listens on the host address and passes TCP to
 //! Vault's loopback listener. TLS stays end to end — no forwarder here ever
 //! terminates it, so mutual TLS is still enforced by Vault itself.
 //!
@@ -364,6 +365,254 @@ fn socket_proxyd(spec: &ForwarderSpec) -> ForwarderFiles {
     }
 }
 
+/// A forwarder with one entry per port (`entry: per-tenant-port`): every
+/// port on `host`, each to the same `upstream`.
+pub struct PerPortSpec<'a> {
+    pub host: std::net::IpAddr,
+    /// Sorted and unique.
+    pub ports: &'a [u16],
+    pub upstream: SocketAddr,
+}
+
+/// The systemd template unit of the socat forwarder with a port per
+/// tenant: one instance per port, `vaultnet-forwarder@PORT.service`.
+pub const TEMPLATE: &str = "vaultnet-forwarder@.service";
+
+/// The per-port files and the commands that enable every port.
+pub fn render_per_port(kind: Forwarder, spec: &PerPortSpec<'_>) -> ForwarderFiles {
+    match kind {
+        Forwarder::Socat => socat_per_port(spec),
+        Forwarder::Nginx => nginx_per_port(spec),
+        Forwarder::Haproxy => haproxy_per_port(spec),
+        Forwarder::SocketProxyd => socket_proxyd_per_port(spec),
+    }
+}
+
+/// The commands that enable the entry of one new `port` of `kind`, and
+/// those that stop the entry of a port given up (run from the state
+/// directory, after the files were rewritten).
+pub fn port_commands(kind: Forwarder, port: u16) -> (Vec<String>, Vec<String>) {
+    match kind {
+        Forwarder::Socat => (
+            vec![format!("systemctl enable --now {UNIT}@{port}.service")],
+            vec![format!("systemctl disable --now {UNIT}@{port}.service")],
+        ),
+        Forwarder::SocketProxyd => (
+            vec![
+                format!(
+                    "install -m 0644 forwarder/{UNIT}-{port}.socket forwarder/{UNIT}-{port}.service /etc/systemd/system/"
+                ),
+                "systemctl daemon-reload".into(),
+                format!("systemctl enable --now {UNIT}-{port}.socket"),
+            ],
+            vec![
+                format!("systemctl disable --now {UNIT}-{port}.socket {UNIT}-{port}.service"),
+                format!(
+                    "rm /etc/systemd/system/{UNIT}-{port}.socket /etc/systemd/system/{UNIT}-{port}.service"
+                ),
+                "systemctl daemon-reload".into(),
+            ],
+        ),
+        Forwarder::Nginx => {
+            let c = vec![
+                "install -m 0644 forwarder/vaultnet-stream.conf /etc/nginx/".to_string(),
+                "nginx -t && systemctl reload nginx".into(),
+            ];
+            (c.clone(), c)
+        }
+        Forwarder::Haproxy => {
+            let c: Vec<String> = HAPROXY_PER_PORT.iter().map(|c| c.to_string()).collect();
+            (c.clone(), c)
+        }
+    }
+}
+
+/// How HAProxy carries the per-port file: a config file of its own (HAProxy
+/// reads every `-f`), replaced whole whenever a port comes or goes, never
+/// appended to `haproxy.cfg` twice.
+const HAPROXY_PER_PORT: &[&str] = &[
+    "install -m 0644 forwarder/vaultnet-haproxy.cfg /etc/haproxy/vaultnet-haproxy.cfg",
+    "haproxy -c -f /etc/haproxy/haproxy.cfg -f /etc/haproxy/vaultnet-haproxy.cfg && systemctl reload haproxy    # the service must read both files (`-f` each, e.g. CONFIG in /etc/default/haproxy)",
+];
+
+/// Whether `name` is a file the per-port forwarders write for one port
+/// (`vaultnet-forwarder-22301.socket`, `….service`).
+pub fn is_per_port_file(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(&format!("{UNIT}-")) else {
+        return false;
+    };
+    let port = rest
+        .strip_suffix(".socket")
+        .or_else(|| rest.strip_suffix(".service"));
+    port.is_some_and(|p| !p.is_empty() && p.parse::<u16>().is_ok())
+}
+
+fn describe_ports(spec: &PerPortSpec<'_>) -> String {
+    format!(
+        "vaultnet forwarder, a port per tenant on {} -> Vault {} (TLS passes through)",
+        spec.host, spec.upstream
+    )
+}
+
+fn socat_per_port(spec: &PerPortSpec<'_>) -> ForwarderFiles {
+    let listen = SocketAddr::new(spec.host, 1);
+    let (listen_kind, bind) = socat_addr("TCP", listen);
+    let (up_kind, up_host) = socat_addr("TCP", spec.upstream);
+    let unit = format!(
+        "# {desc}\n\
+         # Install: /etc/systemd/system/{TEMPLATE}; one instance per tenant's port,\n\
+         # `systemctl enable --now {UNIT}@PORT.service` (PORT as `vaultnet list` shows).\n\
+         [Unit]\n\
+         Description=vaultnet forwarder {bind}:%i -> Vault {upstream} (TLS passes through)\n\
+         Documentation=man:socat(1)\n\
+         After=network-online.target\n\
+         Wants=network-online.target\n\
+         \n\
+         [Service]\n\
+         ExecStart=/usr/bin/socat {listen_kind}-LISTEN:%i,bind={bind},reuseaddr,fork,backlog={BACKLOG} {up_kind}:{up_host}:{up_port}\n\
+         Restart=on-failure\n\
+         RestartSec=2\n\
+         {HARDENING}\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        desc = describe_ports(spec),
+        upstream = spec.upstream,
+        up_port = spec.upstream.port(),
+    );
+    let mut enable = vec![
+        create_user(),
+        format!("install -m 0644 forwarder/{TEMPLATE} /etc/systemd/system/"),
+        "systemctl daemon-reload".into(),
+    ];
+    enable.extend(
+        spec.ports
+            .iter()
+            .map(|p| format!("systemctl enable --now {UNIT}@{p}.service")),
+    );
+    ForwarderFiles {
+        files: vec![Rendered {
+            name: TEMPLATE.into(),
+            contents: unit,
+        }],
+        enable,
+    }
+}
+
+fn nginx_per_port(spec: &PerPortSpec<'_>) -> ForwarderFiles {
+    let servers: String = spec
+        .ports
+        .iter()
+        .map(|p| {
+            format!(
+                "\x20   server {{\n\
+                 \x20       listen {listen} backlog={BACKLOG};\n\
+                 \x20       proxy_pass {upstream};\n\
+                 \x20       proxy_connect_timeout 5s;\n\
+                 \x20       proxy_timeout 1h;\n\
+                 \x20   }}\n",
+                listen = SocketAddr::new(spec.host, *p),
+                upstream = spec.upstream,
+            )
+        })
+        .collect();
+    let conf = format!(
+        "# {desc}\n\
+         # Needs the stream module (Debian: libnginx-mod-stream). Include this file at\n\
+         # the top level of nginx.conf, outside `http {{}}`:\n\
+         #   include /etc/nginx/vaultnet-stream.conf;\n\
+         # One `server` per tenant's port, rewritten by `vaultnet add-user` and\n\
+         # `remove-user`; agents keep connections open, hence `proxy_timeout 1h`.\n\
+         stream {{\n\
+         {servers}\
+         }}\n",
+        desc = describe_ports(spec),
+    );
+    one_file(
+        "vaultnet-stream.conf",
+        conf,
+        &[
+            "install -m 0644 forwarder/vaultnet-stream.conf /etc/nginx/",
+            "grep -q vaultnet-stream.conf /etc/nginx/nginx.conf || echo 'include /etc/nginx/vaultnet-stream.conf;' >> /etc/nginx/nginx.conf",
+            "nginx -t && systemctl reload nginx",
+        ],
+    )
+}
+
+fn haproxy_per_port(spec: &PerPortSpec<'_>) -> ForwarderFiles {
+    let frontends: String = spec
+        .ports
+        .iter()
+        .map(|p| {
+            format!(
+                "frontend vaultnet_{p}\n\
+                 \x20   mode tcp\n\
+                 \x20   bind {listen}\n\
+                 \x20   maxconn {BACKLOG}\n\
+                 \x20   backlog {BACKLOG}\n\
+                 \x20   timeout client 1h\n\
+                 \x20   default_backend vaultnet_vault\n\
+                 \n",
+                listen = SocketAddr::new(spec.host, *p),
+            )
+        })
+        .collect();
+    let conf = format!(
+        "# {desc}\n\
+         # Install as /etc/haproxy/vaultnet-haproxy.cfg and pass it as an extra `-f`\n\
+         # file: one frontend per tenant's port, rewritten whole by `vaultnet\n\
+         # add-user` and `remove-user`.\n\
+         {frontends}\
+         backend vaultnet_vault\n\
+         \x20   mode tcp\n\
+         \x20   timeout connect 5s\n\
+         \x20   timeout server 1h\n\
+         \x20   server vault {upstream}\n",
+        desc = describe_ports(spec),
+        upstream = spec.upstream,
+    );
+    one_file("vaultnet-haproxy.cfg", conf, HAPROXY_PER_PORT)
+}
+
+fn socket_proxyd_per_port(spec: &PerPortSpec<'_>) -> ForwarderFiles {
+    let mut files = Vec::new();
+    let mut enable = vec![create_user()];
+    for p in spec.ports {
+        let one = socket_proxyd(&ForwarderSpec {
+            listen: SocketAddr::new(spec.host, *p),
+            upstream: spec.upstream,
+            cluster: None,
+        });
+        let name = format!("{UNIT}-{p}");
+        for f in one.files {
+            files.push(Rendered {
+                name: f.name.replacen(UNIT, &name, 1),
+                contents: f.contents.replace(UNIT, &name),
+            });
+        }
+        enable.push(format!(
+            "install -m 0644 forwarder/{name}.socket forwarder/{name}.service /etc/systemd/system/"
+        ));
+    }
+    enable.push("systemctl daemon-reload".into());
+    enable.extend(
+        spec.ports
+            .iter()
+            .map(|p| format!("systemctl enable --now {UNIT}-{p}.socket")),
+    );
+    ForwarderFiles { files, enable }
+}
+
+/// The fix when nothing listens on a tenant's own `port`.
+pub fn start_hint_port(kind: Forwarder, port: u16) -> String {
+    match kind {
+        Forwarder::Socat => format!("start the forwarder's entry for the port: `systemctl enable --now {UNIT}@{port}.service`"),
+        Forwarder::SocketProxyd => format!("start the forwarder's entry for the port: `systemctl enable --now {UNIT}-{port}.socket` (install its files from `forwarder/` first)"),
+        Forwarder::Nginx => "reinstall `forwarder/vaultnet-stream.conf` (it has a server per port), then `nginx -t && systemctl reload nginx`".into(),
+        Forwarder::Haproxy => "put `forwarder/vaultnet-haproxy.cfg` (a frontend per port) in HAProxy's config, then `haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy`".into(),
+    }
+}
+
 /// The fix when nothing listens where the forwarder should.
 pub fn start_hint(kind: Forwarder) -> String {
     match kind {
@@ -507,5 +756,105 @@ mod tests {
             [SOCKET_PROXYD, "--connections-max=4096", "127.0.0.1:8200"]
         );
         assert!(f.files[1].contents.contains("\nLimitNOFILE=24640\n"));
+    }
+
+    fn per_port(kind: Forwarder, ports: &[u16]) -> ForwarderFiles {
+        render_per_port(
+            kind,
+            &PerPortSpec {
+                host: "10.9.0.1".parse().unwrap(),
+                ports,
+                upstream: "127.0.0.1:8200".parse().unwrap(),
+            },
+        )
+    }
+
+    #[test]
+    fn socat_per_port_is_one_template_and_one_instance_per_port() {
+        let f = per_port(Forwarder::Socat, &[22301, 22302]);
+        assert_eq!(f.files.len(), 1);
+        assert_eq!(f.files[0].name, "vaultnet-forwarder@.service");
+        assert_eq!(
+            exec_start(&f.files[0].contents).unwrap(),
+            [
+                "/usr/bin/socat",
+                "TCP4-LISTEN:%i,bind=10.9.0.1,reuseaddr,fork,backlog=4096",
+                "TCP4:127.0.0.1:8200"
+            ]
+        );
+        assert!(f.files[0].contents.contains(&format!("\nUser={USER}\n")));
+        assert_eq!(
+            f.enable[1..],
+            [
+                "install -m 0644 forwarder/vaultnet-forwarder@.service /etc/systemd/system/",
+                "systemctl daemon-reload",
+                "systemctl enable --now vaultnet-forwarder@22301.service",
+                "systemctl enable --now vaultnet-forwarder@22302.service",
+            ]
+        );
+        // The unit does not depend on the ports: adding one rewrites nothing.
+        assert_eq!(per_port(Forwarder::Socat, &[]).files, f.files);
+    }
+
+    #[test]
+    fn nginx_and_haproxy_per_port_have_one_listener_per_port_to_vault() {
+        let c = &per_port(Forwarder::Nginx, &[22301, 22302]).files[0].contents;
+        assert_eq!(c.matches("server {").count(), 2, "{c}");
+        assert!(c.contains("listen 10.9.0.1:22301 backlog=4096;"));
+        assert!(c.contains("listen 10.9.0.1:22302 backlog=4096;"));
+        assert_eq!(c.matches("proxy_pass 127.0.0.1:8200;").count(), 2);
+        assert!(!c.contains("ssl"), "TLS must pass through: {c}");
+        let none = &per_port(Forwarder::Nginx, &[]).files[0].contents;
+        assert!(none.ends_with("stream {\n}\n"), "{none}");
+
+        let c = &per_port(Forwarder::Haproxy, &[22301, 22302]).files[0].contents;
+        assert!(c.contains("frontend vaultnet_22301\n    mode tcp\n    bind 10.9.0.1:22301\n"));
+        assert!(c.contains("frontend vaultnet_22302\n    mode tcp\n    bind 10.9.0.1:22302\n"));
+        assert_eq!(c.matches("default_backend vaultnet_vault").count(), 2);
+        assert_eq!(c.matches("\nbackend vaultnet_vault\n").count(), 1);
+        assert!(c.contains("server vault 127.0.0.1:8200"));
+    }
+
+    #[test]
+    fn socket_proxyd_per_port_is_a_socket_and_a_service_per_port() {
+        let f = per_port(Forwarder::SocketProxyd, &[22301, 22302]);
+        let names: Vec<_> = f.files.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "vaultnet-forwarder-22301.socket",
+                "vaultnet-forwarder-22301.service",
+                "vaultnet-forwarder-22302.socket",
+                "vaultnet-forwarder-22302.service",
+            ]
+        );
+        assert!(
+            f.files[2]
+                .contents
+                .contains("ListenStream=10.9.0.1:22302\n")
+        );
+        // Each socket starts its own service.
+        assert!(
+            f.files[3]
+                .contents
+                .contains("Requires=vaultnet-forwarder-22302.socket\n")
+        );
+        assert_eq!(
+            exec_start(&f.files[3].contents).unwrap(),
+            [SOCKET_PROXYD, "--connections-max=4096", "127.0.0.1:8200"]
+        );
+        assert!(
+            f.enable
+                .contains(&"systemctl enable --now vaultnet-forwarder-22302.socket".to_string())
+        );
+        assert!(names.iter().all(|n| is_per_port_file(n)));
+        for not in [
+            "vaultnet-forwarder.socket",
+            "vaultnet-forwarder-.socket",
+            "vaultnet-forwarder-70000.service",
+            "vaultnet-forwarder-1.conf",
+        ] {
+            assert!(!is_per_port_file(not), "{not}");
+        }
     }
 }

@@ -8,6 +8,10 @@
 //!   and pasta would otherwise expose it), no removed tenant and no
 //!   stranger can skip the gate.
 //!
+//! With `gate: per-port` (L3) each tenant has a port of its own, and only
+//! that tenant's uid (and root) may connect to it; a removed tenant's port,
+//! reserved until its certificate expires, admits root alone.
+//!
 //! With `gate: source-allowlist` (L4, R1) clients from outside this host
 //! reach the entry from the listed networks only (sets `clients4` and
 //! `clients6`); local ones still arrive on `lo` — rootless containers with
@@ -30,9 +34,38 @@ pub enum Remote<'a> {
     Any,
 }
 
+/// A port of one tenant (`gate: per-port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnPort {
+    pub addr: SocketAddr,
+    /// The tenant's uid; `None`: no Unix user (root alone then).
+    pub uid: Option<u32>,
+    /// Said in the rule's comment: `alice`, or `reserved: bob until …`.
+    pub whose: String,
+}
+
+impl OwnPort {
+    /// The output rule that admits only the port's tenant and root, as
+    /// `nft list` prints it back.
+    pub fn rule(&self) -> String {
+        let who = match self.uid {
+            Some(u) if u != 0 => format!("{{ 0, {u} }}"),
+            _ => "0".into(),
+        };
+        format!(
+            "{} daddr {} tcp dport {} meta skuid != {who} reject with tcp reset",
+            family(&self.addr),
+            self.addr.ip(),
+            self.addr.port()
+        )
+    }
+}
+
 pub struct NftSpec<'a> {
-    /// Where tenants enter (the forwarder's address and port).
+    /// Where every tenant enters (the forwarder's address and port).
     pub entries: &'a [SocketAddr],
+    /// Ports each of which admits one tenant only.
+    pub own_ports: &'a [OwnPort],
     /// Vault's listeners: one server's, or every cluster node's.
     pub vaults: &'a [SocketAddr],
     /// Tenant uids, sorted and unique.
@@ -80,14 +113,19 @@ pub fn render(spec: &NftSpec<'_>) -> String {
             e.port()
         )
     };
-    let out_rules: String = spec
+    let mut out_rules: String = spec
         .entries
         .iter()
         .map(|e| rule(e, "meta skuid != @allowed reject with tcp reset"))
         .collect();
+    for p in spec.own_ports {
+        out_rules.push_str(&format!("        # {}\n        {}\n", p.whose, p.rule()));
+    }
+    let own: Vec<SocketAddr> = spec.own_ports.iter().map(|p| p.addr).collect();
     let in_rules: String = spec
         .entries
         .iter()
+        .chain(&own)
         .map(|e| match spec.remote {
             Remote::None => rule(e, "iifname != \"lo\" reject with tcp reset"),
             Remote::Listed(_) => {
@@ -160,7 +198,8 @@ pub fn render(spec: &NftSpec<'_>) -> String {
          \n\
          \x20   chain output {{\n\
          \x20       type filter hook output priority filter; policy accept;\n\
-         \x20       # The entry: tenants (and root, for the operator) only.\n\
+         \x20       # The entry: tenants (and root, for the operator) only; a port of\n\
+         \x20       # one tenant's: that tenant (and root) only.\n\
          {out_rules}\
          \x20       # Vault's listener: only root (the operator) and the forwarder's\n\
          \x20       # own user; never a tenant, a removed tenant or a stranger.\n\
@@ -190,6 +229,7 @@ mod tests {
     fn tenants_are_allowed_on_the_forwarder_and_refused_on_vaults_port() {
         let s = render(&NftSpec {
             entries: &["10.9.0.1:22300".parse().unwrap()],
+            own_ports: &[],
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[1001, 1002],
             vault_clients: &["vaultnet-forwarder"],
@@ -210,6 +250,7 @@ mod tests {
     fn no_tenants_gives_an_empty_set_that_still_loads() {
         let s = render(&NftSpec {
             entries: &["10.9.0.1:22300".parse().unwrap()],
+            own_ports: &[],
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[],
             vault_clients: &["vaultnet-forwarder"],
@@ -227,6 +268,7 @@ mod tests {
         ];
         let s = render(&NftSpec {
             entries: &["10.9.0.1:22300".parse().unwrap()],
+            own_ports: &[],
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[1001],
             vault_clients: &["vaultnet-forwarder"],
@@ -257,6 +299,7 @@ mod tests {
         ));
         let v6 = render(&NftSpec {
             entries: &["[fd00::1]:8200".parse().unwrap()],
+            own_ports: &[],
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[],
             vault_clients: &[],
@@ -272,6 +315,7 @@ mod tests {
     fn an_open_entry_has_no_input_rule_but_vaults_loopback_port_stays_local() {
         let s = render(&NftSpec {
             entries: &["10.9.0.1:8200".parse().unwrap()],
+            own_ports: &[],
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[1001],
             vault_clients: &[],
@@ -281,5 +325,49 @@ mod tests {
         assert!(!input.contains("10.9.0.1"), "{s}");
         assert!(input.contains("ip daddr 127.0.0.1 tcp dport 8200 iifname != \"lo\" reject"));
         assert!(!s.contains("clients4"));
+    }
+
+    #[test]
+    fn a_port_per_tenant_admits_only_its_tenant_and_root_and_nobody_from_outside() {
+        let own = [
+            OwnPort {
+                addr: "10.9.0.1:22301".parse().unwrap(),
+                uid: Some(1005),
+                whose: "alice".into(),
+            },
+            OwnPort {
+                addr: "10.9.0.1:22302".parse().unwrap(),
+                uid: None,
+                whose: "reserved: bob until 2027-01-01".into(),
+            },
+        ];
+        let s = render(&NftSpec {
+            entries: &[],
+            own_ports: &own,
+            vaults: &["127.0.0.1:8200".parse().unwrap()],
+            tenant_uids: &[1005],
+            vault_clients: &["vaultnet-forwarder"],
+            remote: Remote::None,
+        });
+        let output = &s[s.find("chain output").unwrap()..s.find("chain input").unwrap()];
+        assert!(output.contains(
+            "        # alice\n        ip daddr 10.9.0.1 tcp dport 22301 meta skuid != { 0, 1005 } reject with tcp reset\n"
+        ), "{s}");
+        assert!(output.contains(
+            "        # reserved: bob until 2027-01-01\n        ip daddr 10.9.0.1 tcp dport 22302 meta skuid != 0 reject with tcp reset\n"
+        ), "{s}");
+        assert!(!output.contains("@allowed"), "{s}");
+        let input = &s[s.find("chain input").unwrap()..];
+        for port in [22301, 22302] {
+            assert!(
+                input.contains(&format!(
+                    "ip daddr 10.9.0.1 tcp dport {port} iifname != \"lo\" reject with tcp reset"
+                )),
+                "{s}"
+            );
+        }
+        assert!(
+            s.contains("ip daddr 127.0.0.1 tcp dport 8200 meta skuid != @vault_clients reject")
+        );
     }
 }

@@ -218,6 +218,7 @@ fn the_gate_holds_exactly_the_uids_and_addresses_it_is_given() {
         let entry = std::net::SocketAddr::from((ip, port));
         let text = nft::render(&NftSpec {
             entries: &[entry],
+            own_ports: &[],
             vaults: &[std::net::SocketAddr::from(([127, 0, 0, 1], vport))],
             tenant_uids: &uids,
             vault_clients: &["vaultnet-forwarder"],

@@ -24,9 +24,11 @@ use crate::error::{Error, Result};
 
 pub const STATE_FILE: &str = "vaultnet.yaml";
 /// Version 2: certificate lifetimes in seconds (`cert_ttl`,
-/// `server_cert_ttl`), retiring secret_ids, the Vault reload. Version 1
-/// files are read and migrated ([`migrate_v1`]).
-pub const SCHEMA: u32 = 3;
+/// `server_cert_ttl`), retiring secret_ids, the Vault reload. Version 3:
+/// each tenant's role recorded. Version 4: each tenant's own port (pattern
+/// L3) and the ports of removed tenants still reserved. Older files are
+/// read and migrated ([`migrate_v1`], [`migrate_v2`], [`migrate_v3`]).
+pub const SCHEMA: u32 = 4;
 
 /// Every AppRole limit, explicit (SECURITY.md V1). Durations in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +152,33 @@ pub struct Tenant {
     /// Optional with a default, so the schema version stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<TenantNetwork>,
+    /// Its own forwarder port, where the profile gives each tenant one
+    /// (`entry: per-tenant-port`); `None` under the other profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// With a port of its own: when the last of the client certificates
+    /// ever issued to it expires (an earlier one can outlive the current
+    /// one when `--cert-ttl` was shortened), which is how long its port
+    /// stays reserved once it is removed.
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_cert_expiry: Option<OffsetDateTime>,
+}
+
+/// The port of a removed tenant, kept from every other tenant until `until`,
+/// when the last client certificate issued for it expires: until then its
+/// old bundle could still connect there (SECURITY.md G6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservedPort {
+    pub port: u16,
+    /// Whose it was.
+    pub tenant: String,
+    #[serde(with = "rfc3339")]
+    pub until: OffsetDateTime,
 }
 
 /// A tenant's mapping of the Vault name and how it was chosen; also its
@@ -214,6 +243,9 @@ pub struct State {
     pub pending: BTreeSet<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tenants: BTreeMap<String, Tenant>,
+    /// Ports of removed tenants, not handed to another until they expire.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reserved_ports: Vec<ReservedPort>,
 }
 
 impl State {
@@ -224,6 +256,7 @@ impl State {
             previous_ca: None,
             pending: BTreeSet::new(),
             tenants: BTreeMap::new(),
+            reserved_ports: Vec::new(),
         }
     }
 
@@ -262,7 +295,10 @@ impl State {
             if version.schema == 1 {
                 old = migrate_v1(old);
             }
-            serde_json::from_value(migrate_v2(old)).map_err(|e| readable(&e))?
+            if version.schema <= 2 {
+                old = migrate_v2(old);
+            }
+            serde_json::from_value(migrate_v3(old)).map_err(|e| readable(&e))?
         } else {
             serde_saphyr::from_str_with_options(text, options).map_err(|e| readable(&e))?
         };
@@ -286,6 +322,27 @@ impl State {
         for name in &state.pending {
             validate::tenant_name(name).map_err(|e| e.message().to_string())?;
         }
+        let mut ports = BTreeMap::new();
+        let recorded = state
+            .tenants
+            .iter()
+            .filter_map(|(n, t)| t.port.map(|p| (p, n.as_str())))
+            .chain(
+                state
+                    .reserved_ports
+                    .iter()
+                    .map(|r| (r.port, r.tenant.as_str())),
+            );
+        for (port, name) in recorded {
+            if port == 0 {
+                return Err(format!("tenant `{name}` has port 0"));
+            }
+            if let Some(other) = ports.insert(port, name) {
+                return Err(format!(
+                    "port {port} is recorded for both `{other}` and `{name}`"
+                ));
+            }
+        }
         Ok(state)
     }
 
@@ -298,6 +355,32 @@ impl State {
             "# vaultnet state: site settings and tenant records. No secrets live here.\n\
              # Written by vaultnet; edit with care (unknown keys are rejected).\n{body}"
         )
+    }
+
+    /// The lowest port from `base` up that no tenant has and no removed
+    /// tenant's reservation holds at `now`, skipping `avoid` (Vault's own
+    /// ports); `None` when none is left below 65536.
+    pub fn free_port(&self, base: u16, avoid: &[u16], now: OffsetDateTime) -> Option<u16> {
+        let taken: BTreeSet<u16> = self
+            .tenants
+            .values()
+            .filter_map(|t| t.port)
+            .chain(
+                self.reserved_ports
+                    .iter()
+                    .filter(|r| r.until > now)
+                    .map(|r| r.port),
+            )
+            .chain(avoid.iter().copied())
+            .collect();
+        (base..=u16::MAX).find(|p| !taken.contains(p))
+    }
+
+    /// Forgets the reservations that have expired at `now`; whether any did.
+    pub fn expire_reserved_ports(&mut self, now: OffsetDateTime) -> bool {
+        let before = self.reserved_ports.len();
+        self.reserved_ports.retain(|r| r.until > now);
+        self.reserved_ports.len() != before
     }
 
     /// The sorted, unique uids of the tenants that have a Unix user.
@@ -345,7 +428,7 @@ pub fn migrate_v1(mut v: serde_json::Value) -> serde_json::Value {
 pub fn migrate_v2(mut v: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     if let Some(o) = v.as_object_mut() {
-        o.insert("schema".into(), Value::from(SCHEMA));
+        o.insert("schema".into(), Value::from(3));
         if let Some(ts) = o.get_mut("tenants").and_then(Value::as_object_mut) {
             for (name, t) in ts.iter_mut() {
                 if let Some(t) = t.as_object_mut() {
@@ -353,6 +436,15 @@ pub fn migrate_v2(mut v: serde_json::Value) -> serde_json::Value {
                 }
             }
         }
+    }
+    v
+}
+
+/// A version 3 state as version 4: no tenant had a port of its own and no
+/// port was reserved, so only the version changes.
+pub fn migrate_v3(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("schema".into(), serde_json::Value::from(SCHEMA));
     }
     v
 }
@@ -450,6 +542,8 @@ mod tests {
                 installed_to: None,
                 retiring: Vec::new(),
                 network: None,
+                port: None,
+                last_cert_expiry: None,
             },
         );
         let yaml = state.to_yaml();
@@ -508,7 +602,7 @@ tenants:
         let again = State::parse(state.to_yaml().as_bytes()).unwrap();
         assert_eq!(again, state);
         assert!(
-            state.to_yaml().contains("schema: 3\n"),
+            state.to_yaml().contains("schema: 4\n"),
             "{}",
             state.to_yaml()
         );
@@ -527,7 +621,7 @@ tenants:
     fn a_version_2_state_records_each_tenants_bare_role_name() {
         let v2 = include_str!("../../tests/fixtures/state-v2.yaml");
         let state = State::parse(v2.as_bytes()).unwrap();
-        assert_eq!(state.schema, 3);
+        assert_eq!(state.schema, 4);
         let roles: Vec<(&str, &str)> = state
             .tenants
             .iter()
@@ -537,7 +631,7 @@ tenants:
         assert!(state.pending.is_empty());
         let yaml = state.to_yaml();
         assert!(
-            yaml.contains("schema: 3\n") && yaml.contains("    role: alice\n"),
+            yaml.contains("schema: 4\n") && yaml.contains("    role: alice\n"),
             "{yaml}"
         );
         assert_eq!(State::parse(yaml.as_bytes()).unwrap(), state);
@@ -546,6 +640,82 @@ tenants:
         assert_eq!(
             e,
             "tenant `alice` has role `jenkins`: vaultnet names roles `vaultnet-alice` (or `alice` before version 3)"
+        );
+    }
+
+    /// A site written by version 3 (before tenants had ports of their
+    /// own): read as the same site and tenants with no port and nothing
+    /// reserved, and written back unchanged but for the version.
+    #[test]
+    fn a_version_3_state_is_read_with_no_ports_and_written_as_version_4() {
+        let v3 = include_str!("../../tests/fixtures/state-v3.yaml");
+        let state = State::parse(v3.as_bytes()).unwrap();
+        assert_eq!(state.schema, 4);
+        assert!(state.tenants.values().all(|t| t.port.is_none()));
+        assert!(state.reserved_ports.is_empty());
+        assert_eq!(state.pending.iter().collect::<Vec<_>>(), ["carol"]);
+        assert_eq!(state.tenants["bob"].role, "vaultnet-bob");
+        assert_eq!(
+            state.to_yaml(),
+            v3.replace("\nschema: 3\n", "\nschema: 4\n")
+        );
+    }
+
+    fn two_tenants_with_ports() -> State {
+        let v3 = include_str!("../../tests/fixtures/state-v3.yaml");
+        let mut state = State::parse(v3.as_bytes()).unwrap();
+        state.tenants.get_mut("alice").unwrap().port = Some(22301);
+        state.tenants.get_mut("bob").unwrap().port = Some(22303);
+        state
+    }
+
+    #[test]
+    fn a_free_port_skips_tenants_live_reservations_and_vaults_ports() {
+        let mut state = two_tenants_with_ports();
+        let now = rfc3339::parse("2027-01-01T00:00:00Z").unwrap();
+        assert_eq!(state.free_port(22301, &[], now), Some(22302));
+        assert_eq!(state.free_port(22301, &[22302], now), Some(22304));
+        state.reserved_ports.push(ReservedPort {
+            port: 22302,
+            tenant: "carol".into(),
+            until: now + time::Duration::seconds(1),
+        });
+        assert_eq!(state.free_port(22301, &[], now), Some(22304));
+        // Once carol's last certificate has expired her port is free again.
+        let later = now + time::Duration::seconds(1);
+        assert_eq!(state.free_port(22301, &[], later), Some(22302));
+        assert!(!state.expire_reserved_ports(now));
+        assert!(state.expire_reserved_ports(later));
+        assert!(state.reserved_ports.is_empty());
+        assert_eq!(state.free_port(65535, &[], now), Some(65535));
+        state.tenants.get_mut("bob").unwrap().port = Some(65535);
+        assert_eq!(state.free_port(65535, &[], now), None);
+    }
+
+    #[test]
+    fn ports_round_trip_and_one_port_recorded_twice_is_refused() {
+        let mut state = two_tenants_with_ports();
+        state.reserved_ports.push(ReservedPort {
+            port: 22302,
+            tenant: "carol".into(),
+            until: rfc3339::parse("2027-06-01T00:00:00Z").unwrap(),
+        });
+        let yaml = state.to_yaml();
+        assert!(yaml.contains("    port: 22301\n"), "{yaml}");
+        assert!(
+            yaml.contains("reserved_ports:\n  - port: 22302\n    tenant: carol\n    until: 2027-06-01T00:00:00Z\n"),
+            "{yaml}"
+        );
+        assert_eq!(State::parse(yaml.as_bytes()).unwrap(), state);
+        let twice = yaml.replace("    port: 22303\n", "    port: 22301\n");
+        assert_eq!(
+            State::parse(twice.as_bytes()).unwrap_err(),
+            "port 22301 is recorded for both `alice` and `bob`"
+        );
+        let zero = yaml.replace("    port: 22303\n", "    port: 0\n");
+        assert_eq!(
+            State::parse(zero.as_bytes()).unwrap_err(),
+            "tenant `bob` has port 0"
         );
     }
 }

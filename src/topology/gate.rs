@@ -1,5 +1,5 @@
-//! Gate kinds `uid-allowlist`, `source-allowlist` and
-//! `optional-source-allowlist`: the nftables table that admits only tenant
+//! Gate kinds `uid-allowlist`, `source-allowlist`,
+//! `optional-source-allowlist` and `per-port`: the nftables table that admits only tenant
 //! uids (and root, for the operator) to the entry from this host, and only
 //! root and the forwarder's own user to Vault's loopback port, which
 //! slirp4netns (`allow_host_loopback`) and pasta would otherwise expose to
@@ -25,7 +25,7 @@ pub const FILE: &str = "vaultnet.nft";
 /// Who `gate` admits to the entry from outside this host.
 pub fn remote(gate: GateKind, site: &Site) -> Remote<'_> {
     match gate {
-        GateKind::UidAllowlist => Remote::None,
+        GateKind::UidAllowlist | GateKind::PerPort => Remote::None,
         GateKind::OptionalSourceAllowlist if site.allow_cidrs.is_empty() => Remote::Any,
         GateKind::SourceAllowlist | GateKind::OptionalSourceAllowlist => {
             Remote::Listed(&site.allow_cidrs)
@@ -99,18 +99,23 @@ fn remote_profiles() -> String {
 }
 
 pub fn uid_allowlist(t: &Topology<'_>, tenant_uids: &[u32]) -> HostFiles {
-    let entries: Vec<_> = t.entry_probes().iter().map(|p| p.addr).collect();
+    let entries = t.shared_entries();
+    let own = t.own_ports();
     let mut clients = t.entry_users();
     clients.extend(t.site.vault_clients.iter().map(String::as_str));
     let remote = remote(t.profile.gate, t.site);
     let text = nft::render(&NftSpec {
         entries: &entries,
+        own_ports: &own,
         vaults: &t.vault_addrs(),
         tenant_uids,
         vault_clients: &clients,
         remote,
     });
     let what = match remote {
+        Remote::None if t.profile.gate == GateKind::PerPort => {
+            "each tenant's uid on its own port only, never on Vault's port"
+        }
         Remote::None => "tenant uids only, never on Vault's port",
         Remote::Listed(_) => {
             "tenant uids, and from outside only the --allow-cidr networks; no tenant on Vault's loopback port"

@@ -13,6 +13,7 @@
 
 pub mod direct;
 pub mod gate;
+pub mod port_per_tenant;
 pub mod profile;
 pub mod shared_port;
 
@@ -23,7 +24,7 @@ use crate::layout::Layout;
 pub use crate::render::Endpoint;
 use crate::render::Rendered;
 use crate::state::cluster::VaultNode;
-use crate::state::{MappingSource, Site, TenantNetwork};
+use crate::state::{MappingSource, ReservedPort, Site, State, TenantNetwork};
 use crate::sys::podman::{Answer, parse_version};
 use profile::{EntryKind, GateKind, HostMapping, Profile, VaultBind};
 
@@ -32,6 +33,19 @@ use profile::{EntryKind, GateKind, HostMapping, Profile, VaultBind};
 pub struct Topology<'a> {
     pub site: &'a Site,
     pub profile: Profile,
+    /// Each tenant's own port (entry `per-tenant-port`), in tenant order;
+    /// empty under other entries, or when seen from the site alone.
+    pub tenant_ports: Vec<TenantPort>,
+    /// The ports of removed tenants still reserved.
+    pub reserved: Vec<ReservedPort>,
+}
+
+/// A tenant's own port, as the state records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantPort {
+    pub name: String,
+    pub uid: Option<u32>,
+    pub port: u16,
 }
 
 /// The files vaultnet writes for the host (in `forwarder/`), and the
@@ -67,6 +81,53 @@ impl<'a> Topology<'a> {
         Self::with_profile(site, Profile::builtin(&site.profile)?)
     }
 
+    /// The site of `state` with its tenants: what the host files and
+    /// doctor's probes need where each tenant has an entry of its own.
+    pub fn of(state: &'a State) -> Result<Topology<'a>> {
+        let mut t = Self::new(&state.site)?;
+        if t.profile.entry == EntryKind::PerTenantPort {
+            t.tenant_ports = state
+                .tenants
+                .iter()
+                .filter_map(|(n, r)| {
+                    r.port.map(|port| TenantPort {
+                        name: n.clone(),
+                        uid: r.uid,
+                        port,
+                    })
+                })
+                .collect();
+            t.reserved = state.reserved_ports.clone();
+        }
+        Ok(t)
+    }
+
+    /// The port `tenant` of `state` has or gets, where the entry gives each
+    /// tenant its own (`None` elsewhere): recorded, else allocated (never a
+    /// port reserved at `now`).
+    pub fn tenant_port(
+        &self,
+        state: &State,
+        tenant: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<u16>> {
+        match self.profile.entry {
+            EntryKind::PerTenantPort => port_per_tenant::port_for(state, tenant, now).map(Some),
+            EntryKind::SharedPort | EntryKind::Direct => Ok(None),
+        }
+    }
+
+    /// What `add-user` says of a port it gave `tenant` (`added`), or
+    /// `remove-user` of one it reserved; `None` without ports of their own.
+    pub fn port_note(&self, tenant: &str, port: Option<u16>, added: bool) -> Option<String> {
+        match (self.profile.entry, port) {
+            (EntryKind::PerTenantPort, Some(p)) => {
+                Some(port_per_tenant::port_note(self.site, tenant, p, added))
+            }
+            _ => None,
+        }
+    }
+
     /// The site under `profile`, checked against it.
     pub fn with_profile(site: &'a Site, profile: Profile) -> Result<Topology<'a>> {
         // Either way the operator's listener, `vault_addr`, is loopback;
@@ -98,6 +159,7 @@ impl<'a> Topology<'a> {
         match profile.entry {
             EntryKind::SharedPort => shared_port::check(site)?,
             EntryKind::Direct => direct::check(site)?,
+            EntryKind::PerTenantPort => port_per_tenant::check(site)?,
         }
         gate::check(site, &profile)?;
         if let Some(m) = &site.legacy_host_mapping
@@ -110,7 +172,12 @@ impl<'a> Topology<'a> {
             ))
             .hint("remove the `host_mapping` line, or set the `profile` that maps to it"));
         }
-        Ok(Topology { site, profile })
+        Ok(Topology {
+            site,
+            profile,
+            tenant_ports: Vec::new(),
+            reserved: Vec::new(),
+        })
     }
 
     /// `pattern L1: host forwarder + DNS name + mTLS`.
@@ -126,21 +193,28 @@ impl<'a> Topology<'a> {
         })
     }
 
-    /// How `tenant` reaches Vault with the profile's mapping.
+    /// How `tenant` reaches Vault with the profile's mapping (at its own
+    /// port, where it has one).
     pub fn endpoint(&self, tenant: &str) -> Endpoint {
-        self.endpoint_mapped(tenant, None)
+        let port = self
+            .tenant_ports
+            .iter()
+            .find(|p| p.name == tenant)
+            .map(|p| p.port);
+        self.endpoint_mapped(port, None)
     }
 
-    /// How `tenant` reaches Vault with its own recorded mapping, if any.
+    /// How `tenant` reaches Vault with its own recorded mapping and port.
     pub fn tenant_endpoint(&self, tenant: &str, t: &crate::state::Tenant) -> Endpoint {
-        self.endpoint_mapped(tenant, t.network.as_ref().map(|n| n.mapping))
+        let _ = tenant;
+        self.endpoint_mapped(t.port, t.network.as_ref().map(|n| n.mapping))
     }
 
-    /// How `tenant` reaches Vault when its bundle maps the name as
-    /// `mapping` (`None`: as the profile does).
-    pub fn endpoint_mapped(&self, tenant: &str, mapping: Option<HostMapping>) -> Endpoint {
-        let _ = tenant; // one shared entry: the same for every tenant
-        let connect = self.listen();
+    /// How a tenant whose own port is `port` (where the entry gives each
+    /// one) reaches Vault when its bundle maps the name as `mapping`
+    /// (`None`: as the profile does).
+    pub fn endpoint_mapped(&self, port: Option<u16>, mapping: Option<HostMapping>) -> Endpoint {
+        let connect = self.listen_at(port);
         Endpoint {
             url: format!("https://{}:{}", self.site.dns_name, connect.port()),
             name: self.site.dns_name.clone(),
@@ -151,11 +225,56 @@ impl<'a> Topology<'a> {
         }
     }
 
-    /// Where every tenant connects (one entry for all of them).
+    /// Where every tenant connects (one entry for all of them); under
+    /// `per-tenant-port`, the first port.
     fn listen(&self) -> SocketAddr {
+        self.listen_at(None)
+    }
+
+    /// Where a tenant whose own port is `port` connects (a tenant not yet
+    /// given one under `per-tenant-port`: the first port, until `add-user`
+    /// gives it its own).
+    fn listen_at(&self, port: Option<u16>) -> SocketAddr {
         match self.profile.entry {
             EntryKind::SharedPort => shared_port::listen(self.site),
             EntryKind::Direct => direct::listen(self.site),
+            EntryKind::PerTenantPort => {
+                port_per_tenant::listen(self.site, port.unwrap_or(self.site.port))
+            }
+        }
+    }
+
+    /// Each tenant's rule in the gate, as `nft list` prints it: `(tenant,
+    /// port, rule)`; empty where tenants share the entry.
+    pub fn port_rules(&self) -> Vec<(String, u16, String)> {
+        self.tenant_ports
+            .iter()
+            .map(|p| {
+                let rule = crate::render::nft::OwnPort {
+                    addr: self.listen_at(Some(p.port)),
+                    uid: p.uid,
+                    whose: p.name.clone(),
+                }
+                .rule();
+                (p.name.clone(), p.port, rule)
+            })
+            .collect()
+    }
+
+    /// The entries every tenant shares (the gate admits all of them there).
+    pub fn shared_entries(&self) -> Vec<SocketAddr> {
+        match self.profile.entry {
+            EntryKind::SharedPort | EntryKind::Direct => vec![self.listen()],
+            EntryKind::PerTenantPort => Vec::new(),
+        }
+    }
+
+    /// The ports of one tenant each (reserved ones too), as the gate holds
+    /// them; empty where tenants share the entry.
+    pub fn own_ports(&self) -> Vec<crate::render::nft::OwnPort> {
+        match self.profile.entry {
+            EntryKind::PerTenantPort => port_per_tenant::own_ports(self),
+            EntryKind::SharedPort | EntryKind::Direct => Vec::new(),
         }
     }
 
@@ -184,7 +303,9 @@ impl<'a> Topology<'a> {
     /// port: the forwarder's, when there is one.
     pub fn entry_users(&self) -> Vec<&'static str> {
         match self.profile.entry {
-            EntryKind::SharedPort => vec![crate::render::forwarder::identity(self.site.forwarder)],
+            EntryKind::SharedPort | EntryKind::PerTenantPort => {
+                vec![crate::render::forwarder::identity(self.site.forwarder)]
+            }
             EntryKind::Direct => Vec::new(),
         }
     }
@@ -214,6 +335,7 @@ impl<'a> Topology<'a> {
                 .map(|e| shared_port::heading(self.site, e.addr, upstream, root))
                 .collect::<Vec<_>>(),
             EntryKind::Direct => vec![direct::heading(self.site, root)],
+            EntryKind::PerTenantPort => vec![port_per_tenant::heading(self.site, upstream, root)],
         });
         out
     }
@@ -273,11 +395,13 @@ impl<'a> Topology<'a> {
         let mut out = match self.profile.entry {
             EntryKind::SharedPort => shared_port::host_files(self.site, layout),
             EntryKind::Direct => direct::host_files(),
+            EntryKind::PerTenantPort => port_per_tenant::host_files(self),
         };
         let g = match self.profile.gate {
             GateKind::UidAllowlist
             | GateKind::SourceAllowlist
-            | GateKind::OptionalSourceAllowlist => gate::uid_allowlist(self, tenant_uids),
+            | GateKind::OptionalSourceAllowlist
+            | GateKind::PerPort => gate::uid_allowlist(self, tenant_uids),
         };
         out.files.extend(g.files);
         out.enable.extend(g.enable);
@@ -289,13 +413,16 @@ impl<'a> Topology<'a> {
         match self.profile.gate {
             GateKind::UidAllowlist
             | GateKind::SourceAllowlist
-            | GateKind::OptionalSourceAllowlist => Some(gate::Live),
+            | GateKind::OptionalSourceAllowlist
+            | GateKind::PerPort => Some(gate::Live),
         }
     }
 
     /// Host files an earlier setting may have left in `forwarder/` that
     /// the current one does not write: `(name, why)`, sorted by name.
-    pub fn retired_host_files(&self) -> Vec<(String, String)> {
+    /// `present` are the names in `forwarder/` now (per-port files are
+    /// named after ports that come and go).
+    pub fn retired_host_files(&self, present: &[String]) -> Vec<(String, String)> {
         let current: Vec<String> = self
             .host_files(&Layout::new("/"), &[])
             .files
@@ -304,6 +431,13 @@ impl<'a> Topology<'a> {
             .collect();
         let mut retired: Vec<(String, String)> = shared_port::all_files()
             .into_iter()
+            .chain(port_per_tenant::all_files())
+            .chain(
+                present
+                    .iter()
+                    .filter(|n| port_per_tenant::is_own_file(n))
+                    .map(|n| (n.clone(), "no tenant has its port any more".to_string())),
+            )
             .filter(|(n, _)| !current.contains(n))
             .collect();
         retired.sort();
@@ -316,6 +450,11 @@ impl<'a> Topology<'a> {
         match self.profile.entry {
             EntryKind::SharedPort => vec![shared_port::probe(self.site)],
             EntryKind::Direct => vec![direct::probe(self.site)],
+            EntryKind::PerTenantPort => self
+                .tenant_ports
+                .iter()
+                .map(|p| port_per_tenant::probe(self, &p.name, p.port))
+                .collect(),
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 
 const BUILTIN: &[(&str, &str)] = &[
     ("l1", include_str!("../../profiles/l1.yaml")),
+    ("l3", include_str!("../../profiles/l3.yaml")),
     ("l4", include_str!("../../profiles/l4.yaml")),
     ("l6", include_str!("../../profiles/l6.yaml")),
     ("r1", include_str!("../../profiles/r1.yaml")),
@@ -37,6 +38,10 @@ pub enum EntryKind {
     /// No forwarder: Vault's own listener on the host address and the
     /// site's port (needs `vault_bind: nic`).
     Direct,
+    /// One forwarder port on the host address for each tenant, allocated
+    /// by `add-user` from the site's port up and recorded in the state
+    /// (needs `gate: per-port`).
+    PerTenantPort,
 }
 
 /// What tenants' `extra_hosts` map the Vault name to (a state type: each
@@ -57,12 +62,16 @@ pub enum GateKind {
     /// `source-allowlist` when `init --allow-cidr` lists networks; without
     /// any, remote clients from every network reach the entry.
     OptionalSourceAllowlist,
+    /// nftables `meta skuid` per port: on each tenant's own port only that
+    /// tenant's uid (and root, for the operator), none on Vault's port;
+    /// nothing from outside this host (needs `entry: per-tenant-port`).
+    PerPort,
 }
 
 impl GateKind {
     /// Whether clients from outside this host may reach the entry.
     pub fn admits_remote(self) -> bool {
-        !matches!(self, GateKind::UidAllowlist)
+        !matches!(self, GateKind::UidAllowlist | GateKind::PerPort)
     }
 }
 
@@ -114,6 +123,11 @@ impl Profile {
         // that address and port would fight Vault for it.
         if (p.vault_bind == VaultBind::Nic) != (p.entry == EntryKind::Direct) {
             return Err("entry `direct` and `vault_bind: nic` go together".into());
+        }
+        // A port per tenant is what lets the gate tell tenants apart by
+        // port; a gate per port needs those ports.
+        if (p.entry == EntryKind::PerTenantPort) != (p.gate == GateKind::PerPort) {
+            return Err("entry `per-tenant-port` and `gate: per-port` go together".into());
         }
         for s in &p.extra_sans {
             crate::state::validate::dns_name(s).map_err(|e| e.message().to_string())?;
@@ -195,6 +209,6 @@ mod tests {
     fn unknown_profile_is_a_usage_error_with_the_known_names() {
         let e = Profile::builtin("l9").unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert_eq!(e.hint_text(), Some("known profiles: l1, l4, l6, r1"));
+        assert_eq!(e.hint_text(), Some("known profiles: l1, l3, l4, l6, r1"));
     }
 }

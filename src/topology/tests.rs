@@ -25,6 +25,20 @@ fn rendered(profile: Profile) -> Result<String> {
     let t = Topology {
         site,
         profile: profile.clone(),
+        // Used only where the entry gives each tenant a port of its own.
+        tenant_ports: vec![
+            TenantPort {
+                name: "alice".into(),
+                uid: Some(1001),
+                port: site.port,
+            },
+            TenantPort {
+                name: "bob".into(),
+                uid: Some(1002),
+                port: site.port + 1,
+            },
+        ],
+        reserved: Vec::new(),
     };
     let _ = Topology::with_profile(site, profile)?;
     let mut out = vec![t.describe()];
@@ -41,7 +55,7 @@ fn rendered(profile: Profile) -> Result<String> {
         out.push(format!("file {}\n{}", f.name, f.contents));
     }
     out.extend(host.enable);
-    out.push(format!("retired {:?}", t.retired_host_files()));
+    out.push(format!("retired {:?}", t.retired_host_files(&[])));
     for p in t.entry_probes() {
         out.push(format!("{p:?}"));
     }
@@ -226,11 +240,12 @@ fn the_gate_admits_tenants_on_the_entry_and_refuses_them_on_vaults_port() {
         nft.contents
             .contains("elements = { 0, vaultnet-forwarder }")
     );
-    let retired: Vec<String> = t.retired_host_files().into_iter().map(|r| r.0).collect();
+    let retired: Vec<String> = t.retired_host_files(&[]).into_iter().map(|r| r.0).collect();
     assert_eq!(
         retired,
         [
             "vaultnet-forwarder.socket",
+            "vaultnet-forwarder@.service",
             "vaultnet-haproxy.cfg",
             "vaultnet-stream.conf"
         ]
@@ -388,5 +403,159 @@ fn a_mapping_chosen_by_flag_is_kept_until_another_flag() {
         detected.mapping,
         HostMapping::Ip,
         "a detected one is asked again"
+    );
+}
+
+/// An l3 site with alice on 22301, bob (no Unix user) on 22303 and the
+/// port of a removed carol, 22302, reserved.
+fn l3_state(forwarder: crate::state::Forwarder) -> State {
+    let v3 = include_str!("../../tests/fixtures/state-v3.yaml");
+    let mut state = State::parse(v3.as_bytes()).unwrap();
+    state.site.profile = "l3".into();
+    state.site.port = 22301;
+    state.site.forwarder = forwarder;
+    state.tenants.get_mut("alice").unwrap().port = Some(22301);
+    state.tenants.get_mut("bob").unwrap().port = Some(22303);
+    state.reserved_ports.push(crate::state::ReservedPort {
+        port: 22302,
+        tenant: "carol".into(),
+        until: crate::state::rfc3339::parse("2027-06-01T00:00:00Z").unwrap(),
+    });
+    state
+}
+
+#[test]
+fn l3_gives_each_tenant_its_own_endpoint_forwarder_entry_and_gate_rule() {
+    let state = l3_state(crate::state::Forwarder::Socat);
+    let t = Topology::of(&state).unwrap();
+    let e = t.tenant_endpoint("alice", &state.tenants["alice"]);
+    assert_eq!(e.url, "https://vault.lan:22301");
+    assert_eq!(e.extra_host.as_deref(), Some("vault.lan:10.9.0.1"));
+    assert_eq!(e.connect.to_string(), "10.9.0.1:22301");
+    assert_eq!(t.endpoint("bob").url, "https://vault.lan:22303");
+    let probes: Vec<(String, String)> = t
+        .entry_probes()
+        .into_iter()
+        .map(|p| (p.id, p.addr.to_string()))
+        .collect();
+    assert_eq!(
+        probes,
+        [
+            ("forwarder.alice".to_string(), "10.9.0.1:22301".to_string()),
+            ("forwarder.bob".to_string(), "10.9.0.1:22303".to_string()),
+        ]
+    );
+    let host = t.host_files(&crate::layout::Layout::new("/s"), &state.tenant_uids());
+    let nft = &host
+        .files
+        .iter()
+        .find(|f| f.name == gate::FILE)
+        .unwrap()
+        .contents;
+    for rule in [
+        "ip daddr 10.9.0.1 tcp dport 22301 meta skuid != { 0, 1001 } reject with tcp reset",
+        // The removed tenant's port: root only, until its certificate expires.
+        "ip daddr 10.9.0.1 tcp dport 22302 meta skuid != 0 reject with tcp reset",
+        "ip daddr 10.9.0.1 tcp dport 22303 meta skuid != 0 reject with tcp reset",
+        "ip daddr 10.9.0.1 tcp dport 22302 iifname != \"lo\" reject with tcp reset",
+        "ip daddr 127.0.0.1 tcp dport 8200 meta skuid != @vault_clients reject with tcp reset",
+    ] {
+        assert!(nft.lines().any(|l| l.trim() == rule), "{rule}\n{nft}");
+    }
+    assert!(
+        nft.contains("# reserved: removed tenant carol until 2027-06-01T00:00:00Z (root only)"),
+        "{nft}"
+    );
+    assert!(
+        !nft.contains("@allowed reject"),
+        "no port admits every tenant: {nft}"
+    );
+    assert!(
+        host.enable
+            .contains(&"systemctl enable --now vaultnet-forwarder@22301.service".to_string())
+    );
+    assert!(
+        host.enable
+            .contains(&"systemctl enable --now vaultnet-forwarder@22303.service".to_string())
+    );
+    assert!(
+        !host.enable.iter().any(|c| c.contains("22302")),
+        "{:?}",
+        host.enable
+    );
+    assert_eq!(
+        t.port_rules(),
+        [
+            (
+                "alice".to_string(),
+                22301,
+                "ip daddr 10.9.0.1 tcp dport 22301 meta skuid != { 0, 1001 } reject with tcp reset"
+                    .to_string()
+            ),
+            (
+                "bob".to_string(),
+                22303,
+                "ip daddr 10.9.0.1 tcp dport 22303 meta skuid != 0 reject with tcp reset"
+                    .to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn l3_socket_proxyd_files_of_a_port_no_tenant_has_are_retired() {
+    let state = l3_state(crate::state::Forwarder::SocketProxyd);
+    let t = Topology::of(&state).unwrap();
+    let names: Vec<String> = t
+        .host_files(&crate::layout::Layout::new("/s"), &[])
+        .files
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert!(
+        names.contains(&"vaultnet-forwarder-22303.socket".to_string()),
+        "{names:?}"
+    );
+    let present: Vec<String> = [
+        "vaultnet-forwarder-22301.socket",
+        "vaultnet-forwarder-22302.socket",
+        "vaultnet-forwarder-22302.service",
+        "vaultnet.nft",
+        "notes.txt",
+    ]
+    .map(String::from)
+    .to_vec();
+    let retired: Vec<(String, String)> = t
+        .retired_host_files(&present)
+        .into_iter()
+        .filter(|(n, _)| n.contains("-2230"))
+        .collect();
+    assert_eq!(
+        retired,
+        [
+            (
+                "vaultnet-forwarder-22302.service".to_string(),
+                "no tenant has its port any more".to_string()
+            ),
+            (
+                "vaultnet-forwarder-22302.socket".to_string(),
+                "no tenant has its port any more".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn l3_refuses_vaults_port_as_the_first_port() {
+    let mut state = l3_state(crate::state::Forwarder::Socat);
+    state.site.port = 8200;
+    let e = Topology::of(&state).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "the first tenant port 8200 is Vault's own port (`--vault-addr 127.0.0.1:8200`)"
+    );
+    assert_eq!(
+        e.hint_text(),
+        Some("pick another `--port`, e.g. `--port 22301`")
     );
 }

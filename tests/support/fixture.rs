@@ -748,6 +748,44 @@ impl Fixture {
         )
     }
 
+    /// Starts the instance for `port` of the socat template unit
+    /// `forwarder/vaultnet-forwarder@.service` (profile l3) from its
+    /// `ExecStart=`, `%i` being the port, as `systemctl start
+    /// vaultnet-forwarder@PORT.service` would; waits until an mTLS request
+    /// with the operator certificate (root: the gate admits it on every
+    /// port) gets through it to Vault. Returns its pid.
+    #[track_caller]
+    pub fn start_port_forwarder(&self, port: u16) -> u32 {
+        let unit = std::fs::read_to_string(self.path("forwarder/vaultnet-forwarder@.service"))
+            .expect("read the forwarder's template unit");
+        let argv = vaultnet::render::forwarder::exec_start(&unit)
+            .unwrap_or_else(|| panic!("no ExecStart= in the template unit:\n{unit}"));
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(argv[1..].iter().map(|a| a.replace("%i", &port.to_string())));
+        let log = self.scratch().join(format!("forwarder-{port}.log"));
+        let pid = self.ns().spawn(&cmd, Some(&log));
+        let tls = self.operator_tls();
+        let addr = SocketAddr::new(self.host_ip, port).to_string();
+        wait_for(
+            "a request through the port's forwarder",
+            FORWARDER_TIMEOUT,
+            Duration::from_millis(50),
+            || match probe(
+                Some(self.ns().name()),
+                &addr,
+                &tls.ca_pem_path,
+                Some((&tls.client_cert_path, &tls.client_key_path)),
+            ) {
+                Ok(200) => Ok(()),
+                other => Err(format!(
+                    "{other:?}; forwarder log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )),
+            },
+        );
+        pid
+    }
+
     /// Kills the forwarder (as `systemctl stop` would).
     #[track_caller]
     pub fn stop_forwarder(&mut self) {

@@ -161,6 +161,15 @@ fn init_steps(f: &Fixture, forwarder: &str) -> String {
                 ),
             )
         }
+        "l3" => (
+            "[VAULT_ADDR]".to_string(),
+            format!(
+                "Forwarder ({forwarder}): a port per tenant on {host}, from {} up (`vaultnet list` shows each) -> [VAULT_ADDR]; install it from `[STATE]` with:\n{}{}\n",
+                entry_port(f),
+                l3_install_steps(f, forwarder),
+                "  nft -f forwarder/vaultnet.nft    # the gate: each tenant's uid on its own port only, never on Vault's port"
+            ),
+        ),
         other => {
             let remote = match other {
                 "l4" => remote_line(&cidrs),
@@ -187,6 +196,45 @@ Vault listener: {listeners}, mutual TLS required (`vault/listener.json`).
 ",
         profile_line = profile_line(f),
     )
+}
+
+/// The tenants' own ports as the state records them, in tenant order.
+pub fn tenant_ports(f: &Fixture) -> Vec<(String, u16)> {
+    let text = std::fs::read_to_string(f.path("vaultnet.yaml")).unwrap_or_default();
+    let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap_or_default();
+    let mut out: Vec<(String, u16)> = v
+        .pointer("/tenants")
+        .and_then(serde_json::Value::as_object)
+        .map(|o| {
+            o.iter()
+                .filter_map(|(n, t)| Some((n.clone(), t.get("port")?.as_u64()? as u16)))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// How `init` of an l3 site tells the operator to install `forwarder`:
+/// its files, then every tenant's port.
+fn l3_install_steps(f: &Fixture, forwarder: &str) -> String {
+    let mut ports: Vec<u16> = tenant_ports(f).into_iter().map(|(_, p)| p).collect();
+    ports.sort_unstable();
+    match forwarder {
+        "socat" => {
+            let mut s = "  id -u vaultnet-forwarder >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin vaultnet-forwarder
+  install -m 0644 forwarder/vaultnet-forwarder@.service /etc/systemd/system/
+  systemctl daemon-reload
+".to_string();
+            for p in ports {
+                s.push_str(&format!(
+                    "  systemctl enable --now vaultnet-forwarder@{p}.service\n"
+                ));
+            }
+            s
+        }
+        other => panic!("no l3 install steps known for forwarder {other}"),
+    }
 }
 
 /// `init`'s line on the clients it admits from the networks `cidrs`.
@@ -272,6 +320,7 @@ fn profile_line(f: &Fixture) -> &'static str {
         "r1" => {
             "Profile r1 (pattern R1): Vault listening on the host address, no forwarder + mTLS."
         }
+        "l3" => "Profile l3 (pattern L3): a forwarder port per tenant, gated by uid + mTLS.",
         _ => "Profile l1 (pattern L1): host forwarder + DNS name + mTLS.",
     }
 }
@@ -337,8 +386,9 @@ pub const RENEW_FILES: &str =
 /// [`first_init`] with `--forwarder FORWARDER`.
 pub fn first_init_with(f: &Fixture, forwarder: &str) -> Expect {
     // Profile r1 has no forwarder.
-    let written = match site_profile(f).as_str() {
-        "r1" => &[][..],
+    let written = match (site_profile(f).as_str(), forwarder) {
+        ("r1", _) => &[][..],
+        ("l3", "socat") => &["vaultnet-forwarder@.service"][..],
         _ => forwarder_files(forwarder),
     };
     let files: String = written

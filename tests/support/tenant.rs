@@ -579,12 +579,26 @@ pub fn created_changes(t: &str, wrapped: &str) -> String {
 /// `add-user` of new tenants: each added and created; `nft` when they
 /// have Unix users (the gate is rewritten), not with `--no-unix-user`.
 pub fn add_expect(f: &Fixture, tenants: &[&str], nft: bool) -> Expect {
-    let stdout: String = tenants.iter().map(|t| added(t)).collect();
+    let mut stdout: String = tenants.iter().map(|t| added(t)).collect();
+    // A site that gives each tenant a port of its own says which.
+    let ports = super::init::tenant_ports(f);
+    for t in tenants {
+        if let Some((_, p)) = ports.iter().find(|(n, _)| n == t) {
+            stdout.push_str(&port_next(t, *p));
+        }
+    }
     let mut stderr: String = tenants.iter().map(|t| created(t)).collect();
     if nft {
         stderr.push_str(f.gate_line());
     }
     f.expect(0).stdout(stdout + NEXT).stderr(stderr)
+}
+
+/// `add-user`'s line for a tenant it gave port `port` (profile l3, socat).
+pub fn port_next(t: &str, port: u16) -> String {
+    format!(
+        "next: {t}: its own port is {port}; start the forwarder's entry for it from the state directory with: systemctl enable --now vaultnet-forwarder@{port}.service\n"
+    )
 }
 
 /// `remove-user`'s line for a tenant it removed; `revoked` when a token
