@@ -402,3 +402,78 @@ fn init_against_a_sealed_openbao_exits_0_and_prints_the_unseal_step() {
         .expect(bootstrap_init(&site));
     assert_bootstrapped(bao, "secret");
 }
+
+/// The `note:` lines of `init`'s report.
+fn notes(out: &Output) -> Vec<&str> {
+    out.stdout
+        .lines()
+        .filter(|l| l.starts_with("note: "))
+        .collect()
+}
+
+/// Why `init`'s reports are not compared whole here: the init tests pin
+/// them; this one is about which bundles its note names.
+const SWITCH_REPORT: &str =
+    "init's report is pinned by the init tests; the notes are compared here";
+
+/// Switching the site's pattern with `init --profile` names exactly the
+/// bundles it left stale — those whose endpoint moves, or all when a
+/// setting every bundle carries changed — and `add-user` rerun for them
+/// brings them in line: the next `init` names none.
+#[test]
+fn switching_the_profile_names_the_bundles_it_left_stale_and_add_user_brings_them_in_line() {
+    require_e2e!("starts OpenBao");
+    let site = Fixture::builder().openbao().build();
+    let add = |args: &[&str]| {
+        let mut c = site.vaultnet();
+        c.args(["add-user", "--no-unix-user"]).args(args);
+        c.run()
+    };
+    add(&["swa", "swb"]).expect(crate::support::tenant::add_expect(
+        &site,
+        &["swa", "swb"],
+        false,
+    ));
+    // A tenant whose mapping the operator chose keeps it under any profile.
+    let out = add(&["--host-mapping", "ip", "swc"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let init = |profile: &str| {
+        let out = site.init().args(["--profile", profile]).run();
+        out.expect(
+            crate::support::expect::Expect::success()
+                .stdout_any(SWITCH_REPORT)
+                .stderr_any(SWITCH_REPORT),
+        )
+    };
+
+    // l1 -> l6: the site's mapping becomes host-gateway; swa and swb
+    // followed the site's, swc keeps `ip`.
+    let out = init("l6");
+    assert_eq!(
+        notes(&out),
+        [
+            "note: the bundles of swa, swb hold the old settings: run `vaultnet add-user swa swb` to rewrite them"
+        ],
+        "{out}"
+    );
+    let out = add(&["swa", "swb"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let compose = std::fs::read_to_string(site.bundle("swa").join("compose.yaml")).unwrap();
+    assert!(compose.contains("vault.lan:host-gateway"), "{compose}");
+    let out = init("l6");
+    assert_eq!(notes(&out), Vec::<&str>::new(), "{out}");
+
+    // l6 -> l3: every tenant gets a port of its own, so every bundle moves.
+    let out = init("l3");
+    assert_eq!(
+        notes(&out),
+        [
+            "note: the bundles of swa, swb, swc hold the old settings: run `vaultnet add-user swa swb swc` to rewrite them"
+        ],
+        "{out}"
+    );
+    let out = add(&["swa", "swb", "swc"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let out = init("l3");
+    assert_eq!(notes(&out), Vec::<&str>::new(), "{out}");
+}

@@ -65,6 +65,49 @@ const IN_BUNDLES: &[&str] = &[
     "tenant-prefix",
 ];
 
+/// Settings every bundle carries whatever its endpoint: a change of one
+/// leaves every bundle stale.
+const IN_EVERY_BUNDLE: &[&str] = &[
+    "dns-name",
+    "agent-image",
+    "flavor",
+    "kv-mount",
+    "tenant-prefix",
+];
+
+/// The tenants whose bundles the next `add-user` would write otherwise:
+/// every one when a setting all bundles carry changed, else those whose
+/// endpoint moves (the URL, the name or the `extra_hosts` entry — a new
+/// profile, address or port). A mapping the tenant's Podman chose or a
+/// flag set stays; one that was the site's follows the new profile.
+fn stale_bundles<'a>(
+    prev: &'a State,
+    site: &Site,
+    diff: &[(&str, String, String)],
+) -> Vec<&'a str> {
+    let every = diff.iter().any(|(w, _, _)| IN_EVERY_BUNDLE.contains(w));
+    let (old, new) = (Topology::new(&prev.site).ok(), Topology::new(site).ok());
+    prev.tenants
+        .iter()
+        .filter(|(n, t)| {
+            every
+                || match (&old, &new) {
+                    (Some(o), Some(w)) => {
+                        let mapping = t
+                            .network
+                            .as_ref()
+                            .filter(|m| m.source != crate::state::MappingSource::Site)
+                            .map(|m| m.mapping);
+                        let (a, b) = (o.tenant_endpoint(n, t), w.endpoint_mapped(t.port, mapping));
+                        (a.url, a.name, a.extra_host) != (b.url, b.name, b.extra_host)
+                    }
+                    _ => true,
+                }
+        })
+        .map(|(n, _)| n.as_str())
+        .collect()
+}
+
 /// Runs every phase, telling `observe` each outcome as it happens. (Long:
 /// it is the list of phases, in order; each is a call.)
 pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
@@ -94,12 +137,15 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
             let text = format!("setting {what}: {old} -> {new}");
             rec.emit(Outcome::new(Change::Repaired, text));
         }
-        if !prev.tenants.is_empty() && diff.iter().any(|(w, _, _)| IN_BUNDLES.contains(w)) {
-            let names: Vec<&str> = prev.tenants.keys().map(String::as_str).collect();
-            notes.push(format!(
-                "tenant bundles still hold the old settings: run `vaultnet add-user {}` to rewrite them",
-                names.join(" ")
-            ));
+        if diff.iter().any(|(w, _, _)| IN_BUNDLES.contains(w)) {
+            let names = stale_bundles(prev, &run.site, &diff);
+            if !names.is_empty() {
+                notes.push(format!(
+                    "the bundles of {} hold the old settings: run `vaultnet add-user {}` to rewrite them",
+                    names.join(", "),
+                    names.join(" ")
+                ));
+            }
         }
     }
     let mut previous_ca = run.previous.as_ref().and_then(|p| p.previous_ca.clone());
