@@ -168,6 +168,18 @@ module completions {
     --version(-V)             # Print version
   ]
 
+  def "nu-complete vaultnet profiles output" [] {
+    [ "text" "json" ]
+  }
+
+  # List the built-in deployment patterns (profiles) and what each writes
+  export extern "vaultnet profiles" [
+    --output: string@"nu-complete vaultnet profiles output" # Report format
+    --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
   def "nu-complete vaultnet completions shell" [] {
     [ "bash" "zsh" "fish" "elvish" "powershell" "nushell" ]
   }
@@ -210,6 +222,10 @@ module completions {
 
   # Check the whole chain and say exactly what is broken and how to fix it
   export extern "vaultnet help doctor" [
+  ]
+
+  # List the built-in deployment patterns (profiles) and what each writes
+  export extern "vaultnet help profiles" [
   ]
 
   # Print a shell completion script

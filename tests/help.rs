@@ -14,6 +14,9 @@ const COMMANDS: &[&str] = &[
     "remove-user",
     "list",
     "doctor",
+    "renew",
+    "unwrap",
+    "profiles",
     "completions",
 ];
 
@@ -50,5 +53,70 @@ fn help_of_every_command_matches_its_snapshot() {
         stale.is_empty(),
         "help changed; review and run `VAULTNET_BLESS=1 cargo test --test integration help`:\n{}",
         stale.join("\n")
+    );
+}
+
+/// `vaultnet profiles` lists every built-in profile, in the order the
+/// binary knows them, each with what it writes and its limits, as the
+/// snapshot `tests/snapshots/profiles.txt` (blessed like the help); the
+/// JSON carries the same.
+#[test]
+fn profiles_lists_every_builtin_pattern_with_what_it_writes_and_its_limits() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/profiles.txt");
+    let out = Cmd::vaultnet().arg("profiles").run();
+    if std::env::var_os("VAULTNET_BLESS").is_some() {
+        std::fs::write(&path, &out.stdout).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    let out = out.expect(Expect::success().stdout(want));
+    let json = Cmd::vaultnet()
+        .args(["profiles", "--output", "json"])
+        .run()
+        .expect(Expect::success().stdout_any("parsed and compared below"));
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let known: Vec<&str> = vaultnet::topology::profile::Profile::names().collect();
+    assert_eq!(names, known);
+    for p in v.as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let heading = format!(
+            "{name} (pattern {}{}): {}",
+            p["code"].as_str().unwrap(),
+            if p["default"] == true {
+                ", the default"
+            } else {
+                ""
+            },
+            p["summary"].as_str().unwrap()
+        );
+        assert!(out.stdout.lines().any(|l| l == heading), "{heading}\n{out}");
+        let details = p["details"].as_array().unwrap();
+        assert!(
+            details.iter().any(|d| d
+                .as_str()
+                .unwrap()
+                .starts_with("writes: vault/listener.json")),
+            "{p}"
+        );
+        assert!(
+            details
+                .iter()
+                .any(|d| d.as_str().unwrap().starts_with("limit: ")),
+            "{name} lists no limit"
+        );
+    }
+    assert_eq!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["default"] == true)
+            .count(),
+        1
     );
 }

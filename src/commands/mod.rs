@@ -7,6 +7,7 @@ pub mod completions;
 pub mod doctor;
 pub mod init;
 pub mod list;
+pub mod profiles;
 pub mod remove_user;
 pub mod renew;
 pub mod unwrap;

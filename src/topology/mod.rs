@@ -185,6 +185,35 @@ impl<'a> Topology<'a> {
         format!("pattern {}: {}", self.profile.code, self.profile.summary)
     }
 
+    /// What `vaultnet profiles` says of this pattern, after its heading:
+    /// where Vault listens, the files vaultnet writes for the host (for
+    /// the site's forwarder), and the pattern's limits.
+    pub fn listing(&self) -> Vec<String> {
+        let listeners: Vec<String> = self
+            .vault_listeners()
+            .iter()
+            .map(|a| {
+                if a.ip().is_loopback() {
+                    "loopback".to_string()
+                } else {
+                    "the host address".to_string()
+                }
+            })
+            .collect();
+        let files: Vec<String> = self
+            .host_files(&Layout::new("/"), &[])
+            .files
+            .iter()
+            .map(|f| format!("forwarder/{}", f.name))
+            .collect();
+        let mut out = vec![
+            format!("Vault listens on: {}", listeners.join(" and ")),
+            format!("writes: vault/listener.json, {}", files.join(", ")),
+        ];
+        out.extend(self.profile.limits.iter().map(|l| format!("limit: {l}")));
+        out
+    }
+
     /// What `extra_hosts` maps the Vault name to, or `None` for no entry.
     fn mapping_target(&self, mapping: HostMapping) -> Option<String> {
         Some(match mapping {
@@ -553,6 +582,7 @@ pub fn check_host_mapping(profile: &Profile, flag: Option<HostMapping>) -> Resul
                             code: profile.code.clone(),
                             summary: profile.summary.clone(),
                             host_mapping: profile.host_mapping,
+                            limits: profile.limits.clone(),
                             ..p.clone()
                         } == *profile
                 })

@@ -73,6 +73,11 @@ impl GateKind {
     pub fn admits_remote(self) -> bool {
         !matches!(self, GateKind::UidAllowlist | GateKind::PerPort)
     }
+
+    /// Whether a site needs at least one `--allow-cidr` network.
+    pub fn needs_networks(self) -> bool {
+        matches!(self, GateKind::SourceAllowlist)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -88,6 +93,8 @@ pub struct Profile {
     pub host_mapping: HostMapping,
     pub extra_sans: Vec<String>,
     pub gate: GateKind,
+    /// What the pattern cannot do, one line each (`vaultnet profiles`).
+    pub limits: Vec<String>,
 }
 
 impl Profile {
@@ -128,6 +135,12 @@ impl Profile {
         // port; a gate per port needs those ports.
         if (p.entry == EntryKind::PerTenantPort) != (p.gate == GateKind::PerPort) {
             return Err("entry `per-tenant-port` and `gate: per-port` go together".into());
+        }
+        if p.limits
+            .iter()
+            .any(|l| l.trim().is_empty() || l.contains('\n'))
+        {
+            return Err("each limit must be one non-empty line".into());
         }
         for s in &p.extra_sans {
             crate::state::validate::dns_name(s).map_err(|e| e.message().to_string())?;
@@ -179,6 +192,7 @@ mod tests {
                 code: l1.code.clone(),
                 summary: l1.summary.clone(),
                 host_mapping: l1.host_mapping,
+                limits: l1.limits.clone(),
                 ..l6
             },
             l1

@@ -41,7 +41,7 @@ fn rendered(profile: Profile) -> Result<String> {
         reserved: Vec::new(),
     };
     let _ = Topology::with_profile(site, profile)?;
-    let mut out = vec![t.describe()];
+    let mut out = vec![t.describe(), t.listing().join("\n")];
     let (dns, ips) = t.server_sans();
     out.push(format!("sans {dns:?} {ips:?}"));
     out.push(format!(
@@ -105,6 +105,7 @@ const ALTERNATIVES: &[(&str, &[&str])] = &[
             "optional-source-allowlist",
         ],
     ),
+    ("limits", &["[another limit]"]),
 ];
 
 /// `text` with the value of top-level `key` replaced by `value`.
