@@ -799,7 +799,8 @@ fn a_wrong_token_fails_add_user_and_remove_user_with_permission_denied_and_chang
     for (args, refused) in [
         (
             &["add-user", "--no-unix-user", "t-new"][..],
-            "tenant `t-new`: GET sys/policies/acl/vaultnet-t-new",
+            // A new name: the names Vault has are listed once for the run.
+            "LIST sys/policies/acl",
         ),
         (
             &["add-user", "--no-unix-user", "t-keep"][..],
@@ -807,7 +808,7 @@ fn a_wrong_token_fails_add_user_and_remove_user_with_permission_denied_and_chang
         ),
         (
             &["remove-user", "t-keep"][..],
-            "tenant `t-keep`: GET auth/approle/role/vaultnet-t-keep/secret-id?list=true",
+            "tenant `t-keep`: LIST auth/approle/role/vaultnet-t-keep/secret-id",
         ),
     ] {
         let mut cmd = site.vaultnet_without_token();
@@ -1743,4 +1744,76 @@ fn renew_with_openbao_killed_after_each_write_converges_after_restart() {
         writes.len(),
         start.elapsed().as_secs_f64()
     );
+}
+
+/// The requests of a bulk `add-user`: the run's own (health, the mounts,
+/// the three lists of the names Vault has), then for each new tenant
+/// exactly four — its policy written, its role written, its role_id read,
+/// a secret_id made — with no read of what cannot exist yet. A rerun with
+/// nothing to change only reads: the policy, the role, the role_id, its
+/// secret_id looked up, the role's secret_ids listed (five: an orphan of a
+/// run killed while renewing is found only by that list).
+#[test]
+fn a_new_tenant_costs_four_requests_and_an_unchanged_one_only_reads() {
+    require_e2e!("starts OpenBao behind the logging proxy");
+    let site = Fixture::builder().fault_proxy().build();
+    let names = ["rq1", "rq2", "rq3"];
+    let mut cmd = site.vaultnet();
+    cmd.args(["add-user", "--no-unix-user"]).args(names);
+    let (out, proxy) = site.run_through(Inject::none(), &mut cmd);
+    out.expect(add_expect(&site, &names, false));
+    let paths: Vec<String> = proxy
+        .events()
+        .iter()
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    for n in names {
+        let own: Vec<&str> = paths
+            .iter()
+            .map(String::as_str)
+            .filter(|p| p.contains(&format!("vaultnet-{n}")))
+            .collect();
+        assert_eq!(
+            own,
+            [
+                format!("PUT /v1/sys/policies/acl/vaultnet-{n}"),
+                format!("POST /v1/auth/approle/role/vaultnet-{n}"),
+                format!("GET /v1/auth/approle/role/vaultnet-{n}/role-id"),
+                format!("POST /v1/auth/approle/role/vaultnet-{n}/secret-id"),
+            ],
+            "{paths:#?}"
+        );
+    }
+    let run: Vec<&String> = paths
+        .iter()
+        .filter(|p| !names.iter().any(|n| p.contains(&format!("vaultnet-{n}"))))
+        .collect();
+    assert!(run.len() <= 6, "the run's own requests: {run:#?}");
+    drop(proxy);
+
+    let mut cmd = site.vaultnet();
+    cmd.args(["add-user", "--no-unix-user"]).args(names);
+    let (out, proxy) = site.run_through(Inject::none(), &mut cmd);
+    out.expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
+    let events = proxy.events();
+    for n in names {
+        let own: Vec<String> = events
+            .iter()
+            .filter(|e| e.path.contains(&format!("vaultnet-{n}")))
+            .map(|e| format!("{} {}", e.method, e.path))
+            .collect();
+        let role = format!("/v1/auth/approle/role/vaultnet-{n}");
+        assert_eq!(
+            own,
+            [
+                format!("GET /v1/sys/policies/acl/vaultnet-{n}"),
+                format!("GET {role}"),
+                format!("GET {role}/role-id"),
+                format!("POST {role}/secret-id/lookup"),
+                format!("GET {role}/secret-id?list=true"),
+            ],
+            "{}",
+            proxy.transcript()
+        );
+    }
 }

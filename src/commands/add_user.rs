@@ -147,7 +147,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let site_mapping = crate::topology::Topology::new(&opened.state.site)?
         .profile
         .host_mapping;
-    let plans = plans
+    let mut plans = plans
         .into_iter()
         .map(|mut plan| {
             let answer = plan
@@ -180,11 +180,17 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let ca = tenant::load_ca(&opened.layout)?;
     // Names Vault already has for tenants vaultnet does not know stop the
     // whole run before its first change (SECURITY.md V7).
-    for plan in &plans {
+    // Listed once for the run, not asked per tenant.
+    let mut names: Option<crate::vault::ops::VaultNames> = None;
+    for plan in &mut plans {
         let known = opened.state.tenants.contains_key(&plan.name)
             || opened.state.pending.contains(&plan.name);
         if !known {
-            tenant::check_names_free(&client, plan)
+            let names = match &names {
+                Some(n) => n,
+                None => names.insert(crate::vault::ops::VaultNames::list(&client)?),
+            };
+            tenant::check_names_free(names, plan)
                 .map_err(|e| e.context(format!("tenant `{}`", plan.name)))?;
         }
     }

@@ -53,6 +53,11 @@ pub struct Plan {
     /// A loaded gate may be told at once of the tenant's uid, where the
     /// tenant must pass it during this run (`vaultnet unwrap`).
     pub gate_reload: bool,
+    /// A tenant new to vaultnet whose names Vault was seen not to have at
+    /// the start of the run ([`check_names_free`]): its policy and role are
+    /// written without reading them first, and no other secret_id of it
+    /// can exist to look for.
+    pub fresh: bool,
 }
 
 /// What the operator asked for, parsed: `None` where a flag was not given
@@ -131,6 +136,7 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site_auth: Auth) -
         auth,
         network: None,
         gate_reload: asked.gate_reload,
+        fresh: false,
     })
 }
 
@@ -204,7 +210,7 @@ pub fn provision(
         opened.state.pending.insert(name.to_string());
         opened.save()?;
     }
-    let policy = ops::ensure_policy(c, &site, name)?;
+    let policy = ops::ensure_policy(c, &site, name, plan.fresh)?;
     step(policy);
     // The way in the plan, and no other: a tenant moved between AppRole
     // and cert auth loses the one the state says it had (asked only then:
@@ -228,7 +234,13 @@ pub fn provision(
     let port = Topology::new(&site)?.tenant_port(&opened.state, name, now)?;
     let role_id = match plan.auth {
         Auth::Approle => {
-            step(ops::ensure_role(c, name, &plan.role, &plan.limits)?);
+            step(ops::ensure_role(
+                c,
+                name,
+                &plan.role,
+                &plan.limits,
+                plan.fresh,
+            )?);
             if moved {
                 ops::delete_cert_role(c, &plan.role)?
                     .into_iter()
@@ -407,8 +419,11 @@ pub fn provision(
 /// Refuses a new tenant whose policy or role names Vault already has,
 /// unless the plan adopts them: vaultnet did not make them (SECURITY.md
 /// V7). Nothing is changed.
-pub fn check_names_free(c: &Client, plan: &Plan) -> Result<()> {
-    let found = ops::existing_objects(c, &plan.name, &plan.role)?;
+/// `names`: what Vault had at the start of the run. A plan whose names are
+/// all free is marked fresh.
+pub fn check_names_free(names: &ops::VaultNames, plan: &mut Plan) -> Result<()> {
+    let found = names.objects_of(&plan.name, &plan.role);
+    plan.fresh = found.is_empty();
     if found.is_empty() || plan.adopt {
         return Ok(());
     }
@@ -469,7 +484,13 @@ fn approle_secret_id(
     rec.retiring = retiring.clone();
     opened.save()?;
     let keep: Vec<&str> = retiring.iter().map(|r| r.accessor.as_str()).collect();
-    for o in orphans(c, &dir, plan, &sid, was_wrapped, &keep)? {
+    // A fresh role has no secret_id but the one just made.
+    let found = if plan.fresh {
+        Vec::new()
+    } else {
+        orphans(c, &dir, plan, &sid, was_wrapped, &keep)?
+    };
+    for o in found {
         step(o);
     }
     Ok(sid)

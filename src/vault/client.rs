@@ -332,7 +332,11 @@ impl Client {
                     .join("; ")
             })
             .filter(|s| !s.is_empty());
-        let what = format!("{method} {path}");
+        // A LIST is a GET with `?list=true` on the wire; say it as the CLI does.
+        let what = match path.strip_suffix("?list=true") {
+            Some(p) if method == Method::GET => format!("LIST {p}"),
+            _ => format!("{method} {path}"),
+        };
         let cli = &self.flavor_cli;
         let e = match StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR) {
             StatusCode::FORBIDDEN => Error::failed(format!("{what}: permission denied"))

@@ -233,11 +233,14 @@ pub fn ensure_kv2(c: &Client, mount: &str) -> Result<Outcome> {
 
 /// Writes the tenant's policy unless Vault already holds exactly that text;
 /// a drifted policy is repaired and its diff reported.
-pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Outcome> {
+/// `fresh`: Vault was seen, at the start of the run, to have no policy of
+/// this name (a new tenant): it is written without reading it first.
+pub fn ensure_policy(c: &Client, site: &Site, tenant: &str, fresh: bool) -> Result<Outcome> {
     let name = policy::policy_name(tenant);
     let want = policy::policy_text(site, tenant);
     let path = format!("sys/policies/acl/{name}");
-    let live = c.get_opt(&path)?.and_then(|v| {
+    let live = if fresh { None } else { c.get_opt(&path)? };
+    let live = live.and_then(|v| {
         v.get("data")
             .and_then(|d| d.get("policy"))
             .or_else(|| v.get("policy"))
@@ -276,9 +279,16 @@ pub fn ensure_policy(c: &Client, site: &Site, tenant: &str) -> Result<Outcome> {
 }
 
 /// Creates the tenant's AppRole role or repairs the fields that drifted.
-pub fn ensure_role(c: &Client, tenant: &str, role: &str, limits: &Limits) -> Result<Outcome> {
+/// `fresh`: as for [`ensure_policy`], no role of this name was there.
+pub fn ensure_role(
+    c: &Client,
+    tenant: &str,
+    role: &str,
+    limits: &Limits,
+    fresh: bool,
+) -> Result<Outcome> {
     let path = policy::role_path(role);
-    let live = c.get_opt(&path)?;
+    let live = if fresh { None } else { c.get_opt(&path)? };
     let body = policy::role_body(tenant, limits);
     match live {
         Some(l) => {
@@ -576,6 +586,54 @@ pub fn delete_tenant_objects(c: &Client, tenant: &str, role: &str) -> Result<()>
 
 /// The Vault objects of a tenant's names that exist already: for a tenant
 /// vaultnet does not know, each is someone else's (SECURITY.md V7).
+/// The names Vault has for the objects a tenant's names could collide
+/// with, listed once for a whole run: ACL policies, AppRole roles and cert
+/// roles (empty where the method is not mounted or has none).
+#[derive(Debug, Default)]
+pub struct VaultNames {
+    policies: std::collections::BTreeSet<String>,
+    approle_roles: std::collections::BTreeSet<String>,
+    cert_roles: std::collections::BTreeSet<String>,
+}
+
+impl VaultNames {
+    pub fn list(c: &Client) -> Result<VaultNames> {
+        let keys = |path: &str| -> Result<std::collections::BTreeSet<String>> {
+            let path = format!("{path}?list=true");
+            let r = c.raw(reqwest::Method::GET, &path, None, None)?;
+            // 404: none there, or the method is not mounted.
+            if r.status == 404 {
+                return Ok(Default::default());
+            }
+            let v = c.check(reqwest::Method::GET, &path, r)?;
+            Ok(crate::vault::strings_at(&v, "/data/keys")
+                .into_iter()
+                .collect())
+        };
+        Ok(VaultNames {
+            policies: keys("sys/policies/acl")?,
+            approle_roles: keys("auth/approle/role")?,
+            cert_roles: keys("auth/cert/certs")?,
+        })
+    }
+
+    /// What Vault already has of a tenant's names (see [`existing_objects`]).
+    pub fn objects_of(&self, tenant: &str, role: &str) -> Vec<String> {
+        let policy = policy::policy_name(tenant);
+        let mut found = Vec::new();
+        if self.policies.contains(&policy) {
+            found.push(format!("policy `{policy}`"));
+        }
+        if self.approle_roles.contains(role) {
+            found.push(format!("AppRole role `{role}`"));
+        }
+        if self.cert_roles.contains(role) {
+            found.push(format!("cert role `{role}`"));
+        }
+        found
+    }
+}
+
 pub fn existing_objects(c: &Client, tenant: &str, role: &str) -> Result<Vec<String>> {
     let policy = policy::policy_name(tenant);
     let mut found = Vec::new();
