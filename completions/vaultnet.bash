@@ -361,7 +361,7 @@ _vaultnet() {
             return 0
             ;;
         vaultnet__subcmd__init)
-            opts="-y -h -V --profile --dns-name --host-ip --port --vault-addr --forwarder --flavor --agent-image --host-mapping --kv-mount --tenant-prefix --auth --server-cert-ttl --vault-reload-command --vault-pid-file --vault-client --allow-cidr --vault-node --raft-dir --token-file --yes --force --timeout --dir --help --version"
+            opts="-y -h -V --profile --dns-name --host-ip --port --vault-addr --forwarder --flavor --agent-image --host-mapping --kv-mount --tenant-prefix --auth --server-cert-ttl --vault-reload-command --vault-pid-file --vault-client --allow-cidr --ingress-interface --vault-node --raft-dir --token-file --yes --force --timeout --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -432,6 +432,10 @@ _vaultnet() {
                     return 0
                     ;;
                 --allow-cidr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ingress-interface)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -18,7 +18,7 @@ use crate::topology::profile::{self, Profile};
 /// The settings flags of `vaultnet init`.
 #[derive(Debug, Default, clap::Args)]
 pub struct Flags {
-    /// Deployment pattern: l1 (host forwarder), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder) [default: l1]
+    /// Deployment pattern: l1 (host forwarder), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder), r7 (nftables DNAT to Vault's loopback listener, no userspace proxy) [default: l1]
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
     /// Name tenants use to reach Vault [default: vault.lan]
@@ -66,9 +66,12 @@ pub struct Flags {
     /// A user (name or uid) the gate admits to Vault's own port besides root and the forwarder's user; repeat for more; the list given replaces the recorded one
     #[arg(long, value_name = "USER")]
     pub vault_client: Vec<String>,
-    /// A source network admitted from outside this host (IPv4 or IPv6, e.g. 192.168.1.0/24) under profiles l4 (at least one) and r1; repeat for more; the list given replaces the recorded one
+    /// A source network admitted from outside this host (IPv4 or IPv6, e.g. 192.168.1.0/24) under profiles l4 (at least one), r1 and r7; repeat for more; the list given replaces the recorded one
     #[arg(long, value_name = "CIDR")]
     pub allow_cidr: Vec<String>,
+    /// The interface remote clients arrive on, where profile r7 sets `net.ipv4.conf.IFACE.route_localnet` (never `all`) [default: the interface holding the host address]
+    #[arg(long, value_name = "IFACE")]
+    pub ingress_interface: Option<String>,
     /// A node of an OpenBao raft cluster, as NAME=IP:PORT (its API listener); repeat for every node; the list given replaces the recorded one. A cluster needs `--forwarder haproxy`
     #[arg(long, value_name = "NAME=IP:PORT")]
     pub vault_node: Vec<String>,
@@ -95,6 +98,9 @@ impl Parsed {
         let vault_addr = a.vault_addr.as_deref().map(parse_vault_addr).transpose()?;
         if let Some(d) = &a.dns_name {
             validate::dns_name(d)?;
+        }
+        if let Some(i) = &a.ingress_interface {
+            validate::interface(i)?;
         }
         if let Some(i) = &a.agent_image {
             validate::image(i)?;
@@ -375,6 +381,12 @@ pub fn resolve_under(
             prev.map(|s| s.allow_cidrs.as_slice()),
         ),
         cluster,
+        ingress_interface: crate::topology::ingress_interface(
+            profile,
+            a.ingress_interface.as_deref(),
+            prev.and_then(|s| s.ingress_interface.as_deref()),
+            || hostnet::interface_of(host_ip),
+        ),
         legacy_host_mapping: None,
     };
     validate::site(&site)?;

@@ -816,6 +816,7 @@ mod tests {
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[1002, 1001],
             remote: crate::render::nft::Remote::None,
+            dnat_to: None,
         });
         assert_eq!(set_elements(&file), [1001, 1002]);
         let listed = "table inet vaultnet {\n\tset tenants {\n\t\ttype uid\n\t\telements = { 1001, 1002 }\n\t}\n}\n";

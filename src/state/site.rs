@@ -148,6 +148,11 @@ pub struct Site {
     /// at `vault_addr`. In a cluster `vault_addr` is one of its nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<crate::state::cluster::Cluster>,
+    /// The interface remote clients arrive on, where a DNAT entry (profile
+    /// r7) needs `route_localnet` (`init --ingress-interface`); only such
+    /// profiles keep one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_interface: Option<String>,
     /// Read from state files written before the profile decided the
     /// mapping (`ip` or `host-gateway`); checked against the profile and
     /// never written again.
@@ -204,6 +209,7 @@ pub(crate) fn sample_site(profile: &str) -> Site {
         vault_clients: Vec::new(),
         allow_cidrs: Vec::new(),
         cluster: None,
+        ingress_interface: None,
         legacy_host_mapping: None,
     }
 }

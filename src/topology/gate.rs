@@ -109,6 +109,7 @@ pub fn uid_allowlist(t: &Topology<'_>, tenant_uids: &[u32]) -> HostFiles {
         tenant_uids,
         vault_clients: &clients,
         remote,
+        dnat_to: t.dnat_to(),
     });
     let what = match remote {
         Remote::None => "tenant uids only, never on Vault's port",

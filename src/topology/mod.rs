@@ -12,6 +12,7 @@
 //! kind of entry or gate (see docs/ARCHITECTURE.md).
 
 pub mod direct;
+pub mod dnat;
 pub mod gate;
 pub mod profile;
 pub mod shared_port;
@@ -40,6 +41,34 @@ pub struct Topology<'a> {
 pub struct HostFiles {
     pub files: Vec<Rendered>,
     pub enable: Vec<String>,
+}
+
+/// A setting of this host an entry depends on beyond its files, which
+/// doctor reads and never changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostLink {
+    /// The sysctl `key` (as sysctl(8) names it) must read `want`.
+    Sysctl {
+        id: String,
+        title: String,
+        key: String,
+        want: String,
+        /// What a different value means.
+        bad: String,
+        /// The fix for a different value.
+        hint: String,
+        /// The fix when the key does not exist (no such interface).
+        missing_hint: String,
+    },
+    /// Chain `chain` of the gate's table in the kernel must hold `rule`,
+    /// as `nft list` prints it.
+    NftRule {
+        id: String,
+        title: String,
+        chain: String,
+        rule: String,
+        hint: String,
+    },
 }
 
 /// One way into Vault that doctor checks as a packet sees it.
@@ -95,9 +124,20 @@ impl<'a> Topology<'a> {
                 }
             }
         }
+        let remote = gate::remote(profile.gate, site) != crate::render::nft::Remote::None;
         match profile.entry {
             EntryKind::SharedPort => shared_port::check(site)?,
             EntryKind::Direct => direct::check(site)?,
+            EntryKind::Dnat => dnat::check(site, remote)?,
+        }
+        if let Some(i) = &site.ingress_interface
+            && !(profile.entry == EntryKind::Dnat && remote)
+        {
+            return Err(Error::usage(format!(
+                "`--ingress-interface {i}` does not apply to profile {}: no remote client is DNATed to Vault's loopback listener",
+                profile.name()
+            ))
+            .hint("drop `--ingress-interface`, or choose `--profile r7`"));
         }
         gate::check(site, &profile)?;
         if let Some(m) = &site.legacy_host_mapping
@@ -156,6 +196,26 @@ impl<'a> Topology<'a> {
         match self.profile.entry {
             EntryKind::SharedPort => shared_port::listen(self.site),
             EntryKind::Direct => direct::listen(self.site),
+            EntryKind::Dnat => dnat::listen(self.site),
+        }
+    }
+
+    /// Where the gate DNATs the entry to (Vault's loopback listener), if
+    /// the kernel is the entry.
+    pub fn dnat_to(&self) -> Option<SocketAddr> {
+        (self.profile.entry == EntryKind::Dnat).then_some(self.site.vault_addr)
+    }
+
+    /// Whether the gate admits clients from outside this host.
+    fn admits_remote(&self) -> bool {
+        self.remote() != crate::render::nft::Remote::None
+    }
+
+    /// What doctor reads of this host beyond the files, for the entry.
+    pub fn host_links(&self) -> Vec<HostLink> {
+        match self.profile.entry {
+            EntryKind::SharedPort | EntryKind::Direct => Vec::new(),
+            EntryKind::Dnat => dnat::links(self.site, self.admits_remote()),
         }
     }
 
@@ -185,7 +245,7 @@ impl<'a> Topology<'a> {
     pub fn entry_users(&self) -> Vec<&'static str> {
         match self.profile.entry {
             EntryKind::SharedPort => vec![crate::render::forwarder::identity(self.site.forwarder)],
-            EntryKind::Direct => Vec::new(),
+            EntryKind::Direct | EntryKind::Dnat => Vec::new(),
         }
     }
 
@@ -214,6 +274,7 @@ impl<'a> Topology<'a> {
                 .map(|e| shared_port::heading(self.site, e.addr, upstream, root))
                 .collect::<Vec<_>>(),
             EntryKind::Direct => vec![direct::heading(self.site, root)],
+            EntryKind::Dnat => vec![dnat::heading(self.site, root, self.admits_remote())],
         });
         out
     }
@@ -272,7 +333,7 @@ impl<'a> Topology<'a> {
     pub fn host_files(&self, layout: &Layout, tenant_uids: &[u32]) -> HostFiles {
         let mut out = match self.profile.entry {
             EntryKind::SharedPort => shared_port::host_files(self.site, layout),
-            EntryKind::Direct => direct::host_files(),
+            EntryKind::Direct | EntryKind::Dnat => direct::host_files(),
         };
         let g = match self.profile.gate {
             GateKind::UidAllowlist
@@ -281,6 +342,12 @@ impl<'a> Topology<'a> {
         };
         out.files.extend(g.files);
         out.enable.extend(g.enable);
+        // route_localnet only once the gate's guard is in place.
+        if self.profile.entry == EntryKind::Dnat {
+            let after = dnat::after_gate(self.site, self.admits_remote());
+            out.files.extend(after.files);
+            out.enable.extend(after.enable);
+        }
         out
     }
 
@@ -304,6 +371,7 @@ impl<'a> Topology<'a> {
             .collect();
         let mut retired: Vec<(String, String)> = shared_port::all_files()
             .into_iter()
+            .chain(dnat::all_files())
             .filter(|(n, _)| !current.contains(n))
             .collect();
         retired.sort();
@@ -316,7 +384,27 @@ impl<'a> Topology<'a> {
         match self.profile.entry {
             EntryKind::SharedPort => vec![shared_port::probe(self.site)],
             EntryKind::Direct => vec![direct::probe(self.site)],
+            EntryKind::Dnat => vec![dnat::probe(self.site)],
         }
+    }
+}
+
+/// The interface remote clients arrive on, for a profile that DNATs them
+/// to Vault's loopback listener: the flagged one, else the recorded one,
+/// else the one holding the host address (`found`). Other profiles keep
+/// none ([`Topology::new`] refuses a flagged one).
+pub fn ingress_interface(
+    profile: &Profile,
+    flagged: Option<&str>,
+    recorded: Option<&str>,
+    found: impl FnOnce() -> Option<String>,
+) -> Option<String> {
+    match (flagged, profile.entry) {
+        (Some(f), _) => Some(f.to_string()),
+        (None, EntryKind::Dnat) if profile.gate.admits_remote() => {
+            recorded.map(str::to_string).or_else(found)
+        }
+        (None, _) => None,
     }
 }
 

@@ -13,6 +13,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("l4", include_str!("../../profiles/l4.yaml")),
     ("l6", include_str!("../../profiles/l6.yaml")),
     ("r1", include_str!("../../profiles/r1.yaml")),
+    ("r7", include_str!("../../profiles/r7.yaml")),
 ];
 
 pub const DEFAULT: &str = "l1";
@@ -37,6 +38,9 @@ pub enum EntryKind {
     /// No forwarder: Vault's own listener on the host address and the
     /// site's port (needs `vault_bind: nic`).
     Direct,
+    /// No forwarder: nftables DNATs the host address and the site's port
+    /// to Vault's loopback listener (pattern R7).
+    Dnat,
 }
 
 /// What tenants' `extra_hosts` map the Vault name to (a state type: each
@@ -195,6 +199,6 @@ mod tests {
     fn unknown_profile_is_a_usage_error_with_the_known_names() {
         let e = Profile::builtin("l9").unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert_eq!(e.hint_text(), Some("known profiles: l1, l4, l6, r1"));
+        assert_eq!(e.hint_text(), Some("known profiles: l1, l4, l6, r1, r7"));
     }
 }

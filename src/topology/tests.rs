@@ -12,9 +12,13 @@ fn rendered(profile: Profile) -> Result<String> {
         GateKind::SourceAllowlist => vec!["10.77.0.0/24".into()],
         _ => Vec::new(),
     };
+    // A DNAT entry needs the interface remote clients arrive on; no
+    // interface of the test's machine holds the sample address.
+    let ingress_interface = (profile.entry == EntryKind::Dnat).then(|| "eth1".to_string());
     let flags = crate::settings::Flags {
         host_ip: Some("10.9.0.1".into()),
         allow_cidr,
+        ingress_interface,
         ..Default::default()
     };
     let parsed = crate::settings::Parsed::from_flags(&flags)?;
@@ -232,9 +236,164 @@ fn the_gate_admits_tenants_on_the_entry_and_refuses_them_on_vaults_port() {
         [
             "vaultnet-forwarder.socket",
             "vaultnet-haproxy.cfg",
+            "vaultnet-route-localnet.conf",
             "vaultnet-stream.conf"
         ]
     );
+}
+
+fn r7_site() -> Site {
+    let mut site = sample_site("r7");
+    site.ingress_interface = Some("eth1".into());
+    site
+}
+
+#[test]
+fn r7_dnats_the_entry_to_vault_before_which_the_uid_gate_runs_and_guards_loopback() {
+    let site = r7_site();
+    let t = Topology::new(&site).unwrap();
+    let e = t.endpoint("alice");
+    assert_eq!(e.url, "https://vault.lan:22300");
+    assert_eq!(e.connect, "10.9.0.1:22300".parse().unwrap());
+    assert_eq!(e.extra_host.as_deref(), Some("vault.lan:10.9.0.1"));
+    assert!(
+        t.entry_users().is_empty(),
+        "no forwarder, no forwarder user"
+    );
+    assert_eq!(
+        t.vault_listeners(),
+        [site.vault_addr],
+        "Vault stays on loopback"
+    );
+    let host = t.host_files(&crate::layout::Layout::new("/s"), &[1001]);
+    let names: Vec<&str> = host.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, [gate::FILE, dnat::SYSCTL_FILE]);
+    let nft = &host.files[0].contents;
+    let dnat = "ip daddr 10.9.0.1 tcp dport 22300 dnat ip to 127.0.0.1:8200";
+    assert_eq!(nft.matches(dnat).count(), 2, "prerouting and output: {nft}");
+    assert!(nft.contains("type nat hook prerouting priority dstnat;"));
+    assert!(nft.contains("type nat hook output priority -100;"));
+    // The uid rules before NAT, where the entry's port is still seen.
+    assert!(
+        nft.contains("type filter hook output priority -150;"),
+        "{nft}"
+    );
+    assert!(nft.contains(
+        "ip daddr 10.9.0.1 tcp dport 22300 meta skuid != @allowed reject with tcp reset"
+    ));
+    assert!(nft.contains(
+        "ip daddr 127.0.0.1 tcp dport 8200 meta skuid != @vault_clients reject with tcp reset"
+    ));
+    let input = &nft[nft.find("chain input").unwrap()..];
+    let accept = input
+        .find("ct status dnat ct original ip daddr 10.9.0.1 ct original proto-dst 22300 accept")
+        .expect(input);
+    let guard = input.find(dnat::GUARD).expect(input);
+    assert!(accept < guard, "{input}");
+    assert_eq!(
+        host.files[1].contents.lines().last(),
+        Some("net.ipv4.conf.eth1.route_localnet = 1")
+    );
+    // The guard is loaded before route_localnet opens the interface.
+    assert!(
+        host.enable[0].starts_with("nft -f forwarder/vaultnet.nft"),
+        "{:?}",
+        host.enable
+    );
+    assert_eq!(
+        host.enable[2],
+        "sysctl -w net.ipv4.conf.eth1.route_localnet=1    # and now, once the gate is loaded"
+    );
+    assert!(!host.enable.iter().any(|c| c.contains(".all.")));
+    let links = t.host_links();
+    let ids: Vec<&str> = links
+        .iter()
+        .map(|l| match l {
+            HostLink::Sysctl { id, .. } | HostLink::NftRule { id, .. } => id.as_str(),
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "host.dnat.output",
+            "host.dnat.prerouting",
+            "host.guard",
+            "host.route_localnet"
+        ]
+    );
+    assert_eq!(t.entry_probes()[0].id, "dnat");
+    assert!(
+        t.retired_host_files()
+            .iter()
+            .all(|(n, _)| n != dnat::SYSCTL_FILE)
+    );
+    // Every other profile retires the sysctl file.
+    let l1 = sample_site("l1");
+    let retired = Topology::new(&l1).unwrap().retired_host_files();
+    assert!(retired.iter().any(|(n, _)| n == dnat::SYSCTL_FILE));
+}
+
+#[test]
+fn r7_refuses_ipv6_a_cluster_and_a_missing_ingress_interface_and_others_refuse_one() {
+    let mut site = r7_site();
+    site.host_ip = "fd00::1".parse().unwrap();
+    let e = Topology::new(&site).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        e.message().contains("IPv6 has no `route_localnet`"),
+        "{}",
+        e.message()
+    );
+    let mut site = r7_site();
+    site.ingress_interface = None;
+    let e = Topology::new(&site).unwrap_err();
+    assert_eq!(
+        e.hint_text(),
+        Some("pass it, e.g. `--ingress-interface eth0` (`ip -brief address` lists them)")
+    );
+    let mut l1 = sample_site("l1");
+    l1.ingress_interface = Some("eth1".into());
+    let e = Topology::new(&l1).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "`--ingress-interface eth1` does not apply to profile l1: no remote client is DNATed to Vault's loopback listener"
+    );
+    // Flagged, else recorded, else the interface holding the host address;
+    // other profiles keep none.
+    let r7 = Profile::builtin("r7").unwrap();
+    let found = || Some("eth9".to_string());
+    assert_eq!(
+        ingress_interface(&r7, Some("eth1"), Some("eth2"), found).as_deref(),
+        Some("eth1")
+    );
+    assert_eq!(
+        ingress_interface(&r7, None, Some("eth2"), found).as_deref(),
+        Some("eth2")
+    );
+    assert_eq!(
+        ingress_interface(&r7, None, None, found).as_deref(),
+        Some("eth9")
+    );
+    let l1p = Profile::builtin("l1").unwrap();
+    assert_eq!(ingress_interface(&l1p, None, Some("eth2"), found), None);
+    for bad in [
+        "all",
+        "default",
+        "lo",
+        "",
+        "eth 0",
+        "a/b",
+        "sixteen-chars-xx",
+        "..",
+    ] {
+        let e = crate::state::validate::interface(bad).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{bad}");
+        assert!(
+            e.hint_text().unwrap().contains("--ingress-interface"),
+            "{bad}"
+        );
+    }
+    assert!(crate::state::validate::interface("eth0.100").is_ok());
 }
 
 #[test]

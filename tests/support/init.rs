@@ -138,7 +138,7 @@ pub fn init_stdout_with_vault(f: &Fixture, changed: u32, kept: u32, forwarder: &
 
 /// The part of `init`'s report between the summary and what to do next:
 /// the listener, the way in and its install steps, and the operator's
-/// access — as the site's profile (l1, l4, l6 or r1) words them.
+/// access — as the site's profile (l1, l4, l6, r1 or r7) words them.
 fn init_steps(f: &Fixture, forwarder: &str) -> String {
     let host = shown_host_ip(f);
     let profile = site_profile(f);
@@ -157,6 +157,35 @@ fn init_steps(f: &Fixture, forwarder: &str) -> String {
                 format!("[VAULT_ADDR] and {entry}"),
                 format!(
                     "{remote}No forwarder: tenants and remote clients reach OpenBao itself at {entry} (the second listener of `vault/listener.json`); start it once {host} is up on its interface, or set `net.ipv4.ip_nonlocal_bind=1`. Install the gate from `[STATE]` with:\n{}\n",
+                    gate_step(&cidrs, true)
+                ),
+            )
+        }
+        "r7" => {
+            let entry = format!("{host}:{}", entry_port(f));
+            let (remote, dnat_remote, sysctl) = match (cidrs.is_empty(), ingress_interface(f)) {
+                (true, Some(i)) => (
+                    format!(
+                        "Clients from outside this host: from every network that reaches {entry}; mutual TLS is the only lock (limit them with `--allow-cidr NETWORK`).\n"
+                    ),
+                    format!(
+                        " in prerouting for remote clients (arriving on `{i}`, which needs route_localnet) and"
+                    ),
+                    route_localnet_steps(&i),
+                ),
+                (false, Some(i)) => (
+                    remote_line(&cidrs),
+                    format!(
+                        " in prerouting for remote clients (arriving on `{i}`, which needs route_localnet) and"
+                    ),
+                    route_localnet_steps(&i),
+                ),
+                (_, None) => panic!("an r7 site records its ingress interface"),
+            };
+            (
+                "[VAULT_ADDR]".to_string(),
+                format!(
+                    "{remote}No userspace proxy: nftables DNATs {entry} to OpenBao at [VAULT_ADDR]{dnat_remote} in output for local tenants and their rootless containers. Install from `[STATE]` with:\n{}\n{sysctl}",
                     gate_step(&cidrs, true)
                 ),
             )
@@ -187,6 +216,22 @@ Vault listener: {listeners}, mutual TLS required (`vault/listener.json`).
 ",
         profile_line = profile_line(f),
     )
+}
+
+/// The commands that turn `route_localnet` on for `iface` (pattern R7).
+fn route_localnet_steps(iface: &str) -> String {
+    format!(
+        "  install -m 0644 forwarder/vaultnet-route-localnet.conf /etc/sysctl.d/    # route_localnet on {iface} only, at every boot\n  sysctl -w net.ipv4.conf.{iface}.route_localnet=1    # and now, once the gate is loaded\n"
+    )
+}
+
+/// The site's `ingress_interface` as its state records it.
+pub fn ingress_interface(f: &Fixture) -> Option<String> {
+    let text = std::fs::read_to_string(f.path("vaultnet.yaml")).ok()?;
+    let v: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
+    v.pointer("/site/ingress_interface")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
 }
 
 /// `init`'s line on the clients it admits from the networks `cidrs`.
@@ -272,6 +317,9 @@ fn profile_line(f: &Fixture) -> &'static str {
         "r1" => {
             "Profile r1 (pattern R1): Vault listening on the host address, no forwarder + mTLS."
         }
+        "r7" => {
+            "Profile r7 (pattern R7): nftables DNAT to Vault's loopback listener, no userspace proxy + mTLS."
+        }
         _ => "Profile l1 (pattern L1): host forwarder + DNS name + mTLS.",
     }
 }
@@ -336,16 +384,21 @@ pub const RENEW_FILES: &str =
 
 /// [`first_init`] with `--forwarder FORWARDER`.
 pub fn first_init_with(f: &Fixture, forwarder: &str) -> Expect {
-    // Profile r1 has no forwarder.
-    let written = match site_profile(f).as_str() {
-        "r1" => &[][..],
-        _ => forwarder_files(forwarder),
+    // Profiles r1 and r7 have no forwarder; r7 writes a sysctl file after
+    // the gate.
+    let (written, after) = match site_profile(f).as_str() {
+        "r1" => (&[][..], &[][..]),
+        "r7" => (&[][..], &["vaultnet-route-localnet.conf"][..]),
+        _ => (forwarder_files(forwarder), &[][..]),
     };
-    let files: String = written
-        .iter()
-        .map(|file| format!("wrote `forwarder/{file}`\n"))
-        .collect();
-    let changed = 10 + written.len() as u32;
+    let wrote = |names: &[&str]| -> String {
+        names
+            .iter()
+            .map(|file| format!("wrote `forwarder/{file}`\n"))
+            .collect()
+    };
+    let (files, after_gate) = (wrote(written), wrote(after));
+    let changed = 10 + (written.len() + after.len()) as u32;
     f.expect(0)
         .stdout(init_stdout(f, changed, 0, forwarder))
         .stderr(format!(
@@ -356,7 +409,7 @@ wrote `pki/trust.pem`
 wrote `vault/listener.json`
 wrote `vaultnet.yaml`
 {files}wrote `forwarder/vaultnet.nft`
-{RENEW_FILES}",
+{after_gate}{RENEW_FILES}",
             ca_name(f),
             created_next_ca(f),
             server_expiry(f)
