@@ -138,7 +138,7 @@ _vaultnet() {
                     return 0
                     ;;
                 --host-mapping)
-                    COMPREPLY=($(compgen -W "ip host-gateway" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "ip host-gateway host-containers-internal" -- "${cur}"))
                     return 0
                     ;;
                 --install-path)
@@ -400,7 +400,7 @@ _vaultnet() {
                     return 0
                     ;;
                 --host-mapping)
-                    COMPREPLY=($(compgen -W "ip host-gateway" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "ip host-gateway host-containers-internal" -- "${cur}"))
                     return 0
                     ;;
                 --kv-mount)

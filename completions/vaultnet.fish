@@ -36,9 +36,9 @@ complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "list" -d 'List te
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "doctor" -d 'Check the whole chain and say exactly what is broken and how to fix it'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c vaultnet -n "__fish_vaultnet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l profile -d 'Deployment pattern: l1 (host forwarder), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder), r7 (nftables DNAT to Vault\'s loopback listener, no userspace proxy) [default: l1]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l profile -d 'Deployment pattern: l1 (host forwarder), l2 (l1 reached as host.containers.internal, no extra_hosts), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder), r7 (nftables DNAT to Vault\'s loopback listener, no userspace proxy) [default: l1]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l dns-name -d 'Name tenants use to reach Vault [default: vault.lan]' -r
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-ip -d 'Host address tenants connect to (the forwarder\'s, or Vault\'s own under r1) [default: the default-route interface\'s address]' -r
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-ip -d 'Host address tenants connect to (the forwarder\'s, or Vault\'s own under r1) [default: the default-route interface\'s address; l2: the first non-loopback IPv4 address, where Podman points host.containers.internal]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l port -d 'Port tenants connect to on the host address (the forwarder\'s, or Vault\'s own under r1) [default: the profile\'s, 22300; r1: 8200]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l vault-addr -d 'Loopback address Vault\'s listener binds [default: 127.0.0.1:8200]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l forwarder -d 'Host forwarder to configure [default: socat]' -r -f -a "socat\t''
@@ -48,8 +48,9 @@ socket-proxyd\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l flavor -d 'Vault or OpenBao: binary and image names, VAULT_* or BAO_* in instructions [default: openbao]' -r -f -a "vault\t''
 openbao\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l agent-image -d 'Agent sidecar image for tenant bundles [default: the flavor\'s official image]' -r
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-mapping -d 'How tenants\' extra_hosts reach the host: ip (slirp4netns, rootful) or host-gateway (pasta); the profile decides it, and a value that contradicts it is refused' -r -f -a "ip\t''
-host-gateway\t''"
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l host-mapping -d 'How tenants\' extra_hosts reach the host: ip (slirp4netns, rootful), host-gateway (pasta) or host-containers-internal (no entry: Podman\'s own name); the profile decides it, and a value that contradicts it is refused' -r -f -a "ip\t''
+host-gateway\t''
+host-containers-internal\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l kv-mount -d 'KV v2 mount holding tenant secrets [default: secret]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l tenant-prefix -d 'Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand init" -l auth -d 'How new tenants\' agents log in: approle (role_id and secret_id) or cert (the client certificate alone); `add-user --auth` overrides it per tenant [default: approle]' -r -f -a "approle\t''
@@ -79,8 +80,9 @@ complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l secret-id
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l wrap-ttl -d 'Deliver the secret_id response-wrapped, valid for DURATION (0: plain)' -r
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l auth -d 'How the agent logs in: approle (role_id, secret_id) or cert (the client certificate alone) [default: the tenant\'s, else the site\'s]' -r -f -a "approle\t''
 cert\t''"
-complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l host-mapping -d 'What the bundle maps the Vault name to [default: what the tenant\'s own Podman needs: ip under slirp4netns, host-gateway under pasta]' -r -f -a "ip\t''
-host-gateway\t''"
+complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l host-mapping -d 'What the bundle maps the Vault name to [default: what the tenant\'s own Podman needs: ip under slirp4netns, host-gateway under pasta; under l2 host-containers-internal]' -r -f -a "ip\t''
+host-gateway\t''
+host-containers-internal\t''"
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l install-path -d 'Where --install puts the bundle, relative to the tenant\'s home' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l token-file -d 'File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)' -r -F
 complete -c vaultnet -n "__fish_vaultnet_using_subcommand add-user" -l timeout -d 'Seconds to wait for Vault' -r

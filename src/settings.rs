@@ -18,13 +18,13 @@ use crate::topology::profile::{self, Profile};
 /// The settings flags of `vaultnet init`.
 #[derive(Debug, Default, clap::Args)]
 pub struct Flags {
-    /// Deployment pattern: l1 (host forwarder), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder), r7 (nftables DNAT to Vault's loopback listener, no userspace proxy) [default: l1]
+    /// Deployment pattern: l1 (host forwarder), l2 (l1 reached as host.containers.internal, no extra_hosts), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder), r7 (nftables DNAT to Vault's loopback listener, no userspace proxy) [default: l1]
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
     /// Name tenants use to reach Vault [default: vault.lan]
     #[arg(long, value_name = "NAME")]
     pub dns_name: Option<String>,
-    /// Host address tenants connect to (the forwarder's, or Vault's own under r1) [default: the default-route interface's address]
+    /// Host address tenants connect to (the forwarder's, or Vault's own under r1) [default: the default-route interface's address; l2: the first non-loopback IPv4 address, where Podman points host.containers.internal]
     #[arg(long, value_name = "IP")]
     pub host_ip: Option<String>,
     /// Port tenants connect to on the host address (the forwarder's, or Vault's own under r1) [default: the profile's, 22300; r1: 8200]
@@ -42,7 +42,7 @@ pub struct Flags {
     /// Agent sidecar image for tenant bundles [default: the flavor's official image]
     #[arg(long, value_name = "IMAGE")]
     pub agent_image: Option<String>,
-    /// How tenants' extra_hosts reach the host: ip (slirp4netns, rootful) or host-gateway (pasta); the profile decides it, and a value that contradicts it is refused
+    /// How tenants' extra_hosts reach the host: ip (slirp4netns, rootful), host-gateway (pasta) or host-containers-internal (no entry: Podman's own name); the profile decides it, and a value that contradicts it is refused
     #[arg(long, value_enum)]
     pub host_mapping: Option<HostMapping>,
     /// KV v2 mount holding tenant secrets [default: secret]
@@ -242,7 +242,7 @@ pub fn resolve_under(
         (Some(ip), _) => ip,
         (None, Some(s)) => s.host_ip,
         (None, None) => {
-            let proposed = hostnet::default_host_ip();
+            let proposed = crate::topology::proposed_host_ip(profile);
             if ask {
                 let default = proposed.map(|ip| ip.to_string()).unwrap_or_default();
                 prompt(

@@ -536,7 +536,10 @@ fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
 
     let before = site.snapshot();
     let out = site.init().args(["--profile", "l9"]).run();
-    out.expect(site.rejected("unknown profile `l9`", "known profiles: l1, l4, l6, r1, r7"));
+    out.expect(site.rejected(
+        "unknown profile `l9`",
+        "known profiles: l1, l2, l4, l6, r1, r7",
+    ));
     before.without(".vaultnet.lock").assert_same(
         &site.snapshot().without(".vaultnet.lock"),
         "unknown profile",

@@ -856,3 +856,72 @@ fn r7_bad_ingress_interfaces_and_ipv6_are_refused_with_the_fix_and_nothing_is_ma
         ));
     assert!(!f.dir().exists());
 }
+
+/// An address (TEST-NET-1) on `lo` of the host namespace: `lo` is the
+/// first interface, so this becomes the host's first non-loopback IPv4
+/// address — where Podman then points `host.containers.internal`.
+const FIRST_ON_LO: &str = "192.0.2.7";
+
+#[test]
+fn doctor_warns_when_l2s_host_address_is_no_longer_the_first_ipv4_address() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let f = Fixture::host("vnd2")
+        .init_args(["--profile", "l2"])
+        .tenants(1)
+        .forwarder()
+        .nft()
+        .build();
+    let t = f.tenant(0).to_string();
+    let host_ip = f.host_ip();
+    // The bundle: Podman's name for the host, no extra_hosts.
+    let compose = f.compose(&t);
+    assert!(
+        compose["services"]["vault-agent"]
+            .get("extra_hosts")
+            .is_none(),
+        "{compose}"
+    );
+    let agent_json: Value = serde_json::from_str(&f.bundle_text(&t, "agent.json")).unwrap();
+    assert_eq!(
+        agent_json["vault"]["address"],
+        "https://host.containers.internal:22300"
+    );
+    assert_eq!(
+        endpoints(&f),
+        [(
+            t.clone(),
+            "https://host.containers.internal:22300".to_string(),
+            format!("{host_ip}:22300")
+        )]
+    );
+    let r = f.report(&["--login"], 0);
+    assert_eq!(r.status(), "ok", "{}", r.out);
+    r.expect("host.first_address", "ok");
+    assert_eq!(
+        r.detail("host.first_address"),
+        format!("first is {host_ip}")
+    );
+    r.expect(&format!("name.{t}"), "ok");
+    r.expect(&format!("login.{t}"), "ok");
+
+    // Another address comes first: the mapping moved with nothing changed.
+    f.ns()
+        .run_ip(&["addr", "add", &format!("{FIRST_ON_LO}/32"), "dev", "lo"]);
+    let r = f.report(&[], 0);
+    assert_eq!(r.status(), "warn", "{}", r.out);
+    assert_eq!(r.leaves("warn"), ["host.first_address"], "{}", r.out);
+    assert_eq!(
+        r.expect_hint("host.first_address", "warn", &[]),
+        format!(
+            "tenants' containers now reach {FIRST_ON_LO} by `host.containers.internal`: make {host_ip} the first address again, or move the site there with `vaultnet init --host-ip {FIRST_ON_LO}` and reinstall the forwarder"
+        )
+    );
+    assert_eq!(
+        r.detail("host.first_address"),
+        format!("the first IPv4 address is {FIRST_ON_LO} now")
+    );
+    f.ns()
+        .run_ip(&["addr", "del", &format!("{FIRST_ON_LO}/32"), "dev", "lo"]);
+    let r = f.report(&[], 0);
+    assert_eq!(r.status(), "ok", "{}", r.out);
+}

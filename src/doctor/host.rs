@@ -1,6 +1,7 @@
 //! What this host's kernel holds for the entry beyond vaultnet's files —
 //! under a DNAT entry (R7) the DNAT rules and the loopback guard of the
-//! loaded gate and `route_localnet` on the ingress interface — read, never
+//! loaded gate and `route_localnet` on the ingress interface; under L2 the
+//! host address still first, where Podman points its name — read, never
 //! changed. Each link the topology lists is one check, so a broken one is
 //! named with its fix.
 
@@ -37,6 +38,22 @@ fn link(l: &HostLink) -> Check {
             Some(v) => Check::fail(id, title, hint).detail(format!("{key} = {v}: {bad}")),
             None => Check::fail(id, title, missing_hint)
                 .detail(format!("there is no `{key}`: no such interface here")),
+        },
+        HostLink::FirstIpv4 {
+            id,
+            title,
+            want,
+            hint,
+        } => match hostnet::first_ipv4() {
+            Some(ip) if ip == *want => Check::ok(id, title).detail(format!("first is {ip}")),
+            Some(ip) => Check::warn(id, title, hint.replace("{found}", &ip.to_string()))
+                .detail(format!("the first IPv4 address is {ip} now")),
+            None => Check::warn(
+                id,
+                title,
+                format!("put {want} back on its interface (`ip -brief address`)"),
+            )
+            .detail("this host has no IPv4 address but loopback"),
         },
         HostLink::NftRule {
             id,

@@ -15,13 +15,20 @@ pub enum HostMapping {
     Ip,
     // `host-gateway`: pasta (Podman ≥ 5.3), where the host's own IP is not reachable.
     HostGateway,
+    // No entry: bundles use `host.containers.internal`, the name Podman gives every container for the host.
+    HostContainersInternal,
 }
+
+/// The name Podman writes into every container's `/etc/hosts` for the
+/// host (pattern L2).
+pub const PODMAN_HOST_NAME: &str = "host.containers.internal";
 
 impl fmt::Display for HostMapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             HostMapping::Ip => "ip",
             HostMapping::HostGateway => "host-gateway",
+            HostMapping::HostContainersInternal => "host-containers-internal",
         })
     }
 }

@@ -69,3 +69,13 @@ pub fn sysctl(key: &str) -> Option<String> {
         .ok()
         .map(|v| v.trim().to_string())
 }
+
+/// The first non-loopback IPv4 address in interface order: where Podman
+/// 4.3 points `host.containers.internal` in rootless slirp4netns
+/// containers (its `getLocalIP`, over the same list).
+pub fn first_ipv4() -> Option<IpAddr> {
+    addresses()
+        .into_iter()
+        .map(|(_, ip)| ip)
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+}

@@ -24,7 +24,7 @@ use crate::layout::Layout;
 pub use crate::render::Endpoint;
 use crate::render::Rendered;
 use crate::state::cluster::VaultNode;
-use crate::state::{MappingSource, Site, TenantNetwork};
+use crate::state::{MappingSource, PODMAN_HOST_NAME, Site, TenantNetwork};
 use crate::sys::podman::{Answer, parse_version};
 use profile::{EntryKind, GateKind, HostMapping, Profile, VaultBind};
 
@@ -59,6 +59,14 @@ pub enum HostLink {
         hint: String,
         /// The fix when the key does not exist (no such interface).
         missing_hint: String,
+    },
+    /// `want` must be this host's first non-loopback IPv4 address, else a
+    /// warning with `hint`, in which `{found}` stands for the first one.
+    FirstIpv4 {
+        id: String,
+        title: String,
+        want: IpAddr,
+        hint: String,
     },
     /// Chain `chain` of the gate's table in the kernel must hold `rule`,
     /// as `nft list` prints it.
@@ -163,7 +171,17 @@ impl<'a> Topology<'a> {
         Some(match mapping {
             HostMapping::Ip => self.site.host_ip.to_string(),
             HostMapping::HostGateway => "host-gateway".into(),
+            HostMapping::HostContainersInternal => return None,
         })
+    }
+
+    /// The name a bundle mapped as `mapping` connects to: Podman's own
+    /// name for the host, else the site's DNS name.
+    fn mapped_name(&self, mapping: HostMapping) -> &str {
+        match mapping {
+            HostMapping::HostContainersInternal => PODMAN_HOST_NAME,
+            HostMapping::Ip | HostMapping::HostGateway => &self.site.dns_name,
+        }
     }
 
     /// How `tenant` reaches Vault with the profile's mapping.
@@ -181,12 +199,12 @@ impl<'a> Topology<'a> {
     pub fn endpoint_mapped(&self, tenant: &str, mapping: Option<HostMapping>) -> Endpoint {
         let _ = tenant; // one shared entry: the same for every tenant
         let connect = self.listen();
+        let mapping = mapping.unwrap_or(self.profile.host_mapping);
+        let name = self.mapped_name(mapping);
         Endpoint {
-            url: format!("https://{}:{}", self.site.dns_name, connect.port()),
-            name: self.site.dns_name.clone(),
-            extra_host: self
-                .mapping_target(mapping.unwrap_or(self.profile.host_mapping))
-                .map(|t| format!("{}:{t}", self.site.dns_name)),
+            url: format!("https://{name}:{}", connect.port()),
+            name: name.to_string(),
+            extra_host: self.mapping_target(mapping).map(|t| format!("{name}:{t}")),
             connect,
         }
     }
@@ -213,10 +231,26 @@ impl<'a> Topology<'a> {
 
     /// What doctor reads of this host beyond the files, for the entry.
     pub fn host_links(&self) -> Vec<HostLink> {
-        match self.profile.entry {
+        let mut v = match self.profile.entry {
             EntryKind::SharedPort | EntryKind::Direct => Vec::new(),
             EntryKind::Dnat => dnat::links(self.site, self.admits_remote()),
+        };
+        // Podman points its name at the first address, which moves
+        // silently when the host's addresses change.
+        if self.profile.host_mapping == HostMapping::HostContainersInternal {
+            let ip = self.site.host_ip;
+            v.push(HostLink::FirstIpv4 {
+                id: "host.first_address".into(),
+                title: format!(
+                    "{ip} is this host's first IPv4 address, where Podman points `{PODMAN_HOST_NAME}`"
+                ),
+                want: ip,
+                hint: format!(
+                    "tenants' containers now reach {{found}} by `{PODMAN_HOST_NAME}`: make {ip} the first address again, or move the site there with `vaultnet init --host-ip {{found}}` and reinstall the forwarder"
+                ),
+            });
         }
+        v
     }
 
     /// Every address one Vault server's listener file binds, the
@@ -253,7 +287,14 @@ impl<'a> Topology<'a> {
     /// commands (run from `root`); `upstream` is where the entry leads.
     pub fn init_lines(&self, root: &str, upstream: &str) -> Vec<String> {
         use crate::render::nft::Remote;
-        let mut out = match self.remote() {
+        let mut out = Vec::new();
+        if self.profile.host_mapping == HostMapping::HostContainersInternal {
+            out.push(format!(
+                "Bundles connect to `{PODMAN_HOST_NAME}` (no extra_hosts): Podman points it at this host's first IPv4 address, which must stay {}; `vaultnet doctor` warns when it moves.",
+                self.site.host_ip
+            ));
+        }
+        out.extend(match self.remote() {
             Remote::None => Vec::new(),
             Remote::Listed(list) => vec![format!(
                 "Clients from outside this host: only from {} (`--allow-cidr`); the gate resets every other.",
@@ -266,7 +307,7 @@ impl<'a> Topology<'a> {
                 "Clients from outside this host: from every network that reaches {}; mutual TLS is the only lock (limit them with `--allow-cidr NETWORK`).",
                 self.listen()
             )],
-        };
+        });
         out.extend(match self.profile.entry {
             EntryKind::SharedPort => self
                 .entry_probes()
@@ -291,11 +332,12 @@ impl<'a> Topology<'a> {
     /// `localhost`; the host address, `own` and 127.0.0.1.
     fn sans_for(&self, name: Option<&str>, own: IpAddr) -> (Vec<String>, Vec<IpAddr>) {
         let mut dns = vec![self.site.dns_name.clone()];
-        for s in self
-            .profile
-            .extra_sans
-            .iter()
-            .map(String::as_str)
+        // Bundles of a profile without a mapping connect by Podman's name.
+        let podman = (self.profile.host_mapping == HostMapping::HostContainersInternal)
+            .then_some(PODMAN_HOST_NAME);
+        for s in podman
+            .into_iter()
+            .chain(self.profile.extra_sans.iter().map(String::as_str))
             .chain(name)
             .chain(["localhost"])
         {
@@ -389,6 +431,17 @@ impl<'a> Topology<'a> {
     }
 }
 
+/// The host address `init` proposes: where Podman points
+/// `host.containers.internal` for a profile whose bundles use that name
+/// (the first non-loopback IPv4 address), else the default-route
+/// interface's address.
+pub fn proposed_host_ip(profile: &Profile) -> Option<IpAddr> {
+    match profile.host_mapping {
+        HostMapping::HostContainersInternal => crate::sys::hostnet::first_ipv4(),
+        HostMapping::Ip | HostMapping::HostGateway => crate::sys::hostnet::default_host_ip(),
+    }
+}
+
 /// The interface remote clients arrive on, for a profile that DNATs them
 /// to Vault's loopback listener: the flagged one, else the recorded one,
 /// else the one holding the host address (`found`). Other profiles keep
@@ -417,7 +470,45 @@ pub const HOST_GATEWAY_SINCE: (u32, u32) = (5, 3);
 /// under slirp4netns, `host-gateway` under pasta from Podman 5.3 on —, else
 /// the profile's (`site`). Pasta on an older Podman has no mapping that
 /// works: refused, with the ways out.
+///
+/// On a site whose bundles use `host.containers.internal` (L2), a backend
+/// that reaches the host by that name keeps it: slirp4netns resolves it to
+/// the host's first IPv4 address, pasta from Podman 5.3 on to its
+/// `host-gateway` address. Only such a site's server certificate names
+/// it, so a flag that asks for it elsewhere is refused.
 pub fn tenant_network(
+    tenant: &str,
+    site: HostMapping,
+    flag: Option<HostMapping>,
+    prev: Option<&TenantNetwork>,
+    answer: Option<&Answer>,
+) -> Result<TenantNetwork> {
+    let podman_name = HostMapping::HostContainersInternal;
+    if flag == Some(podman_name) && site != podman_name {
+        return Err(Error::usage(format!(
+            "`--host-mapping {podman_name}` needs a server certificate that names `{PODMAN_HOST_NAME}`, and this site's profile does not"
+        ))
+        .hint("drop `--host-mapping`, or move the site to the pattern: `vaultnet init --profile l2`"));
+    }
+    let n = detect_network(tenant, site, flag, prev, answer)?;
+    Ok(match (&n.backend, &n.podman) {
+        (Some(backend), Some(version))
+            if site == podman_name && n.source == MappingSource::Detected =>
+        {
+            TenantNetwork {
+                mapping: podman_name,
+                reason: format!(
+                    "Podman {version} uses {backend}, whose containers reach the host as `{PODMAN_HOST_NAME}`"
+                ),
+                ..n
+            }
+        }
+        _ => n,
+    })
+}
+
+/// [`tenant_network`] before a site without a mapping has its say.
+fn detect_network(
     tenant: &str,
     site: HostMapping,
     flag: Option<HostMapping>,

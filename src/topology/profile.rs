@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 
 const BUILTIN: &[(&str, &str)] = &[
     ("l1", include_str!("../../profiles/l1.yaml")),
+    ("l2", include_str!("../../profiles/l2.yaml")),
     ("l4", include_str!("../../profiles/l4.yaml")),
     ("l6", include_str!("../../profiles/l6.yaml")),
     ("r1", include_str!("../../profiles/r1.yaml")),
@@ -199,6 +200,9 @@ mod tests {
     fn unknown_profile_is_a_usage_error_with_the_known_names() {
         let e = Profile::builtin("l9").unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert_eq!(e.hint_text(), Some("known profiles: l1, l4, l6, r1, r7"));
+        assert_eq!(
+            e.hint_text(),
+            Some("known profiles: l1, l2, l4, l6, r1, r7")
+        );
     }
 }

@@ -309,7 +309,9 @@ fn r7_dnats_the_entry_to_vault_before_which_the_uid_gate_runs_and_guards_loopbac
     let ids: Vec<&str> = links
         .iter()
         .map(|l| match l {
-            HostLink::Sysctl { id, .. } | HostLink::NftRule { id, .. } => id.as_str(),
+            HostLink::Sysctl { id, .. }
+            | HostLink::NftRule { id, .. }
+            | HostLink::FirstIpv4 { id, .. } => id.as_str(),
         })
         .collect();
     assert_eq!(
@@ -547,5 +549,86 @@ fn a_mapping_chosen_by_flag_is_kept_until_another_flag() {
         detected.mapping,
         HostMapping::Ip,
         "a detected one is asked again"
+    );
+}
+
+#[test]
+fn l2_bundles_use_podmans_name_for_the_host_with_no_extra_hosts_and_the_certificate_names_it() {
+    let site = sample_site("l2");
+    let t = Topology::new(&site).unwrap();
+    assert_eq!(
+        t.endpoint("alice"),
+        Endpoint {
+            url: "https://host.containers.internal:22300".into(),
+            name: "host.containers.internal".into(),
+            extra_host: None,
+            connect: "10.9.0.1:22300".parse().unwrap(),
+        }
+    );
+    let (dns, ips) = t.server_sans();
+    assert_eq!(dns, ["vault.lan", "host.containers.internal", "localhost"]);
+    assert_eq!(ips[0], site.host_ip);
+    let spec = BundleSpec {
+        tenant: "alice",
+        role: "alice",
+        endpoint: &t.endpoint("alice"),
+        flavor: site.flavor,
+        agent_image: &site.agent_image,
+        kv_mount: &site.kv_mount,
+        tenant_prefix: &site.tenant_prefix,
+        wrapped_secret_id_path: None,
+        installed_at: None,
+        auth: crate::state::Auth::Approle,
+    };
+    let compose = bundle::compose(&spec);
+    assert!(!compose.contains("extra_hosts"), "{compose}");
+    assert!(!bundle::quadlet(&spec).contains("AddHost="));
+    // A tenant flagged onto the site's DNS name still gets its entry.
+    let mapped = t.endpoint_mapped("bob", Some(HostMapping::Ip));
+    assert_eq!(mapped.extra_host.as_deref(), Some("vault.lan:10.9.0.1"));
+    assert_eq!(mapped.url, "https://vault.lan:22300");
+    // doctor watches the address Podman points its name at.
+    assert!(matches!(
+        &t.host_links()[..],
+        [HostLink::FirstIpv4 { want, .. }] if *want == site.host_ip
+    ));
+    // The other profiles keep their names and their mappings.
+    let l1 = sample_site("l1");
+    let (dns, _) = Topology::new(&l1).unwrap().server_sans();
+    assert_eq!(dns, ["vault.lan", "localhost"]);
+}
+
+#[test]
+fn under_l2_each_backend_that_reaches_the_host_by_podmans_name_keeps_it() {
+    use HostMapping::HostContainersInternal as Hci;
+    for answer in [found("4.3.1", "slirp4netns"), found("5.4.2", "pasta")] {
+        let n = tenant_network("bob", Hci, None, None, Some(&answer)).unwrap();
+        assert_eq!((n.mapping, n.source), (Hci, MappingSource::Detected));
+        assert!(
+            n.reason
+                .ends_with("whose containers reach the host as `host.containers.internal`"),
+            "{}",
+            n.reason
+        );
+    }
+    // Pasta before 5.3 maps the name to the container's own address.
+    assert!(tenant_network("bob", Hci, None, None, Some(&found("5.2.5", "pasta"))).is_err());
+    let none = tenant_network("bob", Hci, None, None, None).unwrap();
+    assert_eq!((none.mapping, none.source), (Hci, MappingSource::Site));
+    // Only an L2 site's certificate names it.
+    let e = tenant_network("bob", HostMapping::Ip, Some(Hci), None, None).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert_eq!(
+        e.hint_text(),
+        Some(
+            "drop `--host-mapping`, or move the site to the pattern: `vaultnet init --profile l2`"
+        )
+    );
+    let e = check_host_mapping(&Profile::builtin("l1").unwrap(), Some(Hci)).unwrap_err();
+    assert_eq!(
+        e.hint_text(),
+        Some(
+            "drop `--host-mapping`, or choose the profile that maps to `host-containers-internal`: `--profile l2`"
+        )
     );
 }

@@ -138,7 +138,7 @@ pub fn init_stdout_with_vault(f: &Fixture, changed: u32, kept: u32, forwarder: &
 
 /// The part of `init`'s report between the summary and what to do next:
 /// the listener, the way in and its install steps, and the operator's
-/// access — as the site's profile (l1, l4, l6, r1 or r7) words them.
+/// access — as the site's profile (l1, l2, l4, l6, r1 or r7) words them.
 fn init_steps(f: &Fixture, forwarder: &str) -> String {
     let host = shown_host_ip(f);
     let profile = site_profile(f);
@@ -193,6 +193,9 @@ fn init_steps(f: &Fixture, forwarder: &str) -> String {
         other => {
             let remote = match other {
                 "l4" => remote_line(&cidrs),
+                "l2" => format!(
+                    "Bundles connect to `host.containers.internal` (no extra_hosts): Podman points it at this host's first IPv4 address, which must stay {host}; `vaultnet doctor` warns when it moves.\n"
+                ),
                 _ => String::new(),
             };
             (
@@ -310,6 +313,9 @@ fn profile_line(f: &Fixture) -> &'static str {
     match site_profile(f).as_str() {
         "l6" => {
             "Profile l6 (pattern L6): host forwarder + DNS name + mTLS, pasta (host-gateway mapping)."
+        }
+        "l2" => {
+            "Profile l2 (pattern L2): host forwarder + host.containers.internal (no extra_hosts) + mTLS."
         }
         "l4" => {
             "Profile l4 (pattern L4): host forwarder open to listed networks (--allow-cidr) + mTLS."
