@@ -485,7 +485,7 @@ fn r1_serves_remote_and_local_tenants_from_vaults_own_listener_and_requires_a_ce
     assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
 }
 
-/// `init --allow-cidr NET` on an r1 site that had none.
+/// `init --allow-cidr NET` on an r1 or r7 site that had none.
 #[track_caller]
 fn allow_r1(f: &Fixture, net: &str) {
     let out = f
@@ -706,6 +706,16 @@ fn r7_dnats_remote_and_local_tenants_to_vaults_loopback_listener_and_its_gate_ho
     refused(uid_b, gid_b, entry, "a removed tenant");
     assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
 
+    // An allowlist that does not list the remote namespace: its DNATed
+    // connection is reset by its original destination, while the local
+    // tenant still gets through.
+    allow_r1(&f, DOC_NET);
+    assert_reset(
+        from_ns(remote.name(), &f, &a, port, true),
+        "an unlisted remote client",
+    );
+    assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
+
     // A neighbour on the ingress link sends to 127.0.0.1:VAULT_PORT
     // through the NIC: route_localnet lets it in, the guard drops it, and
     // nothing comes back.
@@ -809,6 +819,13 @@ fn doctor_names_r7s_broken_link_route_localnet_off_a_dnat_chain_flushed_the_rule
     assert_eq!(
         r.detail("host.guard"),
         "chain `input` of table inet vaultnet is not in the kernel"
+    );
+    r.expect("nft.loaded", "warn");
+    assert_eq!(
+        r.detail("nft.loaded"),
+        format!(
+            "table inet vaultnet is not loaded: nothing gates who connects to {entry} or to Vault's port"
+        )
     );
     // The hint is the fix.
     run_ok(f.ns().command("nft").arg("-f").arg(&file));

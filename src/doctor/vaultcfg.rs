@@ -637,7 +637,9 @@ pub fn nft(layout: &Layout, tenants: &[(String, Tenant)], topology: &Topology<'_
                     "table inet vaultnet is not loaded: {entry} is open to every network and every local user"
                 )),
                 None => Check::warn("nft.loaded", "loaded in the kernel", &load)
-                    .detail("table inet vaultnet is not loaded: the forwarder port is not gated"),
+                    .detail(format!(
+                        "table inet vaultnet is not loaded: nothing gates who connects to {entry} or to Vault's port"
+                    )),
             })
         }
         None => children.push(
