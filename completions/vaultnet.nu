@@ -16,7 +16,7 @@ module completions {
   }
 
   def "nu-complete vaultnet init host_mapping" [] {
-    [ "ip" "host-gateway" ]
+    [ "ip" "host-gateway" "host-containers-internal" ]
   }
 
   def "nu-complete vaultnet init auth" [] {
@@ -25,15 +25,15 @@ module completions {
 
   # Create the CA, the Vault listener and the host forwarder, and bootstrap Vault
   export extern "vaultnet init" [
-    --profile: string         # Deployment pattern: l1 (host forwarder), l3 (a forwarder port per tenant), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder) [default: l1]
+    --profile: string         # Deployment pattern: l1 (host forwarder), l2 (l1 reached as host.containers.internal, no extra_hosts), l3 (a forwarder port per tenant), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder), r7 (nftables DNAT to Vault's loopback listener, no userspace proxy) [default: l1]
     --dns-name: string        # Name tenants use to reach Vault [default: vault.lan]
-    --host-ip: string         # Host address tenants connect to (the forwarder's, or Vault's own under r1) [default: the default-route interface's address]
+    --host-ip: string         # Host address tenants connect to (the forwarder's, or Vault's own under r1) [default: the default-route interface's address; l2: the first non-loopback IPv4 address, where Podman points host.containers.internal]
     --port: string            # Port tenants connect to on the host address (the forwarder's, Vault's own under r1, the first tenant's under l3) [default: the profile's, 22300; l3: 22301; r1: 8200]
     --vault-addr: string      # Loopback address Vault's listener binds [default: 127.0.0.1:8200]
     --forwarder: string@"nu-complete vaultnet init forwarder" # Host forwarder to configure [default: socat]
     --flavor: string@"nu-complete vaultnet init flavor" # Vault or OpenBao: binary and image names, VAULT_* or BAO_* in instructions [default: openbao]
     --agent-image: string     # Agent sidecar image for tenant bundles [default: the flavor's official image]
-    --host-mapping: string@"nu-complete vaultnet init host_mapping" # How tenants' extra_hosts reach the host: ip (slirp4netns, rootful) or host-gateway (pasta); the profile decides it, and a value that contradicts it is refused
+    --host-mapping: string@"nu-complete vaultnet init host_mapping" # How tenants' extra_hosts reach the host: ip (slirp4netns, rootful), host-gateway (pasta) or host-containers-internal (no entry: Podman's own name); the profile decides it, and a value that contradicts it is refused
     --kv-mount: string        # KV v2 mount holding tenant secrets [default: secret]
     --tenant-prefix: string   # Prefix under the KV mount; tenant NAME owns <kv-mount>/<prefix>/NAME/ [default: tenants]
     --auth: string@"nu-complete vaultnet init auth" # How new tenants' agents log in: approle (role_id and secret_id) or cert (the client certificate alone); `add-user --auth` overrides it per tenant [default: approle]
@@ -41,7 +41,8 @@ module completions {
     --vault-reload-command: string # Command `vaultnet renew` runs (no shell) to have Vault load a renewed server certificate, e.g. 'systemctl reload openbao'
     --vault-pid-file: path    # Vault's pid file: `vaultnet renew` sends that process SIGHUP to load a renewed server certificate
     --vault-client: string    # A user (name or uid) the gate admits to Vault's own port besides root and the forwarder's user; repeat for more; the list given replaces the recorded one
-    --allow-cidr: string      # A source network admitted from outside this host (IPv4 or IPv6, e.g. 192.168.1.0/24) under profiles l4 (at least one) and r1; repeat for more; the list given replaces the recorded one
+    --allow-cidr: string      # A source network admitted from outside this host (IPv4 or IPv6, e.g. 192.168.1.0/24) under profiles l4 (at least one), r1 and r7; repeat for more; the list given replaces the recorded one
+    --ingress-interface: string # The interface remote clients arrive on, where profile r7 sets `net.ipv4.conf.IFACE.route_localnet` (never `all`) [default: the interface holding the host address]
     --vault-node: string      # A node of an OpenBao raft cluster, as NAME=IP:PORT (its API listener); repeat for every node; the list given replaces the recorded one. A cluster needs `--forwarder haproxy`
     --raft-dir: path          # Where each cluster node keeps its raft data: DIR/NAME [default: /var/lib/openbao/raft]
     --token-file: path        # File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
@@ -58,7 +59,7 @@ module completions {
   }
 
   def "nu-complete vaultnet add-user host_mapping" [] {
-    [ "ip" "host-gateway" ]
+    [ "ip" "host-gateway" "host-containers-internal" ]
   }
 
   def "nu-complete vaultnet add-user output" [] {
@@ -77,7 +78,7 @@ module completions {
     --secret-id-num-uses: string # AppRole secret_id_num_uses; 0 lets the agent log in again after a restart [default: 0]
     --wrap-ttl: string        # Deliver the secret_id response-wrapped, valid for DURATION (0: plain)
     --auth: string@"nu-complete vaultnet add-user auth" # How the agent logs in: approle (role_id, secret_id) or cert (the client certificate alone) [default: the tenant's, else the site's]
-    --host-mapping: string@"nu-complete vaultnet add-user host_mapping" # What the bundle maps the Vault name to [default: what the tenant's own Podman needs: ip under slirp4netns, host-gateway under pasta]
+    --host-mapping: string@"nu-complete vaultnet add-user host_mapping" # What the bundle maps the Vault name to [default: what the tenant's own Podman needs: ip under slirp4netns, host-gateway under pasta; under l2 host-containers-internal]
     --rotate                  # Issue a new certificate and secret_id even if the current ones are valid
     --adopt                   # Take over a policy or role of the tenant's names that vaultnet did not make
     --install                 # Copy the bundle into the tenant's home, owned by the tenant

@@ -18,13 +18,13 @@ use crate::topology::profile::{self, Profile};
 /// The settings flags of `vaultnet init`.
 #[derive(Debug, Default, clap::Args)]
 pub struct Flags {
-    /// Deployment pattern: l1 (host forwarder), l3 (a forwarder port per tenant), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder) [default: l1]
+    /// Deployment pattern: l1 (host forwarder), l2 (l1 reached as host.containers.internal, no extra_hosts), l3 (a forwarder port per tenant), l4 (l1 open to the --allow-cidr networks), l6 (l1 for pasta: host-gateway mapping), r1 (Vault itself on the host address, no forwarder), r7 (nftables DNAT to Vault's loopback listener, no userspace proxy) [default: l1]
     #[arg(long, value_name = "PROFILE", add = clap_complete::ArgValueCandidates::new(crate::commands::completions::profile_names))]
     pub profile: Option<String>,
     /// Name tenants use to reach Vault [default: vault.lan]
     #[arg(long, value_name = "NAME")]
     pub dns_name: Option<String>,
-    /// Host address tenants connect to (the forwarder's, or Vault's own under r1) [default: the default-route interface's address]
+    /// Host address tenants connect to (the forwarder's, or Vault's own under r1) [default: the default-route interface's address; l2: the first non-loopback IPv4 address, where Podman points host.containers.internal]
     #[arg(long, value_name = "IP")]
     pub host_ip: Option<String>,
     /// Port tenants connect to on the host address (the forwarder's, Vault's own under r1, the first tenant's under l3) [default: the profile's, 22300; l3: 22301; r1: 8200]
@@ -42,7 +42,7 @@ pub struct Flags {
     /// Agent sidecar image for tenant bundles [default: the flavor's official image]
     #[arg(long, value_name = "IMAGE")]
     pub agent_image: Option<String>,
-    /// How tenants' extra_hosts reach the host: ip (slirp4netns, rootful) or host-gateway (pasta); the profile decides it, and a value that contradicts it is refused
+    /// How tenants' extra_hosts reach the host: ip (slirp4netns, rootful), host-gateway (pasta) or host-containers-internal (no entry: Podman's own name); the profile decides it, and a value that contradicts it is refused
     #[arg(long, value_enum)]
     pub host_mapping: Option<HostMapping>,
     /// KV v2 mount holding tenant secrets [default: secret]
@@ -66,9 +66,12 @@ pub struct Flags {
     /// A user (name or uid) the gate admits to Vault's own port besides root and the forwarder's user; repeat for more; the list given replaces the recorded one
     #[arg(long, value_name = "USER")]
     pub vault_client: Vec<String>,
-    /// A source network admitted from outside this host (IPv4 or IPv6, e.g. 192.168.1.0/24) under profiles l4 (at least one) and r1; repeat for more; the list given replaces the recorded one
+    /// A source network admitted from outside this host (IPv4 or IPv6, e.g. 192.168.1.0/24) under profiles l4 (at least one), r1 and r7; repeat for more; the list given replaces the recorded one
     #[arg(long, value_name = "CIDR")]
     pub allow_cidr: Vec<String>,
+    /// The interface remote clients arrive on, where profile r7 sets `net.ipv4.conf.IFACE.route_localnet` (never `all`) [default: the interface holding the host address]
+    #[arg(long, value_name = "IFACE")]
+    pub ingress_interface: Option<String>,
     /// A node of an OpenBao raft cluster, as NAME=IP:PORT (its API listener); repeat for every node; the list given replaces the recorded one. A cluster needs `--forwarder haproxy`
     #[arg(long, value_name = "NAME=IP:PORT")]
     pub vault_node: Vec<String>,
@@ -95,6 +98,9 @@ impl Parsed {
         let vault_addr = a.vault_addr.as_deref().map(parse_vault_addr).transpose()?;
         if let Some(d) = &a.dns_name {
             validate::dns_name(d)?;
+        }
+        if let Some(i) = &a.ingress_interface {
+            validate::interface(i)?;
         }
         if let Some(i) = &a.agent_image {
             validate::image(i)?;
@@ -236,7 +242,7 @@ pub fn resolve_under(
         (Some(ip), _) => ip,
         (None, Some(s)) => s.host_ip,
         (None, None) => {
-            let proposed = hostnet::default_host_ip();
+            let proposed = crate::topology::proposed_host_ip(profile);
             if ask {
                 let default = proposed.map(|ip| ip.to_string()).unwrap_or_default();
                 prompt(
@@ -375,6 +381,12 @@ pub fn resolve_under(
             prev.map(|s| s.allow_cidrs.as_slice()),
         ),
         cluster,
+        ingress_interface: crate::topology::ingress_interface(
+            profile,
+            a.ingress_interface.as_deref(),
+            prev.and_then(|s| s.ingress_interface.as_deref()),
+            || hostnet::interface_of(host_ip),
+        ),
         legacy_host_mapping: None,
     };
     validate::site(&site)?;

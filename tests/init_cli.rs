@@ -536,7 +536,10 @@ fn profile_l6_maps_tenants_to_host_gateway_and_a_switch_is_reported() {
 
     let before = site.snapshot();
     let out = site.init().args(["--profile", "l9"]).run();
-    out.expect(site.rejected("unknown profile `l9`", "known profiles: l1, l3, l4, l6, r1"));
+    out.expect(site.rejected(
+        "unknown profile `l9`",
+        "known profiles: l1, l2, l3, l4, l6, r1, r7",
+    ));
     before.without(".vaultnet.lock").assert_same(
         &site.snapshot().without(".vaultnet.lock"),
         "unknown profile",
@@ -856,7 +859,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
             "unknown site key",
             good.replacen("  port: 22300\n", "  port: 22300\n  bogus: x\n", 1)
                 .into_bytes(),
-            "unknown field `bogus`, expected one of profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, auth, server_cert_ttl, vault_reload, vault_clients, allow_cidrs, cluster, host_mapping at line 5, column 3",
+            "unknown field `bogus`, expected one of profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, auth, server_cert_ttl, vault_reload, vault_clients, allow_cidrs, cluster, ingress_interface, host_mapping at line 5, column 3",
         ),
         (
             "schema 99",

@@ -127,12 +127,12 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
     let dir = site.dir();
     let proposed = format!("Host address the forwarder listens on [{ip}]");
     // Every prompt in the order init asks, and what is typed at it:
-    // profile (Down three times: l6, after l3 and l4), flavor (Enter: openbao), DNS name (typed), host
+    // profile (Down four times: l6, after l2, l3 and l4), flavor (Enter: openbao), DNS name (typed), host
     // IP (Enter: the proposed address, which must be the default route's),
     // port (typed), Vault address (Enter), forwarder (Down: nginx), image
     // (Enter), KV mount (typed), prefix (Enter).
     let prompts = [
-        ("Deployment pattern (profile)", "\x1b[B\x1b[B\x1b[B\r"),
+        ("Deployment pattern (profile)", "\x1b[B\x1b[B\x1b[B\x1b[B\r"),
         ("Vault or OpenBao", "\r"),
         ("DNS name tenants use for Vault", "vault.example\r"),
         (proposed.as_str(), "\r"),

@@ -1,5 +1,6 @@
-//! Patterns L4 (the forwarder open to listed networks) and R1 (Vault
-//! itself on the host address), for real (gated by `VAULTNET_E2E=1`): a
+//! Patterns L4 (the forwarder open to listed networks), R1 (Vault
+//! itself on the host address) and R7 (nftables DNAT to Vault's loopback
+//! listener, no userspace proxy), for real (gated by `VAULTNET_E2E=1`): a
 //! namespace playing the host, OpenBao started from the listener file
 //! `init --profile` wrote, the socat forwarder for L4, the nft gate
 //! loaded, and client namespaces joined to the host by veth pairs — each
@@ -11,7 +12,11 @@
 //! keep the per-uid gate, a stranger uid is refused. Unloading the gate
 //! lets the outside namespace in, so its refusal is the gate's. The doctor
 //! tests break each pattern's own link: the allowlist not loaded, or not
-//! the site's, and Vault exposed on the network (R1).
+//! the site's, and Vault exposed on the network (R1); `route_localnet`
+//! off, a DNAT chain emptied and the rules unloaded (R7). Under R7 a
+//! neighbour on the ingress link that sends to 127.0.0.1:VAULT_PORT gets
+//! nothing back, and without the gate it does — so the guard is what
+//! stops it.
 //!
 //! The input checks (`--allow-cidr` refused with the fix, nothing made)
 //! run without root.
@@ -27,7 +32,7 @@ use crate::support::fixture::Fixture;
 use crate::support::init::{KEPT_PKI, init_stdout_with_vault, kept_certificates, vault_setup};
 use crate::support::netns::TenantNs;
 use crate::support::openbao::probe;
-use crate::support::tenant::{Agent, UnixUser, connect_as, tenant_request};
+use crate::support::tenant::{Agent, NFT_RELOADED, UnixUser, connect_as, removed, tenant_request};
 use crate::support::{require_e2e, run_ok};
 
 const DNS_NAME: &str = "vault.lan";
@@ -79,7 +84,7 @@ fn bad_allow_cidrs_are_refused_with_the_fix_and_nothing_is_made() {
         (
             &["--allow-cidr", "10.78.0.0/24"],
             "`--allow-cidr 10.78.0.0/24` does not apply to profile l1: its gate admits no client from outside this host",
-            "drop `--allow-cidr`, or choose a profile that admits remote clients: `--profile l4` or `--profile r1`",
+            "drop `--allow-cidr`, or choose a profile that admits remote clients: `--profile l4` or `--profile r1` or `--profile r7`",
         ),
     ] {
         let f = Fixture::offline();
@@ -94,7 +99,7 @@ fn bad_allow_cidrs_are_refused_with_the_fix_and_nothing_is_made() {
         .run()
         .expect(f.rejected(
             "`--allow-cidr 10.78.0.0/24` does not apply to profile l1: its gate admits no client from outside this host",
-            "drop `--allow-cidr`, or choose a profile that admits remote clients: `--profile l4` or `--profile r1`",
+            "drop `--allow-cidr`, or choose a profile that admits remote clients: `--profile l4` or `--profile r1` or `--profile r7`",
         ));
     before.without(".vaultnet.lock").assert_same(
         &f.snapshot().without(".vaultnet.lock"),
@@ -480,7 +485,7 @@ fn r1_serves_remote_and_local_tenants_from_vaults_own_listener_and_requires_a_ce
     assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
 }
 
-/// `init --allow-cidr NET` on an r1 site that had none.
+/// `init --allow-cidr NET` on an r1 or r7 site that had none.
 #[track_caller]
 fn allow_r1(f: &Fixture, net: &str) {
     let out = f
@@ -542,4 +547,398 @@ fn doctor_warns_that_r1_exposes_vault_and_names_an_allowlist_that_is_not_loaded(
             "table inet vaultnet is not loaded: {entry} is open to every network and every local user"
         )
     );
+}
+
+/// The host side of the veth pair of the first client namespace a host
+/// namespace adds: where remote clients arrive, so the r7 sites of these
+/// tests name it `--ingress-interface`.
+const INGRESS: &str = "vnt0";
+
+/// `sysctl -w net.ipv4.conf.vnt0.route_localnet=VALUE` in the host
+/// namespace (the command `init` prints, with `value`).
+#[track_caller]
+fn route_localnet(f: &Fixture, value: u8) {
+    run_ok(f.ns().command("sysctl").args([
+        "-q",
+        "-w",
+        &format!("net.ipv4.conf.{INGRESS}.route_localnet={value}"),
+    ]));
+}
+
+/// A neighbour on the link of `ns` sends a TCP SYN to 127.0.0.1:`port` of
+/// the host through the NIC (its own egress hook rewrites the destination
+/// of a connection to the host's link address); returns how many packets
+/// the SYN took out and how many came back from 127.0.0.1.
+#[track_caller]
+fn loopback_from_the_link(ns: &TenantNs, port: u16) -> (u64, u64) {
+    let table = format!(
+        "table netdev vnprobe\n\
+         delete table netdev vnprobe\n\
+         table netdev vnprobe {{\n\
+         \x20   chain egress {{\n\
+         \x20       type filter hook egress device \"eth0\" priority 0; policy accept;\n\
+         \x20       ip daddr {gw} tcp dport {port} ip daddr set 127.0.0.1 counter\n\
+         \x20   }}\n\
+         \x20   chain ingress {{\n\
+         \x20       type filter hook ingress device \"eth0\" priority 0; policy accept;\n\
+         \x20       ip saddr 127.0.0.1 counter\n\
+         \x20   }}\n\
+         }}\n",
+        gw = ns.gateway()
+    );
+    let mut load = ns.command("nft");
+    load.args(["-f", "-"]).stdin(Stdio::piped());
+    let mut child = load.spawn().expect("run nft");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), table.as_bytes()).unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "load the neighbour's probe table"
+    );
+    // The SYN goes out, and its retries; the reply, if any, is counted.
+    let _ = ns.exec(
+        Command::new("curl")
+            .args(["-q", "-sS", "--max-time", "2", "-o", "/dev/null"])
+            .arg(format!("http://{}:{port}/", ns.gateway())),
+    );
+    let listed = run_ok(
+        ns.command("nft")
+            .args(["list", "table", "netdev", "vnprobe"]),
+    );
+    let count = |chain: &str| -> u64 {
+        let block = &listed[listed.find(&format!("chain {chain}")).unwrap()..];
+        let at = block.find("counter packets ").unwrap() + "counter packets ".len();
+        block[at..].split(' ').next().unwrap().parse().unwrap()
+    };
+    let counts = (count("egress"), count("ingress"));
+    run_ok(
+        ns.command("nft")
+            .args(["delete", "table", "netdev", "vnprobe"]),
+    );
+    counts
+}
+
+#[test]
+fn r7_dnats_remote_and_local_tenants_to_vaults_loopback_listener_and_its_gate_holds() {
+    require_e2e!("runs OpenBao, nft DNAT and bao agent in network namespaces");
+    let f = Fixture::host("vnr7")
+        .init_args(["--profile", "r7", "--ingress-interface", INGRESS])
+        .tenants(2)
+        .nft()
+        .build();
+    let (a, b) = (f.tenant(0).to_string(), f.tenant(1).to_string());
+    let host_ip = f.host_ip();
+    let port = f.forwarder_port();
+    assert_eq!(port, 22300);
+    let entry = SocketAddr::new(host_ip, port);
+    // Vault stays on loopback; no forwarder runs or is written.
+    let listener: Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("vault/listener.json")).unwrap())
+            .unwrap();
+    let addrs: Vec<&str> = listener["listener"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["tcp"]["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(addrs, [f.vault_addr().to_string()]);
+    assert!(!f.path("forwarder/vaultnet-forwarder.service").exists());
+    let agent_json: Value = serde_json::from_str(&f.bundle_text(&a, "agent.json")).unwrap();
+    assert_eq!(agent_json["vault"]["address"], "https://vault.lan:22300");
+    assert_eq!(
+        std::fs::read_to_string(f.path("forwarder/vaultnet-route-localnet.conf"))
+            .unwrap()
+            .lines()
+            .last(),
+        Some("net.ipv4.conf.vnt0.route_localnet = 1")
+    );
+
+    let remote = f.ns().add_tenant_ns("vnr7r", &[(DNS_NAME, host_ip)]);
+    assert_eq!(remote.host_if(), INGRESS);
+    // Without route_localnet the DNATed packet dies as martian: no answer.
+    match from_ns(remote.name(), &f, &a, port, true) {
+        Err(e) if e.contains("curl: (28)") => {}
+        other => panic!("route_localnet off must time the remote client out, got {other:?}"),
+    }
+    route_localnet(&f, 1);
+    assert_eq!(from_ns(remote.name(), &f, &a, port, true), Ok(200));
+    bundle_renders_own_secret_only(&f, &remote, &a, &b);
+    assert_no_answer_without_cert(
+        from_ns(remote.name(), &f, &a, port, false),
+        "a remote client",
+    );
+
+    // Local tenants, as their rootless containers connect (slirp4netns
+    // from the host's stack as the tenant's uid): through the output
+    // hook's DNAT. The uid gate runs before it: a stranger is refused at
+    // the entry, and a tenant straight at Vault's port is refused although
+    // every DNATed connection ends there too.
+    assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
+    assert_eq!(as_uid(&f, &b, ids(&b), entry), Ok(200));
+    let stranger = UnixUser::create("r7s");
+    let refused = |uid: u32, gid: u32, addr: SocketAddr, who: &str| match connect_as(
+        f.ns_name().unwrap(),
+        uid,
+        gid,
+        &addr.ip().to_string(),
+        addr.port(),
+    ) {
+        Err(e) if e.contains("Connection refused") => {}
+        other => panic!("{who} must be refused at {addr}, got {other:?}"),
+    };
+    refused(stranger.uid, stranger.gid, entry, "a stranger uid");
+    let (uid, gid) = ids(&a);
+    refused(
+        uid,
+        gid,
+        f.vault_addr(),
+        "a tenant straight at Vault's port",
+    );
+    assert_eq!(
+        endpoints(&f),
+        [a.clone(), b.clone()].map(|t| (t, format!("https://{DNS_NAME}:22300"), entry.to_string()))
+    );
+    // remove-user keeps the loaded gate in step: the removed tenant's
+    // uid is refused at the entry at once.
+    f.remove_user(&[&b])
+        .run()
+        .expect(f.expect(0).stdout(removed(&b, false)).stderr(NFT_RELOADED));
+    let (uid_b, gid_b) = ids(&b);
+    refused(uid_b, gid_b, entry, "a removed tenant");
+    assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
+
+    // An allowlist that does not list the remote namespace: its DNATed
+    // connection is reset by its original destination, while the local
+    // tenant still gets through.
+    allow_r1(&f, DOC_NET);
+    assert_reset(
+        from_ns(remote.name(), &f, &a, port, true),
+        "an unlisted remote client",
+    );
+    assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
+
+    // A neighbour on the ingress link sends to 127.0.0.1:VAULT_PORT
+    // through the NIC: route_localnet lets it in, the guard drops it, and
+    // nothing comes back.
+    let vault_port = f.vault_addr().port();
+    let (out, back) = loopback_from_the_link(&remote, vault_port);
+    assert!(out > 0, "the neighbour's SYN left");
+    assert_eq!(back, 0, "the host answered from 127.0.0.1 onto the link");
+    // The gate is what stopped it: without the table the host answers
+    // from loopback (and the DNAT is gone with it).
+    f.unload_nft();
+    let (_, back) = loopback_from_the_link(&remote, vault_port);
+    assert!(back > 0, "without the guard the neighbour gets an answer");
+    assert!(from_ns(remote.name(), &f, &a, port, true).is_err());
+}
+
+#[test]
+fn doctor_names_r7s_broken_link_route_localnet_off_a_dnat_chain_flushed_the_rules_unloaded() {
+    require_e2e!("runs OpenBao and nft DNAT in network namespaces");
+    let f = Fixture::host("vnd7")
+        .init_args(["--profile", "r7", "--ingress-interface", INGRESS])
+        .tenants(1)
+        .nft()
+        .build();
+    let file = f.path("forwarder/vaultnet.nft");
+    let entry = format!("{}:22300", f.host_ip());
+    let vault = f.vault_addr();
+    // The ingress interface does not exist yet.
+    let r = f.report(&[], 1);
+    r.expect_hint(
+        "host.route_localnet",
+        "fail",
+        &["`vaultnet init --ingress-interface IFACE`"],
+    );
+    assert_eq!(
+        r.detail("host.route_localnet"),
+        "there is no `net.ipv4.conf.vnt0.route_localnet`: no such interface here"
+    );
+    let _remote = f.ns().add_tenant_ns("vnd7r", &[(DNS_NAME, f.host_ip())]);
+    route_localnet(&f, 1);
+    let r = f.report(&["--login"], 0);
+    assert_eq!(r.status(), "ok", "{}", r.out);
+    for id in [
+        "host.dnat.output",
+        "host.dnat.prerouting",
+        "host.guard",
+        "host.route_localnet",
+        "dnat.mtls",
+        "nft.loaded",
+    ] {
+        r.expect(id, "ok");
+    }
+    r.expect(&format!("login.{}", f.tenant(0)), "ok");
+    assert_eq!(
+        r.check("host.dnat.output")["title"],
+        format!("DNAT {entry} -> {vault} for local clients (nat output)")
+    );
+
+    // route_localnet off: remote clients' packets die as martian.
+    route_localnet(&f, 0);
+    let r = f.report(&[], 1);
+    assert_eq!(r.leaves("fail"), ["host.route_localnet"], "{}", r.out);
+    assert_eq!(
+        r.expect_hint("host.route_localnet", "fail", &[]),
+        "sysctl -w net.ipv4.conf.vnt0.route_localnet=1 (and install `forwarder/vaultnet-route-localnet.conf` in /etc/sysctl.d/ for the next boot)"
+    );
+    assert_eq!(
+        r.detail("host.route_localnet"),
+        format!(
+            "net.ipv4.conf.vnt0.route_localnet = 0: off: the kernel drops remote clients' DNATed packets to {} as martian",
+            vault.ip()
+        )
+    );
+    route_localnet(&f, 1);
+
+    // The output chain emptied behind vaultnet's back: local clients
+    // reach nothing at the entry.
+    run_ok(
+        f.ns()
+            .command("nft")
+            .args(["flush", "chain", "inet", "vaultnet", "dnat_output"]),
+    );
+    let r = f.report(&[], 1);
+    let load = "`nft -f forwarder/vaultnet.nft`";
+    r.expect_hint("host.dnat.output", "fail", &[load]);
+    assert_eq!(
+        r.detail("host.dnat.output"),
+        format!(
+            "chain `dnat_output` of table inet vaultnet lacks `ip daddr {entry_ip} tcp dport 22300 dnat ip to {vault}`",
+            entry_ip = f.host_ip()
+        )
+    );
+    r.expect_hint("dnat.tcp", "fail", &[load]);
+    r.expect("host.dnat.prerouting", "ok");
+
+    // The rules unloaded: every link of the kernel named.
+    f.unload_nft();
+    let r = f.report(&[], 1);
+    for id in ["host.dnat.output", "host.dnat.prerouting", "host.guard"] {
+        r.expect_hint(id, "fail", &[load]);
+    }
+    assert_eq!(
+        r.detail("host.guard"),
+        "chain `input` of table inet vaultnet is not in the kernel"
+    );
+    r.expect("nft.loaded", "warn");
+    assert_eq!(
+        r.detail("nft.loaded"),
+        format!(
+            "table inet vaultnet is not loaded: nothing gates who connects to {entry} or to Vault's port"
+        )
+    );
+    // The hint is the fix.
+    run_ok(f.ns().command("nft").arg("-f").arg(&file));
+    let r = f.report(&[], 0);
+    assert_eq!(r.status(), "ok", "{}", r.out);
+}
+
+#[test]
+fn r7_bad_ingress_interfaces_and_ipv6_are_refused_with_the_fix_and_nothing_is_made() {
+    for (args, error, hint) in [
+        (
+            &["--profile", "r7"][..],
+            "profile r7 needs the interface remote clients arrive on, and no interface of this host holds 10.77.0.1",
+            "pass it, e.g. `--ingress-interface eth0` (`ip -brief address` lists them)",
+        ),
+        (
+            &["--profile", "r7", "--ingress-interface", "all"],
+            "`--ingress-interface all` would set `route_localnet` on every interface",
+            "pass the one interface remote clients arrive on, e.g. `--ingress-interface eth0`",
+        ),
+        (
+            &["--profile", "r7", "--ingress-interface", "eth0/1"],
+            "invalid `--ingress-interface eth0/1`: not an interface name",
+            "pass the interface remote clients arrive on, as `ip -brief link` names it, e.g. `--ingress-interface eth0`",
+        ),
+        (
+            &["--ingress-interface", "eth0"],
+            "`--ingress-interface eth0` does not apply to profile l1: no remote client is DNATed to Vault's loopback listener",
+            "drop `--ingress-interface`, or choose `--profile r7`",
+        ),
+    ] {
+        let f = Fixture::offline();
+        f.init().args(args).run().expect(f.rejected(error, hint));
+        assert!(!f.dir().exists(), "{args:?} created the state directory");
+    }
+    // An IPv6 host address: nothing from outside is DNATed to [::1].
+    let f = Fixture::offline();
+    f.vaultnet_without_token()
+        .args(["init", "--yes", "--host-ip", "fd00::1", "--profile", "r7"])
+        .args(["--ingress-interface", "eth0"])
+        .run()
+        .expect(f.rejected(
+            "profile r7 needs an IPv4 host address, and fd00::1 is IPv6: IPv6 has no `route_localnet`, so nothing from outside can be DNATed to Vault's loopback listener",
+            "pass an IPv4 `--host-ip`, or `--profile l1` (a forwarder) for an IPv6 address",
+        ));
+    assert!(!f.dir().exists());
+}
+
+/// An address (TEST-NET-1) on `lo` of the host namespace: `lo` is the
+/// first interface, so this becomes the host's first non-loopback IPv4
+/// address — where Podman then points `host.containers.internal`.
+const FIRST_ON_LO: &str = "192.0.2.7";
+
+#[test]
+fn doctor_warns_when_l2s_host_address_is_no_longer_the_first_ipv4_address() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let f = Fixture::host("vnd2")
+        .init_args(["--profile", "l2"])
+        .tenants(1)
+        .forwarder()
+        .nft()
+        .build();
+    let t = f.tenant(0).to_string();
+    let host_ip = f.host_ip();
+    // The bundle: Podman's name for the host, no extra_hosts.
+    let compose = f.compose(&t);
+    assert!(
+        compose["services"]["vault-agent"]
+            .get("extra_hosts")
+            .is_none(),
+        "{compose}"
+    );
+    let agent_json: Value = serde_json::from_str(&f.bundle_text(&t, "agent.json")).unwrap();
+    assert_eq!(
+        agent_json["vault"]["address"],
+        "https://host.containers.internal:22300"
+    );
+    assert_eq!(
+        endpoints(&f),
+        [(
+            t.clone(),
+            "https://host.containers.internal:22300".to_string(),
+            format!("{host_ip}:22300")
+        )]
+    );
+    let r = f.report(&["--login"], 0);
+    assert_eq!(r.status(), "ok", "{}", r.out);
+    r.expect("host.first_address", "ok");
+    assert_eq!(
+        r.detail("host.first_address"),
+        format!("first is {host_ip}")
+    );
+    r.expect(&format!("name.{t}"), "ok");
+    r.expect(&format!("login.{t}"), "ok");
+
+    // Another address comes first: the mapping moved with nothing changed.
+    f.ns()
+        .run_ip(&["addr", "add", &format!("{FIRST_ON_LO}/32"), "dev", "lo"]);
+    let r = f.report(&[], 0);
+    assert_eq!(r.status(), "warn", "{}", r.out);
+    assert_eq!(r.leaves("warn"), ["host.first_address"], "{}", r.out);
+    assert_eq!(
+        r.expect_hint("host.first_address", "warn", &[]),
+        format!(
+            "tenants' containers now reach {FIRST_ON_LO} by `host.containers.internal`: make {host_ip} the first address again, or move the site there with `vaultnet init --host-ip {FIRST_ON_LO}` and reinstall the forwarder"
+        )
+    );
+    assert_eq!(
+        r.detail("host.first_address"),
+        format!("the first IPv4 address is {FIRST_ON_LO} now")
+    );
+    f.ns()
+        .run_ip(&["addr", "del", &format!("{FIRST_ON_LO}/32"), "dev", "lo"]);
+    let r = f.report(&[], 0);
+    assert_eq!(r.status(), "ok", "{}", r.out);
 }

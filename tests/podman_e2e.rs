@@ -918,3 +918,336 @@ fn quadlet_units_of_the_bundle_pass_podman_5_dry_run() {
         "quadlet reported an error\n{out}"
     );
 }
+
+/// Pattern L2 with this machine's Podman 4.3 and slirp4netns: the bundles
+/// carry no `extra_hosts`, the agent connects to `host.containers.internal`
+/// — which Podman points at the host's first non-loopback IPv4 address,
+/// where the forwarder listens — and the server certificate names it.
+/// Alice's own project renders her secret; bob's container, logged in with
+/// his bundle by that name, reads his and is denied hers. Once another
+/// address comes first, the name leads there and bob's login fails: the
+/// mapping doctor warns about (`patterns::doctor_warns_when_l2s_…`).
+#[test]
+fn l2_podman4_tenants_reach_vault_as_host_containers_internal_with_no_extra_hosts() {
+    require_e2e!("creates Unix users and runs their rootless Podman in a network namespace");
+    podman::require_tools();
+    podman::ensure_tun_usable();
+    let kit = Kit::build();
+    let site = Fixture::host("vnl2p")
+        .init_args(["--profile", "l2", "--flavor", "openbao"])
+        .init_args(["--agent-image", AGENT_IMAGE])
+        .openbao()
+        .forwarder()
+        .build();
+    let host = site.ns();
+    let token = site.scratch().join("operator-token");
+    write_private(&token, &site.bao().root_token);
+    let tag = std::process::id();
+    let alice = PodmanTenant::create(&format!("vnla{tag}"), host.name());
+    let bob = PodmanTenant::create(&format!("vnlb{tag}"), host.name());
+    let dir = |t: &PodmanTenant| t.home.join(".config/vaultnet");
+    let mut add = site.vaultnet_without_token();
+    add.args([
+        "add-user",
+        &alice.name,
+        &bob.name,
+        "--install",
+        "--token-file",
+    ])
+    .arg(&token);
+    add.run().expect({
+        let added: String = [&alice, &bob]
+            .map(|t| {
+                format!(
+                    "added tenant {n}: bundle in tenants/{n}, installed in {} (cert expires [DATE])\n",
+                    dir(t).display(),
+                    n = t.name
+                )
+            })
+            .concat();
+        let made: String = [&alice, &bob]
+            .map(|t| {
+                format!(
+                    "{}{}: installed into `{}`\n",
+                    created(&t.name),
+                    t.name,
+                    dir(t).display()
+                )
+            })
+            .concat();
+        site.expect(0)
+            .stdout(format!("{added}{NEXT}"))
+            .stderr(format!("{made}{}", site.gate_line()))
+    });
+    let (bundle_a, bundle_b) = (dir(&alice), dir(&bob));
+    for b in [&bundle_a, &bundle_b] {
+        let compose: Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(b.join("compose.yaml")).unwrap())
+                .unwrap();
+        assert!(
+            compose["services"]["vault-agent"]
+                .get("extra_hosts")
+                .is_none(),
+            "{compose}"
+        );
+    }
+    let agent_b: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle_b.join("agent.json")).unwrap())
+            .unwrap();
+    let vault_url = format!("https://host.containers.internal:{PORT}");
+    assert_eq!(agent_b["vault"]["address"], vault_url.as_str());
+    // Each tenant's Podman was asked, and keeps Podman's own name.
+    let listed = site
+        .vaultnet_without_token()
+        .args(["list", "--output", "json"])
+        .run()
+        .expect(Expect::success().stdout_any("read field by field below: versions vary"));
+    let rows: Value = serde_json::from_str(&listed.stdout).unwrap();
+    for r in rows.as_array().unwrap() {
+        assert_eq!(
+            r["network"]["mapping"], "host-containers-internal",
+            "{listed}"
+        );
+        assert_eq!(r["network"]["backend"], "slirp4netns", "{listed}");
+        assert_eq!(r["network"]["source"], "detected", "{listed}");
+        assert_eq!(r["endpoint"]["url"], vault_url.as_str(), "{listed}");
+    }
+    let secret_a = secret_value("alice");
+    let secret_b = secret_value("bob");
+    let path_a = format!("secret/data/tenants/{}/app", alice.name);
+    let path_b = format!("secret/data/tenants/{}/app", bob.name);
+    site.write_secret(&alice.name, &secret_a);
+    site.write_secret(&bob.name, &secret_b);
+    alice.import(&kit.bao_tar, AGENT_IMAGE);
+    alice.import(&kit.app_tar, APP_IMAGE);
+    bob.import(&kit.app_tar, APP_IMAGE);
+    site.load_nft();
+
+    // What Podman itself tells a container about the host.
+    let (out, m) = run_markers(probe_container(
+        &bob,
+        &kit,
+        &[],
+        "echo \"VN_HOSTS=$(grep -F host.containers.internal /etc/hosts | tr '\\t\\n' '  ')\"",
+        &[],
+    ));
+    assert!(
+        marker(&m, "HOSTS", &out).starts_with(&format!("{} ", site.host_ip())),
+        "{out}"
+    );
+
+    // Alice's project with her installed bundle, unchanged: the agent
+    // reaches Vault by Podman's name and renders her secret.
+    let project = alice.dir(PROJECT);
+    alice.write_file(&format!("{PROJECT}/app.yaml"), &app_yaml(), 0o644);
+    let mut up = alice.cmd(&kit.compose);
+    up.arg("-f")
+        .arg("app.yaml")
+        .arg("-f")
+        .arg(bundle_a.join("compose.yaml"))
+        .args(["up", "--exit-code-from", "app"])
+        .current_dir(&project);
+    let out = up.run();
+    if out.code != Some(0) {
+        let logs = alice.podman(["ps", "-a"]).run();
+        panic!("podman-compose up failed\n{out}\n{logs}");
+    }
+    let m = markers(&format!("{}\n{}", out.stdout, out.stderr));
+    assert_eq!(marker(&m, "SECRET", &out), secret_a, "{out}");
+
+    // Bob, by the same name with his own bundle: his secret, not hers.
+    let with_bundle = vec![
+        format!("--volume={}:/vaultnet:ro", bundle_b.display()),
+        format!("--env=BAO_ADDR={vault_url}"),
+        "--env=BAO_CACERT=/vaultnet/ca.pem".into(),
+        "--env=BAO_CLIENT_CERT=/vaultnet/client.pem".into(),
+        "--env=BAO_CLIENT_KEY=/vaultnet/client-key.pem".into(),
+    ];
+    let (out, m) = run_markers(probe_container(
+        &bob,
+        &kit,
+        &with_bundle,
+        OWN_BUNDLE_SCRIPT,
+        &[&path_b, &path_a],
+    ));
+    assert_eq!(marker(&m, "LOGIN", &out), "ok", "{out}");
+    assert!(marker(&m, "OWN", &out).contains(&secret_b), "{out}");
+    assert!(
+        marker(&m, "OTHER", &out).contains("permission denied"),
+        "{out}"
+    );
+    assert!(!out.stdout.contains(&secret_a), "{out}");
+
+    // Another address first: Podman's name moves there, and the same
+    // bundle no longer reaches Vault.
+    host.run_ip(&["addr", "add", "192.0.2.7/32", "dev", "lo"]);
+    let (out, m) = run_markers(probe_container(
+        &bob,
+        &kit,
+        &with_bundle,
+        OWN_BUNDLE_SCRIPT,
+        &[&path_b, &path_a],
+    ));
+    assert!(marker(&m, "LOGIN", &out).starts_with("failed"), "{out}");
+    host.run_ip(&["addr", "del", "192.0.2.7/32", "dev", "lo"]);
+}
+
+/// Pattern R7 with this machine's Podman 4.3 and slirp4netns: no forwarder
+/// runs; a tenant's rootless container connects to the host address, and
+/// slirp4netns, connecting from the host's own stack as the tenant, passes
+/// the `nat` output hook that DNATs it to Vault's loopback listener. Alice's
+/// project renders her secret; bob's container reads his and is denied
+/// hers; bob's container straight at Vault's loopback port (slirp4netns
+/// `allow_host_loopback`) is refused by the uid gate that runs before NAT.
+#[test]
+fn r7_podman4_rootless_tenants_reach_vault_through_the_dnat_output_hook() {
+    require_e2e!("creates Unix users and runs their rootless Podman in a network namespace");
+    podman::require_tools();
+    podman::ensure_tun_usable();
+    let kit = Kit::build();
+    let site = Fixture::host("vnr7p")
+        .init_args(["--profile", "r7", "--ingress-interface", "vnt0"])
+        .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
+        .openbao()
+        .build();
+    let host = site.ns();
+    let token = site.scratch().join("operator-token");
+    write_private(&token, &site.bao().root_token);
+    let tag = std::process::id();
+    let alice = PodmanTenant::create(&format!("vn7a{tag}"), host.name());
+    let bob = PodmanTenant::create(&format!("vn7b{tag}"), host.name());
+    let dir = |t: &PodmanTenant| t.home.join(".config/vaultnet");
+    let mut add = site.vaultnet_without_token();
+    add.args([
+        "add-user",
+        &alice.name,
+        &bob.name,
+        "--install",
+        "--token-file",
+    ])
+    .arg(&token);
+    add.run().expect({
+        let added: String = [&alice, &bob]
+            .map(|t| {
+                format!(
+                    "added tenant {n}: bundle in tenants/{n}, installed in {} (cert expires [DATE])\n",
+                    dir(t).display(),
+                    n = t.name
+                )
+            })
+            .concat();
+        let made: String = [&alice, &bob]
+            .map(|t| {
+                format!(
+                    "{}{}: installed into `{}`\n",
+                    created(&t.name),
+                    t.name,
+                    dir(t).display()
+                )
+            })
+            .concat();
+        site.expect(0)
+            .stdout(format!("{added}{NEXT}"))
+            .stderr(format!("{made}{}", site.gate_line()))
+    });
+    let (bundle_a, bundle_b) = (dir(&alice), dir(&bob));
+    let vault_url = format!("https://{DNS_NAME}:{PORT}");
+    let extra_host = format!("{DNS_NAME}:{}", site.host_ip());
+    let secret_a = secret_value("alice");
+    let secret_b = secret_value("bob");
+    let path_a = format!("secret/data/tenants/{}/app", alice.name);
+    let path_b = format!("secret/data/tenants/{}/app", bob.name);
+    site.write_secret(&alice.name, &secret_a);
+    site.write_secret(&bob.name, &secret_b);
+    alice.import(&kit.bao_tar, AGENT_IMAGE);
+    alice.import(&kit.app_tar, APP_IMAGE);
+    bob.import(&kit.app_tar, APP_IMAGE);
+    // The gate holds the DNAT: nothing listens on the entry without it.
+    site.load_nft();
+
+    let project = alice.dir(PROJECT);
+    alice.write_file(&format!("{PROJECT}/app.yaml"), &app_yaml(), 0o644);
+    let mut up = alice.cmd(&kit.compose);
+    up.arg("-f")
+        .arg("app.yaml")
+        .arg("-f")
+        .arg(bundle_a.join("compose.yaml"))
+        .args(["up", "--exit-code-from", "app"])
+        .current_dir(&project);
+    let out = up.run();
+    if out.code != Some(0) {
+        let logs = alice.podman(["ps", "-a"]).run();
+        panic!("podman-compose up failed\n{out}\n{logs}");
+    }
+    let m = markers(&format!("{}\n{}", out.stdout, out.stderr));
+    assert_eq!(marker(&m, "SECRET", &out), secret_a, "{out}");
+
+    let with_bundle = vec![
+        format!("--add-host={extra_host}"),
+        format!("--volume={}:/vaultnet:ro", bundle_b.display()),
+        format!("--env=BAO_ADDR={vault_url}"),
+        "--env=BAO_CACERT=/vaultnet/ca.pem".into(),
+        "--env=BAO_CLIENT_CERT=/vaultnet/client.pem".into(),
+        "--env=BAO_CLIENT_KEY=/vaultnet/client-key.pem".into(),
+    ];
+    let (out, m) = run_markers(probe_container(
+        &bob,
+        &kit,
+        &with_bundle,
+        OWN_BUNDLE_SCRIPT,
+        &[&path_b, &path_a],
+    ));
+    assert_eq!(marker(&m, "LOGIN", &out), "ok", "{out}");
+    assert!(marker(&m, "OWN", &out).contains(&secret_b), "{out}");
+    assert!(
+        marker(&m, "OTHER", &out).contains("permission denied"),
+        "{out}"
+    );
+
+    // Straight at Vault's loopback port, where every DNATed connection
+    // ends too: refused, because the gate judges the original port.
+    let bypass = || {
+        run_markers(probe_container(
+            &bob,
+            &kit,
+            &[
+                "--network=slirp4netns:allow_host_loopback=true".into(),
+                format!("--volume={}:/vaultnet:ro", bundle_b.display()),
+                format!(
+                    "--env=BAO_ADDR=https://10.0.2.2:{}",
+                    site.vault_addr().port()
+                ),
+                "--env=BAO_TLS_SERVER_NAME=localhost".into(),
+                "--env=BAO_CACERT=/vaultnet/ca.pem".into(),
+                "--env=BAO_CLIENT_CERT=/vaultnet/client.pem".into(),
+                "--env=BAO_CLIENT_KEY=/vaultnet/client-key.pem".into(),
+            ],
+            HEALTH_SCRIPT,
+            &[],
+        ))
+    };
+    let (out, m) = bypass();
+    let text = marker(&m, "OUT", &out);
+    assert!(
+        marker(&m, "RC", &out) != "0"
+            && (text.contains("connection reset") || text.contains("connection refused")),
+        "a tenant's container reached Vault's loopback port past the gate\n{out}"
+    );
+
+    // Without the gate there is no DNAT: the entry leads nowhere.
+    site.unload_nft();
+    let (out, m) = run_markers(probe_container(
+        &bob,
+        &kit,
+        &with_bundle,
+        OWN_BUNDLE_SCRIPT,
+        &[&path_b, &path_a],
+    ));
+    assert!(marker(&m, "LOGIN", &out).starts_with("failed"), "{out}");
+    // … and the loopback port is open: the refusal above was the gate's.
+    let (out, m) = bypass();
+    assert!(
+        marker(&m, "RC", &out) == "0" && marker(&m, "OUT", &out).contains("initialized"),
+        "{out}"
+    );
+}

@@ -61,7 +61,7 @@ pub struct Args {
     /// How the agent logs in: approle (role_id, secret_id) or cert (the client certificate alone) [default: the tenant's, else the site's]
     #[arg(long, value_enum)]
     pub auth: Option<crate::state::Auth>,
-    /// What the bundle maps the Vault name to [default: what the tenant's own Podman needs: ip under slirp4netns, host-gateway under pasta]
+    /// What the bundle maps the Vault name to [default: what the tenant's own Podman needs: ip under slirp4netns, host-gateway under pasta; under l2 host-containers-internal]
     #[arg(long, value_enum, value_name = "MAPPING")]
     pub host_mapping: Option<crate::state::HostMapping>,
     /// Issue a new certificate and secret_id even if the current ones are valid

@@ -37,20 +37,10 @@ struct Listed {
     details: Vec<String>,
 }
 
-/// The profile on a sample site (a documentation address, the networks a
-/// gate that needs them is given): what it writes does not depend on them.
+/// The profile on a sample site: what it writes does not depend on the
+/// site's addresses.
 fn listed(p: Profile) -> Result<Listed> {
-    let flags = crate::settings::Flags {
-        host_ip: Some("192.0.2.10".into()),
-        allow_cidr: if p.gate.needs_networks() {
-            vec!["198.51.100.0/24".into()]
-        } else {
-            Vec::new()
-        },
-        ..Default::default()
-    };
-    let parsed = crate::settings::Parsed::from_flags(&flags)?;
-    let site = crate::settings::resolve_under(&p, &parsed, None, &flags, false)?;
+    let site = crate::topology::sample_site(&p)?;
     let t = Topology::with_profile(&site, p.clone())?;
     Ok(Listed {
         name: p.name(),

@@ -1,13 +1,15 @@
 //! `vaultnet doctor`'s checks and their report. The checks walk the chain
-//! the way a packet and a login do — files, Vault directly, the forwarder,
-//! the name tenants use, Vault's config, each tenant's login, with `--probe`
-//! Vault seen from a tenant's own containers, the nft gate — and each is a
-//! small function returning a [`Check`]: a status, what was seen, and for
-//! every warning or failure a `hint` with the exact fix.
+//! the way a packet and a login do — files, Vault directly, the forwarder
+//! (or DNAT) and what the host's kernel holds for it, the name tenants
+//! use, Vault's config, each tenant's login, with `--probe` Vault seen
+//! from a tenant's own containers, the nft gate — and each is a small
+//! function returning a [`Check`]: a status, what was seen, and for every
+//! warning or failure a `hint` with the exact fix.
 //! A group's status is its worst child's (as `vault operator diagnose`).
 
 pub mod cluster;
 pub mod files;
+pub mod host;
 pub mod network;
 pub mod probe;
 pub mod vaultcfg;
@@ -330,6 +332,7 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
             .collect();
         let mut out = vec![files_group, direct];
         out.extend(entries);
+        out.extend(host::links(&topology.host_links()));
         out.extend([
             Check::group(
                 "name",

@@ -177,9 +177,15 @@ pub fn bundle_name(layout: &Layout, endpoint: &Endpoint, name: &str) -> Check {
     let fix = format!(
         "run `vaultnet add-user {name}` (it rewrites the bundle), then restart the tenant's containers"
     );
-    let want = endpoint.extra_host.clone().unwrap_or_default();
+    let want = endpoint.extra_host.clone();
     let id = format!("name.{name}");
-    let title = format!("tenant `{name}`: extra_hosts `{want}`");
+    let title = match &want {
+        Some(w) => format!("tenant `{name}`: extra_hosts `{w}`"),
+        None => format!(
+            "tenant `{name}`: no extra_hosts, `{}` as Podman resolves it",
+            endpoint.name
+        ),
+    };
     let compose = match fsx::read_text(&dir.join(layout::COMPOSE), fsx::MAX_FILE_BYTES) {
         Ok(Some(t)) => t,
         Ok(None) => {
@@ -195,7 +201,13 @@ pub fn bundle_name(layout: &Layout, endpoint: &Endpoint, name: &str) -> Check {
         Err(_) => return Check::fail(id, title, fix).detail("compose.yaml is not valid YAML"),
     };
     let hosts = crate::vault::strings_at(&doc, &format!("/services/{AGENT_SERVICE}/extra_hosts"));
-    if !hosts.contains(&want) {
+    // Without a mapping any entry is stale, and one for the name would
+    // override Podman's.
+    let mapped = match &want {
+        Some(w) => hosts.contains(w),
+        None => hosts.is_empty(),
+    };
+    if !mapped {
         return Check::fail(id, title, fix).detail(format!("the bundle maps {hosts:?}"));
     }
     let agent: Option<Value> = fsx::read_text(&dir.join(layout::AGENT), fsx::MAX_FILE_BYTES)
@@ -640,7 +652,9 @@ pub fn nft(layout: &Layout, tenants: &[(String, Tenant)], topology: &Topology<'_
                     "table inet vaultnet is not loaded: {entry} is open to every network and every local user"
                 )),
                 None => Check::warn("nft.loaded", "loaded in the kernel", &load)
-                    .detail("table inet vaultnet is not loaded: the forwarder port is not gated"),
+                    .detail(format!(
+                        "table inet vaultnet is not loaded: nothing gates who connects to {entry} or to Vault's port"
+                    )),
             })
         }
         None => children.push(
@@ -876,6 +890,7 @@ mod tests {
             vaults: &["127.0.0.1:8200".parse().unwrap()],
             tenant_uids: &[1002, 1001],
             remote: crate::render::nft::Remote::None,
+            dnat_to: None,
         });
         assert_eq!(set_elements(&file), [1001, 1002]);
         let listed = "table inet vaultnet {\n\tset tenants {\n\t\ttype uid\n\t\telements = { 1001, 1002 }\n\t}\n}\n";

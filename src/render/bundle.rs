@@ -7,7 +7,7 @@
 //! rendered secrets land on a tmpfs-backed volume at [`SECRETS_DIR`], shared
 //! read-only with the app.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Endpoint;
 use crate::state::{Auth, Flavor};
@@ -181,7 +181,7 @@ pub fn compose(spec: &BundleSpec<'_>) -> String {
         .unwrap_or_else(|| "./vaultnet".into());
     let bundle_src = format!("${{VAULTNET_BUNDLE:-{default_dir}}}");
     let bin = spec.flavor.image_binary_path();
-    let doc = json!({
+    let mut doc = json!({
         "services": {
             AGENT_SERVICE: {
                 "image": spec.agent_image,
@@ -222,6 +222,15 @@ pub fn compose(spec: &BundleSpec<'_>) -> String {
             },
         },
     });
+    // No mapping (pattern L2): no `extra_hosts` at all, so Podman's own
+    // `host.containers.internal` is what the agent resolves.
+    if spec.extra_hosts().is_empty()
+        && let Some(agent) = doc
+            .pointer_mut(&format!("/services/{AGENT_SERVICE}"))
+            .and_then(Value::as_object_mut)
+    {
+        agent.remove("extra_hosts");
+    }
     let yaml = super::yaml::to_string(&doc);
     format!(
         "# vaultnet bundle for tenant `{tenant}`: a compose override file.\n\

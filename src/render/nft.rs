@@ -16,6 +16,20 @@
 //! reach the entry from the listed networks only (sets `clients4` and
 //! `clients6`); local ones still arrive on `lo` — rootless containers with
 //! the host's own address as source — and meet the uid rule.
+//!
+//! With a DNAT entry (R7, `dnat_to`) the table also rewrites the entry to
+//! Vault's loopback listener, in a `nat` prerouting chain (remote clients)
+//! and a `nat` output chain (local ones, rootless containers too). The
+//! filter output chain then runs at priority -150, before NAT (-100): it
+//! still sees the address and port a tenant asked for, so the entry's uid
+//! rule matches, and the rule on Vault's port meets only connections made
+//! straight to it — at priority 0 it would see every DNATed tenant as one
+//! connecting to Vault's port, and the entry rule would never match (the
+//! leak of a naive table). In the input hook a DNATed packet already
+//! carries Vault's address, so the entry is matched by its original tuple
+//! (`ct original`), and every other packet to 127.0.0.0/8 from outside is
+//! dropped: `route_localnet` would otherwise let a neighbour reach loopback
+//! services and the host answer from 127.0.0.1 onto the network.
 
 use std::net::SocketAddr;
 
@@ -75,6 +89,8 @@ pub struct NftSpec<'a> {
     pub vault_clients: &'a [&'a str],
     /// Who may reach the entries from outside this host.
     pub remote: Remote<'a>,
+    /// The entries are DNATed to this listener (IPv4): pattern R7.
+    pub dnat_to: Option<SocketAddr>,
 }
 
 /// `elements = { … }` of one allowlist set, or nothing when empty.
@@ -122,18 +138,29 @@ pub fn render(spec: &NftSpec<'_>) -> String {
         out_rules.push_str(&format!("        # {}\n        {}\n", p.whose, p.rule()));
     }
     let own: Vec<SocketAddr> = spec.own_ports.iter().map(|p| p.addr).collect();
+    // After prerouting's DNAT the input hook sees Vault's address: the
+    // entry is its original tuple.
+    let in_rule = |e: &SocketAddr, tail: &str| match spec.dnat_to {
+        Some(_) => format!(
+            "        meta l4proto tcp ct original {} daddr {} ct original proto-dst {} {tail}\n",
+            family(e),
+            e.ip(),
+            e.port()
+        ),
+        None => rule(e, tail),
+    };
     let in_rules: String = spec
         .entries
         .iter()
         .chain(&own)
         .map(|e| match spec.remote {
-            Remote::None => rule(e, "iifname != \"lo\" reject with tcp reset"),
+            Remote::None => in_rule(e, "iifname != \"lo\" reject with tcp reset"),
             Remote::Listed(_) => {
                 let set = if e.is_ipv4() { "clients4" } else { "clients6" };
                 [
-                    rule(e, "iifname \"lo\" accept"),
-                    rule(e, &format!("{} saddr @{set} accept", family(e))),
-                    rule(e, "reject with tcp reset"),
+                    in_rule(e, "iifname \"lo\" accept"),
+                    in_rule(e, &format!("{} saddr @{set} accept", family(e))),
+                    in_rule(e, "reject with tcp reset"),
                 ]
                 .concat()
             }
@@ -171,11 +198,68 @@ pub fn render(spec: &NftSpec<'_>) -> String {
         .iter()
         .map(|v| rule(v, "meta skuid != @vault_clients reject with tcp reset"))
         .collect();
-    let vault_in: String = spec
+    let mut vault_in: String = spec
         .vaults
         .iter()
         .map(|v| rule(v, "iifname != \"lo\" reject with tcp reset"))
         .collect();
+    let (mut nat, mut out_priority) = (String::new(), "filter");
+    if let Some(to) = spec.dnat_to {
+        out_priority = "-150";
+        let dnat: String = spec
+            .entries
+            .iter()
+            .map(|e| rule(e, &format!("dnat ip to {to}")))
+            .collect();
+        let admitted: String = spec
+            .entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "        iifname != \"lo\" ip daddr {} tcp dport {} ct status dnat ct original ip daddr {} ct original proto-dst {} accept\n",
+                    to.ip(),
+                    to.port(),
+                    e.ip(),
+                    e.port()
+                )
+            })
+            .collect();
+        // The guard before Vault's own rule: from outside nothing gets an
+        // answer from loopback, not even a reset.
+        vault_in = format!(
+            "        # DNATed clients: Vault's port now, the entry in the original tuple.\n\
+             {admitted}\
+             \x20       # Nothing else to 127.0.0.0/8 from outside (route_localnet lets it\n\
+             \x20       # in): dropped, so the host never answers from loopback onto the network.\n\
+             \x20       iifname != \"lo\" ip daddr 127.0.0.0/8 drop\n\
+             {vault_in}"
+        );
+        let prerouting = match spec.remote {
+            Remote::None => String::new(),
+            _ => format!(
+                "\n\
+                 \x20   # Remote clients (route_localnet on the interface they arrive on).\n\
+                 \x20   chain dnat_prerouting {{\n\
+                 \x20       type nat hook prerouting priority dstnat; policy accept;\n\
+                 {dnat}\
+                 \x20   }}\n"
+            ),
+        };
+        // nft 1.0.6 refuses `priority dstnat` on the output hook: -100 is its value.
+        nat = format!(
+            "{prerouting}\n\
+             \x20   # Local clients: tenants, and their rootless containers, whose\n\
+             \x20   # slirp4netns or pasta connects from this host's own stack.\n\
+             \x20   chain dnat_output {{\n\
+             \x20       type nat hook output priority -100; policy accept;\n\
+             {dnat}\
+             \x20   }}\n"
+        );
+    }
+    let out_comment = match spec.dnat_to {
+        Some(_) => "\x20       # Before NAT (-100): the address and port the client asked for.\n",
+        None => "",
+    };
     format!(
         "#!/usr/sbin/nft -f\n\
          # vaultnet gate, rewritten by `vaultnet add-user` and `remove-user`.\n\
@@ -195,9 +279,11 @@ pub fn render(spec: &NftSpec<'_>) -> String {
          \x20       elements = {{ {clients} }}\n\
          \x20   }}\n\
          {clients_sets}\
+         {nat}\
          \n\
          \x20   chain output {{\n\
-         \x20       type filter hook output priority filter; policy accept;\n\
+         \x20       type filter hook output priority {out_priority}; policy accept;\n\
+         {out_comment}\
          \x20       # The entry: tenants (and root, for the operator) only; a port of\n\
          \x20       # one tenant's: that tenant (and root) only.\n\
          {out_rules}\
@@ -234,6 +320,7 @@ mod tests {
             tenant_uids: &[1001, 1002],
             vault_clients: &["vaultnet-forwarder"],
             remote: Remote::None,
+            dnat_to: None,
         });
         assert!(s.contains("elements = { 1001, 1002 }"));
         assert!(s.contains("elements = { 0, 1001, 1002 }"));
@@ -255,6 +342,7 @@ mod tests {
             tenant_uids: &[],
             vault_clients: &["vaultnet-forwarder"],
             remote: Remote::None,
+            dnat_to: None,
         });
         assert!(s.contains("set tenants {\n        type uid\n    }"));
     }
@@ -273,6 +361,7 @@ mod tests {
             tenant_uids: &[1001],
             vault_clients: &["vaultnet-forwarder"],
             remote: Remote::Listed(&nets),
+            dnat_to: None,
         });
         assert!(s.contains(
             "set clients4 {\n        type ipv4_addr\n        flags interval\n        elements = { 10.77.0.0/24, 10.78.0.2/32 }\n    }"
@@ -304,6 +393,7 @@ mod tests {
             tenant_uids: &[],
             vault_clients: &[],
             remote: Remote::Listed(&nets),
+            dnat_to: None,
         });
         assert!(
             v6.contains("ip6 daddr fd00::1 tcp dport 8200 ip6 saddr @clients6 accept"),
@@ -320,6 +410,7 @@ mod tests {
             tenant_uids: &[1001],
             vault_clients: &[],
             remote: Remote::Any,
+            dnat_to: None,
         });
         let input = &s[s.find("chain input").unwrap()..];
         assert!(!input.contains("10.9.0.1"), "{s}");
@@ -348,6 +439,7 @@ mod tests {
             tenant_uids: &[1005],
             vault_clients: &["vaultnet-forwarder"],
             remote: Remote::None,
+            dnat_to: None,
         });
         let output = &s[s.find("chain output").unwrap()..s.find("chain input").unwrap()];
         assert!(output.contains(

@@ -212,8 +212,9 @@ fn the_gate_holds_exactly_the_uids_and_addresses_it_is_given() {
         any::<[u8; 4]>(),
         1u16..,
         1u16..,
+        any::<bool>(),
     );
-    check("gate", inputs, |(uids, ip, port, vport)| {
+    check("gate", inputs, |(uids, ip, port, vport, dnat)| {
         let uids: Vec<u32> = uids.into_iter().collect();
         let entry = std::net::SocketAddr::from((ip, port));
         let text = nft::render(&NftSpec {
@@ -223,6 +224,7 @@ fn the_gate_holds_exactly_the_uids_and_addresses_it_is_given() {
             tenant_uids: &uids,
             vault_clients: &["vaultnet-forwarder"],
             remote: nft::Remote::None,
+            dnat_to: dnat.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], vport))),
         });
         let set = |name: &str| -> Vec<String> {
             let start = text.find(&format!("set {name} {{")).unwrap();
@@ -246,7 +248,12 @@ fn the_gate_holds_exactly_the_uids_and_addresses_it_is_given() {
             "ip daddr 127.0.0.1 tcp dport {vport} meta skuid != @vault_clients reject with tcp reset"
         );
         prop_assert!(text.contains(&vault_rule), "{}", text);
-        prop_assert_eq!(text.matches("chain ").count(), 2);
+        // A DNAT entry adds the nat output chain (no prerouting one: no
+        // remote client is admitted) and runs the uid rules before it.
+        prop_assert_eq!(text.matches("chain ").count(), if dnat { 3 } else { 2 });
+        let priority = if dnat { "-150" } else { "filter" };
+        let out_hook = format!("type filter hook output priority {priority};");
+        prop_assert!(text.contains(&out_hook), "{}", text);
         Ok(())
     });
 }

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-pub use site::{Flavor, Forwarder, HostMapping, Site, VaultReload};
+pub use site::{Flavor, Forwarder, HostMapping, PODMAN_HOST_NAME, Site, VaultReload};
 
 use crate::error::{Error, Result};
 

@@ -15,13 +15,20 @@ pub enum HostMapping {
     Ip,
     // `host-gateway`: pasta (Podman ≥ 5.3), where the host's own IP is not reachable.
     HostGateway,
+    // No entry: bundles use `host.containers.internal`, the name Podman gives every container for the host.
+    HostContainersInternal,
 }
+
+/// The name Podman writes into every container's `/etc/hosts` for the
+/// host (pattern L2).
+pub const PODMAN_HOST_NAME: &str = "host.containers.internal";
 
 impl fmt::Display for HostMapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             HostMapping::Ip => "ip",
             HostMapping::HostGateway => "host-gateway",
+            HostMapping::HostContainersInternal => "host-containers-internal",
         })
     }
 }
@@ -148,6 +155,11 @@ pub struct Site {
     /// at `vault_addr`. In a cluster `vault_addr` is one of its nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<crate::state::cluster::Cluster>,
+    /// The interface remote clients arrive on, where a DNAT entry (profile
+    /// r7) needs `route_localnet` (`init --ingress-interface`); only such
+    /// profiles keep one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_interface: Option<String>,
     /// Read from state files written before the profile decided the
     /// mapping (`ip` or `host-gateway`); checked against the profile and
     /// never written again.
@@ -204,6 +216,7 @@ pub(crate) fn sample_site(profile: &str) -> Site {
         vault_clients: Vec::new(),
         allow_cidrs: Vec::new(),
         cluster: None,
+        ingress_interface: None,
         legacy_host_mapping: None,
     }
 }

@@ -170,6 +170,39 @@ pub fn vault_client(c: &str) -> Result<()> {
     }
 }
 
+/// An `--ingress-interface`: a Linux interface name (1 to 15 bytes, none
+/// of `/`, `:` or white space), written into a sysctl key and an nft rule,
+/// and never `all`, `default` or `lo`: `route_localnet` is set on the one
+/// interface remote clients arrive on, never on every interface (the
+/// CVE-2020-8558 class) and never on loopback, which needs none.
+pub fn interface(name: &str) -> Result<()> {
+    let shape = !name.is_empty()
+        && name.len() <= 15
+        && !matches!(name, "." | "..")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'@'));
+    if !shape {
+        return Err(Error::usage(format!(
+            "invalid `--ingress-interface {}`: not an interface name",
+            name.escape_debug()
+        ))
+        .hint("pass the interface remote clients arrive on, as `ip -brief link` names it, e.g. `--ingress-interface eth0`"));
+    }
+    if matches!(name, "all" | "default" | "lo") {
+        return Err(Error::usage(format!(
+            "`--ingress-interface {name}` would set `route_localnet` on {}",
+            if name == "lo" {
+                "loopback, which needs none"
+            } else {
+                "every interface"
+            }
+        ))
+        .hint("pass the one interface remote clients arrive on, e.g. `--ingress-interface eth0`"));
+    }
+    Ok(())
+}
+
 /// A `--vault-reload-command` or `--vault-pid-file`: an absolute program
 /// or file, no control characters (they reach a log line and a process).
 pub fn vault_reload(r: &crate::state::VaultReload) -> Result<()> {
@@ -205,6 +238,9 @@ pub fn site(site: &Site) -> Result<()> {
     }
     for c in &site.vault_clients {
         vault_client(c)?;
+    }
+    if let Some(i) = &site.ingress_interface {
+        interface(i)?;
     }
     if let Some(c) = &site.cluster {
         crate::state::cluster::validate(c)?;

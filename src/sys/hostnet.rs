@@ -58,3 +58,24 @@ pub fn hostname() -> String {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
 }
+
+/// The value of sysctl `key` as sysctl(8) names it (`net.ipv4.conf.eth0.route_localnet`,
+/// a `.` inside an interface name written `/`), in this process's
+/// network namespace; `None` when there is no such key.
+pub fn sysctl(key: &str) -> Option<String> {
+    let rel: Vec<String> = key.split('.').map(|p| p.replace('/', ".")).collect();
+    let path = std::path::Path::new("/proc/sys").join(rel.join("/"));
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|v| v.trim().to_string())
+}
+
+/// The first non-loopback IPv4 address in interface order: where Podman
+/// 4.3 points `host.containers.internal` in rootless slirp4netns
+/// containers (its `getLocalIP`, over the same list).
+pub fn first_ipv4() -> Option<IpAddr> {
+    addresses()
+        .into_iter()
+        .map(|(_, ip)| ip)
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+}

@@ -69,3 +69,21 @@ pub fn add_element(family: &str, table: &str, set: &str, element: &str) -> Resul
         &format!("{{ {element} }}"),
     ])
 }
+
+/// `nft list chain FAMILY TABLE CHAIN`: the chain as nft prints it;
+/// `Err(None)` when nft cannot run, `Err(Some(why))` when it refuses
+/// (no such table or chain).
+pub fn list_chain(family: &str, table: &str, chain: &str) -> Result<String, Option<String>> {
+    match nft(&["list", "chain", family, table, chain]) {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
+        Ok(o) => Err(Some(
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("no message")
+                .to_string(),
+        )),
+        Err(_) => Err(None),
+    }
+}

@@ -111,6 +111,7 @@ pub fn uid_allowlist(t: &Topology<'_>, tenant_uids: &[u32]) -> HostFiles {
         tenant_uids,
         vault_clients: &clients,
         remote,
+        dnat_to: t.dnat_to(),
     });
     let what = match remote {
         Remote::None if t.profile.gate == GateKind::PerPort => {

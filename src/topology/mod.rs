@@ -12,6 +12,7 @@
 //! kind of entry or gate (see docs/ARCHITECTURE.md).
 
 pub mod direct;
+pub mod dnat;
 pub mod gate;
 pub mod port_per_tenant;
 pub mod profile;
@@ -24,7 +25,7 @@ use crate::layout::Layout;
 pub use crate::render::Endpoint;
 use crate::render::Rendered;
 use crate::state::cluster::VaultNode;
-use crate::state::{MappingSource, ReservedPort, Site, State, TenantNetwork};
+use crate::state::{MappingSource, PODMAN_HOST_NAME, ReservedPort, Site, State, TenantNetwork};
 use crate::sys::podman::{Answer, parse_version};
 use profile::{EntryKind, GateKind, HostMapping, Profile, VaultBind};
 
@@ -54,6 +55,42 @@ pub struct TenantPort {
 pub struct HostFiles {
     pub files: Vec<Rendered>,
     pub enable: Vec<String>,
+}
+
+/// A setting of this host an entry depends on beyond its files, which
+/// doctor reads and never changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostLink {
+    /// The sysctl `key` (as sysctl(8) names it) must read `want`.
+    Sysctl {
+        id: String,
+        title: String,
+        key: String,
+        want: String,
+        /// What a different value means.
+        bad: String,
+        /// The fix for a different value.
+        hint: String,
+        /// The fix when the key does not exist (no such interface).
+        missing_hint: String,
+    },
+    /// `want` must be this host's first non-loopback IPv4 address, else a
+    /// warning with `hint`, in which `{found}` stands for the first one.
+    FirstIpv4 {
+        id: String,
+        title: String,
+        want: IpAddr,
+        hint: String,
+    },
+    /// Chain `chain` of the gate's table in the kernel must hold `rule`,
+    /// as `nft list` prints it.
+    NftRule {
+        id: String,
+        title: String,
+        chain: String,
+        rule: String,
+        hint: String,
+    },
 }
 
 /// One way into Vault that doctor checks as a packet sees it.
@@ -113,7 +150,7 @@ impl<'a> Topology<'a> {
     ) -> Result<Option<u16>> {
         match self.profile.entry {
             EntryKind::PerTenantPort => port_per_tenant::port_for(state, tenant, now).map(Some),
-            EntryKind::SharedPort | EntryKind::Direct => Ok(None),
+            EntryKind::SharedPort | EntryKind::Direct | EntryKind::Dnat => Ok(None),
         }
     }
 
@@ -156,10 +193,21 @@ impl<'a> Topology<'a> {
                 }
             }
         }
+        let remote = gate::remote(profile.gate, site) != crate::render::nft::Remote::None;
         match profile.entry {
             EntryKind::SharedPort => shared_port::check(site)?,
             EntryKind::Direct => direct::check(site)?,
             EntryKind::PerTenantPort => port_per_tenant::check(site)?,
+            EntryKind::Dnat => dnat::check(site, remote)?,
+        }
+        if let Some(i) = &site.ingress_interface
+            && !(profile.entry == EntryKind::Dnat && remote)
+        {
+            return Err(Error::usage(format!(
+                "`--ingress-interface {i}` does not apply to profile {}: no remote client is DNATed to Vault's loopback listener",
+                profile.name()
+            ))
+            .hint("drop `--ingress-interface`, or choose `--profile r7`"));
         }
         gate::check(site, &profile)?;
         if let Some(m) = &site.legacy_host_mapping
@@ -219,7 +267,17 @@ impl<'a> Topology<'a> {
         Some(match mapping {
             HostMapping::Ip => self.site.host_ip.to_string(),
             HostMapping::HostGateway => "host-gateway".into(),
+            HostMapping::HostContainersInternal => return None,
         })
+    }
+
+    /// The name a bundle mapped as `mapping` connects to: Podman's own
+    /// name for the host, else the site's DNS name.
+    fn mapped_name(&self, mapping: HostMapping) -> &str {
+        match mapping {
+            HostMapping::HostContainersInternal => PODMAN_HOST_NAME,
+            HostMapping::Ip | HostMapping::HostGateway => &self.site.dns_name,
+        }
     }
 
     /// How `tenant` reaches Vault with the profile's mapping (at its own
@@ -244,12 +302,12 @@ impl<'a> Topology<'a> {
     /// (`None`: as the profile does).
     pub fn endpoint_mapped(&self, port: Option<u16>, mapping: Option<HostMapping>) -> Endpoint {
         let connect = self.listen_at(port);
+        let mapping = mapping.unwrap_or(self.profile.host_mapping);
+        let name = self.mapped_name(mapping);
         Endpoint {
-            url: format!("https://{}:{}", self.site.dns_name, connect.port()),
-            name: self.site.dns_name.clone(),
-            extra_host: self
-                .mapping_target(mapping.unwrap_or(self.profile.host_mapping))
-                .map(|t| format!("{}:{t}", self.site.dns_name)),
+            url: format!("https://{name}:{}", connect.port()),
+            name: name.to_string(),
+            extra_host: self.mapping_target(mapping).map(|t| format!("{name}:{t}")),
             connect,
         }
     }
@@ -267,6 +325,7 @@ impl<'a> Topology<'a> {
         match self.profile.entry {
             EntryKind::SharedPort => shared_port::listen(self.site),
             EntryKind::Direct => direct::listen(self.site),
+            EntryKind::Dnat => dnat::listen(self.site),
             EntryKind::PerTenantPort => {
                 port_per_tenant::listen(self.site, port.unwrap_or(self.site.port))
             }
@@ -293,7 +352,7 @@ impl<'a> Topology<'a> {
     /// The entries every tenant shares (the gate admits all of them there).
     pub fn shared_entries(&self) -> Vec<SocketAddr> {
         match self.profile.entry {
-            EntryKind::SharedPort | EntryKind::Direct => vec![self.listen()],
+            EntryKind::SharedPort | EntryKind::Direct | EntryKind::Dnat => vec![self.listen()],
             EntryKind::PerTenantPort => Vec::new(),
         }
     }
@@ -303,8 +362,43 @@ impl<'a> Topology<'a> {
     pub fn own_ports(&self) -> Vec<crate::render::nft::OwnPort> {
         match self.profile.entry {
             EntryKind::PerTenantPort => port_per_tenant::own_ports(self),
-            EntryKind::SharedPort | EntryKind::Direct => Vec::new(),
+            EntryKind::SharedPort | EntryKind::Direct | EntryKind::Dnat => Vec::new(),
         }
+    }
+
+    /// Where the gate DNATs the entry to (Vault's loopback listener), if
+    /// the kernel is the entry.
+    pub fn dnat_to(&self) -> Option<SocketAddr> {
+        (self.profile.entry == EntryKind::Dnat).then_some(self.site.vault_addr)
+    }
+
+    /// Whether the gate admits clients from outside this host.
+    fn admits_remote(&self) -> bool {
+        self.remote() != crate::render::nft::Remote::None
+    }
+
+    /// What doctor reads of this host beyond the files, for the entry.
+    pub fn host_links(&self) -> Vec<HostLink> {
+        let mut v = match self.profile.entry {
+            EntryKind::SharedPort | EntryKind::Direct | EntryKind::PerTenantPort => Vec::new(),
+            EntryKind::Dnat => dnat::links(self.site, self.admits_remote()),
+        };
+        // Podman points its name at the first address, which moves
+        // silently when the host's addresses change.
+        if self.profile.host_mapping == HostMapping::HostContainersInternal {
+            let ip = self.site.host_ip;
+            v.push(HostLink::FirstIpv4 {
+                id: "host.first_address".into(),
+                title: format!(
+                    "{ip} is this host's first IPv4 address, where Podman points `{PODMAN_HOST_NAME}`"
+                ),
+                want: ip,
+                hint: format!(
+                    "tenants' containers now reach {{found}} by `{PODMAN_HOST_NAME}`: make {ip} the first address again, or move the site there with `vaultnet init --host-ip {{found}}` and reinstall the forwarder"
+                ),
+            });
+        }
+        v
     }
 
     /// Every address one Vault server's listener file binds, the
@@ -335,7 +429,7 @@ impl<'a> Topology<'a> {
             EntryKind::SharedPort | EntryKind::PerTenantPort => {
                 vec![crate::render::forwarder::identity(self.site.forwarder)]
             }
-            EntryKind::Direct => Vec::new(),
+            EntryKind::Direct | EntryKind::Dnat => Vec::new(),
         }
     }
 
@@ -343,7 +437,14 @@ impl<'a> Topology<'a> {
     /// commands (run from `root`); `upstream` is where the entry leads.
     pub fn init_lines(&self, root: &str, upstream: &str) -> Vec<String> {
         use crate::render::nft::Remote;
-        let mut out = match self.remote() {
+        let mut out = Vec::new();
+        if self.profile.host_mapping == HostMapping::HostContainersInternal {
+            out.push(format!(
+                "Bundles connect to `{PODMAN_HOST_NAME}` (no extra_hosts): Podman points it at this host's first IPv4 address, which must stay {}; `vaultnet doctor` warns when it moves.",
+                self.site.host_ip
+            ));
+        }
+        out.extend(match self.remote() {
             Remote::None => Vec::new(),
             Remote::Listed(list) => vec![format!(
                 "Clients from outside this host: only from {} (`--allow-cidr`); the gate resets every other.",
@@ -356,7 +457,7 @@ impl<'a> Topology<'a> {
                 "Clients from outside this host: from every network that reaches {}; mutual TLS is the only lock (limit them with `--allow-cidr NETWORK`).",
                 self.listen()
             )],
-        };
+        });
         out.extend(match self.profile.entry {
             EntryKind::SharedPort => self
                 .entry_probes()
@@ -365,6 +466,7 @@ impl<'a> Topology<'a> {
                 .collect::<Vec<_>>(),
             EntryKind::Direct => vec![direct::heading(self.site, root)],
             EntryKind::PerTenantPort => vec![port_per_tenant::heading(self.site, upstream, root)],
+            EntryKind::Dnat => vec![dnat::heading(self.site, root, self.admits_remote())],
         });
         out
     }
@@ -381,11 +483,12 @@ impl<'a> Topology<'a> {
     /// `localhost`; the host address, `own` and 127.0.0.1.
     fn sans_for(&self, name: Option<&str>, own: IpAddr) -> (Vec<String>, Vec<IpAddr>) {
         let mut dns = vec![self.site.dns_name.clone()];
-        for s in self
-            .profile
-            .extra_sans
-            .iter()
-            .map(String::as_str)
+        // Bundles of a profile without a mapping connect by Podman's name.
+        let podman = (self.profile.host_mapping == HostMapping::HostContainersInternal)
+            .then_some(PODMAN_HOST_NAME);
+        for s in podman
+            .into_iter()
+            .chain(self.profile.extra_sans.iter().map(String::as_str))
             .chain(name)
             .chain(["localhost"])
         {
@@ -423,7 +526,7 @@ impl<'a> Topology<'a> {
     pub fn host_files(&self, layout: &Layout, tenant_uids: &[u32]) -> HostFiles {
         let mut out = match self.profile.entry {
             EntryKind::SharedPort => shared_port::host_files(self.site, layout),
-            EntryKind::Direct => direct::host_files(),
+            EntryKind::Direct | EntryKind::Dnat => direct::host_files(),
             EntryKind::PerTenantPort => port_per_tenant::host_files(self),
         };
         let g = match self.profile.gate {
@@ -434,6 +537,12 @@ impl<'a> Topology<'a> {
         };
         out.files.extend(g.files);
         out.enable.extend(g.enable);
+        // route_localnet only once the gate's guard is in place.
+        if self.profile.entry == EntryKind::Dnat {
+            let after = dnat::after_gate(self.site, self.admits_remote());
+            out.files.extend(after.files);
+            out.enable.extend(after.enable);
+        }
         out
     }
 
@@ -460,6 +569,7 @@ impl<'a> Topology<'a> {
             .collect();
         let mut retired: Vec<(String, String)> = shared_port::all_files()
             .into_iter()
+            .chain(dnat::all_files())
             .chain(port_per_tenant::all_files())
             .chain(
                 present
@@ -484,7 +594,38 @@ impl<'a> Topology<'a> {
                 .iter()
                 .map(|p| port_per_tenant::probe(self, &p.name, p.port))
                 .collect(),
+            EntryKind::Dnat => vec![dnat::probe(self.site)],
         }
+    }
+}
+
+/// The host address `init` proposes: where Podman points
+/// `host.containers.internal` for a profile whose bundles use that name
+/// (the first non-loopback IPv4 address), else the default-route
+/// interface's address.
+pub fn proposed_host_ip(profile: &Profile) -> Option<IpAddr> {
+    match profile.host_mapping {
+        HostMapping::HostContainersInternal => crate::sys::hostnet::first_ipv4(),
+        HostMapping::Ip | HostMapping::HostGateway => crate::sys::hostnet::default_host_ip(),
+    }
+}
+
+/// The interface remote clients arrive on, for a profile that DNATs them
+/// to Vault's loopback listener: the flagged one, else the recorded one,
+/// else the one holding the host address (`found`). Other profiles keep
+/// none ([`Topology::new`] refuses a flagged one).
+pub fn ingress_interface(
+    profile: &Profile,
+    flagged: Option<&str>,
+    recorded: Option<&str>,
+    found: impl FnOnce() -> Option<String>,
+) -> Option<String> {
+    match (flagged, profile.entry) {
+        (Some(f), _) => Some(f.to_string()),
+        (None, EntryKind::Dnat) if profile.gate.admits_remote() => {
+            recorded.map(str::to_string).or_else(found)
+        }
+        (None, _) => None,
     }
 }
 
@@ -497,7 +638,45 @@ pub const HOST_GATEWAY_SINCE: (u32, u32) = (5, 3);
 /// under slirp4netns, `host-gateway` under pasta from Podman 5.3 on —, else
 /// the profile's (`site`). Pasta on an older Podman has no mapping that
 /// works: refused, with the ways out.
+///
+/// On a site whose bundles use `host.containers.internal` (L2), a backend
+/// that reaches the host by that name keeps it: slirp4netns resolves it to
+/// the host's first IPv4 address, pasta from Podman 5.3 on to its
+/// `host-gateway` address. Only such a site's server certificate names
+/// it, so a flag that asks for it elsewhere is refused.
 pub fn tenant_network(
+    tenant: &str,
+    site: HostMapping,
+    flag: Option<HostMapping>,
+    prev: Option<&TenantNetwork>,
+    answer: Option<&Answer>,
+) -> Result<TenantNetwork> {
+    let podman_name = HostMapping::HostContainersInternal;
+    if flag == Some(podman_name) && site != podman_name {
+        return Err(Error::usage(format!(
+            "`--host-mapping {podman_name}` needs a server certificate that names `{PODMAN_HOST_NAME}`, and this site's profile does not"
+        ))
+        .hint("drop `--host-mapping`, or move the site to the pattern: `vaultnet init --profile l2`"));
+    }
+    let n = detect_network(tenant, site, flag, prev, answer)?;
+    Ok(match (&n.backend, &n.podman) {
+        (Some(backend), Some(version))
+            if site == podman_name && n.source == MappingSource::Detected =>
+        {
+            TenantNetwork {
+                mapping: podman_name,
+                reason: format!(
+                    "Podman {version} uses {backend}, whose containers reach the host as `{PODMAN_HOST_NAME}`"
+                ),
+                ..n
+            }
+        }
+        _ => n,
+    })
+}
+
+/// [`tenant_network`] before a site without a mapping has its say.
+fn detect_network(
     tenant: &str,
     site: HostMapping,
     flag: Option<HostMapping>,
@@ -567,6 +746,25 @@ pub fn tenant_network(
             )),
         },
     })
+}
+
+/// A site of `profile` on documentation addresses, with what the pattern
+/// needs given (a network for a gate that admits only listed ones, an
+/// ingress interface for remote clients DNATed to loopback): what the
+/// pattern writes and says, for `vaultnet profiles`.
+pub fn sample_site(profile: &Profile) -> Result<Site> {
+    let flags = crate::settings::Flags {
+        host_ip: Some("192.0.2.10".into()),
+        allow_cidr: if profile.gate.needs_networks() {
+            vec!["198.51.100.0/24".into()]
+        } else {
+            Vec::new()
+        },
+        ingress_interface: (profile.entry == EntryKind::Dnat).then(|| "eth0".into()),
+        ..Default::default()
+    };
+    let parsed = crate::settings::Parsed::from_flags(&flags)?;
+    crate::settings::resolve_under(profile, &parsed, None, &flags, false)
 }
 
 /// A `--host-mapping` that contradicts the chosen profile is refused: the

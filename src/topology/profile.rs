@@ -10,10 +10,12 @@ use crate::error::{Error, Result};
 
 const BUILTIN: &[(&str, &str)] = &[
     ("l1", include_str!("../../profiles/l1.yaml")),
+    ("l2", include_str!("../../profiles/l2.yaml")),
     ("l3", include_str!("../../profiles/l3.yaml")),
     ("l4", include_str!("../../profiles/l4.yaml")),
     ("l6", include_str!("../../profiles/l6.yaml")),
     ("r1", include_str!("../../profiles/r1.yaml")),
+    ("r7", include_str!("../../profiles/r7.yaml")),
 ];
 
 pub const DEFAULT: &str = "l1";
@@ -42,6 +44,9 @@ pub enum EntryKind {
     /// by `add-user` from the site's port up and recorded in the state
     /// (needs `gate: per-port`).
     PerTenantPort,
+    /// No forwarder: nftables DNATs the host address and the site's port
+    /// to Vault's loopback listener (pattern R7).
+    Dnat,
 }
 
 /// What tenants' `extra_hosts` map the Vault name to (a state type: each
@@ -223,6 +228,9 @@ mod tests {
     fn unknown_profile_is_a_usage_error_with_the_known_names() {
         let e = Profile::builtin("l9").unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert_eq!(e.hint_text(), Some("known profiles: l1, l3, l4, l6, r1"));
+        assert_eq!(
+            e.hint_text(),
+            Some("known profiles: l1, l2, l3, l4, l6, r1, r7")
+        );
     }
 }

@@ -12,9 +12,13 @@ fn rendered(profile: Profile) -> Result<String> {
         GateKind::SourceAllowlist => vec!["10.77.0.0/24".into()],
         _ => Vec::new(),
     };
+    // A DNAT entry needs the interface remote clients arrive on; no
+    // interface of the test's machine holds the sample address.
+    let ingress_interface = (profile.entry == EntryKind::Dnat).then(|| "eth1".to_string());
     let flags = crate::settings::Flags {
         host_ip: Some("10.9.0.1".into()),
         allow_cidr,
+        ingress_interface,
         ..Default::default()
     };
     let parsed = crate::settings::Parsed::from_flags(&flags)?;
@@ -248,9 +252,166 @@ fn the_gate_admits_tenants_on_the_entry_and_refuses_them_on_vaults_port() {
             "vaultnet-forwarder.socket",
             "vaultnet-forwarder@.service",
             "vaultnet-haproxy.cfg",
+            "vaultnet-route-localnet.conf",
             "vaultnet-stream.conf"
         ]
     );
+}
+
+fn r7_site() -> Site {
+    let mut site = sample_site("r7");
+    site.ingress_interface = Some("eth1".into());
+    site
+}
+
+#[test]
+fn r7_dnats_the_entry_to_vault_before_which_the_uid_gate_runs_and_guards_loopback() {
+    let site = r7_site();
+    let t = Topology::new(&site).unwrap();
+    let e = t.endpoint("alice");
+    assert_eq!(e.url, "https://vault.lan:22300");
+    assert_eq!(e.connect, "10.9.0.1:22300".parse().unwrap());
+    assert_eq!(e.extra_host.as_deref(), Some("vault.lan:10.9.0.1"));
+    assert!(
+        t.entry_users().is_empty(),
+        "no forwarder, no forwarder user"
+    );
+    assert_eq!(
+        t.vault_listeners(),
+        [site.vault_addr],
+        "Vault stays on loopback"
+    );
+    let host = t.host_files(&crate::layout::Layout::new("/s"), &[1001]);
+    let names: Vec<&str> = host.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, [gate::FILE, dnat::SYSCTL_FILE]);
+    let nft = &host.files[0].contents;
+    let dnat = "ip daddr 10.9.0.1 tcp dport 22300 dnat ip to 127.0.0.1:8200";
+    assert_eq!(nft.matches(dnat).count(), 2, "prerouting and output: {nft}");
+    assert!(nft.contains("type nat hook prerouting priority dstnat;"));
+    assert!(nft.contains("type nat hook output priority -100;"));
+    // The uid rules before NAT, where the entry's port is still seen.
+    assert!(
+        nft.contains("type filter hook output priority -150;"),
+        "{nft}"
+    );
+    assert!(nft.contains(
+        "ip daddr 10.9.0.1 tcp dport 22300 meta skuid != @allowed reject with tcp reset"
+    ));
+    assert!(nft.contains(
+        "ip daddr 127.0.0.1 tcp dport 8200 meta skuid != @vault_clients reject with tcp reset"
+    ));
+    let input = &nft[nft.find("chain input").unwrap()..];
+    let accept = input
+        .find("ct status dnat ct original ip daddr 10.9.0.1 ct original proto-dst 22300 accept")
+        .expect(input);
+    let guard = input.find(dnat::GUARD).expect(input);
+    assert!(accept < guard, "{input}");
+    assert_eq!(
+        host.files[1].contents.lines().last(),
+        Some("net.ipv4.conf.eth1.route_localnet = 1")
+    );
+    // The guard is loaded before route_localnet opens the interface.
+    assert!(
+        host.enable[0].starts_with("nft -f forwarder/vaultnet.nft"),
+        "{:?}",
+        host.enable
+    );
+    assert_eq!(
+        host.enable[2],
+        "sysctl -w net.ipv4.conf.eth1.route_localnet=1    # and now, once the gate is loaded"
+    );
+    assert!(!host.enable.iter().any(|c| c.contains(".all.")));
+    let links = t.host_links();
+    let ids: Vec<&str> = links
+        .iter()
+        .map(|l| match l {
+            HostLink::Sysctl { id, .. }
+            | HostLink::NftRule { id, .. }
+            | HostLink::FirstIpv4 { id, .. } => id.as_str(),
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "host.dnat.output",
+            "host.dnat.prerouting",
+            "host.guard",
+            "host.route_localnet"
+        ]
+    );
+    assert_eq!(t.entry_probes()[0].id, "dnat");
+    assert!(
+        t.retired_host_files(&[])
+            .iter()
+            .all(|(n, _)| n != dnat::SYSCTL_FILE)
+    );
+    // Every other profile retires the sysctl file.
+    let l1 = sample_site("l1");
+    let retired = Topology::new(&l1).unwrap().retired_host_files(&[]);
+    assert!(retired.iter().any(|(n, _)| n == dnat::SYSCTL_FILE));
+}
+
+#[test]
+fn r7_refuses_ipv6_a_cluster_and_a_missing_ingress_interface_and_others_refuse_one() {
+    let mut site = r7_site();
+    site.host_ip = "fd00::1".parse().unwrap();
+    let e = Topology::new(&site).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        e.message().contains("IPv6 has no `route_localnet`"),
+        "{}",
+        e.message()
+    );
+    let mut site = r7_site();
+    site.ingress_interface = None;
+    let e = Topology::new(&site).unwrap_err();
+    assert_eq!(
+        e.hint_text(),
+        Some("pass it, e.g. `--ingress-interface eth0` (`ip -brief address` lists them)")
+    );
+    let mut l1 = sample_site("l1");
+    l1.ingress_interface = Some("eth1".into());
+    let e = Topology::new(&l1).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "`--ingress-interface eth1` does not apply to profile l1: no remote client is DNATed to Vault's loopback listener"
+    );
+    // Flagged, else recorded, else the interface holding the host address;
+    // other profiles keep none.
+    let r7 = Profile::builtin("r7").unwrap();
+    let found = || Some("eth9".to_string());
+    assert_eq!(
+        ingress_interface(&r7, Some("eth1"), Some("eth2"), found).as_deref(),
+        Some("eth1")
+    );
+    assert_eq!(
+        ingress_interface(&r7, None, Some("eth2"), found).as_deref(),
+        Some("eth2")
+    );
+    assert_eq!(
+        ingress_interface(&r7, None, None, found).as_deref(),
+        Some("eth9")
+    );
+    let l1p = Profile::builtin("l1").unwrap();
+    assert_eq!(ingress_interface(&l1p, None, Some("eth2"), found), None);
+    for bad in [
+        "all",
+        "default",
+        "lo",
+        "",
+        "eth 0",
+        "a/b",
+        "sixteen-chars-xx",
+        "..",
+    ] {
+        let e = crate::state::validate::interface(bad).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{bad}");
+        assert!(
+            e.hint_text().unwrap().contains("--ingress-interface"),
+            "{bad}"
+        );
+    }
+    assert!(crate::state::validate::interface("eth0.100").is_ok());
 }
 
 #[test]
@@ -558,5 +719,86 @@ fn l3_refuses_vaults_port_as_the_first_port() {
     assert_eq!(
         e.hint_text(),
         Some("pick another `--port`, e.g. `--port 22301`")
+    );
+}
+
+#[test]
+fn l2_bundles_use_podmans_name_for_the_host_with_no_extra_hosts_and_the_certificate_names_it() {
+    let site = sample_site("l2");
+    let t = Topology::new(&site).unwrap();
+    assert_eq!(
+        t.endpoint("alice"),
+        Endpoint {
+            url: "https://host.containers.internal:22300".into(),
+            name: "host.containers.internal".into(),
+            extra_host: None,
+            connect: "10.9.0.1:22300".parse().unwrap(),
+        }
+    );
+    let (dns, ips) = t.server_sans();
+    assert_eq!(dns, ["vault.lan", "host.containers.internal", "localhost"]);
+    assert_eq!(ips[0], site.host_ip);
+    let spec = BundleSpec {
+        tenant: "alice",
+        role: "alice",
+        endpoint: &t.endpoint("alice"),
+        flavor: site.flavor,
+        agent_image: &site.agent_image,
+        kv_mount: &site.kv_mount,
+        tenant_prefix: &site.tenant_prefix,
+        wrapped_secret_id_path: None,
+        installed_at: None,
+        auth: crate::state::Auth::Approle,
+    };
+    let compose = bundle::compose(&spec);
+    assert!(!compose.contains("extra_hosts"), "{compose}");
+    assert!(!bundle::quadlet(&spec).contains("AddHost="));
+    // A tenant flagged onto the site's DNS name still gets its entry.
+    let mapped = t.endpoint_mapped(None, Some(HostMapping::Ip));
+    assert_eq!(mapped.extra_host.as_deref(), Some("vault.lan:10.9.0.1"));
+    assert_eq!(mapped.url, "https://vault.lan:22300");
+    // doctor watches the address Podman points its name at.
+    assert!(matches!(
+        &t.host_links()[..],
+        [HostLink::FirstIpv4 { want, .. }] if *want == site.host_ip
+    ));
+    // The other profiles keep their names and their mappings.
+    let l1 = sample_site("l1");
+    let (dns, _) = Topology::new(&l1).unwrap().server_sans();
+    assert_eq!(dns, ["vault.lan", "localhost"]);
+}
+
+#[test]
+fn under_l2_each_backend_that_reaches_the_host_by_podmans_name_keeps_it() {
+    use HostMapping::HostContainersInternal as Hci;
+    for answer in [found("4.3.1", "slirp4netns"), found("5.4.2", "pasta")] {
+        let n = tenant_network("bob", Hci, None, None, Some(&answer)).unwrap();
+        assert_eq!((n.mapping, n.source), (Hci, MappingSource::Detected));
+        assert!(
+            n.reason
+                .ends_with("whose containers reach the host as `host.containers.internal`"),
+            "{}",
+            n.reason
+        );
+    }
+    // Pasta before 5.3 maps the name to the container's own address.
+    assert!(tenant_network("bob", Hci, None, None, Some(&found("5.2.5", "pasta"))).is_err());
+    let none = tenant_network("bob", Hci, None, None, None).unwrap();
+    assert_eq!((none.mapping, none.source), (Hci, MappingSource::Site));
+    // Only an L2 site's certificate names it.
+    let e = tenant_network("bob", HostMapping::Ip, Some(Hci), None, None).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert_eq!(
+        e.hint_text(),
+        Some(
+            "drop `--host-mapping`, or move the site to the pattern: `vaultnet init --profile l2`"
+        )
+    );
+    let e = check_host_mapping(&Profile::builtin("l1").unwrap(), Some(Hci)).unwrap_err();
+    assert_eq!(
+        e.hint_text(),
+        Some(
+            "drop `--host-mapping`, or choose the profile that maps to `host-containers-internal`: `--profile l2`"
+        )
     );
 }

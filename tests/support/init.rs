@@ -138,7 +138,7 @@ pub fn init_stdout_with_vault(f: &Fixture, changed: u32, kept: u32, forwarder: &
 
 /// The part of `init`'s report between the summary and what to do next:
 /// the listener, the way in and its install steps, and the operator's
-/// access — as the site's profile (l1, l4, l6 or r1) words them.
+/// access — as the site's profile (l1, l2, l4, l6, r1 or r7) words them.
 fn init_steps(f: &Fixture, forwarder: &str) -> String {
     let host = shown_host_ip(f);
     let profile = site_profile(f);
@@ -170,9 +170,41 @@ fn init_steps(f: &Fixture, forwarder: &str) -> String {
                 "  nft -f forwarder/vaultnet.nft    # the gate: each tenant's uid on its own port only, never on Vault's port"
             ),
         ),
+        "r7" => {
+            let entry = format!("{host}:{}", entry_port(f));
+            let (remote, dnat_remote, sysctl) = match (cidrs.is_empty(), ingress_interface(f)) {
+                (true, Some(i)) => (
+                    format!(
+                        "Clients from outside this host: from every network that reaches {entry}; mutual TLS is the only lock (limit them with `--allow-cidr NETWORK`).\n"
+                    ),
+                    format!(
+                        " in prerouting for remote clients (arriving on `{i}`, which needs route_localnet) and"
+                    ),
+                    route_localnet_steps(&i),
+                ),
+                (false, Some(i)) => (
+                    remote_line(&cidrs),
+                    format!(
+                        " in prerouting for remote clients (arriving on `{i}`, which needs route_localnet) and"
+                    ),
+                    route_localnet_steps(&i),
+                ),
+                (_, None) => panic!("an r7 site records its ingress interface"),
+            };
+            (
+                "[VAULT_ADDR]".to_string(),
+                format!(
+                    "{remote}No userspace proxy: nftables DNATs {entry} to OpenBao at [VAULT_ADDR]{dnat_remote} in output for local tenants and their rootless containers. Install from `[STATE]` with:\n{}\n{sysctl}",
+                    gate_step(&cidrs, true)
+                ),
+            )
+        }
         other => {
             let remote = match other {
                 "l4" => remote_line(&cidrs),
+                "l2" => format!(
+                    "Bundles connect to `host.containers.internal` (no extra_hosts): Podman points it at this host's first IPv4 address, which must stay {host}; `vaultnet doctor` warns when it moves.\n"
+                ),
                 _ => String::new(),
             };
             (
@@ -235,6 +267,22 @@ fn l3_install_steps(f: &Fixture, forwarder: &str) -> String {
         }
         other => panic!("no l3 install steps known for forwarder {other}"),
     }
+}
+
+/// The commands that turn `route_localnet` on for `iface` (pattern R7).
+fn route_localnet_steps(iface: &str) -> String {
+    format!(
+        "  install -m 0644 forwarder/vaultnet-route-localnet.conf /etc/sysctl.d/    # route_localnet on {iface} only, at every boot\n  sysctl -w net.ipv4.conf.{iface}.route_localnet=1    # and now, once the gate is loaded\n"
+    )
+}
+
+/// The site's `ingress_interface` as its state records it.
+pub fn ingress_interface(f: &Fixture) -> Option<String> {
+    let text = std::fs::read_to_string(f.path("vaultnet.yaml")).ok()?;
+    let v: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
+    v.pointer("/site/ingress_interface")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
 }
 
 /// `init`'s line on the clients it admits from the networks `cidrs`.
@@ -314,6 +362,9 @@ fn profile_line(f: &Fixture) -> &'static str {
         "l6" => {
             "Profile l6 (pattern L6): host forwarder + DNS name + mTLS, pasta (host-gateway mapping)."
         }
+        "l2" => {
+            "Profile l2 (pattern L2): host forwarder + host.containers.internal (no extra_hosts) + mTLS."
+        }
         "l4" => {
             "Profile l4 (pattern L4): host forwarder open to listed networks (--allow-cidr) + mTLS."
         }
@@ -321,6 +372,9 @@ fn profile_line(f: &Fixture) -> &'static str {
             "Profile r1 (pattern R1): Vault listening on the host address, no forwarder + mTLS."
         }
         "l3" => "Profile l3 (pattern L3): a forwarder port per tenant, gated by uid + mTLS.",
+        "r7" => {
+            "Profile r7 (pattern R7): nftables DNAT to Vault's loopback listener, no userspace proxy + mTLS."
+        }
         _ => "Profile l1 (pattern L1): host forwarder + DNS name + mTLS.",
     }
 }
@@ -385,17 +439,22 @@ pub const RENEW_FILES: &str =
 
 /// [`first_init`] with `--forwarder FORWARDER`.
 pub fn first_init_with(f: &Fixture, forwarder: &str) -> Expect {
-    // Profile r1 has no forwarder.
-    let written = match (site_profile(f).as_str(), forwarder) {
-        ("r1", _) => &[][..],
-        ("l3", "socat") => &["vaultnet-forwarder@.service"][..],
-        _ => forwarder_files(forwarder),
+    // Profiles r1 and r7 have no forwarder; r7 writes a sysctl file after
+    // the gate; l3's socat forwarder is one template unit.
+    let (written, after) = match (site_profile(f).as_str(), forwarder) {
+        ("r1", _) => (&[][..], &[][..]),
+        ("r7", _) => (&[][..], &["vaultnet-route-localnet.conf"][..]),
+        ("l3", "socat") => (&["vaultnet-forwarder@.service"][..], &[][..]),
+        _ => (forwarder_files(forwarder), &[][..]),
     };
-    let files: String = written
-        .iter()
-        .map(|file| format!("wrote `forwarder/{file}`\n"))
-        .collect();
-    let changed = 10 + written.len() as u32;
+    let wrote = |names: &[&str]| -> String {
+        names
+            .iter()
+            .map(|file| format!("wrote `forwarder/{file}`\n"))
+            .collect()
+    };
+    let (files, after_gate) = (wrote(written), wrote(after));
+    let changed = 10 + (written.len() + after.len()) as u32;
     f.expect(0)
         .stdout(init_stdout(f, changed, 0, forwarder))
         .stderr(format!(
@@ -406,7 +465,7 @@ wrote `pki/trust.pem`
 wrote `vault/listener.json`
 wrote `vaultnet.yaml`
 {files}wrote `forwarder/vaultnet.nft`
-{RENEW_FILES}",
+{after_gate}{RENEW_FILES}",
             ca_name(f),
             created_next_ca(f),
             server_expiry(f)
