@@ -993,3 +993,32 @@ fn l2_init_proposes_the_first_ipv4_address_where_podman_points_its_name() {
     assert_eq!(out.code, Some(0), "{out}");
     assert_eq!(f.state()["site"]["host_ip"], FIRST_ON_LO);
 }
+
+#[test]
+fn switching_to_r7_and_back_reports_the_ingress_interface_and_retires_the_sysctl_file() {
+    use crate::support::init::init_stdout;
+    let f = Fixture::builder().init().build();
+    f.init()
+        .args(["--profile", "r7", "--ingress-interface", "eth1"])
+        .run()
+        .expect(f.expect(0).stdout(init_stdout(&f, 6, KEPT_PKI, "socat")).stderr(format!(
+            "setting profile: l1 -> r7\nsetting ingress-interface: (none) -> eth1\n{}wrote `vaultnet.yaml`\nupdated `forwarder/vaultnet.nft`\nwrote `forwarder/vaultnet-route-localnet.conf`\nremoved `forwarder/vaultnet-forwarder.service` (socat is no longer the forwarder)\n",
+            kept_certificates(&f)
+        )));
+    assert_eq!(
+        std::fs::read_to_string(f.path("forwarder/vaultnet-route-localnet.conf"))
+            .unwrap()
+            .lines()
+            .last(),
+        Some("net.ipv4.conf.eth1.route_localnet = 1")
+    );
+    // Back to l1: the interface is dropped, the sysctl file retired.
+    f.init()
+        .args(["--profile", "l1"])
+        .run()
+        .expect(f.expect(0).stdout(init_stdout(&f, 6, KEPT_PKI, "socat")).stderr(format!(
+            "setting profile: r7 -> l1\nsetting ingress-interface: eth1 -> (none)\n{}wrote `vaultnet.yaml`\nwrote `forwarder/vaultnet-forwarder.service`\nupdated `forwarder/vaultnet.nft`\nremoved `forwarder/vaultnet-route-localnet.conf` (no DNAT entry admits remote clients any more; set the interface's route_localnet back to 0)\n",
+            kept_certificates(&f)
+        )));
+    assert!(!f.path("forwarder/vaultnet-route-localnet.conf").exists());
+}
