@@ -716,6 +716,29 @@ fn r7_dnats_remote_and_local_tenants_to_vaults_loopback_listener_and_its_gate_ho
     );
     assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
 
+    // The naive table, its uid chain at priority 0, after NAT: every
+    // DNATed tenant looks like one straight at Vault's port, and the entry
+    // rule never matches — the tenant is locked out (and an entry rule of
+    // its own would never see it). The site's gate runs before NAT.
+    let naive = f.scratch().join("naive.nft");
+    std::fs::write(
+        &naive,
+        std::fs::read_to_string(f.path("forwarder/vaultnet.nft"))
+            .unwrap()
+            .replace(
+                "type filter hook output priority -150;",
+                "type filter hook output priority filter;",
+            ),
+    )
+    .unwrap();
+    run_ok(f.ns().command("nft").arg("-f").arg(&naive));
+    assert_reset(
+        as_uid(&f, &a, ids(&a), entry),
+        "a tenant through the entry under the naive table",
+    );
+    f.load_nft();
+    assert_eq!(as_uid(&f, &a, ids(&a), entry), Ok(200));
+
     // A neighbour on the ingress link sends to 127.0.0.1:VAULT_PORT
     // through the NIC: route_localnet lets it in, the guard drops it, and
     // nothing comes back.
@@ -941,4 +964,61 @@ fn doctor_warns_when_l2s_host_address_is_no_longer_the_first_ipv4_address() {
         .run_ip(&["addr", "del", &format!("{FIRST_ON_LO}/32"), "dev", "lo"]);
     let r = f.report(&[], 0);
     assert_eq!(r.status(), "ok", "{}", r.out);
+}
+
+#[test]
+fn l2_init_proposes_the_first_ipv4_address_where_podman_points_its_name() {
+    require_e2e!("runs init in a network namespace");
+    // A host namespace with no default route: l1 would have no address
+    // to propose; l2 takes the first non-loopback IPv4 address.
+    let f = Fixture::host("vnl2i").build();
+    let init = |extra: &[&str]| {
+        let mut c = f.vaultnet_without_token();
+        c.args(["init", "--yes", "--profile", "l2", "--timeout", "1"])
+            .arg("--vault-addr")
+            .arg(f.vault_addr().to_string())
+            .args(extra);
+        c
+    };
+    init(&[]).run().expect(crate::support::init::first_init(&f));
+    assert_eq!(f.state()["site"]["host_ip"], f.host_ip().to_string());
+    // Another address first: that is what Podman would resolve, and what
+    // a new site proposes.
+    f.ns()
+        .run_ip(&["addr", "add", &format!("{FIRST_ON_LO}/32"), "dev", "lo"]);
+    std::fs::remove_dir_all(f.dir()).unwrap();
+    // Not compared whole: the report is the first one's with the new
+    // address, which the state shows below.
+    let out = init(&[]).run();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(f.state()["site"]["host_ip"], FIRST_ON_LO);
+}
+
+#[test]
+fn switching_to_r7_and_back_reports_the_ingress_interface_and_retires_the_sysctl_file() {
+    use crate::support::init::init_stdout;
+    let f = Fixture::builder().init().build();
+    f.init()
+        .args(["--profile", "r7", "--ingress-interface", "eth1"])
+        .run()
+        .expect(f.expect(0).stdout(init_stdout(&f, 6, KEPT_PKI, "socat")).stderr(format!(
+            "setting profile: l1 -> r7\nsetting ingress-interface: (none) -> eth1\n{}wrote `vaultnet.yaml`\nupdated `forwarder/vaultnet.nft`\nwrote `forwarder/vaultnet-route-localnet.conf`\nremoved `forwarder/vaultnet-forwarder.service` (socat is no longer the forwarder)\n",
+            kept_certificates(&f)
+        )));
+    assert_eq!(
+        std::fs::read_to_string(f.path("forwarder/vaultnet-route-localnet.conf"))
+            .unwrap()
+            .lines()
+            .last(),
+        Some("net.ipv4.conf.eth1.route_localnet = 1")
+    );
+    // Back to l1: the interface is dropped, the sysctl file retired.
+    f.init()
+        .args(["--profile", "l1"])
+        .run()
+        .expect(f.expect(0).stdout(init_stdout(&f, 6, KEPT_PKI, "socat")).stderr(format!(
+            "setting profile: r7 -> l1\nsetting ingress-interface: eth1 -> (none)\n{}wrote `vaultnet.yaml`\nwrote `forwarder/vaultnet-forwarder.service`\nupdated `forwarder/vaultnet.nft`\nremoved `forwarder/vaultnet-route-localnet.conf` (no DNAT entry admits remote clients any more; set the interface's route_localnet back to 0)\n",
+            kept_certificates(&f)
+        )));
+    assert!(!f.path("forwarder/vaultnet-route-localnet.conf").exists());
 }

@@ -423,7 +423,12 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
     let cidrs = |v: &[crate::state::cidr::Cidr]| -> Vec<String> {
         v.iter().map(ToString::to_string).collect()
     };
-    let pairs: [(&'static str, String, String); 17] = [
+    let iface = |s: &Site| {
+        s.ingress_interface
+            .clone()
+            .unwrap_or_else(|| "(none)".into())
+    };
+    let pairs: [(&'static str, String, String); 18] = [
         ("auth", old.auth.to_string(), new.auth.to_string()),
         ("profile", old.profile.clone(), new.profile.clone()),
         ("dns-name", old.dns_name.clone(), new.dns_name.clone()),
@@ -469,6 +474,7 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
         ),
         ("vault-nodes", nodes(old), nodes(new)),
         ("raft-dir", raft_dir(old), raft_dir(new)),
+        ("ingress-interface", iface(old), iface(new)),
     ];
     pairs.into_iter().filter(|(_, a, b)| a != b).collect()
 }
