@@ -1251,3 +1251,155 @@ fn r7_podman4_rootless_tenants_reach_vault_through_the_dnat_output_hook() {
         "{out}"
     );
 }
+
+/// Pattern R1 with this machine's Podman 4.3 and slirp4netns: no forwarder
+/// runs; Vault itself listens on the host address, and a tenant's rootless
+/// container reaches it there (slirp4netns connects from the host's own
+/// stack as the tenant, whose uid the gate admits on that port). Alice's
+/// project renders her secret; bob's container reads his and is denied
+/// hers; bob's container at Vault's loopback listener (slirp4netns
+/// `allow_host_loopback`), the operator's, is refused by the gate, and let
+/// in once the gate is unloaded — the refusal was the gate's.
+#[test]
+fn r1_podman4_rootless_tenants_reach_vault_on_its_own_listener_at_the_host_address() {
+    require_e2e!("creates Unix users and runs their rootless Podman in a network namespace");
+    podman::require_tools();
+    podman::ensure_tun_usable();
+    let kit = Kit::build();
+    let site = Fixture::host("vnr1p")
+        .init_args(["--profile", "r1"])
+        .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
+        .openbao()
+        .build();
+    let host = site.ns();
+    let token = site.scratch().join("operator-token");
+    write_private(&token, &site.bao().root_token);
+    let tag = std::process::id();
+    let alice = PodmanTenant::create(&format!("vn1a{tag}"), host.name());
+    let bob = PodmanTenant::create(&format!("vn1b{tag}"), host.name());
+    let dir = |t: &PodmanTenant| t.home.join(".config/vaultnet");
+    let mut add = site.vaultnet_without_token();
+    add.args([
+        "add-user",
+        &alice.name,
+        &bob.name,
+        "--install",
+        "--token-file",
+    ])
+    .arg(&token);
+    add.run().expect({
+        let added: String = [&alice, &bob]
+            .map(|t| {
+                format!(
+                    "added tenant {n}: bundle in tenants/{n}, installed in {} (cert expires [DATE])\n",
+                    dir(t).display(),
+                    n = t.name
+                )
+            })
+            .concat();
+        let made: String = [&alice, &bob]
+            .map(|t| {
+                format!(
+                    "{}{}: installed into `{}`\n",
+                    created(&t.name),
+                    t.name,
+                    dir(t).display()
+                )
+            })
+            .concat();
+        site.expect(0)
+            .stdout(format!("{added}{NEXT}"))
+            .stderr(format!("{made}{}", site.gate_line()))
+    });
+    let (bundle_a, bundle_b) = (dir(&alice), dir(&bob));
+    // No forwarder: the bundles point at Vault's own port on the host.
+    assert_eq!(site.forwarder_port(), 8200);
+    let vault_url = format!("https://{DNS_NAME}:{}", site.forwarder_port());
+    let extra_host = format!("{DNS_NAME}:{}", site.host_ip());
+    let secret_a = secret_value("alice");
+    let secret_b = secret_value("bob");
+    let path_a = format!("secret/data/tenants/{}/app", alice.name);
+    let path_b = format!("secret/data/tenants/{}/app", bob.name);
+    site.write_secret(&alice.name, &secret_a);
+    site.write_secret(&bob.name, &secret_b);
+    alice.import(&kit.bao_tar, AGENT_IMAGE);
+    alice.import(&kit.app_tar, APP_IMAGE);
+    bob.import(&kit.app_tar, APP_IMAGE);
+    site.load_nft();
+
+    let project = alice.dir(PROJECT);
+    alice.write_file(&format!("{PROJECT}/app.yaml"), &app_yaml(), 0o644);
+    let mut up = alice.cmd(&kit.compose);
+    up.arg("-f")
+        .arg("app.yaml")
+        .arg("-f")
+        .arg(bundle_a.join("compose.yaml"))
+        .args(["up", "--exit-code-from", "app"])
+        .current_dir(&project);
+    let out = up.run();
+    if out.code != Some(0) {
+        let logs = alice.podman(["ps", "-a"]).run();
+        panic!("podman-compose up failed\n{out}\n{logs}");
+    }
+    let m = markers(&format!("{}\n{}", out.stdout, out.stderr));
+    assert_eq!(marker(&m, "SECRET", &out), secret_a, "{out}");
+
+    let with_bundle = vec![
+        format!("--add-host={extra_host}"),
+        format!("--volume={}:/vaultnet:ro", bundle_b.display()),
+        format!("--env=BAO_ADDR={vault_url}"),
+        "--env=BAO_CACERT=/vaultnet/ca.pem".into(),
+        "--env=BAO_CLIENT_CERT=/vaultnet/client.pem".into(),
+        "--env=BAO_CLIENT_KEY=/vaultnet/client-key.pem".into(),
+    ];
+    let (out, m) = run_markers(probe_container(
+        &bob,
+        &kit,
+        &with_bundle,
+        OWN_BUNDLE_SCRIPT,
+        &[&path_b, &path_a],
+    ));
+    assert_eq!(marker(&m, "LOGIN", &out), "ok", "{out}");
+    assert!(marker(&m, "OWN", &out).contains(&secret_b), "{out}");
+    assert!(
+        marker(&m, "OTHER", &out).contains("permission denied"),
+        "{out}"
+    );
+
+    // Vault's loopback listener is the operator's: refused to the tenant.
+    let bypass = || {
+        run_markers(probe_container(
+            &bob,
+            &kit,
+            &[
+                "--network=slirp4netns:allow_host_loopback=true".into(),
+                format!("--volume={}:/vaultnet:ro", bundle_b.display()),
+                format!(
+                    "--env=BAO_ADDR=https://10.0.2.2:{}",
+                    site.vault_addr().port()
+                ),
+                "--env=BAO_TLS_SERVER_NAME=localhost".into(),
+                "--env=BAO_CACERT=/vaultnet/ca.pem".into(),
+                "--env=BAO_CLIENT_CERT=/vaultnet/client.pem".into(),
+                "--env=BAO_CLIENT_KEY=/vaultnet/client-key.pem".into(),
+            ],
+            HEALTH_SCRIPT,
+            &[],
+        ))
+    };
+    let (out, m) = bypass();
+    let text = marker(&m, "OUT", &out);
+    assert!(
+        marker(&m, "RC", &out) != "0"
+            && (text.contains("connection reset") || text.contains("connection refused")),
+        "a tenant's container reached Vault's loopback port past the gate\n{out}"
+    );
+
+    site.unload_nft();
+    // … and the loopback port is open: the refusal above was the gate's.
+    let (out, m) = bypass();
+    assert!(
+        marker(&m, "RC", &out) == "0" && marker(&m, "OUT", &out).contains("initialized"),
+        "{out}"
+    );
+}
