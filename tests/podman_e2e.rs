@@ -1102,153 +1102,11 @@ fn l2_podman4_tenants_reach_vault_as_host_containers_internal_with_no_extra_host
 #[test]
 fn r7_podman4_rootless_tenants_reach_vault_through_the_dnat_output_hook() {
     require_e2e!("creates Unix users and runs their rootless Podman in a network namespace");
-    podman::require_tools();
-    podman::ensure_tun_usable();
-    let kit = Kit::build();
-    let site = Fixture::host("vnr7p")
-        .init_args(["--profile", "r7", "--ingress-interface", "vnt0"])
-        .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
-        .openbao()
-        .build();
-    let host = site.ns();
-    let token = site.scratch().join("operator-token");
-    write_private(&token, &site.bao().root_token);
-    let tag = std::process::id();
-    let alice = PodmanTenant::create(&format!("vn7a{tag}"), host.name());
-    let bob = PodmanTenant::create(&format!("vn7b{tag}"), host.name());
-    let dir = |t: &PodmanTenant| t.home.join(".config/vaultnet");
-    let mut add = site.vaultnet_without_token();
-    add.args([
-        "add-user",
-        &alice.name,
-        &bob.name,
-        "--install",
-        "--token-file",
-    ])
-    .arg(&token);
-    add.run().expect({
-        let added: String = [&alice, &bob]
-            .map(|t| {
-                format!(
-                    "added tenant {n}: bundle in tenants/{n}, installed in {} (cert expires [DATE])\n",
-                    dir(t).display(),
-                    n = t.name
-                )
-            })
-            .concat();
-        let made: String = [&alice, &bob]
-            .map(|t| {
-                format!(
-                    "{}{}: installed into `{}`\n",
-                    created(&t.name),
-                    t.name,
-                    dir(t).display()
-                )
-            })
-            .concat();
-        site.expect(0)
-            .stdout(format!("{added}{NEXT}"))
-            .stderr(format!("{made}{}", site.gate_line()))
-    });
-    let (bundle_a, bundle_b) = (dir(&alice), dir(&bob));
-    let vault_url = format!("https://{DNS_NAME}:{PORT}");
-    let extra_host = format!("{DNS_NAME}:{}", site.host_ip());
-    let secret_a = secret_value("alice");
-    let secret_b = secret_value("bob");
-    let path_a = format!("secret/data/tenants/{}/app", alice.name);
-    let path_b = format!("secret/data/tenants/{}/app", bob.name);
-    site.write_secret(&alice.name, &secret_a);
-    site.write_secret(&bob.name, &secret_b);
-    alice.import(&kit.bao_tar, AGENT_IMAGE);
-    alice.import(&kit.app_tar, APP_IMAGE);
-    bob.import(&kit.app_tar, APP_IMAGE);
-    // The gate holds the DNAT: nothing listens on the entry without it.
-    site.load_nft();
-
-    let project = alice.dir(PROJECT);
-    alice.write_file(&format!("{PROJECT}/app.yaml"), &app_yaml(), 0o644);
-    let mut up = alice.cmd(&kit.compose);
-    up.arg("-f")
-        .arg("app.yaml")
-        .arg("-f")
-        .arg(bundle_a.join("compose.yaml"))
-        .args(["up", "--exit-code-from", "app"])
-        .current_dir(&project);
-    let out = up.run();
-    if out.code != Some(0) {
-        let logs = alice.podman(["ps", "-a"]).run();
-        panic!("podman-compose up failed\n{out}\n{logs}");
-    }
-    let m = markers(&format!("{}\n{}", out.stdout, out.stderr));
-    assert_eq!(marker(&m, "SECRET", &out), secret_a, "{out}");
-
-    let with_bundle = vec![
-        format!("--add-host={extra_host}"),
-        format!("--volume={}:/vaultnet:ro", bundle_b.display()),
-        format!("--env=BAO_ADDR={vault_url}"),
-        "--env=BAO_CACERT=/vaultnet/ca.pem".into(),
-        "--env=BAO_CLIENT_CERT=/vaultnet/client.pem".into(),
-        "--env=BAO_CLIENT_KEY=/vaultnet/client-key.pem".into(),
-    ];
-    let (out, m) = run_markers(probe_container(
-        &bob,
-        &kit,
-        &with_bundle,
-        OWN_BUNDLE_SCRIPT,
-        &[&path_b, &path_a],
-    ));
-    assert_eq!(marker(&m, "LOGIN", &out), "ok", "{out}");
-    assert!(marker(&m, "OWN", &out).contains(&secret_b), "{out}");
-    assert!(
-        marker(&m, "OTHER", &out).contains("permission denied"),
-        "{out}"
-    );
-
-    // Straight at Vault's loopback port, where every DNATed connection
-    // ends too: refused, because the gate judges the original port.
-    let bypass = || {
-        run_markers(probe_container(
-            &bob,
-            &kit,
-            &[
-                "--network=slirp4netns:allow_host_loopback=true".into(),
-                format!("--volume={}:/vaultnet:ro", bundle_b.display()),
-                format!(
-                    "--env=BAO_ADDR=https://10.0.2.2:{}",
-                    site.vault_addr().port()
-                ),
-                "--env=BAO_TLS_SERVER_NAME=localhost".into(),
-                "--env=BAO_CACERT=/vaultnet/ca.pem".into(),
-                "--env=BAO_CLIENT_CERT=/vaultnet/client.pem".into(),
-                "--env=BAO_CLIENT_KEY=/vaultnet/client-key.pem".into(),
-            ],
-            HEALTH_SCRIPT,
-            &[],
-        ))
-    };
-    let (out, m) = bypass();
-    let text = marker(&m, "OUT", &out);
-    assert!(
-        marker(&m, "RC", &out) != "0"
-            && (text.contains("connection reset") || text.contains("connection refused")),
-        "a tenant's container reached Vault's loopback port past the gate\n{out}"
-    );
-
-    // Without the gate there is no DNAT: the entry leads nowhere.
-    site.unload_nft();
-    let (out, m) = run_markers(probe_container(
-        &bob,
-        &kit,
-        &with_bundle,
-        OWN_BUNDLE_SCRIPT,
-        &[&path_b, &path_a],
-    ));
-    assert!(marker(&m, "LOGIN", &out).starts_with("failed"), "{out}");
-    // … and the loopback port is open: the refusal above was the gate's.
-    let (out, m) = bypass();
-    assert!(
-        marker(&m, "RC", &out) == "0" && marker(&m, "OUT", &out).contains("initialized"),
-        "{out}"
+    rootless_tenants_without_a_forwarder(
+        "vnr7p",
+        &["--profile", "r7", "--ingress-interface", "vnt0"],
+        "7",
+        true,
     );
 }
 
@@ -1263,20 +1121,27 @@ fn r7_podman4_rootless_tenants_reach_vault_through_the_dnat_output_hook() {
 #[test]
 fn r1_podman4_rootless_tenants_reach_vault_on_its_own_listener_at_the_host_address() {
     require_e2e!("creates Unix users and runs their rootless Podman in a network namespace");
+    rootless_tenants_without_a_forwarder("vnr1p", &["--profile", "r1"], "1", false);
+}
+
+/// The steps of the R7 and R1 tests: a site of `profile` (no forwarder),
+/// two rootless tenants (`vn{tag}a…`, `vn{tag}b…`); with `dnat`, the entry
+/// exists only while the gate (which holds the DNAT) is loaded.
+fn rootless_tenants_without_a_forwarder(prefix: &str, profile: &[&str], tag: &str, dnat: bool) {
     podman::require_tools();
     podman::ensure_tun_usable();
     let kit = Kit::build();
-    let site = Fixture::host("vnr1p")
-        .init_args(["--profile", "r1"])
+    let site = Fixture::host(prefix)
+        .init_args(profile.to_vec())
         .init_args(["--flavor", "openbao", "--agent-image", AGENT_IMAGE])
         .openbao()
         .build();
     let host = site.ns();
     let token = site.scratch().join("operator-token");
     write_private(&token, &site.bao().root_token);
-    let tag = std::process::id();
-    let alice = PodmanTenant::create(&format!("vn1a{tag}"), host.name());
-    let bob = PodmanTenant::create(&format!("vn1b{tag}"), host.name());
+    let pid = std::process::id();
+    let alice = PodmanTenant::create(&format!("vn{tag}a{pid}"), host.name());
+    let bob = PodmanTenant::create(&format!("vn{tag}b{pid}"), host.name());
     let dir = |t: &PodmanTenant| t.home.join(".config/vaultnet");
     let mut add = site.vaultnet_without_token();
     add.args([
@@ -1312,8 +1177,6 @@ fn r1_podman4_rootless_tenants_reach_vault_on_its_own_listener_at_the_host_addre
             .stderr(format!("{made}{}", site.gate_line()))
     });
     let (bundle_a, bundle_b) = (dir(&alice), dir(&bob));
-    // No forwarder: the bundles point at Vault's own port on the host.
-    assert_eq!(site.forwarder_port(), 8200);
     let vault_url = format!("https://{DNS_NAME}:{}", site.forwarder_port());
     let extra_host = format!("{DNS_NAME}:{}", site.host_ip());
     let secret_a = secret_value("alice");
@@ -1325,6 +1188,8 @@ fn r1_podman4_rootless_tenants_reach_vault_on_its_own_listener_at_the_host_addre
     alice.import(&kit.bao_tar, AGENT_IMAGE);
     alice.import(&kit.app_tar, APP_IMAGE);
     bob.import(&kit.app_tar, APP_IMAGE);
+    // Under R7 the gate holds the DNAT: nothing listens on the entry
+    // without it.
     site.load_nft();
 
     let project = alice.dir(PROJECT);
@@ -1366,7 +1231,9 @@ fn r1_podman4_rootless_tenants_reach_vault_on_its_own_listener_at_the_host_addre
         "{out}"
     );
 
-    // Vault's loopback listener is the operator's: refused to the tenant.
+    // Straight at Vault's loopback port (the operator's; under R7 where
+    // every DNATed connection ends too): refused, because the gate judges
+    // the port asked for.
     let bypass = || {
         run_markers(probe_container(
             &bob,
@@ -1396,6 +1263,17 @@ fn r1_podman4_rootless_tenants_reach_vault_on_its_own_listener_at_the_host_addre
     );
 
     site.unload_nft();
+    if dnat {
+        // Without the gate there is no DNAT: the entry leads nowhere.
+        let (out, m) = run_markers(probe_container(
+            &bob,
+            &kit,
+            &with_bundle,
+            OWN_BUNDLE_SCRIPT,
+            &[&path_b, &path_a],
+        ));
+        assert!(marker(&m, "LOGIN", &out).starts_with("failed"), "{out}");
+    }
     // … and the loopback port is open: the refusal above was the gate's.
     let (out, m) = bypass();
     assert!(
