@@ -1372,6 +1372,50 @@ const RENEW_TTL: &str = "1m";
 /// `renew NAME` (checked).
 const RENEW_POINTS: usize = 4;
 
+/// Tenants `names` added (through the proxy) with certificates and
+/// secret_ids of [`RENEW_TTL`], then waited for until both are due: each
+/// tenant's record before any renewal, and the first secret_id expiry,
+/// before which every renewal must run for the comparisons to hold.
+fn due_tenants(
+    site: &Fixture,
+    names: &[String],
+) -> (BTreeMap<String, Value>, time::OffsetDateTime) {
+    let mut add = site.vaultnet();
+    add.args(["add-user", "--no-unix-user", "--cert-ttl", RENEW_TTL])
+        .args(["--secret-id-ttl", RENEW_TTL])
+        .args(names);
+    let (out, proxy) = site.run_through(Inject::none(), &mut add);
+    // Lifetimes under a day are shown to the second.
+    let stdout: String = names.iter().map(|t| added(t)).collect();
+    let stderr: String = names.iter().map(|t| created(t)).collect();
+    out.expect(
+        site.expect(0)
+            .stdout((stdout + NEXT).replace("[DATE]", "[TIME]"))
+            .stderr(stderr.replace("[DATE]", "[TIME]")),
+    );
+    drop(proxy);
+    let before: BTreeMap<String, Value> = names
+        .iter()
+        .map(|n| (n.clone(), record(site, n).expect("recorded")))
+        .collect();
+    let first_expiry = before
+        .values()
+        .map(|r| {
+            vaultnet::state::rfc3339::parse(r["secret_id_expires"].as_str().expect("expiry"))
+                .expect("an RFC 3339 expiry")
+        })
+        .min()
+        .expect("tenants");
+    // Due: both the certificate and the secret_id of every tenant.
+    site.wait_until_due(
+        &[],
+        2 * names.len(),
+        Duration::from_secs(75),
+        "the tenants' certificates and secret_ids to be due",
+    );
+    (before, first_expiry)
+}
+
 fn renew(site: &Fixture, name: &str) -> Cmd {
     let mut c = site.vaultnet();
     c.args(["renew", name]);
@@ -1396,44 +1440,8 @@ fn renew_failing_at_each_write_converges_on_rerun() {
     for k in 1..=RENEW_POINTS {
         names.extend([format!("n-d{k}"), format!("n-s{k}")]);
     }
-    let mut add = site.vaultnet();
-    add.args(["add-user", "--no-unix-user", "--cert-ttl", RENEW_TTL])
-        .args(["--secret-id-ttl", RENEW_TTL])
-        .args(&names);
     let start = Instant::now();
-    let (out, proxy) = site.run_through(Inject::none(), &mut add);
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    // Lifetimes under a day are shown to the second.
-    let stdout: String = refs.iter().map(|t| added(t)).collect();
-    let stderr: String = refs.iter().map(|t| created(t)).collect();
-    out.expect(
-        site.expect(0)
-            .stdout((stdout + NEXT).replace("[DATE]", "[TIME]"))
-            .stderr(stderr.replace("[DATE]", "[TIME]")),
-    );
-    drop(proxy);
-    let before: BTreeMap<&str, Value> = refs
-        .iter()
-        .map(|n| (*n, record(&site, n).expect("recorded")))
-        .collect();
-    // The old secret_ids stop working at the first expiry; every renewal
-    // below must run before it for the comparison to hold.
-    let first_expiry = before
-        .values()
-        .map(|r| {
-            vaultnet::state::rfc3339::parse(r["secret_id_expires"].as_str().expect("expiry"))
-                .expect("an RFC 3339 expiry")
-        })
-        .min()
-        .expect("tenants");
-
-    // Due: both the certificate and the secret_id of every tenant.
-    site.wait_until_due(
-        &[],
-        2 * names.len(),
-        Duration::from_secs(75),
-        "the tenants' certificates and secret_ids to be due",
-    );
+    let (before, first_expiry) = due_tenants(&site, &names);
     let due_after = start.elapsed();
     let tokens_before = tokens(&site);
 
@@ -1653,39 +1661,8 @@ fn renew_with_openbao_killed_after_each_write_converges_after_restart() {
     let mut site = Fixture::builder().fault_proxy().raft().build();
     let mut names = vec!["k-ref".to_string()];
     names.extend((1..=RENEW_POINTS).map(|k| format!("k-{k}")));
-    let mut add = site.vaultnet();
-    add.args(["add-user", "--no-unix-user", "--cert-ttl", RENEW_TTL])
-        .args(["--secret-id-ttl", RENEW_TTL])
-        .args(&names);
     let start = Instant::now();
-    let (out, proxy) = site.run_through(Inject::none(), &mut add);
-    // Lifetimes under a day are shown to the second.
-    let stdout: String = names.iter().map(|t| added(t)).collect();
-    let stderr: String = names.iter().map(|t| created(t)).collect();
-    out.expect(
-        site.expect(0)
-            .stdout((stdout + NEXT).replace("[DATE]", "[TIME]"))
-            .stderr(stderr.replace("[DATE]", "[TIME]")),
-    );
-    drop(proxy);
-    let before: BTreeMap<String, Value> = names
-        .iter()
-        .map(|n| (n.clone(), record(&site, n).expect("recorded")))
-        .collect();
-    let first_expiry = before
-        .values()
-        .map(|r| {
-            vaultnet::state::rfc3339::parse(r["secret_id_expires"].as_str().expect("expiry"))
-                .expect("an RFC 3339 expiry")
-        })
-        .min()
-        .expect("tenants");
-    site.wait_until_due(
-        &[],
-        2 * names.len(),
-        Duration::from_secs(75),
-        "the tenants' certificates and secret_ids to be due",
-    );
+    let (before, first_expiry) = due_tenants(&site, &names);
     let tokens_before = tokens(&site);
     let (out, proxy) = site.run_through(Inject::none(), &mut renew(&site, "k-ref"));
     out.expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
