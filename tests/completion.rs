@@ -18,6 +18,9 @@ use crate::support::tenant::add_expect;
 
 const EXIT: Duration = Duration::from_secs(30);
 
+/// Keys sent to a shell (none: only wait), and what must show then.
+type Step<'a> = (&'a str, &'a str);
+
 /// An interactive shell with no user configuration, the built vaultnet
 /// first on its `PATH`, and its prompt made plain.
 fn shell(program: &str, args: &[&str], home: &Path) -> Terminal {
@@ -51,64 +54,69 @@ fn bash_zsh_and_fish_complete_the_sites_tenant_names_and_the_profiles() {
     let line = format!("vaultnet --dir {dir} remove-user cmpal");
     let home = tempfile::tempdir().expect("a home for the shells");
 
-    // bash: TAB inserts the common part, a second TAB lists both.
-    let mut t = shell("bash", &["--norc", "--noprofile", "-i"], home.path());
-    t.send(&format!(
-        "source {}\n",
-        scripts.join("vaultnet.bash").display()
-    ));
-    t.send(&format!("{line}\t"));
-    // The common part, after the bell for an ambiguous word.
-    t.wait_for("pha");
-    t.send("\t\t");
-    t.wait_for("cmpalpha1");
-    t.wait_for("cmpalpha2");
-    t.send("\x15vaultnet init --profile \t\t");
-    t.wait_for("l1");
-    t.wait_for("r1");
-    t.send("\x15exit\n");
-    let s = t.finish(EXIT);
-    assert!(
-        !s.transcript.contains("cmpbeta"),
-        "bash offered a tenant that does not match:\n{}",
-        s.transcript
-    );
-
-    // zsh: the script is a completion function (`#compdef`), loaded after
-    // compinit.
-    let mut t = shell("zsh", &["-f", "-i"], home.path());
-    t.send(&format!(
+    // Each shell: what it is sent and what must show before the next
+    // keys; then it exits, and no tenant that does not match was offered.
+    let bash = format!("source {}\n", scripts.join("vaultnet.bash").display());
+    let zsh = format!(
         "autoload -U compinit && compinit -u && source {}\n",
         scripts.join("_vaultnet").display()
-    ));
-    // TAB inserts the common part, a second lists both.
-    t.send(&format!("{line}\t"));
-    t.wait_for("cmpalpha");
-    t.send("\t");
-    t.wait_for("cmpalpha1");
-    t.wait_for("cmpalpha2");
-    t.send("\x15exit\n");
-    let s = t.finish(EXIT);
-    assert!(
-        !s.transcript.contains("cmpbeta"),
-        "zsh offered a tenant that does not match:\n{}",
-        s.transcript
     );
-
-    // fish: TAB opens the pager with both.
-    let mut t = shell("fish", &["--no-config", "-i"], home.path());
-    t.send(&format!(
-        "source {}\n",
-        scripts.join("vaultnet.fish").display()
-    ));
-    t.send(&format!("{line}\t"));
-    t.wait_for("cmpalpha1");
-    t.wait_for("cmpalpha2");
-    t.send("\x15exit\n");
-    let s = t.finish(EXIT);
-    assert!(
-        !s.transcript.contains("cmpbeta"),
-        "fish offered a tenant that does not match:\n{}",
-        s.transcript
-    );
+    let fish = format!("source {}\n", scripts.join("vaultnet.fish").display());
+    let tab = format!("{line}\t");
+    let shells: [(&str, &[&str], Vec<Step>); 3] = [
+        // TAB inserts the common part (after the bell for an ambiguous
+        // word), a second TAB lists both; then the profiles.
+        (
+            "bash",
+            &["--norc", "--noprofile", "-i"],
+            vec![
+                (bash.as_str(), ""),
+                (tab.as_str(), "pha"),
+                ("\t\t", "cmpalpha1"),
+                ("", "cmpalpha2"),
+                ("\x15vaultnet init --profile \t\t", "l1"),
+                ("", "r1"),
+            ],
+        ),
+        // The script is a completion function (`#compdef`), loaded after
+        // compinit: TAB inserts the common part, a second lists both.
+        (
+            "zsh",
+            &["-f", "-i"],
+            vec![
+                (zsh.as_str(), ""),
+                (tab.as_str(), "cmpalpha"),
+                ("\t", "cmpalpha1"),
+                ("", "cmpalpha2"),
+            ],
+        ),
+        // TAB opens the pager with both.
+        (
+            "fish",
+            &["--no-config", "-i"],
+            vec![
+                (fish.as_str(), ""),
+                (tab.as_str(), "cmpalpha1"),
+                ("", "cmpalpha2"),
+            ],
+        ),
+    ];
+    for (program, args, steps) in shells {
+        let mut t = shell(program, args, home.path());
+        for (keys, shows) in steps {
+            if !keys.is_empty() {
+                t.send(keys);
+            }
+            if !shows.is_empty() {
+                t.wait_for(shows);
+            }
+        }
+        t.send("\x15exit\n");
+        let s = t.finish(EXIT);
+        assert!(
+            !s.transcript.contains("cmpbeta"),
+            "{program} offered a tenant that does not match:\n{}",
+            s.transcript
+        );
+    }
 }
