@@ -727,22 +727,29 @@ impl Fixture {
         cmd.args(&argv[1..]);
         let log = self.scratch().join("forwarder.log");
         self.forwarder_pid = Some(self.ns().spawn(&cmd, Some(&log)));
-        let tls = self.operator_tls();
         let addr = self.forwarder_addr().to_string();
+        self.wait_through_forwarder("a request through the forwarder", &addr, &log);
+    }
+
+    /// Waits until an mTLS request with the operator certificate gets
+    /// through the forwarder at `addr` to Vault; fails with its log.
+    #[track_caller]
+    fn wait_through_forwarder(&self, what: &str, addr: &str, log: &Path) {
+        let tls = self.operator_tls();
         wait_for(
-            "a request through the forwarder",
+            what,
             FORWARDER_TIMEOUT,
             Duration::from_millis(50),
             || match probe(
                 Some(self.ns().name()),
-                &addr,
+                addr,
                 &tls.ca_pem_path,
                 Some((&tls.client_cert_path, &tls.client_key_path)),
             ) {
                 Ok(200) => Ok(()),
                 other => Err(format!(
                     "{other:?}; forwarder log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
+                    std::fs::read_to_string(log).unwrap_or_default()
                 )),
             },
         )
@@ -764,25 +771,8 @@ impl Fixture {
         cmd.args(argv[1..].iter().map(|a| a.replace("%i", &port.to_string())));
         let log = self.scratch().join(format!("forwarder-{port}.log"));
         let pid = self.ns().spawn(&cmd, Some(&log));
-        let tls = self.operator_tls();
         let addr = SocketAddr::new(self.host_ip, port).to_string();
-        wait_for(
-            "a request through the port's forwarder",
-            FORWARDER_TIMEOUT,
-            Duration::from_millis(50),
-            || match probe(
-                Some(self.ns().name()),
-                &addr,
-                &tls.ca_pem_path,
-                Some((&tls.client_cert_path, &tls.client_key_path)),
-            ) {
-                Ok(200) => Ok(()),
-                other => Err(format!(
-                    "{other:?}; forwarder log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )),
-            },
-        );
+        self.wait_through_forwarder("a request through the port's forwarder", &addr, &log);
         pid
     }
 
