@@ -1264,27 +1264,12 @@ fn bulk_add_user_with_openbao_killed_after_each_write_converges_after_restart() 
         let i = k - 1;
         let names = bulk_names(i + 1);
         let tokens_before = tokens(&site);
-        let proxy = site.proxy(Inject::after(Fault::Hold, k));
         let cmd = bulk(&site, &names);
         let what = format!(
             "add-user {} with OpenBao killed after write {k}",
             names.join(" ")
         );
-        let (out, held) = std::thread::scope(|s| {
-            let run = s.spawn(|| cmd.run());
-            let held = proxy.wait_held(Duration::from_secs(30));
-            assert_eq!(held.n, Some(k), "{what}: {held}");
-            assert!(
-                held.upstream.is_some_and(|s| s < 300),
-                "{what}: OpenBao must have applied the write: {held}"
-            );
-            // SIGKILL: no chance to flush or step down, as in a crash.
-            site.bao_mut().kill();
-            // The answer is never sent; the next connection finds nothing.
-            drop(proxy);
-            (run.join().expect("the vaultnet run"), held)
-        });
-        assert!(!site.bao_mut().is_running(), "{what}: OpenBao still runs");
+        let (out, held) = run_with_openbao_killed_after(&mut site, k, &cmd, &what);
         let error = assert_bulk_run_failed(&out, &what);
         assert_no_secret(&out, &[&site.bao().root_token]);
         let tmp = temp_files(site.dir());
@@ -1539,10 +1524,11 @@ fn renew_failing_at_each_write_converges_on_rerun() {
     );
 }
 
-/// Kills OpenBao after the proxy let write `k` of `cmd` through and
-/// OpenBao applied it, its answer held and never sent (as in
-/// [`bulk_add_user_with_openbao_killed_after_each_write_converges_after_restart`]),
-/// and restarts it: the run's output and the write it died after.
+/// Runs `cmd` and SIGKILLs OpenBao once the proxy let write `k` through
+/// and OpenBao applied it, its answer held and never sent, then the proxy
+/// goes too, so the run sees its connection cut and nothing listening — a
+/// server that died before it could answer: the run's output and the write
+/// it died after. OpenBao stays down for the caller to look, then restart.
 fn run_with_openbao_killed_after(
     site: &mut Fixture,
     k: usize,
@@ -1558,12 +1544,13 @@ fn run_with_openbao_killed_after(
             held.upstream.is_some_and(|s| s < 300),
             "{what}: OpenBao must have applied the write: {held}"
         );
+        // SIGKILL: no chance to flush or step down, as in a crash.
         site.bao_mut().kill();
+        // The answer is never sent; the next connection finds nothing.
         drop(proxy);
         (run.join().expect("the vaultnet run"), held)
     });
     assert!(!site.bao_mut().is_running(), "{what}: OpenBao still runs");
-    site.bao_mut().restart();
     (out, held)
 }
 
@@ -1623,6 +1610,7 @@ fn remove_user_with_openbao_killed_after_each_write_converges_after_restart() {
         let tmp = temp_files(site.dir());
         assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
         assert_whole_files(&site, &what);
+        site.bao_mut().restart();
 
         let (out, proxy) = site.run_through(Inject::none(), &mut remove_user(&site, name));
         out.expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
@@ -1689,6 +1677,7 @@ fn renew_with_openbao_killed_after_each_write_converges_after_restart() {
         let tmp = temp_files(site.dir());
         assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
         assert_whole_files(&site, &what);
+        site.bao_mut().restart();
 
         let (out, proxy) = site.run_through(Inject::none(), &mut renew(&site, &name));
         out.expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
