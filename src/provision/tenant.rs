@@ -382,7 +382,10 @@ pub fn provision(
             && plan.gate_reload
             && live.loaded() == crate::topology::gate::Loaded::Yes
         {
-            live.admit(user.uid)?;
+            live.admit(
+                user.uid,
+                &layout.forwarder().join(crate::topology::gate::FILE),
+            )?;
         }
         unwrap_as_tenant(name, user, to, topology.endpoint_mapped(port, None).connect)?;
         step(Outcome::new(

@@ -172,7 +172,8 @@ impl Live {
 
     /// Adds `uid` to the loaded gate's tenants, until the next reload
     /// (which the file, with the tenant recorded, then keeps).
-    pub fn admit(&self, uid: u32) -> Result<()> {
+    /// `path` is the gate's file, for the hint.
+    pub fn admit(&self, uid: u32, path: &Path) -> Result<()> {
         ADMITTED.store(true, std::sync::atomic::Ordering::SeqCst);
         for set in ["tenants", "allowed"] {
             sys::add_element("inet", nft::TABLE, set, &uid.to_string()).map_err(|why| {
@@ -180,9 +181,10 @@ impl Live {
                     "cannot admit uid {uid} to the loaded gate (table inet {}): {why}",
                     nft::TABLE
                 ))
-                .hint(
-                    "load the gate with `nft -f forwarder/vaultnet.nft` and run the command again",
-                )
+                .hint(format!(
+                    "load the gate with `nft -f {}` and run the command again",
+                    path.display()
+                ))
             })?;
         }
         Ok(())
