@@ -45,6 +45,8 @@ module completions {
     --ingress-interface: string # The interface remote clients arrive on, where profile r7 sets `net.ipv4.conf.IFACE.route_localnet` (never `all`) [default: the interface holding the host address]
     --vault-node: string      # A node of an OpenBao raft cluster, as NAME=IP:PORT (its API listener); repeat for every node; the list given replaces the recorded one. A cluster needs `--forwarder haproxy`
     --raft-dir: path          # Where each cluster node keeps its raft data: DIR/NAME [default: /var/lib/openbao/raft]
+    --site-name: string       # This site's name, when several sites share one cluster: every Vault name and path of its tenants starts with it (NAME.TENANT); fixed once tenants exist [default: none]
+    --cluster-ca: path        # Join the cluster another site runs: the CAs its nodes' certificates chain to (that site's `pki/trust.pem`); needs `--vault-node` for each node and `--site-name`
     --token-file: path        # File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
     --yes(-y)                 # Never prompt: use flags, recorded settings and defaults, and confirm `--force`
     --force                   # Replace the CA, the server and operator certificates (tenants must be re-added); asks first, or needs --yes
@@ -169,6 +171,57 @@ module completions {
     --version(-V)             # Print version
   ]
 
+  # Trust other sites whose tenants share this site's raft cluster
+  export extern "vaultnet sites" [
+    --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # List the other sites this cluster's nodes trust
+  export extern "vaultnet sites list" [
+    --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Trust another site's CAs on every node, so its tenants can log in
+  export extern "vaultnet sites add" [
+    --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    name: string              # The site's name, as it was given to its `init --site-name`
+    ca: path                  # Its CAs: the other site's `pki/trust.pem`
+  ]
+
+  # Trust a site no more (its tenants' Vault objects are its own to remove)
+  export extern "vaultnet sites remove" [
+    --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    name: string              # The site's name, as `vaultnet sites list` shows it
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "vaultnet sites help" [
+  ]
+
+  # List the other sites this cluster's nodes trust
+  export extern "vaultnet sites help list" [
+  ]
+
+  # Trust another site's CAs on every node, so its tenants can log in
+  export extern "vaultnet sites help add" [
+  ]
+
+  # Trust a site no more (its tenants' Vault objects are its own to remove)
+  export extern "vaultnet sites help remove" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "vaultnet sites help help" [
+  ]
+
   def "nu-complete vaultnet profiles output" [] {
     [ "text" "json" ]
   }
@@ -223,6 +276,22 @@ module completions {
 
   # Check the whole chain and say exactly what is broken and how to fix it
   export extern "vaultnet help doctor" [
+  ]
+
+  # Trust other sites whose tenants share this site's raft cluster
+  export extern "vaultnet help sites" [
+  ]
+
+  # List the other sites this cluster's nodes trust
+  export extern "vaultnet help sites list" [
+  ]
+
+  # Trust another site's CAs on every node, so its tenants can log in
+  export extern "vaultnet help sites add" [
+  ]
+
+  # Trust a site no more (its tenants' Vault objects are its own to remove)
+  export extern "vaultnet help sites remove" [
   ]
 
   # List the built-in deployment patterns (profiles) and what each writes

@@ -68,6 +68,8 @@ pub enum Command {
     List(commands::list::Args),
     /// Check the whole chain and say exactly what is broken and how to fix it
     Doctor(commands::doctor::Args),
+    /// Trust other sites whose tenants share this site's raft cluster
+    Sites(commands::sites::Args),
     /// List the built-in deployment patterns (profiles) and what each writes
     Profiles(commands::profiles::Args),
     /// Print a shell completion script

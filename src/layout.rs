@@ -44,6 +44,23 @@ impl Layout {
     pub fn trust(&self) -> PathBuf {
         self.pki().join("trust.pem")
     }
+    /// The CAs of the cluster a site joined (`init --cluster-ca`): what
+    /// signed the nodes' certificates, which that site issued.
+    pub fn cluster_ca(&self) -> PathBuf {
+        self.pki().join("cluster-ca.pem")
+    }
+    /// Other sites sharing this site's cluster: `NAME.pem`, each its CAs.
+    pub fn sites(&self) -> PathBuf {
+        self.pki().join("sites")
+    }
+    pub fn site_ca(&self, name: &str) -> PathBuf {
+        self.sites().join(format!("{name}.pem"))
+    }
+    /// The cluster nodes' client CA file once other sites share it: this
+    /// site's CAs (`trust.pem`) and every other site's.
+    pub fn clients(&self) -> PathBuf {
+        self.pki().join("clients.pem")
+    }
     /// Replaced CAs, each key with its certificate, named with the date.
     pub fn replaced_cas(&self) -> PathBuf {
         self.pki().join("replaced")

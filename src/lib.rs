@@ -41,6 +41,7 @@ pub fn run(cli: cli::Cli) -> Result<u8> {
         cli::Command::Unwrap(args) => commands::unwrap::run(args),
         cli::Command::List(args) => commands::list::run(&env, cli.dir.as_deref(), args),
         cli::Command::Doctor(args) => commands::doctor::run(&env, cli.dir.as_deref(), args),
+        cli::Command::Sites(args) => commands::sites::run(&env, cli.dir.as_deref(), args),
         cli::Command::Profiles(args) => commands::profiles::run(args),
         cli::Command::Completions(args) => {
             commands::completions::run(args, <cli::Cli as clap::CommandFactory>::command())

@@ -251,6 +251,28 @@ pub fn cert_only(pem: &str) -> Result<String> {
     Ok(format!("{}\n", &pem[start..end]))
 }
 
+/// Every certificate of a PEM text (a CA bundle), each alone as PEM
+/// with what it says, in order; anything between them (comments, keys)
+/// is dropped. Refuses a text with none.
+pub fn certificates(pem: &str) -> Result<Vec<(String, CertInfo)>> {
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while rest.contains("-----BEGIN CERTIFICATE-----") {
+        let one = cert_only(rest)?;
+        let info = CertInfo::parse(&one)?;
+        let end = rest
+            .find("-----END CERTIFICATE-----")
+            .expect("cert_only found it")
+            + "-----END CERTIFICATE-----".len();
+        rest = &rest[end..];
+        out.push((one, info));
+    }
+    if out.is_empty() {
+        return Err(Error::failed("no `CERTIFICATE` block in PEM data"));
+    }
+    Ok(out)
+}
+
 /// Whether a PEM text holds a certificate (an identity file does; a key
 /// file written before identity files does not).
 pub fn has_certificate(pem: &str) -> bool {

@@ -8,16 +8,37 @@ use serde_json::{Value, json};
 use crate::state::Limits;
 use crate::state::Site;
 
-pub fn policy_name(tenant: &str) -> String {
-    format!("vaultnet-{tenant}")
+/// The tenant's policy: `vaultnet-` and its Vault name
+/// ([`Site::vault_name`]: `SITE.TENANT` on a named site).
+pub fn policy_name(site: &Site, tenant: &str) -> String {
+    format!("vaultnet-{}", site.vault_name(tenant))
 }
 
 /// The name of a new tenant's role (AppRole's and cert's alike): prefixed,
 /// so it cannot collide with a role the operator made on the shared mounts
 /// (SECURITY.md V7). A tenant recorded before the prefix keeps the bare
-/// name it has (`Tenant::role`).
-pub fn role_name(tenant: &str) -> String {
-    format!("vaultnet-{tenant}")
+/// name it has (`Tenant::role`). On a named site the site's name is in
+/// it too, as in the policy's.
+pub fn role_name(site: &Site, tenant: &str) -> String {
+    format!("vaultnet-{}", site.vault_name(tenant))
+}
+
+/// Whether `role` is a name vaultnet gives tenant `tenant`'s role:
+/// `vaultnet-TENANT`, `vaultnet-SITE.TENANT` on a named site, or the bare
+/// `TENANT` of a tenant recorded before roles were prefixed. (`vaultnet
+/// unwrap` runs as the tenant, with its bundle alone: it knows no site.)
+pub fn names_tenant(role: &str, tenant: &str) -> bool {
+    if role == tenant {
+        return true;
+    }
+    let Some(rest) = role.strip_prefix("vaultnet-") else {
+        return false;
+    };
+    rest == tenant
+        || rest
+            .strip_suffix(tenant)
+            .and_then(|s| s.strip_suffix('.'))
+            .is_some_and(|site| crate::state::validate::site_name(site).is_ok())
 }
 
 /// Where the AppRole role named `role` lives.
@@ -25,15 +46,23 @@ pub fn role_path(role: &str) -> String {
     format!("auth/approle/role/{role}")
 }
 
-/// The tenant's KV v2 prefix, e.g. `secret/data/tenants/alice/`.
+/// The tenant's KV v2 prefix, e.g. `secret/data/tenants/alice/`
+/// (`secret/data/tenants/b.alice/` on site `b`).
 pub fn data_prefix(site: &Site, tenant: &str) -> String {
-    format!("{}/data/{}/{tenant}/", site.kv_mount, site.tenant_prefix)
+    format!(
+        "{}/data/{}/{}/",
+        site.kv_mount,
+        site.tenant_prefix,
+        site.vault_name(tenant)
+    )
 }
 
 pub fn metadata_prefix(site: &Site, tenant: &str) -> String {
     format!(
-        "{}/metadata/{}/{tenant}/",
-        site.kv_mount, site.tenant_prefix
+        "{}/metadata/{}/{}/",
+        site.kv_mount,
+        site.tenant_prefix,
+        site.vault_name(tenant)
     )
 }
 
@@ -93,9 +122,9 @@ pub fn wraps_for_tenant(site: &Site, tenant: &str, role: &str, path: &str) -> bo
 
 /// The token fields every role of a tenant sets, AppRole's and cert's:
 /// the tenant's policy alone, every limit explicit.
-fn token_fields(tenant: &str, l: &Limits) -> serde_json::Map<String, Value> {
+fn token_fields(site: &Site, tenant: &str, l: &Limits) -> serde_json::Map<String, Value> {
     let v = json!({
-        "token_policies": [policy_name(tenant)],
+        "token_policies": [policy_name(site, tenant)],
         // No `default` policy: see [`SELF_PATHS`].
         "token_no_default_policy": true,
         "token_ttl": l.token_ttl,
@@ -110,8 +139,8 @@ fn token_fields(tenant: &str, l: &Limits) -> serde_json::Map<String, Value> {
 }
 
 /// The AppRole role body.
-pub fn role_body(tenant: &str, l: &Limits) -> Value {
-    let mut m = token_fields(tenant, l);
+pub fn role_body(site: &Site, tenant: &str, l: &Limits) -> Value {
+    let mut m = token_fields(site, tenant, l);
     m.insert("bind_secret_id".into(), json!(true));
     m.insert("secret_id_ttl".into(), json!(l.secret_id_ttl));
     m.insert("secret_id_num_uses".into(), json!(l.secret_id_num_uses));
@@ -125,31 +154,37 @@ pub fn cert_role_path(role: &str) -> String {
 
 /// The `cert` auth role: the vaultnet CA, the tenant's name as the only
 /// common name it accepts, and the token fields of [`token_fields`].
-pub fn cert_role_body(tenant: &str, l: &Limits, ca_pem: &str) -> Value {
+pub fn cert_role_body(site: &Site, tenant: &str, l: &Limits, ca_pem: &str) -> Value {
     let mut m = serde_json::Map::new();
     m.insert("certificate".into(), json!(ca_pem.trim_end()));
     m.insert("allowed_common_names".into(), json!([tenant]));
-    m.insert("display_name".into(), json!(tenant));
-    m.extend(token_fields(tenant, l));
+    m.insert("display_name".into(), json!(site.vault_name(tenant)));
+    m.extend(token_fields(site, tenant, l));
     Value::Object(m)
 }
 
 /// The fields of a live role that differ from what vaultnet wants, as
 /// `field: live -> wanted`.
-pub fn role_drift(live: &Value, tenant: &str, l: &Limits) -> Vec<String> {
-    drift(live, &role_body(tenant, l))
+pub fn role_drift(live: &Value, site: &Site, tenant: &str, l: &Limits) -> Vec<String> {
+    drift(live, &role_body(site, tenant, l))
 }
 
 /// [`role_drift`] for the `cert` role (the CA compared as text, without
 /// the trailing newline Vault may drop or add).
-pub fn cert_role_drift(live: &Value, tenant: &str, l: &Limits, ca_pem: &str) -> Vec<String> {
+pub fn cert_role_drift(
+    live: &Value,
+    site: &Site,
+    tenant: &str,
+    l: &Limits,
+    ca_pem: &str,
+) -> Vec<String> {
     let mut live = live.get("data").unwrap_or(live).clone();
     if let Some(c) = live.get_mut("certificate")
         && let Some(t) = c.as_str()
     {
         *c = Value::from(t.trim_end());
     }
-    let mut d = drift(&live, &cert_role_body(tenant, l, ca_pem));
+    let mut d = drift(&live, &cert_role_body(site, tenant, l, ca_pem));
     // The CA's text is long: name the field, not its PEM.
     for line in &mut d {
         if line.starts_with("certificate:") {
@@ -266,7 +301,11 @@ mod tests {
 
     #[test]
     fn role_sets_every_limit_explicitly() {
-        let b = role_body("alice", &Limits::default());
+        let b = role_body(
+            &crate::state::site::sample_site("l1"),
+            "alice",
+            &Limits::default(),
+        );
         for k in [
             "token_policies",
             "token_ttl",
@@ -286,13 +325,14 @@ mod tests {
 
     #[test]
     fn drift_names_the_changed_fields() {
-        let mut live = role_body("alice", &Limits::default());
-        assert!(role_drift(&live, "alice", &Limits::default()).is_empty());
+        let site = crate::state::site::sample_site("l1");
+        let mut live = role_body(&site, "alice", &Limits::default());
+        assert!(role_drift(&live, &site, "alice", &Limits::default()).is_empty());
         live["token_ttl"] = json!(7200);
         live["token_policies"] = json!(["vaultnet-alice", "admin"]);
         // A role written before vaultnet set it, as Vault reads it back.
         live["token_no_default_policy"] = json!(false);
-        let d = role_drift(&json!({ "data": live }), "alice", &Limits::default());
+        let d = role_drift(&json!({ "data": live }), &site, "alice", &Limits::default());
         assert_eq!(d.len(), 3, "{d:?}");
         assert!(d.iter().any(|l| l.starts_with("token_ttl: 7200 -> 3600")));
         assert!(d.contains(&"token_no_default_policy: false -> true".to_string()));

@@ -78,6 +78,12 @@ pub struct Flags {
     /// Where each cluster node keeps its raft data: DIR/NAME [default: /var/lib/openbao/raft]
     #[arg(long, value_name = "DIR")]
     pub raft_dir: Option<PathBuf>,
+    /// This site's name, when several sites share one cluster: every Vault name and path of its tenants starts with it (NAME.TENANT); fixed once tenants exist [default: none]
+    #[arg(long, value_name = "NAME")]
+    pub site_name: Option<String>,
+    /// Join the cluster another site runs: the CAs its nodes' certificates chain to (that site's `pki/trust.pem`); needs `--vault-node` for each node and `--site-name`
+    #[arg(long, value_name = "FILE")]
+    pub cluster_ca: Option<PathBuf>,
 }
 
 /// Flag values, parsed and validated.
@@ -89,6 +95,8 @@ pub struct Parsed {
     vault_reload: Option<VaultReload>,
     nodes: Vec<VaultNode>,
     allow_cidrs: Vec<Cidr>,
+    /// `--cluster-ca`, read and checked: its certificates, each alone.
+    pub cluster_ca: Option<String>,
 }
 
 impl Parsed {
@@ -102,6 +110,10 @@ impl Parsed {
         if let Some(i) = &a.ingress_interface {
             validate::interface(i)?;
         }
+        if let Some(n) = &a.site_name {
+            validate::site_name(n)?;
+        }
+        let cluster_ca = a.cluster_ca.as_deref().map(read_cluster_ca).transpose()?;
         if let Some(i) = &a.agent_image {
             validate::image(i)?;
         }
@@ -158,8 +170,53 @@ impl Parsed {
             vault_reload,
             nodes,
             allow_cidrs,
+            cluster_ca,
         })
     }
+}
+
+/// `--cluster-ca FILE`: its CAs, for a site that joins a cluster.
+fn read_cluster_ca(path: &std::path::Path) -> Result<String> {
+    read_ca_file(
+        path,
+        "pass the `pki/trust.pem` of the site that runs the cluster, e.g. `--cluster-ca /tmp/site-a-trust.pem`",
+    )
+}
+
+/// A file of another site's CAs: one or more CA certificates, none
+/// expired; returned as their PEM, each certificate alone. Every fault is
+/// a usage error with `hint`.
+pub fn read_ca_file(path: &std::path::Path, hint: &str) -> Result<String> {
+    let bad = |why: String| {
+        Error::usage(format!(
+            "cannot take the CAs in `{}`: {why}",
+            path.display().to_string().escape_debug()
+        ))
+        .hint(hint)
+    };
+    let text = crate::sys::fsx::read_text(path, crate::sys::fsx::MAX_PEM_BYTES)
+        .map_err(|e| Error::usage(e.message().to_string()).hint(hint))?
+        .ok_or_else(|| bad("no such file".into()))?;
+    let certs = crate::pki::certificates(&text).map_err(|e| bad(e.message().to_string()))?;
+    let now = time::OffsetDateTime::now_utc();
+    let mut pem = String::new();
+    for (one, info) in certs {
+        if !info.is_ca {
+            return Err(bad(format!(
+                "`{}` is not a CA certificate",
+                info.subject.escape_debug()
+            )));
+        }
+        if info.not_after <= now {
+            return Err(bad(format!(
+                "the CA `{}` expired {}",
+                info.subject.escape_debug(),
+                crate::provision::tenant::show_time(info.not_after)
+            )));
+        }
+        pem.push_str(&one);
+    }
+    Ok(pem)
 }
 
 pub fn parse_host_ip(s: &str) -> Result<IpAddr> {
@@ -341,6 +398,10 @@ pub fn resolve_under(
         "tenants",
     )?;
     let site = Site {
+        name: a
+            .site_name
+            .clone()
+            .or_else(|| prev.and_then(|s| s.name.clone())),
         auth: a.auth.or(prev.map(|s| s.auth)).unwrap_or_default(),
         profile: profile.name(),
         dns_name,
@@ -406,6 +467,13 @@ fn resolve_cluster(
     let nodes = match (p.nodes.is_empty(), recorded) {
         (false, _) => p.nodes.clone(),
         (true, Some(c)) => c.nodes.clone(),
+        (true, None) if p.cluster_ca.is_some() => {
+            return Err(
+                Error::usage("`--cluster-ca` without the cluster's nodes").hint(
+                    "give each node of that cluster with `--vault-node NAME=IP:PORT`, as its site has them",
+                ),
+            );
+        }
         (true, None) => {
             if let Some(d) = &a.raft_dir {
                 return Err(Error::usage(format!(
@@ -417,12 +485,25 @@ fn resolve_cluster(
             return Ok(None);
         }
     };
+    let joined = p.cluster_ca.is_some() || recorded.is_some_and(|c| c.joined);
+    if let (true, Some(d)) = (joined, &a.raft_dir) {
+        return Err(Error::usage(format!(
+            "`--raft-dir {}` on a site that joined another site's cluster",
+            d.display()
+        ))
+        .hint("drop `--raft-dir`: the site that runs the cluster keeps its nodes' raft data"));
+    }
     let raft_dir = a
         .raft_dir
         .clone()
         .or_else(|| recorded.map(|c| c.raft_dir.clone()))
         .unwrap_or_else(|| cluster::default_raft_dir(flavor.binary()));
-    let c = Cluster { nodes, raft_dir };
+    let c = Cluster {
+        nodes,
+        raft_dir,
+        joined,
+        sites: recorded.map(|c| c.sites.clone()).unwrap_or_default(),
+    };
     cluster::validate(&c)?;
     Ok(Some(c))
 }

@@ -4,14 +4,18 @@
 //! playing the host run from exactly those files, are initialised once,
 //! unsealed, and join one another over mutual TLS; `init` sets the cluster
 //! up, `add-user` provisions tenants through whichever node is active,
-//! HAProxy runs the config `init` wrote and the gate is loaded. Then the
+//! HAProxy runs the config `init` wrote and the gate is loaded, and a
+//! bundle's agent renders its secret through the forwarder. Then the
 //! active node is SIGKILLed while logins and writes go through the
-//! forwarder without pause: they succeed again within 3 s, every write
+//! forwarder without pause: they succeed again within 3 s, the agent
+//! renders a secret changed after the failover, every write
 //! acknowledged before, during and after is on the survivors, the killed
 //! node restarts and rejoins, `doctor` names the active node and the one
 //! that is down, and `renew` renews and reloads every node's certificate.
+//! Two sites share one cluster, each tenant reading only its own secrets.
 //! Offline: a cluster with a forwarder that cannot tell the active node is
-//! refused before anything is written.
+//! refused before anything is written, and so is a site joining a cluster
+//! without what it needs.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,7 +30,7 @@ use crate::support::cluster::{RaftCluster, curl};
 use crate::support::doctor::{REPORT_NOT_COMPARED, Report, assert_no_token};
 use crate::support::fixture::Fixture;
 use crate::support::init::{RENEWAL_STEPS, ca_name, next_ca_name};
-use crate::support::tenant::{UnixUser, add_expect, removed};
+use crate::support::tenant::{Agent, UnixUser, add_expect, removed};
 use crate::support::{require_e2e, wait_for};
 
 const NODES: [(&str, &str); 3] = [
@@ -45,6 +49,11 @@ const FAILOVER_BOUND: Duration = Duration::from_secs(10);
 /// logins and writes may still fail: the forwarder's part, which vaultnet
 /// sets (a check every 100 ms, one good answer to mark a node up).
 const SWITCH_BOUND: Duration = Duration::from_millis(1500);
+/// How long a tenant's token of this test lives at most
+/// (`--token-max-ttl 20s`): the agent logs in again at least this often.
+const AGENT_RELOGIN: Duration = Duration::from_secs(20);
+/// How long the agent may take to render its first secret.
+const AGENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn node_args(f: &Fixture) -> Vec<String> {
     let mut args = vec![
@@ -141,10 +150,23 @@ fn via_forwarder(
     body: Option<&Value>,
     token: Option<&str>,
 ) -> Result<(u16, Value), String> {
+    via_port(f, PORT, identity, method, path, body, token)
+}
+
+/// [`via_forwarder`] through the forwarder on `port`.
+fn via_port(
+    f: &Fixture,
+    port: u16,
+    identity: (&Path, &Path, &Path),
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    token: Option<&str>,
+) -> Result<(u16, Value), String> {
     curl(
         f.ns().name(),
-        &format!("https://{DNS_NAME}:{PORT}/v1/{path}"),
-        Some((DNS_NAME, SocketAddr::new(f.host_ip(), PORT))),
+        &format!("https://{DNS_NAME}:{port}/v1/{path}"),
+        Some((DNS_NAME, SocketAddr::new(f.host_ip(), port))),
         identity,
         method,
         body,
@@ -217,13 +239,23 @@ struct Bundle {
 
 impl Bundle {
     fn of(f: &Fixture, tenant: &str) -> Bundle {
-        let dir = f.bundle(tenant);
+        Bundle::at(&f.bundle(tenant))
+    }
+
+    /// The bundle in directory `dir`.
+    fn at(dir: &Path) -> Bundle {
+        let text = |name: &str| {
+            std::fs::read_to_string(dir.join(name))
+                .unwrap_or_else(|e| panic!("read {}/{name}: {e}", dir.display()))
+                .trim()
+                .to_string()
+        };
         Bundle {
             ca: dir.join("ca.pem"),
             cert: dir.join("client.pem"),
             key: dir.join("client-key.pem"),
-            role_id: f.bundle_text(tenant, "role_id"),
-            secret_id: f.bundle_text(tenant, "secret_id"),
+            role_id: text("role_id"),
+            secret_id: text("secret_id"),
         }
     }
 
@@ -233,9 +265,15 @@ impl Bundle {
 
     /// AppRole login through the forwarder: the token.
     fn login(&self, f: &Fixture) -> Result<String, String> {
+        self.login_via(f, PORT)
+    }
+
+    /// AppRole login through the forwarder on `port`.
+    fn login_via(&self, f: &Fixture, port: u16) -> Result<String, String> {
         let body = json!({"role_id": self.role_id, "secret_id": self.secret_id});
-        match via_forwarder(
+        match via_port(
             f,
+            port,
             self.identity(),
             "POST",
             "auth/approle/login",
@@ -338,8 +376,13 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
     // Tenants, provisioned through whichever node is active.
     let users = [UnixUser::create("ca"), UnixUser::create("cb")];
     let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+    // Tokens that end within seconds: the agent logs in again every
+    // AGENT_RELOGIN at most, and renders afresh with each new token, so a
+    // changed secret shows within the test (its own render interval is
+    // minutes).
     let mut add = f.add_user(&names);
-    add.env("BAO_TOKEN", &token);
+    add.env("BAO_TOKEN", &token)
+        .args(["--token-ttl", "10s", "--token-max-ttl", "20s"]);
     add.run().expect(add_expect(&f, &names, true));
 
     // HAProxy from the config init wrote; then the gate.
@@ -407,6 +450,29 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
         .unwrap();
         assert_eq!(code, 403, "{name} read {other}'s secret");
     }
+
+    // The first tenant's agent, from its bundle unchanged, in a network
+    // of its own that reaches the host address: it renders its secret
+    // through the forwarder. The gate admits only local tenant uids to
+    // the forwarder (rootless Podman's traffic is local: the Podman tests
+    // run agents under it); this agent's traffic arrives from another
+    // namespace, so the gate is out while it runs, and back after.
+    f.unload_nft();
+    let tenant_ns = f.ns().add_tenant_ns("vnca", &[(DNS_NAME, f.host_ip())]);
+    let agent = Agent::start(&tenant_ns, &f.bundle(names[0]), &f.compose(names[0]));
+    let rendered = |want: &str, within: Duration, why: &str| {
+        let _: () = wait_for(why, within, Duration::from_millis(200), || {
+            let got = std::fs::read_to_string(agent.path("/secrets/app")).unwrap_or_default();
+            (got == want)
+                .then_some(())
+                .ok_or_else(|| format!("{got:?}\n--- agent log ---\n{}", agent.log()))
+        });
+    };
+    rendered(
+        &format!("v-{}", names[0]),
+        AGENT_TIMEOUT,
+        "the agent to render its secret through the forwarder",
+    );
 
     // The writer: one login and one write after the other, through the
     // forwarder, for as long as the test runs; the active node is killed
@@ -529,6 +595,35 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
         std::fs::read_to_string(&haproxy_log).unwrap_or_default()
     );
 
+    // The agent kept going through the loss of the active node: a secret
+    // changed after it shows in its file, from the new active node.
+    let changed = format!("v-{}-after-failover", names[0]);
+    let body = json!({"data": {"value": changed}});
+    assert_eq!(
+        via_forwarder(
+            &f,
+            op_id,
+            "POST",
+            &format!("secret/data/tenants/{}/app", names[0]),
+            Some(&body),
+            Some(&token)
+        )
+        .map(|r| r.0),
+        Ok(200)
+    );
+    let t = Instant::now();
+    rendered(
+        &changed,
+        AGENT_RELOGIN * 3,
+        "the agent to render the secret changed after the failover",
+    );
+    eprintln!(
+        "timing: the agent rendered the changed secret {:.1} s after it was written",
+        t.elapsed().as_secs_f64()
+    );
+    drop(agent);
+    f.load_nft();
+
     // Every acknowledged write, on every survivor.
     let acked: Vec<u64> = attempts.iter().filter_map(|a| a.acked).collect();
     let survivors: Vec<usize> = (0..NODES.len()).filter(|i| *i != killed).collect();
@@ -610,24 +705,34 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
         NODES[killed].0,
         t.elapsed().as_secs_f64()
     );
-    let ap = cluster.autopilot();
-    let servers = ap
-        .pointer("/data/servers")
-        .and_then(Value::as_object)
-        .unwrap();
-    let leader_index = servers
-        .values()
-        .find(|s| s["status"] == "leader")
-        .and_then(|s| s["last_index"].as_u64())
-        .unwrap();
-    assert_eq!(servers.len(), 3, "{ap}");
-    for (id, s) in servers {
-        assert_eq!(s["healthy"], true, "{id}: {s}");
-        assert!(
-            s["last_index"].as_u64().unwrap() + 2 >= leader_index,
-            "{id} lags the leader: {s}"
-        );
-    }
+    // Every server healthy and at the leader's index. Autopilot's view is
+    // a snapshot and the cluster keeps writing (tokens of these tests
+    // expire within seconds and are revoked), so it is asked until a
+    // snapshot shows every follower caught up.
+    let _: () = wait_for(
+        "every server healthy and at the leader's index",
+        Duration::from_secs(20),
+        Duration::from_millis(250),
+        || {
+            let ap = cluster.autopilot();
+            let servers = ap
+                .pointer("/data/servers")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let leader_index = servers
+                .values()
+                .find(|s| s["status"] == "leader")
+                .and_then(|s| s["last_index"].as_u64())
+                .unwrap_or(0);
+            let ok = servers.len() == 3
+                && servers.values().all(|s| {
+                    s["healthy"] == true
+                        && s["last_index"].as_u64().unwrap_or(0) + 2 >= leader_index
+                });
+            ok.then_some(()).ok_or_else(|| ap.to_string())
+        },
+    );
 
     // With every node back, doctor finds nothing wrong.
     let r = doctor(&f, &token, 0);
@@ -795,4 +900,534 @@ fn a_cluster_with_a_forwarder_that_cannot_tell_the_active_node_is_refused_and_no
     }
     c.run().expect_success();
     assert_eq!(f.state()["site"]["forwarder"], "haproxy");
+}
+
+/// Site B's port on the host address: its own HAProxy, beside site A's.
+const PORT_B: u16 = 22301;
+
+/// `init` of site B, joining the cluster site A runs: its name, A's CAs
+/// and the same nodes.
+fn site_b_init(f: &Fixture, dir_b: &Path) -> crate::support::cmd::Cmd {
+    let mut c = f.vaultnet_at(dir_b);
+    c.args([
+        "init",
+        "--yes",
+        "--host-ip",
+        &f.host_ip().to_string(),
+        "--port",
+        &PORT_B.to_string(),
+        "--timeout",
+        "10",
+        "--site-name",
+        "b",
+        "--cluster-ca",
+    ])
+    .arg(f.path("pki/trust.pem"));
+    for (name, addr) in NODES {
+        c.args(["--vault-node", &format!("{name}={addr}")]);
+    }
+    c
+}
+
+/// Two sites, one cluster (root, `VAULTNET_E2E=1`): site A runs the three
+/// nodes, site B joins with A's CAs (`init --site-name b --cluster-ca`),
+/// A trusts B's CAs (`vaultnet sites add`), and each site adds a tenant
+/// of the same name. Each tenant logs in through its own site's HAProxy
+/// and reads its own secret, never the other's: B's tenant is
+/// `vaultnet-b.ta` in Vault, under `tenants/b.ta/`. Once A trusts B no
+/// more and each node has restarted, B's certificates are refused and
+/// A's tenant still logs in.
+#[test]
+fn two_sites_share_one_cluster_and_each_tenant_reads_only_its_own_secrets() {
+    require_e2e!("runs three OpenBao nodes and two HAProxy in a network namespace");
+    let f = Fixture::host("vnst").build();
+    std::fs::create_dir_all(raft_dir(&f)).unwrap();
+    let dir_b = f.scratch().join("site-b");
+    let nodes: Vec<(&str, SocketAddr)> = NODES
+        .iter()
+        .map(|(n, a)| (*n, a.parse().unwrap()))
+        .collect();
+
+    // Site A writes the nodes' files; site B joins before any node runs.
+    f.vaultnet_without_token()
+        .args(node_args(&f))
+        .run()
+        .expect_success();
+    let out = site_b_init(&f, &dir_b).run();
+    out.expect(
+        f.expect(0)
+            .stdout(format!(
+                "vaultnet initialised in `[DIR]/site-b`: 11 changed, 0 kept
+note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://127.0.0.1:8200: connection refused
+
+Profile l1 (pattern L1): host forwarder + DNS name + mTLS.
+OpenBao raft cluster of 3 nodes run by another site (bao1 at 127.0.0.1:8200, bao2 at 127.0.0.2:8200, bao3 at 127.0.0.3:8200), verified by `[DIR]/site-b/pki/cluster-ca.pem`; tenants' Vault names start with `b.`.
+  That site must trust this one's CAs: there, `vaultnet sites add b [DIR]/site-b/pki/trust.pem`, then restart its nodes one at a time.
+Forwarder (haproxy): [HOST_IP]:{PORT_B} -> the active node of bao1, bao2, bao3; install it from `[DIR]/site-b` with:
+  cat forwarder/vaultnet-haproxy.cfg >> /etc/haproxy/haproxy.cfg
+  haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy
+  nft -f forwarder/vaultnet.nft    # the gate: tenant uids only, never on Vault's port
+{}Operator access:
+  export BAO_ADDR=https://127.0.0.1:8200 BAO_CACERT=[DIR]/site-b/pki/cluster-ca.pem BAO_CLIENT_CERT=[DIR]/site-b/operator/client.pem BAO_CLIENT_KEY=[DIR]/site-b/operator/client-key.pem
+
+Left to do:
+  1. have the site that runs the cluster trust this one: there, `vaultnet sites add b [DIR]/site-b/pki/trust.pem`, then restart its nodes one at a time
+  2. then run `vaultnet init` again with an operator token (`BAO_TOKEN`, `--token-file` or `~/.vault-token`) to enable AppRole and KV v2
+",
+                RENEWAL_STEPS.replace("[STATE]", "[DIR]/site-b")
+            ))
+            .stderr(format!(
+                "wrote `pki/cluster-ca.pem`
+created CA `pki/ca.pem` ({}, expires [DATE])
+created next CA `pki/next-ca.pem` ({}, expires [DATE]), trusted from now on so `vaultnet renew --rotate-ca` can switch to it
+created health-check certificate `forwarder/check.pem` (expires [DATE])
+created operator certificate `operator/client.pem` (expires [DATE])
+wrote `pki/trust.pem`
+wrote `vaultnet.yaml`
+wrote `forwarder/vaultnet-haproxy.cfg`
+wrote `forwarder/vaultnet.nft`
+wrote `renew/vaultnet-renew.service`
+wrote `renew/vaultnet-renew.timer`
+",
+                ca_name_at(&dir_b),
+                ca_name_at_next(&dir_b)
+            )),
+    );
+    // B wrote no node file and holds A's CAs to verify the nodes by.
+    assert!(!dir_b.join("vault/nodes").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir_b.join("pki/cluster-ca.pem")).unwrap(),
+        std::fs::read_to_string(f.path("pki/trust.pem")).unwrap()
+    );
+
+    // A trusts B: the nodes' listeners name `pki/clients.pem`, A's CAs
+    // and B's.
+    let b_trust = dir_b.join("pki/trust.pem");
+    let mut add = f.vaultnet_without_token();
+    add.args(["sites", "add", "b"]).arg(&b_trust);
+    let mut listeners = String::new();
+    for (name, _) in NODES {
+        listeners.push_str(&format!("updated `vault/nodes/{name}/listener.json`\n"));
+    }
+    add.run().expect(
+        f.expect(0)
+            .stdout(format!(
+                "trusted site `b`: CA `{}` (expires [DATE]) in `pki/sites/b.pem`
+its tenants can log in once each node restarts: it reads `pki/clients.pem` only when it starts. Restart the nodes one at a time, standbys first, unsealing each.
+",
+                ca_name_at(&dir_b)
+            ))
+            .stderr(format!(
+                "wrote `pki/sites/b.pem`\nwrote `vaultnet.yaml`\nwrote `pki/clients.pem`\n{listeners}"
+            )),
+    );
+    let clients = std::fs::read_to_string(f.path("pki/clients.pem")).unwrap();
+    assert_eq!(
+        clients,
+        std::fs::read_to_string(f.path("pki/trust.pem")).unwrap()
+            + &std::fs::read_to_string(&b_trust).unwrap()
+    );
+    let listener: Value = serde_json::from_str(
+        &std::fs::read_to_string(f.path("vault/nodes/bao1/listener.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        listener.pointer("/listener/0/tcp/tls_client_ca_file"),
+        Some(&json!(f.path("pki/clients.pem")))
+    );
+    // Again: nothing changes. Refused: B under another name, A's own CA.
+    let mut again = f.vaultnet_without_token();
+    again.args(["sites", "add", "b"]).arg(&b_trust);
+    again.run().expect(
+        f.expect(0)
+            .stdout("site `b` is trusted already: nothing changed\n"),
+    );
+    let mut twice = f.vaultnet_without_token();
+    twice.args(["sites", "add", "c"]).arg(&b_trust);
+    twice.run().expect(f.rejected(
+        "`[DIR]/site-b/pki/trust.pem` holds a CA site `b` is trusted with already",
+        "each site has CAs of its own: pass that site's `pki/trust.pem`",
+    ));
+    let mut own = f.vaultnet_without_token();
+    own.args(["sites", "add", "c"]).arg(f.path("pki/trust.pem"));
+    own.run().expect(f.rejected(
+        "`[STATE]/pki/trust.pem` holds this site's own CA",
+        "pass the other site's `pki/trust.pem`, e.g. `vaultnet sites add c /tmp/c-trust.pem`",
+    ));
+    let mut joined = f.vaultnet_at(&dir_b);
+    joined.args(["sites", "list"]);
+    joined.run().expect(f.rejected(
+        "this site joined another site's cluster: that site decides what its nodes trust",
+        "run `vaultnet sites` on the site that runs the cluster",
+    ));
+    let mut list = f.vaultnet_without_token();
+    list.args(["sites", "list"]);
+    list.run().expect(f.expect(0).stdout(format!(
+        "b: CA `{}` (expires [DATE]) in `pki/sites/b.pem`\n",
+        ca_name_at(&dir_b)
+    )));
+
+    // The cluster from A's files; each site set up through it.
+    let mut cluster = RaftCluster::start(
+        f.ns(),
+        f.dir(),
+        &raft_dir(&f),
+        f.scratch(),
+        &nodes,
+        f.operator_tls(),
+    );
+    cluster.init_and_unseal();
+    let token = cluster.root_token.clone();
+    let mut init_a = f.vaultnet_without_token();
+    init_a.args(node_args(&f)).env("BAO_TOKEN", &token);
+    init_a.run().expect_success();
+    let mut init_b = site_b_init(&f, &dir_b);
+    init_b.env("BAO_TOKEN", &token);
+    let out = init_b.run().expect(
+        f.expect(0)
+            .stdout_any("the summary compared whole above, without its notes")
+            .stderr_any("kept files, and what Vault had"),
+    );
+    assert!(
+        out.stdout
+            .contains("Next: `vaultnet add-user NAME` for each tenant.\n"),
+        "{out}"
+    );
+
+    // One tenant of the same name on each site.
+    let user = UnixUser::create("ta");
+    let name = user.name.as_str();
+    let mut add_a = f.add_user(&[name]);
+    add_a.env("BAO_TOKEN", &token);
+    add_a.run().expect(add_expect(&f, &[name], true));
+    let mut add_b = f.vaultnet_at(&dir_b);
+    add_b.args(["add-user", name]).env("BAO_TOKEN", &token);
+    add_b.run().expect(
+        f.expect(0)
+            .stdout_any("add-user's words, compared for site A")
+            .stderr_any("the same"),
+    );
+    let active = cluster.active().expect("one active node");
+    let (_, policies) = cluster.root_api(active, "GET", "sys/policies/acl?list=true", None);
+    let keys = policies.pointer("/data/keys").cloned().unwrap_or_default();
+    for p in [format!("vaultnet-{name}"), format!("vaultnet-b.{name}")] {
+        assert!(
+            keys.as_array().unwrap().contains(&json!(p)),
+            "{p} missing: {keys}"
+        );
+    }
+    let state_b: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dir_b.join("vaultnet.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(
+        state_b["tenants"][name]["role"],
+        json!(format!("vaultnet-b.{name}"))
+    );
+
+    // Each site's HAProxy, from its own config.
+    for (dir, log) in [
+        (f.dir().to_path_buf(), "haproxy-a.log"),
+        (dir_b.clone(), "haproxy-b.log"),
+    ] {
+        let cfg = dir.join("forwarder/vaultnet-haproxy.cfg");
+        f.ns().spawn(
+            Command::new("haproxy").arg("-db").arg("-f").arg(&cfg),
+            Some(&f.scratch().join(log)),
+        );
+    }
+    let a = Bundle::of(&f, name);
+    let b = Bundle::at(&dir_b.join("tenants").join(name));
+    let ta = wait_login(&f, &a, PORT);
+    let tb = wait_login(&f, &b, PORT_B);
+    let op_id = {
+        let o = f.operator_tls();
+        (o.ca_pem_path, o.client_cert_path, o.client_key_path)
+    };
+    let op = (op_id.0.as_path(), op_id.1.as_path(), op_id.2.as_path());
+    let path_a = format!("secret/data/tenants/{name}/app");
+    let path_b = format!("secret/data/tenants/b.{name}/app");
+    for (path, v) in [(&path_a, "of-a"), (&path_b, "of-b")] {
+        let body = json!({"data": {"value": v}});
+        assert_eq!(
+            via_forwarder(&f, op, "POST", path, Some(&body), Some(&token)).map(|r| r.0),
+            Ok(200)
+        );
+    }
+    let read = |bundle: &Bundle, port: u16, t: &str, path: &str| {
+        via_port(&f, port, bundle.identity(), "GET", path, None, Some(t)).unwrap()
+    };
+    let (code, body) = read(&a, PORT, &ta, &path_a);
+    assert_eq!(
+        (code, body.pointer("/data/data/value")),
+        (200, Some(&json!("of-a")))
+    );
+    let (code, body) = read(&b, PORT_B, &tb, &path_b);
+    assert_eq!(
+        (code, body.pointer("/data/data/value")),
+        (200, Some(&json!("of-b")))
+    );
+    assert_eq!(
+        read(&a, PORT, &ta, &path_b).0,
+        403,
+        "A's tenant read B's secret"
+    );
+    assert_eq!(
+        read(&b, PORT_B, &tb, &path_a).0,
+        403,
+        "B's tenant read A's secret"
+    );
+
+    // B's doctor checks every node against A's CAs, and that its own
+    // HAProxy leads to the active one; the nodes' certificates are A's.
+    let mut d = f.vaultnet_at(&dir_b);
+    d.env("LC_ALL", "C.UTF-8")
+        .env("BAO_TOKEN", &token)
+        .args(["doctor", "--output", "json"]);
+    let r = Report::parse(d.run().expect(f.expect(0).stdout_any(REPORT_NOT_COMPARED)));
+    assert_eq!(r.summary("fail"), 0);
+    assert_eq!(
+        r.leaves("warn"),
+        ["nft.loaded"],
+        "only the gate B's test leaves unloaded"
+    );
+    let active = NODES[cluster.active().expect("one active node")].0;
+    assert!(
+        r.detail("vault.active")
+            .starts_with(&format!("active: {active}; ")),
+        "{}",
+        r.detail("vault.active")
+    );
+    for (name, _) in NODES {
+        r.expect(&format!("vault.{name}.tls"), "ok");
+        assert_eq!(
+            r.check(&format!("vault.{name}.tls"))["title"],
+            json!(
+                "TLS: server certificate verifies for `vault.lan` against the cluster's CAs (`pki/cluster-ca.pem`)"
+            )
+        );
+        r.expect(&format!("vault.{name}.served"), "skip");
+    }
+    r.expect("forwarder.active", "ok");
+    // A trusts B no more; once every node has restarted, B's certificates
+    // are refused at the handshake and A's tenant still logs in.
+    let mut remove = f.vaultnet_without_token();
+    remove.args(["sites", "remove", "b"]);
+    remove.run().expect(
+        f.expect(0)
+            .stdout(
+                "site `b` is no longer trusted
+its certificates are refused once each node restarts: it reads `pki/clients.pem` only when it starts. Restart the nodes one at a time, standbys first, unsealing each.
+Its tenants' Vault objects (`vaultnet-b.*`) are that site's: remove its tenants there with `vaultnet remove-user`.
+",
+            )
+            .stderr(format!(
+                "wrote `vaultnet.yaml`\nremoved `pki/clients.pem`\n{listeners}removed `pki/sites/b.pem`\n"
+            )),
+    );
+    let active = cluster.active().expect("one active node");
+    let order: Vec<usize> = (0..NODES.len())
+        .filter(|i| *i != active)
+        .chain([active])
+        .collect();
+    for i in order {
+        cluster.kill(i);
+        cluster.restart(i);
+        cluster.unseal(i);
+    }
+    let _: () = wait_for(
+        "a login of A's tenant after the restarts",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || a.login_via(&f, PORT).map(drop),
+    );
+    let refused = b.login_via(&f, PORT_B);
+    assert!(refused.is_err(), "B's tenant logged in: {refused:?}");
+    let direct = curl(
+        f.ns().name(),
+        &format!("https://{}/v1/sys/health", NODES[0].1),
+        None,
+        (
+            &dir_b.join("pki/cluster-ca.pem"),
+            &dir_b.join("operator/client.pem"),
+            &dir_b.join("operator/client-key.pem"),
+        ),
+        "GET",
+        None,
+        None,
+        Duration::from_secs(2),
+    );
+    assert!(
+        direct.is_err(),
+        "B's operator certificate is still accepted: {direct:?}"
+    );
+}
+
+/// The common name of the next CA in state directory `dir`.
+fn ca_name_at_next(dir: &Path) -> String {
+    let pem = std::fs::read_to_string(dir.join("pki/next-ca.pem")).unwrap();
+    vaultnet::pki::CertInfo::parse(&pem)
+        .unwrap()
+        .common_name
+        .unwrap()
+}
+
+/// The common name of the CA in state directory `dir`.
+fn ca_name_at(dir: &Path) -> String {
+    let pem = std::fs::read_to_string(dir.join("pki/ca.pem")).unwrap();
+    vaultnet::pki::CertInfo::parse(&pem)
+        .unwrap()
+        .common_name
+        .unwrap()
+}
+
+/// The tenant's token, once a login through the forwarder on `port`
+/// succeeds (HAProxy has found the active node).
+fn wait_login(f: &Fixture, b: &Bundle, port: u16) -> String {
+    wait_for(
+        "a login through the forwarder",
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || b.login_via(f, port),
+    )
+}
+
+/// Joining another site's cluster needs the nodes, a site name and that
+/// site's CAs; each fault is refused in one line with its fix, and
+/// nothing is written. A site's name cannot change under its tenants,
+/// and only a site that runs a cluster trusts other sites.
+#[test]
+fn joining_a_cluster_without_what_it_needs_is_refused_and_nothing_is_written() {
+    let other = Fixture::builder().init().build();
+    let ca = other.path("pki/trust.pem");
+    let leaf = other.path("operator/client.pem");
+    let nodes: Vec<String> = NODES
+        .iter()
+        .flat_map(|(n, a)| ["--vault-node".to_string(), format!("{n}={a}")])
+        .collect();
+    let hint_ca = "pass the `pki/trust.pem` of the site that runs the cluster, e.g. `--cluster-ca /tmp/site-a-trust.pem`";
+    let cases: Vec<(Vec<String>, String, String)> = vec![
+        (
+            vec![
+                "--site-name".into(),
+                "b".into(),
+                "--cluster-ca".into(),
+                ca.display().to_string(),
+            ],
+            "`--cluster-ca` without the cluster's nodes".into(),
+            "give each node of that cluster with `--vault-node NAME=IP:PORT`, as its site has them"
+                .into(),
+        ),
+        (
+            [
+                vec!["--cluster-ca".into(), ca.display().to_string()],
+                nodes.clone(),
+            ]
+            .concat(),
+            "a site that joins another site's cluster needs a name of its own".into(),
+            "name it with `--site-name NAME`, a name no other site of the cluster has".into(),
+        ),
+        (
+            [
+                vec![
+                    "--site-name".into(),
+                    "b".into(),
+                    "--cluster-ca".into(),
+                    "/nonexistent/trust.pem".into(),
+                ],
+                nodes.clone(),
+            ]
+            .concat(),
+            "cannot take the CAs in `/nonexistent/trust.pem`: no such file".into(),
+            hint_ca.into(),
+        ),
+        (
+            [
+                vec![
+                    "--site-name".into(),
+                    "b".into(),
+                    "--cluster-ca".into(),
+                    leaf.display().to_string(),
+                ],
+                nodes.clone(),
+            ]
+            .concat(),
+            format!(
+                "cannot take the CAs in `{}`: `O=vaultnet, CN=vaultnet-operator` is not a CA certificate",
+                leaf.display()
+            ),
+            hint_ca.into(),
+        ),
+        (
+            [
+                vec![
+                    "--site-name".into(),
+                    "b".into(),
+                    "--cluster-ca".into(),
+                    ca.display().to_string(),
+                    "--raft-dir".into(),
+                    "/var/lib/x".into(),
+                ],
+                nodes.clone(),
+            ]
+            .concat(),
+            "`--raft-dir /var/lib/x` on a site that joined another site's cluster".into(),
+            "drop `--raft-dir`: the site that runs the cluster keeps its nodes' raft data".into(),
+        ),
+        (
+            vec!["--site-name".into(), "B.x".into()],
+            "invalid site name `B.x`: use lower-case letters, digits and inner `-`, at most 32"
+                .into(),
+            "pass a short label, e.g. `--site-name b`".into(),
+        ),
+    ];
+    for (args, error, hint) in cases {
+        let f = Fixture::offline();
+        let mut c = f.vaultnet_without_token();
+        c.args(["init", "--yes", "--host-ip", "10.77.0.1", "--timeout", "1"])
+            .args(&args);
+        c.run().expect(f.rejected(&error, &hint));
+        assert!(
+            !f.dir().exists(),
+            "{args:?}: init wrote {}",
+            f.dir().display()
+        );
+    }
+
+    // A named site keeps its name while it has tenants (one pending here).
+    let f = Fixture::offline();
+    let mut c = f.vaultnet_without_token();
+    c.args([
+        "init",
+        "--yes",
+        "--host-ip",
+        "10.77.0.1",
+        "--timeout",
+        "1",
+        "--site-name",
+        "a",
+    ]);
+    c.run().expect_success();
+    let state = f.path("vaultnet.yaml");
+    let text = std::fs::read_to_string(&state).unwrap();
+    std::fs::write(&state, format!("{text}pending:\n- alice\n")).unwrap();
+    let before = f.snapshot();
+    let mut c = f.vaultnet_without_token();
+    c.args(["init", "--yes", "--timeout", "1", "--site-name", "c"]);
+    c.run().expect(f.rejected(
+        "the site's name is in the Vault names of its 1 tenant(s): it cannot change from a to c",
+        "keep `--site-name a`, or remove every tenant first",
+    ));
+    before.assert_same(&f.snapshot(), "a refused run");
+
+    // `sites` belongs to a site that runs a cluster.
+    let mut c = f.vaultnet_without_token();
+    c.args(["sites", "add", "b"]).arg(&ca);
+    c.run().expect(f.rejected(
+        "this site runs no cluster: its Vault is its own",
+        "other sites share a raft cluster: `vaultnet init --vault-node NAME=IP:PORT …`",
+    ));
+    // (Its lock is taken and let go: the lock file's pid changes.)
+    before
+        .without(".vaultnet.lock")
+        .assert_same(&f.snapshot().without(".vaultnet.lock"), "a refused run");
 }

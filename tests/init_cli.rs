@@ -859,7 +859,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
             "unknown site key",
             good.replacen("  port: 22300\n", "  port: 22300\n  bogus: x\n", 1)
                 .into_bytes(),
-            "unknown field `bogus`, expected one of profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, auth, server_cert_ttl, vault_reload, vault_clients, allow_cidrs, cluster, ingress_interface, host_mapping at line 5, column 3",
+            "unknown field `bogus`, expected one of name, profile, dns_name, host_ip, port, vault_addr, forwarder, flavor, agent_image, kv_mount, tenant_prefix, auth, server_cert_ttl, vault_reload, vault_clients, allow_cidrs, cluster, ingress_interface, host_mapping at line 5, column 3",
         ),
         (
             "schema 99",

@@ -134,14 +134,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     // first change.
     let plans = names
         .iter()
-        .map(|n| {
-            tenant::plan(
-                n,
-                &asked,
-                opened.state.tenants.get(n),
-                opened.state.site.auth,
-            )
-        })
+        .map(|n| tenant::plan(n, &asked, opened.state.tenants.get(n), &opened.state.site))
         .collect::<Result<Vec<Plan>>>()?;
     // What each tenant's containers can reach Vault by, from its own Podman.
     let site_mapping = crate::topology::Topology::new(&opened.state.site)?
@@ -190,7 +183,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
                 Some(n) => n,
                 None => names.insert(crate::vault::ops::VaultNames::list(&client)?),
             };
-            tenant::check_names_free(names, plan)
+            tenant::check_names_free(names, &opened.state.site, plan)
                 .map_err(|e| e.context(format!("tenant `{}`", plan.name)))?;
         }
     }

@@ -85,6 +85,23 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         &args.settings,
         ask,
     )?;
+    // Every Vault name of a tenant carries the site's name: it stays
+    // while tenants have them.
+    if let Some(prev) = &previous {
+        let count = prev.tenants.len() + prev.pending.len();
+        if prev.site.name != site.name && count > 0 {
+            let shown = |n: &Option<String>| n.clone().unwrap_or_else(|| "(none)".into());
+            return Err(Error::usage(format!(
+                "the site's name is in the Vault names of its {count} tenant(s): it cannot change from {} to {}",
+                shown(&prev.site.name),
+                shown(&site.name)
+            ))
+            .hint(match &prev.site.name {
+                Some(n) => format!("keep `--site-name {n}`, or remove every tenant first"),
+                None => "drop `--site-name`, or remove every tenant first".into(),
+            }));
+        }
+    }
     // HAProxy's config names the health check's files in the state
     // directory as they are.
     if site.cluster.is_some() && !crate::render::forwarder::haproxy_path_ok(&dir) {
@@ -118,6 +135,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             force: args.force,
             token,
             timeout: Duration::from_secs(args.timeout),
+            cluster_ca: parsed.cluster_ca.clone(),
         },
         &mut |o| ui::status(&o.text),
     )?;
@@ -128,6 +146,25 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
 /// How each node of a cluster is started, and what its server reads.
 fn print_cluster(layout: &Layout, site: &Site, c: &crate::state::cluster::Cluster) -> Result<()> {
     let (name, cli) = (site.flavor.display_name(), site.flavor.binary());
+    if c.joined {
+        ui::out(format!(
+            "{name} raft cluster of {} nodes run by another site ({}), verified by `{}`; tenants' Vault names start with `{}.`.",
+            c.nodes.len(),
+            c.nodes
+                .iter()
+                .map(|n| format!("{} at {}", n.name, n.addr))
+                .collect::<Vec<_>>()
+                .join(", "),
+            layout.cluster_ca().display(),
+            site.name.as_deref().unwrap_or_default()
+        ))?;
+        ui::out(format!(
+            "  That site must trust this one's CAs: there, `vaultnet sites add {} {}`, then restart its nodes one at a time.",
+            site.name.as_deref().unwrap_or_default(),
+            layout.trust().display()
+        ))?;
+        return Ok(());
+    }
     ui::out(format!(
         "{name} raft cluster of {} nodes, mutual TLS required on each; start each with its raft stanza and listener:",
         c.nodes.len()
@@ -232,7 +269,13 @@ fn print_summary(layout: &Layout, site: &Site, report: &SiteReport) -> Result<()
     ui::out(format!(
         "  export {prefix}_ADDR={} {prefix}_CACERT={} {prefix}_CLIENT_CERT={} {prefix}_CLIENT_KEY={}",
         site.vault_url(),
-        layout.trust().display(),
+        // What the nodes' certificates chain to.
+        if site.cluster.as_ref().is_some_and(|c| c.joined) {
+            layout.cluster_ca()
+        } else {
+            layout.trust()
+        }
+        .display(),
         layout.operator_cert().display(),
         layout.operator_key().display()
     ))?;

@@ -10,6 +10,7 @@ pub mod list;
 pub mod profiles;
 pub mod remove_user;
 pub mod renew;
+pub mod sites;
 pub mod unwrap;
 
 use std::path::{Path, PathBuf};

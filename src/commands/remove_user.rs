@@ -60,8 +60,12 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             if known {
                 continue;
             }
-            let found =
-                crate::vault::ops::existing_objects(&c, name, &crate::policy::role_name(name))?;
+            let found = crate::vault::ops::existing_objects(
+                &c,
+                &opened.state.site,
+                name,
+                &crate::policy::role_name(&opened.state.site, name),
+            )?;
             if !found.is_empty() {
                 return Err(Error::usage(format!(
                     "vaultnet has no tenant `{name}`, but Vault has {}",
@@ -156,13 +160,14 @@ fn what_goes(
     name: &str,
 ) -> Result<Option<Vec<String>>> {
     let record = opened.state.tenants.get(name);
-    let role = record.map_or_else(|| crate::policy::role_name(name), |r| r.role.clone());
+    let site = &opened.state.site;
+    let role = record.map_or_else(|| crate::policy::role_name(site, name), |r| r.role.clone());
     let mut what = Vec::new();
     let sids = crate::vault::ops::list_secret_id_accessors(c, &role)?.len();
     if sids > 0 {
         what.push(format!("destroy {sids} secret_id(s)"));
     }
-    let found = crate::vault::ops::existing_objects(c, name, &role)?;
+    let found = crate::vault::ops::existing_objects(c, site, name, &role)?;
     if !found.is_empty() {
         what.push(format!("delete {}", found.join(" and ")));
     }

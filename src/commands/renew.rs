@@ -127,7 +127,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         }
     } else if site_too {
         let mut previous = opened.state.previous_ca.clone();
-        for o in ca::ensure_trust(&layout, &mut previous, now)? {
+        for o in ca::ensure_trust(&layout, &opened.state.site, &mut previous, now)? {
             tell_site(&o, &mut site_changes);
         }
         if previous != opened.state.previous_ca {
@@ -190,7 +190,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             ..Asked::default()
         };
         let mut tell = |o: &crate::provision::Outcome| ui::status(format!("{name}: {}", o.text));
-        let result = tenant::plan(name, &asked, Some(&rec), site_settings.auth)
+        let result = tenant::plan(name, &asked, Some(&rec), &site_settings)
             .and_then(|plan| tenant::provision(&client, &ca, &mut opened, &plan, &mut tell));
         let report = match result {
             Ok(r) => r,
@@ -299,7 +299,12 @@ fn rotate(
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::new();
     let mut previous = opened.state.previous_ca.clone();
-    out.extend(ca::ensure_trust(&layout, &mut previous, now)?);
+    out.extend(ca::ensure_trust(
+        &layout,
+        &opened.state.site,
+        &mut previous,
+        now,
+    )?);
     if previous != opened.state.previous_ca {
         opened.state.previous_ca = previous;
         opened.save()?;

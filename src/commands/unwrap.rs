@@ -115,15 +115,14 @@ pub fn run(args: Args) -> Result<u8> {
         .hint(ask));
     }
     let v = client.check(reqwest::Method::POST, "sys/wrapping/lookup", lookup)?;
-    // The role's name is `vaultnet-NAME`, or `NAME` for a tenant vaultnet
-    // recorded before it prefixed role names.
     let made_by = v
         .pointer("/data/creation_path")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let by_vaultnet = [crate::policy::role_name(&tenant), tenant.clone()]
-        .iter()
-        .any(|role| made_by == format!("{}/secret-id", crate::policy::role_path(role)));
+    let by_vaultnet = made_by
+        .strip_prefix("auth/approle/role/")
+        .and_then(|rest| rest.strip_suffix("/secret-id"))
+        .is_some_and(|role| crate::policy::names_tenant(role, &tenant));
     if !by_vaultnet {
         return Err(Error::failed(format!(
             "the wrapping token in `{}` was made by `{}`, not by vaultnet for `{tenant}`: not unwrapped",

@@ -740,7 +740,7 @@ pub fn secret_modes(layout: &Layout, st: &State, only: Option<&str>) -> Check {
     match &st.site.cluster {
         None => files.push((layout.server_key(), owner)),
         Some(c) => {
-            for n in &c.nodes {
+            for n in c.nodes.iter().filter(|_| !c.joined) {
                 files.push((layout.node_server_key(&n.name), owner));
                 files.push((layout.node_join_key(&n.name), owner));
             }

@@ -173,7 +173,10 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
     let all_names: Vec<String> = state.tenants.keys().cloned().collect();
     // Every CA trusted now: during a rotation Vault may serve a
     // certificate of the previous one.
-    let ca_pem = crate::provision::ca::trust_pem(layout).unwrap_or_default();
+    let ca_pem = crate::provision::ca::server_trust_pem(layout, site).unwrap_or_default();
+    // What the site's own certificates chain to (a cert role's CA): the
+    // same, but for a site that joined another site's cluster.
+    let own_ca = crate::provision::ca::trust_pem(layout).unwrap_or_default();
     let operator = ops::operator_identity(layout).ok();
 
     // Files first: cheap, and the rest depends on nothing they find.
@@ -189,6 +192,12 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
         }
         Some(c) => {
             for n in &c.nodes {
+                // A joined cluster's node certificates are the other
+                // site's: only what each node serves is checked.
+                if c.joined {
+                    node_disks.push(None);
+                    continue;
+                }
                 let (check, disk) = files::node_certs(layout, state, n, ca_info.as_ref(), now);
                 file_checks.push(check);
                 node_disks.push(disk);
@@ -259,7 +268,7 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
             }
             let mut children = vec![vaultcfg::mounts(&c, site)];
             for (n, t) in &tenants {
-                children.push(vaultcfg::tenant_objects(&c, site, n, t, &ca_pem));
+                children.push(vaultcfg::tenant_objects(&c, site, n, t, &own_ca));
             }
             Check::group("vaultcfg", "Vault config", children)
         });

@@ -152,8 +152,10 @@ pub fn probe(
 ) -> Probe {
     let cli = site.flavor.binary();
     let tcp = tcp(&format!("{id}.tcp"), addr, timeout, start_fix);
-    let tls_title =
-        format!("TLS: server certificate verifies for `{name}` against the vaultnet CA");
+    let tls_title = format!(
+        "TLS: server certificate verifies for `{name}` against {}",
+        trusted(site)
+    );
     let mtls_title = MTLS_TITLE;
     let health_title = "operator certificate accepted; sys/health";
     let skipped =
@@ -186,7 +188,14 @@ pub fn probe(
         start: start_fix,
         closed: closed_fix,
     };
-    let (tls, mtls) = tls_checks(id, name, answer.map(|r| r.status), &fixes, timeout);
+    let (tls, mtls) = tls_checks(
+        id,
+        name,
+        &tls_title,
+        answer.map(|r| r.status),
+        &fixes,
+        timeout,
+    );
     let mut peer_cert = None;
     let mut health_status = None;
     let health = if tls.status == super::Status::Fail {
@@ -237,15 +246,24 @@ struct Fixes<'a> {
 
 /// The TLS and mutual-TLS checks, from the answer (an HTTP status, or the
 /// failure) to a request made without a client certificate.
+/// What a site verifies Vault's certificates by, in words.
+fn trusted(site: &Site) -> &'static str {
+    if site.cluster.as_ref().is_some_and(|c| c.joined) {
+        "the cluster's CAs (`pki/cluster-ca.pem`)"
+    } else {
+        "the vaultnet CA"
+    }
+}
+
 fn tls_checks(
     id: &str,
     name: &str,
+    tls_title: &str,
     answer: Result<u16, Error>,
     fixes: &Fixes<'_>,
     timeout: Duration,
 ) -> (Check, Check) {
-    let tls_title =
-        format!("TLS: server certificate verifies for `{name}` against the vaultnet CA");
+    let tls_title = tls_title.to_string();
     let mtls_title = MTLS_TITLE;
     let listener_fix = "start Vault with the listener vaultnet wrote (`vault/listener.json`), which requires client certificates, and restart it";
     match answer {
@@ -379,6 +397,10 @@ pub(crate) fn served(
     on_disk: Option<&OnDisk>,
 ) -> Check {
     let id = format!("{id}.served");
+    if site.cluster.as_ref().is_some_and(|c| c.joined) {
+        return Check::skip(id, "serves the certificate its site issued")
+            .detail("not compared: the site that runs the cluster holds the nodes' certificates");
+    }
     let file = on_disk.map_or("vault/server-key.pem", |d| d.file.as_str());
     let title = format!("serves the certificate in `{file}`");
     let (peer, disk) = match (peer, on_disk) {

@@ -84,7 +84,7 @@ pub fn mounts(c: &Client, site: &Site) -> Check {
 pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant, ca_pem: &str) -> Check {
     let fix = format!("run `vaultnet add-user {name}` to repair it");
     let mut children = vec![
-        role_check(c, name, rec, ca_pem, &fix),
+        role_check(c, site, name, rec, ca_pem, &fix),
         policy_check(c, site, name, &fix),
     ];
     children.extend(secret_id_check(c, name, rec, &fix));
@@ -97,7 +97,7 @@ pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant, ca_pem:
 
 /// The role exists with the limits vaultnet set (drift named): the
 /// AppRole role, or the cert role for a tenant on cert auth.
-fn role_check(c: &Client, name: &str, rec: &Tenant, ca_pem: &str, fix: &str) -> Check {
+fn role_check(c: &Client, site: &Site, name: &str, rec: &Tenant, ca_pem: &str, fix: &str) -> Check {
     let id = format!("vaultcfg.{name}.role");
     let (title, path) = match rec.auth {
         crate::state::Auth::Approle => ("AppRole role", policy::role_path(&rec.role)),
@@ -107,9 +107,9 @@ fn role_check(c: &Client, name: &str, rec: &Tenant, ca_pem: &str, fix: &str) -> 
         Ok(None) => Check::fail(id, title, fix).detail("deleted from Vault"),
         Ok(Some(live)) => {
             let drift = match rec.auth {
-                crate::state::Auth::Approle => policy::role_drift(&live, name, &rec.limits),
+                crate::state::Auth::Approle => policy::role_drift(&live, site, name, &rec.limits),
                 crate::state::Auth::Cert => {
-                    policy::cert_role_drift(&live, name, &rec.limits, ca_pem)
+                    policy::cert_role_drift(&live, site, name, &rec.limits, ca_pem)
                 }
             };
             if drift.is_empty() {
@@ -125,7 +125,7 @@ fn role_check(c: &Client, name: &str, rec: &Tenant, ca_pem: &str, fix: &str) -> 
 
 /// The policy's text is what vaultnet wrote (drift shown as a diff).
 fn policy_check(c: &Client, site: &Site, name: &str, fix: &str) -> Check {
-    let pname = policy::policy_name(name);
+    let pname = policy::policy_name(site, name);
     let want = policy::policy_text(site, name);
     let (id, title) = (
         format!("vaultcfg.{name}.policy"),

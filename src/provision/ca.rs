@@ -211,6 +211,7 @@ pub fn ensure_next(
 /// time has passed.
 pub fn ensure_trust(
     layout: &Layout,
+    site: &Site,
     previous: &mut Option<PreviousCa>,
     now: OffsetDateTime,
 ) -> Result<Vec<Outcome>> {
@@ -255,7 +256,48 @@ pub fn ensure_trust(
     let path = layout.trust();
     let change = fsx::write_if_changed(&path, pems.concat().as_bytes(), fsx::PUBLIC)?;
     out.extend(file_outcome(&layout.rel(&path), change));
+    out.extend(write_clients(layout, site)?);
     Ok(out)
+}
+
+/// `pki/clients.pem`, the cluster nodes' client CA file once other sites
+/// share the cluster: the CAs trusted now, then each other site's
+/// (`pki/sites/NAME.pem`, in the state's order). Removed when no other
+/// site is left.
+pub fn write_clients(layout: &Layout, site: &Site) -> Result<Option<Outcome>> {
+    let path = layout.clients();
+    let sites = site.cluster.as_ref().map_or(&[][..], |c| &c.sites[..]);
+    if sites.is_empty() {
+        return Ok(fsx::remove_if_there(&path)?
+            .then(|| Outcome::new(Change::Removed, format!("removed `{}`", layout.rel(&path)))));
+    }
+    let mut pem = trust_pem(layout)?;
+    for s in sites {
+        let file = layout.site_ca(&s.name);
+        let t = fsx::read_text(&file, MAX_PEM_BYTES)?.ok_or_else(|| {
+            Error::usage(format!("`{}` is missing", layout.rel(&file))).hint(format!(
+                "trust site `{0}` again: `vaultnet sites add {0} FILE`",
+                s.name
+            ))
+        })?;
+        pem.push_str(&t);
+    }
+    let change = fsx::write_if_changed(&path, pem.as_bytes(), fsx::PUBLIC)?;
+    Ok(file_outcome(&layout.rel(&path), change))
+}
+
+/// The CAs a server certificate of this site's Vault comes from: the CAs
+/// trusted now, or on a site that joined another site's cluster, that
+/// site's (`pki/cluster-ca.pem`): what vaultnet, HAProxy's checks and
+/// every bundle's `ca.pem` verify Vault by.
+pub fn server_trust_pem(layout: &Layout, site: &Site) -> Result<String> {
+    if site.cluster.as_ref().is_some_and(|c| c.joined) {
+        return fsx::read_text(&layout.cluster_ca(), MAX_PEM_BYTES)?.ok_or_else(|| {
+            Error::usage(format!("`{}` is missing", layout.cluster_ca().display()))
+                .hint("pass the cluster's CAs again with `vaultnet init --cluster-ca FILE`")
+        });
+    }
+    trust_pem(layout)
 }
 
 /// The CAs trusted now, as PEM: `pki/trust.pem`, or for a site written
@@ -293,7 +335,7 @@ pub fn vault_trusts(layout: &Layout, site: &Site, next: &Ca, timeout: Duration) 
             resolve: None,
             timeout,
         },
-        &trust_pem(layout)?,
+        &server_trust_pem(layout, site)?,
         Some(&id),
         site.flavor.binary(),
     )?;
@@ -349,7 +391,12 @@ pub fn rotate(layout: &Layout, state: &mut State, until: OffsetDateTime) -> Resu
     )];
     let promoted = load(layout)?;
     out.push(ensure_next(layout, &promoted, false, now)?);
-    out.extend(ensure_trust(layout, &mut state.previous_ca, now)?);
+    out.extend(ensure_trust(
+        layout,
+        &state.site,
+        &mut state.previous_ca,
+        now,
+    )?);
     Ok(out)
 }
 
@@ -394,7 +441,13 @@ mod tests {
 
         // No rotation on record: a stray previous CA is not trusted.
         let mut previous = None;
-        ensure_trust(&layout, &mut previous, now).unwrap();
+        ensure_trust(
+            &layout,
+            &crate::state::site::sample_site("l1"),
+            &mut previous,
+            now,
+        )
+        .unwrap();
         assert_eq!(
             certs_in(&layout),
             [serial(&current.cert_pem), serial(&next.cert_pem)]
@@ -407,11 +460,26 @@ mod tests {
             serial: serial(&old.cert_pem),
             until: now + time::Duration::minutes(1),
         });
-        assert!(ensure_trust(&layout, &mut previous, now).unwrap()[0].changed());
+        assert!(
+            ensure_trust(
+                &layout,
+                &crate::state::site::sample_site("l1"),
+                &mut previous,
+                now
+            )
+            .unwrap()[0]
+                .changed()
+        );
         assert_eq!(certs_in(&layout).len(), 3);
         assert!(previous.is_some());
         let later = now + time::Duration::minutes(2);
-        let out = ensure_trust(&layout, &mut previous, later).unwrap();
+        let out = ensure_trust(
+            &layout,
+            &crate::state::site::sample_site("l1"),
+            &mut previous,
+            later,
+        )
+        .unwrap();
         assert!(
             out[0].text.starts_with("retired the previous CA `"),
             "{out:?}"
@@ -425,7 +493,13 @@ mod tests {
             serial: serial(&current.cert_pem),
             until: now,
         });
-        ensure_trust(&layout, &mut previous, later).unwrap();
+        ensure_trust(
+            &layout,
+            &crate::state::site::sample_site("l1"),
+            &mut previous,
+            later,
+        )
+        .unwrap();
         assert!(previous.is_some());
         assert_eq!(certs_in(&layout).len(), 2);
     }

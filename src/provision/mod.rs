@@ -6,6 +6,7 @@ pub mod ca;
 pub mod host;
 pub mod renew;
 pub mod site;
+pub mod sites;
 pub mod tenant;
 
 pub use crate::outcome::{Change, Observer, Outcome, file_outcome};

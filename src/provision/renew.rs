@@ -140,7 +140,7 @@ pub fn node_client(
     node: &VaultNode,
     timeout: Duration,
 ) -> Result<crate::vault::Client> {
-    let ca = super::ca::trust_pem(layout)?;
+    let ca = super::ca::server_trust_pem(layout, site)?;
     let identity = ops::operator_identity(layout)?;
     crate::vault::Client::new(
         crate::vault::Target {

@@ -32,6 +32,8 @@ pub struct SiteRun<'a> {
     pub force: bool,
     pub token: Option<Secret>,
     pub timeout: Duration,
+    /// `--cluster-ca`: the CAs of the cluster this site joins, checked.
+    pub cluster_ca: Option<String>,
 }
 
 /// What `init` did, for its summary.
@@ -128,8 +130,12 @@ pub fn converge(run: SiteRun<'_>, observe: Observer<'_>) -> Result<SiteReport> {
     ] {
         fsx::private_dir(&d)?;
     }
-    for n in run.site.cluster.iter().flat_map(|c| &c.nodes) {
+    let owned = run.site.cluster.iter().filter(|c| !c.joined);
+    for n in owned.flat_map(|c| &c.nodes) {
         fsx::private_dir(&layout.node(&n.name))?;
+    }
+    if let Some(o) = write_cluster_ca(layout, &run.site, run.cluster_ca.as_deref())? {
+        rec.emit(o);
     }
     if let Some(prev) = &run.previous {
         let diff = site_diff(&prev.site, &run.site);
@@ -238,7 +244,7 @@ fn pki_phase(
     if ca_replaced {
         *previous_ca = None;
     }
-    for o in super::ca::ensure_trust(layout, previous_ca, now)? {
+    for o in super::ca::ensure_trust(layout, site, previous_ca, now)? {
         rec.emit(o);
     }
     Ok(ca_replaced)
@@ -278,6 +284,8 @@ pub fn leaves(
     let ttl = secs(site.server_cert_ttl);
     let servers: Vec<(Option<String>, Sans)> = match &site.cluster {
         None => vec![(None, topology.server_sans())],
+        // The site that runs the cluster issued its nodes' certificates.
+        Some(c) if c.joined => Vec::new(),
         Some(c) => c
             .nodes
             .iter()
@@ -608,11 +616,48 @@ fn schedule(layout: &Layout) -> Result<Vec<Outcome>> {
     Ok(out)
 }
 
-fn write_listener(layout: &Layout, site: &Site) -> Result<Vec<Outcome>> {
+/// The cluster's CAs (`pki/cluster-ca.pem`) of a site that joined
+/// another site's cluster: what it verifies the nodes by, in place of its
+/// own CAs. Written from `--cluster-ca`; kept as it is without it.
+fn write_cluster_ca(layout: &Layout, site: &Site, given: Option<&str>) -> Result<Option<Outcome>> {
+    if !site.cluster.as_ref().is_some_and(|c| c.joined) {
+        return Ok(None);
+    }
+    let path = layout.cluster_ca();
+    match given {
+        Some(pem) => Ok(file_outcome(
+            &layout.rel(&path),
+            fsx::write_if_changed(&path, pem.as_bytes(), fsx::PUBLIC)?,
+        )),
+        None if path.exists() => Ok(None),
+        None => Err(Error::usage(format!(
+            "`{}` is missing: this site joined another site's cluster",
+            layout.rel(&path)
+        ))
+        .hint("pass that site's `pki/trust.pem` again with `--cluster-ca FILE`")),
+    }
+}
+
+pub(crate) fn write_listener(layout: &Layout, site: &Site) -> Result<Vec<Outcome>> {
     let Some(cluster) = &site.cluster else {
         let path = layout.listener();
         let addresses = Topology::new(site)?.vault_listeners();
-        return write_listener_for(layout, &addresses, &layout.server_key(), &path);
+        return write_listener_for(
+            layout,
+            &addresses,
+            &layout.server_key(),
+            &layout.trust(),
+            &path,
+        );
+    };
+    if cluster.joined {
+        return Ok(Vec::new());
+    }
+    // Other sites' tenants log in too: their CAs beside this site's.
+    let client_ca = if cluster.sites.is_empty() {
+        layout.trust()
+    } else {
+        layout.clients()
     };
     let mut out = Vec::new();
     let peers: Vec<raft::Peer> = cluster
@@ -626,6 +671,7 @@ fn write_listener(layout: &Layout, site: &Site) -> Result<Vec<Outcome>> {
             layout,
             &[n.addr],
             &layout.node_server_key(&n.name),
+            &client_ca,
             &path,
         )?);
         let text = raft::render(&raft::RaftSpec {
@@ -648,6 +694,7 @@ fn write_listener_for(
     layout: &Layout,
     addresses: &[std::net::SocketAddr],
     server_key: &Path,
+    client_ca_file: &Path,
     path: &Path,
 ) -> Result<Vec<Outcome>> {
     let text = listener::render(&ListenerSpec {
@@ -658,7 +705,7 @@ fn write_listener_for(
         key_file: server_key,
         // Every CA trusted now, the next one included: Vault reads this
         // file only when it starts.
-        client_ca_file: &layout.trust(),
+        client_ca_file,
     });
     let change = fsx::write_if_changed(path, text.as_bytes(), fsx::PUBLIC)?;
     Ok(file_outcome(&layout.rel(path), change)
@@ -679,6 +726,11 @@ fn bootstrap(
     let name = site.flavor.display_name();
     let prefix = site.flavor.env_prefix();
     let start = match &site.cluster {
+        Some(c) if c.joined => format!(
+            "have the site that runs the cluster trust this one: there, `vaultnet sites add {} {}`, then restart its nodes one at a time",
+            site.name.as_deref().unwrap_or_default(),
+            layout.trust().display()
+        ),
         None => format!(
             "start {name} with the listener as an extra config: `{cli} server -config <your config> -config {}`",
             layout.listener().display()

@@ -90,7 +90,8 @@ const DEFAULT_WRAP_TTL: u64 = 300;
 /// The plan for tenant `name`: what was asked, else what was recorded for
 /// it, else the defaults (`site_auth`: the site's way to log in); its Unix
 /// user looked up and its limits checked.
-pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site_auth: Auth) -> Result<Plan> {
+pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site: &Site) -> Result<Plan> {
+    let site_auth = site.auth;
     let user = match asked.unix_user {
         true => Some(crate::sys::users::require_tenant_user(name)?),
         false => None,
@@ -122,7 +123,7 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site_auth: Auth) -
     };
     Ok(Plan {
         name: name.to_string(),
-        role: prev.map_or_else(|| crate::policy::role_name(name), |p| p.role.clone()),
+        role: prev.map_or_else(|| crate::policy::role_name(site, name), |p| p.role.clone()),
         adopt: asked.adopt,
         user,
         limits,
@@ -236,6 +237,7 @@ pub fn provision(
         Auth::Approle => {
             step(ops::ensure_role(
                 c,
+                &site,
                 name,
                 &plan.role,
                 &plan.limits,
@@ -252,6 +254,7 @@ pub fn provision(
             step(ops::ensure_cert_auth(c)?);
             step(ops::ensure_cert_role(
                 c,
+                &site,
                 name,
                 &plan.role,
                 &plan.limits,
@@ -344,10 +347,12 @@ pub fn provision(
         .as_ref()
         .and_then(|rel| plan.user.as_ref().map(|u| u.home.join(rel)))
         .or_else(|| prev_installed.clone());
+    // What the agent verifies Vault by.
+    let server_ca = super::ca::server_trust_pem(&layout, &site)?;
     for o in bundle_files(
         &layout,
         &site,
-        ca,
+        &server_ca,
         plan,
         port,
         role_id.as_deref(),
@@ -424,8 +429,8 @@ pub fn provision(
 /// V7). Nothing is changed.
 /// `names`: what Vault had at the start of the run. A plan whose names are
 /// all free is marked fresh.
-pub fn check_names_free(names: &ops::VaultNames, plan: &mut Plan) -> Result<()> {
-    let found = names.objects_of(&plan.name, &plan.role);
+pub fn check_names_free(names: &ops::VaultNames, site: &Site, plan: &mut Plan) -> Result<()> {
+    let found = names.objects_of(site, &plan.name, &plan.role);
     plan.fresh = found.is_empty();
     if found.is_empty() || plan.adopt {
         return Ok(());
@@ -726,7 +731,7 @@ struct ClientCert<'a> {
 fn bundle_files(
     layout: &Layout,
     site: &Site,
-    ca: &Ca,
+    server_ca: &str,
     plan: &Plan,
     port: Option<u16>,
     role_id: Option<&str>,
@@ -741,8 +746,10 @@ fn bundle_files(
     let dir = layout.tenant(name);
     let topology = Topology::new(site)?;
     let endpoint = topology.endpoint_mapped(port, plan.network.as_ref().map(|n| n.mapping));
+    let vault_name = site.vault_name(name);
     let spec = BundleSpec {
         tenant: name,
+        vault_name: &vault_name,
         role: &plan.role,
         endpoint: &endpoint,
         flavor: site.flavor,
@@ -764,7 +771,7 @@ fn bundle_files(
     };
     let mut out = Vec::new();
     let expires = show_time(cert.not_after);
-    for (fname, contents) in bundle::rendered_files(&spec, &ca.trust_pem, role_id, &expires) {
+    for (fname, contents) in bundle::rendered_files(&spec, server_ca, role_id, &expires) {
         let path = dir.join(&fname);
         // The README names the certificate's expiry: a new certificate
         // rewrites it, which is no repair.
@@ -919,9 +926,10 @@ pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Resul
     let record = opened.state.tenants.get(name).cloned();
     // The role on record; for a name only pending or left over, the one
     // vaultnet's naming gives it (never a bare name: V7).
-    let role = record
-        .as_ref()
-        .map_or_else(|| crate::policy::role_name(name), |r| r.role.clone());
+    let role = record.as_ref().map_or_else(
+        || crate::policy::role_name(&opened.state.site, name),
+        |r| r.role.clone(),
+    );
     let mut done = Vec::new();
     // No new logins first: secret_ids, then the role itself.
     let accessors = ops::list_secret_id_accessors(c, &role)?;
@@ -937,7 +945,7 @@ pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Resul
     let had_role = c.get_opt(&crate::policy::role_path(&role))?.is_some()
         || c.get_opt(&crate::policy::cert_role_path(&role))?.is_some();
     let revoked = ops::revoke_tenant_tokens(c, &opened.state.site, name, &role)?;
-    ops::delete_tenant_objects(c, name, &role)?;
+    ops::delete_tenant_objects(c, &opened.state.site, name, &role)?;
     if had_role {
         done.push(removed("deleted role and policy".into()));
     }

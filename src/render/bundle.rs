@@ -26,6 +26,9 @@ pub const APP_SECRET_VAR: &str = "APP_SECRET_FILE";
 
 pub struct BundleSpec<'a> {
     pub tenant: &'a str,
+    /// What names it in Vault's paths: its name, or `SITE.NAME` on a
+    /// named site (`Site::vault_name`).
+    pub vault_name: &'a str,
     /// Its role's name in Vault (cert auth logs in naming it).
     pub role: &'a str,
     /// How this tenant reaches Vault.
@@ -49,7 +52,7 @@ impl BundleSpec<'_> {
     pub fn example_secret_path(&self) -> String {
         format!(
             "{}/data/{}/{}/{EXAMPLE_SECRET}",
-            self.kv_mount, self.tenant_prefix, self.tenant
+            self.kv_mount, self.tenant_prefix, self.vault_name
         )
     }
 
@@ -57,7 +60,7 @@ impl BundleSpec<'_> {
     pub fn example_kv_path(&self) -> String {
         format!(
             "{}/{}/{}/{EXAMPLE_SECRET}",
-            self.kv_mount, self.tenant_prefix, self.tenant
+            self.kv_mount, self.tenant_prefix, self.vault_name
         )
     }
 
@@ -359,17 +362,18 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
          \n\
          ## Your secrets\n\
          \n\
-         You may read everything under `{mount}/{prefix_path}/{t}/`. The example\n\
+         You may read everything under `{mount}/{prefix_path}/{v}/`. The example\n\
          template renders the `value` field of `{kv}` to\n\
          `{SECRETS_DIR}/{EXAMPLE_SECRET}`:\n\
          \n\
          ```sh\n\
-         {cli} kv put -mount={mount} {prefix_path}/{t}/{EXAMPLE_SECRET} value=…   # done by the operator\n\
+         {cli} kv put -mount={mount} {prefix_path}/{v}/{EXAMPLE_SECRET} value=…   # done by the operator\n\
          ```\n\
          \n\
          Add templates to `agent.json` for more secrets; keep `perms` and `backup = false`.\n\
          Set `{prefix}_ADDR={url}` to use the `{cli}` CLI with this bundle's certificate.\n",
         t = spec.tenant,
+        v = spec.vault_name,
         name = spec.flavor.display_name(),
         url = spec.endpoint.url,
         mount = spec.kv_mount,
@@ -392,6 +396,7 @@ mod tests {
     fn spec(endpoint: &Endpoint) -> BundleSpec<'_> {
         BundleSpec {
             tenant: "alice",
+            vault_name: "alice",
             role: "vaultnet-alice",
             endpoint,
             flavor: Flavor::Openbao,

@@ -63,6 +63,7 @@ fn spec<'a>(
 ) -> BundleSpec<'a> {
     BundleSpec {
         tenant,
+        vault_name: tenant,
         role: tenant,
         endpoint,
         flavor: Flavor::Openbao,
@@ -611,85 +612,110 @@ fn the_cluster_forwarder_checks_exactly_its_nodes_over_mtls() {
     );
 }
 
-/// A tenant's policy, for any two tenants and any mount and prefix the
-/// validators accept (SECURITY.md V2): JSON with only `path`, read on its
-/// own data and read and list on its own metadata (globs that end at its
-/// name's `/`, so `al` never reaches `alice`), plus its token's own paths,
-/// nothing else; none of it, and no wrapping token of it, reaches the
-/// other tenant's paths or role; its roles grant its policy alone.
+/// A tenant's policy, for any two tenants of any two sites (named or
+/// not, the same or not) and any mount and prefix the validators accept
+/// (SECURITY.md V2, C4): JSON with only `path`, read on its own data and
+/// read and list on its own metadata (globs that end at its Vault name's
+/// `/`, so `al` never reaches `alice`, nor `alice` site `b`'s `b.alice`),
+/// plus its token's own paths, nothing else; none of it, and no wrapping
+/// token of it, reaches the other tenant's paths or role; its roles grant
+/// its policy alone.
 #[test]
 fn a_tenants_policy_and_roles_reach_only_its_own_paths() {
     use crate::policy;
     let segment = "[a-z0-9_][a-z0-9_-]{0,12}";
-    let inputs = (tenant(), tenant(), segment, segment, "[a-z0-9/_-]{0,12}");
-    check("policy and roles", inputs, |(a, b, mount, prefix, rest)| {
-        prop_assume!(a != b);
-        let mut site = crate::state::site::sample_site("l1");
-        site.kv_mount = mount.clone();
-        site.tenant_prefix = prefix.clone();
-        let v: Value = serde_json::from_str(&policy::policy_text(&site, &a)).expect("JSON");
-        prop_assert_eq!(v.as_object().unwrap().len(), 1);
-        let paths = v["path"].as_object().unwrap();
-        let data = format!("{mount}/data/{prefix}/{a}/*");
-        let meta = format!("{mount}/metadata/{prefix}/{a}/*");
-        let want: BTreeSet<&str> = [
-            data.as_str(),
-            meta.as_str(),
-            "auth/token/lookup-self",
-            "auth/token/renew-self",
-            "auth/token/revoke-self",
-            "sys/capabilities-self",
-        ]
-        .into();
-        prop_assert_eq!(
-            paths.keys().map(String::as_str).collect::<BTreeSet<_>>(),
-            want
-        );
-        prop_assert_eq!(&paths[&data]["capabilities"], &serde_json::json!(["read"]));
-        prop_assert_eq!(
-            &paths[&meta]["capabilities"],
-            &serde_json::json!(["read", "list"])
-        );
-        // Vault's glob: a trailing `*` matches any rest, else exact.
-        let grants = |path: &str| {
-            paths.keys().any(|p| match p.strip_suffix('*') {
-                Some(pre) => path.starts_with(pre),
-                None => path == p,
-            })
-        };
-        let role_b = policy::role_path(&policy::role_name(&b));
-        for other in [
-            format!("{mount}/data/{prefix}/{b}/{rest}"),
-            format!("{mount}/metadata/{prefix}/{b}/{rest}"),
-            format!("{mount}/data/{prefix}/{b}"),
-            format!("{role_b}/secret-id"),
-            format!("{mount}/data/{prefix}"),
-        ] {
-            prop_assert!(!grants(&other), "{}'s policy grants {}", a, other);
-            prop_assert!(
-                !policy::wraps_for_tenant(&site, &a, &policy::role_name(&a), &other),
-                "a wrapping token at {} counted as {}'s",
-                other,
-                a
-            );
-        }
-        let own = format!("{mount}/data/{prefix}/{a}/{rest}");
-        prop_assert!(grants(&own), "{}'s policy does not grant {}", a, own);
-        let limits = crate::state::Limits::default();
-        for body in [
-            policy::role_body(&a, &limits),
-            policy::cert_role_body(&a, &limits, "CA"),
-        ] {
+    let site_name = proptest::option::of("[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?");
+    let inputs = (
+        (tenant(), site_name.clone()),
+        (tenant(), site_name),
+        segment,
+        segment,
+        "[a-z0-9/_-]{0,12}",
+    );
+    check(
+        "policy and roles",
+        inputs,
+        |((a, sa), (b, sb), mount, prefix, rest)| {
+            prop_assume!((&a, &sa) != (&b, &sb));
+            let mut site = crate::state::site::sample_site("l1");
+            site.kv_mount = mount.clone();
+            site.tenant_prefix = prefix.clone();
+            let mut site_b = site.clone();
+            site.name = sa.clone();
+            site_b.name = sb.clone();
+            let (va, vb) = (site.vault_name(&a), site_b.vault_name(&b));
+            prop_assert_ne!(&va, &vb);
+            prop_assert_ne!(policy::role_name(&site, &a), policy::role_name(&site_b, &b));
+            let v: Value = serde_json::from_str(&policy::policy_text(&site, &a)).expect("JSON");
+            prop_assert_eq!(v.as_object().unwrap().len(), 1);
+            let paths = v["path"].as_object().unwrap();
+            let data = format!("{mount}/data/{prefix}/{va}/*");
+            let meta = format!("{mount}/metadata/{prefix}/{va}/*");
+            let want: BTreeSet<&str> = [
+                data.as_str(),
+                meta.as_str(),
+                "auth/token/lookup-self",
+                "auth/token/renew-self",
+                "auth/token/revoke-self",
+                "sys/capabilities-self",
+            ]
+            .into();
             prop_assert_eq!(
-                &body["token_policies"],
-                &serde_json::json!([policy::policy_name(&a)])
+                paths.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+                want
             );
-            prop_assert_eq!(&body["token_no_default_policy"], &Value::Bool(true));
-        }
-        prop_assert_eq!(
-            &policy::cert_role_body(&a, &limits, "CA")["allowed_common_names"],
-            &serde_json::json!([a.clone()])
-        );
-        Ok(())
-    });
+            prop_assert_eq!(&paths[&data]["capabilities"], &serde_json::json!(["read"]));
+            prop_assert_eq!(
+                &paths[&meta]["capabilities"],
+                &serde_json::json!(["read", "list"])
+            );
+            // Vault's glob: a trailing `*` matches any rest, else exact.
+            let grants = |path: &str| {
+                paths.keys().any(|p| match p.strip_suffix('*') {
+                    Some(pre) => path.starts_with(pre),
+                    None => path == p,
+                })
+            };
+            let role_b = policy::role_path(&policy::role_name(&site_b, &b));
+            for other in [
+                format!("{mount}/data/{prefix}/{vb}/{rest}"),
+                format!("{mount}/metadata/{prefix}/{vb}/{rest}"),
+                format!("{mount}/data/{prefix}/{vb}"),
+                format!("{role_b}/secret-id"),
+                format!("{mount}/data/{prefix}"),
+            ] {
+                prop_assert!(!grants(&other), "{}'s policy grants {}", va, other);
+                prop_assert!(
+                    !policy::wraps_for_tenant(&site, &a, &policy::role_name(&site, &a), &other),
+                    "a wrapping token at {} counted as {}'s",
+                    other,
+                    va
+                );
+            }
+            let own = format!("{mount}/data/{prefix}/{va}/{rest}");
+            prop_assert!(grants(&own), "{}'s policy does not grant {}", va, own);
+            // `vaultnet unwrap` knows no site: a role of its name on any site
+            // is its own, never another tenant's.
+            prop_assert!(policy::names_tenant(&policy::role_name(&site, &a), &a));
+            if a != b {
+                prop_assert!(!policy::names_tenant(&policy::role_name(&site_b, &b), &a));
+            }
+            let limits = crate::state::Limits::default();
+            for body in [
+                policy::role_body(&site, &a, &limits),
+                policy::cert_role_body(&site, &a, &limits, "CA"),
+            ] {
+                prop_assert_eq!(
+                    &body["token_policies"],
+                    &serde_json::json!([policy::policy_name(&site, &a)])
+                );
+                prop_assert_eq!(&body["token_no_default_policy"], &Value::Bool(true));
+            }
+            prop_assert_eq!(
+                &policy::cert_role_body(&site, &a, &limits, "CA")["allowed_common_names"],
+                &serde_json::json!([a.clone()])
+            );
+            Ok(())
+        },
+    );
 }

@@ -39,6 +39,28 @@ pub struct Cluster {
     pub nodes: Vec<VaultNode>,
     /// Each node keeps its raft data in `<raft_dir>/<name>`.
     pub raft_dir: PathBuf,
+    /// This site joined a cluster another site runs (`init --cluster-ca`):
+    /// that site wrote the nodes' files and certificates; this one trusts
+    /// the nodes through `pki/cluster-ca.pem` and writes none of them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub joined: bool,
+    /// Other sites whose tenants use this cluster (`vaultnet sites add`),
+    /// sorted by name: the nodes' listeners trust their CAs too
+    /// (`pki/clients.pem`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<PeerSite>,
+}
+
+/// Another site sharing the cluster: its name (the prefix of every Vault
+/// name it creates) and its CAs, kept as `pki/sites/NAME.pem`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSite {
+    pub name: String,
+    /// The serial numbers (hex) of the CA certificates trusted for it, as
+    /// `sites add` read them: what `sites list` shows and doctor checks
+    /// the file against.
+    pub serials: Vec<String>,
 }
 
 impl Cluster {
@@ -190,6 +212,8 @@ mod tests {
         Cluster {
             nodes: nodes.iter().map(|n| parse_node(n).unwrap()).collect(),
             raft_dir: "/var/lib/openbao/raft".into(),
+            joined: false,
+            sites: Vec::new(),
         }
     }
 

@@ -311,11 +311,11 @@ impl State {
         validate::site(&state.site).map_err(|e| e.message().to_string())?;
         for (name, t) in &state.tenants {
             validate::tenant_name(name).map_err(|e| e.message().to_string())?;
-            if t.role != *name && t.role != crate::policy::role_name(name) {
+            if t.role != *name && t.role != crate::policy::role_name(&state.site, name) {
                 return Err(format!(
                     "tenant `{name}` has role `{}`: vaultnet names roles `{}` (or `{name}` before version 3)",
                     t.role.escape_debug(),
-                    crate::policy::role_name(name)
+                    crate::policy::role_name(&state.site, name)
                 ));
             }
         }

@@ -123,6 +123,12 @@ impl fmt::Display for Flavor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
+    /// The site's name (`init --site-name`) when several sites share one
+    /// cluster: every Vault name and path vaultnet creates for a tenant
+    /// starts with it (`NAME.TENANT`, see [`Site::vault_name`]). `None`:
+    /// the tenant's name alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub profile: String,
     pub dns_name: String,
     pub host_ip: IpAddr,
@@ -188,6 +194,17 @@ impl fmt::Display for VaultReload {
 }
 
 impl Site {
+    /// What names tenant `tenant` in Vault: its policy and role
+    /// (`vaultnet-…`) and its KV prefix. `NAME.TENANT` on a named site,
+    /// else the tenant's name: a tenant name has no `.`, so no two sites
+    /// (named or not) ever share one.
+    pub fn vault_name(&self, tenant: &str) -> String {
+        match &self.name {
+            Some(site) => format!("{site}.{tenant}"),
+            None => tenant.to_string(),
+        }
+    }
+
     /// The address the operator uses, straight at the loopback listener.
     pub fn vault_url(&self) -> String {
         format!("https://{}", self.vault_addr)
@@ -200,6 +217,7 @@ impl Site {
 #[cfg(test)]
 pub(crate) fn sample_site(profile: &str) -> Site {
     Site {
+        name: None,
         profile: profile.into(),
         dns_name: "vault.lan".into(),
         host_ip: "10.9.0.1".parse().unwrap(),

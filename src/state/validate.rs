@@ -133,6 +133,28 @@ pub fn image(image: &str) -> Result<()> {
     }
 }
 
+/// A site's name (`init --site-name`): a DNS label of at most 32
+/// characters. It starts every Vault name of the site's tenants
+/// (`SITE.TENANT`), so it has no `.`.
+pub fn site_name(name: &str) -> Result<()> {
+    let b = name.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 32
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-';
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "invalid site name `{}`: use lower-case letters, digits and inner `-`, at most 32",
+            name.escape_debug()
+        ))
+        .hint("pass a short label, e.g. `--site-name b`"))
+    }
+}
+
 /// A certificate lifetime: from a minute (tests and short-lived sites)
 /// to ten years, the CA's own.
 pub fn cert_ttl(flag: &str, secs: u64) -> Result<()> {
@@ -242,8 +264,26 @@ pub fn site(site: &Site) -> Result<()> {
     if let Some(i) = &site.ingress_interface {
         interface(i)?;
     }
+    if let Some(n) = &site.name {
+        site_name(n)?;
+    }
     if let Some(c) = &site.cluster {
         crate::state::cluster::validate(c)?;
+        if c.joined && site.name.is_none() {
+            return Err(Error::usage(
+                "a site that joins another site's cluster needs a name of its own",
+            )
+            .hint("name it with `--site-name NAME`, a name no other site of the cluster has"));
+        }
+        for p in &c.sites {
+            site_name(&p.name)?;
+            if site.name.as_deref() == Some(p.name.as_str()) {
+                return Err(
+                    Error::usage(format!("site `{}` is this site's own name", p.name))
+                        .hint("give each site of the cluster a name of its own"),
+                );
+            }
+        }
         crate::state::cluster::check_reload(site.vault_reload.as_ref())?;
     }
     Ok(())

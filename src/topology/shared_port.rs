@@ -65,7 +65,12 @@ fn spec(site: &Site, layout: &Layout) -> ForwarderSpec {
         upstream: site.vault_addr,
         cluster: site.cluster.as_ref().map(|c| ClusterCheck {
             nodes: c.nodes.iter().map(|n| (n.name.clone(), n.addr)).collect(),
-            ca_file: layout.trust(),
+            // What the nodes' certificates chain to.
+            ca_file: if c.joined {
+                layout.cluster_ca()
+            } else {
+                layout.trust()
+            },
             identity_file: layout.check_key(),
         }),
     }

@@ -68,6 +68,7 @@ fn rendered(profile: Profile) -> Result<String> {
         out.push(format!("{e:?}"));
         let spec = BundleSpec {
             tenant,
+            vault_name: tenant,
             role: tenant,
             endpoint: &e,
             flavor: site.flavor,
@@ -740,6 +741,7 @@ fn l2_bundles_use_podmans_name_for_the_host_with_no_extra_hosts_and_the_certific
     assert_eq!(ips[0], site.host_ip);
     let spec = BundleSpec {
         tenant: "alice",
+        vault_name: "alice",
         role: "alice",
         endpoint: &t.endpoint("alice"),
         flavor: site.flavor,

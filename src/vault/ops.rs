@@ -24,7 +24,7 @@ pub fn operator_client(
     token: Option<Secret>,
     timeout: Duration,
 ) -> Result<Client> {
-    let ca = crate::provision::ca::trust_pem(layout)?;
+    let ca = crate::provision::ca::server_trust_pem(layout, site)?;
     let identity = operator_identity(layout)?;
     let c = Client::new(
         Target {
@@ -120,16 +120,17 @@ pub fn ensure_cert_auth(c: &Client) -> Result<Outcome> {
 /// Creates the tenant's `cert` auth role or repairs the fields that drifted.
 pub fn ensure_cert_role(
     c: &Client,
+    site: &Site,
     tenant: &str,
     role: &str,
     limits: &Limits,
     ca_pem: &str,
 ) -> Result<Outcome> {
     let path = policy::cert_role_path(role);
-    let body = policy::cert_role_body(tenant, limits, ca_pem);
+    let body = policy::cert_role_body(site, tenant, limits, ca_pem);
     match c.get_opt(&path)? {
         Some(live) => {
-            let drift = policy::cert_role_drift(&live, tenant, limits, ca_pem);
+            let drift = policy::cert_role_drift(&live, site, tenant, limits, ca_pem);
             if drift.is_empty() {
                 return Ok(Outcome::new(
                     Change::Kept,
@@ -236,7 +237,7 @@ pub fn ensure_kv2(c: &Client, mount: &str) -> Result<Outcome> {
 /// `fresh`: Vault was seen, at the start of the run, to have no policy of
 /// this name (a new tenant): it is written without reading it first.
 pub fn ensure_policy(c: &Client, site: &Site, tenant: &str, fresh: bool) -> Result<Outcome> {
-    let name = policy::policy_name(tenant);
+    let name = policy::policy_name(site, tenant);
     let want = policy::policy_text(site, tenant);
     let path = format!("sys/policies/acl/{name}");
     let live = if fresh { None } else { c.get_opt(&path)? };
@@ -282,6 +283,7 @@ pub fn ensure_policy(c: &Client, site: &Site, tenant: &str, fresh: bool) -> Resu
 /// `fresh`: as for [`ensure_policy`], no role of this name was there.
 pub fn ensure_role(
     c: &Client,
+    site: &Site,
     tenant: &str,
     role: &str,
     limits: &Limits,
@@ -289,10 +291,10 @@ pub fn ensure_role(
 ) -> Result<Outcome> {
     let path = policy::role_path(role);
     let live = if fresh { None } else { c.get_opt(&path)? };
-    let body = policy::role_body(tenant, limits);
+    let body = policy::role_body(site, tenant, limits);
     match live {
         Some(l) => {
-            let drift = policy::role_drift(&l, tenant, limits);
+            let drift = policy::role_drift(&l, site, tenant, limits);
             if drift.is_empty() {
                 return Ok(Outcome::new(
                     Change::Kept,
@@ -484,7 +486,7 @@ pub fn destroy_accessor(c: &Client, role: &str, accessor: &str) -> Result<()> {
 /// (wrapped secret_ids). A wrapping token is an orphan: revoking the token
 /// that made it leaves it, and whatever it wraps, alive until its TTL.
 pub fn revoke_tenant_tokens(c: &Client, site: &Site, tenant: &str, role: &str) -> Result<usize> {
-    let policy = policy::policy_name(tenant);
+    let policy = policy::policy_name(site, tenant);
     revoke_tokens_where(c, |_, d| {
         let path = d.get("path").and_then(Value::as_str).unwrap_or("");
         let by_role = d.pointer("/meta/role_name").and_then(Value::as_str) == Some(role)
@@ -577,10 +579,13 @@ fn revoke_tokens_where(c: &Client, pick: impl Fn(&str, &Value) -> bool) -> Resul
 }
 
 /// Deletes the roles (AppRole, cert) named `role` and the tenant's policy.
-pub fn delete_tenant_objects(c: &Client, tenant: &str, role: &str) -> Result<()> {
+pub fn delete_tenant_objects(c: &Client, site: &Site, tenant: &str, role: &str) -> Result<()> {
     c.delete(&policy::role_path(role))?;
     delete_if_there(c, &policy::cert_role_path(role))?;
-    c.delete(&format!("sys/policies/acl/{}", policy::policy_name(tenant)))?;
+    c.delete(&format!(
+        "sys/policies/acl/{}",
+        policy::policy_name(site, tenant)
+    ))?;
     Ok(())
 }
 
@@ -618,8 +623,8 @@ impl VaultNames {
     }
 
     /// What Vault already has of a tenant's names (see [`existing_objects`]).
-    pub fn objects_of(&self, tenant: &str, role: &str) -> Vec<String> {
-        let policy = policy::policy_name(tenant);
+    pub fn objects_of(&self, site: &Site, tenant: &str, role: &str) -> Vec<String> {
+        let policy = policy::policy_name(site, tenant);
         let mut found = Vec::new();
         if self.policies.contains(&policy) {
             found.push(format!("policy `{policy}`"));
@@ -634,8 +639,8 @@ impl VaultNames {
     }
 }
 
-pub fn existing_objects(c: &Client, tenant: &str, role: &str) -> Result<Vec<String>> {
-    let policy = policy::policy_name(tenant);
+pub fn existing_objects(c: &Client, site: &Site, tenant: &str, role: &str) -> Result<Vec<String>> {
+    let policy = policy::policy_name(site, tenant);
     let mut found = Vec::new();
     if c.get_opt(&format!("sys/policies/acl/{policy}"))?.is_some() {
         found.push(format!("policy `{policy}`"));

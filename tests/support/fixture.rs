@@ -390,6 +390,14 @@ impl Fixture {
         c
     }
 
+    /// `vaultnet --dir DIR` for another site's state directory `dir` on
+    /// this host (its namespace and `HOME`), without any token.
+    pub fn vaultnet_at(&self, dir: &Path) -> Cmd {
+        let mut c = self.program();
+        c.arg("--dir").arg(dir);
+        c
+    }
+
     /// [`Fixture::vaultnet`] without any token.
     pub fn vaultnet_without_token(&self) -> Cmd {
         let mut c = self.program();
