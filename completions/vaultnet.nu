@@ -1,8 +1,15 @@
 module completions {
 
+  def "nu-complete vaultnet color" [] {
+    [ "auto" "always" "never" ]
+  }
+
   # Secure access to one Vault or OpenBao server for many rootless-container tenants on one host
   export extern vaultnet [
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help (see more with '--help')
     --version(-V)             # Print version
   ]
@@ -21,6 +28,10 @@ module completions {
 
   def "nu-complete vaultnet init auth" [] {
     [ "approle" "cert" ]
+  }
+
+  def "nu-complete vaultnet init color" [] {
+    [ "auto" "always" "never" ]
   }
 
   # Create the CA, the Vault listener and the host forwarder, and bootstrap Vault
@@ -52,6 +63,9 @@ module completions {
     --force                   # Replace the CA, the server and operator certificates (tenants must be re-added); asks first, or needs --yes
     --timeout: string         # Seconds to wait for Vault
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet init color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -66,6 +80,10 @@ module completions {
 
   def "nu-complete vaultnet add-user output" [] {
     [ "text" "json" ]
+  }
+
+  def "nu-complete vaultnet add-user color" [] {
+    [ "auto" "always" "never" ]
   }
 
   # Give tenants a certificate, policy, AppRole and agent bundle
@@ -90,10 +108,17 @@ module completions {
     --no-gate-reload          # Do not reload the nftables gate, even when it is loaded (it is reloaded by default)
     --output: string@"nu-complete vaultnet add-user output" # Report format
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet add-user color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...names: string          # Tenant names (Unix user names)
   ]
+
+  def "nu-complete vaultnet remove-user color" [] {
+    [ "auto" "always" "never" ]
+  }
 
   # Take tenants' access away and remove their bundles
   export extern "vaultnet remove-user" [
@@ -106,6 +131,9 @@ module completions {
     --timeout: string         # Seconds to wait for Vault
     --no-gate-reload          # Do not reload the nftables gate, even when it is loaded (it is reloaded by default)
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet remove-user color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...names: string          # Tenant names (Unix user names)
@@ -113,6 +141,10 @@ module completions {
 
   def "nu-complete vaultnet renew output" [] {
     [ "text" "json" ]
+  }
+
+  def "nu-complete vaultnet renew color" [] {
+    [ "auto" "always" "never" ]
   }
 
   # Renew whatever is due — certificates, secret_ids — and reach running agents
@@ -125,15 +157,25 @@ module completions {
     --no-gate-reload          # Do not reload the nftables gate, even when it is loaded (it is reloaded by default)
     --output: string@"nu-complete vaultnet renew output" # Report format
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet renew color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...names: string          # Tenants to renew [default: the site's certificates and every tenant]
   ]
 
+  def "nu-complete vaultnet unwrap color" [] {
+    [ "auto" "always" "never" ]
+  }
+
   # (For tenants) turn a bundle's response-wrapped secret_id into the plain one its agent reads, once
   export extern "vaultnet unwrap" [
     --connect: string         # Where the bundle's Vault address leads from here [default: its compose.yaml `extra_hosts`, else DNS]
     --timeout: string         # Seconds to wait for Vault
+    --color: string@"nu-complete vaultnet unwrap color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
     dir?: path                # The bundle directory
@@ -143,10 +185,17 @@ module completions {
     [ "text" "json" ]
   }
 
+  def "nu-complete vaultnet list color" [] {
+    [ "auto" "always" "never" ]
+  }
+
   # List tenants with certificate and secret_id expiry
   export extern "vaultnet list" [
     --output: string@"nu-complete vaultnet list output" # Report format
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet list color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -155,48 +204,81 @@ module completions {
     [ "text" "json" ]
   }
 
+  def "nu-complete vaultnet doctor color" [] {
+    [ "auto" "always" "never" ]
+  }
+
   # Check the whole chain and say exactly what is broken and how to fix it
   export extern "vaultnet doctor" [
     --user: string            # Limit tenant checks to this tenant
     --login                   # Also log in as each tenant through the forwarder and check its access
     --probe                   # Also run a short-lived container as the tenant (its own rootless Podman, its bundle's mapping and certificate) and reach Vault from inside its network; needs --user
     --strict                  # Treat warnings as failures
-    --verbose(-v)             # Show every check (by default a section that is all green is one line)
-    --quiet(-q)               # Show only what warned or failed, and the counts
     --timeout: string         # Seconds each network check may take
     --token-file: path        # File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
     --output: string@"nu-complete vaultnet doctor output" # Report format
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet doctor color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
+
+  def "nu-complete vaultnet sites color" [] {
+    [ "auto" "always" "never" ]
+  }
 
   # Trust other sites whose tenants share this site's raft cluster
   export extern "vaultnet sites" [
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet sites color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
+
+  def "nu-complete vaultnet sites list color" [] {
+    [ "auto" "always" "never" ]
+  }
 
   # List the other sites this cluster's nodes trust
   export extern "vaultnet sites list" [
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet sites list color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
 
+  def "nu-complete vaultnet sites add color" [] {
+    [ "auto" "always" "never" ]
+  }
+
   # Trust another site's CAs on every node, so its tenants can log in
   export extern "vaultnet sites add" [
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet sites add color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
     name: string              # The site's name, as it was given to its `init --site-name`
     ca: path                  # Its CAs: the other site's `pki/trust.pem`
   ]
 
+  def "nu-complete vaultnet sites remove color" [] {
+    [ "auto" "always" "never" ]
+  }
+
   # Trust a site no more (its tenants' Vault objects are its own to remove)
   export extern "vaultnet sites remove" [
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet sites remove color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
     name: string              # The site's name, as `vaultnet sites list` shows it
@@ -226,10 +308,17 @@ module completions {
     [ "text" "json" ]
   }
 
+  def "nu-complete vaultnet profiles color" [] {
+    [ "auto" "always" "never" ]
+  }
+
   # List the built-in deployment patterns (profiles) and what each writes
   export extern "vaultnet profiles" [
     --output: string@"nu-complete vaultnet profiles output" # Report format
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet profiles color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -238,9 +327,16 @@ module completions {
     [ "bash" "zsh" "fish" "elvish" "powershell" "nushell" ]
   }
 
+  def "nu-complete vaultnet completions color" [] {
+    [ "auto" "always" "never" ]
+  }
+
   # Print a shell completion script
   export extern "vaultnet completions" [
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
+    --color: string@"nu-complete vaultnet completions color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    --verbose(-v)             # More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
     --help(-h)                # Print help
     --version(-V)             # Print version
     shell: string@"nu-complete vaultnet completions shell" # The shell to generate for

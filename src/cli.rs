@@ -23,8 +23,8 @@ ENVIRONMENT:
                            --vault-addr` recorded; `init` prints the BAO_ADDR/VAULT_ADDR
                            (and the mutual-TLS variables) the `bao`/`vault` CLI needs
   LC_ALL, LC_CTYPE, LANG   a UTF-8 locale lets doctor show ✓ and ✗
+  NO_COLOR                 set and not empty: no colour unless `--color always` (so is TERM=dumb)
   COMPLETE                 set by the completion scripts to ask for candidates
-  vaultnet prints no colour, so NO_COLOR holds as it is.
 
 EXIT CODES:
   0  success
@@ -47,6 +47,15 @@ pub struct Cli {
     /// State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
     #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: crate::ui::ColorChoice,
+    /// Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail (doctor: every check); twice (-vv): also each Vault request (method, URL, status, time) and where the operator token came from, never a secret
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     #[command(subcommand)]
     pub command: Command,

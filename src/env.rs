@@ -13,12 +13,16 @@ use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::sys::fsx::{self, MAX_TOKEN_BYTES};
 
-/// The environment vaultnet reads. (vaultnet prints no colour, so
-/// `NO_COLOR` holds trivially.)
+/// The environment vaultnet reads.
 #[derive(Debug, Default)]
 pub struct Env {
     pub vaultnet_dir: Option<PathBuf>,
     pub vault_token: Option<Secret>,
+    /// Which variable the token came from (`VAULT_TOKEN` first).
+    pub vault_token_var: Option<&'static str>,
+    /// `NO_COLOR` set and not empty (no-color.org), or `TERM=dumb`: no
+    /// colour unless `--color always`.
+    pub no_color: bool,
     pub home: Option<PathBuf>,
     pub xdg_data_home: Option<PathBuf>,
     /// Whether the locale can show ✓ and ✗.
@@ -28,12 +32,17 @@ pub struct Env {
 impl Env {
     pub fn capture() -> Self {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-        let token = ["VAULT_TOKEN", "BAO_TOKEN"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|t| !t.is_empty()));
+        let token = ["VAULT_TOKEN", "BAO_TOKEN"].iter().find_map(|k| {
+            std::env::var(k)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(|t| (*k, t))
+        });
         Env {
             vaultnet_dir: var("VAULTNET_DIR").map(PathBuf::from),
-            vault_token: token.map(Secret::new),
+            vault_token_var: token.as_ref().map(|(k, _)| *k),
+            vault_token: token.map(|(_, t)| Secret::new(t)),
+            no_color: var("NO_COLOR").is_some() || var("TERM").is_some_and(|t| t == "dumb"),
             home: var("HOME").map(PathBuf::from),
             xdg_data_home: var("XDG_DATA_HOME").map(PathBuf::from),
             utf8: ["LC_ALL", "LC_CTYPE", "LANG"]
@@ -83,15 +92,29 @@ impl Env {
     /// module's documentation); `None` when no source has one.
     pub fn operator_token(&self, token_file: Option<&Path>) -> Result<Option<Secret>> {
         if let Some(path) = token_file {
+            crate::ui::trace(format!("operator token: from `{}`", path.display()));
             return read_token_file(path, true);
         }
         if let Some(t) = &self.vault_token {
+            crate::ui::trace(format!(
+                "operator token: from {}",
+                self.vault_token_var.unwrap_or("the environment")
+            ));
             return Ok(Some(t.clone()));
         }
-        match &self.home {
+        let found = match &self.home {
             Some(h) => read_token_file(&h.join(".vault-token"), false),
             None => Ok(None),
+        };
+        if let Ok(t) = &found {
+            crate::ui::trace(match t {
+                Some(_) => "operator token: from `~/.vault-token`",
+                None => {
+                    "operator token: none (no --token-file, VAULT_TOKEN, BAO_TOKEN or ~/.vault-token)"
+                }
+            });
         }
+        found
     }
 }
 

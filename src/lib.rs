@@ -31,6 +31,7 @@ use error::Result;
 /// Runs a parsed command line; the exit code is chosen by the caller.
 pub fn run(cli: cli::Cli) -> Result<u8> {
     let env = Env::capture();
+    ui::set_style(cli.color, env.no_color, cli.quiet, cli.verbose);
     match cli.command {
         cli::Command::Init(args) => commands::init::run(&env, cli.dir.as_deref(), *args),
         cli::Command::AddUser(args) => commands::add_user::run(&env, cli.dir.as_deref(), *args),

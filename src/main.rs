@@ -30,10 +30,7 @@ fn finish(result: vaultnet::error::Result<u8>) -> ExitCode {
         // The reader of the product went away (`| head`): nothing to say.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.message());
-            if let Some(h) = e.hint_text() {
-                eprintln!("hint: {h}");
-            }
+            vaultnet::ui::error(e.message(), e.hint_text());
             ExitCode::from(e.exit_code())
         }
     }

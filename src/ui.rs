@@ -4,8 +4,89 @@
 //! pipe (`| head`) and reports any other failure (`> /dev/full`).
 
 use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
+
+/// `--color`: when the report and the errors are coloured (`auto`: on a
+/// terminal, unless `NO_COLOR` is set or `TERM=dumb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// How this run talks: set once, from the global flags, before any
+/// output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// Colour on stdout (the report) and on stderr (errors).
+    pub color_out: bool,
+    pub color_err: bool,
+    /// `-q`: no status lines on stderr (errors still).
+    pub quiet: bool,
+    /// `-v`: more detail (doctor: every check).
+    pub verbose: bool,
+    /// `-vv`: each Vault request and where the token came from, on stderr.
+    pub trace: bool,
+}
+
+static STYLE: OnceLock<Style> = OnceLock::new();
+
+/// Sets this run's style from `--color`, `-q`, `-v` and `NO_COLOR`.
+pub fn set_style(color: ColorChoice, no_color: bool, quiet: bool, verbose: u8) {
+    let on = |terminal: bool| match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && !no_color,
+    };
+    let _ = STYLE.set(Style {
+        color_out: on(std::io::stdout().is_terminal()),
+        color_err: on(std::io::stderr().is_terminal()),
+        quiet,
+        verbose: verbose >= 1,
+        trace: verbose >= 2,
+    });
+}
+
+pub fn style() -> Style {
+    STYLE.get().copied().unwrap_or_default()
+}
+
+/// The colours vaultnet uses, as ANSI SGR codes.
+#[derive(Debug, Clone, Copy)]
+pub enum Paint {
+    Green,
+    Yellow,
+    Red,
+    Dim,
+    Bold,
+}
+
+/// `text` in `paint` when `on`, else as it is.
+pub fn paint(text: &str, paint: Paint, on: bool) -> String {
+    if !on {
+        return text.to_string();
+    }
+    let code = match paint {
+        Paint::Green => "32",
+        Paint::Yellow => "33",
+        Paint::Red => "1;31",
+        Paint::Dim => "2",
+        Paint::Bold => "1",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// With `-vv`: a line about what vaultnet does (a Vault request, where the
+/// token came from) on stderr. Never a secret.
+pub fn trace(line: impl AsRef<str>) {
+    if style().trace {
+        let _ = writeln!(std::io::stderr().lock(), "vaultnet: {}", line.as_ref());
+    }
+}
 
 /// Writes a line of the product to stdout.
 pub fn out(line: impl AsRef<str>) -> Result<()> {
@@ -26,9 +107,22 @@ pub fn flush() -> Result<()> {
     std::io::stdout().lock().flush().map_err(Error::output)
 }
 
-/// Writes a status line to stderr. A closed stderr has nobody to tell.
+/// Writes a status line to stderr, unless `-q`. A closed stderr has
+/// nobody to tell.
 pub fn status(line: impl AsRef<str>) {
-    let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
+    if !style().quiet {
+        let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
+    }
+}
+
+/// The error and its hint, on stderr, whatever `-q` says.
+pub fn error(message: &str, hint: Option<&str>) {
+    let on = style().color_err;
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{} {message}", paint("error:", Paint::Red, on));
+    if let Some(h) = hint {
+        let _ = writeln!(e, "{} {h}", paint("hint:", Paint::Bold, on));
+    }
 }
 
 /// Whether prompts may be shown: both stdin and stderr are terminals.

@@ -19,6 +19,7 @@ mod podman_e2e;
 mod renewal;
 mod revocation;
 mod rotation;
+mod style;
 mod support;
 mod tenants_cli;
 mod tenants_e2e;

@@ -41,12 +41,6 @@ pub struct Args {
     /// Treat warnings as failures
     #[arg(long)]
     pub strict: bool,
-    /// Show every check (by default a section that is all green is one line)
-    #[arg(short, long, conflicts_with = "quiet")]
-    pub verbose: bool,
-    /// Show only what warned or failed, and the counts
-    #[arg(short, long)]
-    pub quiet: bool,
     /// Seconds each network check may take
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     pub timeout: f64,
@@ -127,15 +121,21 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         };
         ui::out(serde_json::to_string_pretty(&r).expect("report serialises"))?;
     } else {
-        let sym = if env.utf8 {
-            &doctor::UNICODE
-        } else {
-            &doctor::ASCII
+        let style = ui::style();
+        let sym = &doctor::Symbols {
+            color: style.color_out,
+            ..if env.utf8 {
+                doctor::UNICODE
+            } else {
+                doctor::ASCII
+            }
         };
         ui::out(format!("vaultnet doctor: `{}`", layout.root.display()))?;
-        let view = if args.verbose {
+        // `-v` shows every check (by default a section that is all green
+        // is one line), `-q` only what warned or failed.
+        let view = if style.verbose {
             doctor::View::Verbose
-        } else if args.quiet {
+        } else if style.quiet {
             doctor::View::Quiet
         } else {
             doctor::View::Default

@@ -456,11 +456,14 @@ pub fn summarize(checks: &[Check]) -> Summary {
     s
 }
 
+#[derive(Debug, Clone, Copy)]
 pub struct Symbols {
     pub ok: &'static str,
     pub warn: &'static str,
     pub fail: &'static str,
     pub skip: &'static str,
+    /// Each mark in its colour: green, yellow, red, dim.
+    pub color: bool,
 }
 
 pub const UNICODE: Symbols = Symbols {
@@ -468,6 +471,7 @@ pub const UNICODE: Symbols = Symbols {
     warn: "!",
     fail: "✗",
     skip: "-",
+    color: false,
 };
 
 pub const ASCII: Symbols = Symbols {
@@ -475,6 +479,7 @@ pub const ASCII: Symbols = Symbols {
     warn: "[warn]",
     fail: "[FAIL]",
     skip: "[skip]",
+    color: false,
 };
 
 /// How much of the report the text shows.
@@ -489,13 +494,15 @@ pub enum View {
     Verbose,
 }
 
-fn mark(status: Status, sym: &Symbols) -> &'static str {
-    match status {
-        Status::Ok => sym.ok,
-        Status::Warn => sym.warn,
-        Status::Fail => sym.fail,
-        Status::Skip => sym.skip,
-    }
+fn mark(status: Status, sym: &Symbols) -> String {
+    use crate::ui::Paint;
+    let (text, paint) = match status {
+        Status::Ok => (sym.ok, Paint::Green),
+        Status::Warn => (sym.warn, Paint::Yellow),
+        Status::Fail => (sym.fail, Paint::Red),
+        Status::Skip => (sym.skip, Paint::Dim),
+    };
+    crate::ui::paint(text, paint, sym.color)
 }
 
 fn is_problem(s: Status) -> bool {

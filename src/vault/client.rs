@@ -248,7 +248,16 @@ impl Client {
         timeout: Option<Duration>,
     ) -> std::result::Result<Response, Failure> {
         let url = format!("{}/v1/{}", base, path.trim_start_matches('/'));
-        let mut req = self.http.request(method, &url);
+        let started = std::time::Instant::now();
+        // `-vv`: the request as it went, never its body or token (a path
+        // vaultnet asks for carries no secret).
+        let trace = |what: &str| {
+            crate::ui::trace(format!(
+                "{method} {url} -> {what} ({} ms)",
+                started.elapsed().as_millis()
+            ));
+        };
+        let mut req = self.http.request(method.clone(), &url);
         if let Some(t) = timeout {
             req = req.timeout(t);
         }
@@ -267,6 +276,7 @@ impl Client {
         }
         let resp = req.send().map_err(|e| {
             let err = self.transport_error(base, &e);
+            trace("no answer");
             let tls = {
                 let c = chain(&e).to_lowercase();
                 c.contains("certificate") || c.contains("alert")
@@ -281,6 +291,7 @@ impl Client {
             }
         })?;
         let status = resp.status().as_u16();
+        trace(&status.to_string());
         let peer_cert = resp
             .extensions()
             .get::<reqwest::tls::TlsInfo>()

@@ -39,6 +39,9 @@ pub const SCRUBBED_VARS: &[&str] = &[
     "LANG",
     "LANGUAGE",
     "COLUMNS",
+    // Colour is the test's choice (`--color`, `NO_COLOR`, a terminal).
+    "NO_COLOR",
+    "TERM",
 ];
 
 /// Default time a command may run before it is killed.

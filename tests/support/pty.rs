@@ -45,8 +45,11 @@ pub struct Session {
     pub command: String,
     /// Exit code (`script -e` passes the program's on).
     pub code: Option<i32>,
-    /// Everything the terminal showed, with `\r\n` as `\n`.
+    /// Everything the terminal showed, with `\r\n` as `\n` and colours
+    /// (SGR sequences) taken out: the words, as a reader sees them.
     pub transcript: String,
+    /// Everything the terminal showed, colours included.
+    pub raw: String,
     /// The part of `transcript` after the last text waited for: what the
     /// program printed once the conversation was over.
     pub rest: String,
@@ -183,8 +186,9 @@ impl Terminal {
         Session {
             command: self.command.clone(),
             code: status.code(),
-            rest: text(&seen[self.cursor..]),
-            transcript: text(&seen),
+            rest: strip_sgr(&text(&seen[self.cursor..])),
+            transcript: strip_sgr(&text(&seen)),
+            raw: text(&seen),
         }
     }
 
@@ -241,6 +245,25 @@ fn pump(
     let (lock, ready) = &**screen;
     lock.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
     ready.notify_all();
+}
+
+/// `text` without its SGR sequences (`ESC [ … m`: colour and weight).
+fn strip_sgr(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("\x1b[") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find(|c: char| !(c.is_ascii_digit() || c == ';')) {
+            Some(j) if after[j..].starts_with('m') => rest = &after[j + 1..],
+            _ => {
+                out.push_str("\x1b[");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
