@@ -1208,6 +1208,91 @@ hint: remove the link or fix the owner, then run the command again
     );
 }
 
+/// PyYAML, the YAML 1.1 reader podman-compose parses compose files with,
+/// reads every string back unchanged from what the bundle's YAML writer
+/// makes of it, as a key and as a list item: 2000 generated strings of
+/// the characters YAML gives a meaning to, and any characters, plus the
+/// YAML 1.1 forms a YAML 1.2 parser reads differently (`yes`, `0:0`,
+/// `010`, `1.2.3`, `2001-12-14`, `<<`, …).
+#[test]
+fn pyyaml_reads_every_string_the_yaml_writer_writes_back_unchanged() {
+    require_e2e!("reads YAML with the PyYAML of .deps/venv, which scripts/deps installs");
+    use proptest::strategy::{Strategy, ValueTree};
+    let python = manifest_dir().join(".deps/venv/bin/python3");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/deps",
+        python.display()
+    );
+    let strings = proptest::prop_oneof![
+        "[-?:,\\[\\]{}#&*!|>'\"%@` \t\n.0-9_+~=<eExXoObBnNyYsStTrRuUfFaAlLiIcdD\u{85}\u{2028}\u{feff}]{0,10}",
+        proptest::arbitrary::any::<String>(),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut cases: Vec<String> = [
+        "yes",
+        "No",
+        "ON",
+        "off",
+        "y",
+        "n",
+        "~",
+        "null",
+        "",
+        "0:0",
+        "22:22",
+        "1:20:30.5",
+        "010",
+        "0b11",
+        "0x1f",
+        "1_000",
+        "1.2.3",
+        "10.9.0.1",
+        ".inf",
+        "-.Inf",
+        ".NaN",
+        "2001-12-14",
+        "2001-12-14t21:59:43.10-05:00",
+        "<<",
+        "=",
+        "services",
+        "no-new-privileges:true",
+        "${VAULTNET_BUNDLE:-./vaultnet}:/vaultnet:ro",
+        "a: b",
+        "a #b",
+        "x:",
+        " x",
+        "x ",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for _ in 0..2000 {
+        cases.push(strings.new_tree(&mut runner).expect("a string").current());
+    }
+    let docs: Vec<Value> = cases
+        .iter()
+        .map(|s| {
+            let doc = json!({ s.clone(): [s.clone()] });
+            json!([vaultnet::render::yaml::to_string(&doc), doc])
+        })
+        .collect();
+    let input = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(input.path(), serde_json::to_vec(&docs).unwrap()).unwrap();
+    let check = "import json, sys, yaml\n\
+                 docs = json.load(open(sys.argv[1], encoding='utf-8'))\n\
+                 for text, want in docs:\n\
+                 \x20   got = yaml.safe_load(text)\n\
+                 \x20   if got != want: print(json.dumps([text, got], default=str))\n\
+                 print(len(docs), 'read back')\n";
+    Cmd::new(&python)
+        .arg("-c")
+        .arg(check)
+        .arg(input.path())
+        .run()
+        .expect(Expect::success().stdout(format!("{} read back\n", cases.len())));
+}
+
 #[test]
 fn podman_compose_config_accepts_an_app_merged_with_the_bundle_override() {
     require_e2e!("runs OpenBao in a network namespace");
