@@ -925,9 +925,10 @@ fn bundle_runs_rootless(v: Variant) {
 }
 
 /// Podman 5.4's own Quadlet generator, in the Debian 13 tree, accepts the
-/// bundle's `.container` and `.volume` units as a tenant installs them in
-/// `~/.config/containers/systemd/` (`quadlet -dryrun -user`), and makes
-/// the agent's service from them.
+/// bundle's `.container` and `.volume` units as the tenant installs them
+/// in `~/.config/containers/systemd/` with the lines of its README
+/// (`quadlet -dryrun -user`), and makes the agent's service the README
+/// starts from them.
 #[test]
 fn quadlet_units_of_the_bundle_pass_podman_5_dry_run() {
     require_e2e!("enters the Debian 13 tree and adds a Unix user there");
@@ -946,14 +947,42 @@ fn quadlet_units_of_the_bundle_pass_podman_5_dry_run() {
             .stdout_any("add-user's report is compared in the tests of add-user")
             .stderr_any("add-user's progress is compared in the tests of add-user"),
     );
+    // The README's install lines, run as written by the tenant; its
+    // `systemctl --user` lines need a user session the tree has not, so
+    // they are compared, and the service they start is the one Quadlet
+    // makes.
     let bundle = carol.home.join(".config/vaultnet");
-    let units = [
+    let readme = std::fs::read_to_string(bundle.join("README.md")).expect("carol's README");
+    let steps = readme_block(
+        &readme,
+        "## The agent as Quadlet units (instead of compose)",
+    );
+    let (install, start): (Vec<&str>, Vec<&str>) =
+        steps.lines().partition(|l| !l.starts_with("systemctl "));
+    assert_eq!(
+        start,
+        [
+            "systemctl --user daemon-reload".to_string(),
+            format!("systemctl --user start {}-vault-agent", carol.name),
+        ],
+        "{readme}"
+    );
+    carol
+        .cmd("sh")
+        .arg("-ec")
+        .arg(install.join("\n"))
+        .run()
+        .expect(Expect::success());
+    for u in [
         format!("{}-vault-agent.container", carol.name),
         format!("{}-vaultnet-secrets.volume", carol.name),
-    ];
-    for u in &units {
-        let text = std::fs::read_to_string(bundle.join(u)).expect("a Quadlet unit in the bundle");
-        carol.write_file(&format!(".config/containers/systemd/{u}"), &text, 0o644);
+    ] {
+        let installed = carol.home.join(".config/containers/systemd").join(&u);
+        assert_eq!(
+            std::fs::read_to_string(&installed).expect("a unit the README's lines installed"),
+            std::fs::read_to_string(bundle.join(&u)).expect("a Quadlet unit in the bundle"),
+            "{u}"
+        );
     }
     let out = carol
         .cmd("/usr/libexec/podman/quadlet")
