@@ -170,6 +170,8 @@ pub fn bundle_files(tenant: &str) -> Vec<BundleFile> {
         file(SECRET_ID.into(), true),
         file(AGENT.into(), false),
         file(COMPOSE.into(), false),
+        file(EXAMPLE_APP.into(), false),
+        file(CLI_ENV.into(), false),
         file(format!("{tenant}-vault-agent.container"), false),
         file(format!("{tenant}-vaultnet-secrets.volume"), false),
         file("README.md".into(), false),
@@ -192,6 +194,10 @@ pub const ROLE_ID: &str = "role_id";
 pub const SECRET_ID: &str = "secret_id";
 pub const COMPOSE: &str = "compose.yaml";
 pub const AGENT: &str = "agent.json";
+/// The example app, a compose file that starts as is with [`COMPOSE`].
+pub const EXAMPLE_APP: &str = "app.yaml";
+/// The CLI's environment for this bundle (address, TLS files, name).
+pub const CLI_ENV: &str = "cli.env";
 
 #[cfg(test)]
 mod tests {
@@ -209,10 +215,23 @@ mod tests {
         for f in &files {
             assert_eq!(f.mode, if f.secret { 0o600 } else { 0o644 }, "{}", f.name);
         }
-        assert!(
-            files
-                .iter()
-                .any(|f| f.name == "alice-vault-agent.container")
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ca.pem",
+                "client.pem",
+                "client-key.pem",
+                "role_id",
+                "secret_id",
+                "agent.json",
+                "compose.yaml",
+                "app.yaml",
+                "cli.env",
+                "alice-vault-agent.container",
+                "alice-vaultnet-secrets.volume",
+                "README.md",
+            ]
         );
     }
 }

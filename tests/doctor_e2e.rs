@@ -1063,7 +1063,7 @@ fn doctor_fails_an_installed_copy_that_differs_from_the_bundle_and_never_follows
         &r,
         &id,
         "ok",
-        &format!("10 files as in `tenants/{t}/`"),
+        &format!("12 files as in `tenants/{t}/`"),
         None,
     );
 

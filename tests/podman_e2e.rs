@@ -5,14 +5,17 @@
 //! generated unit on the namespace's veth address, `init` bootstrapping
 //! AppRole and KV v2, and `add-user --install` for two throw-away Unix users
 //! whose rootless Podman (runc, slirp4netns) is started from inside that
-//! namespace. The first tenant runs `podman-compose -f app.yaml -f
-//! <installed bundle>/compose.yaml up --exit-code-from app` in a project of
-//! its own: the agent sidecar (image imported from the pinned `bao`
-//! binary) logs in through the forwarder with mTLS and AppRole and renders
-//! the secret the operator wrote; a busybox app reads it through
-//! `$APP_SECRET_FILE` and reports what it sees from inside — read-only
-//! root, no capabilities, `no_new_privs`, a 0400 file. The agent container
-//! is inspected and its live process read from the host's `/proc`. The
+//! namespace. The first tenant runs the lines of its installed bundle's
+//! README ("Try the example app") as written: the bundle's `app.yaml`
+//! copied into a folder of its own and `podman-compose -f app.yaml -f
+//! <installed bundle>/compose.yaml up --exit-code-from app`: the agent
+//! sidecar (image imported from the pinned `bao` binary) logs in through
+//! the forwarder with mTLS and AppRole and renders the secret the operator
+//! wrote; the example app (busybox, imported under the example's image
+//! name) reads it through `$APP_SECRET_FILE` and prints its mode (0400)
+//! and digest. Both containers are inspected — read-only root, no
+//! capabilities, `no_new_privs` — and the agent's live process read from
+//! the host's `/proc`. The
 //! second tenant's container, logged in with its own bundle, is denied the
 //! first tenant's secret; a container without the client certificate gets
 //! no answer from Vault; and the nft gate `add-user` wrote closes the
@@ -49,7 +52,7 @@ use crate::support::fixture::Fixture;
 use crate::support::podman::{
     self, AGENT_IMAGE, APP_IMAGE, BAO_IN_APP, Kit, PodmanTenant, markers,
 };
-use crate::support::tenant::{NEXT, created};
+use crate::support::tenant::{NEXT, created, readme_block};
 use crate::support::tree::{self, Tree};
 use crate::support::{require_e2e, wait_for, write_private};
 
@@ -189,6 +192,30 @@ pub(crate) fn marker<'a>(
     m.get(key)
         .map(String::as_str)
         .unwrap_or_else(|| panic!("no VN_{key}= in the container's output\n{out}"))
+}
+
+/// The SHA-256 of `value`, in hex, from `sha256sum` (the secret on its
+/// stdin, never in an argument).
+pub(crate) fn sha256_hex(value: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("sha256sum's stdin")
+        .write_all(value.as_bytes())
+        .expect("write to sha256sum");
+    let out = child.wait_with_output().expect("sha256sum's output");
+    assert!(out.status.success(), "sha256sum failed");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("a digest")
+        .to_string()
 }
 
 /// A fresh secret value, distinctive in any output.
@@ -369,7 +396,6 @@ fn bundle_runs_rootless(v: Variant) {
         v.name()
     );
     alice.import(&kit.bao_tar, AGENT_IMAGE);
-    alice.import(&kit.app_tar, APP_IMAGE);
     bob.import(&kit.app_tar, APP_IMAGE);
     clock.lap("images (podman import per tenant)");
 
@@ -521,44 +547,58 @@ fn bundle_runs_rootless(v: Variant) {
     );
     clock.lap("loopback bypass open, nft gate loaded");
 
-    // Alice's project: her app plus her installed bundle's override. When
-    // the app exits, podman-compose SIGTERMs the `podman start -a` client
-    // of the sidecar; the agent ends on the signal and the bundle's
-    // `restart: on-failure` makes Podman restart it, so compose waits 10 s, kills its client and
-    // returns with the agent still running (Podman 4.3, podman-compose
-    // 1.6). That costs 10 s here and leaves the agent up for the checks
-    // below.
-    let project = alice.dir(PROJECT);
-    alice.write_file(&format!("{PROJECT}/app.yaml"), &app_yaml(), 0o644);
-    let mut up = alice.cmd(&kit.compose);
-    up.arg("-f")
-        .arg("app.yaml")
-        .arg("-f")
-        .arg(bundle_a.join("compose.yaml"))
-        .args(["up", "--exit-code-from", "app"])
-        .current_dir(&project);
+    // Alice's project, as her installed bundle's README says: its example
+    // app copied into a folder of her own and started with the bundle's
+    // override, the README's lines run as written (podman-compose on her
+    // PATH; the example's image imported under its name, never pulled).
+    // When the app exits, podman-compose SIGTERMs the `podman start -a`
+    // client of the sidecar; the agent ends on the signal and the bundle's
+    // `restart: on-failure` makes Podman restart it, so compose waits 10 s,
+    // kills its client and returns with the agent still running (Podman
+    // 4.3, podman-compose 1.6). That costs 10 s here and leaves the agent
+    // up for the checks below.
+    let readme = std::fs::read_to_string(bundle_a.join("README.md")).expect("alice's README");
+    let steps = readme_block(&readme, "## Try the example app");
+    let example: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(bundle_a.join("app.yaml")).expect("the example app.yaml"),
+    )
+    .expect("app.yaml parses");
+    let example_image = example["services"]["app"]["image"]
+        .as_str()
+        .expect("the example's image");
+    alice.import(&kit.app_tar, example_image);
+    let compose_dir = kit.compose.parent().expect("the kit's folder");
+    let mut up = alice.cmd("sh");
+    up.arg("-ec").arg(format!(
+        "export PATH={}:$PATH\n{steps}",
+        compose_dir.display()
+    ));
     let out = up.run();
     if out.code != Some(0) {
         let logs = alice.podman(["ps", "-a"]).run();
-        panic!("podman-compose up failed\n{out}\n{logs}");
+        panic!("the README's example failed\n{out}\n{logs}");
     }
     // Shown with --nocapture (and by cargo when the test fails).
     eprintln!("{out}");
-    let m = markers(&format!("{}\n{}", out.stdout, out.stderr));
-    assert!(m.contains_key("DONE"), "the app did not finish\n{out}");
-    assert_eq!(marker(&m, "FILE", &out), "/secrets/app", "{out}");
+    let said: Vec<String> = format!("{}\n{}", out.stdout, out.stderr)
+        .lines()
+        .filter_map(|l| l.find("app: ").map(|i| l[i..].trim_end().to_string()))
+        .collect();
     assert_eq!(
-        marker(&m, "SECRET", &out),
-        secret_a,
-        "the app did not read what the operator wrote\n{out}"
+        said,
+        [
+            format!(
+                "app: /secrets/app: mode 400, sha256 {}",
+                sha256_hex(&secret_a)
+            ),
+            "app: done".to_string(),
+        ],
+        "the example app did not read what the operator wrote\n{out}"
     );
-    assert_eq!(marker(&m, "MODE", &out), "400", "secret file mode\n{out}");
-    assert_eq!(marker(&m, "CapEff", &out), "0000000000000000", "{out}");
-    assert_eq!(marker(&m, "CapPrm", &out), "0000000000000000", "{out}");
-    assert_eq!(marker(&m, "NoNewPrivs", &out), "1", "{out}");
-    assert_eq!(marker(&m, "ROOT_WRITABLE", &out), "no", "{out}");
-    assert_eq!(marker(&m, "SECRETS_WRITABLE", &out), "no", "{out}");
-    assert_eq!(marker(&m, "SECRET_IN_ENV", &out), "no", "{out}");
+    assert!(
+        !out.stdout.contains(&secret_a) && !out.stderr.contains(&secret_a),
+        "the secret reached the project's output\n{out}"
+    );
     clock.lap("podman-compose up: agent rendered, app read it");
 
     // The agent container as Podman configured it …
@@ -577,6 +617,33 @@ fn bundle_runs_rootless(v: Variant) {
         .find(|n| n.contains("vault-agent"))
         .unwrap_or_else(|| panic!("no agent container\n{names}"))
         .to_string();
+    // The example app as Podman ran it: read-only root, no capabilities,
+    // no_new_privs (what its `app.yaml` asks for).
+    let app = names
+        .stdout
+        .lines()
+        .find(|n| n.contains("_app_"))
+        .unwrap_or_else(|| panic!("no app container\n{names}"))
+        .to_string();
+    let app_info = alice.podman(["inspect", &app]).run().expect(
+        Expect::success()
+            .stdout_any("podman's JSON, read field by field below")
+            .stderr_any(PODMAN),
+    );
+    let app_info: Value = serde_json::from_str(&app_info.stdout).expect("podman inspect JSON");
+    let app_info = &app_info[0];
+    assert_eq!(app_info["HostConfig"]["ReadonlyRootfs"], true, "{app_info}");
+    let app_caps = &app_info["EffectiveCaps"];
+    assert!(
+        app_caps.is_null() || app_caps.as_array().is_some_and(|c| c.is_empty()),
+        "app EffectiveCaps: {app_caps}"
+    );
+    assert!(
+        app_info["HostConfig"]["SecurityOpt"]
+            .to_string()
+            .contains("no-new-privileges"),
+        "{app_info}"
+    );
     let inspect = alice.podman(["inspect", &agent]).run().expect(
         Expect::success()
             .stdout_any("podman's JSON, read field by field below")
@@ -858,9 +925,10 @@ fn bundle_runs_rootless(v: Variant) {
 }
 
 /// Podman 5.4's own Quadlet generator, in the Debian 13 tree, accepts the
-/// bundle's `.container` and `.volume` units as a tenant installs them in
-/// `~/.config/containers/systemd/` (`quadlet -dryrun -user`), and makes
-/// the agent's service from them.
+/// bundle's `.container` and `.volume` units as the tenant installs them
+/// in `~/.config/containers/systemd/` with the lines of its README
+/// (`quadlet -dryrun -user`), and makes the agent's service the README
+/// starts from them.
 #[test]
 fn quadlet_units_of_the_bundle_pass_podman_5_dry_run() {
     require_e2e!("enters the Debian 13 tree and adds a Unix user there");
@@ -879,14 +947,42 @@ fn quadlet_units_of_the_bundle_pass_podman_5_dry_run() {
             .stdout_any("add-user's report is compared in the tests of add-user")
             .stderr_any("add-user's progress is compared in the tests of add-user"),
     );
+    // The README's install lines, run as written by the tenant; its
+    // `systemctl --user` lines need a user session the tree has not, so
+    // they are compared, and the service they start is the one Quadlet
+    // makes.
     let bundle = carol.home.join(".config/vaultnet");
-    let units = [
+    let readme = std::fs::read_to_string(bundle.join("README.md")).expect("carol's README");
+    let steps = readme_block(
+        &readme,
+        "## The agent as Quadlet units (instead of compose)",
+    );
+    let (install, start): (Vec<&str>, Vec<&str>) =
+        steps.lines().partition(|l| !l.starts_with("systemctl "));
+    assert_eq!(
+        start,
+        [
+            "systemctl --user daemon-reload".to_string(),
+            format!("systemctl --user start {}-vault-agent", carol.name),
+        ],
+        "{readme}"
+    );
+    carol
+        .cmd("sh")
+        .arg("-ec")
+        .arg(install.join("\n"))
+        .run()
+        .expect(Expect::success());
+    for u in [
         format!("{}-vault-agent.container", carol.name),
         format!("{}-vaultnet-secrets.volume", carol.name),
-    ];
-    for u in &units {
-        let text = std::fs::read_to_string(bundle.join(u)).expect("a Quadlet unit in the bundle");
-        carol.write_file(&format!(".config/containers/systemd/{u}"), &text, 0o644);
+    ] {
+        let installed = carol.home.join(".config/containers/systemd").join(&u);
+        assert_eq!(
+            std::fs::read_to_string(&installed).expect("a unit the README's lines installed"),
+            std::fs::read_to_string(bundle.join(&u)).expect("a Quadlet unit in the bundle"),
+            "{u}"
+        );
     }
     let out = carol
         .cmd("/usr/libexec/podman/quadlet")

@@ -38,8 +38,8 @@ use crate::support::snapshot::Snapshot;
 use crate::support::tenant::{
     Agent, NEXT, NFT, NFT_RELOADED, UnixUser, add_expect, added, bundle_files, connect_as, created,
     created_changes, created_wrapped, extra_hosts, json_report, list_json, list_json_installed,
-    list_table, mode_owner, network_json, nft_set, removed, tenant_name, tenant_request,
-    up_to_date, updated,
+    list_table, mode_owner, network_json, nft_set, readme_block, removed, tenant_name,
+    tenant_request, up_to_date, updated,
 };
 
 /// How long the agent may take to log in and render (≈1 s here).
@@ -1025,7 +1025,10 @@ fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_t
                 ))
                 .stderr(format!(
                 "{a}: repaired `tenants/{a}/compose.yaml` (it differed from what vaultnet wrote)
+{a}: repaired `tenants/{a}/app.yaml` (it differed from what vaultnet wrote)
+{a}: repaired `tenants/{a}/cli.env` (it differed from what vaultnet wrote)
 {a}: repaired `tenants/{a}/{a}-vault-agent.container` (it differed from what vaultnet wrote)
+{a}: repaired `tenants/{a}/README.md` (it differed from what vaultnet wrote)
 {a}: installed into `{}`
 ",
                 alice.home.join(".config/vaultnet").display()
@@ -1135,7 +1138,10 @@ fn install_never_writes_through_a_symlink_or_hardlink_the_tenant_planted() {
         .run()
         .expect(site.expect(1).stderr(format!(
             "{m}: repaired `tenants/{m}/compose.yaml` (it differed from what vaultnet wrote)
+{m}: repaired `tenants/{m}/app.yaml` (it differed from what vaultnet wrote)
+{m}: repaired `tenants/{m}/cli.env` (it differed from what vaultnet wrote)
 {m}: repaired `tenants/{m}/{m}-vault-agent.container` (it differed from what vaultnet wrote)
+{m}: repaired `tenants/{m}/README.md` (it differed from what vaultnet wrote)
 error: tenant `{m}`: refusing to write into `{}`: it is a symbolic link or not a directory
 hint: remove the link or fix the owner, then run the command again
 ",
@@ -1206,6 +1212,168 @@ hint: remove the link or fix the owner, then run the command again
         std::fs::read(dir.join("secret_id")).unwrap(),
         std::fs::read(site.bundle(m).join("secret_id")).unwrap()
     );
+}
+
+/// The installed bundle's README, "The `bao` CLI": its lines, run as
+/// written by the tenant in a shell of its own (a clean environment, its
+/// uid, its home; `bao` on its PATH), log in through the forwarder — with
+/// AppRole, and with the certificate alone for a cert-auth tenant — and
+/// print the tenant's own secret; the token they keep reads nothing of
+/// the other tenant's.
+#[test]
+fn the_installed_readmes_cli_lines_log_in_and_read_the_tenants_own_secret() {
+    require_e2e!("runs OpenBao and socat in a network namespace and adds Unix users");
+    let site = Fixture::host("vnrdm").openbao().forwarder().build();
+    let approle = UnixUser::create("rd");
+    let cert = UnixUser::create("rc");
+    let (a, c) = (approle.name.as_str(), cert.name.as_str());
+    let dir = |u: &UnixUser| u.home.join(".config/vaultnet");
+    let installed = |u: &UnixUser| {
+        format!(
+            "added tenant {n}: bundle in tenants/{n}, installed in {} (cert expires [DATE])\n{NEXT}",
+            dir(u).display(),
+            n = u.name
+        )
+    };
+    site.add_user(&["--install", a]).run().expect(
+        site.expect(0).stdout(installed(&approle)).stderr(format!(
+            "{}{a}: installed into `{}`\n{gate}",
+            created(a),
+            dir(&approle).display(),
+            gate = site.gate_line()
+        )),
+    );
+    site.add_user(&["--install", "--auth", "cert", c])
+        .run()
+        .expect(site.expect(0).stdout(installed(&cert)).stderr(format!(
+            "{c}: policy `vaultnet-{c}`: created\n\
+             {c}: cert auth at `cert/`: enabled\n\
+             {c}: cert role `vaultnet-{c}`: created\n\
+             {c}: client certificate issued, expires [DATE]\n\
+             {c}: installed into `{}`\n{gate}",
+            dir(&cert).display(),
+            gate = site.gate_line()
+        )));
+    let bao = std::fs::canonicalize(crate::support::openbao::bao_binary()).expect("bao");
+    let path = format!(
+        "{}:/usr/local/bin:/usr/bin:/bin",
+        bao.parent().expect("bao's folder").display()
+    );
+    let as_tenant = |u: &UnixUser, script: &str| -> Output {
+        let mut cmd = Cmd::new("runuser");
+        cmd.netns(site.ns().name())
+            .args(["-u", &u.name, "--", "env", "-i"])
+            .arg(format!("HOME={}", u.home.display()))
+            .arg(format!("USER={}", u.name))
+            .arg(format!("PATH={path}"))
+            .args(["sh", "-ec", script])
+            .current_dir(&u.home);
+        cmd.run()
+    };
+    for (u, other) in [(&approle, c), (&cert, a)] {
+        let value = format!("readme-s3cret-{}-{}", u.name, std::process::id());
+        site.write_secret(&u.name, &value);
+        let readme = std::fs::read_to_string(dir(u).join("README.md")).expect("the README");
+        let block = readme_block(&readme, "## The `bao` CLI");
+        // `-field` prints the value alone, with no newline off a terminal.
+        as_tenant(u, &block).expect(Expect::success().stdout(value.clone()));
+        let token = u.home.join(".vault-token");
+        let meta = std::fs::metadata(&token).expect("the CLI kept the token in ~/.vault-token");
+        assert_eq!((meta.uid(), meta.mode() & 0o777), (u.uid, 0o600));
+        // The same shell and token, the other tenant's path: denied.
+        let source = block.lines().next().expect("the line sourcing cli.env");
+        let denied = as_tenant(
+            u,
+            &format!("{source}\nbao kv get -mount=secret -field=value tenants/{other}/app"),
+        )
+        .expect(Expect::code(2).stderr_any("OpenBao's error text, checked below"));
+        assert!(denied.stderr.contains("permission denied"), "{denied}");
+    }
+}
+
+/// PyYAML, the YAML 1.1 reader podman-compose parses compose files with,
+/// reads every string back unchanged from what the bundle's YAML writer
+/// makes of it, as a key and as a list item: 2000 generated strings of
+/// the characters YAML gives a meaning to, and any characters, plus the
+/// YAML 1.1 forms a YAML 1.2 parser reads differently (`yes`, `0:0`,
+/// `010`, `1.2.3`, `2001-12-14`, `<<`, …).
+#[test]
+fn pyyaml_reads_every_string_the_yaml_writer_writes_back_unchanged() {
+    require_e2e!("reads YAML with the PyYAML of .deps/venv, which scripts/deps installs");
+    use proptest::strategy::{Strategy, ValueTree};
+    let python = manifest_dir().join(".deps/venv/bin/python3");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/deps",
+        python.display()
+    );
+    let strings = proptest::prop_oneof![
+        "[-?:,\\[\\]{}#&*!|>'\"%@` \t\n.0-9_+~=<eExXoObBnNyYsStTrRuUfFaAlLiIcdD\u{85}\u{2028}\u{feff}]{0,10}",
+        proptest::arbitrary::any::<String>(),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut cases: Vec<String> = [
+        "yes",
+        "No",
+        "ON",
+        "off",
+        "y",
+        "n",
+        "~",
+        "null",
+        "",
+        "0:0",
+        "22:22",
+        "1:20:30.5",
+        "010",
+        "0b11",
+        "0x1f",
+        "1_000",
+        "1.2.3",
+        "10.9.0.1",
+        ".inf",
+        "-.Inf",
+        ".NaN",
+        "2001-12-14",
+        "2001-12-14t21:59:43.10-05:00",
+        "<<",
+        "=",
+        "services",
+        "no-new-privileges:true",
+        "${VAULTNET_BUNDLE:-./vaultnet}:/vaultnet:ro",
+        "a: b",
+        "a #b",
+        "x:",
+        " x",
+        "x ",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for _ in 0..2000 {
+        cases.push(strings.new_tree(&mut runner).expect("a string").current());
+    }
+    let docs: Vec<Value> = cases
+        .iter()
+        .map(|s| {
+            let doc = json!({ s.clone(): [s.clone()] });
+            json!([vaultnet::render::yaml::to_string(&doc), doc])
+        })
+        .collect();
+    let input = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(input.path(), serde_json::to_vec(&docs).unwrap()).unwrap();
+    let check = "import json, sys, yaml\n\
+                 docs = json.load(open(sys.argv[1], encoding='utf-8'))\n\
+                 for text, want in docs:\n\
+                 \x20   got = yaml.safe_load(text)\n\
+                 \x20   if got != want: print(json.dumps([text, got], default=str))\n\
+                 print(len(docs), 'read back')\n";
+    Cmd::new(&python)
+        .arg("-c")
+        .arg(check)
+        .arg(input.path())
+        .run()
+        .expect(Expect::success().stdout(format!("{} read back\n", cases.len())));
 }
 
 #[test]

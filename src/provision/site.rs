@@ -79,8 +79,8 @@ const IN_EVERY_BUNDLE: &[&str] = &[
 
 /// The tenants whose bundles the next `add-user` would write otherwise:
 /// every one when a setting all bundles carry changed, else those whose
-/// endpoint moves (the URL, the name or the `extra_hosts` entry — a new
-/// profile, address or port). A mapping the tenant's Podman chose or a
+/// endpoint moves (the URL, the name, the `extra_hosts` entry or the
+/// host's address the CLI connects to — a new profile, address or port). A mapping the tenant's Podman chose or a
 /// flag set stays; one that was the site's follows the new profile.
 fn stale_bundles<'a>(
     prev: &'a State,
@@ -101,7 +101,9 @@ fn stale_bundles<'a>(
                             .filter(|m| m.source != crate::state::MappingSource::Site)
                             .map(|m| m.mapping);
                         let (a, b) = (o.tenant_endpoint(n, t), w.endpoint_mapped(t.port, mapping));
-                        (a.url, a.name, a.extra_host) != (b.url, b.name, b.extra_host)
+                        // `connect` is `cli.env`'s address.
+                        (a.url, a.name, a.extra_host, a.connect)
+                            != (b.url, b.name, b.extra_host, b.connect)
                     }
                     _ => true,
                 }

@@ -85,6 +85,8 @@ pub fn rendered_files(
     files.extend([
         (crate::layout::AGENT.into(), agent(spec)),
         (crate::layout::COMPOSE.into(), compose(spec)),
+        (crate::layout::EXAMPLE_APP.into(), example_app(spec)),
+        (crate::layout::CLI_ENV.into(), cli_env(spec)),
         (format!("{t}-vault-agent.container"), quadlet(spec)),
         (format!("{t}-vaultnet-secrets.volume"), quadlet_volume(spec)),
         ("README.md".into(), readme(spec, cert_expires)),
@@ -237,7 +239,7 @@ pub fn compose(spec: &BundleSpec<'_>) -> String {
     let yaml = super::yaml::to_string(&doc);
     format!(
         "# vaultnet bundle for tenant `{tenant}`: a compose override file.\n\
-         #   podman-compose -f compose.yaml -f vaultnet/compose.yaml up\n\
+         #   podman-compose -f compose.yaml -f {dir}/compose.yaml up\n\
          # The `{AGENT_SERVICE}` sidecar logs in to {url} with this bundle's client\n\
          # certificate and AppRole and renders `{kv}` to\n\
          # {SECRETS_DIR}/{EXAMPLE_SECRET} (mode 0400); your `{APP_SERVICE}` service reads it through\n\
@@ -245,6 +247,7 @@ pub fn compose(spec: &BundleSpec<'_>) -> String {
         tenant = spec.tenant,
         url = spec.endpoint.url,
         kv = spec.example_kv_path(),
+        dir = bundle_dir(spec),
     )
 }
 
@@ -318,10 +321,139 @@ pub fn quadlet_volume(spec: &BundleSpec<'_>) -> String {
     )
 }
 
-/// The tenant's README: what is in the bundle and how to start it.
+/// The example app's image: busybox, for its shell and `sha256sum`.
+pub const EXAMPLE_APP_IMAGE: &str = "docker.io/library/busybox:1.36";
+
+/// `s` as one word for a POSIX shell: as it is when it holds nothing the
+/// shell treats specially, else single-quoted.
+fn sh_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./@%+=:,-".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Where the bundle is, as the tenant's commands name it: the installed
+/// folder, or (handed over) the project's `vaultnet/` folder.
+fn bundle_dir(spec: &BundleSpec<'_>) -> String {
+    spec.installed_at
+        .as_deref()
+        .map(sh_word)
+        .unwrap_or_else(|| "vaultnet".into())
+}
+
+/// The example app: a compose file that starts as is with the bundle's
+/// override. It waits for the rendered file, says what it sees — the mode
+/// and a digest, never the secret — and exits; it fails when the secret
+/// is in its environment or its secrets volume is writable.
+pub fn example_app(spec: &BundleSpec<'_>) -> String {
+    let dir = bundle_dir(spec);
+    format!(
+        "# An example app for vaultnet tenant `{t}`: it reads its secret from the\n\
+         # file the bundle's agent renders, never from its environment. Start it\n\
+         # with the bundle's compose override (README.md, \"Try the example app\"):\n\
+         #   podman-compose -f {EXAMPLE_APP} -f {dir}/compose.yaml up --exit-code-from {APP_SERVICE}\n\
+         # It waits for the file, prints its mode and SHA-256 (not the secret) and\n\
+         # exits. `$$` is compose's escape for a `$` the shell should see.\n\
+         services:\n\
+         \x20 {APP_SERVICE}:\n\
+         \x20   image: {EXAMPLE_APP_IMAGE}\n\
+         \x20   read_only: true\n\
+         \x20   cap_drop: [ALL]\n\
+         \x20   security_opt: [\"no-new-privileges:true\"]\n\
+         \x20   command:\n\
+         \x20     - /bin/sh\n\
+         \x20     - -c\n\
+         \x20     - |\n\
+         \x20       f=\"$${APP_SECRET_VAR}\"\n\
+         \x20       i=0\n\
+         \x20       until [ -s \"$$f\" ]; do\n\
+         \x20         i=$$((i + 1))\n\
+         \x20         if [ \"$$i\" -gt 120 ]; then echo \"app: no secret at $$f after 60 s\"; exit 1; fi\n\
+         \x20         sleep 0.5\n\
+         \x20       done\n\
+         \x20       echo \"app: $$f: mode $$(stat -c %a \"$$f\"), sha256 $$(sha256sum < \"$$f\" | cut -d ' ' -f 1)\"\n\
+         \x20       if env | grep -qF -f \"$$f\"; then echo \"app: the secret is in the environment\"; exit 1; fi\n\
+         \x20       if touch \"$$(dirname \"$$f\")/probe\" 2>/dev/null; then echo \"app: the secrets volume is writable\"; exit 1; fi\n\
+         \x20       echo \"app: done\"\n",
+        t = spec.tenant,
+        EXAMPLE_APP = crate::layout::EXAMPLE_APP,
+    )
+}
+
+/// The CLI's environment for this bundle: the host's address of the
+/// endpoint, the server name its certificate is checked for, the CA and
+/// the client certificate and key. Sourced by the tenant's shell.
+pub fn cli_env(spec: &BundleSpec<'_>) -> String {
+    let p = spec.flavor.env_prefix();
+    let (source, default) = match spec.installed_at.as_deref() {
+        Some(dir) => (
+            format!(". {}/{}", sh_word(dir), crate::layout::CLI_ENV),
+            sh_word(dir),
+        ),
+        None => (
+            format!(". ./{}   (in this folder)", crate::layout::CLI_ENV),
+            "$PWD".into(),
+        ),
+    };
+    format!(
+        "# The `{cli}` CLI's settings for vaultnet tenant `{t}`. Source this file:\n\
+         #   {source}\n\
+         # (VAULTNET_BUNDLE, when set, names the bundle's folder instead.) It\n\
+         # connects to the host's address and checks {name}'s certificate for\n\
+         # `{server}`, the name your containers use. README.md says how to log in.\n\
+         if [ -z \"${{VAULTNET_BUNDLE:-}}\" ]; then VAULTNET_BUNDLE={default}; fi\n\
+         export {p}_ADDR={addr}\n\
+         export {p}_TLS_SERVER_NAME={server_word}\n\
+         export {p}_CACERT=\"$VAULTNET_BUNDLE/ca.pem\"\n\
+         export {p}_CLIENT_CERT=\"$VAULTNET_BUNDLE/{cert}\"\n\
+         export {p}_CLIENT_KEY=\"$VAULTNET_BUNDLE/{key}\"\n",
+        cli = spec.flavor.binary(),
+        t = spec.tenant,
+        name = spec.flavor.display_name(),
+        server = spec.endpoint.name,
+        server_word = sh_word(&spec.endpoint.name),
+        addr = sh_word(&format!("https://{}", spec.endpoint.connect)),
+        cert = crate::layout::CLIENT_CERT,
+        key = crate::layout::CLIENT_KEY,
+    )
+}
+
+/// What the bundle's `extra_hosts` entry needs of the tenant's Podman.
+fn mapping_needs(spec: &BundleSpec<'_>) -> String {
+    let name = &spec.endpoint.name;
+    match spec.endpoint.extra_host.as_deref() {
+        Some(h) if h.ends_with(":host-gateway") => format!(
+            "| this bundle's `extra_hosts: {h}` | Podman 5.3 or later with pasta (`host-gateway` is the host under pasta) |"
+        ),
+        Some(h) => format!(
+            "| this bundle's `extra_hosts: {h}` | slirp4netns, Podman's rootless network before 5.0 (from 5.0 on, choose it with `default_rootless_network_cmd = \"slirp4netns\"` in `~/.config/containers/containers.conf`); under pasta the host address is the container's own: ask your operator for `--host-mapping host-gateway` |"
+        ),
+        None => format!(
+            "| this bundle (no `extra_hosts`) | any of these Podman versions: `{name}` is the name Podman gives the host |"
+        ),
+    }
+}
+
+/// The tenant's README, written for where the bundle is: what is in it,
+/// the example app, the tenant's own app, the CLI, the Quadlet units, the
+/// Podman versions, and the agent config field by field.
 pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
+    let t = spec.tenant;
+    // What names the tenant in Vault's paths (`SITE.NAME` on a named site).
+    let v = spec.vault_name;
     let cli = spec.flavor.binary();
-    let prefix = spec.flavor.env_prefix();
+    let name = spec.flavor.display_name();
+    let dir = bundle_dir(spec);
+    let kv = spec.example_kv_path();
+    let mount = spec.kv_mount;
+    let rel_path = format!("{}/{v}/{EXAMPLE_SECRET}", spec.tenant_prefix);
+    let env_file = crate::layout::CLI_ENV;
+    let app_file = crate::layout::EXAMPLE_APP;
     let wrapped = if spec.wrapped_secret_id_path.is_some() {
         "\n`secret_id` came as a response-wrapping token. Before the agent's first\n\
          start, unwrap it once, as yourself: `vaultnet unwrap DIR` (a bundle vaultnet\n\
@@ -330,55 +462,197 @@ pub fn readme(spec: &BundleSpec<'_>, cert_expires: &str) -> String {
     } else {
         ""
     };
-    let login = match spec.auth {
+    let login_row = match spec.auth {
         Auth::Approle => "| `role_id`, `secret_id` | your AppRole login — secret |",
         Auth::Cert => "| (no secret_id) | you log in with your certificate alone (cert auth) |",
     };
+    let (where_text, example_cd, quadlet_note) = match spec.installed_at.as_deref() {
+        Some(d) => (
+            format!(
+                "vaultnet installed this bundle for you in `{d}`.\n\
+                 vaultnet rewrites its files when your operator runs `vaultnet add-user`\n\
+                 again: keep your own changes elsewhere."
+            ),
+            "mkdir -p ~/vaultnet-example && cd ~/vaultnet-example\n".to_string(),
+            String::new(),
+        ),
+        None => (
+            "Put this folder in your project as `vaultnet/` (or set `VAULTNET_BUNDLE`\n\
+             to where it is); the commands below run in your project's folder."
+                .to_string(),
+            String::new(),
+            "\n\nThe units mount the bundle from `~/.config/vaultnet`: copy this folder\n\
+             there first (`mkdir -p ~/.config/vaultnet && cp -R vaultnet/. ~/.config/vaultnet/`)."
+                .to_string(),
+        ),
+    };
+    let quadlet_dir = spec
+        .installed_at
+        .as_deref()
+        .map(sh_word)
+        .unwrap_or_else(|| "~/.config/vaultnet".into());
+    let source = match spec.installed_at {
+        Some(_) => format!(". {dir}/{env_file}"),
+        None => format!("cd vaultnet && . ./{env_file}"),
+    };
+    let login = match spec.auth {
+        Auth::Approle => format!(
+            "{cli} write -field=token auth/approle/login role_id=@\"$VAULTNET_BUNDLE/role_id\" secret_id=@\"$VAULTNET_BUNDLE/secret_id\" | {cli} login -no-print -"
+        ),
+        Auth::Cert => format!(
+            "{cli} login -no-print -method=cert name={}",
+            sh_word(spec.role)
+        ),
+    };
+    let how_login = match spec.auth {
+        Auth::Approle => {
+            "log in with your AppRole (role_id and secret_id are read\n\
+             from their files, never put on the command line)"
+        }
+        Auth::Cert => "log in with your client certificate (cert auth)",
+    };
+    let method_doc = match spec.auth {
+        Auth::Approle => {
+            "- `auto_auth.method`: AppRole, with `role_id_file_path` and\n  \
+                          `secret_id_file_path` in the bundle. `remove_secret_id_file_after_reading`\n  \
+                          is `false`: the bundle is mounted read-only, and the agent logs in again\n  \
+                          with the same secret_id after a restart."
+        }
+        Auth::Cert => {
+            "- `auto_auth.method`: cert auth, with the client certificate and key;\n  \
+                       `reload: true` reads them again at each login, so a renewed certificate\n  \
+                       is used without a restart."
+        }
+    };
+    let prefix = spec.flavor.env_prefix();
     format!(
         "# vaultnet bundle for `{t}`\n\
          \n\
-         Your containers reach {name} at `{url}` with mutual TLS. This folder holds\n\
-         everything they need:\n\
+         Your containers reach {name} at `{url}` with mutual TLS and read\n\
+         your secrets as files.\n\
+         \n\
+         {where_text}\n\
          \n\
          | file | what |\n\
          |---|---|\n\
          | `ca.pem` | the CA that signed {name}'s certificate (and yours) |\n\
          | `client.pem` | your client certificate (expires {cert_expires}) |\n\
          | `client-key.pem` | its key, followed by the certificate: the agent reads the pair from this one file — secret |\n\
-         {login}\n\
-         | `agent.json` | the {name} agent config: logs in, renders secrets as 0400 files |\n\
+         {login_row}\n\
+         | `agent.json` | the {name} agent config: logs in, renders secrets as 0400 files (below, field by field) |\n\
          | `compose.yaml` | a compose override adding the agent sidecar to your project |\n\
+         | `{app_file}` | an example app that starts as is with `compose.yaml` |\n\
+         | `{env_file}` | the `{cli}` CLI's settings for this bundle |\n\
          | `{t}-vault-agent.container`, `{t}-vaultnet-secrets.volume` | the same agent as Quadlet units |\n\
          {wrapped}\n\
-         ## Start it\n\
+         ## Try the example app\n\
          \n\
-         Put this folder in your project as `vaultnet/` (or set `VAULTNET_BUNDLE` to\n\
-         where it is), name your service `{APP_SERVICE}`, and read the secret from the\n\
-         file named by `${APP_SECRET_VAR}` — never from an environment variable:\n\
-         \n\
-         ```sh\n\
-         podman-compose -f compose.yaml -f vaultnet/compose.yaml up\n\
-         ```\n\
-         \n\
-         ## Your secrets\n\
-         \n\
-         You may read everything under `{mount}/{prefix_path}/{v}/`. The example\n\
-         template renders the `value` field of `{kv}` to\n\
-         `{SECRETS_DIR}/{EXAMPLE_SECRET}`:\n\
+         Needs Podman and podman-compose (versions below). The `{AGENT_SERVICE}` service\n\
+         logs in and renders the `value` field of `{kv}` to\n\
+         `{SECRETS_DIR}/{EXAMPLE_SECRET}` (mode 0400, in memory); the `{APP_SERVICE}` service waits for it,\n\
+         prints its mode and SHA-256 (never the secret), and exits, which stops the project:\n\
          \n\
          ```sh\n\
-         {cli} kv put -mount={mount} {prefix_path}/{v}/{EXAMPLE_SECRET} value=…   # done by the operator\n\
+         {example_cd}cp {dir}/{app_file} .\n\
+         podman-compose -f {app_file} -f {dir}/compose.yaml up --exit-code-from {APP_SERVICE}\n\
          ```\n\
          \n\
-         Add templates to `agent.json` for more secrets; keep `perms` and `backup = false`.\n\
-         Set `{prefix}_ADDR={url}` to use the `{cli}` CLI with this bundle's certificate.\n",
-        t = spec.tenant,
-        v = spec.vault_name,
-        name = spec.flavor.display_name(),
+         Compare the digest with `printf %s VALUE | sha256sum`. Nothing there yet? Your\n\
+         operator writes it: `{cli} kv put -mount={mount} {rel_path} value=…`.\n\
+         \n\
+         ## Your own app\n\
+         \n\
+         Name its service `{APP_SERVICE}` and read the secret from the file that\n\
+         `${APP_SECRET_VAR}` names — never from an environment variable. Give your compose\n\
+         file first and the bundle's override after it:\n\
+         \n\
+         ```sh\n\
+         podman-compose -f compose.yaml -f {dir}/compose.yaml up -d\n\
+         ```\n\
+         \n\
+         You may read everything under `{mount}/{prefix_path}/{v}/`.\n\
+         \n\
+         ## The `{cli}` CLI\n\
+         \n\
+         `{env_file}` sets `{prefix}_ADDR` (the host's address: `{connect}`), `{prefix}_TLS_SERVER_NAME`\n\
+         (`{server}`, the name in {name}'s certificate), `{prefix}_CACERT`, `{prefix}_CLIENT_CERT` and\n\
+         `{prefix}_CLIENT_KEY`. The lines below source it, {how_login},\n\
+         keep the token where the CLI keeps it (`~/.vault-token`), and read your\n\
+         secret:\n\
+         \n\
+         ```sh\n\
+         {source}\n\
+         {login}\n\
+         {cli} kv get -mount={mount} -field=value {rel_path}\n\
+         ```\n\
+         \n\
+         ## The agent as Quadlet units (instead of compose)\n\
+         \n\
+         Needs Podman 4.4 or later and a systemd user session (`loginctl enable-linger`\n\
+         keeps it running when you log out).{quadlet_note}\n\
+         \n\
+         ```sh\n\
+         mkdir -p ~/.config/containers/systemd\n\
+         cp {quadlet_dir}/{t}-vault-agent.container {quadlet_dir}/{t}-vaultnet-secrets.volume ~/.config/containers/systemd/\n\
+         systemctl --user daemon-reload\n\
+         systemctl --user start {t}-vault-agent\n\
+         ```\n\
+         \n\
+         Your app's own `.container` unit then reads the secrets with\n\
+         `Volume={t}-vaultnet-secrets.volume:{SECRETS_DIR}:ro` and\n\
+         `Environment={APP_SECRET_VAR}={SECRETS_DIR}/{EXAMPLE_SECRET}`, after `Requires={t}-vault-agent.service`\n\
+         and `After={t}-vault-agent.service` in its `[Unit]`.\n\
+         \n\
+         ## Podman versions\n\
+         \n\
+         | to use | you need |\n\
+         |---|---|\n\
+         | `compose.yaml` with podman-compose | Podman 4.3 or later |\n\
+         | the Quadlet units | Podman 4.4 or later |\n\
+         {mapping}\n\
+         \n\
+         vaultnet's own tests run these bundles with Podman 4.3 (slirp4netns) and 5.4\n\
+         (pasta), and podman-compose 1.6.\n\
+         \n\
+         ## `agent.json`, field by field\n\
+         \n\
+         The {name} agent reads JSON as it reads HCL. Paths are inside the container:\n\
+         the bundle is mounted read-only at `{BUNDLE_MOUNT}`.\n\
+         \n\
+         - `vault`: `address` is `{url}` (your containers resolve `{server}`\n  \
+           through `extra_hosts`); `ca_cert` is the CA, and `client_cert` and\n  \
+           `client_key` are both `client-key.pem`, which holds the key and the\n  \
+           certificate, so a renewal replaces the pair at once.\n\
+         {method_doc}\n\
+         - `auto_auth.sink`: the agent's token, at `{AGENT_DIR}/token` on a private\n  \
+           tmpfs. `mode` is `384`, which is 0600: JSON has no octal numbers.\n\
+         - `template_config.static_secret_render_interval`: how often secrets are read\n  \
+           again (`5m`).\n\
+         - `template`: one entry per rendered file. `contents` is a template (`with\n  \
+           secret \"{mount}/data/…\"` reads KV v2; `.Data.data.value` is the field), `destination`\n  \
+           the file on the secrets volume, `perms` the string `\"0400\"` (octal, as a\n  \
+           string), `backup` `false` (no `.bak` copies of old secrets beside them) and\n  \
+           `error_on_missing_key` `true` (a missing field is an error, not an empty file).\n\
+         \n\
+         To render another secret, add an entry to `template` with its own\n\
+         `destination` under `{SECRETS_DIR}/`, the same `perms`, `backup` and\n\
+         `error_on_missing_key`, in a copy of `agent.json` you keep: vaultnet rewrites\n\
+         the bundle's copy. For example, the `password` field of `{mount}/{prefix_path}/{v}/db`:\n\
+         \n\
+         ```json\n\
+         {{\n  \
+           \"contents\": \"{{{{ with secret \\\"{mount}/data/{prefix_path}/{v}/db\\\" }}}}{{{{ .Data.data.password }}}}{{{{ end }}}}\",\n  \
+           \"destination\": \"{SECRETS_DIR}/db\",\n  \
+           \"perms\": \"0400\",\n  \
+           \"backup\": false,\n  \
+           \"error_on_missing_key\": true\n\
+         }}\n\
+         ```\n",
         url = spec.endpoint.url,
-        mount = spec.kv_mount,
+        server = spec.endpoint.name,
+        connect = format_args!("https://{}", spec.endpoint.connect),
         prefix_path = spec.tenant_prefix,
-        kv = spec.example_kv_path(),
+        mapping = mapping_needs(spec),
     )
 }
 
@@ -542,6 +816,182 @@ mod tests {
             y["services"]["vault-agent"]["volumes"][0],
             "${VAULTNET_BUNDLE:-/home/a$$b/.config/vaultnet}:/vaultnet:ro"
         );
+    }
+
+    /// The fenced `sh` blocks of a README, in order.
+    fn sh_blocks(readme: &str) -> Vec<String> {
+        readme
+            .split("```sh\n")
+            .skip(1)
+            .map(|b| b.split_once("```\n").expect("a closed block").0.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn an_installed_bundles_readme_gives_commands_for_its_own_folder() {
+        let e = site("l1");
+        let mut sp = spec(&e);
+        sp.installed_at = Some("/home/alice/.config/vaultnet".into());
+        let r = readme(&sp, "2027-01-01");
+        let d = "/home/alice/.config/vaultnet";
+        assert_eq!(
+            sh_blocks(&r),
+            [
+                format!(
+                    "mkdir -p ~/vaultnet-example && cd ~/vaultnet-example\n\
+                     cp {d}/app.yaml .\n\
+                     podman-compose -f app.yaml -f {d}/compose.yaml up --exit-code-from app\n"
+                ),
+                format!("podman-compose -f compose.yaml -f {d}/compose.yaml up -d\n"),
+                format!(
+                    ". {d}/cli.env\n\
+                     bao write -field=token auth/approle/login role_id=@\"$VAULTNET_BUNDLE/role_id\" \
+                     secret_id=@\"$VAULTNET_BUNDLE/secret_id\" | bao login -no-print -\n\
+                     bao kv get -mount=secret -field=value tenants/alice/app\n"
+                ),
+                format!(
+                    "mkdir -p ~/.config/containers/systemd\n\
+                     cp {d}/alice-vault-agent.container {d}/alice-vaultnet-secrets.volume ~/.config/containers/systemd/\n\
+                     systemctl --user daemon-reload\n\
+                     systemctl --user start alice-vault-agent\n"
+                ),
+            ]
+        );
+        assert!(
+            r.contains(&format!("installed this bundle for you in `{d}`")),
+            "{r}"
+        );
+        assert!(!r.contains("as `vaultnet/`"), "{r}");
+        assert!(!r.contains("backup = false"), "{r}");
+        assert!(r.contains("`mode` is `384`, which is 0600"), "{r}");
+        assert!(
+            r.contains("| the Quadlet units | Podman 4.4 or later |\n"),
+            "{r}"
+        );
+        assert!(
+            r.contains("| `compose.yaml` with podman-compose | Podman 4.3 or later |\n"),
+            "{r}"
+        );
+        // The JSON example of another template is a valid template entry.
+        let json = r
+            .split("```json\n")
+            .nth(1)
+            .unwrap()
+            .split_once("```")
+            .unwrap()
+            .0;
+        let t: Value = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            t["contents"],
+            "{{ with secret \"secret/data/tenants/alice/db\" }}{{ .Data.data.password }}{{ end }}"
+        );
+        assert_eq!(t["perms"], "0400");
+    }
+
+    #[test]
+    fn a_handed_over_bundles_readme_puts_it_in_the_project_as_vaultnet() {
+        let e = site("l1");
+        let r = readme(&spec(&e), "2027-01-01");
+        let blocks = sh_blocks(&r);
+        assert_eq!(
+            blocks[0],
+            "cp vaultnet/app.yaml .\n\
+             podman-compose -f app.yaml -f vaultnet/compose.yaml up --exit-code-from app\n"
+        );
+        assert!(blocks[2].starts_with("cd vaultnet && . ./cli.env\n"), "{r}");
+        assert!(
+            blocks[3].contains("cp ~/.config/vaultnet/alice-vault-agent.container "),
+            "{r}"
+        );
+        assert!(
+            r.contains("Put this folder in your project as `vaultnet/`"),
+            "{r}"
+        );
+        assert!(r.contains("cp -R vaultnet/. ~/.config/vaultnet/"), "{r}");
+    }
+
+    #[test]
+    fn the_cli_env_points_at_the_host_address_with_the_certificates_name_and_files() {
+        let e = site("l1");
+        let mut sp = spec(&e);
+        sp.installed_at = Some("/home/alice/.config/vaultnet".into());
+        let body = |text: &str| -> String {
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        assert_eq!(
+            body(&cli_env(&sp)),
+            "if [ -z \"${VAULTNET_BUNDLE:-}\" ]; then VAULTNET_BUNDLE=/home/alice/.config/vaultnet; fi\n\
+             export BAO_ADDR=https://10.9.0.1:22300\n\
+             export BAO_TLS_SERVER_NAME=vault.lan\n\
+             export BAO_CACERT=\"$VAULTNET_BUNDLE/ca.pem\"\n\
+             export BAO_CLIENT_CERT=\"$VAULTNET_BUNDLE/client.pem\"\n\
+             export BAO_CLIENT_KEY=\"$VAULTNET_BUNDLE/client-key.pem\"\n"
+        );
+        sp.installed_at = Some("/home/o'neil/vault net".into());
+        sp.flavor = Flavor::Vault;
+        let text = cli_env(&sp);
+        assert!(
+            text.contains("then VAULTNET_BUNDLE='/home/o'\\''neil/vault net'; fi\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nexport VAULT_ADDR=https://10.9.0.1:22300\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nexport VAULT_TLS_SERVER_NAME=vault.lan\n"),
+            "{text}"
+        );
+        assert!(!text.contains("BAO_"), "{text}");
+        sp.installed_at = None;
+        assert!(
+            cli_env(&sp).contains("then VAULTNET_BUNDLE=$PWD; fi\n"),
+            "{}",
+            cli_env(&sp)
+        );
+        let r = readme(&sp, "2027-01-01");
+        assert!(
+            r.contains("\nvault kv get -mount=secret -field=value tenants/alice/app\n"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn a_cert_auth_readme_logs_in_with_the_certificate() {
+        let e = site("l1");
+        let sp = BundleSpec {
+            auth: Auth::Cert,
+            ..spec(&e)
+        };
+        let cli = &sh_blocks(&readme(&sp, "2027-01-01"))[2];
+        assert_eq!(
+            cli.lines().nth(1),
+            Some("bao login -no-print -method=cert name=vaultnet-alice")
+        );
+    }
+
+    #[test]
+    fn the_example_app_is_a_hardened_compose_service_reading_the_file() {
+        let e = site("l1");
+        let y: Value = serde_saphyr::from_str(&example_app(&spec(&e))).unwrap();
+        let app = &y["services"]["app"];
+        assert_eq!(app["image"], EXAMPLE_APP_IMAGE);
+        assert_eq!(app["read_only"], true);
+        assert_eq!(app["cap_drop"], serde_json::json!(["ALL"]));
+        assert_eq!(
+            app["security_opt"],
+            serde_json::json!(["no-new-privileges:true"])
+        );
+        let script = app["command"][2].as_str().unwrap();
+        assert!(script.starts_with("f=\"$$APP_SECRET_FILE\"\n"), "{script}");
+        // The secret never reaches an argument: grep reads it from the file.
+        assert!(script.contains("grep -qF -f \"$$f\""), "{script}");
+        assert!(!script.contains("$$(cat"), "{script}");
+        let names: Vec<String> = y["services"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(names, ["app"]);
     }
 
     #[test]

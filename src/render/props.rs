@@ -719,3 +719,45 @@ fn a_tenants_policy_and_roles_reach_only_its_own_paths() {
         },
     );
 }
+
+/// Strings of the characters YAML gives a meaning to (indicators, white
+/// space, digits, the letters of `yes`, `.inf`, `0x`, `e`), and any string.
+fn yaml_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[-?:,\\[\\]{}#&*!|>'\"%@` \t\n.0-9_+~=<eExXoObBnNyYsStTrRuUfFaAlLiIcdD\u{85}\u{2028}\u{feff}]{0,10}",
+        any::<String>(),
+    ]
+}
+
+/// Whatever a string holds, the YAML writer gives it back unchanged as a
+/// key, a value and a list item, read by a YAML parser; what it leaves
+/// plain is never a form YAML 1.1 reads as another type (the unit tests
+/// of `render::yaml` list those forms, which a YAML 1.2 parser would not
+/// catch).
+#[test]
+fn every_string_reads_back_as_the_same_string_through_the_yaml_writer() {
+    use super::yaml;
+    check("yaml strings", (yaml_string(), yaml_string()), |(a, b)| {
+        let doc = serde_json::json!({ "k": a.clone(), "l": [a.clone(), b.clone()], "m": { a.clone(): b.clone() } });
+        let text = yaml::to_string(&doc);
+        let back: Value = serde_saphyr::from_str(&text)
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(&back, &doc, "{}", text);
+        let plain = !yaml::needs_quotes(&a);
+        prop_assert_eq!(yaml::string(&a) == a, plain);
+        if plain {
+            // An oracle of its own for the commonest misreadings.
+            let lower = a.to_ascii_lowercase();
+            let words = [
+                "yes", "no", "on", "off", "y", "n", "true", "false", "null", "~",
+            ];
+            prop_assert!(!words.contains(&lower.as_str()), "{:?} is plain", a);
+            let number = a.replace('_', "").parse::<f64>().is_ok();
+            let word = a.contains(|c: char| c.is_ascii_alphabetic() && !"eE".contains(c));
+            prop_assert!(!number || word, "{:?} is plain but a number", a);
+            let base60 = a.contains(':') && a.chars().all(|c| c.is_ascii_digit() || c == ':');
+            prop_assert!(!base60, "{:?} is plain but a base-60 number", a);
+        }
+        Ok(())
+    });
+}

@@ -501,6 +501,8 @@ pub fn bundle_files(tenant: &str) -> Vec<String> {
         "secret_id",
         "agent.json",
         "compose.yaml",
+        "app.yaml",
+        "cli.env",
         "README.md",
     ]
     .iter()
@@ -746,4 +748,20 @@ pub fn list_table(rows: &[(&str, &str)]) -> String {
         ));
     }
     text
+}
+
+/// The first fenced `sh` block after the heading `heading` (a whole line)
+/// of a bundle's README: the commands a tenant is told to run, as
+/// written. Panics with the README when there is none.
+#[track_caller]
+pub fn readme_block(readme: &str, heading: &str) -> String {
+    let after = readme
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no heading {heading:?} in the README:\n{readme}"))
+        .1;
+    after
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```\n"))
+        .map(|(block, _)| block.to_string())
+        .unwrap_or_else(|| panic!("no sh block after {heading:?} in the README:\n{readme}"))
 }
