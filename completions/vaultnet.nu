@@ -40,7 +40,7 @@ module completions {
     --dns-name: string        # Name tenants use to reach Vault [default: vault.lan]
     --host-ip: string         # Host address tenants connect to (the forwarder's, or Vault's own under r1) [default: the default-route interface's address; l2: the first non-loopback IPv4 address, where Podman points host.containers.internal]
     --port: string            # Port tenants connect to on the host address (the forwarder's, Vault's own under r1, the first tenant's under l3) [default: the profile's, 22300; l3: 22301; r1: 8200]
-    --vault-addr: string      # Loopback address Vault's listener binds [default: 127.0.0.1:8200]
+    --vault-listen: string    # Loopback address Vault's listener binds, which vaultnet and the operator's CLI talk to (`--vault-addr` before; not a URL, and not what VAULT_ADDR/BAO_ADDR hold: init prints those) [default: 127.0.0.1:8200]
     --forwarder: string@"nu-complete vaultnet init forwarder" # Host forwarder to configure [default: socat]
     --flavor: string@"nu-complete vaultnet init flavor" # Vault or OpenBao: binary and image names, VAULT_* or BAO_* in instructions [default: openbao]
     --agent-image: string     # Agent sidecar image for tenant bundles [default: the flavor's official image]

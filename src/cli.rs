@@ -20,7 +20,7 @@ ENVIRONMENT:
   VAULT_TOKEN, BAO_TOKEN   the operator token (VAULT_TOKEN first) when `--token-file` is
                            not given; without any, ~/.vault-token; never passed to a child
   VAULT_ADDR, BAO_ADDR     not read: vaultnet reaches Vault at the address `init
-                           --vault-addr` recorded; `init` prints the BAO_ADDR/VAULT_ADDR
+                           --vault-listen` recorded; `init` prints the BAO_ADDR/VAULT_ADDR
                            (and the mutual-TLS variables) the `bao`/`vault` CLI needs
   LC_ALL, LC_CTYPE, LANG   a UTF-8 locale lets doctor show ✓ and ✗
   NO_COLOR                 set and not empty: no colour unless `--color always` (so is TERM=dumb)

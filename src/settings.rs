@@ -30,8 +30,8 @@ pub struct Flags {
     /// Port tenants connect to on the host address (the forwarder's, Vault's own under r1, the first tenant's under l3) [default: the profile's, 22300; l3: 22301; r1: 8200]
     #[arg(long, value_name = "PORT")]
     pub port: Option<String>,
-    /// Loopback address Vault's listener binds [default: 127.0.0.1:8200]
-    #[arg(long, value_name = "IP:PORT")]
+    /// Loopback address Vault's listener binds, which vaultnet and the operator's CLI talk to (`--vault-addr` before; not a URL, and not what VAULT_ADDR/BAO_ADDR hold: init prints those) [default: 127.0.0.1:8200]
+    #[arg(long = "vault-listen", alias = "vault-addr", value_name = "IP:PORT")]
     pub vault_addr: Option<String>,
     /// Host forwarder to configure [default: socat]
     #[arg(long, value_enum)]
@@ -251,7 +251,7 @@ pub fn parse_vault_addr(s: &str) -> Result<SocketAddr> {
             "invalid Vault address `{}`: expected IP:PORT",
             s.escape_debug()
         ))
-        .hint("pass e.g. `--vault-addr 127.0.0.1:8200`")
+        .hint("pass e.g. `--vault-listen 127.0.0.1:8200`")
     })?;
     validate::vault_addr(addr)?;
     Ok(addr)
@@ -300,17 +300,42 @@ pub fn resolve_under(
         (None, Some(s)) => s.host_ip,
         (None, None) => {
             let proposed = crate::topology::proposed_host_ip(profile);
+            // No default route: the addresses this host has, to choose from.
+            let others = hostnet::usable_addresses();
+            let listed = others
+                .iter()
+                .map(|(i, ip)| format!("{ip} on `{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             if ask {
-                let default = proposed.map(|ip| ip.to_string()).unwrap_or_default();
-                prompt(
-                    "Host address the forwarder listens on",
-                    &default,
-                    parse_host_ip,
-                )?
+                let (question, default) = match (proposed, others.first()) {
+                    (Some(ip), _) => ("Host address the forwarder listens on".to_string(), ip),
+                    (None, Some((_, ip))) => (
+                        format!(
+                            "Host address the forwarder listens on (no default route; this host has {listed})"
+                        ),
+                        *ip,
+                    ),
+                    (None, None) => (
+                        "Host address the forwarder listens on".to_string(),
+                        "0.0.0.0".parse().expect("valid"),
+                    ),
+                };
+                let default = match default.is_unspecified() {
+                    true => String::new(),
+                    false => default.to_string(),
+                };
+                prompt(&question, &default, parse_host_ip)?
             } else {
                 proposed.ok_or_else(|| {
+                    let hint = match others.first() {
+                        Some((_, ip)) => format!(
+                            "pass the address containers reach the host on, e.g. `--host-ip {ip}` (this host has {listed})"
+                        ),
+                        None => "pass the address containers reach the host on, e.g. `--host-ip 192.168.1.10`".into(),
+                    };
                     Error::usage("cannot find this host's address: there is no default route")
-                        .hint("pass the address containers reach the host on, e.g. `--host-ip 192.168.1.10`")
+                        .hint(hint)
                 })?
             }
         }
@@ -333,11 +358,12 @@ pub fn resolve_under(
         // In a cluster vaultnet talks to a node first: the one named, else
         // the one it talked to before, else the first.
         (Some(v), _, Some(c)) if !c.nodes.iter().any(|n| n.addr == v) => {
-            return Err(
-                Error::usage(format!("`--vault-addr {v}` is none of the cluster's nodes")).hint(
-                    "drop `--vault-addr`: in a cluster it is one of the `--vault-node` addresses",
-                ),
-            );
+            return Err(Error::usage(format!(
+                "`--vault-listen {v}` is none of the cluster's nodes"
+            ))
+            .hint(
+                "drop `--vault-listen`: in a cluster it is one of the `--vault-node` addresses",
+            ));
         }
         (Some(v), _, _) => v,
         (None, Some(s), Some(c)) if c.nodes.iter().any(|n| n.addr == s.vault_addr) => s.vault_addr,

@@ -17,7 +17,7 @@ fn init_refuses_a_forwarder_port_equal_to_vaults_and_creates_nothing() {
     let port = f.vault_addr().port();
     let out = f.init().args(["--port", &port.to_string()]).run();
     out.expect(f.rejected(
-        &format!("the forwarder port {port} is Vault's own port (`--vault-addr [VAULT_ADDR]`)"),
+        &format!("the forwarder port {port} is Vault's own port (`--vault-listen [VAULT_ADDR]`)"),
         "pick another `--port`, e.g. `--port 22300`",
     ));
     assert!(

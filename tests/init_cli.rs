@@ -482,6 +482,7 @@ fn without_a_terminal_init_never_prompts() {
         .vaultnet()
         .args(["init", "--host-ip"])
         .arg(site.host_ip().to_string())
+        // The flag's earlier name still works.
         .arg("--vault-addr")
         .arg(site.vault_addr().to_string())
         .timeout(Duration::from_secs(60))
@@ -648,22 +649,22 @@ const BAD_FLAGS: &[(&str, &str, &str, &str)] = &[
         "pass a name such as `--dns-name vault.lan` (letters, digits, `-`, dots)",
     ),
     (
-        "--vault-addr",
+        "--vault-listen",
         "10.0.0.1:8200",
         "invalid Vault address `10.0.0.1:8200`: profile L1 keeps Vault on loopback",
-        "pass a loopback address, e.g. `--vault-addr 127.0.0.1:8200`",
+        "pass a loopback address, e.g. `--vault-listen 127.0.0.1:8200`",
     ),
     (
-        "--vault-addr",
+        "--vault-listen",
         "127.0.0.1",
         "invalid Vault address `127.0.0.1`: expected IP:PORT",
-        "pass e.g. `--vault-addr 127.0.0.1:8200`",
+        "pass e.g. `--vault-listen 127.0.0.1:8200`",
     ),
     (
-        "--vault-addr",
+        "--vault-listen",
         "127.0.0.1:0",
         "invalid Vault address `127.0.0.1:0`: port 0",
-        "pass a port from 1 to 65535, e.g. `--vault-addr 127.0.0.1:8200`",
+        "pass a port from 1 to 65535, e.g. `--vault-listen 127.0.0.1:8200`",
     ),
     (
         "--kv-mount",
@@ -722,8 +723,8 @@ fn init_with(site: &Fixture, flag: &str, value: &str) -> Cmd {
     if flag != "--host-ip" {
         c.arg("--host-ip").arg(site.host_ip().to_string());
     }
-    if flag != "--vault-addr" {
-        c.arg("--vault-addr").arg(site.vault_addr().to_string());
+    if flag != "--vault-listen" {
+        c.arg("--vault-listen").arg(site.vault_addr().to_string());
     }
     // `--flag=value` so that empty values and leading dashes stay values.
     c.arg(format!("{flag}={value}"));
@@ -806,7 +807,7 @@ fn an_unwritable_state_directory_exits_2_with_a_hint_and_writes_nothing() {
             .arg(&dir)
             .args(["init", "--yes", "--host-ip"])
             .arg(site.host_ip().to_string())
-            .arg("--vault-addr")
+            .arg("--vault-listen")
             .arg(site.vault_addr().to_string())
             .run();
         out.expect(site.rejected(
@@ -1219,7 +1220,7 @@ fn the_operator_token_never_appears_in_output_or_state() {
 
   tip: a similar argument exists: '--token-file'
 
-Usage: vaultnet init --yes --host-ip <IP> --vault-addr <IP:PORT> --timeout <SECONDS> --token-file <FILE>
+Usage: vaultnet init --yes --host-ip <IP> --vault-listen <IP:PORT> --timeout <SECONDS> --token-file <FILE>
 
 For more information, try '--help'.
 ",
@@ -1249,7 +1250,7 @@ fn init_help_shows_examples_and_exit_codes() {
         "--dns-name",
         "--host-ip",
         "--port",
-        "--vault-addr",
+        "--vault-listen",
         "--forwarder",
         "--flavor",
         "--agent-image",

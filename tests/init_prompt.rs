@@ -142,12 +142,29 @@ fn init_on_a_terminal_asks_for_each_value_and_proposes_the_default_route_address
         ("Agent sidecar image", "\r"),
         ("KV v2 mount for tenant secrets", "kv\r"),
         ("Prefix under the mount", "\r"),
+        // The answers once more, then Enter: yes.
+        ("Write these settings and create the CA?", "\r"),
     ];
     let s = answer(
         &init(&site, dir, &[]),
         &prompts,
-        "Prefix under the mount (tenant NAME owns <mount>/<prefix>/NAME/): tenants\n",
+        // (dialoguer shows the cursor again once answered.)
+        "Write these settings and create the CA? yes\n\x1b[?25h",
     );
+    let summary = format!(
+        "vaultnet will initialise `{}` with:
+  profile         l6 (pattern L6): host forwarder + DNS name + mTLS, pasta (host-gateway mapping)
+  Vault           OpenBao, listener 127.0.0.1:8200 (mutual TLS required)
+  tenants reach   https://vault.example:22301 at {ip}:22301 (forwarder nginx)
+  agent image     {}
+  tenant secrets  kv/tenants/NAME/ (KV v2)
+",
+        dir.display(),
+        site.state()["site"]["agent_image"]
+            .as_str()
+            .expect("the image init recorded")
+    );
+    assert!(s.transcript.contains(&summary), "{}", s.transcript);
     s.rest_output().expect(report(
         dir,
         ip,
@@ -203,4 +220,67 @@ kept operator certificate `operator/client.pem` (expires [DATE])
     ));
     let state = std::fs::read_to_string(fresh.join("vaultnet.yaml")).unwrap();
     assert!(state.contains(&format!("host_ip: {ip}")), "{state}");
+}
+
+/// Without a default route, `init --yes` names the addresses this host
+/// has in its hint, and a terminal run proposes the first; answering `n`
+/// at the summary leaves nothing behind. An address on no interface is
+/// taken, with a note saying what that means (`--yes` too).
+#[test]
+fn without_a_default_route_init_proposes_the_hosts_addresses_and_no_leaves_nothing() {
+    require_e2e!("needs a network namespace without a default route");
+    let site = Fixture::host("vnnr").build();
+    let ip = site.ns().host_ip();
+    let dir = site.dir();
+
+    init(&site, dir, &["--yes"]).run().expect(
+        Expect::code(2).stderr(format!(
+            "error: cannot find this host's address: there is no default route
+hint: pass the address containers reach the host on, e.g. `--host-ip {ip}` (this host has {ip} on `vnhost`)
+"
+        )),
+    );
+    assert!(!dir.exists(), "a refused init wrote {}", dir.display());
+
+    let proposed = format!(
+        "Host address the forwarder listens on (no default route; this host has {ip} on `vnhost`) [{ip}]"
+    );
+    let prompts = [
+        ("Deployment pattern (profile)", "\r"),
+        ("Vault or OpenBao", "\r"),
+        ("DNS name tenants use for Vault", "\r"),
+        (proposed.as_str(), "\r"),
+        ("Forwarder port", "\r"),
+        ("Loopback address of Vault's listener", "\r"),
+        ("Host forwarder", "\r"),
+        ("Agent sidecar image", "\r"),
+        ("KV v2 mount for tenant secrets", "\r"),
+        ("Prefix under the mount", "\r"),
+        (
+            &format!("tenants reach   https://vault.lan:22300 at {ip}:22300 (forwarder socat)"),
+            "",
+        ),
+        ("Write these settings and create the CA?", "n"),
+    ];
+    let s = answer(
+        &init(&site, dir, &[]),
+        &prompts,
+        "Write these settings and create the CA? no\n",
+    );
+    assert_eq!(s.code, Some(2), "{}", s.transcript);
+    assert!(
+        s.rest.contains(
+            "error: not confirmed: nothing was changed\nhint: run `vaultnet init` again and answer differently, or give every setting as a flag with `--yes`\n"
+        ),
+        "{}",
+        s.transcript
+    );
+    assert!(!dir.exists(), "an unconfirmed init wrote {}", dir.display());
+
+    // An address no interface has: taken, and said so.
+    let out = init(&site, dir, &["--yes", "--host-ip", "10.77.0.9"]).run();
+    assert_eq!(out.code, Some(0), "{out}");
+    let note = "note: the host address 10.77.0.9 is on no interface of this host: nothing listens there, and tenants cannot connect, until an interface has it (`ip -brief address` lists them)\n";
+    let lines: Vec<&str> = out.stdout.lines().take(2).collect();
+    assert_eq!(lines[1], note.trim_end(), "{out}");
 }

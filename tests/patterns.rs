@@ -975,7 +975,7 @@ fn l2_init_proposes_the_first_ipv4_address_where_podman_points_its_name() {
     let init = |extra: &[&str]| {
         let mut c = f.vaultnet_without_token();
         c.args(["init", "--yes", "--profile", "l2", "--timeout", "1"])
-            .arg("--vault-addr")
+            .arg("--vault-listen")
             .arg(f.vault_addr().to_string())
             .args(extra);
         c

@@ -85,6 +85,11 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         &args.settings,
         ask,
     )?;
+    // A first run that asked: the answers, once more, before anything is
+    // written; `n` (or Ctrl-C) leaves nothing behind.
+    if ask && previous.is_none() {
+        confirm_settings(&dir, &site)?;
+    }
     // Every Vault name of a tenant carries the site's name: it stays
     // while tenants have them.
     if let Some(prev) = &previous {
@@ -139,8 +144,70 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         },
         &mut |o| ui::status(&o.text),
     )?;
+    let mut report = report;
+    if crate::sys::hostnet::interface_of(site.host_ip).is_none() {
+        report.notes.insert(
+            0,
+            format!(
+                "the host address {} is on no interface of this host: nothing listens there, and tenants cannot connect, until an interface has it (`ip -brief address` lists them)",
+                site.host_ip
+            ),
+        );
+    }
     print_summary(&layout, &site, &report)?;
     Ok(0)
+}
+
+/// The settings a first run on a terminal chose, shown before anything
+/// is written; goes on only when confirmed.
+fn confirm_settings(dir: &Path, site: &Site) -> Result<()> {
+    let topology = Topology::new(site)?;
+    let p = &topology.profile;
+    let endpoint = topology.endpoint("NAME");
+    let forwarder = match p.entry {
+        crate::topology::profile::EntryKind::Direct | crate::topology::profile::EntryKind::Dnat => {
+            String::new()
+        }
+        _ => format!(" (forwarder {})", site.forwarder),
+    };
+    let lines = [
+        format!("vaultnet will initialise `{}` with:", dir.display()),
+        format!(
+            "  profile         {} (pattern {}): {}",
+            site.profile, p.code, p.summary
+        ),
+        format!(
+            "  Vault           {}, listener {} (mutual TLS required)",
+            site.flavor.display_name(),
+            site.vault_addr
+        ),
+        format!(
+            "  tenants reach   {} at {}{forwarder}",
+            endpoint.url, endpoint.connect
+        ),
+        format!("  agent image     {}", site.agent_image),
+        format!(
+            "  tenant secrets  {}/{}/NAME/ (KV v2)",
+            site.kv_mount, site.tenant_prefix
+        ),
+    ];
+    for l in &lines {
+        ui::status(l);
+    }
+    let go = dialoguer::Confirm::new()
+        .with_prompt("Write these settings and create the CA?")
+        .default(true)
+        .interact()
+        .map_err(|e| {
+            Error::usage(format!("prompt aborted: {e}"))
+                .hint("answer the question, or pass `--yes`")
+        })?;
+    if go {
+        return Ok(());
+    }
+    Err(Error::usage("not confirmed: nothing was changed").hint(
+        "run `vaultnet init` again and answer differently, or give every setting as a flag with `--yes`",
+    ))
 }
 
 /// How each node of a cluster is started, and what its server reads.

@@ -78,7 +78,7 @@ pub fn operator(env: &Env, opened: &Opened, vault: &VaultArgs) -> Result<Client>
             site.flavor.display_name(),
             site.vault_url()
         ))
-        .hint("point `--vault-addr` at the active node (`vaultnet init --vault-addr …`)")),
+        .hint("point `--vault-listen` at the active node (`vaultnet init --vault-listen …`)")),
     }
 }
 

@@ -327,17 +327,19 @@ fn health_check(site: &Site, hid: &str, health_title: &str, status: u16, version
         Health::Standby => Check::warn(
             hid,
             health_title,
-            "point `--vault-addr` at the active node (`vaultnet init --vault-addr …`)",
+            "point `--vault-listen` at the active node (`vaultnet init --vault-listen …`)",
         )
         .detail("standby (HTTP 429)"),
-        Health::PerfStandby => {
-            Check::warn(hid, health_title, "point `--vault-addr` at the active node")
-                .detail("performance standby (HTTP 473)")
-        }
+        Health::PerfStandby => Check::warn(
+            hid,
+            health_title,
+            "point `--vault-listen` at the active node",
+        )
+        .detail("performance standby (HTTP 473)"),
         Health::DrSecondary => Check::warn(
             hid,
             health_title,
-            "point `--vault-addr` at the primary cluster",
+            "point `--vault-listen` at the primary cluster",
         )
         .detail("DR secondary (HTTP 472)"),
         Health::Other(s) => Check::fail(hid, health_title, format!("look at the {cli} server log"))

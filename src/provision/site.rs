@@ -445,7 +445,7 @@ fn site_diff(old: &Site, new: &Site) -> Vec<(&'static str, String, String)> {
         ("host-ip", old.host_ip.to_string(), new.host_ip.to_string()),
         ("port", old.port.to_string(), new.port.to_string()),
         (
-            "vault-addr",
+            "vault-listen",
             old.vault_addr.to_string(),
             new.vault_addr.to_string(),
         ),
@@ -792,7 +792,7 @@ fn bootstrap(
         Health::Standby | Health::PerfStandby => {
             return Err(
                 Error::failed(format!("{name} at {} is a standby node", site.vault_url()))
-                    .hint("point `--vault-addr` at the active node"),
+                    .hint("point `--vault-listen` at the active node"),
             );
         }
         other => {

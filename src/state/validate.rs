@@ -84,7 +84,7 @@ pub fn vault_addr(addr: SocketAddr) -> Result<()> {
     if addr.port() == 0 {
         return Err(
             Error::usage(format!("invalid Vault address `{addr}`: port 0"))
-                .hint("pass a port from 1 to 65535, e.g. `--vault-addr 127.0.0.1:8200`"),
+                .hint("pass a port from 1 to 65535, e.g. `--vault-listen 127.0.0.1:8200`"),
         );
     }
     Ok(())

@@ -70,6 +70,24 @@ pub fn sysctl(key: &str) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
+/// This host's usable addresses with their interface, in interface order:
+/// neither loopback nor link-local (IPv4 first). What `init` proposes as
+/// the host address when there is no default route.
+pub fn usable_addresses() -> Vec<(String, IpAddr)> {
+    let mut all: Vec<(String, IpAddr)> = addresses()
+        .into_iter()
+        .filter(|(_, ip)| {
+            !ip.is_loopback()
+                && match ip {
+                    IpAddr::V4(v4) => !v4.is_link_local(),
+                    IpAddr::V6(v6) => !v6.is_unicast_link_local(),
+                }
+        })
+        .collect();
+    all.sort_by_key(|(_, ip)| !ip.is_ipv4());
+    all
+}
+
 /// The first non-loopback IPv4 address in interface order: where Podman
 /// 4.3 points `host.containers.internal` in rootless slirp4netns
 /// containers (its `getLocalIP`, over the same list).

@@ -48,10 +48,10 @@ pub fn check(site: &Site, remote: bool) -> Result<()> {
     }
     if !site.vault_addr.is_ipv4() {
         return Err(Error::usage(format!(
-            "profile {} DNATs to an IPv4 loopback listener, and `--vault-addr {}` is IPv6",
+            "profile {} DNATs to an IPv4 loopback listener, and `--vault-listen {}` is IPv6",
             site.profile, site.vault_addr
         ))
-        .hint("pass e.g. `--vault-addr 127.0.0.1:8200`"));
+        .hint("pass e.g. `--vault-listen 127.0.0.1:8200`"));
     }
     if remote && site.ingress_interface.is_none() {
         return Err(Error::usage(format!(

@@ -189,7 +189,7 @@ impl<'a> Topology<'a> {
                         "invalid Vault address `{}`: profile {} keeps {what} on loopback",
                         site.vault_addr, profile.code
                     ))
-                    .hint("pass a loopback address, e.g. `--vault-addr 127.0.0.1:8200`"));
+                    .hint("pass a loopback address, e.g. `--vault-listen 127.0.0.1:8200`"));
                 }
             }
         }

@@ -23,7 +23,7 @@ use crate::state::{Site, State};
 pub fn check(site: &Site) -> Result<()> {
     if site.port == site.vault_addr.port() {
         return Err(Error::usage(format!(
-            "the first tenant port {} is Vault's own port (`--vault-addr {}`)",
+            "the first tenant port {} is Vault's own port (`--vault-listen {}`)",
             site.port, site.vault_addr
         ))
         .hint("pick another `--port`, e.g. `--port 22301`"));

@@ -22,7 +22,7 @@ use crate::state::{Forwarder, Site};
 pub fn check(site: &Site) -> Result<()> {
     if site.port == site.vault_addr.port() {
         return Err(Error::usage(format!(
-            "the forwarder port {} is Vault's own port (`--vault-addr {}`)",
+            "the forwarder port {} is Vault's own port (`--vault-listen {}`)",
             site.port, site.vault_addr
         ))
         .hint("pick another `--port`, e.g. `--port 22300`"));

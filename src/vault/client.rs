@@ -309,7 +309,7 @@ impl Client {
                         "malformed answer from {base} (HTTP {status}, not JSON)"
                     ))
                     .hint(
-                        "check that `--vault-addr` points at Vault or OpenBao, not another server",
+                        "check that `--vault-listen` points at Vault or OpenBao, not another server",
                     ),
                 )
             })?
@@ -439,7 +439,7 @@ impl Client {
                 .hint("check that Vault runs and that nothing drops traffic to that address")
         } else if lower.contains("connection refused") {
             Error::failed(format!("cannot reach {base}: connection refused"))
-                .hint("start Vault with the listener vaultnet wrote (`vault/listener.json`), or give its address with `vaultnet init --vault-addr IP:PORT`")
+                .hint("start Vault with the listener vaultnet wrote (`vault/listener.json`), or give its address with `vaultnet init --vault-listen IP:PORT`")
         } else if lower.contains("(sendrequest)")
             && !lower.contains("alert")
             && (lower.contains("close_notify")

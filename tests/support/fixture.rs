@@ -294,7 +294,7 @@ pub struct Fixture {
 
 impl Fixture {
     /// A state directory (not yet created) and a `HOME`, outside any
-    /// namespace: `--host-ip` is [`OFFLINE_HOST_IP`], `--vault-addr` a free
+    /// namespace: `--host-ip` is [`OFFLINE_HOST_IP`], `--vault-listen` a free
     /// loopback port where nothing listens.
     #[track_caller]
     pub fn offline() -> Fixture {
@@ -416,7 +416,7 @@ impl Fixture {
             "--yes",
             "--host-ip",
             &host_ip,
-            "--vault-addr",
+            "--vault-listen",
             &vault_addr,
         ] {
             args.push(a.into());
@@ -426,7 +426,7 @@ impl Fixture {
         args
     }
 
-    /// `vaultnet … init --yes --host-ip … --vault-addr …`, without a token;
+    /// `vaultnet … init --yes --host-ip … --vault-listen …`, without a token;
     /// add flags to it.
     pub fn init(&self) -> Cmd {
         let mut c = self.program();

@@ -109,6 +109,19 @@ pub fn initialised(changed: u32, kept: u32) -> String {
 /// The note `init` adds when nothing listens at Vault's address.
 pub const UNREACHABLE: &str = "note: OpenBao at https://[VAULT_ADDR] is not reachable: cannot reach https://[VAULT_ADDR]: connection refused\n";
 
+/// The note `init` adds when the host address is on no interface: an
+/// offline fixture's address ([`super::fixture::OFFLINE_HOST_IP`]) is on
+/// none of this machine's (a namespaced host's is on its `vnhost`).
+pub fn no_interface_note(f: &Fixture) -> String {
+    match f.ns_name() {
+        Some(_) => String::new(),
+        None => format!(
+            "note: the host address {} is on no interface of this host: nothing listens there, and tenants cannot connect, until an interface has it (`ip -brief address` lists them)\n",
+            f.host_ip()
+        ),
+    }
+}
+
 /// stdout of `init`: `head` (the summary, and a note if any), the
 /// listener, the forwarder's install steps and the operator's access,
 /// then `ending` (what is left to do, or the next command).
@@ -122,7 +135,11 @@ pub fn init_report(f: &Fixture, head: &str, forwarder: &str, ending: &str) -> St
 pub fn init_stdout(f: &Fixture, changed: u32, kept: u32, forwarder: &str) -> String {
     init_report(
         f,
-        &format!("{}{UNREACHABLE}", initialised(changed, kept)),
+        &format!(
+            "{}{}{UNREACHABLE}",
+            initialised(changed, kept),
+            no_interface_note(f)
+        ),
         forwarder,
         &left_to_do(Some(
             "start OpenBao with the listener as an extra config: `bao server -config <your config> -config [STATE]/vault/listener.json`",
@@ -133,7 +150,12 @@ pub fn init_stdout(f: &Fixture, changed: u32, kept: u32, forwarder: &str) -> Str
 /// stdout of `init` that reached Vault with a token good enough to set
 /// it up: the summary, the files to install, and the next command.
 pub fn init_stdout_with_vault(f: &Fixture, changed: u32, kept: u32, forwarder: &str) -> String {
-    init_report(f, &initialised(changed, kept), forwarder, NEXT_ADD_USER)
+    init_report(
+        f,
+        &(initialised(changed, kept) + &no_interface_note(f)),
+        forwarder,
+        NEXT_ADD_USER,
+    )
 }
 
 /// The part of `init`'s report between the summary and what to do next:
