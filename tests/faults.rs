@@ -30,7 +30,9 @@ use crate::support::faultproxy::{Event, Fault, Inject, temp_files};
 use crate::support::fixture::Fixture;
 use crate::support::openbao::OpenBao;
 use crate::support::require_e2e;
-use crate::support::tenant::{NEXT, add_expect, added, created, created_wrapped, removed, updated};
+use crate::support::tenant::{
+    add_expect, added, added_end, created, created_wrapped, next, removed, updated,
+};
 
 /// The lock file every state-changing run rewrites with its pid.
 const LOCK: &str = ".vaultnet.lock";
@@ -923,7 +925,7 @@ fn wrapped_add_user_whose_secret_id_answer_is_lost_leaves_no_wrapping_token_behi
     let (out, proxy) = site.run_through(Inject::none(), &mut wrapped("t-other"));
     out.expect(
         site.expect(0)
-            .stdout(format!("{}{NEXT}", added("t-other")))
+            .stdout(format!("{}{}", added("t-other"), next("t-other")))
             .stderr(created_wrapped("t-other")),
     );
     drop(proxy);
@@ -948,7 +950,7 @@ hint: look at the bao server log, then run the command again
     // The rerun: one secret_id, one wrapping token — the bundle's.
     let out = wrapped(name).run().expect(
         site.expect(0)
-            .stdout(format!("{}{NEXT}", updated(name, "")))
+            .stdout(format!("{}{}", updated(name, ""), next(name)))
             .stderr(format!(
                 "{name}: secret_id issued (response-wrapped), expires [DATE]
 {name}: revoked 1 unused wrapping token(s)
@@ -1375,7 +1377,10 @@ fn due_tenants(
     let stderr: String = names.iter().map(|t| created(t)).collect();
     out.expect(
         site.expect(0)
-            .stdout((stdout + NEXT).replace("[DATE]", "[TIME]"))
+            .stdout(
+                (stdout + &added_end(&names.iter().map(String::as_str).collect::<Vec<_>>()))
+                    .replace("[DATE]", "[TIME]"),
+            )
             .stderr(stderr.replace("[DATE]", "[TIME]")),
     );
     drop(proxy);

@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use super::Output;
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -200,7 +202,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let mut failure = None;
     for plan in &plans {
         if let Some(b) = &bar {
-            b.set_message(plan.name.clone());
+            b.set_message(&plan.name);
         }
         let name = plan.name.clone();
         let mut tell = |o: &crate::provision::Outcome| ui::status(format!("{name}: {}", o.text));
@@ -212,15 +214,24 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             }
         }
         if let Some(b) = &bar {
-            b.inc(1);
+            b.inc();
         }
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    drop(bar);
     // The gate follows the state even when a later tenant failed.
     super::write_host_files(&opened, args.gate.reload())?;
+    let totals = Totals::of(&reports, failure.is_some(), plans.len());
     print_reports(&opened.layout, &opened.state.site, &reports, args.output)?;
+    if args.output == Output::Json {
+        let doc = Doc {
+            schema_version: super::SCHEMA_VERSION,
+            tenants: reports.iter().map(Row::of).collect(),
+            totals,
+        };
+        ui::out(serde_json::to_string_pretty(&doc).expect("report serialises"))?;
+    } else if plans.len() > 1 {
+        ui::out(totals.line())?;
+    }
     match failure {
         Some(e) => Err(e),
         None => Ok(0),
@@ -234,17 +245,15 @@ fn print_reports(
     output: Output,
 ) -> Result<()> {
     if output == Output::Json {
-        return ui::out(serde_json::to_string_pretty(reports).expect("report serialises"));
+        return Ok(());
     }
     for r in reports {
         let rel = layout.rel(&r.bundle);
         let cert = crate::provision::tenant::show_time(r.cert_not_after);
-        let what = if r.added {
-            format!("added tenant {}", r.name)
-        } else if r.changes.is_empty() {
-            format!("tenant {} is up to date", r.name)
-        } else {
-            format!("updated tenant {}", r.name)
+        let what = match Verdict::of(r) {
+            Verdict::Added => format!("added tenant {}", r.name),
+            Verdict::UpToDate => format!("tenant {} is up to date", r.name),
+            Verdict::Updated => format!("updated tenant {}", r.name),
         };
         let install = r
             .installed_to
@@ -261,11 +270,138 @@ fn print_reports(
             ui::out(format!("next: {note}"))?;
         }
     }
-    if reports.iter().any(|r| !r.changes.is_empty()) {
-        ui::out(format!(
-            "next: write secrets under `{}/{}/NAME/` and start the bundle's compose.yaml",
-            site.kv_mount, site.tenant_prefix
-        ))?;
+    let changed: Vec<&str> = reports
+        .iter()
+        .filter(|r| Verdict::of(r) != Verdict::UpToDate)
+        .map(|r| r.name.as_str())
+        .collect();
+    let path = |name: &str| format!("`{}/{}/{name}/`", site.kv_mount, site.tenant_prefix);
+    match changed[..] {
+        [] => {}
+        [one] => ui::out(format!(
+            "next: write secrets under {} and start the bundle's compose.yaml",
+            path(one)
+        ))?,
+        [first, ..] => ui::out(format!(
+            "next: write each tenant's secrets under its own {}, e.g. {}, and start its bundle's compose.yaml",
+            path("<tenant>"),
+            path(first)
+        ))?,
     }
     Ok(())
+}
+
+/// What a run did to one tenant as a whole, from its outcomes' `Change`
+/// (never their text): made for the first time, changed, or left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Verdict {
+    Added,
+    Updated,
+    UpToDate,
+}
+
+impl Verdict {
+    fn of(r: &TenantReport) -> Verdict {
+        if r.added {
+            Verdict::Added
+        } else if r.changes.iter().any(|o| o.changed()) {
+            Verdict::Updated
+        } else {
+            Verdict::UpToDate
+        }
+    }
+}
+
+/// The tenants of a run by what happened to them; `not_tried` are those
+/// after the one that failed (a run stops at its first failure).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+struct Totals {
+    added: usize,
+    updated: usize,
+    up_to_date: usize,
+    failed: usize,
+    not_tried: usize,
+}
+
+impl Totals {
+    fn of(reports: &[TenantReport], failed: bool, planned: usize) -> Totals {
+        let mut t = Totals {
+            failed: usize::from(failed),
+            ..Totals::default()
+        };
+        for r in reports {
+            match Verdict::of(r) {
+                Verdict::Added => t.added += 1,
+                Verdict::Updated => t.updated += 1,
+                Verdict::UpToDate => t.up_to_date += 1,
+            }
+        }
+        t.not_tried = planned.saturating_sub(reports.len() + t.failed);
+        t
+    }
+
+    /// `28 added, 0 updated, 2 up to date, 0 failed`, and how many were
+    /// not tried when some were not.
+    fn line(&self) -> String {
+        let not_tried = match self.not_tried {
+            0 => String::new(),
+            n => format!(", {n} not tried"),
+        };
+        format!(
+            "{} added, {} updated, {} up to date, {} failed{not_tried}",
+            self.added, self.updated, self.up_to_date, self.failed
+        )
+    }
+}
+
+/// `add-user --output json` (docs/json.md).
+#[derive(Serialize)]
+struct Doc<'a> {
+    schema_version: u32,
+    tenants: Vec<Row<'a>>,
+    totals: Totals,
+}
+
+/// One tenant's report and what the run did to it.
+#[derive(Serialize)]
+struct Row<'a> {
+    #[serde(flatten)]
+    report: &'a TenantReport,
+    result: Verdict,
+}
+
+impl<'a> Row<'a> {
+    fn of(report: &'a TenantReport) -> Row<'a> {
+        Row {
+            report,
+            result: Verdict::of(report),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_totals_line_counts_every_kind_and_names_the_tenants_not_tried_only_when_some_were_not() {
+        let t = Totals {
+            added: 28,
+            up_to_date: 2,
+            ..Totals::default()
+        };
+        assert_eq!(t.line(), "28 added, 0 updated, 2 up to date, 0 failed");
+        let t = Totals {
+            added: 1,
+            updated: 1,
+            failed: 1,
+            not_tried: 3,
+            ..Totals::default()
+        };
+        assert_eq!(
+            t.line(),
+            "1 added, 1 updated, 0 up to date, 1 failed, 3 not tried"
+        );
+    }
 }
