@@ -1176,7 +1176,7 @@ fn secret_files(site: &Fixture, name: &str) -> BTreeMap<String, Vec<u8>> {
 /// line naming a tenant, then one `hint:` line, the last two of stderr;
 /// on stdout only the tenants it finished. Returns the error line.
 #[track_caller]
-fn assert_bulk_run_failed(out: &Output, what: &str) -> String {
+fn assert_bulk_run_failed(out: &Output, what: &str, tenants: usize) -> String {
     assert!(
         out.code == Some(1) && !out.timed_out,
         "{what}: expected exit code 1\n{out}"
@@ -1196,11 +1196,29 @@ fn assert_bulk_run_failed(out: &Output, what: &str) -> String {
             && lines[n - 1].len() > "hint: ".len(),
         "{what}: expected one `error:` line naming a tenant, then one `hint:` line\n{out}"
     );
+    // The last line is the totals; before it, only what was finished.
+    let mut report: Vec<&str> = out.stdout.lines().collect();
+    let totals = report.pop().unwrap_or_default();
     assert!(
-        out.stdout
-            .lines()
-            .all(|l| l.starts_with("added tenant ") || l.starts_with("next: ") || l.is_empty()),
+        report
+            .iter()
+            .all(|l| l.starts_with("added tenant ") || l.starts_with("next: ")),
         "{what}: stdout may only report the tenants finished\n{out}"
+    );
+    // Then the totals: the finished ones added, the one at the failure
+    // failed, the rest not tried.
+    let added = report
+        .iter()
+        .filter(|l| l.starts_with("added tenant "))
+        .count();
+    let not_tried = match tenants - added - 1 {
+        0 => String::new(),
+        n => format!(", {n} not tried"),
+    };
+    assert_eq!(
+        totals,
+        format!("{added} added, 0 updated, 0 up to date, 1 failed{not_tried}"),
+        "{what}: the totals line\n{out}"
     );
     lines[n - 2].to_string()
 }
@@ -1216,8 +1234,9 @@ fn assert_bulk_run_failed(out: &Output, what: &str) -> String {
 /// — each tenant's policy, role and secret_id — once, where random delays
 /// would mostly fall on local work or between requests. The run must exit
 /// 1 with one error (naming the tenant it was at) and a hint, report only
-/// the tenants it finished, and leave no temp file and no half-written
-/// file; OpenBao, restarted on the same listener and data and unsealed
+/// the tenants it finished and the totals (the rest failed or not tried),
+/// and leave no temp file and no half-written file; OpenBao, restarted on
+/// the same listener and data and unsealed
 /// with the same key (the same root token), must still hold what it
 /// applied; the rerun must reach for every tenant a clean run's end state
 /// — policy, role, exactly one secret_id that logs in and that
@@ -1272,7 +1291,7 @@ fn bulk_add_user_with_openbao_killed_after_each_write_converges_after_restart() 
             names.join(" ")
         );
         let (out, held) = run_with_openbao_killed_after(&mut site, k, &cmd, &what);
-        let error = assert_bulk_run_failed(&out, &what);
+        let error = assert_bulk_run_failed(&out, &what, names.len());
         assert_no_secret(&out, &[&site.bao().root_token]);
         let tmp = temp_files(site.dir());
         assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
