@@ -12,6 +12,7 @@ use super::Output;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::outcome::{Totals, Verdict};
 use crate::provision::tenant::{self, Asked, Plan, TenantReport};
 use crate::state::{Site, validate};
 use crate::ui;
@@ -220,7 +221,11 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     drop(bar);
     // The gate follows the state even when a later tenant failed.
     super::write_host_files(&opened, args.gate.reload())?;
-    let totals = Totals::of(&reports, failure.is_some(), plans.len());
+    let totals = Totals::count(
+        reports.iter().map(|r| Verdict::of(r.added, &r.changes)),
+        failure.is_some(),
+        plans.len(),
+    );
     print_reports(&opened.layout, &opened.state.site, &reports, args.output)?;
     if args.output == Output::Json {
         let doc = Doc {
@@ -250,7 +255,7 @@ fn print_reports(
     for r in reports {
         let rel = layout.rel(&r.bundle);
         let cert = crate::provision::tenant::show_time(r.cert_not_after);
-        let what = match Verdict::of(r) {
+        let what = match Verdict::of(r.added, &r.changes) {
             Verdict::Added => format!("added tenant {}", r.name),
             Verdict::UpToDate => format!("tenant {} is up to date", r.name),
             Verdict::Updated => format!("updated tenant {}", r.name),
@@ -272,7 +277,7 @@ fn print_reports(
     }
     let changed: Vec<&str> = reports
         .iter()
-        .filter(|r| Verdict::of(r) != Verdict::UpToDate)
+        .filter(|r| Verdict::of(r.added, &r.changes) != Verdict::UpToDate)
         .map(|r| r.name.as_str())
         .collect();
     let path = |name: &str| format!("`{}/{}/{name}/`", site.kv_mount, site.tenant_prefix);
@@ -289,70 +294,6 @@ fn print_reports(
         ))?,
     }
     Ok(())
-}
-
-/// What a run did to one tenant as a whole, from its outcomes' `Change`
-/// (never their text): made for the first time, changed, or left alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum Verdict {
-    Added,
-    Updated,
-    UpToDate,
-}
-
-impl Verdict {
-    fn of(r: &TenantReport) -> Verdict {
-        if r.added {
-            Verdict::Added
-        } else if r.changes.iter().any(|o| o.changed()) {
-            Verdict::Updated
-        } else {
-            Verdict::UpToDate
-        }
-    }
-}
-
-/// The tenants of a run by what happened to them; `not_tried` are those
-/// after the one that failed (a run stops at its first failure).
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-struct Totals {
-    added: usize,
-    updated: usize,
-    up_to_date: usize,
-    failed: usize,
-    not_tried: usize,
-}
-
-impl Totals {
-    fn of(reports: &[TenantReport], failed: bool, planned: usize) -> Totals {
-        let mut t = Totals {
-            failed: usize::from(failed),
-            ..Totals::default()
-        };
-        for r in reports {
-            match Verdict::of(r) {
-                Verdict::Added => t.added += 1,
-                Verdict::Updated => t.updated += 1,
-                Verdict::UpToDate => t.up_to_date += 1,
-            }
-        }
-        t.not_tried = planned.saturating_sub(reports.len() + t.failed);
-        t
-    }
-
-    /// `28 added, 0 updated, 2 up to date, 0 failed`, and how many were
-    /// not tried when some were not.
-    fn line(&self) -> String {
-        let not_tried = match self.not_tried {
-            0 => String::new(),
-            n => format!(", {n} not tried"),
-        };
-        format!(
-            "{} added, {} updated, {} up to date, {} failed{not_tried}",
-            self.added, self.updated, self.up_to_date, self.failed
-        )
-    }
 }
 
 /// `add-user --output json` (docs/json.md).
@@ -375,33 +316,7 @@ impl<'a> Row<'a> {
     fn of(report: &'a TenantReport) -> Row<'a> {
         Row {
             report,
-            result: Verdict::of(report),
+            result: Verdict::of(report.added, &report.changes),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_totals_line_counts_every_kind_and_names_the_tenants_not_tried_only_when_some_were_not() {
-        let t = Totals {
-            added: 28,
-            up_to_date: 2,
-            ..Totals::default()
-        };
-        assert_eq!(t.line(), "28 added, 0 updated, 2 up to date, 0 failed");
-        let t = Totals {
-            added: 1,
-            updated: 1,
-            failed: 1,
-            not_tried: 3,
-            ..Totals::default()
-        };
-        assert_eq!(
-            t.line(),
-            "1 added, 1 updated, 0 up to date, 1 failed, 3 not tried"
-        );
     }
 }
