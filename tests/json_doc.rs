@@ -118,4 +118,69 @@ fn every_jq_example_of_docs_json_md_prints_what_the_doc_says() {
             .env("LC_ALL", "C.UTF-8");
         c.run().expect(Expect::success().stdout(e.prints.as_str()));
     }
+
+    // One timestamp form in every report that has one: RFC 3339, UTC,
+    // whole seconds. (Each report's whole text is compared by the tests
+    // of its command, which redact the times: this reads the times alone.)
+    for args in [
+        &["add-user", "--no-unix-user", "alice", "bob"][..],
+        &["list"],
+        &["renew", "alice"],
+        &["doctor", "--user", "alice"],
+    ] {
+        let out = site.vaultnet().args(args).args(["--output", "json"]).run();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON: {e}\n{out}"));
+        assert_eq!(v["schema_version"], 1, "{args:?}\n{out}");
+        let mut times = Vec::new();
+        timestamps(&v, &mut times);
+        assert!(!times.is_empty(), "{args:?}: no timestamp\n{out}");
+        for t in times {
+            assert!(
+                is_utc_whole_seconds(&t),
+                "{args:?}: `{t}` is not RFC 3339 UTC in whole seconds\n{out}"
+            );
+        }
+    }
+}
+
+/// Every string in `v` that starts as a date and time does (`2027-…T`).
+fn timestamps(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => {
+            let b = s.as_bytes();
+            if b.len() > 10
+                && b[..4].iter().all(u8::is_ascii_digit)
+                && b[4] == b'-'
+                && b[10] == b'T'
+            {
+                out.push(s.clone());
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| timestamps(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| timestamps(x, out)),
+        _ => {}
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` exactly.
+fn is_utc_whole_seconds(t: &str) -> bool {
+    let shape = "dddd-dd-ddTdd:dd:ddZ";
+    t.len() == shape.len()
+        && t.chars().zip(shape.chars()).all(|(c, s)| match s {
+            'd' => c.is_ascii_digit(),
+            s => c == s,
+        })
+}
+
+#[test]
+fn the_one_timestamp_form_is_utc_in_whole_seconds() {
+    assert!(is_utc_whole_seconds("2027-02-26T08:00:00Z"));
+    for t in [
+        "2027-02-26T08:00:00.5Z",
+        "2027-02-26T10:00:00+02:00",
+        "2027-02-26 08:00:00Z",
+    ] {
+        assert!(!is_utc_whole_seconds(t), "{t}");
+    }
 }
