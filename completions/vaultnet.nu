@@ -30,6 +30,10 @@ module completions {
     [ "approle" "cert" ]
   }
 
+  def "nu-complete vaultnet init output" [] {
+    [ "text" "json" ]
+  }
+
   def "nu-complete vaultnet init color" [] {
     [ "auto" "always" "never" ]
   }
@@ -62,6 +66,7 @@ module completions {
     --yes(-y)                 # Never prompt: use flags, recorded settings and defaults, and confirm `--force`
     --force                   # Replace the CA, the server and operator certificates (tenants must be re-added); asks first, or needs --yes
     --timeout: string         # Seconds to wait for Vault
+    --output: string@"nu-complete vaultnet init output" # Report format: the summary and what is left to do, or JSON (docs/json.md)
     --dir: path               # State directory [default: the platform data directory, e.g. ~/.local/share/vaultnet]
     --color: string@"nu-complete vaultnet init color" # Colour the report and errors: auto (on a terminal, unless NO_COLOR is set), always or never
     --quiet(-q)               # Print only the product and errors: no progress or "wrote" lines (doctor: only what warned or failed)
@@ -116,6 +121,10 @@ module completions {
     ...names: string          # Tenant names (Unix user names)
   ]
 
+  def "nu-complete vaultnet remove-user output" [] {
+    [ "text" "json" ]
+  }
+
   def "nu-complete vaultnet remove-user color" [] {
     [ "auto" "always" "never" ]
   }
@@ -127,6 +136,7 @@ module completions {
     --leftovers               # Remove what vaultnet's own naming left in Vault for a name it does not know (policy and role `vaultnet-NAME`)
     --yes(-y)                 # Do not ask: removing is confirmed (needed without a terminal)
     --dry-run                 # Print what would be removed and change nothing
+    --output: string@"nu-complete vaultnet remove-user output" # Report format (docs/json.md)
     --token-file: path        # File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
     --timeout: string         # Seconds to wait for Vault
     --no-gate-reload          # Do not reload the nftables gate, even when it is loaded (it is reloaded by default)

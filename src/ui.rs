@@ -2,9 +2,14 @@
 //! on stderr, prompts only on a terminal. A failed write to stdout is an
 //! error the caller returns: `main` ends quietly with status 0 on a closed
 //! pipe (`| head`) and reports any other failure (`> /dev/full`).
+//!
+//! On a terminal, stderr may also carry a progress bar ([`progress`]),
+//! above which status lines are printed so they never scroll through it,
+//! and a notice while a request to Vault goes unanswered ([`waiting`]).
 
 use std::io::{IsTerminal, Write};
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
@@ -107,11 +112,17 @@ pub fn flush() -> Result<()> {
     std::io::stdout().lock().flush().map_err(Error::output)
 }
 
-/// Writes a status line to stderr, unless `-q`. A closed stderr has
-/// nobody to tell.
+/// Writes a status line to stderr, above the progress bar when one is
+/// shown, unless `-q`. A closed stderr has nobody to tell.
 pub fn status(line: impl AsRef<str>) {
-    if !style().quiet {
-        let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
+    if style().quiet {
+        return;
+    }
+    match lock(&BAR).as_ref() {
+        Some(shown) => shown.bar.println(line.as_ref()),
+        None => {
+            let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
+        }
     }
 }
 
@@ -123,6 +134,10 @@ pub fn error(message: &str, hint: Option<&str>) {
     if let Some(h) = hint {
         let _ = writeln!(e, "{} {h}", paint("hint:", Paint::Bold, on));
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Whether prompts may be shown: both stdin and stderr are terminals.
@@ -164,16 +179,176 @@ pub fn confirm_destruction(yes: bool, what: &str, question: &str, rerun: &str) -
     )
 }
 
+/// The progress bar on the screen, and its message without the wait.
+struct Shown {
+    bar: indicatif::ProgressBar,
+    message: String,
+}
+
+static BAR: Mutex<Option<Shown>> = Mutex::new(None);
+
+/// A progress bar on stderr; status lines go above it while it is shown.
+pub struct Progress(());
+
+impl Progress {
+    /// What the bar names now (the tenant being worked on).
+    pub fn set_message(&self, message: &str) {
+        if let Some(shown) = lock(&BAR).as_mut() {
+            shown.message = message.to_string();
+            shown.bar.set_message(message.to_string());
+        }
+    }
+
+    pub fn inc(&self) {
+        if let Some(shown) = lock(&BAR).as_ref() {
+            shown.bar.inc(1);
+        }
+    }
+}
+
+impl Drop for Progress {
+    /// Clears the bar: what follows is printed where it was.
+    fn drop(&mut self) {
+        if let Some(shown) = lock(&BAR).take() {
+            shown.bar.finish_and_clear();
+        }
+    }
+}
+
 /// A progress bar on stderr for `n` steps, only on a terminal and when
 /// `wanted` (not for machine-readable output), and only for two or more.
-pub fn progress(n: usize, wanted: bool) -> Option<indicatif::ProgressBar> {
+pub fn progress(n: usize, wanted: bool) -> Option<Progress> {
     if n < 2 || !wanted || !std::io::stderr().is_terminal() {
         return None;
     }
-    let b = indicatif::ProgressBar::new(n as u64);
-    b.set_style(
+    let bar = indicatif::ProgressBar::new(n as u64);
+    bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .expect("valid template"),
     );
-    Some(b)
+    *lock(&BAR) = Some(Shown {
+        bar,
+        message: String::new(),
+    });
+    Some(Progress(()))
+}
+
+/// How long a request goes unanswered before the notice shows.
+const WAIT_NOTICE_AFTER: Duration = Duration::from_secs(1);
+
+/// The notice of requests waiting for Vault, once [`show_waits`] turned it
+/// on (stderr is a terminal); a thread draws it.
+struct Waits {
+    state: Mutex<Wait>,
+    wake: Condvar,
+    ellipsis: &'static str,
+}
+
+#[derive(Default)]
+struct Wait {
+    /// Requests sent and not yet answered.
+    in_flight: usize,
+    /// When the first of them was sent.
+    since: Option<Instant>,
+    /// Whether the notice is on the screen.
+    shown: bool,
+}
+
+static WAITS: OnceLock<Waits> = OnceLock::new();
+
+/// Turns on the notice of [`waiting`] for this run when stderr is a
+/// terminal; without one it stays off (nothing is ever drawn into a pipe
+/// or a log).
+pub fn show_waits(utf8: bool) {
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    let waits = Waits {
+        state: Mutex::new(Wait::default()),
+        wake: Condvar::new(),
+        ellipsis: if utf8 { "…" } else { "..." },
+    };
+    if WAITS.set(waits).is_ok() {
+        std::thread::spawn(|| WAITS.get().expect("set above").draw_while_waiting());
+    }
+}
+
+/// A request to Vault under way: while it goes unanswered for more than a
+/// second, a terminal shows `waiting for Vault (N s)…`, counting, on
+/// stderr (in the progress bar's message when there is one). Dropping it —
+/// the answer or the failure came — clears the notice before anything
+/// else is printed.
+pub struct Waiting(bool);
+
+pub fn waiting() -> Waiting {
+    let Some(w) = WAITS.get() else {
+        return Waiting(false);
+    };
+    let mut s = lock(&w.state);
+    s.in_flight += 1;
+    if s.since.is_none() {
+        s.since = Some(Instant::now());
+    }
+    w.wake.notify_all();
+    Waiting(true)
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let Some(w) = WAITS.get().filter(|_| self.0) else {
+            return;
+        };
+        let mut s = lock(&w.state);
+        s.in_flight = s.in_flight.saturating_sub(1);
+        if s.in_flight == 0 {
+            s.since = None;
+            if s.shown {
+                s.shown = false;
+                w.notice(None);
+            }
+            w.wake.notify_all();
+        }
+    }
+}
+
+impl Waits {
+    /// The drawing thread: sleeps until a request has waited a second,
+    /// then redraws the notice each whole second until it is answered.
+    fn draw_while_waiting(&self) {
+        let mut s = lock(&self.state);
+        loop {
+            let Some(since) = s.since else {
+                s = self.wake.wait(s).unwrap_or_else(|e| e.into_inner());
+                continue;
+            };
+            let waited = since.elapsed();
+            if waited >= WAIT_NOTICE_AFTER {
+                s.shown = true;
+                self.notice(Some(waited.as_secs()));
+            }
+            let next = Duration::from_secs(waited.as_secs() + 1) - waited;
+            s = self
+                .wake
+                .wait_timeout(s, next)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Draws the notice for `secs` seconds of waiting, or clears it.
+    fn notice(&self, secs: Option<u64>) {
+        let text = secs.map(|n| format!("waiting for Vault ({n} s){}", self.ellipsis));
+        if let Some(shown) = lock(&BAR).as_ref() {
+            shown.bar.set_message(match text {
+                Some(t) if shown.message.is_empty() => t,
+                Some(t) => format!("{}: {t}", shown.message),
+                None => shown.message.clone(),
+            });
+            return;
+        }
+        // `\r` and erase-line: the notice stays on one line and leaves none.
+        let mut e = std::io::stderr().lock();
+        let _ = write!(e, "\r\x1b[2K{}", text.unwrap_or_default());
+        let _ = e.flush();
+    }
 }

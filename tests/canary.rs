@@ -28,7 +28,7 @@ use crate::support::fixture::Fixture;
 use crate::support::init::bootstrap_init;
 use crate::support::podman::{self, PodmanTenant};
 use crate::support::require_e2e;
-use crate::support::tenant::{NEXT, created, created_wrapped};
+use crate::support::tenant::{created, created_wrapped, next};
 
 /// The operator token: an id OpenBao accepts from the root token, found
 /// nowhere else.
@@ -293,8 +293,9 @@ fn no_secret_reaches_a_child_process_argv_or_environment_or_any_output() {
     let out = traced(&site, token(add), &trace("add-user")).run().expect(
         site.expect(0)
             .stdout(format!(
-                "added tenant {t}: bundle in tenants/{t}, installed in {} (cert expires [TIME])\n{NEXT}",
-                copy.display()
+                "added tenant {t}: bundle in tenants/{t}, installed in {} (cert expires [TIME])\n{}",
+                copy.display(),
+                next(&t)
             ))
             // Lifetimes under a day are shown to the second.
             .stderr(format!(
@@ -322,8 +323,9 @@ fn no_secret_reaches_a_child_process_argv_or_environment_or_any_output() {
     let out = traced(&site, token(add), &trace("add-user-wrapped")).run().expect(
         site.expect(0)
             .stdout(format!(
-                "added tenant {w}: bundle in tenants/{w}, installed in {} (cert expires [DATE])\n{NEXT}",
-                wcopy.display()
+                "added tenant {w}: bundle in tenants/{w}, installed in {} (cert expires [DATE])\n{}",
+                wcopy.display(),
+                next(&w)
             ))
             .stderr(format!(
                 "{}{w}: installed into `{}`\n{w}: unwrapped the secret_id into `{}` as {w}\n{gate}",

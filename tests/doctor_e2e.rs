@@ -33,7 +33,7 @@ use crate::support::fixture::Fixture;
 use crate::support::init::{
     NEXT_ADD_USER, ca_name, init_report, kept_certificates, next_ca_name, vault_setup,
 };
-use crate::support::tenant::{NEXT, UnixUser, created, updated};
+use crate::support::tenant::{UnixUser, created, next, next_each, totals, updated};
 use crate::support::{require_e2e, run_ok, wait_for, write_private};
 
 /// The chain as `doctor`'s issue describes it, all of it working: in a
@@ -169,19 +169,25 @@ fn assert_check<'a>(
 }
 
 /// The `seconds_left` of a validity check, after asserting that its
-/// `expires` is `at` and that the seconds left agree with it.
+/// `not_after` is `at` and that the days and seconds left agree with it.
 #[track_caller]
 fn assert_expires(r: &Report, id: &str, at: OffsetDateTime) -> i64 {
     let c = r.check(id);
     assert_eq!(
-        c["expires"].as_str(),
+        c["not_after"].as_str(),
         Some(rfc3339::format(at).as_str()),
-        "expires of `{id}`\n{}",
+        "not_after of `{id}`\n{}",
         r.out
     );
     let left = c["seconds_left"]
         .as_i64()
         .unwrap_or_else(|| panic!("no seconds_left in `{id}`: {c}"));
+    assert_eq!(
+        c["days_left"].as_i64(),
+        Some(left / 86_400),
+        "days_left of `{id}`\n{}",
+        r.out
+    );
     let now = (at - OffsetDateTime::now_utc()).whole_seconds();
     // A second of slack below: doctor and the test each round their own
     // clock reading to whole seconds.
@@ -571,7 +577,7 @@ fn doctor_names_an_expired_tenant_certificate() {
     // `add-user` reissues an expired certificate too (as `renew` does).
     site.run_vaultnet_fix(
         &["add-user", a],
-        &format!("{}{NEXT}", updated(a, "")),
+        &format!("{}{}", updated(a, ""), next(a)),
         &format!("{a}: client certificate reissued because it expired on [DATE], expires [DATE]\n"),
     );
     assert_all_ok(&site.report(&["--login"], 0));
@@ -625,7 +631,13 @@ fn doctor_names_a_tenant_key_that_does_not_match_its_certificate() {
 
     site.run_vaultnet_fix(
         &["add-user", a, b],
-        &format!("{}{}{NEXT}", updated(a, ""), updated(b, "")),
+        &format!(
+            "{}{}{}{}",
+            updated(a, ""),
+            updated(b, ""),
+            next_each(a),
+            totals(0, 2, 0, 0)
+        ),
         &[a, b]
             .map(|t| {
                 format!("{t}: client certificate reissued because its key does not match it, expires [DATE]\n")
@@ -652,7 +664,7 @@ fn doctor_says_when_each_certificate_and_secret_id_expires_as_fields_and_in_minu
             "10m",
         ],
         // Minute lifetimes show the time, not only the date.
-        &format!("{}{NEXT}", updated(a, "").replace("[DATE]", "[TIME]")),
+        &format!("{}{}", updated(a, "").replace("[DATE]", "[TIME]"), next(a)),
         &format!(
             "{a}: AppRole role `vaultnet-{a}` had drifted and was repaired: secret_id_ttl: 2592000 -> 600
 {a}: client certificate rotated, expires [TIME]
@@ -889,7 +901,13 @@ fn doctor_judges_the_certificate_in_the_key_file_and_names_a_stale_one_beside_it
 
     site.run_vaultnet_fix(
         &["add-user", a, b],
-        &format!("{}{}{NEXT}", updated(a, ""), updated(b, "")),
+        &format!(
+            "{}{}{}{}",
+            updated(a, ""),
+            updated(b, ""),
+            next_each(a),
+            totals(0, 2, 0, 0)
+        ),
         &format!(
             "{a}: client certificate reissued because it expired on [DATE], expires [DATE]
 {b}: joined the client certificate to its key in `client-key.pem`, so the pair is read as one
@@ -1038,8 +1056,9 @@ fn doctor_fails_an_installed_copy_that_differs_from_the_bundle_and_never_follows
     site.add_user(&["--install", t]).run().expect(
         site.expect(0)
             .stdout(format!(
-                "added tenant {t}: bundle in tenants/{t}, installed in {} (cert expires [DATE])\n{NEXT}",
-                dir.display()
+                "added tenant {t}: bundle in tenants/{t}, installed in {} (cert expires [DATE])\n{}",
+                dir.display(),
+                next(t)
             ))
             .stderr(format!(
                 "{}{t}: installed into `{}`\n{gate}",
@@ -1214,7 +1233,7 @@ fn doctor_shows_a_policy_edited_in_vault_as_a_diff() {
 
     site.run_vaultnet_fix(
         &["add-user", a],
-        &format!("{}{NEXT}", updated(a, "")),
+        &format!("{}{}", updated(a, ""), next(a)),
         &format!(
             "{a}: policy `vaultnet-{a}` had drifted and was repaired:\n    -     \"secret/data/tenants/*\": {{\n"
         ),
@@ -1246,7 +1265,7 @@ fn doctor_names_a_role_deleted_from_vault() {
     // knew the tenant, so it counts as updated, not added.
     site.run_vaultnet_fix(
         &["add-user", a],
-        &format!("{}{NEXT}", updated(a, "")),
+        &format!("{}{}", updated(a, ""), next(a)),
         &format!(
             "{a}: AppRole role `vaultnet-{a}`: created
 {a}: secret_id issued, expires [DATE]
@@ -1296,7 +1315,7 @@ fn doctor_names_a_destroyed_secret_id_in_config_and_login() {
 
     site.run_vaultnet_fix(
         &["add-user", a],
-        &format!("{}{NEXT}", updated(a, "")),
+        &format!("{}{}", updated(a, ""), next(a)),
         &format!("{a}: secret_id issued, expires [DATE]\n"),
     );
     assert_all_ok(&site.report(&["--login"], 0));
@@ -1322,7 +1341,7 @@ fn doctor_names_a_bundle_whose_extra_hosts_maps_the_wrong_address() {
 
     site.run_vaultnet_fix(
         &["add-user", a],
-        &format!("{}{NEXT}", updated(a, "")),
+        &format!("{}{}", updated(a, ""), next(a)),
         &format!(
             "{a}: repaired `tenants/{a}/compose.yaml` (it differed from what vaultnet wrote)\n"
         ),
@@ -1696,11 +1715,7 @@ fn doctor_login_with_300_tenants_reports_no_false_failures() {
     let took = started.elapsed();
     assert_no_token(&out, &site.bao().root_token);
     let r = Report::parse(out);
-    let logins: Vec<&Value> = r.check("login")["children"]
-        .as_array()
-        .expect("the login group's children")
-        .iter()
-        .collect();
+    let logins: Vec<&Value> = r.children("login");
     let failed: Vec<String> = logins
         .iter()
         .filter(|c| c["status"] != "ok")

@@ -30,7 +30,9 @@ use crate::support::faultproxy::{Event, Fault, Inject, temp_files};
 use crate::support::fixture::Fixture;
 use crate::support::openbao::OpenBao;
 use crate::support::require_e2e;
-use crate::support::tenant::{NEXT, add_expect, added, created, created_wrapped, removed, updated};
+use crate::support::tenant::{
+    add_expect, added, added_end, created, created_wrapped, next, removed, updated,
+};
 
 /// The lock file every state-changing run rewrites with its pid.
 const LOCK: &str = ".vaultnet.lock";
@@ -923,7 +925,7 @@ fn wrapped_add_user_whose_secret_id_answer_is_lost_leaves_no_wrapping_token_behi
     let (out, proxy) = site.run_through(Inject::none(), &mut wrapped("t-other"));
     out.expect(
         site.expect(0)
-            .stdout(format!("{}{NEXT}", added("t-other")))
+            .stdout(format!("{}{}", added("t-other"), next("t-other")))
             .stderr(created_wrapped("t-other")),
     );
     drop(proxy);
@@ -948,7 +950,7 @@ hint: look at the bao server log, then run the command again
     // The rerun: one secret_id, one wrapping token — the bundle's.
     let out = wrapped(name).run().expect(
         site.expect(0)
-            .stdout(format!("{}{NEXT}", updated(name, "")))
+            .stdout(format!("{}{}", updated(name, ""), next(name)))
             .stderr(format!(
                 "{name}: secret_id issued (response-wrapped), expires [DATE]
 {name}: revoked 1 unused wrapping token(s)
@@ -1174,7 +1176,7 @@ fn secret_files(site: &Fixture, name: &str) -> BTreeMap<String, Vec<u8>> {
 /// line naming a tenant, then one `hint:` line, the last two of stderr;
 /// on stdout only the tenants it finished. Returns the error line.
 #[track_caller]
-fn assert_bulk_run_failed(out: &Output, what: &str) -> String {
+fn assert_bulk_run_failed(out: &Output, what: &str, tenants: usize) -> String {
     assert!(
         out.code == Some(1) && !out.timed_out,
         "{what}: expected exit code 1\n{out}"
@@ -1194,11 +1196,29 @@ fn assert_bulk_run_failed(out: &Output, what: &str) -> String {
             && lines[n - 1].len() > "hint: ".len(),
         "{what}: expected one `error:` line naming a tenant, then one `hint:` line\n{out}"
     );
+    // The last line is the totals; before it, only what was finished.
+    let mut report: Vec<&str> = out.stdout.lines().collect();
+    let totals = report.pop().unwrap_or_default();
     assert!(
-        out.stdout
-            .lines()
-            .all(|l| l.starts_with("added tenant ") || l.starts_with("next: ") || l.is_empty()),
+        report
+            .iter()
+            .all(|l| l.starts_with("added tenant ") || l.starts_with("next: ")),
         "{what}: stdout may only report the tenants finished\n{out}"
+    );
+    // Then the totals: the finished ones added, the one at the failure
+    // failed, the rest not tried.
+    let added = report
+        .iter()
+        .filter(|l| l.starts_with("added tenant "))
+        .count();
+    let not_tried = match tenants - added - 1 {
+        0 => String::new(),
+        n => format!(", {n} not tried"),
+    };
+    assert_eq!(
+        totals,
+        format!("{added} added, 0 updated, 0 up to date, 1 failed{not_tried}"),
+        "{what}: the totals line\n{out}"
     );
     lines[n - 2].to_string()
 }
@@ -1214,8 +1234,9 @@ fn assert_bulk_run_failed(out: &Output, what: &str) -> String {
 /// — each tenant's policy, role and secret_id — once, where random delays
 /// would mostly fall on local work or between requests. The run must exit
 /// 1 with one error (naming the tenant it was at) and a hint, report only
-/// the tenants it finished, and leave no temp file and no half-written
-/// file; OpenBao, restarted on the same listener and data and unsealed
+/// the tenants it finished and the totals (the rest failed or not tried),
+/// and leave no temp file and no half-written file; OpenBao, restarted on
+/// the same listener and data and unsealed
 /// with the same key (the same root token), must still hold what it
 /// applied; the rerun must reach for every tenant a clean run's end state
 /// — policy, role, exactly one secret_id that logs in and that
@@ -1270,7 +1291,7 @@ fn bulk_add_user_with_openbao_killed_after_each_write_converges_after_restart() 
             names.join(" ")
         );
         let (out, held) = run_with_openbao_killed_after(&mut site, k, &cmd, &what);
-        let error = assert_bulk_run_failed(&out, &what);
+        let error = assert_bulk_run_failed(&out, &what, names.len());
         assert_no_secret(&out, &[&site.bao().root_token]);
         let tmp = temp_files(site.dir());
         assert!(tmp.is_empty(), "{what}: temp files left behind: {tmp:?}");
@@ -1375,7 +1396,10 @@ fn due_tenants(
     let stderr: String = names.iter().map(|t| created(t)).collect();
     out.expect(
         site.expect(0)
-            .stdout((stdout + NEXT).replace("[DATE]", "[TIME]"))
+            .stdout(
+                (stdout + &added_end(&names.iter().map(String::as_str).collect::<Vec<_>>()))
+                    .replace("[DATE]", "[TIME]"),
+            )
             .stderr(stderr.replace("[DATE]", "[TIME]")),
     );
     drop(proxy);

@@ -108,7 +108,9 @@ fn profiles_lists_every_builtin_pattern_with_what_it_writes_and_its_limits() {
         .args(["profiles", "--output", "json"])
         .run()
         .expect(Expect::success().stdout_any("parsed and compared below"));
-    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(doc["schema_version"], 1, "{json}");
+    let v = &doc["profiles"];
     let names: Vec<&str> = v
         .as_array()
         .unwrap()

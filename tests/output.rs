@@ -60,6 +60,6 @@ fn list_json_piped_to_head_c1_exits_0() {
         .output()
         .expect("bash runs");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "[");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }

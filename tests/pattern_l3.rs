@@ -27,7 +27,9 @@ use crate::podman_e2e::{
 };
 use crate::support::fixture::Fixture;
 use crate::support::podman::{self, AGENT_IMAGE, APP_IMAGE, Kit, PodmanTenant, markers};
-use crate::support::tenant::{NEXT, UnixUser, connect_as, created, port_next, removed};
+use crate::support::tenant::{
+    UnixUser, connect_as, created, next_each, port_next, removed, totals,
+};
 use crate::support::{require_e2e, run_ok, write_private};
 
 const DNS_NAME: &str = "vault.lan";
@@ -88,7 +90,13 @@ fn l3_gives_each_rootless_tenant_its_own_port_and_the_gate_admits_only_that_tena
                 .map(|t| format!("{}{}: installed into `{}`\n", created(&t.name), t.name, dir(t).display()))
                 .concat();
             site.expect(0)
-                .stdout(format!("{added}{}{}{NEXT}", port_next(&a, 22301), port_next(&b, 22302)))
+                .stdout(format!(
+                    "{added}{}{}{}{}",
+                    port_next(&a, 22301),
+                    port_next(&b, 22302),
+                    next_each(&a),
+                    totals(2, 0, 0, 0)
+                ))
                 .stderr(format!("{created}{}", site.gate_line()))
         });
     // Each bundle points at its tenant's own port, and list says so.
@@ -104,7 +112,7 @@ fn l3_gives_each_rootless_tenant_its_own_port_and_the_gate_admits_only_that_tena
     let listed = site.vaultnet().args(["list", "--output", "json"]).run();
     let rows: Value =
         serde_json::from_str(&listed.stdout).unwrap_or_else(|e| panic!("{e}\n{listed}"));
-    let endpoints: Vec<(String, String)> = rows
+    let endpoints: Vec<(String, String)> = rows["tenants"]
         .as_array()
         .unwrap()
         .iter()

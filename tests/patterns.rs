@@ -270,7 +270,8 @@ fn allow(f: &Fixture, old: &str, nets: &[String]) {
 fn endpoints(f: &Fixture) -> Vec<(String, String, String)> {
     let out = f.vaultnet().args(["list", "--output", "json"]).run();
     let rows: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"));
-    rows.as_array()
+    rows["tenants"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|r| {

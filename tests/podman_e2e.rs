@@ -52,7 +52,7 @@ use crate::support::fixture::Fixture;
 use crate::support::podman::{
     self, AGENT_IMAGE, APP_IMAGE, BAO_IN_APP, Kit, PodmanTenant, markers,
 };
-use crate::support::tenant::{NEXT, created, readme_block};
+use crate::support::tenant::{created, next_each, readme_block, totals};
 use crate::support::tree::{self, Tree};
 use crate::support::{require_e2e, wait_for, write_private};
 
@@ -366,7 +366,7 @@ fn bundle_runs_rootless(v: Variant) {
                 })
                 .concat();
             site.expect(0)
-                .stdout(format!("{added}{NEXT}"))
+                .stdout(format!("{added}{}{}", next_each(&alice.name), totals(2, 0, 0, 0)))
                 .stderr(format!("{created}{}", site.gate_line()))
         });
     let bundle_a = alice.home.join(".config/vaultnet");
@@ -461,7 +461,8 @@ fn bundle_runs_rootless(v: Variant) {
         .expect(Expect::success().stdout_any("read field by field below: versions and paths vary"));
     let rows: Value = serde_json::from_str(&listed.stdout).expect("list JSON");
     let net = |name: &str| {
-        rows.as_array()
+        rows["tenants"]
+            .as_array()
             .and_then(|r| r.iter().find(|r| r["name"] == name))
             .map(|r| r["network"].clone())
             .unwrap_or_else(|| panic!("no {name} in\n{listed}"))
@@ -1072,7 +1073,7 @@ fn l2_podman4_tenants_reach_vault_as_host_containers_internal_with_no_extra_host
             })
             .concat();
         site.expect(0)
-            .stdout(format!("{added}{NEXT}"))
+            .stdout(format!("{added}{}{}", next_each(&alice.name), totals(2, 0, 0, 0)))
             .stderr(format!("{made}{}", site.gate_line()))
     });
     let (bundle_a, bundle_b) = (dir(&alice), dir(&bob));
@@ -1099,7 +1100,7 @@ fn l2_podman4_tenants_reach_vault_as_host_containers_internal_with_no_extra_host
         .run()
         .expect(Expect::success().stdout_any("read field by field below: versions vary"));
     let rows: Value = serde_json::from_str(&listed.stdout).unwrap();
-    for r in rows.as_array().unwrap() {
+    for r in rows["tenants"].as_array().unwrap() {
         assert_eq!(
             r["network"]["mapping"], "host-containers-internal",
             "{listed}"
@@ -1269,7 +1270,7 @@ fn rootless_tenants_without_a_forwarder(prefix: &str, profile: &[&str], tag: &st
             })
             .concat();
         site.expect(0)
-            .stdout(format!("{added}{NEXT}"))
+            .stdout(format!("{added}{}{}", next_each(&alice.name), totals(2, 0, 0, 0)))
             .stderr(format!("{made}{}", site.gate_line()))
     });
     let (bundle_a, bundle_b) = (dir(&alice), dir(&bob));

@@ -324,6 +324,7 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
         .run()
         .expect(site.expect(0).stdout(format!(
             r#"{{
+  "schema_version": 1,
   "site": [],
   "vault_reload": null,
   "tenants": [

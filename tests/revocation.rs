@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::support::fixture::Fixture;
 use crate::support::require_e2e;
 use crate::support::tenant::{
-    Agent, NEXT, UnixUser, add_expect, added, created, tenant_name, updated,
+    Agent, UnixUser, add_expect, added, created, next, tenant_name, updated,
 };
 use crate::support::wait_for;
 
@@ -190,7 +190,7 @@ fn remove_user_revokes_every_token_the_tenant_holds_or_made_and_none_of_a_neighb
         .run()
         .expect(
             site.expect(0)
-                .stdout(format!("{}{NEXT}", updated(a, "")))
+                .stdout(format!("{}{}", updated(a, ""), next(a)))
                 .stderr(format!(
                     "{a}: client certificate rotated, expires [DATE]
 {a}: secret_id issued (response-wrapped), expires [DATE]
@@ -334,7 +334,7 @@ fn the_agent_renews_its_token_with_only_the_tenants_policy() {
         .run()
         .expect(
             site.expect(0)
-                .stdout(format!("{}{NEXT}", added(a)))
+                .stdout(format!("{}{}", added(a), next(a)))
                 .stderr(created(a)),
         );
     let value = format!("renewed-{}", std::process::id());
@@ -439,7 +439,7 @@ fn add_user_takes_default_away_from_a_tenant_provisioned_before() {
 
     site.add_user(&["--no-unix-user", a]).run().expect(
         site.expect(0)
-            .stdout(format!("{}{NEXT}", updated(a, "")))
+            .stdout(format!("{}{}", updated(a, ""), next(a)))
             .stderr(format!(
                 "{a}: policy `vaultnet-{a}` had drifted and was repaired:
     +     \"auth/token/lookup-self\": {{

@@ -102,10 +102,9 @@ fn quiet_keeps_only_the_product_and_very_verbose_shows_each_request_never_the_to
     let mut q = f.vaultnet();
     q.args(["-q", "add-user", &names[0]]);
     let out = q.run();
-    out.expect(
-        f.expect(0)
-            .stdout(crate::support::tenant::added(&names[0]) + crate::support::tenant::NEXT),
-    );
+    out.expect(f.expect(0).stdout(
+        crate::support::tenant::added(&names[0]) + &crate::support::tenant::next(&names[0]),
+    ));
 
     let mut once = f.vaultnet();
     once.args(["add-user", "-v", &names[0]]);

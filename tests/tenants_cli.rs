@@ -293,7 +293,10 @@ fn renew_refuses_unknown_tenants_and_a_dry_run_needs_no_token() {
     site.vaultnet_without_token()
         .args(["renew", "--dry-run", "--output", "json"])
         .run()
-        .expect(site.expect(0).stdout("[]\n"));
+        .expect(
+            site.expect(0)
+                .stdout("{\n  \"schema_version\": 1,\n  \"due\": []\n}\n"),
+        );
     disk.assert_same(&site.snapshot().without(LOCK), "renew refused");
     assert_eq!(vault_objects(&site), vault, "Vault changed");
 }
@@ -310,9 +313,16 @@ fn list_reads_the_state_alone_and_needs_no_vault_or_token() {
         .vaultnet()
         .args(["list", "--output", "json"])
         .run()
-        .expect(site.expect(0).stdout("[]\n"));
+        .expect(
+            site.expect(0)
+                .stdout("{\n  \"schema_version\": 1,\n  \"tenants\": []\n}\n"),
+        );
     let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"));
-    assert_eq!(v, serde_json::json!([]), "{out}");
+    assert_eq!(
+        v,
+        serde_json::json!({"schema_version": 1, "tenants": []}),
+        "{out}"
+    );
     disk.assert_same(&site.snapshot(), "list");
 }
 

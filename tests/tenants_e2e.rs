@@ -36,10 +36,10 @@ use crate::support::netns::TenantNs;
 use crate::support::require_e2e;
 use crate::support::snapshot::Snapshot;
 use crate::support::tenant::{
-    Agent, NEXT, NFT, NFT_RELOADED, UnixUser, add_expect, added, bundle_files, connect_as, created,
+    Agent, NFT, NFT_RELOADED, UnixUser, add_expect, added, bundle_files, connect_as, created,
     created_changes, created_wrapped, extra_hosts, json_report, list_json, list_json_installed,
-    list_table, mode_owner, network_json, nft_set, readme_block, removed, tenant_name,
-    tenant_request, up_to_date, updated,
+    list_table, mode_owner, next, nft_set, readme_block, removed, tenant_name, tenant_request,
+    up_to_date, updated,
 };
 
 /// How long the agent may take to log in and render (≈1 s here).
@@ -521,7 +521,7 @@ fn add_user_twice_converges_and_repairs_drift_in_vault_and_on_disk() {
 
     let out = site.add_user(&[a]).run().expect(
         site.expect(0)
-            .stdout(format!("{}{NEXT}", updated(a, "")))
+            .stdout(format!("{}{}", updated(a, ""), next(a)))
             .stderr(format!(
                 "{a}: policy `vaultnet-{a}` had drifted and was repaired:
     - {broad}
@@ -628,7 +628,7 @@ fn rotate_issues_a_new_certificate_and_secret_id_and_destroys_the_old_one() {
         .run()
         .expect(
             site.expect(0)
-                .stdout(format!("{}{NEXT}", updated(a, "")))
+                .stdout(format!("{}{}", updated(a, ""), next(a)))
                 .stderr(format!(
                     "{a}: client certificate rotated, expires [DATE]
 {a}: secret_id issued, expires [DATE]
@@ -671,7 +671,7 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
         .run()
         .expect(
             site.expect(0)
-                .stdout(format!("{}{NEXT}", added(a)))
+                .stdout(format!("{}{}", added(a), next(a)))
                 .stderr(created_wrapped(a)),
         );
     assert!(
@@ -758,29 +758,8 @@ fn wrapped_secret_id_names_the_roles_creation_path_and_the_agent_unwraps_it() {
     );
     assert_ne!(code, 200, "the wrapping token was not used: {body}");
     let list = site.vaultnet().args(["list", "--output", "json"]).run();
-    let rows = parse_json(&list.expect(site.expect(0).stdout(format!(
-        r#"[
-  {{
-    "name": "{a}",
-    "uid": null,
-    "cert_not_after": "[TIME]",
-    "cert_days_left": 89,
-    "secret_id_expires": "[TIME]",
-    "secret_id_days_left": 29,
-    "wrapped_secret_id": true,
-    "installed": false,
-    "installed_to": null,
-    "network": {network},
-    "endpoint": {{
-      "url": "https://vault.lan:22300",
-      "connect": "[HOST_IP]:22300"
-    }}
-  }}
-]
-"#,
-        network = network_json("null", "    ")
-    ))));
-    assert_eq!(rows[0]["wrapped_secret_id"], true, "{rows}");
+    let rows = parse_json(&list.expect(site.expect(0).stdout(list_json(&[(a, "null", true)]))));
+    assert_eq!(rows["tenants"][0]["wrapped_secret_id"], true, "{rows}");
 }
 
 #[test]
@@ -799,8 +778,15 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
     );
     assert!(empty.stdout.contains("no tenants yet"), "{empty}");
     let empty_json = site.vaultnet().args(["list", "--output", "json"]).run();
-    let empty_json = empty_json.expect(site.expect(0).stdout("[]\n"));
-    assert_eq!(parse_json(&empty_json), json!([]), "{empty_json}");
+    let empty_json = empty_json.expect(
+        site.expect(0)
+            .stdout("{\n  \"schema_version\": 1,\n  \"tenants\": []\n}\n"),
+    );
+    assert_eq!(
+        parse_json(&empty_json),
+        json!({"schema_version": 1, "tenants": []}),
+        "{empty_json}"
+    );
 
     let added = site.add_user(&["--output", "json", a]).run().expect(
         site.expect(0)
@@ -825,9 +811,22 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
         "auth",
         "network",
         "changes",
+        "result",
     ]);
-    let r = &report[0];
-    assert_eq!(report.as_array().unwrap().len(), 1, "{added}");
+    assert_eq!(
+        keys(&report),
+        set(&["schema_version", "tenants", "totals"]),
+        "{added}"
+    );
+    assert_eq!(report["schema_version"], 1, "{added}");
+    assert_eq!(
+        report["totals"],
+        json!({"added": 1, "updated": 0, "up_to_date": 0, "failed": 0, "not_tried": 0}),
+        "{added}"
+    );
+    let r = &report["tenants"][0];
+    assert_eq!(report["tenants"].as_array().unwrap().len(), 1, "{added}");
+    assert_eq!(r["result"], "added", "{added}");
     assert_eq!(keys(r), report_keys, "{added}");
     assert_eq!(r["name"], a);
     assert_eq!(r["uid"], alice.uid);
@@ -853,7 +852,11 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
                 site.expect(0)
                     .stdout(json_report(a, &alice.uid.to_string(), false, "[]")),
             );
-    assert_eq!(parse_json(&again)[0]["changes"], json!([]), "{again}");
+    assert_eq!(
+        parse_json(&again)["tenants"][0]["changes"],
+        json!([]),
+        "{again}"
+    );
     outputs.push(again);
 
     let bob = site
@@ -870,8 +873,8 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
                 .stderr(created_wrapped(b)),
         );
     let r = parse_json(&bob);
-    assert_eq!(r[0]["uid"], Value::Null);
-    assert_eq!(r[0]["wrapped_secret_id"], true);
+    assert_eq!(r["tenants"][0]["uid"], Value::Null);
+    assert_eq!(r["tenants"][0]["wrapped_secret_id"], true);
     outputs.push(bob);
 
     let listed = site.vaultnet().args(["list", "--output", "json"]).run();
@@ -893,7 +896,10 @@ fn list_and_json_reports_have_stable_fields_and_never_show_a_secret() {
         "network",
         "endpoint",
     ]);
-    let rows = rows.as_array().unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(keys(&rows), set(&["schema_version", "tenants"]), "{listed}");
+    let rows = rows["tenants"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"));
     assert_eq!(rows.len(), 2, "{listed}");
     for row in rows {
         assert_eq!(keys(row), row_keys, "{listed}");
@@ -1014,14 +1020,15 @@ fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_t
         .expect(
             site.expect(0)
                 .stdout(format!(
-                    "{}{NEXT}",
+                    "{}{}",
                     updated(
                         a,
                         &format!(
                             ", installed in {}",
                             alice.home.join(".config/vaultnet").display()
                         )
-                    )
+                    ),
+                    next(a)
                 ))
                 .stderr(format!(
                 "{a}: repaired `tenants/{a}/compose.yaml` (it differed from what vaultnet wrote)
@@ -1081,8 +1088,11 @@ fn bundle_secrets_are_0600_in_0700_dirs_under_umask_000_and_install_gives_them_t
         Some(&target),
     )])));
     let rows = parse_json(&listed);
-    assert_eq!(rows[0]["installed"], true);
-    assert_eq!(rows[0]["installed_to"], target.to_string_lossy().as_ref());
+    assert_eq!(rows["tenants"][0]["installed"], true);
+    assert_eq!(
+        rows["tenants"][0]["installed_to"],
+        target.to_string_lossy().as_ref()
+    );
     // The installed compose override points at the installed bundle.
     let compose = std::fs::read_to_string(target.join("compose.yaml")).unwrap();
     assert!(
@@ -1187,8 +1197,9 @@ hint: remove the link or fix the owner, then run the command again
     let out = site.add_user(&["--install", m]).run().expect(
         site.expect(0)
             .stdout(format!(
-                "{}{NEXT}",
-                updated(m, &format!(", installed in {}", dir.display()))
+                "{}{}",
+                updated(m, &format!(", installed in {}", dir.display())),
+                next(m)
             ))
             .stderr(format!("{m}: installed into `{}`\n", dir.display())),
     );
@@ -1230,8 +1241,9 @@ fn the_installed_readmes_cli_lines_log_in_and_read_the_tenants_own_secret() {
     let dir = |u: &UnixUser| u.home.join(".config/vaultnet");
     let installed = |u: &UnixUser| {
         format!(
-            "added tenant {n}: bundle in tenants/{n}, installed in {} (cert expires [DATE])\n{NEXT}",
+            "added tenant {n}: bundle in tenants/{n}, installed in {} (cert expires [DATE])\n{}",
             dir(u).display(),
+            next(&u.name),
             n = u.name
         )
     };
@@ -1390,7 +1402,7 @@ fn podman_compose_config_accepts_an_app_merged_with_the_bundle_override() {
     let a = name.as_str();
     site.add_user(&["--no-unix-user", a]).run().expect(
         site.expect(0)
-            .stdout(format!("{}{NEXT}", added(a)))
+            .stdout(format!("{}{}", added(a), next(a)))
             .stderr(created(a)),
     );
 
@@ -1499,7 +1511,7 @@ fn a_tenant_moved_to_cert_auth_logs_in_by_certificate_and_loses_its_approle() {
         .run()
         .expect(
             site.expect(0)
-                .stdout(format!("{}{NEXT}", updated(a, "")))
+                .stdout(format!("{}{}", updated(a, ""), next(a)))
                 .stderr(format!(
                     "{a}: cert auth at `cert/`: enabled
 {a}: cert role `vaultnet-{a}`: created
@@ -1600,7 +1612,7 @@ fn the_gate_is_reloaded_when_loaded_never_loaded_otherwise_and_kept_with_no_gate
     assert!(!site.gate_loaded());
     site.add_user(&[a]).run().expect(
         site.expect(0)
-            .stdout(format!("{}{NEXT}", added(a)))
+            .stdout(format!("{}{}", added(a), next(a)))
             .stderr(format!("{}{}", created(a), NFT)),
     );
     assert!(
@@ -1612,7 +1624,7 @@ fn the_gate_is_reloaded_when_loaded_never_loaded_otherwise_and_kept_with_no_gate
     site.load_nft();
     site.add_user(&["--no-gate-reload", b]).run().expect(
         site.expect(0)
-            .stdout(format!("{}{NEXT}", added(b)))
+            .stdout(format!("{}{}", added(b), next(b)))
             .stderr(format!(
                 "{}wrote `forwarder/vaultnet.nft`: the loaded gate is not updated (`--no-gate-reload`); load it with `nft -f [STATE]/forwarder/vaultnet.nft`\n",
                 created(b)

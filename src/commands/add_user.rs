@@ -6,10 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use super::Output;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::outcome::{Totals, Verdict};
 use crate::provision::tenant::{self, Asked, Plan, TenantReport};
 use crate::state::{Site, validate};
 use crate::ui;
@@ -193,7 +196,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     let mut failure = None;
     for plan in &plans {
         if let Some(b) = &bar {
-            b.set_message(plan.name.clone());
+            b.set_message(&plan.name);
         }
         let name = plan.name.clone();
         let mut tell = |o: &crate::provision::Outcome| ui::status(format!("{name}: {}", o.text));
@@ -205,15 +208,28 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             }
         }
         if let Some(b) = &bar {
-            b.inc(1);
+            b.inc();
         }
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    drop(bar);
     // The gate follows the state even when a later tenant failed.
     super::write_host_files(&opened, args.gate.reload())?;
+    let totals = Totals::count(
+        reports.iter().map(|r| Verdict::of(r.added, &r.changes)),
+        failure.is_some(),
+        plans.len(),
+    );
     print_reports(&opened.layout, &opened.state.site, &reports, args.output)?;
+    if args.output == Output::Json {
+        let doc = Doc {
+            schema_version: super::SCHEMA_VERSION,
+            tenants: reports.iter().map(Row::of).collect(),
+            totals,
+        };
+        ui::out(serde_json::to_string_pretty(&doc).expect("report serialises"))?;
+    } else if plans.len() > 1 {
+        ui::out(totals.line())?;
+    }
     match failure {
         Some(e) => Err(e),
         None => Ok(0),
@@ -227,17 +243,15 @@ fn print_reports(
     output: Output,
 ) -> Result<()> {
     if output == Output::Json {
-        return ui::out(serde_json::to_string_pretty(reports).expect("report serialises"));
+        return Ok(());
     }
     for r in reports {
         let rel = layout.rel(&r.bundle);
         let cert = crate::provision::tenant::show_time(r.cert_not_after);
-        let what = if r.added {
-            format!("added tenant {}", r.name)
-        } else if r.changes.is_empty() {
-            format!("tenant {} is up to date", r.name)
-        } else {
-            format!("updated tenant {}", r.name)
+        let what = match Verdict::of(r.added, &r.changes) {
+            Verdict::Added => format!("added tenant {}", r.name),
+            Verdict::UpToDate => format!("tenant {} is up to date", r.name),
+            Verdict::Updated => format!("updated tenant {}", r.name),
         };
         let install = r
             .installed_to
@@ -254,11 +268,48 @@ fn print_reports(
             ui::out(format!("next: {note}"))?;
         }
     }
-    if reports.iter().any(|r| !r.changes.is_empty()) {
-        ui::out(format!(
-            "next: write secrets under `{}/{}/NAME/` and start the bundle's compose.yaml",
-            site.kv_mount, site.tenant_prefix
-        ))?;
+    let changed: Vec<&str> = reports
+        .iter()
+        .filter(|r| Verdict::of(r.added, &r.changes) != Verdict::UpToDate)
+        .map(|r| r.name.as_str())
+        .collect();
+    let path = |name: &str| format!("`{}/{}/{name}/`", site.kv_mount, site.tenant_prefix);
+    match changed[..] {
+        [] => {}
+        [one] => ui::out(format!(
+            "next: write secrets under {} and start the bundle's compose.yaml",
+            path(one)
+        ))?,
+        [first, ..] => ui::out(format!(
+            "next: write each tenant's secrets under its own {}, e.g. {}, and start its bundle's compose.yaml",
+            path("<tenant>"),
+            path(first)
+        ))?,
     }
     Ok(())
+}
+
+/// `add-user --output json` (docs/json.md).
+#[derive(Serialize)]
+struct Doc<'a> {
+    schema_version: u32,
+    tenants: Vec<Row<'a>>,
+    totals: Totals,
+}
+
+/// One tenant's report and what the run did to it.
+#[derive(Serialize)]
+struct Row<'a> {
+    #[serde(flatten)]
+    report: &'a TenantReport,
+    result: Verdict,
+}
+
+impl<'a> Row<'a> {
+    fn of(report: &'a TenantReport) -> Row<'a> {
+        Row {
+            report,
+            result: Verdict::of(report.added, &report.changes),
+        }
+    }
 }

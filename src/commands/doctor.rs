@@ -19,7 +19,7 @@ EXAMPLES:
   vaultnet doctor
   vaultnet doctor --login --user alice
   vaultnet doctor --user alice --probe
-  vaultnet doctor --output json | jq '.checks[] | select(.status != \"ok\")'
+  vaultnet doctor --output json | jq -r '.checks[] | select(.status == \"fail\") | .hint'
 
 EXIT CODES:
   0  nothing failed (warnings allowed)
@@ -52,11 +52,14 @@ pub struct Args {
     pub output: Output,
 }
 
+/// `doctor --output json` (docs/json.md).
 #[derive(Serialize)]
 struct Report<'a> {
+    schema_version: u32,
     status: Status,
     summary: doctor::Summary,
-    checks: &'a [Check],
+    checks: Vec<doctor::JsonCheck<'a>>,
+    groups: Vec<doctor::JsonGroup<'a>>,
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
@@ -114,10 +117,13 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         .max()
         .unwrap_or(Status::Ok);
     if args.output == Output::Json {
+        let (leaves, groups) = doctor::flatten(&checks);
         let r = Report {
+            schema_version: super::SCHEMA_VERSION,
             status: worst,
             summary,
-            checks: &checks,
+            checks: leaves,
+            groups,
         };
         ui::out(serde_json::to_string_pretty(&r).expect("report serialises"))?;
     } else {

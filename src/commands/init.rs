@@ -44,6 +44,9 @@ pub struct Args {
     /// Seconds to wait for Vault
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub timeout: u64,
+    /// Report format: the summary and what is left to do, or JSON (docs/json.md)
+    #[arg(long, value_enum, default_value_t)]
+    pub output: super::Output,
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
@@ -154,8 +157,33 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             ),
         );
     }
-    print_summary(&layout, &site, &report)?;
+    if args.output == super::Output::Json {
+        print_json(&layout, &site, &report)?;
+    } else {
+        print_summary(&layout, &site, &report)?;
+    }
     Ok(0)
+}
+
+/// `--output json`: what the text summary says, as fields.
+fn print_json(layout: &Layout, site: &Site, report: &SiteReport) -> Result<()> {
+    let outcomes: Vec<serde_json::Value> = report
+        .outcomes
+        .iter()
+        .map(|o| serde_json::json!({ "change": o.change.name(), "text": o.text }))
+        .collect();
+    let doc = serde_json::json!({
+        "schema_version": super::SCHEMA_VERSION,
+        "dir": layout.root.display().to_string(),
+        "profile": site.profile,
+        "site_name": site.name,
+        "changed": report.changed(),
+        "kept": report.kept(),
+        "outcomes": outcomes,
+        "notes": report.notes,
+        "left_to_do": report.pending,
+    });
+    ui::out(serde_json::to_string_pretty(&doc).expect("report serialises"))
 }
 
 /// The settings a first run on a terminal chose, shown before anything

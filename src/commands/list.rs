@@ -14,12 +14,19 @@ use crate::ui;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "EXAMPLES:\n  vaultnet list\n  vaultnet list --output json | jq '.[] | select(.cert_days_left < 30)'\n\nEXIT CODES:\n  0  listed\n  2  not initialised or bad usage"
+    after_help = "EXAMPLES:\n  vaultnet list\n  vaultnet list --output json | jq '.tenants[] | select(.cert_days_left < 30)'\n\nEXIT CODES:\n  0  listed\n  2  not initialised or bad usage"
 )]
 pub struct Args {
     /// Report format
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
+}
+
+/// `list --output json` (docs/json.md).
+#[derive(Serialize)]
+struct Doc<'a> {
+    schema_version: u32,
+    tenants: &'a [Row],
 }
 
 #[derive(Debug, Serialize)]
@@ -78,7 +85,11 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         })
         .collect();
     if args.output == Output::Json {
-        ui::out(serde_json::to_string_pretty(&rows).expect("rows serialise"))?;
+        let doc = Doc {
+            schema_version: super::SCHEMA_VERSION,
+            tenants: &rows,
+        };
+        ui::out(serde_json::to_string_pretty(&doc).expect("rows serialise"))?;
         return Ok(0);
     }
     if rows.is_empty() {

@@ -24,6 +24,11 @@ use crate::ui;
 use crate::vault::ops;
 use crate::vault::{Client, Health};
 
+/// The version of every command's `--output json` (docs/json.md): raised
+/// when a field is removed, renamed or changes its meaning; new fields
+/// may appear without it.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// `--output` of reporting commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum Output {
@@ -45,7 +50,10 @@ pub struct VaultArgs {
 
 /// The operator's client with a token, checked to be talking to an
 /// unsealed, active server before anything is changed.
+/// On a terminal, a request it leaves unanswered for a second shows
+/// `waiting for Vault (N s)…` until the answer comes.
 pub fn operator(env: &Env, opened: &Opened, vault: &VaultArgs) -> Result<Client> {
+    ui::show_waits(env.utf8);
     let (token_file, timeout) = (
         vault.token_file.as_deref(),
         Duration::from_secs(vault.timeout),

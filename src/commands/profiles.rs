@@ -13,7 +13,7 @@ use crate::ui;
 const EXAMPLES: &str = "\
 EXAMPLES:
   vaultnet profiles
-  vaultnet profiles --output json | jq -r '.[].name'
+  vaultnet profiles --output json | jq -r '.profiles[].name'
   vaultnet init --profile l3          # choose one
 
 EXIT CODES:
@@ -25,6 +25,13 @@ pub struct Args {
     /// Report format
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
+}
+
+/// `profiles --output json` (docs/json.md).
+#[derive(Serialize)]
+struct Doc<'a> {
+    schema_version: u32,
+    profiles: &'a [Listed],
 }
 
 #[derive(Serialize)]
@@ -57,7 +64,11 @@ pub fn run(args: Args) -> Result<u8> {
         .map(listed)
         .collect::<Result<_>>()?;
     if args.output == Output::Json {
-        ui::out(serde_json::to_string_pretty(&all).expect("the list serialises"))?;
+        let doc = Doc {
+            schema_version: super::SCHEMA_VERSION,
+            profiles: &all,
+        };
+        ui::out(serde_json::to_string_pretty(&doc).expect("the list serialises"))?;
         return Ok(0);
     }
     for (i, p) in all.iter().enumerate() {

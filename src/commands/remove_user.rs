@@ -39,10 +39,34 @@ pub struct Args {
     /// Print what would be removed and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Report format (docs/json.md)
+    #[arg(long, value_enum, default_value_t)]
+    pub output: super::Output,
     #[command(flatten)]
     pub vault: super::VaultArgs,
     #[command(flatten)]
     pub gate: super::GateArgs,
+}
+
+/// One tenant of `--output json`.
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    name: String,
+    /// `removed`, `not_there`, or with `--dry-run` `would_remove`.
+    result: &'static str,
+    /// What was taken away (with `--dry-run`: what would be), in order.
+    done: Vec<String>,
+    left_in_place: Option<String>,
+    reserved_port: Option<u16>,
+}
+
+fn print_json(dry_run: bool, rows: &[Row]) -> Result<()> {
+    let doc = serde_json::json!({
+        "schema_version": super::SCHEMA_VERSION,
+        "dry_run": dry_run,
+        "tenants": rows,
+    });
+    ui::out(serde_json::to_string_pretty(&doc).expect("report serialises"))
 }
 
 pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
@@ -81,6 +105,26 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         .iter()
         .map(|n| what_goes(&c, &opened, n).map_err(|e| e.context(format!("tenant `{n}`"))))
         .collect::<Result<Vec<_>>>()?;
+    let json = args.output == super::Output::Json;
+    if args.dry_run && json {
+        let rows: Vec<Row> = names
+            .iter()
+            .zip(&plans)
+            .map(|(name, p)| Row {
+                name: name.clone(),
+                result: if p.is_some() {
+                    "would_remove"
+                } else {
+                    "not_there"
+                },
+                done: p.clone().unwrap_or_default(),
+                left_in_place: None,
+                reserved_port: None,
+            })
+            .collect();
+        print_json(true, &rows)?;
+        return Ok(0);
+    }
     if args.dry_run {
         for (name, p) in names.iter().zip(&plans) {
             match p {
@@ -115,8 +159,28 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         )?;
     }
     let mut failure = None;
+    let mut rows = Vec::new();
     for name in &names {
         match tenant::remove(&c, &mut opened, name, args.purge) {
+            Ok(r) if json => {
+                if let Some(dir) = &r.left_in_place {
+                    ui::status(format!(
+                        "{name}: the copy in `{}` is left in place (its credentials no longer work); `--purge` removes it",
+                        dir.display()
+                    ));
+                }
+                rows.push(Row {
+                    name: name.clone(),
+                    result: if r.done.is_empty() {
+                        "not_there"
+                    } else {
+                        "removed"
+                    },
+                    done: r.done.iter().map(|o| o.text.clone()).collect(),
+                    left_in_place: r.left_in_place.as_ref().map(|d| d.display().to_string()),
+                    reserved_port: r.reserved,
+                });
+            }
             Ok(r) => {
                 print(name, &r)?;
                 let topology = crate::topology::Topology::new(&opened.state.site)?;
@@ -129,6 +193,10 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
                 break;
             }
         }
+    }
+    if json {
+        // A run cut short lists the tenants removed before the failure.
+        print_json(false, &rows)?;
     }
     super::write_host_files(&opened, args.gate.reload())?;
     match failure {

@@ -235,6 +235,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             })
             .collect();
         let doc = json!({
+            "schema_version": super::SCHEMA_VERSION,
             "site": site_changes,
             "vault_reload": vault_reload,
             "tenants": tenants,
@@ -274,7 +275,16 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
 
 fn print_due(due: &[renew::Due], output: Output) -> Result<()> {
     if output == Output::Json {
-        return ui::out(serde_json::to_string_pretty(due).expect("serialises"));
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            schema_version: u32,
+            due: &'a [renew::Due],
+        }
+        let doc = Doc {
+            schema_version: super::SCHEMA_VERSION,
+            due,
+        };
+        return ui::out(serde_json::to_string_pretty(&doc).expect("serialises"));
     }
     if due.is_empty() {
         return ui::out("nothing is due");

@@ -130,6 +130,88 @@ impl Check {
     }
 }
 
+/// A check of `doctor --output json` (docs/json.md): every check that is
+/// not a group, in the report's order, with the id of the group it is in —
+/// so `.checks[] | select(.status == "fail") | .hint` lists every fix.
+#[derive(Debug, Serialize)]
+pub struct JsonCheck<'a> {
+    pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<&'a str>,
+    pub title: &'a str,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<&'a str>,
+    /// When the certificate or secret_id expires (RFC 3339, whole
+    /// seconds, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<&'a str>,
+    /// Whole days until `not_after`, rounded toward zero (as `list`'s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_left: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<&'a probe::ProbeNetwork>,
+}
+
+/// A group of `doctor --output json`: a section or a check made of
+/// others; its status is its worst child's.
+#[derive(Debug, Serialize)]
+pub struct JsonGroup<'a> {
+    pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<&'a str>,
+    pub title: &'a str,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+}
+
+/// The tree as two flat lists in the report's order: the checks (leaves)
+/// and the groups, each naming the group it is in.
+pub fn flatten(checks: &[Check]) -> (Vec<JsonCheck<'_>>, Vec<JsonGroup<'_>>) {
+    fn walk<'a>(
+        c: &'a Check,
+        parent: Option<&'a str>,
+        leaves: &mut Vec<JsonCheck<'a>>,
+        groups: &mut Vec<JsonGroup<'a>>,
+    ) {
+        if c.children.is_empty() {
+            leaves.push(JsonCheck {
+                id: &c.id,
+                group: parent,
+                title: &c.title,
+                status: c.status,
+                detail: c.detail.as_deref(),
+                hint: c.hint.as_deref(),
+                not_after: c.expires.as_deref(),
+                days_left: c.seconds_left.map(|s| s / 86_400),
+                seconds_left: c.seconds_left,
+                network: c.network.as_ref(),
+            });
+            return;
+        }
+        groups.push(JsonGroup {
+            id: &c.id,
+            group: parent,
+            title: &c.title,
+            status: c.status,
+            detail: c.detail.as_deref(),
+        });
+        for ch in &c.children {
+            walk(ch, Some(&c.id), leaves, groups);
+        }
+    }
+    let (mut leaves, mut groups) = (Vec::new(), Vec::new());
+    for c in checks {
+        walk(c, None, &mut leaves, &mut groups);
+    }
+    (leaves, groups)
+}
+
 /// What a doctor run checks.
 pub struct Options {
     /// Only this tenant's checks.
@@ -629,6 +711,63 @@ mod view_tests {
                 "  [ok] 1 more ok",
                 "[skip] tenant logins: 0 ok, 3 skipped",
             ]
+        );
+    }
+
+    #[test]
+    fn json_lists_every_check_flat_with_its_group_so_a_filter_reaches_each_failure() {
+        let now = OffsetDateTime::now_utc();
+        let mut report = site_report();
+        report[0].children[0] = Check::ok("files.t1", "tenant `t1`")
+            .expiring(now + time::Duration::seconds(2 * 86_400 + 5), now);
+        let (checks, groups) = flatten(&report);
+        let ids: Vec<(&str, Option<&str>)> = checks.iter().map(|c| (c.id, c.group)).collect();
+        assert_eq!(
+            ids,
+            [
+                ("files.t1", Some("files")),
+                ("files.t2", Some("files")),
+                ("files.t3", Some("files")),
+                ("forwarder.tcp", Some("forwarder")),
+                ("forwarder.tls", Some("forwarder")),
+                ("forwarder.x", Some("forwarder")),
+                ("login.t1", Some("login")),
+                ("login.t2", Some("login")),
+                ("login.t3", Some("login")),
+            ]
+        );
+        let failed: Vec<_> = checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| c.hint)
+            .collect();
+        assert_eq!(failed, [Some("start it")]);
+        let g: Vec<(&str, Status)> = groups.iter().map(|g| (g.id, g.status)).collect();
+        assert_eq!(
+            g,
+            [
+                ("files", Status::Ok),
+                ("forwarder", Status::Fail),
+                ("login", Status::Skip)
+            ]
+        );
+        assert!(groups.iter().all(|g| g.group.is_none()));
+        let expiring = &checks[0];
+        assert_eq!(
+            expiring.not_after,
+            Some(
+                crate::state::rfc3339::format(now + time::Duration::seconds(2 * 86_400 + 5))
+                    .as_str()
+            )
+        );
+        assert_eq!(
+            (expiring.days_left, expiring.seconds_left),
+            (Some(2), Some(2 * 86_400 + 5))
+        );
+        let json = serde_json::to_value(&checks[1]).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"id": "files.t2", "group": "files", "title": "tenant `t2`", "status": "ok"})
         );
     }
 

@@ -201,7 +201,7 @@ fn a_non_loopback_vault_or_a_forwarder_on_vaults_address_is_refused() {
     let e = Topology::new(&site).unwrap_err();
     assert_eq!(
         e.message(),
-        "the forwarder port 8200 is Vault's own port (`--vault-addr 127.0.0.1:8200`)"
+        "the forwarder port 8200 is Vault's own port (`--vault-listen 127.0.0.1:8200`)"
     );
     assert_eq!(e.exit_code(), 2);
 }
@@ -715,7 +715,7 @@ fn l3_refuses_vaults_port_as_the_first_port() {
     let e = Topology::of(&state).unwrap_err();
     assert_eq!(
         e.message(),
-        "the first tenant port 8200 is Vault's own port (`--vault-addr 127.0.0.1:8200`)"
+        "the first tenant port 8200 is Vault's own port (`--vault-listen 127.0.0.1:8200`)"
     );
     assert_eq!(
         e.hint_text(),

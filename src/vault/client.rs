@@ -176,6 +176,8 @@ impl Client {
         body: Option<&Value>,
         wrap_ttl: Option<&str>,
     ) -> Result<Response> {
+        // Until it is answered, a terminal says what vaultnet waits for.
+        let _waiting = crate::ui::waiting();
         if self.nodes.is_empty() {
             return self
                 .raw_at(&self.base, method, path, body, wrap_ttl, None)
@@ -397,6 +399,7 @@ impl Client {
     /// election — it asks again until the client's timeout; else the
     /// answer of the node the client talked to.
     pub fn health(&self) -> Result<(Health, Value)> {
+        let _waiting = crate::ui::waiting();
         let once = |base: &str| {
             self.raw_at(base, Method::GET, HEALTH_PATH, None, None, None)
                 .map(|r| (Health::from_status(r.status), r.body))

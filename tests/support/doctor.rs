@@ -2,7 +2,7 @@
 //! doctor tests build the whole chain the way an operator does (a host
 //! namespace, OpenBao, two tenants, the forwarder, the nft gate), then each
 //! breaks one link and reads what `doctor` says about it through
-//! [`Report`], which finds a check by its stable id anywhere in the tree.
+//! [`Report`], which finds a check or a group by its stable id.
 //! Every doctor run is also checked for the operator token in its output
 //! (SECURITY.md S6).
 
@@ -81,8 +81,9 @@ pub struct Report {
 impl Report {
     #[track_caller]
     pub fn parse(out: Output) -> Report {
-        let json = serde_json::from_str(&out.stdout)
+        let json: Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("doctor's JSON does not parse: {e}\n{out}"));
+        assert_eq!(json["schema_version"], 1, "doctor's schema_version\n{out}");
         Report { out, json }
     }
 
@@ -99,21 +100,19 @@ impl Report {
             .unwrap_or_else(|| panic!("no summary.{key}\n{}", self.out))
     }
 
-    /// Every check in the tree, depth first.
+    /// Every group, then every check (a leaf), each in the report's order.
     pub fn all(&self) -> Vec<&Value> {
-        fn walk<'a>(c: &'a Value, out: &mut Vec<&'a Value>) {
-            out.push(c);
-            if let Some(children) = c["children"].as_array() {
-                for ch in children {
-                    walk(ch, out);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for c in self.json["checks"].as_array().into_iter().flatten() {
-            walk(c, &mut out);
-        }
-        out
+        let list = |key: &str| self.json[key].as_array().into_iter().flatten();
+        list("groups").chain(list("checks")).collect()
+    }
+
+    /// The checks and groups directly in the group `id`, in order.
+    pub fn children(&self, id: &str) -> Vec<&Value> {
+        let list = |key: &str| self.json[key].as_array().into_iter().flatten();
+        list("groups")
+            .chain(list("checks"))
+            .filter(|c| c["group"] == id)
+            .collect()
     }
 
     /// Every check's id.
@@ -124,11 +123,13 @@ impl Report {
             .collect()
     }
 
-    /// Ids of the leaves (checks without children) whose status is `status`.
+    /// Ids of the checks (the leaves) whose status is `status`.
     pub fn leaves(&self, status: &str) -> Vec<String> {
-        self.all()
-            .iter()
-            .filter(|c| c.get("children").is_none() && c["status"] == status)
+        self.json["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["status"] == status)
             .filter_map(|c| c["id"].as_str().map(str::to_string))
             .collect()
     }

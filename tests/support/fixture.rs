@@ -478,8 +478,8 @@ impl Fixture {
                 .args(names)
                 .run();
             let v: Value = serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {out}"))?;
-            match v.as_array().map(Vec::len) {
-                Some(n) if n == count => Ok(v),
+            match v["due"].as_array().map(Vec::len) {
+                Some(n) if n == count => Ok(v["due"].clone()),
                 _ => Err(out.to_string()),
             }
         })

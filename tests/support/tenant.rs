@@ -516,9 +516,33 @@ pub fn bundle_files(tenant: &str) -> Vec<String> {
 
 // ------------------------------------------------ what the commands say
 
-/// The line after every `add-user` that added or updated a tenant.
-pub const NEXT: &str =
-    "next: write secrets under `secret/tenants/NAME/` and start the bundle's compose.yaml\n";
+/// The line after an `add-user` that added or updated one tenant, `t`.
+pub fn next(t: &str) -> String {
+    format!("next: write secrets under `secret/tenants/{t}/` and start the bundle's compose.yaml\n")
+}
+
+/// The line after an `add-user` that added or updated several tenants,
+/// `first` the first of them.
+pub fn next_each(first: &str) -> String {
+    format!(
+        "next: write each tenant's secrets under its own `secret/tenants/<tenant>/`, e.g. `secret/tenants/{first}/`, and start its bundle's compose.yaml\n"
+    )
+}
+
+/// What `add-user` of new tenants prints after their lines: the `next:`
+/// line, and for several the totals.
+pub fn added_end(tenants: &[&str]) -> String {
+    match tenants {
+        [] => String::new(),
+        [one] => next(one),
+        [first, ..] => next_each(first) + &totals(tenants.len(), 0, 0, 0),
+    }
+}
+
+/// The line that ends an `add-user` of several tenants.
+pub fn totals(added: usize, updated: usize, up_to_date: usize, failed: usize) -> String {
+    format!("{added} added, {updated} updated, {up_to_date} up to date, {failed} failed\n")
+}
 
 /// What a run that changed the tenant uids says about the nft gate.
 pub const NFT: &str = "wrote `forwarder/vaultnet.nft`: load it with `nft -f [STATE]/forwarder/vaultnet.nft` (not loaded: until it is, nothing gates who connects to Vault)\n";
@@ -573,9 +597,9 @@ pub fn created_wrapped(t: &str) -> String {
 pub fn created_changes(t: &str, wrapped: &str) -> String {
     let items: Vec<String> = changes(t, wrapped)
         .iter()
-        .map(|c| format!("      {}", serde_json::to_string(c).unwrap()))
+        .map(|c| format!("        {}", serde_json::to_string(c).unwrap()))
         .collect();
-    format!("[\n{}\n    ]", items.join(",\n"))
+    format!("[\n{}\n      ]", items.join(",\n"))
 }
 
 /// `add-user` of new tenants: each added and created; `nft` when they
@@ -593,7 +617,8 @@ pub fn add_expect(f: &Fixture, tenants: &[&str], nft: bool) -> Expect {
     if nft {
         stderr.push_str(f.gate_line());
     }
-    f.expect(0).stdout(stdout + NEXT).stderr(stderr)
+    stdout.push_str(&added_end(tenants));
+    f.expect(0).stdout(stdout).stderr(stderr)
 }
 
 /// `add-user`'s line for a tenant it gave port `port` (profile l3, socat).
@@ -656,24 +681,40 @@ pub fn network_json(uid: &str, pad: &str) -> String {
 /// 90-day certificate and a 30-day secret_id; `changes` as JSON; its
 /// network as [`network_json`] says.
 pub fn json_report(t: &str, uid: &str, wrapped: bool, changes: &str) -> String {
-    let network = network_json(uid, "    ");
+    let network = network_json(uid, "      ");
+    let (result, totals) = match changes {
+        "[]" => ("up_to_date", (0, 1)),
+        _ => ("added", (1, 0)),
+    };
     format!(
-        r#"[
-  {{
-    "name": "{t}",
-    "uid": {uid},
-    "bundle": "[STATE]/tenants/{t}",
-    "installed_to": null,
-    "cert_serial": "[SERIAL]",
-    "cert_not_after": "[TIME]",
-    "secret_id_expires": "[TIME]",
-    "wrapped_secret_id": {wrapped},
-    "auth": "approle",
-    "network": {network},
-    "changes": {changes}
+        r#"{{
+  "schema_version": 1,
+  "tenants": [
+    {{
+      "name": "{t}",
+      "uid": {uid},
+      "bundle": "[STATE]/tenants/{t}",
+      "installed_to": null,
+      "cert_serial": "[SERIAL]",
+      "cert_not_after": "[TIME]",
+      "secret_id_expires": "[TIME]",
+      "wrapped_secret_id": {wrapped},
+      "auth": "approle",
+      "network": {network},
+      "changes": {changes},
+      "result": "{result}"
+    }}
+  ],
+  "totals": {{
+    "added": {},
+    "updated": 0,
+    "up_to_date": {},
+    "failed": 0,
+    "not_tried": 0
   }}
-]
-"#
+}}
+"#,
+        totals.0, totals.1
     )
 }
 
@@ -717,7 +758,8 @@ pub fn list_json_installed(rows: &[(&str, &str, bool, Option<&Path>)]) -> String
             )
         })
         .collect();
-    format!("[\n{}\n]\n", rows.join(",\n"))
+    let tenants = format!("[\n{}\n]", rows.join(",\n")).replace('\n', "\n  ");
+    format!("{{\n  \"schema_version\": 1,\n  \"tenants\": {tenants}\n}}\n")
 }
 
 /// `list` of fresh tenants (name, uid or `-`), none installed, mapped as

@@ -1,0 +1,221 @@
+//! What `add-user` shows while it runs and when it ends. A run of several
+//! tenants ends with one line of totals, counted from each tenant's
+//! outcomes. While it waits for Vault: on a terminal, once a
+//! request has gone a second without an answer, `waiting for Vault (N s)…`
+//! on stderr, counting, and cleared when the answer comes (in the progress
+//! bar's message when a bulk run draws one); without a terminal, nothing
+//! ever. The request is held by the fault proxy in front of a real
+//! OpenBao (`support::faultproxy`, `Fault::Hold`) and the terminal is a
+//! real pty (`support::pty`).
+
+use std::time::Duration;
+
+use crate::support::cmd::{Cmd, Output};
+use crate::support::faultproxy::{Fault, Inject};
+use crate::support::fixture::Fixture;
+use crate::support::pty::Terminal;
+use crate::support::require_e2e;
+use crate::support::tenant::{add_expect, added, created, next, next_each, totals, up_to_date};
+
+/// How long a test may take to see each notice, and the run to end.
+const SEEN_WITHIN: Duration = Duration::from_secs(20);
+
+/// The notice's erase-line: `\r` then `ESC [2K`.
+const ERASE: &str = "\r\x1b[2K";
+
+fn add_user(site: &Fixture, names: &[&str]) -> Cmd {
+    let mut c = site.vaultnet();
+    c.env("LC_ALL", "C.UTF-8")
+        .args(["add-user", "--no-unix-user"])
+        .args(names);
+    c
+}
+
+/// The terminal's transcript without the notice: every erase-line, with
+/// the `waiting for Vault (N s)…` it drew, taken out; what is left is what
+/// the run printed, which must be what it prints without a terminal.
+fn without_notice(transcript: &str) -> String {
+    let mut out = String::new();
+    let mut rest = transcript;
+    while let Some(i) = rest.find(ERASE) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + ERASE.len()..];
+        if rest.starts_with("waiting for Vault (") {
+            let end = rest.find('…').map_or(rest.len(), |e| e + '…'.len_utf8());
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn without_notice_takes_out_only_the_notice_and_its_erasing() {
+    assert_eq!(
+        without_notice(
+            "a: x\n\r\x1b[2Kwaiting for Vault (1 s)…\r\x1b[2Kwaiting for Vault (2 s)…\r\x1b[2Kb: y\n"
+        ),
+        "a: x\nb: y\n"
+    );
+    assert_eq!(without_notice("no notice\n"), "no notice\n");
+}
+
+#[test]
+fn add_user_on_a_terminal_says_it_waits_for_vault_while_a_request_hangs_and_clears_it() {
+    require_e2e!("holds a request to a real OpenBao behind the fault proxy");
+    let site = Fixture::builder().fault_proxy().build();
+    let name = "t-wait";
+    // The first write (the tenant's policy) is held before it reaches
+    // OpenBao; the reads before it pass.
+    let proxy = site.proxy(Inject::before(Fault::Hold, 1));
+    let mut term = Terminal::start(&add_user(&site, &[name]));
+    let held = proxy.wait_held(SEEN_WITHIN);
+    assert_eq!(held.n, Some(1), "{held}");
+    // It counts: the notice is redrawn each second.
+    term.wait_for_within("\r\x1b[2Kwaiting for Vault (1 s)…", SEEN_WITHIN);
+    term.wait_for_within("\r\x1b[2Kwaiting for Vault (2 s)…", SEEN_WITHIN);
+    proxy.release();
+    let session = term.finish(SEEN_WITHIN);
+    // Cleared before the next line: nothing but the run's own lines is
+    // left, in the order the terminal showed them (stderr's as it went,
+    // then the report).
+    let shown = Output {
+        stdout: without_notice(&session.transcript),
+        ..session.rest_output()
+    };
+    shown.expect(
+        site.expect(0)
+            .stdout(format!("{}{}{}", created(name), added(name), next(name))),
+    );
+    assert!(
+        session.transcript.ends_with(&next(name)),
+        "the notice is cleared, not left after the report:\n{:?}",
+        session.transcript
+    );
+}
+
+#[test]
+fn add_user_without_a_terminal_never_shows_the_wait_notice() {
+    require_e2e!("holds a request to a real OpenBao behind the fault proxy");
+    let site = Fixture::builder().fault_proxy().build();
+    let name = "t-nowait";
+    let proxy = site.proxy(Inject::before(Fault::Hold, 1));
+    let cmd = add_user(&site, &[name]);
+    let out = std::thread::scope(|s| {
+        let run = s.spawn(|| cmd.run());
+        proxy.wait_held(SEEN_WITHIN);
+        // Long enough for the notice to have been drawn twice on a
+        // terminal (after 1 s, then each second).
+        std::thread::sleep(Duration::from_millis(2500));
+        proxy.release();
+        run.join().expect("the vaultnet run")
+    });
+    // stderr exactly: the steps, no notice, no erase-line.
+    out.expect(add_expect(&site, &[name], false));
+}
+
+#[test]
+fn bulk_add_user_on_a_terminal_shows_the_wait_in_the_progress_bar_and_ends_with_the_totals() {
+    require_e2e!("holds a request to a real OpenBao behind the fault proxy");
+    let site = Fixture::builder().fault_proxy().build();
+    let (a, b) = ("t-bulk1", "t-bulk2");
+    let proxy = site.proxy(Inject::before(Fault::Hold, 1));
+    let mut term = Terminal::start(&add_user(&site, &[a, b]));
+    proxy.wait_held(SEEN_WITHIN);
+    // The bar names the tenant being worked on, and the wait after it.
+    term.wait_for_within(&format!("0/2 {a}: waiting for Vault (1 s)…"), SEEN_WITHIN);
+    term.wait_for_within(&format!("0/2 {a}: waiting for Vault (2 s)…"), SEEN_WITHIN);
+    proxy.release();
+    let session = term.finish(SEEN_WITHIN);
+    let shown = Output {
+        stdout: above_the_bar(&session.transcript),
+        ..session.rest_output()
+    };
+    // The steps went above the bar, each whole on a line of its own, in
+    // order; the report and the totals came once the bar was cleared.
+    shown.expect(site.expect(0).stdout(format!(
+        "{}{}{}{}{}{}",
+        created(a),
+        created(b),
+        added(a),
+        added(b),
+        next_each(a),
+        totals(2, 0, 0, 0)
+    )));
+}
+
+/// What a terminal with a progress bar (indicatif's, one line) kept, as
+/// lines: each draw starts with an erase-line; a draw that starts with the
+/// bar (`░`, `█`) is the bar alone, any other is a line printed above it —
+/// padded to the terminal's width, the bar drawn after it — and what
+/// follows the last erase is what was printed once the bar was cleared.
+fn above_the_bar(transcript: &str) -> String {
+    let draws: Vec<&str> = transcript.split(ERASE).collect();
+    let (last, before) = draws.split_last().expect("at least one draw");
+    let bar = |c: char| c == '░' || c == '█';
+    let mut out = String::new();
+    for d in before {
+        if d.is_empty() || d.starts_with(bar) {
+            continue;
+        }
+        let line = d.find(bar).map_or(*d, |i| &d[..i]);
+        out.push_str(line.trim_end_matches(' '));
+        out.push('\n');
+    }
+    out.push_str(last);
+    out
+}
+
+#[test]
+fn bulk_add_user_counts_added_up_to_date_and_failed_tenants_in_one_totals_line() {
+    require_e2e!("fails a request to a real OpenBao behind the fault proxy");
+    let site = Fixture::builder().fault_proxy().build();
+    let (a, b, c, d) = ("t-tot-a", "t-tot-b", "t-tot-c", "t-tot-d");
+    let (out, proxy) = site.run_through(Inject::none(), &mut add_user(&site, &[a]));
+    out.expect(add_expect(&site, &[a], false));
+    drop(proxy);
+    // `a` is up to date (its one POST looks its secret_id up, which the
+    // proxy counts as a write), `b` takes writes 2 to 4, `c`'s first
+    // write fails, `d` is not tried.
+    let (out, proxy) = site.run_through(
+        Inject::before(Fault::Status(500), 5),
+        &mut add_user(&site, &[a, b, c, d]),
+    );
+    out.expect(
+        site.expect(1)
+            .stdout(format!(
+                "{}{}{}1 added, 0 updated, 1 up to date, 1 failed, 1 not tried\n",
+                up_to_date(a),
+                added(b),
+                next(b)
+            ))
+            .stderr(format!(
+                "{}error: tenant `{c}`: PUT sys/policies/acl/vaultnet-{c}: HTTP 500: injected
+hint: look at the bao server log, then run the command again
+",
+                created(b)
+            )),
+    );
+    let struck = proxy.struck().expect("the fault struck");
+    assert_eq!(
+        struck.path,
+        format!("/v1/sys/policies/acl/vaultnet-{c}"),
+        "{struck}"
+    );
+    drop(proxy);
+    // Run again: the three done are kept or finished, the rest added.
+    let (out, _proxy) = site.run_through(Inject::none(), &mut add_user(&site, &[a, b, c, d]));
+    out.expect(
+        site.expect(0)
+            .stdout(format!(
+                "{}{}{}{}{}{}",
+                up_to_date(a),
+                up_to_date(b),
+                added(c),
+                added(d),
+                next_each(c),
+                totals(2, 0, 2, 0)
+            ))
+            .stderr(format!("{}{}", created(c), created(d))),
+    );
+}
