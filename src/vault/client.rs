@@ -95,6 +95,9 @@ impl Client {
         identity: Option<&Zeroizing<Vec<u8>>>,
         flavor_cli: &str,
     ) -> Result<Client> {
+        // The TLS crypto: rustls's ring provider, once per process (an
+        // earlier call installed it already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         // Every CA of the PEM text: during a CA rotation Vault may serve a
         // certificate of either.
         let cas = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())

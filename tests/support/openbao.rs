@@ -869,6 +869,8 @@ fn first_certificate(text: &str) -> Option<String> {
 /// A reqwest client that trusts only the test CA and presents the client
 /// certificate.
 fn reqwest_client(tls: &ClientTls) -> reqwest::blocking::Client {
+    // vaultnet's TLS provider (rustls with ring), as `vault::Client` installs it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
     let ca = reqwest::Certificate::from_pem(&read(&tls.ca_pem_path)).expect("CA certificate PEM");
     let mut pem = read(&tls.client_cert_path);
