@@ -26,17 +26,21 @@ host_ns_up() {
   in_ns ip link set vn-h1 up
 }
 
-# openbao_up STATE: starts OpenBao with STATE/vault/listener.json,
-# initialises and unseals it; the root token lands in $work/token (0600),
-# and as a curl header file in $work/token-header (0600).
+# openbao_up STATE [BASE_HCL]: starts OpenBao with STATE/vault/listener.json
+# and BASE_HCL (default: in-memory storage), initialises and unseals it; the
+# root token lands in $work/token (0600), and as a curl header file in
+# $work/token-header (0600). Its pid is $bao_pid.
 openbao_up() {
-  local state=$1
-  cat > "$work/base.hcl" <<HCL
+  local state=$1 base=${2:-$work/base.hcl}
+  if [ -z "${2:-}" ]; then
+    cat > "$base" <<HCL
 storage "inmem" {}
 api_addr = "https://127.0.0.1:8200"
 HCL
-  ip netns exec "$ns" "$bao" server -config "$work/base.hcl" -config "$state/vault/listener.json" >"$work/bao.log" 2>&1 &
-  pids+=($!)
+  fi
+  ip netns exec "$ns" "$bao" server -config "$base" -config "$state/vault/listener.json" >>"$work/bao.log" 2>&1 &
+  bao_pid=$!
+  pids+=("$bao_pid")
   tls=(--cacert "$state/pki/ca.pem" --cert "$state/operator/client.pem" --key "$state/operator/client-key.pem")
   for _ in $(seq 50); do in_ns curl -s -o /dev/null "${tls[@]}" https://127.0.0.1:8200/v1/sys/health && break; sleep 0.2; done
   local init key
@@ -46,5 +50,12 @@ HCL
   # Secrets go to curl on stdin or in 0600 files, never in its argv.
   printf '{"key":"%s"}' "$key" | in_ns curl -sf "${tls[@]}" -X PUT -d @- https://127.0.0.1:8200/v1/sys/unseal >/dev/null
   ( umask 077; printf 'X-Vault-Token: %s\n' "$(cat "$work/token")" > "$work/token-header" )
-  for _ in $(seq 50); do [ "$(in_ns curl -s -o /dev/null -w '%{http_code}' "${tls[@]}" https://127.0.0.1:8200/v1/sys/health)" = 200 ] && break; sleep 0.2; done
+  # Raft storage takes a few seconds to elect itself active.
+  for _ in $(seq 100); do [ "$(in_ns curl -s -o /dev/null -w '%{http_code}' "${tls[@]}" https://127.0.0.1:8200/v1/sys/health)" = 200 ] && break; sleep 0.2; done
+}
+
+# openbao_down: stops the OpenBao openbao_up started, and waits for it.
+openbao_down() {
+  kill "$bao_pid" 2>/dev/null || true
+  wait "$bao_pid" 2>/dev/null || true
 }
