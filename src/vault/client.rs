@@ -1,6 +1,7 @@
 //! The small blocking Vault/OpenBao HTTP client: mutual TLS with a vaultnet
-//! identity, trusting only the vaultnet CA, one keep-alive connection for a
-//! whole run. Covers the dozen endpoints vaultnet uses; no SDK, no runtime.
+//! identity, trusting only the vaultnet CA, keep-alive connections reused
+//! for a whole run (one while its requests are sequential). Covers the dozen
+//! endpoints vaultnet uses; no SDK, no runtime.
 //! Tokens live in [`Secret`] and never reach `Debug`, logs or errors.
 //!
 //! For a raft cluster ([`Client::with_nodes`]) the client talks to the
@@ -21,6 +22,12 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+
+/// The most idle keep-alive connections a client keeps to a server: one
+/// for a run's sequential requests, up to this many when a command sends
+/// several at once over one client (doctor's Vault config checks), so
+/// that none of them pays a new TLS handshake per request.
+pub const POOL: usize = 8;
 
 pub struct Client {
     http: Http,
@@ -109,7 +116,7 @@ impl Client {
             .tls_certs_only(cas)
             .timeout(target.timeout)
             .connect_timeout(target.timeout)
-            .pool_max_idle_per_host(1)
+            .pool_max_idle_per_host(POOL)
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vaultnet/", env!("CARGO_PKG_VERSION")))

@@ -4,7 +4,7 @@
 pub mod client;
 pub mod ops;
 
-pub use client::{Client, Health, Response, Target, chain, pointer_to, strings_at};
+pub use client::{Client, Health, POOL, Response, Target, chain, pointer_to, strings_at};
 
 /// How to unseal a server whose CLI is `cli` (`bao`, `vault`): its listener
 /// requires a client certificate, so the CLI needs the mutual-TLS
