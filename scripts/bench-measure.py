@@ -24,6 +24,15 @@ def audit_requests(path, since):
                 n += 1
     return n
 
+def bao_cpu():
+    """CPU seconds OpenBao has used so far (user + system)."""
+    try:
+        with open(f"/proc/{env('BENCH_BAO_PID')}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (KeyError, FileNotFoundError):
+        return 0.0
+
 def size(path):
     try:
         return os.path.getsize(path)
@@ -48,7 +57,7 @@ def run(cmd, *, trace=False, out=None, check=True, netns=True):
     # straight from this (large) Python process would carry Python's own
     # peak into its ru_maxrss across exec.
     rss = tempfile.NamedTemporaryFile(prefix="bench-rss-", delete=False).name
-    full = ["/usr/bin/time", "-f", "%M", "-o", rss]
+    full = ["/usr/bin/time", "-f", "%U %S %M", "-o", rss]
     full += ["ip", "netns", "exec", ns] if netns else []
     st = None
     if trace:
@@ -56,6 +65,7 @@ def run(cmd, *, trace=False, out=None, check=True, netns=True):
         full += ["strace", "-f", "-c", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", st]
     full += cmd
     before = size(audit)
+    bao0 = bao_cpu()
     stdout = open(out, "wb") if out else subprocess.DEVNULL
     t = time.perf_counter()
     p = subprocess.Popen(full, stdout=stdout, stderr=subprocess.PIPE)
@@ -63,15 +73,17 @@ def run(cmd, *, trace=False, out=None, check=True, netns=True):
     _, status, _ = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t
     p.returncode = os.waitstatus_to_exitcode(status)
+    bao1 = bao_cpu()
     with open(rss) as f:
         # "Command exited with non-zero status N" may come first.
-        peak = int(f.read().split()[-1])
+        user, sys_, peak = f.read().split()[-3:]
     os.unlink(rss)
     if out:
         stdout.close()
     if check and p.returncode != 0:
         sys.exit(f"bench: {' '.join(cmd)} exited {p.returncode}:\n{err.decode(errors='replace')[-2000:]}")
-    r = {"wall": wall, "rss_kib": peak, "requests": audit_requests(audit, before), "rc": p.returncode}
+    r = {"wall": wall, "rss_kib": int(peak), "cpu": float(user) + float(sys_),
+         "bao_cpu": bao1 - bao0, "requests": audit_requests(audit, before), "rc": p.returncode}
     if st:
         c = syscalls(st)
         r["fsyncs"] = c.get("fsync", 0) + c.get("fdatasync", 0)
@@ -151,9 +163,18 @@ def measure(storage, results):
             rec(what="doctor", n=n, run=r, **run(
                 vn(st, "doctor", "--token-file", token), trace=trace, check=False))
             if before and not trace:
-                # The same doctor from another build, in the same round.
+                # The same doctor from another build, in the same round, on
+                # a copy of the site without the record field it predates.
+                old = st + "-before"
+                shutil.rmtree(old, ignore_errors=True)
+                shutil.copytree(st, old, symlinks=True)
+                with open(f"{st}/vaultnet.yaml") as f:
+                    kept = [l for l in f if "secret_ids_swept:" not in l]
+                with open(f"{old}/vaultnet.yaml", "w") as f:
+                    f.writelines(kept)
                 rec(what="doctor-before", n=n, run=r, **run(
-                    [before, "--dir", st, "doctor", "--token-file", token], check=False))
+                    [before, "--dir", old, "doctor", "--token-file", token], check=False))
+                shutil.rmtree(old, ignore_errors=True)
             rep = f"{work}/doctor-login-{storage}-{n}-{r}.json"
             res = run(vn(st, "doctor", "--login", "--output", "json", "--token-file", token),
                       trace=trace, out=rep, check=False)
@@ -231,6 +252,14 @@ def report(results):
               f"{q('doctor', 'requests')} | {q('doctor-login', 'requests')} | "
               f"{q('add-user', 'fsyncs')} | {q('rerun', 'fsyncs')} | {q('doctor', 'fsyncs')} | "
               f"{q('add-user', 'renames')} | {q('rerun', 'renames')} |")
+        p("\nCPU seconds per run (median of the timed runs): vaultnet's own (user + system) and OpenBao's "
+          "in the same interval:\n")
+        p("| N | add-user | its OpenBao | rerun | its OpenBao | doctor | its OpenBao | doctor --login | its OpenBao |")
+        p("|---|---|---|---|---|---|---|---|---|")
+        for n in ns_list:
+            c = lambda w, k: med([r.get(k, float("nan")) for r in sel(s, w, n)])
+            p(f"| {n} | " + " | ".join(f"{c(w, 'cpu'):.2f} | {c(w, 'bao_cpu'):.2f}"
+                                      for w in ("add-user", "rerun", "doctor", "doctor-login")) + " |")
         p("\nPeak RSS of the largest process, MiB (median of the timed runs):\n")
         p("| N | add-user | rerun | doctor | doctor --login |")
         p("|---|---|---|---|---|")
