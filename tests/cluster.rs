@@ -863,30 +863,21 @@ note: OpenBao at https://127.0.0.1:8200 is not reachable: cannot reach https://1
 
 #[test]
 fn a_cluster_with_a_forwarder_that_cannot_tell_the_active_node_is_refused_and_nothing_is_written() {
+    let nodes: Vec<String> = NODES
+        .iter()
+        .flat_map(|(n, a)| ["--vault-node".to_string(), format!("{n}={a}")])
+        .collect();
     for kind in ["socat", "nginx", "socket-proxyd"] {
-        let f = Fixture::offline();
-        let mut c = f.vaultnet_without_token();
-        c.args([
-            "init",
-            "--yes",
-            "--host-ip",
-            "10.77.0.1",
-            "--forwarder",
-            kind,
-        ]);
-        for (name, addr) in NODES {
-            c.args(["--vault-node", &format!("{name}={addr}")]);
-        }
-        c.run().expect(f.rejected(
+        init_refused(
+            &[
+                vec!["--forwarder".to_string(), kind.to_string()],
+                nodes.clone(),
+            ]
+            .concat(),
             &format!(
                 "a cluster needs a forwarder that checks which node is active, and {kind} does not"
             ),
             "pass `--forwarder haproxy`: it checks `sys/health` on every node over mutual TLS and sends tenants to the active one only",
-        ));
-        assert!(
-            !f.dir().exists(),
-            "{kind}: init wrote {}",
-            f.dir().display()
         );
     }
     // Without `--forwarder`, a cluster gets HAProxy. (The words of such a
@@ -1291,6 +1282,22 @@ fn wait_login(f: &Fixture, b: &Bundle, port: u16) -> String {
     )
 }
 
+/// An offline `init --yes --host-ip 10.77.0.1 ARGS…`: refused (exit 2)
+/// with `error` and `hint`, and nothing written.
+#[track_caller]
+fn init_refused(args: &[String], error: &str, hint: &str) {
+    let f = Fixture::offline();
+    let mut c = f.vaultnet_without_token();
+    c.args(["init", "--yes", "--host-ip", "10.77.0.1", "--timeout", "1"])
+        .args(args);
+    c.run().expect(f.rejected(error, hint));
+    assert!(
+        !f.dir().exists(),
+        "{args:?}: init wrote {}",
+        f.dir().display()
+    );
+}
+
 /// Joining another site's cluster needs the nodes, a site name and that
 /// site's CAs; each fault is refused in one line with its fix, and
 /// nothing is written. A site's name cannot change under its tenants,
@@ -1381,16 +1388,7 @@ fn joining_a_cluster_without_what_it_needs_is_refused_and_nothing_is_written() {
         ),
     ];
     for (args, error, hint) in cases {
-        let f = Fixture::offline();
-        let mut c = f.vaultnet_without_token();
-        c.args(["init", "--yes", "--host-ip", "10.77.0.1", "--timeout", "1"])
-            .args(&args);
-        c.run().expect(f.rejected(&error, &hint));
-        assert!(
-            !f.dir().exists(),
-            "{args:?}: init wrote {}",
-            f.dir().display()
-        );
+        init_refused(&args, &error, &hint);
     }
 
     // A named site keeps its name while it has tenants (one pending here).

@@ -87,7 +87,10 @@ fn resolves_to_another_type(s: &str) -> bool {
         }
         None => body,
     };
-    let numeric = mantissa.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+    // (`_0` too: YAML 1.1 allows `_` between digits, and a reader that
+    // skips every `_` reads it as 0.)
+    let numeric = mantissa.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '_')
+        && mantissa.contains(|c: char| c.is_ascii_digit() || c == '.')
         && digits(mantissa, |c| {
             c.is_ascii_digit() || matches!(c, '.' | '_' | ':')
         });
@@ -260,6 +263,8 @@ mod tests {
             "0x_1f",
             "0o17",
             "1_000",
+            "_0",
+            "_1_000",
             "+12",
             "-0",
             "3",

@@ -145,14 +145,7 @@ pub fn parse_node(s: &str) -> Result<VaultNode> {
 /// A node name is a DNS label of at most 32 characters: it names the
 /// node's files, its raft `node_id` and a DNS name in its certificate.
 pub fn node_name(name: &str) -> Result<()> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 32
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-';
-    if ok {
+    if crate::state::validate::is_short_label(name) {
         Ok(())
     } else {
         Err(Error::usage(format!(

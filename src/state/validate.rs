@@ -133,18 +133,23 @@ pub fn image(image: &str) -> Result<()> {
     }
 }
 
-/// A site's name (`init --site-name`): a DNS label of at most 32
-/// characters. It starts every Vault name of the site's tenants
-/// (`SITE.TENANT`), so it has no `.`.
-pub fn site_name(name: &str) -> Result<()> {
+/// A DNS label of at most 32 characters: lower-case letters, digits and
+/// inner `-`. What names a cluster node and a site.
+pub fn is_short_label(name: &str) -> bool {
     let b = name.as_bytes();
-    let ok = !b.is_empty()
+    !b.is_empty()
         && b.len() <= 32
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
-        && b[b.len() - 1] != b'-';
-    if ok {
+        && b[b.len() - 1] != b'-'
+}
+
+/// A site's name (`init --site-name`): a DNS label of at most 32
+/// characters. It starts every Vault name of the site's tenants
+/// (`SITE.TENANT`), so it has no `.`.
+pub fn site_name(name: &str) -> Result<()> {
+    if is_short_label(name) {
         Ok(())
     } else {
         Err(Error::usage(format!(
