@@ -1093,10 +1093,18 @@ its tenants can log in once each node restarts: it reads `pki/clients.pem` only 
     add_a.run().expect(add_expect(&f, &[name], true));
     let mut add_b = f.vaultnet_at(&dir_b);
     add_b.args(["add-user", name]).env("BAO_TOKEN", &token);
+    // The same words as site A's, but the secrets' path carries site b.
     add_b.run().expect(
         f.expect(0)
-            .stdout_any("add-user's words, compared for site A")
-            .stderr_any("the same"),
+            .stdout(format!(
+                "{}next: write secrets under `secret/tenants/b.{name}/` and start the bundle's compose.yaml\n",
+                crate::support::tenant::added(name)
+            ))
+            .stderr(format!(
+                "{}wrote `forwarder/vaultnet.nft`: load it with `nft -f [DIR]/site-b/forwarder/vaultnet.nft` (not loaded: until it is, nothing gates who connects to Vault)\n",
+                crate::support::tenant::created(name)
+                    .replace(&format!("`vaultnet-{name}`"), &format!("`vaultnet-b.{name}`"))
+            )),
     );
     let active = cluster.active().expect("one active node");
     let (_, policies) = cluster.root_api(active, "GET", "sys/policies/acl?list=true", None);

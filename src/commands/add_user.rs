@@ -273,7 +273,15 @@ fn print_reports(
         .filter(|r| Verdict::of(r.added, &r.changes) != Verdict::UpToDate)
         .map(|r| r.name.as_str())
         .collect();
-    let path = |name: &str| format!("`{}/{}/{name}/`", site.kv_mount, site.tenant_prefix);
+    // The tenant's own prefix: its Vault name (`SITE.NAME` on a named site).
+    let path = |name: &str| {
+        format!(
+            "`{}/{}/{}/`",
+            site.kv_mount,
+            site.tenant_prefix,
+            site.vault_name(name)
+        )
+    };
     match changed[..] {
         [] => {}
         [one] => ui::out(format!(

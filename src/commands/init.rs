@@ -215,8 +215,10 @@ fn confirm_settings(dir: &Path, site: &Site) -> Result<()> {
         ),
         format!("  agent image     {}", site.agent_image),
         format!(
-            "  tenant secrets  {}/{}/NAME/ (KV v2)",
-            site.kv_mount, site.tenant_prefix
+            "  tenant secrets  {}/{}/{}/ (KV v2)",
+            site.kv_mount,
+            site.tenant_prefix,
+            site.vault_name("NAME")
         ),
     ];
     for l in &lines {
