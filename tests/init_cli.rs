@@ -908,8 +908,8 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
             "nested too deeply at line 2, column 67",
         ),
         (
-            "larger than 1 MiB",
-            format!("{good}# {}\n", "x".repeat(1 << 20)).into_bytes(),
+            "larger than 64 MiB",
+            format!("{good}# {}\n", "x".repeat(64 << 20)).into_bytes(),
             "",
         ),
         (
@@ -945,7 +945,7 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
         let want = if cause.is_empty() {
             // Too large to read: refused before it is parsed.
             site.rejected(
-                &format!("{file} is larger than 1048576 bytes"),
+                &format!("{file} is larger than 67108864 bytes"),
                 &format!("restore {file} from a backup"),
             )
         } else {

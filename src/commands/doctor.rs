@@ -171,7 +171,7 @@ pub fn login_probe() -> Result<u8> {
     use std::io::Read;
     let mut input = zeroize::Zeroizing::new(Vec::new());
     std::io::stdin()
-        .take(crate::sys::fsx::MAX_STATE_BYTES)
+        .take(crate::sys::fsx::MAX_PEM_BYTES)
         .read_to_end(&mut input)
         .map_err(|e| Error::failed(format!("cannot read the probe: {e}")))?;
     // The parser's message can quote the input, which holds credentials:

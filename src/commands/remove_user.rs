@@ -198,6 +198,8 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         // A run cut short lists the tenants removed before the failure.
         print_json(false, &rows)?;
     }
+    // What each tenant's steps journaled goes into `vaultnet.yaml`.
+    opened.save()?;
     super::write_host_files(&opened, args.gate.reload())?;
     match failure {
         Some(e) => Err(e),

@@ -223,6 +223,8 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     if args.rotate_ca {
         renew_site(&mut site_changes, &mut failures)?;
     }
+    // What each tenant's steps journaled goes into `vaultnet.yaml`.
+    opened.save()?;
     super::write_host_files(&opened, args.gate.reload())?;
 
     if json {
@@ -349,6 +351,6 @@ fn rotate(
             until = until.max(t);
         }
     }
-    out.extend(ca::rotate(&layout, &mut opened.state, until)?);
+    out.extend(ca::rotate(&layout, opened, until)?);
     Ok(out)
 }

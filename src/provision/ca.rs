@@ -23,7 +23,7 @@ use super::{Change, Outcome, file_outcome};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::pki::{self, Ca, CertInfo, Issued};
-use crate::state::{PreviousCa, Site, State};
+use crate::state::{PreviousCa, Site};
 use crate::sys::fsx::{self, MAX_PEM_BYTES};
 use crate::sys::hostnet;
 
@@ -351,7 +351,11 @@ pub fn vault_trusts(layout: &Layout, site: &Site, next: &Ca, timeout: Duration) 
 /// the switch, so a run cut short is completed by the next one. Every
 /// certificate must be reissued afterwards (the one assessment sees them
 /// issued by another CA).
-pub fn rotate(layout: &Layout, state: &mut State, until: OffsetDateTime) -> Result<Vec<Outcome>> {
+pub fn rotate(
+    layout: &Layout,
+    opened: &mut crate::store::Opened,
+    until: OffsetDateTime,
+) -> Result<Vec<Outcome>> {
     let now = OffsetDateTime::now_utc();
     let current = load(layout)?;
     let next = load_next(layout, &current)?.ok_or_else(no_next)?;
@@ -363,11 +367,11 @@ pub fn rotate(layout: &Layout, state: &mut State, until: OffsetDateTime) -> Resu
         current.cert_pem.as_bytes(),
         fsx::PUBLIC,
     )?;
-    state.previous_ca = Some(PreviousCa {
+    opened.state.previous_ca = Some(PreviousCa {
         serial: CertInfo::parse(&current.cert_pem)?.serial,
         until: until.max(now),
     });
-    crate::store::save(&layout.root, state)?;
+    opened.save()?;
     let Read {
         key: next_key,
         cert: next_cert,
@@ -393,8 +397,8 @@ pub fn rotate(layout: &Layout, state: &mut State, until: OffsetDateTime) -> Resu
     out.push(ensure_next(layout, &promoted, false, now)?);
     out.extend(ensure_trust(
         layout,
-        &state.site,
-        &mut state.previous_ca,
+        &opened.state.site,
+        &mut opened.state.previous_ca,
         now,
     )?);
     Ok(out)

@@ -515,8 +515,10 @@ fn read_key(path: &Path) -> Result<Option<zeroize::Zeroizing<String>>> {
 /// alone beside it (for people and tools that want only the certificate),
 /// each atomically: a reader of the key file never sees a torn pair.
 pub(crate) fn write_pair(cert: &Path, key: &Path, issued: &Issued) -> Result<()> {
-    fsx::write_atomic(key, issued.identity_pem().as_bytes(), fsx::SECRET)?;
-    fsx::write_atomic(cert, issued.cert_pem.as_bytes(), fsx::PUBLIC)
+    let mut batch = fsx::Batch::default();
+    batch.write_atomic(key, issued.identity_pem().as_bytes(), fsx::SECRET)?;
+    batch.write_atomic(cert, issued.cert_pem.as_bytes(), fsx::PUBLIC)?;
+    batch.finish()
 }
 
 /// A leaf certificate of the site and what it must be.

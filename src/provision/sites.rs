@@ -187,7 +187,7 @@ pub fn remove(opened: &mut Opened, name: &str, observe: Observer<'_>) -> Result<
 
 /// The state saved, then `pki/clients.pem` and every node's listener
 /// brought in step with the sites it lists.
-fn nodes_follow(opened: &Opened, observe: Observer<'_>) -> Result<()> {
+fn nodes_follow(opened: &mut Opened, observe: Observer<'_>) -> Result<()> {
     if opened.save()? != fsx::Change::Unchanged {
         observe(&Outcome::new(
             Change::Created,

@@ -209,7 +209,7 @@ pub fn provision(
     // on, what this run makes is marked as vaultnet's own (V7).
     if prev.is_none() && !opened.state.pending.contains(name) {
         opened.state.pending.insert(name.to_string());
-        opened.save()?;
+        opened.record(name)?;
     }
     let policy = ops::ensure_policy(c, &site, name, plan.fresh)?;
     step(policy);
@@ -317,7 +317,7 @@ pub fn provision(
         opened.state.pending.remove(name);
         // A tenant added again takes back its own reserved port.
         opened.state.reserved_ports.retain(|r| Some(r.port) != port);
-        opened.save()?;
+        opened.record(name)?;
     }
 
     let sid = match approle {
@@ -405,7 +405,7 @@ pub fn provision(
     let r = record(sid.as_ref(), installed_to.clone());
     opened.state.tenants.insert(name.to_string(), r);
     opened.state.pending.remove(name);
-    opened.save()?;
+    opened.record(name)?;
     Ok(TenantReport {
         name: name.to_string(),
         uid: plan.user.as_ref().map(|u| u.uid),
@@ -490,7 +490,7 @@ fn approle_secret_id(
     rec.secret_id_accessor = Some(sid.accessor.clone());
     rec.secret_id_expires = sid.expires;
     rec.retiring = retiring.clone();
-    opened.save()?;
+    opened.record(name)?;
     let keep: Vec<&str> = retiring.iter().map(|r| r.accessor.as_str()).collect();
     // A fresh role has no secret_id but the one just made.
     let found = if plan.fresh {
@@ -771,12 +771,14 @@ fn bundle_files(
     };
     let mut out = Vec::new();
     let expires = show_time(cert.not_after);
+    // One directory: synced once, after the last file.
+    let mut batch = fsx::Batch::default();
     for (fname, contents) in bundle::rendered_files(&spec, server_ca, role_id, &expires) {
         let path = dir.join(&fname);
         // The README names the certificate's expiry: a new certificate
         // rewrites it, which is no repair.
         let expected = cert_new && fname == "README.md";
-        if fsx::write_if_changed(&path, contents.as_bytes(), mode_of(&fname))?
+        if batch.write_if_changed(&path, contents.as_bytes(), mode_of(&fname))?
             == fsx::Change::Updated
             && !expected
         {
@@ -795,12 +797,13 @@ fn bundle_files(
     for f in table.iter().filter(|f| f.secret) {
         let path = dir.join(&f.name);
         if let Some(bytes) = fsx::read_secret(&path, MAX_PEM_BYTES)?
-            && fsx::write_if_changed(&path, &bytes, f.mode)? == fsx::Change::Updated
+            && batch.write_if_changed(&path, &bytes, f.mode)? == fsx::Change::Updated
         {
             let text = format!("repaired `{}` (its mode was not 0600)", layout.rel(&path));
             out.push(Outcome::new(Change::Repaired, text));
         }
     }
+    batch.finish()?;
     Ok(out)
 }
 
@@ -1003,7 +1006,7 @@ pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Resul
     }
     let expired = opened.state.expire_reserved_ports(now);
     if opened.state.tenants.remove(name).is_some() || pending || expired {
-        opened.save()?;
+        opened.record(name)?;
     }
     Ok(Removal {
         done,

@@ -23,6 +23,8 @@ pub use site::{Flavor, Forwarder, HostMapping, PODMAN_HOST_NAME, Site, VaultRelo
 use crate::error::{Error, Result};
 
 pub const STATE_FILE: &str = "vaultnet.yaml";
+/// What a run recorded since `vaultnet.yaml` was last written (see `store`).
+pub const JOURNAL_FILE: &str = "vaultnet.journal";
 /// Version 2: certificate lifetimes in seconds (`cert_ttl`,
 /// `server_cert_ttl`), retiring secret_ids, the Vault reload. Version 3:
 /// each tenant's role recorded. Version 4: each tenant's own port (pattern
@@ -270,7 +272,8 @@ impl State {
             with_snippet: false,
             budget: Some(serde_saphyr::Budget {
                 max_depth: 16,
-                max_nodes: 100_000,
+                // A tenant is about 60 nodes: room for 100 000 of them.
+                max_nodes: 8_000_000,
                 ..serde_saphyr::Budget::default()
             }),
             ..serde_saphyr::Options::default()
@@ -308,6 +311,15 @@ impl State {
                 state.schema
             ));
         }
+        state.check()?;
+        Ok(state)
+    }
+
+    /// What a state must be beyond its schema: a valid site, tenant names,
+    /// the role each tenant may have, one tenant per port. The error is
+    /// one line.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let state = self;
         validate::site(&state.site).map_err(|e| e.message().to_string())?;
         for (name, t) in &state.tenants {
             validate::tenant_name(name).map_err(|e| e.message().to_string())?;
@@ -343,7 +355,7 @@ impl State {
                 ));
             }
         }
-        Ok(state)
+        Ok(())
     }
 
     pub fn to_yaml(&self) -> String {

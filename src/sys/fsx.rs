@@ -21,7 +21,9 @@ pub const PRIVATE_DIR: u32 = 0o700;
 
 /// Size limits of what vaultnet reads: its files are small, and anything
 /// bigger is not one of them (SECURITY.md I2).
-pub const MAX_STATE_BYTES: u64 = 1 << 20;
+/// `vaultnet.yaml` (about 650 bytes a tenant: room for 100 000) and its
+/// journal.
+pub const MAX_STATE_BYTES: u64 = 64 << 20;
 /// A certificate, a key, or a file of them.
 pub const MAX_PEM_BYTES: u64 = 1 << 20;
 /// A token, role_id or secret_id file.
@@ -109,6 +111,48 @@ pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
 
 /// Writes `contents` to `path` atomically with `mode`, whatever the umask.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    replace(path, contents, mode)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Several atomic writes whose directories are synced once, at
+/// [`Batch::finish`], instead of after each rename: each file is still
+/// whole and synced before its rename, so a reader or a crash sees the old
+/// file or the new one, never a torn one; only which of the two a power
+/// loss keeps is settled at the end.
+#[derive(Default)]
+pub struct Batch {
+    dirs: Vec<PathBuf>,
+}
+
+impl Batch {
+    pub fn write_atomic(&mut self, path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+        replace(path, contents, mode)?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        if !self.dirs.contains(&dir) {
+            self.dirs.push(dir);
+        }
+        Ok(())
+    }
+
+    /// [`write_if_changed`], the directory synced at the end.
+    pub fn write_if_changed(&mut self, path: &Path, contents: &[u8], mode: u32) -> Result<Change> {
+        let change = unchanged_or(path, contents, mode)?;
+        if change != Change::Unchanged {
+            self.write_atomic(path, contents, mode)?;
+        }
+        Ok(change)
+    }
+
+    /// Syncs every directory written to.
+    pub fn finish(self) -> Result<()> {
+        self.dirs.iter().try_for_each(|d| sync_dir(d))
+    }
+}
+
+/// The atomic write up to the rename: the temp file created, written and
+/// synced, then renamed over `path`.
+fn replace(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -131,8 +175,7 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
             .io_ctx("set mode of", &tmp)?;
         f.write_all(contents).io_ctx("write", &tmp)?;
         f.sync_all().io_ctx("sync", &tmp)?;
-        fs::rename(&tmp, path).io_ctx("replace", path)?;
-        sync_dir(dir)
+        fs::rename(&tmp, path).io_ctx("replace", path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -142,20 +185,28 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
 
 /// Writes `contents` unless the file already holds exactly that with `mode`.
 pub fn write_if_changed(path: &Path, contents: &[u8], mode: u32) -> Result<Change> {
-    let change = match read_limited(path, MAX_FILE_BYTES)? {
+    let change = unchanged_or(path, contents, mode)?;
+    if change != Change::Unchanged {
+        write_atomic(path, contents, mode)?;
+    }
+    Ok(change)
+}
+
+/// What writing `contents` with `mode` to `path` would change.
+fn unchanged_or(path: &Path, contents: &[u8], mode: u32) -> Result<Change> {
+    Ok(match read_limited(path, MAX_FILE_BYTES)? {
         None => Change::Created,
         Some(old) => {
             let mode_ok = fs::symlink_metadata(path)
                 .map(|m| m.is_file() && m.permissions().mode() & 0o7777 == mode)
                 .unwrap_or(false);
             if old == contents && mode_ok {
-                return Ok(Change::Unchanged);
+                Change::Unchanged
+            } else {
+                Change::Updated
             }
-            Change::Updated
         }
-    };
-    write_atomic(path, contents, mode)?;
-    Ok(change)
+    })
 }
 
 /// Reads a file of at most `limit` bytes; `None` when it does not exist.
@@ -210,7 +261,8 @@ pub fn read_text(path: &Path, limit: u64) -> Result<Option<String>> {
     Ok(read_limited(path, limit)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+/// Makes the names in `dir` durable (after a create, rename or removal).
+pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .io_ctx("sync directory", dir)

@@ -548,11 +548,18 @@ impl Fixture {
         Snapshot::take(&self.dir)
     }
 
-    /// `vaultnet.yaml`, parsed.
+    /// The state as vaultnet reads it: `vaultnet.yaml`, parsed, with what
+    /// `vaultnet.journal` recorded since it was written (a run cut short
+    /// leaves one) applied as docs/ARCHITECTURE.md describes it.
     #[track_caller]
     pub fn state(&self) -> Value {
         let text = std::fs::read_to_string(self.path("vaultnet.yaml")).expect("vaultnet.yaml");
-        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("vaultnet.yaml: {e}\n{text}"))
+        let mut state: Value =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("vaultnet.yaml: {e}\n{text}"));
+        if let Ok(journal) = std::fs::read_to_string(self.path("vaultnet.journal")) {
+            apply_journal(&mut state, text.as_bytes(), &journal);
+        }
+        state
     }
 
     /// The bundle directory of `tenant` in the state.
@@ -895,6 +902,56 @@ impl Drop for SharedUser {
         // the user unheld and made it afresh: that one is not ours.
         if users.get(&self.index).and_then(Weak::upgrade).is_none() {
             passwd_tool(Command::new("userdel").arg(&self.name));
+        }
+    }
+}
+
+/// Applies a journal's whole lines to the parsed state when its header
+/// names the digest of `yaml` (else it is spent and changes nothing).
+#[track_caller]
+fn apply_journal(state: &mut Value, yaml: &[u8], journal: &str) {
+    let whole = journal.rfind('\n').map_or("", |end| &journal[..=end]);
+    let mut lines = whole.lines();
+    let Some(head) = lines.next() else { return };
+    let head: Value = serde_json::from_str(head).expect("journal header");
+    let digest: String = ring::digest::digest(&ring::digest::SHA256, yaml)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(head["vaultnet_journal"], 1, "journal version");
+    if head["base"] != digest.as_str() {
+        return;
+    }
+    let map = state.as_object_mut().expect("the state is a map");
+    for line in lines {
+        let e: Value = serde_json::from_str(line).expect("journal entry");
+        let name = e["tenant"]
+            .as_str()
+            .expect("entry names a tenant")
+            .to_string();
+        let tenants = map.entry("tenants").or_insert_with(|| json!({}));
+        let tenants = tenants.as_object_mut().expect("tenants is a map");
+        match &e["record"] {
+            Value::Null => tenants.remove(&name),
+            r => tenants.insert(name.clone(), r.clone()),
+        };
+        let pending = map.entry("pending").or_insert_with(|| json!([]));
+        let list = pending.as_array_mut().expect("pending is a list");
+        list.retain(|n| *n != name.as_str());
+        if e["pending"] == true {
+            list.push(json!(name));
+            list.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
+    for key in ["tenants", "pending"] {
+        let empty = match &map.get(key) {
+            Some(Value::Object(o)) => o.is_empty(),
+            Some(Value::Array(a)) => a.is_empty(),
+            _ => false,
+        };
+        if empty {
+            map.remove(key);
         }
     }
 }
