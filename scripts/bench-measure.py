@@ -160,6 +160,19 @@ def measure(storage, results):
             add = vn(st, "add-user", "--no-unix-user", "--token-file", token, "--from", nf)
             rec(what="add-user", n=n, run=r, **run(add, trace=trace))
             rec(what="rerun", n=n, run=r, **run(add, trace=trace))
+            if before and not trace:
+                # The previous build's add-user and rerun, in the same round,
+                # on a fresh copy of the site with names of their own.
+                old = st + "-before-add"
+                shutil.rmtree(old, ignore_errors=True)
+                shutil.copytree(pristine, old, symlinks=True)
+                of = nf + "-before"
+                names(of, f"t{n}r{r}y", n)
+                add_old = [before, "--dir", old, "add-user", "--no-unix-user",
+                           "--token-file", token, "--from", of]
+                rec(what="add-user-before", n=n, run=r, **run(add_old))
+                rec(what="rerun-before", n=n, run=r, **run(add_old))
+                shutil.rmtree(old, ignore_errors=True)
             rec(what="doctor", n=n, run=r, **run(
                 vn(st, "doctor", "--token-file", token), trace=trace, check=False))
             if before and not trace:
@@ -233,6 +246,16 @@ def report(results):
               f"{ratio(s, 'add-user', 'floor', n):.1f}× | {brs} | {per(s, 'rerun', n):.2f} | "
               f"{med([r['wall'] for r in sel(s, 'doctor', n)]):.2f} | "
               f"{med([r['wall'] for r in dl]):.2f} | {'all' if ok else 'NOT ALL'} |")
+        if sel(s, "add-user-before", ns_list[-1]):
+            p("\n`add-user` and its rerun beside the previous build's (BENCH_BEFORE_BIN), same round:\n")
+            p("| N | previous add-user ms/tenant | add-user ms/tenant | previous ÷ this "
+              "| previous rerun ms/tenant | rerun ms/tenant | previous ÷ this |")
+            p("|---|---|---|---|---|---|---|")
+            for n in ns_list:
+                p(f"| {n} | {per(s, 'add-user-before', n):.2f} | {per(s, 'add-user', n):.2f} | "
+                  f"{ratio(s, 'add-user-before', 'add-user', n):.1f}× | "
+                  f"{per(s, 'rerun-before', n):.2f} | {per(s, 'rerun', n):.2f} | "
+                  f"{ratio(s, 'rerun-before', 'rerun', n):.1f}× |")
         if sel(s, "doctor-before", ns_list[-1]):
             p("\n`doctor` beside the previous build's (BENCH_BEFORE_BIN), same site, same round:\n")
             p("| N | previous doctor s | doctor s | previous ÷ this |")

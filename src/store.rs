@@ -26,6 +26,9 @@ use crate::sys::fsx::{self, Change, MAX_STATE_BYTES};
 
 /// The version of the journal's format, in its first line.
 const JOURNAL_VERSION: u32 = 1;
+/// A journal this long is folded into the state file and begun anew (about
+/// 4000 new tenants' lines), so it stays far below what a reader accepts.
+const JOURNAL_FOLD_BYTES: u64 = if cfg!(test) { 4 << 10 } else { 8 << 20 };
 
 /// An initialised state directory, read under the writer lock when the
 /// command changes it.
@@ -36,8 +39,9 @@ pub struct Opened {
     durable: State,
     /// The digest of `vaultnet.yaml` as it is on disk: the journal's base.
     base: String,
-    /// The journal this run appends to, once it has begun one.
-    journal: Option<File>,
+    /// The journal this run appends to, once it has begun one, and how
+    /// many bytes it holds.
+    journal: Option<(File, u64)>,
     _lock: Option<fsx::Lock>,
 }
 
@@ -91,9 +95,10 @@ impl Opened {
         line.push('\n');
         let path = self.layout.root.join(JOURNAL_FILE);
         match self.journal.as_mut() {
-            Some(f) => {
+            Some((f, len)) => {
                 f.write_all(line.as_bytes()).io_ctx("append to", &path)?;
                 f.sync_data().io_ctx("sync", &path)?;
+                *len += line.len() as u64;
             }
             None => {
                 let mut head = serde_json::to_string(&Header {
@@ -103,7 +108,8 @@ impl Opened {
                 .expect("the header serialises");
                 head.push('\n');
                 head.push_str(&line);
-                self.journal = Some(create_journal(&path, head.as_bytes())?);
+                let f = create_journal(&path, head.as_bytes())?;
+                self.journal = Some((f, head.len() as u64));
             }
         }
         match record {
@@ -114,6 +120,13 @@ impl Opened {
             self.durable.pending.insert(name.to_string());
         } else {
             self.durable.pending.remove(name);
+        }
+        if self
+            .journal
+            .as_ref()
+            .is_some_and(|(_, len)| *len > JOURNAL_FOLD_BYTES)
+        {
+            self.save()?;
         }
         Ok(())
     }
@@ -425,6 +438,33 @@ mod tests {
             assert_eq!(parsed.tenants.len(), n + 1);
         }
         assert_eq!(grew[0], grew[1], "the same bytes at 10 and at 1000 tenants");
+    }
+
+    #[test]
+    fn a_journal_past_its_limit_is_folded_and_begun_again() {
+        let (_d, env) = site_of(1);
+        let mut opened = open(&env, None, true).unwrap();
+        let mut folded = 0;
+        for i in 0..12 {
+            let name = format!("n{i:02}");
+            opened
+                .state
+                .tenants
+                .insert(name.clone(), tenant(&name, "03"));
+            opened.record(&name).unwrap();
+            let len = bytes(&env, JOURNAL_FILE).map_or(0, |b| b.len() as u64);
+            assert!(len <= JOURNAL_FOLD_BYTES + 1024, "{len}");
+            if len == 0 {
+                folded += 1;
+                let parsed = State::parse(&bytes(&env, STATE_FILE).unwrap()).unwrap();
+                assert_eq!(parsed, opened.state, "folded whole after {name}");
+            }
+        }
+        assert!(folded >= 1, "never folded");
+        assert_eq!(
+            load(env.vaultnet_dir.as_ref().unwrap()).unwrap().unwrap(),
+            opened.state
+        );
     }
 
     #[test]

@@ -608,7 +608,19 @@ fn secret_id(
         };
         let ttl = time::Duration::seconds(plan.limits.secret_id_ttl.min(i64::MAX as u64) as i64);
         match info {
-            Some(i) if i.expires.is_none_or(|e| !pki::renewal_due(e - ttl, e, now)) => {
+            Some(mut i) if i.expires.is_none_or(|e| !pki::renewal_due(e - ttl, e, now)) => {
+                // The recorded expiry was counted from the creation's answer
+                // (up to a round trip after Vault's own) and kept in whole
+                // seconds: kept while the two agree to within that, so a
+                // run that changes nothing writes nothing.
+                let recorded = prev
+                    .filter(|p| p.secret_id_accessor.as_deref() == Some(i.accessor.as_str()))
+                    .and_then(|p| p.secret_id_expires);
+                if let (Some(r), Some(e)) = (recorded, i.expires)
+                    && (r - e).abs() < time::Duration::seconds(2)
+                {
+                    i.expires = Some(r);
+                }
                 return Ok(NewSid {
                     info: i,
                     outcome: None,
