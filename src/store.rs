@@ -281,18 +281,21 @@ fn read(dir: &Path) -> Result<Option<Loaded>> {
 /// synced, so never acted on: it is left out.
 fn apply_journal(dir: &Path, base: &str, state: &mut State) -> Result<Journal> {
     let path = dir.join(JOURNAL_FILE);
+    let hint = || {
+        format!(
+            "restore `{}` and `{JOURNAL_FILE}` from a backup; vaultnet never discards a journal it cannot read",
+            dir.join(STATE_FILE).display()
+        )
+    };
     let invalid = |cause: String| {
         Error::usage(format!(
             "`{}` is not a valid journal: {cause}",
             path.display()
         ))
-        .hint(format!(
-            "restore `{}` and `{JOURNAL_FILE}` from a backup; vaultnet never discards a journal it cannot read",
-            dir.join(STATE_FILE).display()
-        ))
+        .hint(hint())
     };
     let Some(bytes) = fsx::read_limited(&path, MAX_STATE_BYTES)
-        .map_err(|e| Error::usage(e.message().to_string()))?
+        .map_err(|e| Error::usage(e.message().to_string()).hint(hint()))?
     else {
         return Ok(Journal::None);
     };
@@ -303,12 +306,7 @@ fn apply_journal(dir: &Path, base: &str, state: &mut State) -> Result<Journal> {
         // Cut short before its header was synced: it recorded nothing.
         return Ok(Journal::Spent);
     };
-    let header: Header = serde_json::from_str(first).map_err(|e| {
-        invalid(format!(
-            "line 1: {}",
-            crate::state::validate::first_line(&e.to_string())
-        ))
-    })?;
+    let header: Header = serde_json::from_str(first).map_err(|e| invalid(at_line(1, &e)))?;
     if header.vaultnet_journal != JOURNAL_VERSION {
         return Err(invalid(format!(
             "version {} is not supported (this vaultnet reads version {JOURNAL_VERSION})",
@@ -319,13 +317,7 @@ fn apply_journal(dir: &Path, base: &str, state: &mut State) -> Result<Journal> {
         return Ok(Journal::Spent);
     }
     for (i, line) in lines.enumerate() {
-        let entry: Entry = serde_json::from_str(line).map_err(|e| {
-            invalid(format!(
-                "line {}: {}",
-                i + 2,
-                crate::state::validate::first_line(&e.to_string())
-            ))
-        })?;
+        let entry: Entry = serde_json::from_str(line).map_err(|e| invalid(at_line(i + 2, &e)))?;
         crate::state::validate::tenant_name(&entry.tenant)
             .map_err(|e| invalid(format!("line {}: {}", i + 2, e.message())))?;
         match entry.record {
@@ -340,6 +332,15 @@ fn apply_journal(dir: &Path, base: &str, state: &mut State) -> Result<Journal> {
     }
     state.check().map_err(invalid)?;
     Ok(Journal::Applied)
+}
+
+/// A parser's error on line `n` of the journal: `line N, column C: what`.
+fn at_line(n: usize, e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let what = text
+        .rfind(" at line ")
+        .map_or(text.as_str(), |at| &text[..at]);
+    format!("line {n}, column {}: {what}", e.column())
 }
 
 /// Writes the whole state (atomically, 0600); a journal beside it is then
@@ -555,13 +556,13 @@ mod tests {
         for (body, why) in [
             (
                 "{\"tenant\":\"t00000\",\"pending\":false,\"record\":null,\"x\":1}\n",
-                "line 2: unknown field `x`",
+                "line 2, column 52: unknown field `x`",
             ),
             (
                 "{\"tenant\":\"../x\",\"pending\":true,\"record\":null}\n",
                 "line 2: ",
             ),
-            ("not json\n", "line 2: expected ident"),
+            ("not json\n", "line 2, column 2: expected ident"),
         ] {
             let text = format!("{{\"vaultnet_journal\":1,\"base\":\"{base}\"}}\n{body}");
             std::fs::write(dir.join(JOURNAL_FILE), &text).unwrap();

@@ -968,6 +968,64 @@ fn a_corrupt_state_file_is_rejected_with_exit_2_and_never_rewritten() {
     site.init().run().expect(unchanged_init(&site));
 }
 
+/// A journal a killed run left that does not parse: every command that
+/// reads the state refuses with exit 2, names the line, says how to
+/// restore, and leaves both files as they are; a spent one (written
+/// against an earlier `vaultnet.yaml`) is ignored and removed by the next
+/// run that takes the lock.
+#[test]
+fn a_damaged_journal_is_refused_with_exit_2_and_a_spent_one_is_removed() {
+    let site = initialised();
+    let yaml = std::fs::read(site.path("vaultnet.yaml")).unwrap();
+    let base: String = ring::digest::digest(&ring::digest::SHA256, &yaml)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let damaged = format!(
+        "{{\"vaultnet_journal\":1,\"base\":\"{base}\"}}\n{{\"tenant\":\"alice\",\"pending\":true}}\n{{\"tenant\":\"bob\",\"oops\":1}}\n"
+    );
+    write_private(&site.path("vaultnet.journal"), &damaged);
+    // (The lock file names the last run that took it.)
+    let before = site.snapshot().without(".vaultnet.lock");
+    let want = site.rejected(
+        "`[STATE]/vaultnet.journal` is not a valid journal: line 3, column 22: unknown field `oops`, expected one of `tenant`, `pending`, `record`",
+        "restore `[STATE]/vaultnet.yaml` and `vaultnet.journal` from a backup; vaultnet never discards a journal it cannot read",
+    );
+    for args in [
+        &["list"][..],
+        &["init", "--yes"][..],
+        &["remove-user", "alice"][..],
+    ] {
+        let out = site.vaultnet().args(args).run();
+        if let Err(msg) = want.check(&out) {
+            panic!("{args:?}:\n{msg}");
+        }
+        before.assert_same(
+            &site.snapshot().without(".vaultnet.lock"),
+            format!("{args:?}"),
+        );
+    }
+    // Spent: its base names another file. `list` (no lock) ignores it and
+    // leaves it; `init` (the lock) removes it and changes nothing else.
+    let spent = format!(
+        "{{\"vaultnet_journal\":1,\"base\":\"{}\"}}\n{{\"tenant\":\"bob\",\"pending\":true,\"record\":null}}\n",
+        "0".repeat(64)
+    );
+    write_private(&site.path("vaultnet.journal"), &spent);
+    site.vaultnet().args(["list"]).run().expect(
+        site.expect(0)
+            .stdout("no tenants yet: add one with `vaultnet add-user NAME`\n"),
+    );
+    assert!(site.path("vaultnet.journal").exists());
+    site.init().run().expect(unchanged_init(&site));
+    assert!(
+        !site.path("vaultnet.journal").exists(),
+        "a spent journal stays behind"
+    );
+    assert_eq!(std::fs::read(site.path("vaultnet.yaml")).unwrap(), yaml);
+}
+
 // ------------------------------------------------------------- re-runs
 
 #[test]
