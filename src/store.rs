@@ -42,6 +42,9 @@ pub struct Opened {
     /// The journal this run appends to, once it has begun one, and how
     /// many bytes it holds.
     journal: Option<(File, u64)>,
+    /// An append failed (a full disk): the journal may end in a torn line,
+    /// so nothing more is appended and every record saves the whole state.
+    torn: bool,
     _lock: Option<fsx::Lock>,
 }
 
@@ -55,6 +58,7 @@ impl Opened {
         debug_assert!(self._lock.is_some(), "saved without the writer lock");
         let (change, base) = write_state(&self.layout.root, &self.state)?;
         self.journal = None;
+        self.torn = false;
         self.base = base;
         self.durable = self.state.clone();
         Ok(change)
@@ -72,7 +76,7 @@ impl Opened {
             && now.site == then.site
             && now.previous_ca == then.previous_ca
             && now.reserved_ports == then.reserved_ports;
-        if !rest_same {
+        if !rest_same || self.torn {
             return self.save().map(|_| ());
         }
         let record = now.tenants.get(name);
@@ -96,8 +100,14 @@ impl Opened {
         let path = self.layout.root.join(JOURNAL_FILE);
         match self.journal.as_mut() {
             Some((f, len)) => {
-                f.write_all(line.as_bytes()).io_ctx("append to", &path)?;
-                f.sync_data().io_ctx("sync", &path)?;
+                let appended = f.write_all(line.as_bytes()).and_then(|()| f.sync_data());
+                if let Err(e) = appended {
+                    // Cut back to the last whole line if the disk lets us;
+                    // a torn line that stays is the last, and left out.
+                    let _ = f.set_len(*len);
+                    self.torn = true;
+                    return Err(Error::io("append to", &path, e));
+                }
                 *len += line.len() as u64;
             }
             None => {
@@ -108,7 +118,7 @@ impl Opened {
                 .expect("the header serialises");
                 head.push('\n');
                 head.push_str(&line);
-                let f = create_journal(&path, head.as_bytes())?;
+                let f = create_journal(&path, head.as_bytes()).inspect_err(|_| self.torn = true)?;
                 self.journal = Some((f, head.len() as u64));
             }
         }
@@ -222,6 +232,7 @@ pub fn open(env: &Env, dir_flag: Option<&Path>, lock: bool) -> Result<Opened> {
         state,
         base,
         journal: None,
+        torn: false,
         _lock: lock,
     })
 }
@@ -556,11 +567,11 @@ mod tests {
         for (body, why) in [
             (
                 "{\"tenant\":\"t00000\",\"pending\":false,\"record\":null,\"x\":1}\n",
-                "line 2, column 52: unknown field `x`",
+                "line 2, column 52: unknown field `x`, expected one of `tenant`, `pending`, `record`",
             ),
             (
                 "{\"tenant\":\"../x\",\"pending\":true,\"record\":null}\n",
-                "line 2: ",
+                "line 2: invalid tenant name `../x`: must start with a lower-case letter or `_`",
             ),
             ("not json\n", "line 2, column 2: expected ident"),
         ] {
@@ -568,14 +579,20 @@ mod tests {
             std::fs::write(dir.join(JOURNAL_FILE), &text).unwrap();
             let e = open(&env, None, true).err().expect("refused");
             let msg = e.message().to_string();
-            assert!(
-                msg.starts_with(&format!(
+            assert_eq!(
+                msg,
+                format!(
                     "`{}` is not a valid journal: {why}",
                     dir.join(JOURNAL_FILE).display()
-                )),
-                "{msg}"
+                ),
             );
-            assert!(e.hint_text().unwrap().contains("never discards a journal"));
+            assert_eq!(
+                e.hint_text().unwrap(),
+                format!(
+                    "restore `{}` and `vaultnet.journal` from a backup; vaultnet never discards a journal it cannot read",
+                    dir.join(STATE_FILE).display()
+                )
+            );
             assert_eq!(
                 std::fs::read(dir.join(JOURNAL_FILE)).unwrap(),
                 text.as_bytes()

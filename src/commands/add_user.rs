@@ -212,9 +212,9 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         }
     }
     drop(bar);
-    // The gate follows the state even when a later tenant failed.
     // What each tenant's steps journaled goes into `vaultnet.yaml`.
     opened.save()?;
+    // The gate follows the state even when a later tenant failed.
     super::write_host_files(&opened, args.gate.reload())?;
     let totals = Totals::count(
         reports.iter().map(|r| Verdict::of(r.added, &r.changes)),

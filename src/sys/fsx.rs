@@ -1,6 +1,7 @@
 //! Files the way secrets need them: atomic writes (temp file created
 //! `O_EXCL|O_NOFOLLOW` with its mode set on the open descriptor, fsync,
-//! rename, fsync of the directory), private directories, and the exclusive
+//! rename, fsync of the directory — once per [`Batch`] of writes into one
+//! directory), private directories, and the exclusive
 //! lock that keeps two runs from writing the state at once (SECURITY.md S1, S2, S5).
 
 use std::fs::{self, File, OpenOptions, Permissions};
