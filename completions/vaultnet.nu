@@ -108,6 +108,7 @@ module completions {
     --adopt                   # Take over a policy or role of the tenant's names that vaultnet did not make
     --install                 # Copy the bundle into the tenant's home, owned by the tenant
     --install-path: path      # Where --install puts the bundle, relative to the tenant's home
+    --jobs(-j): string        # How many tenants are provisioned at once (reported in order whatever finishes first)
     --token-file: path        # File holding the operator token (else VAULT_TOKEN/BAO_TOKEN, then ~/.vault-token)
     --timeout: string         # Seconds to wait for Vault
     --no-gate-reload          # Do not reload the nftables gate, even when it is loaded (it is reloaded by default)

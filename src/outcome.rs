@@ -94,11 +94,11 @@ pub struct Totals {
 }
 
 impl Totals {
-    /// The verdicts of those done, whether the next one failed, and how
-    /// many were planned.
-    pub fn count(done: impl IntoIterator<Item = Verdict>, failed: bool, planned: usize) -> Totals {
+    /// The verdicts of those done, how many failed, and how many were
+    /// planned.
+    pub fn count(done: impl IntoIterator<Item = Verdict>, failed: usize, planned: usize) -> Totals {
         let mut t = Totals {
-            failed: usize::from(failed),
+            failed,
             ..Totals::default()
         };
         let mut n = 0;
@@ -152,7 +152,7 @@ mod tests {
             Verdict::UpToDate
         );
         assert_eq!(Verdict::of(false, &[kept, fixed]), Verdict::Updated);
-        let t = Totals::count([Verdict::Added, Verdict::UpToDate, Verdict::Added], true, 6);
+        let t = Totals::count([Verdict::Added, Verdict::UpToDate, Verdict::Added], 1, 6);
         assert_eq!(
             t,
             Totals {

@@ -30,6 +30,23 @@ const JOURNAL_VERSION: u32 = 1;
 /// 4000 new tenants' lines), so it stays far below what a reader accepts.
 const JOURNAL_FOLD_BYTES: u64 = if cfg!(test) { 4 << 10 } else { 8 << 20 };
 
+/// The opened state shared by tenants provisioned at once (`add-user`'s
+/// workers): each step holds it only while it reads the state or records
+/// its tenant, so one tenant's requests and file writes overlap another's.
+pub struct Shared<'a>(std::sync::Mutex<&'a mut Opened>);
+
+impl<'a> Shared<'a> {
+    pub fn new(opened: &'a mut Opened) -> Shared<'a> {
+        Shared(std::sync::Mutex::new(opened))
+    }
+
+    /// `f` with the state to itself. A worker that panicked holding it
+    /// left nothing half-done in memory that a record would not redo.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Opened) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// An initialised state directory, read under the writer lock when the
 /// command changes it.
 pub struct Opened {

@@ -120,7 +120,8 @@ fn bulk_add_user_on_a_terminal_shows_the_wait_in_the_progress_bar_and_ends_with_
     let site = Fixture::builder().fault_proxy().build();
     let (a, b) = ("t-bulk1", "t-bulk2");
     let proxy = site.proxy(Inject::before(Fault::Hold, 1));
-    let mut term = Terminal::start(&add_user(&site, &[a, b]));
+    // One at a time, so the first write, the one held, is `a`'s.
+    let mut term = Terminal::start(add_user(&site, &[a, b]).args(["--jobs", "1"]));
     proxy.wait_held(SEEN_WITHIN);
     // The bar names the tenant being worked on, and the wait after it.
     term.wait_for_within(&format!("0/2 {a}: waiting for Vault (1 s)…"), SEEN_WITHIN);
@@ -142,6 +143,64 @@ fn bulk_add_user_on_a_terminal_shows_the_wait_in_the_progress_bar_and_ends_with_
         next_each(a),
         totals(2, 0, 0, 0)
     )));
+}
+
+/// Tenants provisioned at once (`--jobs 2`): while the run's first write
+/// (one tenant's policy) hangs, the other tenant is provisioned whole —
+/// its three writes reach Vault and its bundle is on disk — and once the
+/// held one is answered the run prints exactly what one tenant after the
+/// other prints, in the order they were named, whichever was held.
+#[test]
+fn bulk_add_user_provisions_tenants_at_once_and_reports_them_in_order() {
+    require_e2e!("holds a request to a real OpenBao behind the fault proxy");
+    let site = Fixture::builder().fault_proxy().build();
+    let (a, b) = ("t-jobs-a", "t-jobs-b");
+    let proxy = site.proxy(Inject::before(Fault::Hold, 1));
+    let mut cmd = add_user(&site, &[a, b]);
+    cmd.args(["--jobs", "2"]);
+    let out = std::thread::scope(|s| {
+        let run = s.spawn(|| cmd.run());
+        let held = proxy.wait_held(SEEN_WITHIN);
+        let (held_tenant, other) = match held.path.ends_with(a) {
+            true => (a, b),
+            false => (b, a),
+        };
+        assert_eq!(
+            held.path,
+            format!("/v1/sys/policies/acl/vaultnet-{held_tenant}"),
+            "{held}"
+        );
+        let deadline = std::time::Instant::now() + SEEN_WITHIN;
+        loop {
+            let forwarded: Vec<String> = proxy
+                .writes()
+                .into_iter()
+                .filter(|e| e.action == "forwarded")
+                .map(|e| e.path)
+                .collect();
+            let whole = forwarded.len() == 3
+                && forwarded
+                    .iter()
+                    .all(|p| p.contains(&format!("vaultnet-{other}")))
+                && site.bundle(other).join("compose.yaml").exists();
+            if whole {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "`{other}` was not provisioned while `{held_tenant}`'s policy was held: {forwarded:?}\n{}",
+                proxy.diagnostics()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !site.bundle(held_tenant).exists(),
+            "`{held_tenant}` has a bundle before its policy was written"
+        );
+        proxy.release();
+        run.join().expect("the vaultnet run")
+    });
+    out.expect(add_expect(&site, &[a, b], false));
 }
 
 /// What a terminal with a progress bar (indicatif's, one line) kept, as
@@ -174,12 +233,13 @@ fn bulk_add_user_counts_added_up_to_date_and_failed_tenants_in_one_totals_line()
     let (out, proxy) = site.run_through(Inject::none(), &mut add_user(&site, &[a]));
     out.expect(add_expect(&site, &[a], false));
     drop(proxy);
-    // `a` is up to date (its one POST looks its secret_id up, which the
-    // proxy counts as a write), `b` takes writes 2 to 4, `c`'s first
-    // write fails, `d` is not tried.
+    // One at a time (`--jobs 1`), so the fifth write is `c`'s first: `a`
+    // is up to date (its one POST looks its secret_id up, which the proxy
+    // counts as a write), `b` takes writes 2 to 4, `c`'s first write
+    // fails, `d` is not tried.
     let (out, proxy) = site.run_through(
         Inject::before(Fault::Status(500), 5),
-        &mut add_user(&site, &[a, b, c, d]),
+        add_user(&site, &[a, b, c, d]).args(["--jobs", "1"]),
     );
     out.expect(
         site.expect(1)
@@ -217,5 +277,81 @@ hint: look at the bao server log, then run the command again
                 totals(2, 0, 2, 0)
             ))
             .stderr(format!("{}{}", created(c), created(d))),
+    );
+}
+
+/// A failure with tenants in flight (`--jobs 3`): the run's first write
+/// fails, which is one tenant's policy, whichever's came first. The
+/// tenants under way finish and are reported, in the order they were
+/// named; the totals count each; and a rerun finishes the rest. Which tenants were under way depends on
+/// the threads' timing, so the expected output is built from the ones the
+/// report names, and compared whole.
+#[test]
+fn a_failure_with_tenants_in_flight_lets_them_finish_and_a_rerun_adds_the_rest() {
+    require_e2e!("fails a request to a real OpenBao behind the fault proxy");
+    let site = Fixture::builder().fault_proxy().build();
+    let names = ["t-fly-a", "t-fly-b", "t-fly-c", "t-fly-d", "t-fly-e"];
+    let (out, proxy) = site.run_through(
+        Inject::before(Fault::Status(500), 1),
+        add_user(&site, &names).args(["--jobs", "3"]),
+    );
+    let struck = proxy.struck().expect("the fault struck");
+    let failed = names
+        .iter()
+        .copied()
+        .find(|n| struck.path == format!("/v1/sys/policies/acl/vaultnet-{n}"))
+        .unwrap_or_else(|| panic!("the first write is a tenant's policy: {struck}"));
+    let done: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| out.stdout.contains(&format!("added tenant {n}:")))
+        .collect();
+    assert!(!done.contains(&failed), "`{failed}` failed\n{out}");
+    let next_line = match done[..] {
+        [] => String::new(),
+        [one] => next(one),
+        [first, ..] => next_each(first),
+    };
+    let not_tried = names.len() - done.len() - 1;
+    out.expect(
+        site.expect(1)
+            .stdout(format!(
+                "{}{next_line}{} added, 0 updated, 0 up to date, 1 failed, {not_tried} not tried\n",
+                done.iter().map(|n| added(n)).collect::<String>(),
+                done.len(),
+            ))
+            .stderr(format!(
+                "{}error: tenant `{failed}`: PUT sys/policies/acl/vaultnet-{failed}: HTTP 500: injected
+hint: look at the bao server log, then run the command again
+",
+                done.iter().map(|n| created(n)).collect::<String>(),
+            )),
+    );
+    drop(proxy);
+    let rest: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !done.contains(n))
+        .collect();
+    let (out, _proxy) = site.run_through(Inject::none(), &mut add_user(&site, &names));
+    out.expect(
+        site.expect(0)
+            .stdout(format!(
+                "{}{}{}",
+                names
+                    .iter()
+                    .map(|n| match done.contains(n) {
+                        true => up_to_date(n),
+                        false => added(n),
+                    })
+                    .collect::<String>(),
+                match rest[..] {
+                    [one] => next(one),
+                    [first, ..] => next_each(first),
+                    [] => unreachable!("the failed one is left"),
+                },
+                totals(rest.len(), 0, done.len(), 0)
+            ))
+            .stderr(rest.iter().map(|n| created(n)).collect::<String>()),
     );
 }

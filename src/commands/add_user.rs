@@ -15,6 +15,7 @@ use crate::layout::Layout;
 use crate::outcome::{Totals, Verdict};
 use crate::provision::tenant::{self, Asked, Plan, TenantReport};
 use crate::state::{Site, validate};
+use crate::store::Shared;
 use crate::ui;
 
 const EXAMPLES: &str = "\
@@ -31,6 +32,12 @@ EXIT CODES:
   1  Vault refused or failed a step (tenants done before it are kept)
   2  bad name, unknown Unix user, a name Vault has that vaultnet did not make, not
      initialised; nothing was changed";
+
+/// How many tenants a run provisions at once unless `--jobs` says
+/// otherwise: enough that one tenant's requests overlap another's file
+/// syncs (each waits on the disk or on Vault, seldom on a core), few
+/// enough that a small Vault is not swamped.
+pub const JOBS: u16 = 4;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
@@ -79,6 +86,9 @@ pub struct Args {
     /// Where --install puts the bundle, relative to the tenant's home
     #[arg(long, value_name = "PATH", default_value = ".config/vaultnet")]
     pub install_path: PathBuf,
+    /// How many tenants are provisioned at once (reported in order whatever finishes first)
+    #[arg(long, short, value_name = "N", default_value_t = JOBS, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
     #[command(flatten)]
     pub vault: super::VaultArgs,
     #[command(flatten)]
@@ -172,6 +182,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             Ok(plan)
         })
         .collect::<Result<Vec<Plan>>>()?;
+    tenant::assign_ports(&opened.state, &mut plans, time::OffsetDateTime::now_utc())?;
     let client = super::operator(env, &opened, &args.vault)?;
     let ca = tenant::load_ca(&opened.layout)?;
     // Names Vault already has for tenants vaultnet does not know stop the
@@ -192,33 +203,37 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     }
 
     let bar = ui::progress(plans.len(), args.output == Output::Text);
+    let results = provision_all(
+        &client,
+        &ca,
+        &Shared::new(&mut opened),
+        &plans,
+        usize::from(args.jobs),
+        bar.as_ref(),
+    );
+    drop(bar);
     let mut reports = Vec::new();
-    let mut failure = None;
-    for plan in &plans {
-        if let Some(b) = &bar {
-            b.set_message(&plan.name);
-        }
-        let name = plan.name.clone();
-        let mut tell = |o: &crate::provision::Outcome| ui::status(format!("{name}: {}", o.text));
-        match tenant::provision(&client, &ca, &mut opened, plan, &mut tell) {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                failure = Some(e.context(format!("tenant `{}`", plan.name)));
-                break;
-            }
-        }
-        if let Some(b) = &bar {
-            b.inc();
+    let mut failures = Vec::new();
+    for (plan, result) in plans.iter().zip(results) {
+        match result {
+            Some(Ok(r)) => reports.push(r),
+            Some(Err(e)) => failures.push(e.context(format!("tenant `{}`", plan.name))),
+            None => {}
         }
     }
-    drop(bar);
+    let failed = failures.len();
+    // Every failure but the last is told here; the last is the run's error.
+    let failure = failures.pop();
+    for e in &failures {
+        ui::error(e.message(), e.hint_text());
+    }
     // What each tenant's steps journaled goes into `vaultnet.yaml`.
     opened.save()?;
     // The gate follows the state even when a later tenant failed.
     super::write_host_files(&opened, args.gate.reload())?;
     let totals = Totals::count(
         reports.iter().map(|r| Verdict::of(r.added, &r.changes)),
-        failure.is_some(),
+        failed,
         plans.len(),
     );
     print_reports(&opened.layout, &opened.state.site, &reports, args.output)?;
@@ -236,6 +251,83 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         Some(e) => Err(e),
         None => Ok(0),
     }
+}
+
+/// Each plan provisioned, `jobs` at a time, started in plan order; after
+/// a failure no other is started (those under way finish). What each
+/// tenant's steps tell is printed as one after the other would print it:
+/// the earliest unfinished tenant's lines as they happen, a later one's
+/// once every tenant before it has finished. The results are in plan
+/// order, `None` for a tenant not tried.
+fn provision_all(
+    client: &crate::vault::Client,
+    ca: &crate::pki::Ca,
+    shared: &Shared<'_>,
+    plans: &[Plan],
+    jobs: usize,
+    bar: Option<&ui::Progress>,
+) -> Vec<Option<Result<TenantReport>>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// Where the printing stands: `head` is the earliest unfinished plan.
+    struct Told {
+        head: usize,
+        held: Vec<Vec<String>>,
+        results: Vec<Option<Result<TenantReport>>>,
+    }
+    let told = Mutex::new(Told {
+        head: 0,
+        held: plans.iter().map(|_| Vec::new()).collect(),
+        results: plans.iter().map(|_| None).collect(),
+    });
+    let lock = || told.lock().unwrap_or_else(|e| e.into_inner());
+    let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+    let work = || {
+        while !stop.load(Ordering::SeqCst) {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            let Some(plan) = plans.get(i) else { break };
+            let name = plan.name.as_str();
+            let mut tell = |o: &crate::provision::Outcome| {
+                let line = format!("{name}: {}", o.text);
+                let mut t = lock();
+                match t.head == i {
+                    true => ui::status(line),
+                    false => t.held[i].push(line),
+                }
+            };
+            let result = tenant::provision(client, ca, shared, plan, &mut tell);
+            if result.is_err() {
+                stop.store(true, Ordering::SeqCst);
+            }
+            let mut t = lock();
+            t.results[i] = Some(result);
+            // The finished ones at the head go; the next one's held lines
+            // are printed and from then on it prints its own.
+            while t.results.get(t.head).is_some_and(Option::is_some) {
+                if let Some(b) = bar {
+                    b.inc();
+                }
+                t.head += 1;
+                let head = t.head;
+                if let Some(lines) = t.held.get_mut(head) {
+                    std::mem::take(lines).into_iter().for_each(ui::status);
+                    if let (Some(b), Some(p)) = (bar, plans.get(head)) {
+                        b.set_message(&p.name);
+                    }
+                }
+            }
+        }
+    };
+    if let (Some(b), Some(p)) = (bar, plans.first()) {
+        b.set_message(&p.name);
+    }
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, plans.len().max(1)) {
+            s.spawn(work);
+        }
+    });
+    told.into_inner().unwrap_or_else(|e| e.into_inner()).results
 }
 
 fn print_reports(

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::provision::tenant::{self, Asked, show_time};
 use crate::provision::{ca, renew, site};
 use crate::state::Flavor;
+use crate::store::Shared;
 use crate::sys::agents::{self, Nudge};
 use crate::ui;
 
@@ -190,8 +191,11 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             ..Asked::default()
         };
         let mut tell = |o: &crate::provision::Outcome| ui::status(format!("{name}: {}", o.text));
-        let result = tenant::plan(name, &asked, Some(&rec), &site_settings)
-            .and_then(|plan| tenant::provision(&client, &ca, &mut opened, &plan, &mut tell));
+        let result = tenant::plan(name, &asked, Some(&rec), &site_settings).and_then(|mut plan| {
+            let now = OffsetDateTime::now_utc();
+            tenant::assign_ports(&opened.state, std::slice::from_mut(&mut plan), now)?;
+            tenant::provision(&client, &ca, &Shared::new(&mut opened), &plan, &mut tell)
+        });
         let report = match result {
             Ok(r) => r,
             Err(e) => {

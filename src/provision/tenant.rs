@@ -19,8 +19,8 @@ use crate::layout::{self, Layout};
 use crate::pki::{self, Ca, CertInfo, Usage, Verdict, Wanted};
 use crate::render::bundle::{self, BundleSpec};
 use crate::secret::Secret;
-use crate::state::{Auth, Limits, Retiring, Site, Tenant, TenantNetwork};
-use crate::store::Opened;
+use crate::state::{Auth, Limits, Retiring, Site, State, Tenant, TenantNetwork};
+use crate::store::{Opened, Shared};
 use crate::sys::fsx::{self, HomeFile, MAX_PEM_BYTES, MAX_TOKEN_BYTES};
 use crate::sys::users::UnixUser;
 use crate::topology::Topology;
@@ -58,6 +58,9 @@ pub struct Plan {
     /// written without reading them first, and no other secret_id of it
     /// can exist to look for.
     pub fresh: bool,
+    /// Its own port, where the profile gives each tenant one
+    /// ([`assign_ports`]).
+    pub port: Option<u16>,
 }
 
 /// What the operator asked for, parsed: `None` where a flag was not given
@@ -138,7 +141,23 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site: &Site) -> Re
         network: None,
         gate_reload: asked.gate_reload,
         fresh: false,
+        port: None,
     })
+}
+
+/// Each plan's own port, where the profile gives each tenant one: the
+/// recorded one, else the lowest free one — neither another tenant's, nor
+/// reserved, nor one an earlier plan of the run takes. Given in plan
+/// order before the first change, so which tenant gets which port does
+/// not depend on which finishes first.
+pub fn assign_ports(state: &State, plans: &mut [Plan], now: OffsetDateTime) -> Result<()> {
+    let topology = Topology::new(&state.site)?;
+    let mut taken = Vec::new();
+    for plan in plans {
+        plan.port = topology.tenant_port(state, &plan.name, now, &taken)?;
+        taken.extend(plan.port);
+    }
+    Ok(())
 }
 
 /// What happened to one tenant; its JSON form is `add-user --output
@@ -186,14 +205,19 @@ pub fn load_ca(layout: &Layout) -> Result<Ca> {
 pub fn provision(
     c: &Client,
     ca: &Ca,
-    opened: &mut Opened,
+    shared: &Shared<'_>,
     plan: &Plan,
     observe: Observer<'_>,
 ) -> Result<TenantReport> {
-    let layout = opened.layout.clone();
-    let site = opened.state.site.clone();
     let name = plan.name.as_str();
-    let prev = opened.state.tenants.get(name).cloned();
+    let (layout, site, prev, pending) = shared.with(|o| {
+        (
+            o.layout.clone(),
+            o.state.site.clone(),
+            o.state.tenants.get(name).cloned(),
+            o.state.pending.contains(name),
+        )
+    });
     let now = OffsetDateTime::now_utc();
     let dir = layout.tenant(name);
     let mut changes = Vec::new();
@@ -207,9 +231,11 @@ pub fn provision(
     // A tenant vaultnet does not know yet (its caller checked that its
     // names are free in Vault, [`check_names_free`]): from the first write
     // on, what this run makes is marked as vaultnet's own (V7).
-    if prev.is_none() && !opened.state.pending.contains(name) {
-        opened.state.pending.insert(name.to_string());
-        opened.record(name)?;
+    if prev.is_none() && !pending {
+        shared.with(|o| {
+            o.state.pending.insert(name.to_string());
+            o.record(name)
+        })?;
     }
     let policy = ops::ensure_policy(c, &site, name, plan.fresh)?;
     step(policy);
@@ -230,9 +256,9 @@ pub fn provision(
         _ => plan,
     };
     let network = plan.network.clone();
-    // Its own port, where the profile gives each tenant one: kept once
-    // recorded, else the lowest free one (never a reserved one).
-    let port = Topology::new(&site)?.tenant_port(&opened.state, name, now)?;
+    // Its own port, where the profile gives each tenant one
+    // ([`assign_ports`]).
+    let port = plan.port;
     let role_id = match plan.auth {
         Auth::Approle => {
             step(ops::ensure_role(
@@ -313,17 +339,20 @@ pub fn provision(
     let prev_installed = prev.as_ref().and_then(|p| p.installed_to.clone());
     if prev.as_ref().is_none_or(|p| p.cert_serial != cert.serial) {
         let r = record(None, prev_installed.clone());
-        opened.state.tenants.insert(name.to_string(), r);
-        opened.state.pending.remove(name);
-        // A tenant added again takes back its own reserved port.
-        opened.state.reserved_ports.retain(|r| Some(r.port) != port);
-        opened.record(name)?;
+        shared.with(|o| {
+            o.state.tenants.insert(name.to_string(), r);
+            o.state.pending.remove(name);
+            // A tenant added again takes back its own reserved port.
+            o.state.reserved_ports.retain(|r| Some(r.port) != port);
+            o.record(name)
+        })?;
     }
 
     let sid = match approle {
         true => Some(approle_secret_id(
             c,
-            opened,
+            shared,
+            &dir,
             plan,
             prev.as_ref(),
             now,
@@ -336,7 +365,7 @@ pub fn provision(
             None
         }
     };
-    let retiring = opened.state.tenants[name].retiring.clone();
+    let retiring = shared.with(|o| o.state.tenants[name].retiring.clone());
     let record = |sid: Option<&SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
         retiring: retiring.clone(),
         ..record(sid, installed_to)
@@ -403,9 +432,11 @@ pub fn provision(
     }
 
     let r = record(sid.as_ref(), installed_to.clone());
-    opened.state.tenants.insert(name.to_string(), r);
-    opened.state.pending.remove(name);
-    opened.record(name)?;
+    shared.with(|o| {
+        o.state.tenants.insert(name.to_string(), r);
+        o.state.pending.remove(name);
+        o.record(name)
+    })?;
     Ok(TenantReport {
         name: name.to_string(),
         uid: plan.user.as_ref().map(|u| u.uid),
@@ -450,16 +481,16 @@ pub fn check_names_free(names: &ops::VaultNames, site: &Site, plan: &mut Plan) -
 /// earlier runs destroyed.
 fn approle_secret_id(
     c: &Client,
-    opened: &mut Opened,
+    shared: &Shared<'_>,
+    dir: &Path,
     plan: &Plan,
     prev: Option<&Tenant>,
     now: OffsetDateTime,
     step: &mut dyn FnMut(Outcome),
 ) -> Result<SecretIdInfo> {
     let name = plan.name.as_str();
-    let dir = opened.layout.tenant(name);
     let was_wrapped = prev.is_some_and(|p| p.wrapped_secret_id);
-    let new = secret_id(c, &dir, plan, prev, now)?;
+    let new = secret_id(c, dir, plan, prev, now)?;
     let sid = new.info;
     let mut outcome = new.outcome;
     // A replaced secret_id that still works stays until every running
@@ -482,21 +513,23 @@ fn approle_secret_id(
         });
     }
     outcome.into_iter().for_each(&mut *step);
-    let rec = opened
-        .state
-        .tenants
-        .get_mut(name)
-        .expect("recorded before its secret_id");
-    rec.secret_id_accessor = Some(sid.accessor.clone());
-    rec.secret_id_expires = sid.expires;
-    rec.retiring = retiring.clone();
-    opened.record(name)?;
+    shared.with(|o| {
+        let rec = o
+            .state
+            .tenants
+            .get_mut(name)
+            .expect("recorded before its secret_id");
+        rec.secret_id_accessor = Some(sid.accessor.clone());
+        rec.secret_id_expires = sid.expires;
+        rec.retiring = retiring.clone();
+        o.record(name)
+    })?;
     let keep: Vec<&str> = retiring.iter().map(|r| r.accessor.as_str()).collect();
     // A fresh role has no secret_id but the one just made.
     let found = if plan.fresh {
         Vec::new()
     } else {
-        orphans(c, &dir, plan, &sid, was_wrapped, &keep)?
+        orphans(c, dir, plan, &sid, was_wrapped, &keep)?
     };
     for o in found {
         step(o);

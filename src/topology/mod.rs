@@ -147,9 +147,12 @@ impl<'a> Topology<'a> {
         state: &State,
         tenant: &str,
         now: time::OffsetDateTime,
+        taken: &[u16],
     ) -> Result<Option<u16>> {
         match self.profile.entry {
-            EntryKind::PerTenantPort => port_per_tenant::port_for(state, tenant, now).map(Some),
+            EntryKind::PerTenantPort => {
+                port_per_tenant::port_for(state, tenant, now, taken).map(Some)
+            }
             EntryKind::SharedPort | EntryKind::Direct | EntryKind::Dnat => Ok(None),
         }
     }

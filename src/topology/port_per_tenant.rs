@@ -45,14 +45,14 @@ pub fn listen(site: &Site, port: u16) -> SocketAddr {
 
 /// The port of `tenant`: the recorded one, else the lowest free one from
 /// the site's port up (neither another tenant's, nor reserved at `now`,
-/// nor Vault's).
-pub fn port_for(state: &State, tenant: &str, now: OffsetDateTime) -> Result<u16> {
+/// nor Vault's, nor in `taken`).
+pub fn port_for(state: &State, tenant: &str, now: OffsetDateTime, taken: &[u16]) -> Result<u16> {
     if let Some(p) = state.tenants.get(tenant).and_then(|t| t.port) {
         return Ok(p);
     }
     let site = &state.site;
     state
-        .free_port(site.port, &[site.vault_addr.port()], now)
+        .free_port(site.port, &[&[site.vault_addr.port()], taken].concat(), now)
         .ok_or_else(|| {
             Error::failed(format!(
                 "no port is left for `{tenant}` from {} up: every one is a tenant's or reserved",
