@@ -119,6 +119,7 @@ def measure(storage, results):
     runs = int(env("BENCH_RUNS"))
     base_runs = int(env("BENCH_BASELINE_RUNS"))
     before = os.environ.get("BENCH_BEFORE_BIN")
+    other_jobs = os.environ.get("BENCH_JOBS", "1").split()
     out = open(results, "a")
     def rec(**kw):
         kw["storage"] = storage
@@ -160,6 +161,18 @@ def measure(storage, results):
             add = vn(st, "add-user", "--no-unix-user", "--token-file", token, "--from", nf)
             rec(what="add-user", n=n, run=r, **run(add, trace=trace))
             rec(what="rerun", n=n, run=r, **run(add, trace=trace))
+            for j in other_jobs if not trace else []:
+                # The same add-user with another `--jobs` (1: one tenant
+                # after the other), in the same round, on a fresh copy of
+                # the site with names of its own.
+                alt = f"{st}-jobs{j}"
+                shutil.rmtree(alt, ignore_errors=True)
+                shutil.copytree(pristine, alt, symlinks=True)
+                jf = f"{nf}-jobs{j}"
+                names(jf, f"t{n}r{r}j{j}x", n)
+                rec(what=f"add-user-jobs{j}", n=n, run=r, **run(
+                    vn(alt, "add-user", "--no-unix-user", "--jobs", j, "--token-file", token, "--from", jf)))
+                shutil.rmtree(alt, ignore_errors=True)
             if before and not trace:
                 # The previous build's add-user and rerun, in the same round,
                 # on a fresh copy of the site with names of their own.
@@ -195,6 +208,9 @@ def measure(storage, results):
             rec(what="doctor-login", n=n, run=r, **res)
             if r > 0:
                 shutil.rmtree(st, ignore_errors=True)
+
+# `add-user --jobs` when not given (src/commands/add_user.rs, JOBS).
+DEFAULT_JOBS = 4
 
 def report(results):
     rows = [json.loads(l) for l in open(results)]
@@ -246,6 +262,18 @@ def report(results):
               f"{ratio(s, 'add-user', 'floor', n):.1f}× | {brs} | {per(s, 'rerun', n):.2f} | "
               f"{med([r['wall'] for r in sel(s, 'doctor', n)]):.2f} | "
               f"{med([r['wall'] for r in dl]):.2f} | {'all' if ok else 'NOT ALL'} |")
+        jobs_seen = sorted({r["what"][len("add-user-jobs"):] for r in rows
+                            if r["storage"] == s and r["what"].startswith("add-user-jobs")}, key=int)
+        if jobs_seen:
+            p(f"\n`add-user` (--jobs {DEFAULT_JOBS}, the default) beside other `--jobs` (BENCH_JOBS), same round:\n")
+            p("| N | " + " | ".join(f"--jobs {j} ms/tenant | --jobs {j} ÷ default" for j in jobs_seen)
+              + f" | --jobs {DEFAULT_JOBS} ms/tenant | ÷ floor |")
+            p("|---|" + "---|---|" * len(jobs_seen) + "---|---|")
+            for n in ns_list:
+                p(f"| {n} | " + " | ".join(
+                    f"{per(s, f'add-user-jobs{j}', n):.2f} | {ratio(s, f'add-user-jobs{j}', 'add-user', n):.1f}×"
+                    for j in jobs_seen)
+                  + f" | {per(s, 'add-user', n):.2f} | {ratio(s, 'add-user', 'floor', n):.1f}× |")
         if sel(s, "add-user-before", ns_list[-1]):
             p("\n`add-user` and its rerun beside the previous build's (BENCH_BEFORE_BIN), same round:\n")
             p("| N | previous add-user ms/tenant | add-user ms/tenant | previous ÷ this "

@@ -1063,3 +1063,37 @@ pub fn remove(c: &Client, opened: &mut Opened, name: &str, purge: bool) -> Resul
 fn removed(text: String) -> Outcome {
     Outcome::new(Change::Removed, text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ports go in plan order, whichever tenant finishes first: a recorded
+    /// one is kept, each new tenant takes the lowest port that neither a
+    /// tenant, a live reservation nor an earlier plan of the run has.
+    #[test]
+    fn ports_are_given_in_plan_order_past_taken_and_reserved_ones() {
+        let v3 = include_str!("../../tests/fixtures/state-v3.yaml");
+        let mut state = State::parse(v3.as_bytes()).unwrap();
+        state.site = crate::state::site::sample_site("l3");
+        state.tenants.get_mut("alice").unwrap().port = Some(22301);
+        state.tenants.get_mut("bob").unwrap().port = Some(22303);
+        let now = crate::state::rfc3339::parse("2027-01-01T00:00:00Z").unwrap();
+        state.reserved_ports.push(crate::state::ReservedPort {
+            port: 22304,
+            tenant: "gone".into(),
+            until: now + time::Duration::days(1),
+        });
+        let mut plans: Vec<Plan> = ["carol", "bob", "dave", "erin"]
+            .iter()
+            .map(|n| plan(n, &Asked::default(), state.tenants.get(*n), &state.site).unwrap())
+            .collect();
+        assign_ports(&state, &mut plans, now).unwrap();
+        let ports: Vec<Option<u16>> = plans.iter().map(|p| p.port).collect();
+        assert_eq!(ports, [Some(22300), Some(22303), Some(22302), Some(22305)]);
+        // Where the entry is one shared port, no tenant has its own.
+        state.site = crate::state::site::sample_site("l1");
+        assign_ports(&state, &mut plans, now).unwrap();
+        assert!(plans.iter().all(|p| p.port.is_none()));
+    }
+}
