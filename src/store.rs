@@ -31,10 +31,8 @@ const JOURNAL_VERSION: u32 = 1;
 const JOURNAL_FOLD_BYTES: u64 = if cfg!(test) { 4 << 10 } else { 8 << 20 };
 
 /// The opened state shared by tenants provisioned at once (`add-user`'s
-/// workers): each step holds it only while it reads the state or appends
-/// its tenant's line, so one tenant's requests and file writes overlap
-/// another's, and one sync of the journal makes the lines of every tenant
-/// that appended meanwhile durable (a group commit).
+/// workers): each step holds it only while it reads the state or records
+/// its tenant, so one tenant's requests and file writes overlap another's.
 pub struct Shared<'a>(std::sync::Mutex<&'a mut Opened>);
 
 impl<'a> Shared<'a> {
@@ -47,74 +45,6 @@ impl<'a> Shared<'a> {
     pub fn with<R>(&self, f: impl FnOnce(&mut Opened) -> R) -> R {
         f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
-
-    /// `change` made to the state, then tenant `name` recorded as
-    /// [`Opened::record`] does; its line is synced after the state is let
-    /// go, so other tenants append theirs meanwhile. Returns once the
-    /// record is durable.
-    pub fn record(&self, name: &str, change: impl FnOnce(&mut Opened)) -> Result<()> {
-        let appended = self.with(|o| {
-            change(o);
-            o.append(name)
-        })?;
-        appended.durable()
-    }
-}
-
-/// A journal line written and not yet known to be synced.
-#[must_use = "a record is durable only once `durable` returned"]
-pub struct Appended(Option<(std::sync::Arc<JournalFile>, u64)>);
-
-impl Appended {
-    /// Waits until the line is synced: by this call's own sync, or by
-    /// another's that began after the line was written.
-    pub fn durable(self) -> Result<()> {
-        let Some((journal, line)) = self.0 else {
-            return Ok(());
-        };
-        journal.sync_to(line).map_err(|e| {
-            journal
-                .failed
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-            Error::io("sync", &journal.path, e)
-        })
-    }
-}
-
-/// The journal a run appends to.
-struct JournalFile {
-    file: File,
-    path: std::path::PathBuf,
-    /// Bytes written (whole lines), under the state's lock.
-    len: std::sync::atomic::AtomicU64,
-    /// Lines written, under the state's lock; the count is taken after a
-    /// line's write has returned.
-    lines: std::sync::atomic::AtomicU64,
-    /// How many lines a sync has made durable; held while syncing, so a
-    /// line's owner that finds it covered on getting it does not sync.
-    synced: std::sync::Mutex<u64>,
-    /// A sync failed: what the journal holds may not be durable, and every
-    /// later record saves the whole state.
-    failed: std::sync::atomic::AtomicBool,
-}
-
-impl JournalFile {
-    fn sync_to(&self, line: u64) -> std::io::Result<()> {
-        use std::sync::atomic::Ordering;
-        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
-        if *synced >= line {
-            return Ok(());
-        }
-        // Every line counted here was written before the sync begins.
-        let upto = self.lines.load(Ordering::SeqCst);
-        self.file.sync_data()?;
-        *synced = upto;
-        Ok(())
-    }
-
-    fn len(&self) -> u64 {
-        self.len.load(std::sync::atomic::Ordering::SeqCst)
-    }
 }
 
 /// An initialised state directory, read under the writer lock when the
@@ -126,8 +56,9 @@ pub struct Opened {
     durable: State,
     /// The digest of `vaultnet.yaml` as it is on disk: the journal's base.
     base: String,
-    /// The journal this run appends to, once it has begun one.
-    journal: Option<std::sync::Arc<JournalFile>>,
+    /// The journal this run appends to, once it has begun one, and how
+    /// many bytes it holds.
+    journal: Option<(File, u64)>,
     /// An append failed (a full disk): the journal may end in a torn line,
     /// so nothing more is appended and every record saves the whole state.
     torn: bool,
@@ -156,26 +87,14 @@ impl Opened {
     /// durable; a change elsewhere in the state (the site, a reserved port)
     /// saves the whole state instead.
     pub fn record(&mut self, name: &str) -> Result<()> {
-        self.append(name)?.durable()
-    }
-
-    /// [`Opened::record`] but for the journal's sync, which the caller
-    /// waits for with [`Appended::durable`] (after letting the state go,
-    /// [`Shared::record`]). A whole save, or a new journal, is synced here.
-    fn append(&mut self, name: &str) -> Result<Appended> {
-        use std::sync::atomic::Ordering;
         debug_assert!(self._lock.is_some(), "recorded without the writer lock");
         let (now, then) = (&self.state, &self.durable);
         let rest_same = now.schema == then.schema
             && now.site == then.site
             && now.previous_ca == then.previous_ca
             && now.reserved_ports == then.reserved_ports;
-        let failed = self
-            .journal
-            .as_ref()
-            .is_some_and(|j| j.failed.load(Ordering::SeqCst));
-        if !rest_same || self.torn || failed {
-            return self.save().map(|_| Appended(None));
+        if !rest_same || self.torn {
+            return self.save().map(|_| ());
         }
         let record = now.tenants.get(name);
         let pending = now.pending.contains(name);
@@ -186,7 +105,7 @@ impl Opened {
             && (record == then.tenants.get(name)
                 || written(record) == written(then.tenants.get(name)))
         {
-            return Ok(Appended(None));
+            return Ok(());
         }
         let mut line = serde_json::to_string(&Entry {
             tenant: name.to_string(),
@@ -196,18 +115,17 @@ impl Opened {
         .expect("a tenant record serialises");
         line.push('\n');
         let path = self.layout.root.join(JOURNAL_FILE);
-        let appended = match self.journal.as_ref() {
-            Some(j) => {
-                if let Err(e) = (&j.file).write_all(line.as_bytes()) {
+        match self.journal.as_mut() {
+            Some((f, len)) => {
+                let appended = f.write_all(line.as_bytes()).and_then(|()| f.sync_data());
+                if let Err(e) = appended {
                     // Cut back to the last whole line if the disk lets us;
                     // a torn line that stays is the last, and left out.
-                    let _ = j.file.set_len(j.len());
+                    let _ = f.set_len(*len);
                     self.torn = true;
                     return Err(Error::io("append to", &path, e));
                 }
-                j.len.fetch_add(line.len() as u64, Ordering::SeqCst);
-                let n = j.lines.fetch_add(1, Ordering::SeqCst) + 1;
-                Appended(Some((j.clone(), n)))
+                *len += line.len() as u64;
             }
             None => {
                 let mut head = serde_json::to_string(&Header {
@@ -217,19 +135,10 @@ impl Opened {
                 .expect("the header serialises");
                 head.push('\n');
                 head.push_str(&line);
-                let file =
-                    create_journal(&path, head.as_bytes()).inspect_err(|_| self.torn = true)?;
-                self.journal = Some(std::sync::Arc::new(JournalFile {
-                    file,
-                    path,
-                    len: (head.len() as u64).into(),
-                    lines: 1.into(),
-                    synced: std::sync::Mutex::new(1),
-                    failed: false.into(),
-                }));
-                Appended(None)
+                let f = create_journal(&path, head.as_bytes()).inspect_err(|_| self.torn = true)?;
+                self.journal = Some((f, head.len() as u64));
             }
-        };
+        }
         match record {
             Some(r) => self.durable.tenants.insert(name.to_string(), r.clone()),
             None => self.durable.tenants.remove(name),
@@ -242,13 +151,11 @@ impl Opened {
         if self
             .journal
             .as_ref()
-            .is_some_and(|j| j.len() > JOURNAL_FOLD_BYTES)
+            .is_some_and(|(_, len)| *len > JOURNAL_FOLD_BYTES)
         {
-            // The whole state, synced, holds this line and every other.
             self.save()?;
-            return Ok(Appended(None));
         }
-        Ok(appended)
+        Ok(())
     }
 }
 
@@ -529,9 +436,9 @@ mod tests {
     }
 
     /// Tenants recorded at once from several threads (`add-user`'s
-    /// workers): each record returns durable and a reader applies every
-    /// line, whatever order the threads appended and synced them in —
-    /// across the folds a small journal limit brings on the way.
+    /// workers, through `Shared`): a reader applies every line, whatever
+    /// order the threads appended them in — across the folds a small
+    /// journal limit brings on the way.
     #[test]
     fn tenants_recorded_at_once_from_several_threads_are_all_read_back() {
         let (_d, env) = site_of(0);
@@ -545,14 +452,16 @@ mod tests {
                     for i in 0..50 {
                         let name = format!("w{t}n{i:02}");
                         shared
-                            .record(&name, |o| {
+                            .with(|o| {
                                 o.state.pending.insert(name.clone());
+                                o.record(&name)
                             })
                             .unwrap();
                         shared
-                            .record(&name, |o| {
+                            .with(|o| {
                                 o.state.pending.remove(&name);
                                 o.state.tenants.insert(name.clone(), tenant(&name, "02"));
+                                o.record(&name)
                             })
                             .unwrap();
                     }

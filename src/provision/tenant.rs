@@ -232,8 +232,9 @@ pub fn provision(
     // names are free in Vault, [`check_names_free`]): from the first write
     // on, what this run makes is marked as vaultnet's own (V7).
     if prev.is_none() && !pending {
-        shared.record(name, |o| {
+        shared.with(|o| {
             o.state.pending.insert(name.to_string());
+            o.record(name)
         })?;
     }
     let policy = ops::ensure_policy(c, &site, name, plan.fresh)?;
@@ -338,11 +339,12 @@ pub fn provision(
     let prev_installed = prev.as_ref().and_then(|p| p.installed_to.clone());
     if prev.as_ref().is_none_or(|p| p.cert_serial != cert.serial) {
         let r = record(None, prev_installed.clone());
-        shared.record(name, |o| {
+        shared.with(|o| {
             o.state.tenants.insert(name.to_string(), r);
             o.state.pending.remove(name);
             // A tenant added again takes back its own reserved port.
             o.state.reserved_ports.retain(|r| Some(r.port) != port);
+            o.record(name)
         })?;
     }
 
@@ -430,9 +432,10 @@ pub fn provision(
     }
 
     let r = record(sid.as_ref(), installed_to.clone());
-    shared.record(name, |o| {
+    shared.with(|o| {
         o.state.tenants.insert(name.to_string(), r);
         o.state.pending.remove(name);
+        o.record(name)
     })?;
     Ok(TenantReport {
         name: name.to_string(),
@@ -510,7 +513,7 @@ fn approle_secret_id(
         });
     }
     outcome.into_iter().for_each(&mut *step);
-    shared.record(name, |o| {
+    shared.with(|o| {
         let rec = o
             .state
             .tenants
@@ -519,6 +522,7 @@ fn approle_secret_id(
         rec.secret_id_accessor = Some(sid.accessor.clone());
         rec.secret_id_expires = sid.expires;
         rec.retiring = retiring.clone();
+        o.record(name)
     })?;
     let keep: Vec<&str> = retiring.iter().map(|r| r.accessor.as_str()).collect();
     // A fresh role has no secret_id but the one just made.
