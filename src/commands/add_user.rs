@@ -13,6 +13,7 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::outcome::{Totals, Verdict};
+use crate::provision::many::{Told, provision_all};
 use crate::provision::tenant::{self, Asked, Plan, TenantReport};
 use crate::state::{Site, validate};
 use crate::store::Shared;
@@ -203,13 +204,28 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
     }
 
     let bar = ui::progress(plans.len(), args.output == Output::Text);
+    if let (Some(b), Some(p)) = (&bar, plans.first()) {
+        b.set_message(&p.name);
+    }
+    // The bar counts the tenants finished in order and names the next.
+    let tell = |told: Told<'_>| match told {
+        Told::Line(line) => ui::status(line),
+        Told::Finished { next } => {
+            if let Some(b) = &bar {
+                b.inc();
+                if let Some(n) = next {
+                    b.set_message(n);
+                }
+            }
+        }
+    };
     let results = provision_all(
         &client,
         &ca,
         &Shared::new(&mut opened),
         &plans,
         usize::from(args.jobs),
-        bar.as_ref(),
+        &tell,
     );
     drop(bar);
     let mut reports = Vec::new();
@@ -251,83 +267,6 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         Some(e) => Err(e),
         None => Ok(0),
     }
-}
-
-/// Each plan provisioned, `jobs` at a time, started in plan order; after
-/// a failure no other is started (those under way finish). What each
-/// tenant's steps tell is printed as one after the other would print it:
-/// the earliest unfinished tenant's lines as they happen, a later one's
-/// once every tenant before it has finished. The results are in plan
-/// order, `None` for a tenant not tried.
-fn provision_all(
-    client: &crate::vault::Client,
-    ca: &crate::pki::Ca,
-    shared: &Shared<'_>,
-    plans: &[Plan],
-    jobs: usize,
-    bar: Option<&ui::Progress>,
-) -> Vec<Option<Result<TenantReport>>> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-    /// Where the printing stands: `head` is the earliest unfinished plan.
-    struct Told {
-        head: usize,
-        held: Vec<Vec<String>>,
-        results: Vec<Option<Result<TenantReport>>>,
-    }
-    let told = Mutex::new(Told {
-        head: 0,
-        held: plans.iter().map(|_| Vec::new()).collect(),
-        results: plans.iter().map(|_| None).collect(),
-    });
-    let lock = || told.lock().unwrap_or_else(|e| e.into_inner());
-    let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
-    let work = || {
-        while !stop.load(Ordering::SeqCst) {
-            let i = next.fetch_add(1, Ordering::SeqCst);
-            let Some(plan) = plans.get(i) else { break };
-            let name = plan.name.as_str();
-            let mut tell = |o: &crate::provision::Outcome| {
-                let line = format!("{name}: {}", o.text);
-                let mut t = lock();
-                match t.head == i {
-                    true => ui::status(line),
-                    false => t.held[i].push(line),
-                }
-            };
-            let result = tenant::provision(client, ca, shared, plan, &mut tell);
-            if result.is_err() {
-                stop.store(true, Ordering::SeqCst);
-            }
-            let mut t = lock();
-            t.results[i] = Some(result);
-            // The finished ones at the head go; the next one's held lines
-            // are printed and from then on it prints its own.
-            while t.results.get(t.head).is_some_and(Option::is_some) {
-                if let Some(b) = bar {
-                    b.inc();
-                }
-                t.head += 1;
-                let head = t.head;
-                if let Some(lines) = t.held.get_mut(head) {
-                    std::mem::take(lines).into_iter().for_each(ui::status);
-                    if let (Some(b), Some(p)) = (bar, plans.get(head)) {
-                        b.set_message(&p.name);
-                    }
-                }
-            }
-        }
-    };
-    if let (Some(b), Some(p)) = (bar, plans.first()) {
-        b.set_message(&p.name);
-    }
-    std::thread::scope(|s| {
-        for _ in 0..jobs.clamp(1, plans.len().max(1)) {
-            s.spawn(work);
-        }
-    });
-    told.into_inner().unwrap_or_else(|e| e.into_inner()).results
 }
 
 fn print_reports(
