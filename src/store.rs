@@ -40,8 +40,8 @@ impl<'a> Shared<'a> {
         Shared(std::sync::Mutex::new(opened))
     }
 
-    /// `f` with the state to itself. A worker that panicked holding it
-    /// left nothing half-done in memory that a record would not redo.
+    /// `f` with the state to itself. A poisoned lock is taken as it is:
+    /// a worker's panic ends the run once the other workers have stopped.
     pub fn with<R>(&self, f: impl FnOnce(&mut Opened) -> R) -> R {
         f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }

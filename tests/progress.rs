@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use crate::support::cmd::{Cmd, Output};
-use crate::support::faultproxy::{Fault, Inject};
+use crate::support::faultproxy::{Event, Fault, FaultProxy, Inject};
 use crate::support::fixture::Fixture;
 use crate::support::pty::Terminal;
 use crate::support::require_e2e;
@@ -94,21 +94,27 @@ fn add_user_on_a_terminal_says_it_waits_for_vault_while_a_request_hangs_and_clea
     );
 }
 
+/// `cmd` run while the proxy holds a request: `during` gets the held
+/// request, then it is let go; the run's output.
+fn run_while_held(cmd: &Cmd, proxy: &FaultProxy, during: impl FnOnce(Event)) -> Output {
+    std::thread::scope(|s| {
+        let run = s.spawn(|| cmd.run());
+        during(proxy.wait_held(SEEN_WITHIN));
+        proxy.release();
+        run.join().expect("the vaultnet run")
+    })
+}
+
 #[test]
 fn add_user_without_a_terminal_never_shows_the_wait_notice() {
     require_e2e!("holds a request to a real OpenBao behind the fault proxy");
     let site = Fixture::builder().fault_proxy().build();
     let name = "t-nowait";
     let proxy = site.proxy(Inject::before(Fault::Hold, 1));
-    let cmd = add_user(&site, &[name]);
-    let out = std::thread::scope(|s| {
-        let run = s.spawn(|| cmd.run());
-        proxy.wait_held(SEEN_WITHIN);
+    let out = run_while_held(&add_user(&site, &[name]), &proxy, |_| {
         // Long enough for the notice to have been drawn twice on a
         // terminal (after 1 s, then each second).
         std::thread::sleep(Duration::from_millis(2500));
-        proxy.release();
-        run.join().expect("the vaultnet run")
     });
     // stderr exactly: the steps, no notice, no erase-line.
     out.expect(add_expect(&site, &[name], false));
@@ -158,9 +164,7 @@ fn bulk_add_user_provisions_tenants_at_once_and_reports_them_in_order() {
     let proxy = site.proxy(Inject::before(Fault::Hold, 1));
     let mut cmd = add_user(&site, &[a, b]);
     cmd.args(["--jobs", "2"]);
-    let out = std::thread::scope(|s| {
-        let run = s.spawn(|| cmd.run());
-        let held = proxy.wait_held(SEEN_WITHIN);
+    let out = run_while_held(&cmd, &proxy, |held| {
         let (held_tenant, other) = match held.path.ends_with(a) {
             true => (a, b),
             false => (b, a),
@@ -197,8 +201,6 @@ fn bulk_add_user_provisions_tenants_at_once_and_reports_them_in_order() {
             !site.bundle(held_tenant).exists(),
             "`{held_tenant}` has a bundle before its policy was written"
         );
-        proxy.release();
-        run.join().expect("the vaultnet run")
     });
     out.expect(add_expect(&site, &[a, b], false));
 }

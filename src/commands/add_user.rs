@@ -30,7 +30,8 @@ EXAMPLES:
 
 EXIT CODES:
   0  every tenant is provisioned
-  1  Vault refused or failed a step (tenants done before it are kept)
+  1  Vault refused or failed a step (the tenants finished are kept; none is started
+     after it, those under way finish)
   2  bad name, unknown Unix user, a name Vault has that vaultnet did not make, not
      initialised; nothing was changed";
 
