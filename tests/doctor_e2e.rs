@@ -33,7 +33,7 @@ use crate::support::fixture::Fixture;
 use crate::support::init::{
     NEXT_ADD_USER, ca_name, init_report, kept_certificates, next_ca_name, vault_setup,
 };
-use crate::support::tenant::{UnixUser, created, next, next_each, totals, updated};
+use crate::support::tenant::{UnixUser, created, next, next_each, totals, up_to_date, updated};
 use crate::support::{require_e2e, run_ok, wait_for, write_private};
 
 /// The chain as `doctor`'s issue describes it, all of it working: in a
@@ -1239,6 +1239,142 @@ fn doctor_shows_a_policy_edited_in_vault_as_a_diff() {
         ),
     );
     assert_all_ok(&site.report(&["--login"], 0));
+}
+
+/// A token that may do everything but what `deny` names: `path "P" {
+/// capabilities = […] }` lines after the catch-all.
+fn token_with(site: &Fixture, name: &str, except: &str) -> String {
+    let text = format!(
+        "path \"*\" {{ capabilities = [\"create\", \"read\", \"update\", \"delete\", \"list\", \"sudo\"] }}\n{except}\n"
+    );
+    site.root_api_expect(
+        "PUT",
+        &format!("sys/policies/acl/{name}"),
+        Some(json!({ "policy": text })),
+        204,
+    );
+    let t = site.root_api_expect(
+        "POST",
+        "auth/token/create",
+        Some(json!({ "policies": [name], "ttl": "1h" })),
+        200,
+    );
+    t["auth"]["client_token"].as_str().unwrap().to_string()
+}
+
+/// One tenant's policy broadened to every tenant's secrets, as in
+/// [`doctor_shows_a_policy_edited_in_vault_as_a_diff`].
+fn broaden_policy(site: &Fixture, tenant: &str) {
+    let path = format!("sys/policies/acl/vaultnet-{tenant}");
+    let live = site.root_api_expect("GET", &path, None, 200);
+    let text = live["data"]["policy"].as_str().unwrap();
+    let mut doc: BTreeMap<String, BTreeMap<String, Value>> = serde_json::from_str(text).unwrap();
+    doc.get_mut("path").unwrap().insert(
+        "secret/data/tenants/*".into(),
+        json!({"capabilities": ["read"]}),
+    );
+    let broader = serde_json::to_string_pretty(&doc).unwrap();
+    site.root_api_expect("PUT", &path, Some(json!({ "policy": broader })), 204);
+}
+
+/// Over several tenants, doctor and add-user take every policy's text
+/// from one listing where Vault has it (OpenBao's detailed listing),
+/// and read each policy where it has not: the same drift is found, and
+/// repaired, either way. The first token may not read a policy on its
+/// own, so what it finds came from the listing; the second may not use
+/// the listing, so what it finds came from the reads.
+#[test]
+fn policies_are_checked_from_one_listing_or_one_by_one_with_the_same_result() {
+    require_e2e!("runs OpenBao, socat and nft in a network namespace");
+    let site = healthy("vndpl");
+    let (a, b) = (site.tenant(0), site.tenant(1));
+    let listing = token_with(
+        &site,
+        "vndpl-listing",
+        "path \"sys/policies/acl/vaultnet-*\" { capabilities = [\"create\", \"update\", \"delete\"] }",
+    );
+    let reads = token_with(
+        &site,
+        "vndpl-reads",
+        "path \"sys/policies/detailed/*\" { capabilities = [\"deny\"] }",
+    );
+    let with = |token: &str, args: &[&str]| {
+        let mut c = site.vaultnet_without_token();
+        c.env("BAO_TOKEN", token)
+            .env("LC_ALL", "C.UTF-8")
+            .args(args);
+        c
+    };
+    let report = |token: &str, code: i32| {
+        let out = with(token, &["doctor", "--output", "json"])
+            .run()
+            .expect(site.expect(code).stdout_any(REPORT_NOT_COMPARED));
+        assert_no_token(&out, token);
+        Report::parse(out)
+    };
+
+    broaden_policy(&site, a);
+    site.root_api_expect(
+        "DELETE",
+        &format!("sys/policies/acl/vaultnet-{b}"),
+        None,
+        204,
+    );
+    for token in [&listing, &reads] {
+        let r = report(token, 1);
+        let (pa, pb) = (
+            format!("vaultcfg.{a}.policy"),
+            format!("vaultcfg.{b}.policy"),
+        );
+        r.expect(&pa, "fail");
+        let detail = r.detail(&pa);
+        assert!(
+            detail.contains("edited in Vault") && detail.contains("\"secret/data/tenants/*\""),
+            "{}",
+            r.out
+        );
+        r.expect(&pb, "fail");
+        assert_eq!(r.detail(&pb), "deleted from Vault", "{}", r.out);
+        // The token does everything else doctor asks.
+        for t in [a, b] {
+            r.expect(&format!("vaultcfg.{t}.role"), "ok");
+            r.expect(&format!("vaultcfg.{t}.secret_id"), "ok");
+        }
+    }
+
+    let repaired = format!(
+        "{a}: policy `vaultnet-{a}` had drifted and was repaired:\n    -     \"secret/data/tenants/*\": {{\n"
+    );
+    let out = with(&listing, &["add-user", a, b]).run().expect(
+        site.expect(0)
+            .stdout(format!(
+                "{}{}{}{}",
+                updated(a, ""),
+                updated(b, ""),
+                next_each(a),
+                totals(0, 2, 0, 0)
+            ))
+            .stderr(format!("{repaired}{b}: policy `vaultnet-{b}`: created\n")),
+    );
+    assert_no_token(&out, &listing);
+    for token in [&listing, &reads] {
+        assert_all_ok(&report(token, 0));
+    }
+
+    broaden_policy(&site, a);
+    let out = with(&reads, &["add-user", a, b]).run().expect(
+        site.expect(0)
+            .stdout(format!(
+                "{}{}{}{}",
+                updated(a, ""),
+                up_to_date(b),
+                next(a),
+                totals(0, 1, 1, 0)
+            ))
+            .stderr(repaired),
+    );
+    assert_no_token(&out, &reads);
+    assert_all_ok(&report(&listing, 0));
 }
 
 #[test]

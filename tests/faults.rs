@@ -1829,7 +1829,6 @@ fn a_new_tenant_costs_four_requests_and_an_unchanged_one_only_reads() {
         assert_eq!(
             own,
             [
-                format!("GET /v1/sys/policies/acl/vaultnet-{n}"),
                 format!("GET {role}"),
                 format!("GET {role}/role-id"),
                 format!("POST {role}/secret-id/lookup"),
@@ -1839,4 +1838,22 @@ fn a_new_tenant_costs_four_requests_and_an_unchanged_one_only_reads() {
             proxy.transcript()
         );
     }
+    // The policies' texts came from one listing for the whole run.
+    let run: Vec<String> = events
+        .iter()
+        .filter(|e| {
+            !names
+                .iter()
+                .any(|n| e.path.contains(&format!("vaultnet-{n}")))
+        })
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    assert_eq!(
+        run.iter()
+            .filter(|p| p.contains("/sys/policies/"))
+            .collect::<Vec<_>>(),
+        ["GET /v1/sys/policies/detailed/acl?list=true"],
+        "{}",
+        proxy.transcript()
+    );
 }

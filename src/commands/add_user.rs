@@ -203,6 +203,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
                 .map_err(|e| e.context(format!("tenant `{}`", plan.name)))?;
         }
     }
+    tenant::see_policies(&client, &opened.state.site, &mut plans)?;
 
     let bar = ui::progress(plans.len(), args.output == Output::Text);
     if let (Some(b), Some(p)) = (&bar, plans.first()) {

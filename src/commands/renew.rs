@@ -183,6 +183,12 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         renew_site(&mut site_changes, &mut failures)?;
     }
 
+    // Every tenant's policy from one listing, where Vault has one, rather
+    // than one read per tenant.
+    let policies = match names.len() {
+        0 | 1 => None,
+        _ => crate::vault::ops::PolicyTexts::list(&client)?,
+    };
     let mut reports = Vec::new();
     for name in &names {
         let rec = opened.state.tenants[name].clone();
@@ -194,6 +200,9 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
         let result = tenant::plan(name, &asked, Some(&rec), &site_settings).and_then(|mut plan| {
             let now = OffsetDateTime::now_utc();
             tenant::assign_ports(&opened.state, std::slice::from_mut(&mut plan), now)?;
+            if let Some(p) = &policies {
+                plan.policy = p.seen(&crate::policy::policy_name(&site_settings, name));
+            }
             tenant::provision(&client, &ca, &Shared::new(&mut opened), &plan, &mut tell)
         });
         let report = match result {

@@ -80,12 +80,21 @@ pub fn mounts(c: &Client, site: &Site) -> Check {
     Check::group("vaultcfg.mounts", "mounts", children)
 }
 
-/// The tenant's role, policy and secret_id as Vault has them.
-pub fn tenant_objects(c: &Client, site: &Site, name: &str, rec: &Tenant, ca_pem: &str) -> Check {
+/// The tenant's role, policy and secret_id as Vault has them. `policies`:
+/// every policy's text, listed once for all tenants where Vault can
+/// ([`ops::PolicyTexts`]); else each tenant's policy is read.
+pub fn tenant_objects(
+    c: &Client,
+    site: &Site,
+    name: &str,
+    rec: &Tenant,
+    ca_pem: &str,
+    policies: Option<&ops::PolicyTexts>,
+) -> Check {
     let fix = format!("run `vaultnet add-user {name}` to repair it");
     let mut children = vec![
         role_check(c, site, name, rec, ca_pem, &fix),
-        policy_check(c, site, name, &fix),
+        policy_check(c, site, name, policies, &fix),
     ];
     children.extend(secret_id_check(c, name, rec, &fix));
     Check::group(
@@ -124,25 +133,39 @@ fn role_check(c: &Client, site: &Site, name: &str, rec: &Tenant, ca_pem: &str, f
 }
 
 /// The policy's text is what vaultnet wrote (drift shown as a diff).
-fn policy_check(c: &Client, site: &Site, name: &str, fix: &str) -> Check {
+fn policy_check(
+    c: &Client,
+    site: &Site,
+    name: &str,
+    policies: Option<&ops::PolicyTexts>,
+    fix: &str,
+) -> Check {
     let pname = policy::policy_name(site, name);
     let want = policy::policy_text(site, name);
     let (id, title) = (
         format!("vaultcfg.{name}.policy"),
         format!("policy `{pname}`"),
     );
-    match c.get_opt(&format!("sys/policies/acl/{pname}")) {
+    let live = match policies.map(|p| p.seen(&pname)) {
+        Some(ops::Seen::Absent) => Ok(None),
+        Some(ops::Seen::Text(t)) => Ok(Some(t)),
+        None | Some(ops::Seen::Ask) => c.get_opt(&format!("sys/policies/acl/{pname}")).map(|v| {
+            v.map(|v| {
+                v.pointer("/data/policy")
+                    .or_else(|| v.get("policy"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            })
+        }),
+    };
+    match live {
         Ok(None) => Check::fail(id, title, fix).detail("deleted from Vault"),
-        Ok(Some(v)) => {
-            let live = v
-                .pointer("/data/policy")
-                .or_else(|| v.get("policy"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
+        Ok(Some(live)) => {
             if live == want {
                 Check::ok(id, title).detail("as vaultnet wrote it")
             } else {
-                let diff = policy::text_diff(live, &want).join(" | ");
+                let diff = policy::text_diff(&live, &want).join(" | ");
                 Check::fail(id, title, fix).detail(format!("edited in Vault: {diff}"))
             }
         }

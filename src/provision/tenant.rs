@@ -58,6 +58,8 @@ pub struct Plan {
     /// written without reading them first, and no other secret_id of it
     /// can exist to look for.
     pub fresh: bool,
+    /// What the run saw of its policy at the start ([`see_policies`]).
+    pub policy: ops::Seen,
     /// Its own port, where the profile gives each tenant one
     /// ([`assign_ports`]).
     pub port: Option<u16>,
@@ -141,8 +143,28 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site: &Site) -> Re
         network: None,
         gate_reload: asked.gate_reload,
         fresh: false,
+        policy: ops::Seen::Ask,
         port: None,
     })
+}
+
+/// Each plan's policy as Vault has it, from one listing of every policy's
+/// text, where more than one plan would otherwise read its own
+/// ([`ops::PolicyTexts`]; where Vault has no such listing, each is read
+/// when its tenant's turn comes). A fresh plan's policy is absent
+/// already. Before the first change, like the other observations of the
+/// run.
+pub fn see_policies(c: &Client, site: &Site, plans: &mut [Plan]) -> Result<()> {
+    if plans.iter().filter(|p| !p.fresh).count() < 2 {
+        return Ok(());
+    }
+    let Some(texts) = ops::PolicyTexts::list(c)? else {
+        return Ok(());
+    };
+    for plan in plans.iter_mut().filter(|p| !p.fresh) {
+        plan.policy = texts.seen(&crate::policy::policy_name(site, &plan.name));
+    }
+    Ok(())
 }
 
 /// Each plan's own port, where the profile gives each tenant one: the
@@ -237,7 +259,11 @@ pub fn provision(
             o.record(name)
         })?;
     }
-    let policy = ops::ensure_policy(c, &site, name, plan.fresh)?;
+    let seen = match plan.fresh {
+        true => &ops::Seen::Absent,
+        false => &plan.policy,
+    };
+    let policy = ops::ensure_policy(c, &site, name, seen)?;
     step(policy);
     // The way in the plan, and no other: a tenant moved between AppRole
     // and cert auth loses the one the state says it had (asked only then:

@@ -232,22 +232,88 @@ pub fn ensure_kv2(c: &Client, mount: &str) -> Result<Outcome> {
     ))
 }
 
+/// What a run saw of a policy at its start, so it need not read it again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Seen {
+    /// Not seen: read it.
+    #[default]
+    Ask,
+    /// Vault had no policy of this name.
+    Absent,
+    /// Vault had this text.
+    Text(String),
+}
+
+/// Every ACL policy's text from one request: OpenBao's detailed listing
+/// (`LIST sys/policies/detailed/acl`, OpenBao 2.3.1 and later), so a run
+/// or a check over many tenants does not read each policy on its own.
+#[derive(Debug, Default)]
+pub struct PolicyTexts {
+    names: std::collections::BTreeSet<String>,
+    texts: std::collections::BTreeMap<String, String>,
+}
+
+impl PolicyTexts {
+    /// `None` where the server has no such listing (HashiCorp Vault, older
+    /// OpenBao: 404 or 405) or the token may not use it (403): each policy
+    /// is then read on its own, as before.
+    pub fn list(c: &Client) -> Result<Option<PolicyTexts>> {
+        let path = "sys/policies/detailed/acl?list=true";
+        let r = c.raw(reqwest::Method::GET, path, None, None)?;
+        if (403..=405).contains(&r.status) {
+            return Ok(None);
+        }
+        let v = c.check(reqwest::Method::GET, path, r)?;
+        let texts = v
+            .pointer("/data/key_info")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, i)| {
+                        let t = i.get("policy").and_then(Value::as_str)?;
+                        Some((k.clone(), t.to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some(PolicyTexts {
+            names: crate::vault::strings_at(&v, "/data/keys")
+                .into_iter()
+                .collect(),
+            texts,
+        }))
+    }
+
+    /// What the listing showed of policy `name`: a name listed without its
+    /// text (OpenBao leaves out one it could not read) is asked again.
+    pub fn seen(&self, name: &str) -> Seen {
+        match self.texts.get(name) {
+            Some(t) => Seen::Text(t.clone()),
+            None if self.names.contains(name) => Seen::Ask,
+            None => Seen::Absent,
+        }
+    }
+}
+
 /// Writes the tenant's policy unless Vault already holds exactly that text;
 /// a drifted policy is repaired and its diff reported.
-/// `fresh`: Vault was seen, at the start of the run, to have no policy of
-/// this name (a new tenant): it is written without reading it first.
-pub fn ensure_policy(c: &Client, site: &Site, tenant: &str, fresh: bool) -> Result<Outcome> {
+/// `seen`: what the run saw of it at its start (a new tenant's: absent,
+/// [`Seen::Absent`]); only [`Seen::Ask`] reads it first.
+pub fn ensure_policy(c: &Client, site: &Site, tenant: &str, seen: &Seen) -> Result<Outcome> {
     let name = policy::policy_name(site, tenant);
     let want = policy::policy_text(site, tenant);
     let path = format!("sys/policies/acl/{name}");
-    let live = if fresh { None } else { c.get_opt(&path)? };
-    let live = live.and_then(|v| {
-        v.get("data")
-            .and_then(|d| d.get("policy"))
-            .or_else(|| v.get("policy"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
+    let live = match seen {
+        Seen::Absent => None,
+        Seen::Text(t) => Some(t.clone()),
+        Seen::Ask => c.get_opt(&path)?.and_then(|v| {
+            v.get("data")
+                .and_then(|d| d.get("policy"))
+                .or_else(|| v.get("policy"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }),
+    };
     match live {
         Some(l) if l == want => Ok(Outcome::new(
             Change::Kept,
