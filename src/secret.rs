@@ -12,6 +12,12 @@ impl Secret {
     pub fn new(s: String) -> Self {
         Secret(Zeroizing::new(s))
     }
+    /// SHA-256 of the value, in hex: names it without revealing it, where
+    /// the value is random enough that no guess finds it.
+    pub fn sha256_hex(&self) -> String {
+        sha256_hex(self.expose().as_bytes())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -21,6 +27,15 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
+}
+
+/// SHA-256 of `bytes`, in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

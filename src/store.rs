@@ -194,11 +194,7 @@ fn create_journal(path: &Path, contents: &[u8]) -> Result<File> {
 }
 
 fn digest(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::secret::sha256_hex(bytes)
 }
 
 pub fn not_initialised(dir: &Path) -> Error {
@@ -409,6 +405,7 @@ mod tests {
             network: None::<TenantNetwork>,
             port: None,
             last_cert_expiry: None,
+            secret_id_sha256: None,
         }
     }
 

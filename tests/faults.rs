@@ -318,11 +318,22 @@ fn end_state(site: &Fixture, name: &str, renewed_from: Option<&Value>) -> Conver
         .map(|f| (norm(f.clone()), norm(read_text(&dir.join(&f)))))
         .collect();
     let expires = rec["secret_id_expires"].is_string();
+    // The recorded SHA-256 is the bundle's plain secret_id's (a wrapped one
+    // has none): compared here, then left out like the accessor.
+    let sha256 = rec["secret_id_sha256"].as_str().map(str::to_string);
+    let plain = read_text(&dir.join("secret_id"));
+    let plain = vaultnet::vault::ops::is_plain_secret_id(plain.trim()).then_some(plain);
+    assert_eq!(
+        sha256,
+        plain.map(|p| vaultnet::secret::sha256_hex(p.trim().as_bytes())),
+        "{name}: vaultnet.yaml records another secret_id's SHA-256 than the bundle's"
+    );
     for k in [
         "cert_serial",
         "cert_not_after",
         "secret_id_accessor",
         "secret_id_expires",
+        "secret_id_sha256",
     ] {
         rec.as_object_mut().expect("record is a map").remove(k);
     }
@@ -1773,9 +1784,12 @@ fn renew_with_openbao_killed_after_each_write_converges_after_restart() {
 /// the three lists of the names Vault has), then for each new tenant
 /// exactly four — its policy written, its role written, its role_id read,
 /// a secret_id made — with no read of what cannot exist yet. A rerun with
-/// nothing to change only reads: the policy, the role, the role_id, its
-/// secret_id looked up, the role's secret_ids listed (five: an orphan of a
-/// run killed while renewing is found only by that list).
+/// nothing to change only reads, three a tenant: the role, the role_id,
+/// the role's secret_ids listed (which shows the recorded secret_id is
+/// still there, and finds an orphan of a run killed while renewing); the
+/// policies' texts come from one listing for the run, and the bundle's
+/// secret_id is known by its recorded SHA-256, not sent to Vault. A record
+/// from before the SHA-256 was kept costs one lookup by value, once.
 #[test]
 fn a_new_tenant_costs_four_requests_and_an_unchanged_one_only_reads() {
     require_e2e!("starts OpenBao behind the logging proxy");
@@ -1831,7 +1845,6 @@ fn a_new_tenant_costs_four_requests_and_an_unchanged_one_only_reads() {
             [
                 format!("GET {role}"),
                 format!("GET {role}/role-id"),
-                format!("POST {role}/secret-id/lookup"),
                 format!("GET {role}/secret-id?list=true"),
             ],
             "{}",
@@ -1856,4 +1869,45 @@ fn a_new_tenant_costs_four_requests_and_an_unchanged_one_only_reads() {
         "{}",
         proxy.transcript()
     );
+    drop(proxy);
+
+    // rq2's record as an earlier vaultnet wrote it, without the SHA-256:
+    // its secret_id is looked up by value once, and the SHA-256 recorded.
+    let state = site.path("vaultnet.yaml");
+    let yaml = std::fs::read_to_string(&state).unwrap();
+    let mut within = false;
+    let older: String = yaml
+        .lines()
+        .filter(|l| {
+            if l.starts_with("  ") && !l.starts_with("   ") {
+                within = *l == "  rq2:";
+            }
+            !(within && l.trim_start().starts_with("secret_id_sha256:"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        yaml.len() - older.len(),
+        "    secret_id_sha256: \n".len() + 64,
+        "{yaml}"
+    );
+    crate::support::write_private(&state, older.as_bytes());
+    for (run, lookups) in [(3, ["rq2"].as_slice()), (4, [].as_slice())] {
+        let mut cmd = site.vaultnet();
+        cmd.args(["add-user", "--no-unix-user"]).args(names);
+        let (out, proxy) = site.run_through(Inject::none(), &mut cmd);
+        out.expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
+        let looked_up: Vec<String> = proxy
+            .events()
+            .iter()
+            .filter(|e| e.path.ends_with("/secret-id/lookup"))
+            .map(|e| e.path.clone())
+            .collect();
+        let want: Vec<String> = lookups
+            .iter()
+            .map(|n| format!("/v1/auth/approle/role/vaultnet-{n}/secret-id/lookup"))
+            .collect();
+        assert_eq!(looked_up, want, "run {run}\n{}", proxy.transcript());
+    }
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), yaml);
 }

@@ -235,12 +235,11 @@ fn bulk_add_user_counts_added_up_to_date_and_failed_tenants_in_one_totals_line()
     let (out, proxy) = site.run_through(Inject::none(), &mut add_user(&site, &[a]));
     out.expect(add_expect(&site, &[a], false));
     drop(proxy);
-    // One at a time (`--jobs 1`), so the fifth write is `c`'s first: `a`
-    // is up to date (its one POST looks its secret_id up, which the proxy
-    // counts as a write), `b` takes writes 2 to 4, `c`'s first write
-    // fails, `d` is not tried.
+    // One at a time (`--jobs 1`), so the fourth write is `c`'s first: `a`
+    // is up to date (it only reads), `b` takes writes 1 to 3, `c`'s first
+    // write fails, `d` is not tried.
     let (out, proxy) = site.run_through(
-        Inject::before(Fault::Status(500), 5),
+        Inject::before(Fault::Status(500), 4),
         add_user(&site, &[a, b, c, d]).args(["--jobs", "1"]),
     );
     out.expect(

@@ -33,7 +33,6 @@ use crate::support::expect::Expect;
 use crate::support::fixture::Fixture;
 use crate::support::manifest_dir;
 use crate::support::netns::TenantNs;
-use crate::support::require_e2e;
 use crate::support::snapshot::Snapshot;
 use crate::support::tenant::{
     Agent, NFT, NFT_RELOADED, UnixUser, add_expect, added, bundle_files, connect_as, created,
@@ -41,6 +40,7 @@ use crate::support::tenant::{
     list_table, mode_owner, next, nft_set, readme_block, removed, tenant_name, tenant_request,
     up_to_date, updated,
 };
+use crate::support::{require_e2e, write_private};
 
 /// How long the agent may take to log in and render (≈1 s here).
 const AGENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -658,6 +658,60 @@ fn rotate_issues_a_new_certificate_and_secret_id_and_destroys_the_old_one() {
     );
     let state = site.state();
     assert_eq!(state["tenants"][&a]["cert_serial"], new_serial.as_str());
+}
+
+/// A rerun knows the bundle's secret_id by the SHA-256 it recorded: a file
+/// that holds anything else is asked of Vault by value. One Vault honours
+/// for the tenant's role (made by hand, restored from elsewhere) is kept and
+/// recorded, and the one it replaced goes; one Vault does not know is
+/// replaced by a new secret_id.
+#[test]
+fn a_secret_id_file_vaultnet_did_not_write_is_asked_of_vault() {
+    require_e2e!("runs OpenBao in a network namespace");
+    let site = Fixture::host("vnts").openbao().build();
+    let name = tenant_name("s");
+    let a = name.as_str();
+    site.add_user(&["--no-unix-user", a])
+        .run()
+        .expect(add_expect(&site, &[a], false));
+    let role_id = site.bundle_text(a, "role_id");
+    let first = site.bundle_text(a, "secret_id");
+    let file = site.path(&format!("tenants/{a}/secret_id"));
+    let role = format!("auth/approle/role/vaultnet-{a}");
+
+    let by_hand = site.root_api_expect("POST", &format!("{role}/secret-id"), None, 200);
+    let by_hand = by_hand["data"]["secret_id"].as_str().unwrap().to_string();
+    write_private(&file, format!("{by_hand}\n"));
+    site.add_user(&["--no-unix-user", a]).run().expect(
+        site.expect(0)
+            .stdout(format!("{}{}", updated(a, ""), next(a)))
+            .stderr(format!("{a}: destroyed 1 other secret_id(s)\n")),
+    );
+    assert_eq!(site.bundle_text(a, "secret_id").trim(), by_hand);
+    site.login(&role_id, &by_hand)
+        .expect("the kept secret_id works");
+    site.login(&role_id, &first)
+        .expect_err("the replaced secret_id is destroyed");
+    site.add_user(&["--no-unix-user", a])
+        .run()
+        .expect(site.expect(0).stdout(up_to_date(a)));
+
+    let unknown = "0f0e0d0c-0b0a-4909-8807-060504030201";
+    write_private(&file, format!("{unknown}\n"));
+    site.add_user(&["--no-unix-user", a]).run().expect(
+        site.expect(0)
+            .stdout(format!("{}{}", updated(a, ""), next(a)))
+            .stderr(format!(
+                "{a}: secret_id issued, expires [DATE]\n{a}: destroyed 1 other secret_id(s)\n"
+            )),
+    );
+    let issued = site.bundle_text(a, "secret_id");
+    assert!(![unknown, by_hand.as_str(), first.as_str()].contains(&issued.as_str()));
+    site.login(&role_id, &issued)
+        .expect("the new secret_id works");
+    site.login(&role_id, &by_hand)
+        .expect_err("the one it replaced is destroyed");
+    assert_eq!(site.list(&format!("{role}/secret-id")).len(), 1);
 }
 
 #[test]

@@ -348,6 +348,10 @@ pub fn provision(
                 .filter(|_| approle && same_auth)
                 .and_then(|p| p.secret_id_expires)
         }),
+        secret_id_sha256: prev
+            .as_ref()
+            .filter(|_| approle && same_auth)
+            .and_then(|p| p.secret_id_sha256.clone()),
         installed_to,
         retiring: prev
             .as_ref()
@@ -391,9 +395,13 @@ pub fn provision(
             None
         }
     };
-    let retiring = shared.with(|o| o.state.tenants[name].retiring.clone());
+    let (retiring, sid_sha256) = shared.with(|o| {
+        let t = &o.state.tenants[name];
+        (t.retiring.clone(), t.secret_id_sha256.clone())
+    });
     let record = |sid: Option<&SecretIdInfo>, installed_to: Option<PathBuf>| Tenant {
         retiring: retiring.clone(),
+        secret_id_sha256: sid_sha256.clone(),
         ..record(sid, installed_to)
     };
 
@@ -516,7 +524,14 @@ fn approle_secret_id(
 ) -> Result<SecretIdInfo> {
     let name = plan.name.as_str();
     let was_wrapped = prev.is_some_and(|p| p.wrapped_secret_id);
-    let new = secret_id(c, dir, plan, prev, now)?;
+    // The role's secret_ids as Vault lists them, once for the phase: what
+    // shows the recorded one is still there, and finds the others. A
+    // fresh role has none.
+    let listed = match plan.fresh {
+        true => Vec::new(),
+        false => ops::list_secret_id_accessors(c, &plan.role)?,
+    };
+    let new = secret_id(c, dir, plan, prev, &listed, now)?;
     let sid = new.info;
     let mut outcome = new.outcome;
     // A replaced secret_id that still works stays until every running
@@ -547,16 +562,12 @@ fn approle_secret_id(
             .expect("recorded before its secret_id");
         rec.secret_id_accessor = Some(sid.accessor.clone());
         rec.secret_id_expires = sid.expires;
+        rec.secret_id_sha256 = new.sha256.clone();
         rec.retiring = retiring.clone();
         o.record(name)
     })?;
     let keep: Vec<&str> = retiring.iter().map(|r| r.accessor.as_str()).collect();
-    // A fresh role has no secret_id but the one just made.
-    let found = if plan.fresh {
-        Vec::new()
-    } else {
-        orphans(c, dir, plan, &sid, was_wrapped, &keep)?
-    };
+    let found = orphans(c, dir, plan, &sid, was_wrapped, &keep, &listed)?;
     for o in found {
         step(o);
     }
@@ -638,11 +649,18 @@ pub fn show_time(t: OffsetDateTime) -> String {
 
 /// The secret_id: kept while Vault still honours it and renewal is not
 /// due, unless `--rotate` or the delivery mode changed; otherwise a new one.
+/// `listed`: the role's secret_id accessors, as Vault lists them now.
+/// The recorded secret_id is honoured while its accessor is listed and its
+/// recorded expiry has not come (Vault deletes one whose uses are spent);
+/// a plain one is the bundle's while the file's SHA-256 is the recorded
+/// one. Without that record (or when the file changed), the file's value
+/// is looked up in Vault instead.
 fn secret_id(
     c: &Client,
     dir: &Path,
     plan: &Plan,
     prev: Option<&Tenant>,
+    listed: &[String],
     now: OffsetDateTime,
 ) -> Result<NewSid> {
     let name = plan.name.as_str();
@@ -657,14 +675,19 @@ fn secret_id(
         was_wrapped == plan.wrap_ttl.is_some(),
         &current,
     ) {
-        let info = if was_wrapped {
-            match prev.and_then(|p| p.secret_id_accessor.clone()) {
-                Some(acc) => ops::lookup_accessor(c, &plan.role, &acc)?,
-                None => None,
-            }
-        } else {
-            ops::lookup_secret_id(c, &plan.role, cur)?
+        let recorded = prev.and_then(|p| {
+            let acc = p.secret_id_accessor.clone()?;
+            listed.contains(&acc).then_some(SecretIdInfo {
+                accessor: acc,
+                expires: p.secret_id_expires,
+            })
+        });
+        let same_file = prev.and_then(|p| p.secret_id_sha256.as_deref()) == Some(&cur.sha256_hex());
+        let info = match (was_wrapped, same_file) {
+            (true, _) | (false, true) => recorded,
+            (false, false) => ops::lookup_secret_id(c, &plan.role, cur)?,
         };
+        let sha256 = (!was_wrapped).then(|| cur.sha256_hex());
         let ttl = time::Duration::seconds(plan.limits.secret_id_ttl.min(i64::MAX as u64) as i64);
         match info {
             Some(mut i) if i.expires.is_none_or(|e| !pki::renewal_due(e - ttl, e, now)) => {
@@ -682,6 +705,7 @@ fn secret_id(
                 }
                 return Ok(NewSid {
                     info: i,
+                    sha256,
                     outcome: None,
                     superseded: None,
                 });
@@ -733,6 +757,7 @@ fn secret_id(
     };
     Ok(NewSid {
         info,
+        sha256: plan.wrap_ttl.is_none().then(|| new.value.sha256_hex()),
         outcome: Some(Outcome::new(change, text)),
         superseded,
     })
@@ -741,6 +766,8 @@ fn secret_id(
 /// The secret_id phase's result.
 struct NewSid {
     info: SecretIdInfo,
+    /// SHA-256 of a plain secret_id ([`Tenant::secret_id_sha256`]).
+    sha256: Option<String>,
     outcome: Option<Outcome>,
     /// The accessor of a secret_id that was due but still valid, replaced
     /// by this one: it retires with overlap instead of going at once.
@@ -758,10 +785,11 @@ fn orphans(
     sid: &SecretIdInfo,
     was_wrapped: bool,
     retiring: &[&str],
+    listed: &[String],
 ) -> Result<Vec<Outcome>> {
-    let orphans: Vec<String> = ops::list_secret_id_accessors(c, &plan.role)?
-        .into_iter()
-        .filter(|a| *a != sid.accessor && !retiring.contains(&a.as_str()))
+    let orphans: Vec<&String> = listed
+        .iter()
+        .filter(|a| **a != sid.accessor && !retiring.contains(&a.as_str()))
         .collect();
     let mut out = Vec::new();
     if orphans.is_empty() {

@@ -112,7 +112,8 @@ impl std::fmt::Display for Auth {
 }
 
 /// What vaultnet remembers about a tenant (no secrets: a secret_id's
-/// accessor identifies it without granting anything).
+/// accessor identifies it without granting anything, and so does its
+/// SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
@@ -143,6 +144,14 @@ pub struct Tenant {
         skip_serializing_if = "Option::is_none"
     )]
     pub secret_id_expires: Option<OffsetDateTime>,
+    /// SHA-256 (hex) of the plain secret_id in the bundle, which tells a
+    /// rerun that the file still holds the one recorded by its accessor
+    /// without sending the secret_id to Vault. It grants nothing and
+    /// reveals nothing of it: a secret_id is 122 random bits. `None` for a
+    /// wrapped one, and in a record from before it was kept (the next run
+    /// looks the secret_id up by value once, and records it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed_to: Option<PathBuf>,
     /// Secret_ids replaced by a renewal, kept until running agents have
@@ -556,6 +565,7 @@ mod tests {
                 network: None,
                 port: None,
                 last_cert_expiry: None,
+                secret_id_sha256: None,
             },
         );
         let yaml = state.to_yaml();
