@@ -64,6 +64,8 @@ pub struct Target<'a> {
 pub struct Response {
     pub status: u16,
     pub body: Value,
+    /// The answer as it came, instead of `body`, from [`Client::raw_bytes`].
+    pub bytes: Vec<u8>,
     /// The server's leaf certificate (DER), as seen on this connection.
     pub peer_cert: Option<Vec<u8>>,
 }
@@ -186,11 +188,29 @@ impl Client {
         body: Option<&Value>,
         wrap_ttl: Option<&str>,
     ) -> Result<Response> {
+        self.send(method, path, body, wrap_ttl, true)
+    }
+
+    /// [`Client::raw`] of a `GET` whose answer the caller parses itself
+    /// (into `Response::bytes`; `body` is null): a large answer read into
+    /// the few fields the caller keeps, never whole into a [`Value`].
+    pub fn raw_bytes(&self, path: &str) -> Result<Response> {
+        self.send(Method::GET, path, None, None, false)
+    }
+
+    fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        wrap_ttl: Option<&str>,
+        json: bool,
+    ) -> Result<Response> {
         // Until it is answered, a terminal says what vaultnet waits for.
         let _waiting = crate::ui::waiting();
         if self.nodes.is_empty() {
             return self
-                .raw_at(&self.base, method, path, body, wrap_ttl, None)
+                .raw_at(&self.base, method, path, body, wrap_ttl, None, json)
                 .map_err(Failure::into_error);
         }
         let deadline = std::time::Instant::now() + self.retry_for;
@@ -202,7 +222,7 @@ impl Client {
         let mut denied = 0;
         loop {
             let base = self.current_base().to_string();
-            let r = self.raw_at(&base, method.clone(), path, body, wrap_ttl, None);
+            let r = self.raw_at(&base, method.clone(), path, body, wrap_ttl, None, json);
             let again = match &r {
                 Ok(resp) => match resp.status {
                     // Not applied: a standby's redirect, a standby or a
@@ -240,6 +260,7 @@ impl Client {
                 None,
                 None,
                 Some(Duration::from_secs(2)),
+                true,
             );
             if matches!(probe, Ok(Response { status: 200, .. })) {
                 self.current.store(i, std::sync::atomic::Ordering::Relaxed);
@@ -249,7 +270,9 @@ impl Client {
         false
     }
 
-    /// One request to `base`, once; `timeout` overrides the client's.
+    /// One request to `base`, once; `timeout` overrides the client's;
+    /// `json`: the answer parsed into `body`, else kept in `bytes`.
+    #[allow(clippy::too_many_arguments)]
     fn raw_at(
         &self,
         base: &str,
@@ -258,6 +281,7 @@ impl Client {
         body: Option<&Value>,
         wrap_ttl: Option<&str>,
         timeout: Option<Duration>,
+        json: bool,
     ) -> std::result::Result<Response, Failure> {
         let url = format!("{}/v1/{}", base, path.trim_start_matches('/'));
         let started = std::time::Instant::now();
@@ -312,6 +336,14 @@ impl Client {
         let bytes = resp
             .bytes()
             .map_err(|e| Failure::Lost(self.transport_error(base, &e)))?;
+        if !json {
+            return Ok(Response {
+                status,
+                body: Value::Null,
+                bytes: bytes.into(),
+                peer_cert,
+            });
+        }
         let body = if bytes.is_empty() {
             Value::Null
         } else {
@@ -329,6 +361,7 @@ impl Client {
         Ok(Response {
             status,
             body,
+            bytes: Vec::new(),
             peer_cert,
         })
     }
@@ -411,7 +444,7 @@ impl Client {
     pub fn health(&self) -> Result<(Health, Value)> {
         let _waiting = crate::ui::waiting();
         let once = |base: &str| {
-            self.raw_at(base, Method::GET, HEALTH_PATH, None, None, None)
+            self.raw_at(base, Method::GET, HEALTH_PATH, None, None, None, true)
                 .map(|r| (Health::from_status(r.status), r.body))
                 .map_err(Failure::into_error)
         };
@@ -432,7 +465,8 @@ impl Client {
                         HEALTH_PATH,
                         None,
                         None,
-                        Some(Duration::from_secs(2))
+                        Some(Duration::from_secs(2)),
+                        true,
                     ),
                     Ok(Response { status: 429, .. })
                 )

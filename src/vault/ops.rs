@@ -259,28 +259,47 @@ impl PolicyTexts {
     /// is then read on its own, as before.
     pub fn list(c: &Client) -> Result<Option<PolicyTexts>> {
         let path = "sys/policies/detailed/acl?list=true";
-        let r = c.raw(reqwest::Method::GET, path, None, None)?;
+        let r = c.raw_bytes(path)?;
         if (403..=405).contains(&r.status) {
             return Ok(None);
         }
-        let v = c.check(reqwest::Method::GET, path, r)?;
-        let texts = v
-            .pointer("/data/key_info")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, i)| {
-                        let t = i.get("policy").and_then(Value::as_str)?;
-                        Some((k.clone(), t.to_string()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        if !(200..300).contains(&r.status) {
+            let body = serde_json::from_slice(&r.bytes).unwrap_or(Value::Null);
+            let r = crate::vault::Response { body, ..r };
+            return c.check(reqwest::Method::GET, path, r).map(|_| None);
+        }
+        // Read straight into the names and texts: the answer holds every
+        // policy in Vault, not only the tenants', with fields not kept.
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            data: Listing,
+        }
+        #[derive(serde::Deserialize)]
+        struct Listing {
+            #[serde(default)]
+            keys: std::collections::BTreeSet<String>,
+            #[serde(default)]
+            key_info: std::collections::BTreeMap<String, Info>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Info {
+            policy: Option<String>,
+        }
+        let a: Answer = serde_json::from_slice(&r.bytes).map_err(|_| {
+            Error::failed(format!(
+                "malformed answer to LIST {} (HTTP {}, not a policy listing)",
+                path.trim_end_matches("?list=true"),
+                r.status
+            ))
+        })?;
         Ok(Some(PolicyTexts {
-            names: crate::vault::strings_at(&v, "/data/keys")
+            names: a.data.keys,
+            texts: a
+                .data
+                .key_info
                 .into_iter()
+                .filter_map(|(k, i)| Some((k, i.policy?)))
                 .collect(),
-            texts,
         }))
     }
 
