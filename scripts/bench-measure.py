@@ -190,12 +190,13 @@ def measure(storage, results):
                 vn(st, "doctor", "--token-file", token), trace=trace, check=False))
             if before and not trace:
                 # The same doctor from another build, in the same round, on
-                # a copy of the site without the record field it predates.
+                # a copy of the site without the record fields it predates.
                 old = st + "-before"
                 shutil.rmtree(old, ignore_errors=True)
                 shutil.copytree(st, old, symlinks=True)
                 with open(f"{st}/vaultnet.yaml") as f:
-                    kept = [l for l in f if "secret_ids_swept:" not in l]
+                    kept = [l for l in f
+                            if "secret_ids_swept:" not in l and "secret_id_sha256:" not in l]
                 with open(f"{old}/vaultnet.yaml", "w") as f:
                     f.writelines(kept)
                 rec(what="doctor-before", n=n, run=r, **run(

@@ -1202,17 +1202,8 @@ fn doctor_shows_a_policy_edited_in_vault_as_a_diff() {
     require_e2e!("runs OpenBao, socat and nft in a network namespace");
     let site = healthy("vndpo");
     let (a, b) = (site.tenant(0), site.tenant(1));
-    let path = format!("sys/policies/acl/vaultnet-{a}");
-    let live = site.root_api_expect("GET", &path, None, 200);
-    let text = live["data"]["policy"].as_str().unwrap();
     // Someone broadened it to every tenant's secrets.
-    let mut doc: BTreeMap<String, BTreeMap<String, Value>> = serde_json::from_str(text).unwrap();
-    doc.get_mut("path").unwrap().insert(
-        "secret/data/tenants/*".into(),
-        json!({"capabilities": ["read"]}),
-    );
-    let broader = serde_json::to_string_pretty(&doc).unwrap();
-    site.root_api_expect("PUT", &path, Some(json!({ "policy": broader })), 204);
+    broaden_policy(&site, a);
 
     let r = site.report(&["--login"], 1);
     let id = format!("vaultcfg.{a}.policy");
@@ -1262,8 +1253,8 @@ fn token_with(site: &Fixture, name: &str, except: &str) -> String {
     t["auth"]["client_token"].as_str().unwrap().to_string()
 }
 
-/// One tenant's policy broadened to every tenant's secrets, as in
-/// [`doctor_shows_a_policy_edited_in_vault_as_a_diff`].
+/// One tenant's policy broadened to every tenant's secrets: a path that
+/// reads every tenant's, added to the text vaultnet wrote.
 fn broaden_policy(site: &Fixture, tenant: &str) {
     let path = format!("sys/policies/acl/vaultnet-{tenant}");
     let live = site.root_api_expect("GET", &path, None, 200);

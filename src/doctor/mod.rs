@@ -349,19 +349,33 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
                 return Check::skip("vaultcfg", "Vault config").detail("Vault is not reachable and active");
             }
             let mut children = vec![vaultcfg::mounts(&c, site)];
-            // Every policy's text in one request where Vault lists them so
-            // (one read per tenant otherwise, as a failed listing falls
-            // back to); each tenant's other reads are independent of every
-            // other tenant's: a few at a time over the client's pool of
-            // keep-alive connections (one at a time, 1000 tenants took
-            // 1.5 s, nearly all of it waiting for answers).
-            let policies = match tenants.len() {
-                0 | 1 => None,
-                _ => ops::PolicyTexts::list(&c).ok().flatten(),
-            };
-            children.extend(each(&tenants, VAULT_WORKERS, |(n, t)| {
-                vaultcfg::tenant_objects(&c, site, n, t, &own_ca, policies.as_ref())
-            }));
+            // Each tenant's role and secret_id reads are independent of
+            // every other tenant's: a few at a time over the client's pool
+            // of keep-alive connections (one at a time, 1000 tenants took
+            // 1.5 s, nearly all of it waiting for answers). Beside them,
+            // every policy's text in one request where Vault lists them so;
+            // then each policy is checked from it (or read, where the
+            // listing failed or Vault has none).
+            let (policies, found) = std::thread::scope(|s| {
+                let listing = s.spawn(|| match tenants.len() {
+                    0 | 1 => None,
+                    _ => ops::PolicyTexts::list(&c).ok().flatten(),
+                });
+                let found = each(&tenants, VAULT_WORKERS, |(n, t)| {
+                    vaultcfg::tenant_role_and_secret_id(&c, site, n, t, &own_ca)
+                });
+                (listing.join().expect("policy listing thread"), found)
+            });
+            let checked = each(&tenants, VAULT_WORKERS, |(n, _)| {
+                vaultcfg::tenant_policy(&c, site, n, policies.as_ref())
+            });
+            children.extend(
+                tenants
+                    .iter()
+                    .zip(found)
+                    .zip(checked)
+                    .map(|(((n, _), f), p)| vaultcfg::tenant_objects(n, f, p)),
+            );
             Check::group("vaultcfg", "Vault config", children)
         });
         let (direct, direct_cert, seen) = direct.join().expect("check thread");

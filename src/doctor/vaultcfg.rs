@@ -80,28 +80,54 @@ pub fn mounts(c: &Client, site: &Site) -> Check {
     Check::group("vaultcfg.mounts", "mounts", children)
 }
 
-/// The tenant's role, policy and secret_id as Vault has them. `policies`:
-/// every policy's text, listed once for all tenants where Vault can
-/// ([`ops::PolicyTexts`]); else each tenant's policy is read.
-pub fn tenant_objects(
+/// What a tenant's checks of its role and secret_id need of Vault: one
+/// read each. Its policy is checked apart ([`tenant_policy`]), from the
+/// listing of every policy's text where Vault has one.
+pub struct RoleAndSecretId {
+    role: Check,
+    secret_id: Option<Check>,
+}
+
+/// The tenant's role and secret_id as Vault has them.
+pub fn tenant_role_and_secret_id(
     c: &Client,
     site: &Site,
     name: &str,
     rec: &Tenant,
     ca_pem: &str,
+) -> RoleAndSecretId {
+    let fix = fix_of(name);
+    RoleAndSecretId {
+        role: role_check(c, site, name, rec, ca_pem, &fix),
+        secret_id: secret_id_check(c, name, rec, &fix),
+    }
+}
+
+/// The tenant's policy as Vault has it. `policies`: every policy's text,
+/// listed once for all tenants where Vault can ([`ops::PolicyTexts`]);
+/// else the tenant's policy is read.
+pub fn tenant_policy(
+    c: &Client,
+    site: &Site,
+    name: &str,
     policies: Option<&ops::PolicyTexts>,
 ) -> Check {
-    let fix = format!("run `vaultnet add-user {name}` to repair it");
-    let mut children = vec![
-        role_check(c, site, name, rec, ca_pem, &fix),
-        policy_check(c, site, name, policies, &fix),
-    ];
-    children.extend(secret_id_check(c, name, rec, &fix));
+    policy_check(c, site, name, policies, &fix_of(name))
+}
+
+/// The tenant's group: its role, policy and secret_id, in that order.
+pub fn tenant_objects(name: &str, found: RoleAndSecretId, policy: Check) -> Check {
+    let mut children = vec![found.role, policy];
+    children.extend(found.secret_id);
     Check::group(
         format!("vaultcfg.{name}"),
         format!("tenant `{name}`"),
         children,
     )
+}
+
+fn fix_of(name: &str) -> String {
+    format!("run `vaultnet add-user {name}` to repair it")
 }
 
 /// The role exists with the limits vaultnet set (drift named): the
