@@ -185,10 +185,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
 
     // Every tenant's policy from one listing, where Vault has one, rather
     // than one read per tenant.
-    let policies = match names.len() {
-        0 | 1 => None,
-        _ => crate::vault::ops::PolicyTexts::list(&client)?,
-    };
+    let policies = crate::vault::ops::PolicyTexts::for_tenants(&client, names.len())?;
     let mut reports = Vec::new();
     for name in &names {
         let rec = opened.state.tenants[name].clone();
@@ -201,7 +198,7 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
             let now = OffsetDateTime::now_utc();
             tenant::assign_ports(&opened.state, std::slice::from_mut(&mut plan), now)?;
             if let Some(p) = &policies {
-                plan.policy = p.seen(&crate::policy::policy_name(&site_settings, name));
+                plan.policy = p.seen_for(&site_settings, name);
             }
             tenant::provision(&client, &ca, &Shared::new(&mut opened), &plan, &mut tell)
         });

@@ -357,10 +357,8 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
             // then each policy is checked from it (or read, where the
             // listing failed or Vault has none).
             let (policies, found) = std::thread::scope(|s| {
-                let listing = s.spawn(|| match tenants.len() {
-                    0 | 1 => None,
-                    _ => ops::PolicyTexts::list(&c).ok().flatten(),
-                });
+                let listing =
+                    s.spawn(|| ops::PolicyTexts::for_tenants(&c, tenants.len()).ok().flatten());
                 let found = each(&tenants, VAULT_WORKERS, |(n, t)| {
                     vaultcfg::tenant_role_and_secret_id(&c, site, n, t, &own_ca)
                 });

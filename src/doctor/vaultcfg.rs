@@ -172,20 +172,8 @@ fn policy_check(
         format!("vaultcfg.{name}.policy"),
         format!("policy `{pname}`"),
     );
-    let live = match policies.map(|p| p.seen(&pname)) {
-        Some(ops::Seen::Absent) => Ok(None),
-        Some(ops::Seen::Text(t)) => Ok(Some(t)),
-        None | Some(ops::Seen::Ask) => c.get_opt(&format!("sys/policies/acl/{pname}")).map(|v| {
-            v.map(|v| {
-                v.pointer("/data/policy")
-                    .or_else(|| v.get("policy"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            })
-        }),
-    };
-    match live {
+    let seen = policies.map_or(ops::Seen::Ask, |p| p.seen(&pname));
+    match ops::live_policy(c, &pname, &seen) {
         Ok(None) => Check::fail(id, title, fix).detail("deleted from Vault"),
         Ok(Some(live)) => {
             if live == want {

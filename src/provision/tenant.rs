@@ -155,14 +155,12 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site: &Site) -> Re
 /// already. Before the first change, like the other observations of the
 /// run.
 pub fn see_policies(c: &Client, site: &Site, plans: &mut [Plan]) -> Result<()> {
-    if plans.iter().filter(|p| !p.fresh).count() < 2 {
-        return Ok(());
-    }
-    let Some(texts) = ops::PolicyTexts::list(c)? else {
+    let known = plans.iter().filter(|p| !p.fresh).count();
+    let Some(texts) = ops::PolicyTexts::for_tenants(c, known)? else {
         return Ok(());
     };
     for plan in plans.iter_mut().filter(|p| !p.fresh) {
-        plan.policy = texts.seen(&crate::policy::policy_name(site, &plan.name));
+        plan.policy = texts.seen_for(site, &plan.name);
     }
     Ok(())
 }
@@ -682,12 +680,12 @@ fn secret_id(
                 expires: p.secret_id_expires,
             })
         });
-        let same_file = prev.and_then(|p| p.secret_id_sha256.as_deref()) == Some(&cur.sha256_hex());
+        let sha256 = (!was_wrapped).then(|| cur.sha256_hex());
+        let same_file = sha256.is_some() && prev.and_then(|p| p.secret_id_sha256.clone()) == sha256;
         let info = match (was_wrapped, same_file) {
             (true, _) | (false, true) => recorded,
             (false, false) => ops::lookup_secret_id(c, &plan.role, cur)?,
         };
-        let sha256 = (!was_wrapped).then(|| cur.sha256_hex());
         let ttl = time::Duration::seconds(plan.limits.secret_id_ttl.min(i64::MAX as u64) as i64);
         match info {
             Some(mut i) if i.expires.is_none_or(|e| !pki::renewal_due(e - ttl, e, now)) => {

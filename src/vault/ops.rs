@@ -291,6 +291,7 @@ impl PolicyTexts {
                 path.trim_end_matches("?list=true"),
                 r.status
             ))
+            .hint("check that `--vault-listen` points at Vault or OpenBao, not another server")
         })?;
         Ok(Some(PolicyTexts {
             names: a.data.keys,
@@ -301,6 +302,20 @@ impl PolicyTexts {
                 .filter_map(|(k, i)| Some((k, i.policy?)))
                 .collect(),
         }))
+    }
+
+    /// [`PolicyTexts::list`] for a run or a check over `tenants` tenants:
+    /// not asked for fewer than two, where one listing saves no request.
+    pub fn for_tenants(c: &Client, tenants: usize) -> Result<Option<PolicyTexts>> {
+        match tenants {
+            0 | 1 => Ok(None),
+            _ => PolicyTexts::list(c),
+        }
+    }
+
+    /// What the listing showed of tenant `tenant`'s policy.
+    pub fn seen_for(&self, site: &Site, tenant: &str) -> Seen {
+        self.seen(&policy::policy_name(site, tenant))
     }
 
     /// What the listing showed of policy `name`: a name listed without its
@@ -314,6 +329,22 @@ impl PolicyTexts {
     }
 }
 
+/// Policy `name`'s text as Vault has it (`None`: absent): what the run saw
+/// of it, else read.
+pub fn live_policy(c: &Client, name: &str, seen: &Seen) -> Result<Option<String>> {
+    Ok(match seen {
+        Seen::Absent => None,
+        Seen::Text(t) => Some(t.clone()),
+        Seen::Ask => c.get_opt(&format!("sys/policies/acl/{name}"))?.map(|v| {
+            v.pointer("/data/policy")
+                .or_else(|| v.get("policy"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        }),
+    })
+}
+
 /// Writes the tenant's policy unless Vault already holds exactly that text;
 /// a drifted policy is repaired and its diff reported.
 /// `seen`: what the run saw of it at its start (a new tenant's: absent,
@@ -322,17 +353,7 @@ pub fn ensure_policy(c: &Client, site: &Site, tenant: &str, seen: &Seen) -> Resu
     let name = policy::policy_name(site, tenant);
     let want = policy::policy_text(site, tenant);
     let path = format!("sys/policies/acl/{name}");
-    let live = match seen {
-        Seen::Absent => None,
-        Seen::Text(t) => Some(t.clone()),
-        Seen::Ask => c.get_opt(&path)?.and_then(|v| {
-            v.get("data")
-                .and_then(|d| d.get("policy"))
-                .or_else(|| v.get("policy"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        }),
-    };
+    let live = live_policy(c, &name, seen)?;
     match live {
         Some(l) if l == want => Ok(Outcome::new(
             Change::Kept,
@@ -738,4 +759,20 @@ pub fn existing_objects(c: &Client, site: &Site, tenant: &str, role: &str) -> Re
         found.push(format!("cert role `{role}`"));
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PolicyTexts, Seen};
+
+    #[test]
+    fn a_listed_policy_is_its_text_an_unlisted_one_absent_and_one_without_text_asked_again() {
+        let texts = PolicyTexts {
+            names: ["vaultnet-a", "vaultnet-b"].map(String::from).into(),
+            texts: [("vaultnet-a".to_string(), "path {}".to_string())].into(),
+        };
+        assert_eq!(texts.seen("vaultnet-a"), Seen::Text("path {}".into()));
+        assert_eq!(texts.seen("vaultnet-b"), Seen::Ask);
+        assert_eq!(texts.seen("vaultnet-c"), Seen::Absent);
+    }
 }
