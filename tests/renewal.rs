@@ -398,7 +398,9 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
     // started, takes over. The tenant goes first — a certificate of the new
     // CA and the CAs trusted now, its agent sent SIGHUP — then OpenBao
     // serves a server certificate of the new CA. Nothing else is due yet
-    // (everything was renewed about 45 s ago, with 80 s left).
+    // (everything was renewed about 45 s ago, with 80 s left) — unless the
+    // steps above took long enough for the secret_id to fall due: then it
+    // is renewed too, which the state shows by a new accessor.
     let ca_name = |rel: &str| crate::support::init::ca_name_of(&site.path(rel));
     let (old_ca, next_ca) = (ca_name("pki/ca.pem"), ca_name("pki/next-ca.pem"));
     let old_serial =
@@ -406,9 +408,34 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
             .unwrap()
             .serial;
     let out = site.vaultnet().args(["renew", "--rotate-ca"]).run();
+    let rotated_accessor = state(&site)["tenants"][&name]["secret_id_accessor"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let (sid_issued, sid_unwrapped) = match (approle && rotated_accessor != new_accessor, wrapped) {
+        (false, _) => (String::new(), String::new()),
+        (true, false) => (
+            format!(
+                "{name}: secret_id issued, expires [TIME]; the previous one works until [TIME] so running agents log in with the new one first\n"
+            ),
+            String::new(),
+        ),
+        (true, true) => (
+            format!(
+                "{name}: secret_id issued (response-wrapped), expires [TIME]; the previous one works until [TIME] so running agents log in with the new one first\n"
+            ),
+            format!("{name}: unwrapped the secret_id into `[BUNDLE]/secret_id` as {name}\n"),
+        ),
+    };
+    if !sid_issued.is_empty() {
+        eprintln!(
+            "[renewal] the secret_id fell due before the CA rotation and was renewed with it"
+        );
+    }
     out.expect(
         site.expect(0)
             .redact(pid, "[PID]")
+            .redact_path(&bundle, "[BUNDLE]")
             .redact(&old_serial[..16], "[OLD]")
             .stdout(format!(
                 "renewed tenant {name} (cert expires [TIME]{sid_when}); sent SIGHUP to 1 agent container(s)\n"
@@ -418,8 +445,8 @@ site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
 site: created next CA `pki/next-ca.pem` ({}, expires [DATE]), trusted from now on so `vaultnet renew --rotate-ca` can switch to it
 site: updated `pki/trust.pem`
 {}{name}: client certificate reissued because it was issued by another CA, expires [TIME]
-{name}: updated `tenants/{name}/ca.pem` to the CAs trusted now
-{name}: sent SIGHUP to 1 agent container(s)
+{sid_issued}{name}: updated `tenants/{name}/ca.pem` to the CAs trusted now
+{sid_unwrapped}{name}: sent SIGHUP to 1 agent container(s)
 site: replaced Vault server certificate `vault/server.pem` because it was issued by another CA (new serial [SERIAL], expires [TIME])
 site: replaced operator certificate `operator/client.pem` because it was issued by another CA (new serial [SERIAL], expires [DATE])
 site: OpenBao reloaded (sent SIGHUP to pid [PID]) and serves the new certificate
