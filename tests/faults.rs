@@ -1911,3 +1911,106 @@ fn a_new_tenant_costs_four_requests_and_an_unchanged_one_only_reads() {
     }
     assert_eq!(std::fs::read_to_string(&state).unwrap(), yaml);
 }
+
+/// A Vault without the one listing of every policy's text (an older
+/// OpenBao: no such path, 404, or no LIST on it, 405) has each tenant's
+/// policy read on its own: add-user's rerun and doctor find what they find
+/// with the listing, one more request a tenant.
+#[test]
+fn without_the_policy_listing_each_policy_is_read_on_its_own_with_the_same_result() {
+    require_e2e!("starts OpenBao behind the logging proxy");
+    let site = Fixture::builder().fault_proxy().build();
+    let names = ["pl1", "pl2", "pl3"];
+    let add = || {
+        let mut cmd = site.vaultnet();
+        cmd.args(["add-user", "--no-unix-user"]).args(names);
+        cmd
+    };
+    let (out, _) = site.run_through(Inject::none(), &mut add());
+    out.expect(add_expect(&site, &names, false));
+    const LISTING: &str = "GET /v1/sys/policies/detailed/acl?list=true";
+    let doctor = || {
+        let mut cmd = site.vaultnet();
+        cmd.args(["doctor", "--output", "json"]);
+        cmd
+    };
+    let (with_rerun, _) = site.run_through(Inject::none(), &mut add());
+    let (with_doctor, _) = site.run_through(Inject::none(), &mut doctor());
+    // Each tenant's policy checked ok from the listing.
+    let report: Value = serde_json::from_str(&with_doctor.stdout).expect("doctor's JSON");
+    fn status_of<'v>(v: &'v Value, id: &str) -> Option<&'v Value> {
+        if v["id"] == id {
+            return Some(&v["status"]);
+        }
+        let kids = v
+            .as_array()
+            .or(v["checks"].as_array())
+            .or(v["children"].as_array());
+        kids.into_iter().flatten().find_map(|c| status_of(c, id))
+    }
+    for n in names {
+        assert_eq!(
+            status_of(&report, &format!("vaultcfg.{n}.policy")),
+            Some(&json!("ok")),
+            "{with_doctor}"
+        );
+    }
+    // doctor's report counts certificates' seconds left: the runs differ
+    // by the second or two between them, and in nothing else.
+    fn unclocked(stdout: &str) -> String {
+        fn strip(v: &mut Value) {
+            match v {
+                Value::Object(m) => {
+                    m.remove("seconds_left");
+                    m.values_mut().for_each(strip);
+                }
+                Value::Array(a) => a.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        match serde_json::from_str::<Value>(stdout) {
+            Ok(mut v) => {
+                strip(&mut v);
+                v.to_string()
+            }
+            Err(_) => stdout.to_string(),
+        }
+    }
+    for status in [404, 405] {
+        let inject = Inject::none().refusing(LISTING, status);
+        for (cmd, with, what) in [
+            (add(), &with_rerun, "add-user"),
+            (doctor(), &with_doctor, "doctor"),
+        ] {
+            let mut cmd = cmd;
+            let (out, proxy) = site.run_through(inject, &mut cmd);
+            assert_eq!(
+                (&out.code, unclocked(&out.stdout), &out.stderr),
+                (&with.code, unclocked(&with.stdout), &with.stderr),
+                "{what} without the listing ({status})\n{out}\n{}",
+                proxy.transcript()
+            );
+            let events = proxy.events();
+            let refused: Vec<String> = events
+                .iter()
+                .filter(|e| e.action == "refused")
+                .map(|e| format!("{} {}", e.method, e.path))
+                .collect();
+            assert_eq!(refused, [LISTING], "{}", proxy.transcript());
+            for n in names {
+                let reads = events
+                    .iter()
+                    .filter(|e| {
+                        e.method == "GET" && e.path == format!("/v1/sys/policies/acl/vaultnet-{n}")
+                    })
+                    .count();
+                assert_eq!(
+                    reads,
+                    1,
+                    "{what}: {n}'s policy read once\n{}",
+                    proxy.transcript()
+                );
+            }
+        }
+    }
+}

@@ -475,11 +475,14 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
 }
 
 /// How many tenant logins run at once. One probe is a TLS handshake and
-/// three requests, or a short-lived child as the tenant's uid: a few at a
-/// time keep the host's cores busy, while one thread and one TLS client per
-/// tenant, all at once, made a site of 300 tenants time out against its
-/// own forwarder and Vault (231 false failures measured).
-pub const LOGIN_WORKERS: usize = 8;
+/// three requests, or a short-lived child as the tenant's uid. Two of the
+/// requests are writes Vault syncs on raft (the token, its revocation):
+/// with 16 in flight it commits more of them together, and 1000 logins on
+/// raft took 0.75x the time of 8 at a time (BENCHMARKS.md). Unbounded —
+/// one thread and one TLS client per tenant, all at once — made a site of
+/// 300 tenants time out against its own forwarder and Vault (231 false
+/// failures measured).
+pub const LOGIN_WORKERS: usize = 16;
 
 /// How many tenants' Vault config checks run at once, each over one of
 /// the operator client's keep-alive connections ([`crate::vault::POOL`]).

@@ -55,6 +55,10 @@ pub struct Inject {
     pub fault: Fault,
     pub at: usize,
     pub applied: bool,
+    /// One request (`METHOD /v1/path?query`, as logged) answered with this
+    /// status every time, never forwarded: an endpoint this Vault lacks
+    /// (404) or whose operation it does not support (405).
+    pub refuse: Option<(&'static str, u16)>,
 }
 
 impl Inject {
@@ -64,6 +68,7 @@ impl Inject {
             fault: Fault::None,
             at: 0,
             applied: false,
+            refuse: None,
         }
     }
 
@@ -73,6 +78,7 @@ impl Inject {
             fault,
             at,
             applied: false,
+            refuse: None,
         }
     }
 
@@ -82,6 +88,16 @@ impl Inject {
             fault,
             at,
             applied: true,
+            refuse: None,
+        }
+    }
+
+    /// Also answer `request` (`METHOD /v1/path?query`) with `status`,
+    /// as a Vault without that endpoint would, every time it comes.
+    pub fn refusing(self, request: &'static str, status: u16) -> Inject {
+        Inject {
+            refuse: Some((request, status)),
+            ..self
         }
     }
 
@@ -106,6 +122,14 @@ impl Inject {
         if self.applied {
             a.push("--apply".to_string());
         }
+        if let Some((request, status)) = self.refuse {
+            a.extend([
+                "--refuse".to_string(),
+                request.to_string(),
+                "--refuse-status".to_string(),
+                status.to_string(),
+            ]);
+        }
         a
     }
 }
@@ -113,8 +137,9 @@ impl Inject {
 /// One request as the proxy logged it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
-    /// `forwarded`, `upstream-failed`, `held`, or the fault's name
-    /// (`status`, `malformed`, `drop`, `stall`).
+    /// `forwarded`, `upstream-failed`, `held`, `refused` (the request
+    /// [`Inject::refusing`] names), or the fault's name (`status`,
+    /// `malformed`, `drop`, `stall`).
     pub action: String,
     /// The write's number, `None` for reads.
     pub n: Option<usize>,
