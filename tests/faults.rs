@@ -1037,13 +1037,13 @@ fn add_user_of_many_tenants_shares_a_keep_alive_connection_per_job() {
 }
 
 /// Tenants of one bulk `add-user` in the kill runs, and how many times it
-/// is killed.
-/// Enough that a run with nothing left to do (every tenant up to date,
-/// 4 at a time) still takes longer than the kill window, so the runs
-/// after the first few are killed too.
+/// is killed. Once every tenant is up to date a run is far shorter; the
+/// kill window then shrinks to the shortest run seen to end on its own,
+/// so the runs after it are killed too.
 const KILL_TENANTS: usize = 200;
 const KILL_RUNS: usize = 100;
-/// Each run is killed at a random moment of its first this many ms: long
+/// Each run is killed at a random moment of its first this many ms (at
+/// first; then within the shortest run that ended before its kill): long
 /// enough for a run to check the names and provision a few tenants, so
 /// the kills fall on Vault writes, key files and state writes alike, and
 /// the runs together make progress.
@@ -1126,9 +1126,10 @@ fn bulk_add_user_killed_at_100_random_moments_converges_with_no_debris() {
     // The runs whose temp files may be left: the last one that took the
     // lock (and so removed every earlier one's) and those after it.
     let mut sweepers: Vec<u32> = Vec::new();
+    let mut window = KILL_WITHIN_MS;
     for run in 1..=KILL_RUNS {
         let what = format!("kill run {run} (seed {seed})");
-        let delay = Duration::from_millis(rng.next() % KILL_WITHIN_MS);
+        let delay = Duration::from_millis(rng.next() % window);
         let mut child = bulk()
             .to_command()
             .stdin(Stdio::null())
@@ -1136,12 +1137,25 @@ fn bulk_add_user_killed_at_100_random_moments_converges_with_no_debris() {
             .stderr(Stdio::null())
             .spawn()
             .expect("start vaultnet");
+        let spawned = Instant::now();
         pids.push(child.id());
-        std::thread::sleep(delay);
-        match child.try_wait().expect("poll vaultnet") {
+        let ended = loop {
+            if let Some(status) = child.try_wait().expect("poll vaultnet") {
+                break Some(status);
+            }
+            if spawned.elapsed() >= delay {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        match ended {
             Some(status) => {
                 assert!(status.success(), "{what}: ended on its own with {status}");
                 finished += 1;
+                // Less left to do, a shorter run: the next kills fall
+                // within one this long.
+                let took = spawned.elapsed().as_millis() as u64;
+                window = window.min((took * 9 / 10).max(1));
             }
             None => {
                 child.kill().expect("kill vaultnet");
@@ -1177,7 +1191,7 @@ fn bulk_add_user_killed_at_100_random_moments_converges_with_no_debris() {
         .run()
         .expect(Expect::success().stdout_any(RERUN).stderr_any(RERUN));
     eprintln!(
-        "[kill] {KILL_RUNS} runs of add-user of {KILL_TENANTS} (seed {seed}): {killed} killed, {finished} ended before their kill, {recorded} tenants recorded before the last run, in {:.1} s",
+        "[kill] {KILL_RUNS} runs of add-user of {KILL_TENANTS} (seed {seed}): {killed} killed, {finished} ended before their kill (kill window {window} ms at the end), {recorded} tenants recorded before the last run, in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(
