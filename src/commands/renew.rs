@@ -185,7 +185,11 @@ pub fn run(env: &Env, dir_flag: Option<&Path>, args: Args) -> Result<u8> {
 
     // Every tenant's policy from one listing, where Vault has one, rather
     // than one read per tenant.
-    let policies = crate::vault::ops::PolicyTexts::for_tenants(&client, names.len())?;
+    let policies = crate::vault::ops::PolicyTexts::for_tenants(
+        &client,
+        &site_settings,
+        names.iter().map(String::as_str),
+    )?;
     let mut reports = Vec::new();
     for name in &names {
         let rec = opened.state.tenants[name].clone();

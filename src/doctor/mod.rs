@@ -358,7 +358,10 @@ pub fn run(layout: &Layout, state: &State, token: Option<Secret>, args: &Options
             // listing failed or Vault has none).
             let (policies, found) = std::thread::scope(|s| {
                 let listing =
-                    s.spawn(|| ops::PolicyTexts::for_tenants(&c, tenants.len()).ok().flatten());
+                    s.spawn(|| {
+                        let names = tenants.iter().map(|(n, _)| n.as_str());
+                        ops::PolicyTexts::for_tenants(&c, site, names).ok().flatten()
+                    });
                 let found = each(&tenants, VAULT_WORKERS, |(n, t)| {
                     vaultcfg::tenant_role_and_secret_id(&c, site, n, t, &own_ca)
                 });

@@ -155,8 +155,8 @@ pub fn plan(name: &str, asked: &Asked, prev: Option<&Tenant>, site: &Site) -> Re
 /// already. Before the first change, like the other observations of the
 /// run.
 pub fn see_policies(c: &Client, site: &Site, plans: &mut [Plan]) -> Result<()> {
-    let known = plans.iter().filter(|p| !p.fresh).count();
-    let Some(texts) = ops::PolicyTexts::for_tenants(c, known)? else {
+    let known = plans.iter().filter(|p| !p.fresh).map(|p| p.name.as_str());
+    let Some(texts) = ops::PolicyTexts::for_tenants(c, site, known)? else {
         return Ok(());
     };
     for plan in plans.iter_mut().filter(|p| !p.fresh) {

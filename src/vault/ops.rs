@@ -2,6 +2,7 @@
 //! method and the KV v2 mount (init); each tenant's policy, role and
 //! secret_ids (add-user, remove-user). Each function says what it changed.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -244,20 +245,25 @@ pub enum Seen {
     Text(String),
 }
 
-/// Every ACL policy's text from one request: OpenBao's detailed listing
-/// (`LIST sys/policies/detailed/acl`, OpenBao 2.3.1 and later), so a run
-/// or a check over many tenants does not read each policy on its own.
+/// The ACL policies a run asks about, with their texts, from one request:
+/// OpenBao's detailed listing (`LIST sys/policies/detailed/acl`, OpenBao
+/// 2.3.1 and later), so a run or a check over many tenants does not read
+/// each policy on its own. The answer holds every policy in Vault; only
+/// the wanted ones are kept.
 #[derive(Debug, Default)]
 pub struct PolicyTexts {
-    names: std::collections::BTreeSet<String>,
-    texts: std::collections::BTreeMap<String, String>,
+    /// The policies asked about; any other is [`Seen::Ask`].
+    wanted: BTreeSet<String>,
+    /// Those of them listed, and of those the texts the listing carried.
+    names: BTreeSet<String>,
+    texts: BTreeMap<String, String>,
 }
 
 impl PolicyTexts {
     /// `None` where the server has no such listing (HashiCorp Vault, older
     /// OpenBao: 404 or 405) or the token may not use it (403): each policy
     /// is then read on its own, as before.
-    pub fn list(c: &Client) -> Result<Option<PolicyTexts>> {
+    pub fn list(c: &Client, wanted: BTreeSet<String>) -> Result<Option<PolicyTexts>> {
         let path = "sys/policies/detailed/acl?list=true";
         let r = c.raw_bytes(path)?;
         if (403..=405).contains(&r.status) {
@@ -268,48 +274,111 @@ impl PolicyTexts {
             let r = crate::vault::Response { body, ..r };
             return c.check(reqwest::Method::GET, path, r).map(|_| None);
         }
-        // Read straight into the names and texts: the answer holds every
-        // policy in Vault, not only the tenants', with fields not kept.
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            data: Listing,
-        }
-        #[derive(serde::Deserialize)]
-        struct Listing {
-            #[serde(default)]
-            keys: std::collections::BTreeSet<String>,
-            #[serde(default)]
-            key_info: std::collections::BTreeMap<String, Info>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Info {
-            policy: Option<String>,
-        }
-        let a: Answer = serde_json::from_slice(&r.bytes).map_err(|_| {
+        PolicyTexts::parse(&r.bytes, wanted).map(Some).map_err(|_| {
             Error::failed(format!(
                 "malformed answer to LIST {} (HTTP {}, not a policy listing)",
                 path.trim_end_matches("?list=true"),
                 r.status
             ))
             .hint("check that `--vault-listen` points at Vault or OpenBao, not another server")
-        })?;
-        Ok(Some(PolicyTexts {
-            names: a.data.keys,
-            texts: a
-                .data
-                .key_info
-                .into_iter()
-                .filter_map(|(k, i)| Some((k, i.policy?)))
-                .collect(),
-        }))
+        })
     }
 
-    /// [`PolicyTexts::list`] for a run or a check over `tenants` tenants:
-    /// not asked for fewer than two, where one listing saves no request.
-    pub fn for_tenants(c: &Client, tenants: usize) -> Result<Option<PolicyTexts>> {
-        match tenants {
+    /// The listing's answer read straight into the wanted names and texts:
+    /// every other policy's text is skipped unread, never kept.
+    fn parse(bytes: &[u8], wanted: BTreeSet<String>) -> serde_json::Result<PolicyTexts> {
+        use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+        use std::fmt;
+        #[derive(serde::Deserialize)]
+        struct Info {
+            policy: Option<String>,
+        }
+        /// `{"data": LISTING, …}`, `{"keys": […], "key_info": {…}, …}`
+        /// and `key_info` itself, each read with the wanted names.
+        #[derive(Clone, Copy)]
+        enum Level<'w> {
+            Answer(&'w BTreeSet<String>),
+            Listing(&'w BTreeSet<String>),
+            KeyInfo(&'w BTreeSet<String>),
+        }
+        #[derive(Default)]
+        struct Found {
+            names: BTreeSet<String>,
+            texts: BTreeMap<String, String>,
+            data: bool,
+        }
+        impl<'de> DeserializeSeed<'de> for Level<'_> {
+            type Value = Found;
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> std::result::Result<Found, D::Error> {
+                d.deserialize_map(self)
+            }
+        }
+        impl<'de> Visitor<'de> for Level<'_> {
+            type Value = Found;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a policy listing")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<Found, A::Error> {
+                let mut found = Found::default();
+                while let Some(key) = m.next_key::<String>()? {
+                    match (self, key.as_str()) {
+                        (Level::Answer(w), "data") => {
+                            found = m.next_value_seed(Level::Listing(w))?;
+                            found.data = true;
+                        }
+                        (Level::Listing(w), "keys") => {
+                            let keys: Vec<String> = m.next_value()?;
+                            found.names = keys.into_iter().filter(|k| w.contains(k)).collect();
+                        }
+                        (Level::Listing(w), "key_info") => {
+                            found.texts = m.next_value_seed(Level::KeyInfo(w))?.texts;
+                        }
+                        (Level::KeyInfo(w), _) if w.contains(&key) => {
+                            if let Some(text) = m.next_value::<Info>()?.policy {
+                                found.texts.insert(key, text);
+                            }
+                        }
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(found)
+            }
+        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let found = Level::Answer(&wanted).deserialize(&mut de)?;
+        de.end()?;
+        if !found.data {
+            return Err(serde::de::Error::missing_field("data"));
+        }
+        Ok(PolicyTexts {
+            wanted,
+            names: found.names,
+            texts: found.texts,
+        })
+    }
+
+    /// [`PolicyTexts::list`] for a run or a check over `tenants`: not asked
+    /// for fewer than two, where one listing saves no request.
+    pub fn for_tenants<'t>(
+        c: &Client,
+        site: &Site,
+        tenants: impl IntoIterator<Item = &'t str>,
+    ) -> Result<Option<PolicyTexts>> {
+        let wanted: BTreeSet<String> = tenants
+            .into_iter()
+            .map(|t| policy::policy_name(site, t))
+            .collect();
+        match wanted.len() {
             0 | 1 => Ok(None),
-            _ => PolicyTexts::list(c),
+            _ => PolicyTexts::list(c, wanted),
         }
     }
 
@@ -318,12 +387,13 @@ impl PolicyTexts {
         self.seen(&policy::policy_name(site, tenant))
     }
 
-    /// What the listing showed of policy `name`: a name listed without its
-    /// text (OpenBao leaves out one it could not read) is asked again.
+    /// What the listing showed of policy `name`: one not asked about, or
+    /// listed without its text (OpenBao leaves out one it could not read),
+    /// is asked again.
     pub fn seen(&self, name: &str) -> Seen {
         match self.texts.get(name) {
             Some(t) => Seen::Text(t.clone()),
-            None if self.names.contains(name) => Seen::Ask,
+            None if self.names.contains(name) || !self.wanted.contains(name) => Seen::Ask,
             None => Seen::Absent,
         }
     }
@@ -764,15 +834,35 @@ pub fn existing_objects(c: &Client, site: &Site, tenant: &str, role: &str) -> Re
 #[cfg(test)]
 mod tests {
     use super::{PolicyTexts, Seen};
+    use std::collections::BTreeSet;
 
     #[test]
     fn a_listed_policy_is_its_text_an_unlisted_one_absent_and_one_without_text_asked_again() {
-        let texts = PolicyTexts {
-            names: ["vaultnet-a", "vaultnet-b"].map(String::from).into(),
-            texts: [("vaultnet-a".to_string(), "path {}".to_string())].into(),
-        };
+        // As OpenBao answers, with a policy no tenant has (its text is
+        // not kept) and vaultnet-b listed without its text.
+        let answer = br#"{"request_id":"x","data":{"key_info":{
+            "other":{"name":"other","policy":"path \"secret/*\" {}"},
+            "vaultnet-a":{"name":"vaultnet-a","policy":"path {}","extra":[1,{"x":null}]},
+            "vaultnet-b":{"name":"vaultnet-b"}},
+            "keys":["other","vaultnet-a","vaultnet-b"]},"warnings":null}"#;
+        let wanted = ["vaultnet-a", "vaultnet-b", "vaultnet-c"]
+            .map(String::from)
+            .into();
+        let texts = PolicyTexts::parse(answer, wanted).unwrap();
         assert_eq!(texts.seen("vaultnet-a"), Seen::Text("path {}".into()));
         assert_eq!(texts.seen("vaultnet-b"), Seen::Ask);
         assert_eq!(texts.seen("vaultnet-c"), Seen::Absent);
+        // Not asked about: neither its text nor its absence is known.
+        assert_eq!(texts.seen("other"), Seen::Ask);
+        assert_eq!(texts.seen("vaultnet-d"), Seen::Ask);
+        assert_eq!(
+            (texts.names.len(), texts.texts.len()),
+            (2, 1),
+            "only wanted policies kept"
+        );
+        // Not a listing: no `data`, or not JSON.
+        for bad in [&br#"{"errors":[]}"#[..], b"not json", br#"{"data":{}} x"#] {
+            assert!(PolicyTexts::parse(bad, BTreeSet::new()).is_err(), "{bad:?}");
+        }
     }
 }
