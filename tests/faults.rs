@@ -31,7 +31,7 @@ use crate::support::fixture::Fixture;
 use crate::support::openbao::OpenBao;
 use crate::support::require_e2e;
 use crate::support::tenant::{
-    add_expect, added, added_end, created, created_wrapped, next, removed, updated,
+    add_expect, added, added_end, created, created_wrapped, next, removed, up_to_date, updated,
 };
 
 /// The lock file every state-changing run rewrites with its pid.
@@ -1949,7 +1949,23 @@ fn without_the_policy_listing_each_policy_is_read_on_its_own_with_the_same_resul
         cmd
     };
     let (with_rerun, _) = site.run_through(Inject::none(), &mut add());
+    let with_rerun = with_rerun.expect(
+        site.expect(0)
+            .stdout(format!(
+                "{}{}",
+                names.map(up_to_date).concat(),
+                crate::support::tenant::totals(0, 0, 3, 0)
+            ))
+            .stderr(""),
+    );
     let (with_doctor, _) = site.run_through(Inject::none(), &mut doctor());
+    // (No forwarder runs for this site: doctor fails on its checks, the
+    // same with and without the listing; its report goes to stdout alone.)
+    assert_eq!(
+        (with_doctor.code, with_doctor.stderr.as_str()),
+        (Some(1), ""),
+        "{with_doctor}"
+    );
     // Each tenant's policy checked ok from the listing.
     let report: Value = serde_json::from_str(&with_doctor.stdout).expect("doctor's JSON");
     fn status_of<'v>(v: &'v Value, id: &str) -> Option<&'v Value> {
